@@ -1,0 +1,190 @@
+/*
+ * Backend selection and the CPU reference backend.
+ *
+ * A backend is a small table of operations (struct backend_ops); the CPU
+ * one is the specification, the CUDA one (kernels/, through cuda_api.h)
+ * must give the same bits. AUTO picks CUDA only when a device answers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuflow/cuflow.h"
+#ifdef CUFLOW_HAVE_CUDA
+#include "cuda_api.h"
+#endif
+
+struct backend_ops {
+	const char *name;
+	int (*summarize)(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc);
+	void (*close)(cf_backend *b);
+};
+
+struct cf_backend {
+	int kind;
+	const struct backend_ops *ops;
+	void *ctx;
+	char note[CF_ERRBUF_SIZE];
+	char error[CF_ERRBUF_SIZE];
+};
+
+/* ---------------------------------------------------------------- CPU reference */
+
+/* The reference summary: one pass in packet order. */
+static int cpu_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc)
+{
+	(void)b;
+	for (size_t i = 0; i < batch->count; i++)
+		cf_summary_add(acc, batch->ts_ns[i], batch->caplen[i], batch->wirelen[i], batch->layers[i],
+		               batch->skip[i]);
+	return CF_OK;
+}
+
+static void cpu_close(cf_backend *b) { (void)b; }
+
+static const struct backend_ops cpu_ops = {"cpu", cpu_summarize, cpu_close};
+
+/* ---------------------------------------------------------------- CUDA */
+
+#ifdef CUFLOW_HAVE_CUDA
+static int cuda_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc)
+{
+	return cf_cuda_summarize((cf_cuda_ctx *)b->ctx, batch, acc, b->error);
+}
+
+static void cuda_close(cf_backend *b) { cf_cuda_ctx_free((cf_cuda_ctx *)b->ctx); }
+
+static const struct backend_ops cuda_ops = {"cuda", cuda_summarize, cuda_close};
+#endif
+
+int cf_cuda_device_count(void)
+{
+#ifdef CUFLOW_HAVE_CUDA
+	return cf_cuda_probe(NULL);
+#else
+	return 0;
+#endif
+}
+
+int cf_backend_parse(const char *name, int *kind)
+{
+	if (!name || !strcmp(name, "auto"))
+		*kind = CF_BACKEND_AUTO;
+	else if (!strcmp(name, "cpu"))
+		*kind = CF_BACKEND_CPU;
+	else if (!strcmp(name, "cuda") || !strcmp(name, "gpu"))
+		*kind = CF_BACKEND_CUDA;
+	else
+		return CF_ERR_ARG;
+	return CF_OK;
+}
+
+int cf_backend_open(int kind, cf_backend **out, char *errbuf)
+{
+	*out = NULL;
+	cf_backend *b = calloc(1, sizeof *b);
+	if (!b) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	const char *why = "cuflow was built without CUDA";
+	int devices = 0;
+#ifdef CUFLOW_HAVE_CUDA
+	if (kind != CF_BACKEND_CPU)
+		devices = cf_cuda_probe(&why);
+	if (devices > 0) {
+		int st = cf_cuda_ctx_init((cf_cuda_ctx **)&b->ctx, errbuf);
+		if (st == CF_OK) {
+			b->kind = CF_BACKEND_CUDA;
+			b->ops = &cuda_ops;
+			*out = b;
+			return CF_OK;
+		}
+		if (kind == CF_BACKEND_CUDA) {
+			free(b);
+			return st;
+		}
+		why = "the CUDA backend failed to start";
+	}
+#endif
+	if (kind == CF_BACKEND_CUDA) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "CUDA backend requested but unavailable: %s", why);
+		free(b);
+		return CF_ERR_DEVICE;
+	}
+	if (kind == CF_BACKEND_AUTO)
+		snprintf(b->note, sizeof b->note, "no usable CUDA device (%s); using the CPU backend", why);
+	b->kind = CF_BACKEND_CPU;
+	b->ops = &cpu_ops;
+	*out = b;
+	return CF_OK;
+}
+
+int cf_backend_kind(const cf_backend *b) { return b->kind; }
+const char *cf_backend_name(const cf_backend *b) { return b->ops->name; }
+const char *cf_backend_note(const cf_backend *b) { return b->note; }
+const char *cf_backend_error(const cf_backend *b) { return b->error; }
+
+int cf_backend_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc)
+{
+	return b->ops->summarize(b, batch, acc);
+}
+
+void cf_backend_close(cf_backend *b)
+{
+	if (!b)
+		return;
+	b->ops->close(b);
+	free(b);
+}
+
+/* ---------------------------------------------------------------- batches */
+
+int cf_pkt_batch_init(cf_pkt_batch *b, size_t capacity, int want_pinned)
+{
+	memset(b, 0, sizeof *b);
+	if (capacity == 0 || capacity > ((size_t)1 << 32))
+		return CF_ERR_ARG;
+	/* Column widths, widest first so each column stays aligned. */
+	const size_t per_pkt = 8 + 4 * 3 + 2 * 4 + 1 * 3;
+	size_t bytes = capacity * per_pkt + 64;
+	void *mem = NULL;
+#ifdef CUFLOW_HAVE_CUDA
+	if (want_pinned && cf_cuda_host_alloc(&mem, bytes) == CF_OK)
+		b->pinned = 1;
+#else
+	(void)want_pinned;
+#endif
+	if (!mem)
+		mem = malloc(bytes);
+	if (!mem)
+		return CF_ERR_NOMEM;
+	char *m = mem;
+	b->mem = mem;
+	b->capacity = capacity;
+	b->ts_ns = (int64_t *)m;        m += capacity * 8;
+	b->caplen = (uint32_t *)m;      m += capacity * 4;
+	b->wirelen = (uint32_t *)m;     m += capacity * 4;
+	b->ip_len = (uint32_t *)m;      m += capacity * 4;
+	b->layers = (uint16_t *)m;      m += capacity * 2;
+	b->sport = (uint16_t *)m;       m += capacity * 2;
+	b->dport = (uint16_t *)m;       m += capacity * 2;
+	b->tcp_flags = (uint16_t *)m;   m += capacity * 2;
+	b->proto = (uint8_t *)m;        m += capacity;
+	b->skip = (uint8_t *)m;         m += capacity;
+	b->ttl = (uint8_t *)m;
+	return CF_OK;
+}
+
+void cf_pkt_batch_free(cf_pkt_batch *b)
+{
+	if (!b || !b->mem)
+		return;
+#ifdef CUFLOW_HAVE_CUDA
+	if (b->pinned)
+		cf_cuda_host_free(b->mem);
+	else
+#endif
+		free(b->mem);
+	memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,46 @@
+/* cuflow: entry point, dispatch to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cuflow/cuflow.h"
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"cuflow %s: packet captures to flows, features and training tensors\n"
+		"\n"
+		"usage: cuflow COMMAND [options]\n"
+		"\n"
+		"commands:\n"
+		"  info [--json] CAPTURE...    formats, packets, bytes, protocols, skip counters\n"
+		"  synth -o FILE [options]     write a synthetic capture (tests, demos, benchmarks)\n"
+		"  version                     print the version\n"
+		"\n"
+		"Run 'cuflow COMMAND --help' for the options of a command.\n",
+		cf_version());
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "info"))
+		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "synth"))
+		return cmd_synth(argc - 1, argv + 1);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("cuflow %s\n", cf_version());
+		return CLI_EXIT_OK;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	fprintf(stderr, "cuflow: unknown command '%s'\n\n", cmd);
+	usage(stderr);
+	return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,22 @@
+/* Status texts and the version string. */
+#include "cuflow/cuflow.h"
+
+const char *cf_status_str(int status)
+{
+	switch (status) {
+	case CF_OK: return "ok";
+	case CF_EOF: return "end of input";
+	case CF_ERR_IO: return "input/output error";
+	case CF_ERR_NOT_CAPTURE: return "not a capture file";
+	case CF_ERR_TRUNCATED: return "truncated input";
+	case CF_ERR_CORRUPT: return "corrupt input";
+	case CF_ERR_NOMEM: return "out of memory";
+	case CF_ERR_ARG: return "invalid argument";
+	case CF_ERR_UNSUPPORTED: return "unsupported input";
+	case CF_ERR_DEVICE: return "CUDA device error";
+	case CF_ERR_FILTER: return "bad filter expression";
+	}
+	return "unknown status";
+}
+
+const char *cf_version(void) { return CF_VERSION_STRING; }

@@ -1,0 +1,58 @@
+/*
+ * Compute backends. A backend runs the batch computations (today: the
+ * packet summary; later flow statistics, sequences, histograms, models) on
+ * one device. The CPU backend is the reference; the CUDA backend computes
+ * the same bits on a GPU. Selection is automatic (CUDA when a device
+ * answers, else CPU) and can be forced.
+ */
+#ifndef CUFLOW_BACKEND_H
+#define CUFLOW_BACKEND_H
+
+#include "cuflow/packet.h"
+#include "cuflow/summary.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cf_backend cf_backend;
+
+enum cf_backend_kind {
+	CF_BACKEND_AUTO = 0,
+	CF_BACKEND_CPU = 1,
+	CF_BACKEND_CUDA = 2
+};
+
+/* "auto", "cpu" or "cuda" -> kind. CF_OK or CF_ERR_ARG. */
+int cf_backend_parse(const char *name, int *kind);
+
+/* Number of usable CUDA devices: 0 when the library was built without
+ * CUDA, when no driver is installed or no device answers. Never fails. */
+int cf_cuda_device_count(void);
+
+/* Opens a backend. AUTO picks CUDA when cf_cuda_device_count() > 0, else
+ * CPU and sets a note (cf_backend_note) saying why. Forcing CUDA without a
+ * device fails with CF_ERR_DEVICE and a message in errbuf. */
+int cf_backend_open(int kind, cf_backend **out, char *errbuf);
+
+/* CF_BACKEND_CPU or CF_BACKEND_CUDA. */
+int cf_backend_kind(const cf_backend *b);
+/* "cpu" or "cuda". */
+const char *cf_backend_name(const cf_backend *b);
+/* Why AUTO fell back to the CPU ("" when it did not). */
+const char *cf_backend_note(const cf_backend *b);
+/* Last error text of the backend ("" when none). */
+const char *cf_backend_error(const cf_backend *b);
+
+/* acc += summary of the batch's packets. The batch is borrowed (host or
+ * pinned memory); the call is synchronous. CF_OK or CF_ERR_DEVICE. */
+int cf_backend_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc);
+
+/* Closes the backend (NULL-safe). */
+void cf_backend_close(cf_backend *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * Scanning a capture: read -> (BPF filter) -> decode -> batch -> backend
+ * summary. This is the whole data path of `cuflow info`, and the front
+ * half of every later command.
+ */
+#ifndef CUFLOW_SCAN_H
+#define CUFLOW_SCAN_H
+
+#include <stdint.h>
+#include "cuflow/reader.h"
+#include "cuflow/decode.h"
+#include "cuflow/backend.h"
+#include "cuflow/summary.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A BPF filter in tcpdump syntax, compiled by libpcap once per link type
+ * it meets and applied with pcap_offline_filter. */
+typedef struct cf_filter cf_filter;
+
+/* Checks that `expr` compiles (for Ethernet) and returns a filter.
+ * CF_OK, or CF_ERR_FILTER with libpcap's message in errbuf. */
+int cf_filter_open(const char *expr, cf_filter **out, char *errbuf);
+/* 1 when the frame passes, 0 when it does not. A link type for which the
+ * expression does not compile rejects every frame (counted as filtered). */
+int cf_filter_match(cf_filter *f, const cf_frame *frame);
+void cf_filter_close(cf_filter *f);
+
+/* Called from cf_scan_file about every 64 Ki packets. */
+typedef void (*cf_progress_fn)(void *user, uint64_t bytes_done, uint64_t bytes_total,
+                               uint64_t packets_done);
+
+typedef struct cf_scan_opts {
+	cf_decode_opts decode;
+	cf_filter *filter;        /* borrowed; NULL for none */
+	cf_backend *backend;      /* borrowed; must be set */
+	size_t batch_packets;     /* packets per batch (0 = default 65536) */
+	cf_progress_fn progress;  /* NULL for none */
+	void *progress_user;
+} cf_scan_opts;
+
+typedef struct cf_scan_result {
+	int status;               /* CF_OK, or the error that stopped the file */
+	char error[CF_ERRBUF_SIZE]; /* message naming the file and byte offset */
+	int64_t error_offset;     /* -1 when none */
+	cf_reader_info info;      /* format facts (valid when the file opened) */
+	int opened;               /* 1 when the header was read */
+	cf_summary summary;       /* every frame read, decoded or skipped */
+} cf_scan_result;
+
+/* Scans one capture. Frames read before damage are kept in the summary.
+ * Returns res->status. */
+int cf_scan_file(const char *path, const cf_scan_opts *opts, cf_scan_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * The C interface of the CUDA part (kernels/ *.cu). host/ code calls only
+ * these functions, and only when built with CUFLOW_HAVE_CUDA. Every one
+ * returns a cf_status and writes a message into errbuf (CF_ERRBUF_SIZE)
+ * on failure; none throws or aborts.
+ */
+#ifndef CUFLOW_KERNELS_CUDA_API_H
+#define CUFLOW_KERNELS_CUDA_API_H
+
+#include <stddef.h>
+#include "cuflow/packet.h"
+#include "cuflow/summary.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Devices that answer; 0 (never an error) without driver or device.
+ * *why gets the CUDA error text when 0 (static string). */
+int cf_cuda_probe(const char **why);
+
+/* Pinned host memory; CF_ERR_DEVICE when pinning is impossible. */
+int cf_cuda_host_alloc(void **p, size_t bytes);
+void cf_cuda_host_free(void *p);
+
+/* Per-run device state of the CUDA backend: one stream and one device
+ * arena sized for the largest batch, allocated once. */
+typedef struct cf_cuda_ctx cf_cuda_ctx;
+int cf_cuda_ctx_init(cf_cuda_ctx **out, char *errbuf);
+void cf_cuda_ctx_free(cf_cuda_ctx *c);
+
+/* acc += summary of the batch (copied to the device, reduced there). */
+int cf_cuda_summarize(cf_cuda_ctx *c, const cf_pkt_batch *b, cf_summary *acc, char *errbuf);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,177 @@
+#include "test_util.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace cft {
+
+std::string env(const char *name, const std::string &fallback)
+{
+	const char *v = getenv(name);
+	return v && *v ? std::string(v) : fallback;
+}
+
+std::string temp_path(const std::string &suffix)
+{
+	static std::atomic<int> n{0};
+	std::string dir = env("CUFLOW_TMP", "/tmp");
+	mkdir(dir.c_str(), 0755);
+	return dir + "/t" + std::to_string(getpid()) + "_" + std::to_string(n++) + suffix;
+}
+
+static void put32(std::vector<uint8_t> &v, uint32_t x)
+{
+	for (int i = 0; i < 4; i++)
+		v.push_back((uint8_t)(x >> (8 * i)));
+}
+static void put16(std::vector<uint8_t> &v, uint16_t x)
+{
+	v.push_back((uint8_t)x);
+	v.push_back((uint8_t)(x >> 8));
+}
+
+void write_pcap(const std::string &path, int linktype, const std::vector<Frame> &frames,
+                bool nanosecond, uint32_t snaplen)
+{
+	std::vector<uint8_t> v;
+	put32(v, nanosecond ? 0xa1b23c4du : 0xa1b2c3d4u);
+	put16(v, 2);
+	put16(v, 4);
+	put32(v, 0);
+	put32(v, 0);
+	put32(v, snaplen);
+	put32(v, (uint32_t)linktype);
+	for (const Frame &f : frames) {
+		int64_t sec = f.ts_ns / 1000000000, frac = f.ts_ns % 1000000000;
+		put32(v, (uint32_t)sec);
+		put32(v, (uint32_t)(nanosecond ? frac : frac / 1000));
+		put32(v, (uint32_t)f.bytes.size());
+		put32(v, f.wirelen ? f.wirelen : (uint32_t)f.bytes.size());
+		v.insert(v.end(), f.bytes.begin(), f.bytes.end());
+	}
+	write_file(path, v);
+}
+
+std::vector<uint8_t> read_file(const std::string &path)
+{
+	std::ifstream in(path, std::ios::binary);
+	return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void write_file(const std::string &path, const std::vector<uint8_t> &bytes)
+{
+	std::ofstream out(path, std::ios::binary | std::ios::trunc);
+	out.write((const char *)bytes.data(), (std::streamsize)bytes.size());
+	if (!out)
+		throw std::runtime_error("cannot write " + path);
+}
+
+int run(const std::string &cmd, std::string *out)
+{
+	std::string full = cmd + " 2>&1";
+	FILE *p = popen(full.c_str(), "r");
+	if (!p)
+		return -1;
+	char buf[4096];
+	size_t n;
+	std::string s;
+	while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+		s.append(buf, n);
+	int st = pclose(p);
+	if (out)
+		*out = s;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+std::string cuflow_bin() { return env("CUFLOW_BIN", "cuflow"); }
+
+std::string shared_dir()
+{
+	std::string d = env("CUFLOW_SHARED");
+	struct stat st;
+	if (d.empty() || stat((d + "/captures").c_str(), &st) != 0)
+		return "";
+	return d;
+}
+
+static uint16_t csum(const uint8_t *p, size_t n)
+{
+	uint32_t s = 0;
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+std::vector<uint8_t> eth(const uint8_t dst[6], const uint8_t src[6], uint16_t ethertype)
+{
+	std::vector<uint8_t> v(dst, dst + 6);
+	v.insert(v.end(), src, src + 6);
+	v.push_back((uint8_t)(ethertype >> 8));
+	v.push_back((uint8_t)ethertype);
+	return v;
+}
+
+std::vector<uint8_t> ipv4(uint32_t src, uint32_t dst, uint8_t proto, const std::vector<uint8_t> &payload,
+                          uint8_t ttl, uint16_t id, uint16_t frag)
+{
+	size_t tot = 20 + payload.size();
+	std::vector<uint8_t> v = {0x45, 0, (uint8_t)(tot >> 8), (uint8_t)tot, (uint8_t)(id >> 8), (uint8_t)id,
+	                          (uint8_t)(frag >> 8), (uint8_t)frag, ttl, proto, 0, 0,
+	                          (uint8_t)(src >> 24), (uint8_t)(src >> 16), (uint8_t)(src >> 8), (uint8_t)src,
+	                          (uint8_t)(dst >> 24), (uint8_t)(dst >> 16), (uint8_t)(dst >> 8), (uint8_t)dst};
+	uint16_t c = csum(v.data(), 20);
+	v[10] = (uint8_t)(c >> 8);
+	v[11] = (uint8_t)c;
+	v.insert(v.end(), payload.begin(), payload.end());
+	return v;
+}
+
+std::vector<uint8_t> ipv6(const uint8_t src[16], const uint8_t dst[16], uint8_t next,
+                          const std::vector<uint8_t> &payload, uint8_t hlim)
+{
+	std::vector<uint8_t> v = {0x60, 0, 0, 0, (uint8_t)(payload.size() >> 8), (uint8_t)payload.size(), next, hlim};
+	v.insert(v.end(), src, src + 16);
+	v.insert(v.end(), dst, dst + 16);
+	v.insert(v.end(), payload.begin(), payload.end());
+	return v;
+}
+
+std::vector<uint8_t> tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint16_t flags,
+                         uint16_t window, size_t payload)
+{
+	std::vector<uint8_t> v = {(uint8_t)(sport >> 8), (uint8_t)sport, (uint8_t)(dport >> 8), (uint8_t)dport,
+	                          (uint8_t)(seq >> 24), (uint8_t)(seq >> 16), (uint8_t)(seq >> 8), (uint8_t)seq,
+	                          (uint8_t)(ack >> 24), (uint8_t)(ack >> 16), (uint8_t)(ack >> 8), (uint8_t)ack,
+	                          (uint8_t)(0x50 | ((flags >> 8) & 1)), (uint8_t)flags,
+	                          (uint8_t)(window >> 8), (uint8_t)window, 0, 0, 0, 0};
+	v.resize(20 + payload, 0x61);
+	return v;
+}
+
+std::vector<uint8_t> udp(uint16_t sport, uint16_t dport, const std::vector<uint8_t> &payload)
+{
+	size_t len = 8 + payload.size();
+	std::vector<uint8_t> v = {(uint8_t)(sport >> 8), (uint8_t)sport, (uint8_t)(dport >> 8), (uint8_t)dport,
+	                          (uint8_t)(len >> 8), (uint8_t)len, 0, 0};
+	v.insert(v.end(), payload.begin(), payload.end());
+	return v;
+}
+
+std::vector<uint8_t> cat(std::vector<uint8_t> a, const std::vector<uint8_t> &b)
+{
+	a.insert(a.end(), b.begin(), b.end());
+	return a;
+}
+
+} // namespace cft

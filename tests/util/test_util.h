@@ -1,0 +1,45 @@
+// Helpers shared by the test executables: temporary files, captures the
+// tests write themselves, running the cuflow CLI.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cft {
+
+// A frame to write: timestamp in ns, bytes, optional wire length (0 = size).
+struct Frame {
+	int64_t ts_ns;
+	std::vector<uint8_t> bytes;
+	uint32_t wirelen = 0;
+};
+
+// Environment variable or fallback.
+std::string env(const char *name, const std::string &fallback = "");
+// A fresh path under the test temp directory (CUFLOW_TMP), unique per call.
+std::string temp_path(const std::string &suffix);
+// Writes a classic pcap (little-endian, micro- or nanosecond magic).
+void write_pcap(const std::string &path, int linktype, const std::vector<Frame> &frames,
+                bool nanosecond = false, uint32_t snaplen = 65535);
+// Reads a whole file.
+std::vector<uint8_t> read_file(const std::string &path);
+void write_file(const std::string &path, const std::vector<uint8_t> &bytes);
+// Runs a shell command, returns its exit status; stdout+stderr in *out.
+int run(const std::string &cmd, std::string *out = nullptr);
+// Path of the cuflow executable (CUFLOW_BIN).
+std::string cuflow_bin();
+// ../shared, or "" when absent (tests then GTEST_SKIP).
+std::string shared_dir();
+
+// Frame builders (network byte order on the wire).
+std::vector<uint8_t> eth(const uint8_t dst[6], const uint8_t src[6], uint16_t ethertype);
+std::vector<uint8_t> ipv4(uint32_t src, uint32_t dst, uint8_t proto, const std::vector<uint8_t> &payload,
+                          uint8_t ttl = 64, uint16_t id = 1, uint16_t frag = 0);
+std::vector<uint8_t> ipv6(const uint8_t src[16], const uint8_t dst[16], uint8_t next,
+                          const std::vector<uint8_t> &payload, uint8_t hlim = 64);
+std::vector<uint8_t> tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint16_t flags,
+                         uint16_t window, size_t payload);
+std::vector<uint8_t> udp(uint16_t sport, uint16_t dport, const std::vector<uint8_t> &payload);
+std::vector<uint8_t> cat(std::vector<uint8_t> a, const std::vector<uint8_t> &b);
+
+} // namespace cft
