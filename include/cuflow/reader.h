@@ -79,6 +79,12 @@ typedef struct cf_reader_info {
  * CF_ERR_CORRUPT, CF_ERR_UNSUPPORTED, CF_ERR_NOMEM. */
 int cf_reader_open(const char *path, cf_reader **out, char *errbuf);
 
+/* Like cf_reader_open, over `len` bytes at `data` (borrowed: they must
+ * outlive the reader). `name` is used in messages. Compressed data is
+ * decompressed; the libpcap fallback is not available from memory. */
+int cf_reader_open_memory(const void *data, size_t len, const char *name, cf_reader **out,
+                          char *errbuf);
+
 /* Reads the next frame into *frame. Returns CF_OK, CF_EOF at the clean end
  * of the input, or a negative status when the input is damaged: then
  * cf_reader_error() says what and where, and every later call returns the
