@@ -88,8 +88,8 @@ int cf_backend_open(int kind, cf_backend **out, char *errbuf)
 		return CF_ERR_NOMEM;
 	}
 	const char *why = "cuflow was built without CUDA";
-	int devices = 0;
 #ifdef CUFLOW_HAVE_CUDA
+	int devices = 0;
 	if (kind != CF_BACKEND_CPU)
 		devices = cf_cuda_probe(&why);
 	if (devices > 0) {

@@ -36,7 +36,8 @@ typedef struct cf_scan_opts {
 	cf_decode_opts decode;
 	cf_filter *filter;        /* borrowed; NULL for none */
 	cf_backend *backend;      /* borrowed; must be set */
-	size_t batch_packets;     /* packets per batch (0 = default 65536) */
+	cf_pkt_batch *batch;      /* borrowed, reused across files (allocate once per run);
+	                             NULL: cf_scan_file allocates one for the file */
 	cf_progress_fn progress;  /* NULL for none */
 	void *progress_user;
 } cf_scan_opts;
