@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building and testing cuflow needs on Debian 12 (run as root,
+# or with sudo available). Packages already present are not reinstalled.
+# nvcc/CUDA are not installed here: the CUDA backend is built when nvcc is
+# found (e.g. /usr/local/cuda/bin/nvcc), and the CPU build works without it.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config git
+      libpcap-dev zlib1g-dev libzstd-dev liblz4-dev liblzma-dev
+      libgtest-dev googletest
+      tshark zstd lz4 xz-utils gzip python3 python3-numpy
+      clang libclang-rt-14-dev time)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all ${#pkgs[@]} packages present"
+	exit 0
+fi
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "deps: installing ${missing[*]}"
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"
