@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libpcap-dev zlib1g-dev libzstd-dev liblz4-dev liblzma-dev
       libgtest-dev googletest
-      tshark zstd lz4 xz-utils gzip python3 python3-numpy
+      tshark tcpdump zstd lz4 xz-utils gzip python3 python3-numpy
       clang libclang-rt-14-dev time)
 missing=()
 for p in "${pkgs[@]}"; do
