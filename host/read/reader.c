@@ -17,6 +17,7 @@
 #include <pcap/pcap.h>
 
 #include "cuflow/cuflow.h"
+#include "reader_internal.h"
 #include "source.h"
 
 #define PCAPNG_MAX_IFACES 65536
@@ -583,9 +584,11 @@ static int open_common(cf_reader **out, const char *name, char *errbuf, cf_reade
 	return CF_OK;
 }
 
-int cf_reader_open(const char *path, cf_reader **out, char *errbuf)
+int cf_reader_open_at(const char *path, cf_reader **out, char *errbuf, int64_t *err_offset)
 {
 	cf_reader *r;
+	if (err_offset)
+		*err_offset = -1;
 	if (!path)
 		return CF_ERR_ARG;
 	int st = open_common(out, strcmp(path, "-") ? path : "<stdin>", errbuf, &r);
@@ -595,11 +598,20 @@ int cf_reader_open(const char *path, cf_reader **out, char *errbuf)
 	if (st == CF_OK)
 		st = detect_and_open(r, path, errbuf);
 	if (st < 0) {
+		if (err_offset && r->err[0])
+			*err_offset = r->err_off;
+		else if (err_offset && st == CF_ERR_NOT_CAPTURE)
+			*err_offset = 0;
 		cf_reader_close(r);
 		return st;
 	}
 	*out = r;
 	return CF_OK;
+}
+
+int cf_reader_open(const char *path, cf_reader **out, char *errbuf)
+{
+	return cf_reader_open_at(path, out, errbuf, NULL);
 }
 
 int cf_reader_open_memory(const void *data, size_t len, const char *name, cf_reader **out, char *errbuf)

@@ -10,6 +10,7 @@
 #include <pcap/pcap.h>
 
 #include "cuflow/cuflow.h"
+#include "read/reader_internal.h"
 
 #define FILTER_LINKTYPES 16
 
@@ -119,7 +120,7 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 		return res->status = CF_ERR_ARG;
 	}
 	cf_reader *r = NULL;
-	int st = cf_reader_open(path, &r, res->error);
+	int st = cf_reader_open_at(path, &r, res->error, &res->error_offset);
 	if (st < 0)
 		return res->status = st;
 	res->opened = 1;
