@@ -11,7 +11,8 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       clang libclang-rt-14-dev time)
 missing=()
 for p in "${pkgs[@]}"; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	# dpkg -s also succeeds for removed packages that left config files
+	[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "deps: all ${#pkgs[@]} packages present"

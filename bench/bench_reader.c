@@ -44,6 +44,7 @@ static const char *const mode_name[M_COUNT] = {
 /* One timed pass over the file. */
 typedef struct result {
 	double secs;
+	double cpu;        /* process CPU seconds (user + system) of the pass */
 	uint64_t packets;
 	uint64_t touch;    /* caplen + ethertype, summed: equal for libpcap and cuflow-read */
 	uint64_t fields;   /* decode: sport + dport + proto, summed */
@@ -54,6 +55,15 @@ static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time next to wall time: when cpu/wall drops well below 1 the pass
+ * waited for the CPU (a busy machine) and its wall time is suspect. */
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -160,12 +170,16 @@ static int run_cuflow(const char *path, int decode, result *res)
 static int run_mode(int m, const char *path, result *res)
 {
 	memset(res, 0, sizeof *res);
+	double c0 = cpu_now();
+	int rc;
 	switch (m) {
-	case M_FLOOR: return run_floor(path, res);
-	case M_LIBPCAP: return run_libpcap(path, res);
-	case M_READ: return run_cuflow(path, 0, res);
-	default: return run_cuflow(path, 1, res);
+	case M_FLOOR: rc = run_floor(path, res); break;
+	case M_LIBPCAP: rc = run_libpcap(path, res); break;
+	case M_READ: rc = run_cuflow(path, 0, res); break;
+	default: rc = run_cuflow(path, 1, res); break;
 	}
+	res->cpu = cpu_now() - c0;
+	return rc;
 }
 
 /* Reads the whole file once so that every mode finds it in the page cache. */
@@ -320,13 +334,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: warning: only %.0f%% of %s stays in the page cache "
 			"(not enough memory?): numbers include disk reads\n", resident * 100, path);
 
-	double *secs[M_COUNT] = { 0 };
+	double *secs[M_COUNT] = { 0 }, *cpus[M_COUNT] = { 0 };
 	result first[M_COUNT];
 	int rewarmed = 0;
 	memset(first, 0, sizeof first);
 	for (int m = 0; m < M_COUNT; m++)
 		if (on[m])
+		{
 			secs[m] = calloc((size_t)runs, sizeof(double));
+			cpus[m] = calloc((size_t)runs, sizeof(double));
+		}
 	for (int i = 0; i < runs; i++) {
 		for (int m = 0; m < M_COUNT; m++) {
 			if (!on[m])
@@ -342,6 +359,7 @@ int main(int argc, char **argv)
 			if (run_mode(m, path, &r) != 0)
 				return 2;
 			secs[m][i] = r.secs;
+			cpus[m][i] = r.cpu;
 			if (i == 0) {
 				first[m] = r;
 			} else if (r.packets != first[m].packets || r.touch != first[m].touch ||
@@ -351,7 +369,8 @@ int main(int argc, char **argv)
 					first[m].packets);
 				return 3;
 			}
-			fprintf(stderr, "  run %d/%d %-14s %8.3f s\n", i + 1, runs, mode_name[m], r.secs);
+			fprintf(stderr, "  run %d/%d %-14s %8.3f s  cpu %3.0f%%\n", i + 1, runs, mode_name[m],
+				r.secs, 100 * r.cpu / r.secs);
 		}
 	}
 
@@ -372,11 +391,12 @@ int main(int argc, char **argv)
 		}
 	}
 
-	double med[M_COUNT] = { 0 }, best[M_COUNT] = { 0 };
+	double med[M_COUNT] = { 0 }, best[M_COUNT] = { 0 }, medcpu[M_COUNT] = { 0 };
 	for (int m = 0; m < M_COUNT; m++) {
 		if (on[m]) {
 			med[m] = median(secs[m], runs);
 			best[m] = minimum(secs[m], runs);
+			medcpu[m] = median(cpus[m], runs);
 		}
 	}
 	/* Paired ratio: libpcap time / mode time within one round, median over
@@ -400,8 +420,8 @@ int main(int argc, char **argv)
 	FILE *out = json ? stderr : stdout;
 	fprintf(out, "file %s: %" PRIu64 " bytes, page cache %.0f%%, median of %d interleaved runs, 1 thread\n",
 		path, size, resident * 100, runs);
-	fprintf(out, "%-14s %12s %9s %9s %8s %10s %10s\n", "mode", "packets", "seconds", "Mpps", "GB/s",
-		"x libpcap", "(paired)");
+	fprintf(out, "%-14s %12s %9s %9s %8s %10s %10s %6s\n", "mode", "packets", "seconds", "Mpps", "GB/s",
+		"x libpcap", "(paired)", "cpu");
 	for (int m = 0; m < M_COUNT; m++) {
 		if (!on[m])
 			continue;
@@ -412,9 +432,10 @@ int main(int argc, char **argv)
 			fprintf(out, "%-14s %12" PRIu64 " %9.3f %9.2f %8.2f", mode_name[m], first[m].packets,
 				med[m], (double)first[m].packets / med[m] / 1e6, gbps);
 		if (on[M_LIBPCAP])
-			fprintf(out, " %9.2fx %9.2fx\n", med[M_LIBPCAP] / med[m], paired[m]);
+			fprintf(out, " %9.2fx %9.2fx", med[M_LIBPCAP] / med[m], paired[m]);
 		else
-			fprintf(out, " %10s %10s\n", "-", "-");
+			fprintf(out, " %10s %10s", "-", "-");
+		fprintf(out, " %5.0f%%\n", 100 * medcpu[m] / med[m]);
 	}
 	fprintf(out, "checksum:");
 	if (on[M_LIBPCAP])
@@ -445,6 +466,7 @@ int main(int argc, char **argv)
 			       (double)size / med[m] / 1e9);
 			if (on[M_LIBPCAP])
 				printf(",\"ratio\":%.4f,\"ratio_paired\":%.4f", med[M_LIBPCAP] / med[m], paired[m]);
+			printf(",\"cpu_seconds\":%.6f", medcpu[m]);
 			printf(",\"touch\":%" PRIu64 ",\"fields\":%" PRIu64 ",\"decoded\":%" PRIu64 ",\"runs_s\":[",
 			       first[m].touch, first[m].fields, first[m].decoded);
 			for (int i = 0; i < runs; i++)
@@ -454,7 +476,9 @@ int main(int argc, char **argv)
 		}
 		printf("]}\n");
 	}
-	for (int m = 0; m < M_COUNT; m++)
+	for (int m = 0; m < M_COUNT; m++) {
 		free(secs[m]);
+		free(cpus[m]);
+	}
 	return bad ? 3 : 0;
 }

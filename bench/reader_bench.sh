@@ -140,24 +140,28 @@ done
 # ---------------------------------------------------------------- peak RSS
 # "Maximum resident set size" of a full `cuflow info` (reader + decoder +
 # summary) over a 4 GB capture, and of the bare reader + decoder loop.
-max_rss_kb() {  # max_rss_kb CMD...: prints the peak RSS in kB, or "failed"
+max_rss_kb() {  # max_rss_kb CMD...: prints "PEAK_RSS_KB WALL_SECONDS", or "failed"
 	local out; out=$(mktemp)
 	if /usr/bin/time -v "$@" >/dev/null 2>"$out"; then
-		sed -n 's/.*Maximum resident set size (kbytes): //p' "$out"
+		awk '/Maximum resident set size/ { rss = $NF }
+			/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); s = 0
+				for (i = 1; i <= n; i++) s = s * 60 + t[i] }
+			END { print rss, s }' "$out"
 	else
 		echo failed
 		tail -5 "$out" >&2
 	fi
 	rm -f "$out"
 }
-RSS_INFO= RSS_DECODE= RSS_LIBPCAP= RSS_FILE=
+RSS_INFO= RSS_DECODE= RSS_LIBPCAP= RSS_FILE= INFO_S=
 if [ "$QUICK" = 0 ]; then
 	RSS_FILE=$WORK/rss-$RSS_GB.pcap
 	[ "$KEEP" = 1 ] || trap 'rm -f "$RSS_FILE" "$RSS_FILE.sig"' EXIT
 	if synth "$RSS_FILE" --gbytes "$RSS_GB"; then
-		RSS_INFO=$(max_rss_kb "$CUFLOW" info "$RSS_FILE")
-		RSS_DECODE=$(max_rss_kb "$BENCH" "$RSS_FILE" --mode cuflow-decode --runs 1)
-		RSS_LIBPCAP=$(max_rss_kb "$BENCH" "$RSS_FILE" --mode libpcap --runs 1)
+		cat "$RSS_FILE" >/dev/null  # page cache, as for the other workloads
+		read -r RSS_INFO INFO_S < <(max_rss_kb "$CUFLOW" info "$RSS_FILE")
+		read -r RSS_DECODE _ < <(max_rss_kb "$BENCH" "$RSS_FILE" --mode cuflow-decode --runs 1)
+		read -r RSS_LIBPCAP _ < <(max_rss_kb "$BENCH" "$RSS_FILE" --mode libpcap --runs 1)
 	else
 		RSS_INFO=failed
 	fi
@@ -182,17 +186,18 @@ REPORT=$WORK/results.md
 		"$(date -u +%Y-%m-%d)"
 	echo
 	echo "Median of $RUNS interleaved runs, one thread, files in the page cache." \
-		"x libpcap = libpcap time / mode time (ratio of medians; paired = median of per-round ratios)."
+		"x libpcap = libpcap time / mode time (ratio of medians; paired = median of per-round ratios);" \
+		"cpu = CPU time / wall time of the pass (well below 100%: the machine was busy, wall times suspect)."
 	echo
-	echo "| workload | mode | packets | Mpps | GB/s | x libpcap | (paired) |"
-	echo "|---|---|---:|---:|---:|---:|---:|"
+	echo "| workload | mode | packets | Mpps | GB/s | x libpcap | (paired) | cpu |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|"
 	for w in mixed small64; do
-		[ -s "$WORK/$w.json" ] || { echo "| $w | (failed) | | | | | |"; continue; }
-		echo "| $w | \`cat > /dev/null\` (floor) | | | ${FLOOR[$w]} | | |"
-		jq -r --arg w "$w" '.modes[] | [$w, .mode, .packets, .mpps, .gbps, .ratio, .ratio_paired] | @tsv' \
-			"$WORK/$w.json" | awk -F'\t' '
-			$2 == "floor" { printf "| %s | read() floor, in process | | | %.2f | | |\n", $1, $5; next }
-			{ printf "| %s | %s | %d | %.2f | %.2f | %.2fx | %.2fx |\n", $1, $2, $3, $4, $5, $6, $7 }'
+		[ -s "$WORK/$w.json" ] || { echo "| $w | (failed) | | | | | | |"; continue; }
+		echo "| $w | \`cat > /dev/null\` (floor) | | | ${FLOOR[$w]} | | | |"
+		jq -r --arg w "$w" '.modes[] | [$w, .mode, .packets, .mpps, .gbps, .ratio, .ratio_paired,
+			.cpu_seconds / .seconds * 100] | @tsv' "$WORK/$w.json" | awk -F'\t' '
+			$2 == "floor" { printf "| %s | read() floor, in process | | | %.2f | | | %.0f%% |\n", $1, $5, $8; next }
+			{ printf "| %s | %s | %d | %.2f | %.2f | %.2fx | %.2fx | %.0f%% |\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
 	done
 	echo
 	echo "| workload | bytes | packets | mean frame (B) | counts match libpcap |"
@@ -221,6 +226,10 @@ REPORT=$WORK/results.md
 		echo
 		echo "Peak RSS on the $RSS_GB GB capture: \`cuflow info\` $(mb "$RSS_INFO")," \
 			"reader + decoder loop $(mb "$RSS_DECODE"), libpcap loop $(mb "$RSS_LIBPCAP")."
+		if [ -n "$INFO_S" ] && [ "$(echo "$INFO_S > 0" | bc)" = 1 ]; then
+			echo "\`cuflow info\` (reader + decoder + summary) took ${INFO_S} s on it:" \
+				"$(echo "scale=2; $(stat -c %s "$RSS_FILE") / $INFO_S / 1000000000" | bc) GB/s."
+		fi
 	fi
 } | tee "$REPORT"
 echo "reader_bench: report in $REPORT, raw results in $WORK/{mixed,small64}.json" >&2

@@ -40,12 +40,13 @@ typedef struct dctx {
 	const uint8_t *d; /* frame bytes */
 	size_t off, end, rend;
 	cf_pkt *o;
+	const cf_decode_opts *opts; /* NULL: defaults */
 	uint32_t decap;
-	uint32_t max_depth;
 	uint32_t depth;   /* tunnels decapsulated so far */
 	uint16_t etype;   /* for NX_ETYPE */
-	uint8_t have_mac; /* outermost MACs recorded */
+	uint8_t have_mac; /* outermost MACs recorded (or past them) */
 	uint8_t have_saved;
+	uint8_t datapad;  /* radiotap: 802.11 header padded to 4 bytes */
 	cf_pkt saved;     /* record of the packet around the innermost tunnel */
 } dctx;
 
@@ -72,6 +73,46 @@ static inline uint16_t le16(const uint8_t *p)
 static inline int nx_short(const dctx *c, size_t k, int trunc, int bad)
 {
 	return NX_FAIL(k <= c->rend - c->off ? trunc : bad);
+}
+
+/* cf_decode_frame without its fast path for plain TCP/UDP over IPv4; the
+ * tests check that both give the same record. */
+int cf_dec_frame_general(const cf_decode_opts *opts, const cf_frame *f, cf_pkt *o);
+
+/* PPP header at p (optional FF 03 address/control, then a 1-byte
+ * (compressed) or 2-byte protocol). Returns NX_IPV4/NX_IPV6, NX_DONE for
+ * any other protocol, or -1 when avail bytes do not hold the header;
+ * *hl = header length. */
+static inline int ppp_peek(const uint8_t *p, size_t avail, size_t *hl)
+{
+	size_t h = 0;
+	unsigned proto;
+	if (avail == 0)
+		return -1;
+	if (p[0] == 0xff) {
+		/* address/control (a 0xff protocol byte would be invalid) */
+		if (avail < 2)
+			return -1;
+		if (p[1] == 0x03)
+			h = 2;
+	}
+	if (avail <= h)
+		return -1;
+	if (p[h] & 1) {
+		proto = p[h];
+		h += 1;
+	} else {
+		if (avail < h + 2)
+			return -1;
+		proto = be16(p + h);
+		h += 2;
+	}
+	*hl = h;
+	if (proto == 0x21)
+		return NX_IPV4;
+	if (proto == 0x57)
+		return NX_IPV6;
+	return NX_DONE;
 }
 
 /* Decodes the UDP payload at c->off as a tunnel when its ports and the

@@ -169,8 +169,12 @@ static int pcap_open_hdr(cf_reader *r, uint32_t magic_le)
 	r->info.format = CF_FORMAT_PCAP;
 	r->info.ts_resolution_ns = nsec ? 1 : 1000;
 	r->info.snaplen = rd32(h + 16, r->swap);
-	/* the upper bits of the link-type field carry FCS length flags */
-	r->linktype = rd32(h + 20, r->swap) & 0x0fffffff;
+	/* The link-type field: bits 0-15 link type, 16-25 reserved (must be
+	 * zero, as libpcap and Wireshark insist), 26-31 FCS length flags. */
+	uint32_t ltf = rd32(h + 20, r->swap);
+	if (ltf & 0x03ff0000)
+		return fail(r, CF_ERR_CORRUPT, 20, "pcap link-type field 0x%08x has reserved bits set", ltf);
+	r->linktype = ltf & 0xffff;
 	note_linktype(r, r->linktype);
 	s->pos += 24;
 	r->next = pcap_next_rec;
@@ -362,7 +366,9 @@ static int pcapng_next_rec(cf_reader *r, cf_frame *f)
 		case 0x0a0d0d0a: /* section header */
 			if (body_len < 16)
 				return fail(r, CF_ERR_CORRUPT, off, "pcapng section header too short");
-			if (rd16(body + 4, r->swap) != 1)
+			/* 1.0, and 1.2 as some writers put it; libpcap and Wireshark
+			 * refuse anything else */
+			if (rd16(body + 4, r->swap) != 1 || (rd16(body + 6, r->swap) != 0 && rd16(body + 6, r->swap) != 2))
 				return fail(r, CF_ERR_UNSUPPORTED, off + 12, "unsupported pcapng version %u.%u",
 				            rd16(body + 4, r->swap), rd16(body + 6, r->swap));
 			continue;

@@ -15,7 +15,7 @@ Sources, all optional:
     and link types: candidates are grouped by (container, link types) and
     taken round-robin, smallest first, up to --max-files.
   * --extra: directories of captures written by the build or the tests
-    (same size limit), all taken.
+    (same size limit), smallest first, up to --max-extra.
   * a few synthetic captures made here (pcap LE/BE, usec/nsec, pcapng with
     two interfaces, snoop, and gzip/xz/zstd/lz4 copies when the tools are
     there) and hand-built frames for the tunnels and link layers the
@@ -414,7 +414,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--captures", help="shared capture corpus (skipped when absent)")
     ap.add_argument("--extra", action="append", default=[],
-                    help="directory of captures written by the build (all taken)")
+                    help="directory of captures written by the build or the tests")
+    ap.add_argument("--max-extra", type=int, default=200,
+                    help="captures taken from the --extra directories (smallest first)")
     ap.add_argument("--max-files", type=int, default=300)
     ap.add_argument("--max-bytes", type=int, default=65536)
     ap.add_argument("--max-frames", type=int, default=3000)
@@ -459,14 +461,15 @@ def main():
     else:
         print("make_corpus: no shared captures (%s), synthetic seeds only" % args.captures)
 
-    n_extra = 0
+    extra = []
     for d in args.extra:
-        if not os.path.isdir(d):
-            continue
-        for p, _ in candidates(d, args.max_bytes):
-            with open(p, "rb") as fp:
-                captures.append(fp.read())
-            n_extra += 1
+        if os.path.isdir(d):
+            extra.extend(candidates(d, args.max_bytes))
+    extra.sort(key=lambda t: (t[1], t[0]))  # smallest first
+    for p, _ in extra[:args.max_extra]:
+        with open(p, "rb") as fp:
+            captures.append(fp.read())
+    n_extra = min(len(extra), args.max_extra)
 
     names = set()
     for data in captures:

@@ -69,9 +69,9 @@ TSHARK_FIELDS = ["frame.encap_type", "frame.len", "frame.cap_len", "frame.protoc
 CAPINFOS_FLAGS = ["-M", "-T", "-R", "-t", "-E", "-l", "-c", "-d", "-a", "-e", "-S", "-K"]
 
 PROTO_FIELDS = ["ipv4", "ipv6", "tcp", "udp", "icmp", "icmpv6", "sctp"]
-ALL_FIELDS = ["error", "packets", "captured_bytes", "first_ns", "last_ns", "format",
+ALL_FIELDS = ["error", "packets", "wire_bytes", "first_ns", "last_ns", "format",
               "ts_resolution_ns", "link_types", "snaplen", "damaged", "compression",
-              "wire_bytes"] + PROTO_FIELDS
+              "captured_bytes"] + PROTO_FIELDS
 
 # ------------------------------------------------------------------ link types
 # Wireshark's wiretap encapsulation (frame.encap_type number, capinfos -E
@@ -90,11 +90,37 @@ ENCAP_NAME_TO_LINKTYPES = {name: lts for (name, lts) in WTAP_TO_LINKTYPES.values
 # Encapsulations cuflow decodes (by wiretap number).
 CUFLOW_ENCAPS = {1, 15, 174, 7, 129, 130, 4, 139, 28, 25, 210, 20, 23, 141}
 
-# tshark protocol names of the tunnels cuflow decapsulates by default.
-CUFLOW_UDP_TUNNELS = {"vxlan", "geneve", "gtp", "teredo", "capwap.data", "tzsp"}
+# tshark protocol names of the tunnels cuflow decapsulates by default, and
+# the layers tshark may show between the tunnel header and the inner IP
+# header that cuflow also walks (Ethernet, VLAN, MPLS, PPP in GRE; 802.11/LLC in
+# CAPWAP and TZSP). Any other layer there (NHRP, WCCP, Aruba
+# WLAN, LISP, Cisco MetaData, ...) means cuflow does not reach the inner packet.
+CUFLOW_UDP_TUNNELS = {
+    "vxlan": {"eth", "ethertype", "vlan"},
+    "geneve": {"eth", "ethertype", "vlan"},
+    "gtp": set(),
+    "teredo": set(),
+    "capwap.data": {"wlan", "wlan_radio", "llc", "eth", "ethertype", "vlan"},
+    "tzsp": {"eth", "ethertype", "vlan", "wlan", "wlan_radio", "llc"},
+}
+GRE_PAYLOAD_OK = {"erspan", "eth", "ethertype", "vlan", "mpls", "ppp"}
 IP_NAMES = {"ip": "ipv4", "ipv6": "ipv6"}
 L4_NAMES = {"tcp": "tcp", "udp": "udp", "sctp": "sctp", "icmp": "icmp", "icmpv6": "icmpv6"}
-IPV6_EXT = {"ipv6.hopopts", "ipv6.routing", "ipv6.fraghdr", "ipv6.dstopts", "ipv6.shim6"}
+# Headers walked between an IP header and what it carries (AH included:
+# cuflow walks it like an IPv6 extension header).
+IPV6_EXT = {"ipv6.hopopts", "ipv6.routing", "ipv6.fraghdr", "ipv6.dstopts", "ipv6.shim6", "ah"}
+
+
+def _tunnel_path_ok(between):
+    """Is the protocol path from an outer IP header to an inner one one
+    that cuflow follows?"""
+    if not between:                                   # IP-in-IP
+        return True
+    if between[0] == "gre":
+        return all(p in GRE_PAYLOAD_OK for p in between[1:])
+    if between[0] == "udp" and len(between) > 1 and between[1] in CUFLOW_UDP_TUNNELS:
+        return all(p in CUFLOW_UDP_TUNNELS[between[1]] for p in between[2:])
+    return False
 
 
 def expected_layers(encap, protos):
@@ -114,11 +140,7 @@ def expected_layers(encap, protos):
         if name in IP_NAMES:
             if last_ip is not None:
                 between = [p for p in protos[last_ip + 1:i] if p not in IPV6_EXT]
-                ok = (not between                                  # IP-in-IP
-                      or between[0] == "gre"                       # GRE, ERSPAN
-                      or (between[0] == "udp" and len(between) > 1
-                          and between[1] in CUFLOW_UDP_TUNNELS))
-                if not ok:
+                if not _tunnel_path_ok(between):
                     break
             out.add(IP_NAMES[name])
             last_ip = i
@@ -214,14 +236,24 @@ def sha256_of(path):
 # ------------------------------------------------------------------ inputs
 class Item:
     __slots__ = ("rel", "path", "sha", "container", "compression", "size", "cap", "tsh", "cf",
-                 "diffs", "notes", "status")
+                 "diffs", "notes", "status", "ttimes")
 
     def __init__(self, rel, path):
         self.rel, self.path = rel, path
         self.sha = self.container = self.compression = None
         self.size = 0
-        self.cap = self.tsh = self.cf = None
+        self.cap = self.tsh = self.cf = self.ttimes = None
         self.diffs, self.notes, self.status = [], [], None
+
+    def times_needed(self, e):
+        """capinfos' first/last are unreliable here (span over 2^31 s)."""
+        c = self.cap or {}
+        fa, la = c.get("first_ns"), c.get("last_ns")
+        big = 2**31 * 10**9
+        if fa is not None and la is not None and (la < fa or la - fa >= big):
+            return True
+        ef, el = (e or {}).get("first_ns"), (e or {}).get("last_ns")
+        return ef is not None and el is not None and el - ef >= big
 
 
 def collect(inputs, include_all):
@@ -412,6 +444,25 @@ def tshark_one(path, timeout):
             "frames": frames, "captured_bytes": capb, "wire_bytes": wireb, "stacks": stacks}
 
 
+def tshark_times(path, timeout):
+    """Earliest and latest frame.time_epoch, exactly (no float)."""
+    cmd = ["tshark", "-n", "-r", path, "-T", "fields", "-e", "frame.time_epoch"]
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"ok": False}
+    lo = hi = None
+    n = 0
+    for line in p.stdout.decode("ascii", "replace").split():
+        ns, _ = _secs_to_ns(line.strip())
+        if ns is None:
+            continue
+        n += 1
+        lo = ns if lo is None or ns < lo else lo
+        hi = ns if hi is None or ns > hi else hi
+    return {"ok": True, "frames": n, "first_ns": lo, "last_ns": hi}
+
+
 def tshark_counts(t):
     """Expected cuflow counts (model) and raw counts from a tshark result."""
     exp = {k: 0 for k in PROTO_FIELDS}
@@ -547,8 +598,11 @@ def compare(it, known, fields, proto_checked):
         if err and not partial:
             pass  # reported as 'damaged' above
         check("packets", e.get("packets"), cap["packets"], "capinfos")
+        # capinfos' "data size" is the sum of the ORIGINAL (wire) lengths
+        # (capinfos.c: bytes += rec.rec_header.packet_header.len), so it is
+        # the oracle of wire_bytes; captured_bytes comes from tshark below.
         if cap.get("captured_bytes") is not None:
-            check("captured_bytes", e.get("captured_bytes"), cap["captured_bytes"], "capinfos")
+            check("wire_bytes", e.get("wire_bytes"), cap["captured_bytes"], "capinfos")
         unit = cap.get("ts_unit_ns") or 1
 
         def close(a, b):
@@ -556,8 +610,26 @@ def compare(it, known, fields, proto_checked):
                 return a == b
             return abs(a - b) < unit
         if cap["packets"] == e.get("packets") and not cap.get("no_row"):
-            check("first_ns", e.get("first_ns"), cap["first_ns"], "capinfos", close)
-            check("last_ns", e.get("last_ns"), cap["last_ns"], "capinfos", close)
+            fa, la = cap.get("first_ns"), cap.get("last_ns")
+            if cap["packets"] and (fa is None or la is None):
+                it.notes.append("capinfos gives no first/last time (a packet without a timestamp,"
+                                " e.g. a pcapng Simple Packet Block): times not compared")
+            elif fa is not None and not (-2**63 <= fa < 2**63 and -2**63 <= la < 2**63):
+                it.notes.append("capinfos times beyond the int64 ns range (%s, %s): times not"
+                                " compared" % (fa, la))
+            elif it.times_needed(e):
+                # capinfos compares times with nstime_cmp, which truncates the
+                # seconds difference to int: spans over 68 years give wrong
+                # first/last. tshark's frame.time_epoch is the oracle then.
+                tt = it.ttimes or {}
+                if tt.get("frames") == cap["packets"]:
+                    check("first_ns", e.get("first_ns"), tt["first_ns"], "tshark", close)
+                    check("last_ns", e.get("last_ns"), tt["last_ns"], "tshark", close)
+                else:
+                    it.notes.append("time span over 2^31 s and no tshark times: not compared")
+            else:
+                check("first_ns", e.get("first_ns"), fa, "capinfos", close)
+                check("last_ns", e.get("last_ns"), la, "capinfos", close)
         ft = FORMAT_OF_FILETYPE.get(cap.get("file_type"))
         if ft:
             check("format", e.get("format"), ft[0], "capinfos")
@@ -589,7 +661,9 @@ def compare(it, known, fields, proto_checked):
                             % (t["frames"], e.get("packets")))
         else:
             exp, raw = tshark_counts(t)
-            check("wire_bytes", e.get("wire_bytes"), t["wire_bytes"], "tshark")
+            check("captured_bytes", e.get("captured_bytes"), t["captured_bytes"], "tshark")
+            if not cap.get("opened") or cap.get("captured_bytes") is None:
+                check("wire_bytes", e.get("wire_bytes"), t["wire_bytes"], "tshark")
             for k in PROTO_FIELDS:
                 if e.get(k) is None and k not in e:
                     continue
@@ -633,6 +707,9 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=64, help="files per cuflow/capinfos run")
     ap.add_argument("--all-files", action="store_true",
                     help="in directories, take every file, not only those with a capture magic")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="use only cached oracle results; run neither capinfos nor tshark "
+                         "(for machines without Wireshark: carry the cache there)")
     ap.add_argument("--oracle-only", action="store_true",
                     help="run and cache the oracles, do not run cuflow")
     ap.add_argument("--tshark-timeout", type=int, default=300)
@@ -643,10 +720,10 @@ def main(argv=None):
     fields = set(x for x in a.fields.split(",") if x)
     t_start = time.time()
 
-    if not shutil.which("capinfos"):
+    if not shutil.which("capinfos") and not a.cached_only:
         print("compare_info: capinfos not found", file=sys.stderr)
         return 3
-    have_tshark = bool(shutil.which("tshark")) and not a.no_tshark
+    have_tshark = (a.cached_only or bool(shutil.which("tshark"))) and not a.no_tshark
     if not a.oracle_only and not (os.path.exists(a.cuflow) or shutil.which(a.cuflow)):
         print("compare_info: cuflow binary %s not found" % a.cuflow, file=sys.stderr)
         return 3
@@ -678,6 +755,10 @@ def main(argv=None):
 
     # -- capinfos (batched)
     todo = [it for it in items if it.cap is None]
+    if a.cached_only:
+        for it in todo:
+            it.notes.append("no cached capinfos result")
+        todo = []
     if todo:
         by_path = {it.path: it for it in todo}
         jobs = [pool.submit(capinfos_batch, [it.path for it in ch], 120 + 5 * len(ch))
@@ -694,6 +775,8 @@ def main(argv=None):
     n_tshark_run = 0
     if have_tshark:
         todo = [it for i, it in enumerate(items) if i in proto_set and it.tsh is None]
+        if a.cached_only:
+            todo = []
         n_tshark_run = len(todo)
 
         def run_t(it):
@@ -712,6 +795,19 @@ def main(argv=None):
     list(pool.map(lambda ch: cuflow_batch(a.cuflow, a.cuflow_arg, ch, a.cuflow_timeout),
                   list(chunks(items, per))))
     t_cf = time.time()
+
+    # -- tshark times where capinfos' are unreliable
+    if shutil.which("tshark") or a.cached_only:
+        need = [it for it in items if it.cf and it.cf.get("entry") and it.cap and
+                it.cap.get("opened") and it.times_needed(it.cf["entry"])]
+
+        def run_tt(it):
+            c = cache.load(it.sha)
+            it.ttimes = c.get("tshark_times")
+            if it.ttimes is None and not a.cached_only:
+                it.ttimes = tshark_times(it.path, a.tshark_timeout)
+                cache.store(it.sha, "tshark_times", it.ttimes)
+        list(pool.map(run_tt, need))
 
     known = Known(a.known)
     for i, it in enumerate(items):

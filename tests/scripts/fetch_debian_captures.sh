@@ -32,6 +32,12 @@ packages="pathspider python3-dpkt python3-libtrace pcapfix sip-tester golang-git
 
 warn() { echo "fetch_debian_captures: warning: $*" >&2; }
 
+# Tests may run this concurrently: one at a time.
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$dest/.lock"
+	flock 9
+fi
+
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg >/dev/null 2>&1; then
 	warn "apt-get/dpkg not available; no Debian captures fetched"
 	missing_tools=1
@@ -43,11 +49,12 @@ debs="$dest/.debs"
 mkdir -p "$debs"
 updated=0
 fetched_now=0
+offline=0
 
 fetch_one() {
 	local pkg=$1
 	# apt-get download writes into the current directory.
-	(cd "$debs" && apt-get download -q "$pkg" >/dev/null 2>"$debs/$pkg.err")
+	(cd "$debs" && timeout 180 apt-get download -q "$pkg" >/dev/null 2>"$debs/$pkg.err")
 }
 
 if [ "$missing_tools" = 0 ]; then
@@ -56,14 +63,19 @@ if [ "$missing_tools" = 0 ]; then
 			continue
 		fi
 		if ! ls "$debs/${pkg}"_*.deb >/dev/null 2>&1; then
+			if [ "$offline" = 1 ]; then
+				warn "skipping $pkg: the repository did not answer"
+				continue
+			fi
 			if ! fetch_one "$pkg"; then
 				if [ "$updated" = 0 ]; then
 					updated=1
 					echo "fetch_debian_captures: download of $pkg failed; running apt-get update" >&2
-					apt-get update -q >/dev/null 2>&1 || warn "apt-get update failed"
+					timeout 300 apt-get update -q >/dev/null 2>&1 || warn "apt-get update failed"
 				fi
 				if ! fetch_one "$pkg"; then
 					warn "cannot download $pkg (offline?): $(tail -n 1 "$debs/$pkg.err" 2>/dev/null)"
+					offline=1
 					continue
 				fi
 			fi

@@ -12,10 +12,29 @@
 
 namespace cft {
 
+// Build-time defaults for the variables the test CMakeLists knows about.
+static const char *compiled_default(const char *name)
+{
+	static const struct { const char *name, *value; } defaults[] = {
+		{"CUFLOW_BIN", CFT_DEFAULT_CUFLOW_BIN},
+		{"CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR},
+		{"CUFLOW_SHARED", CFT_DEFAULT_CUFLOW_SHARED},
+		{"CUFLOW_TEST_DATA", CFT_DEFAULT_CUFLOW_TEST_DATA},
+		{"CUFLOW_TMP", CFT_DEFAULT_CUFLOW_TMP},
+	};
+	for (auto &d : defaults)
+		if (!strcmp(d.name, name))
+			return d.value;
+	return nullptr;
+}
+
 std::string env(const char *name, const std::string &fallback)
 {
 	const char *v = getenv(name);
-	return v && *v ? std::string(v) : fallback;
+	if (v && *v)
+		return v;
+	const char *d = compiled_default(name);
+	return d && *d ? std::string(d) : fallback;
 }
 
 std::string temp_path(const std::string &suffix)
