@@ -8,7 +8,9 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       libpcap-dev zlib1g-dev libzstd-dev liblz4-dev liblzma-dev
       libgtest-dev googletest
       tshark tcpdump zstd lz4 xz-utils gzip python3 python3-numpy
-      clang libclang-rt-14-dev time)
+      clang libclang-rt-14-dev llvm-14 ca-certificates time)
+# (llvm-14 only for llvm-symbolizer: readable sanitizer stack traces;
+#  clang + libclang-rt for the libFuzzer build.)
 missing=()
 for p in "${pkgs[@]}"; do
 	# dpkg -s also succeeds for removed packages that left config files
@@ -23,5 +25,9 @@ SUDO=
 echo "deps: installing ${missing[*]}"
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends -o Dpkg::Use-Pty=0 \
+	"${missing[@]}" >/tmp/cuflow-apt.log 2>&1 || { tail -n 40 /tmp/cuflow-apt.log; exit 1; }
+for p in "${missing[@]}"; do
+	[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || { echo "deps: $p not installed"; exit 1; }
+done
 echo "deps: done"
