@@ -711,8 +711,10 @@ static inline int decode_fast(const uint8_t *d, size_t cap, uint32_t decap, cf_p
 	sp = be16(l4);
 	dp = be16(l4 + 2);
 	if (ip[9] == 6) {
+		if (tot < 40) /* before reading l4[12]: only 42 bytes are known to be there */
+			return 0;
 		hl = (l4[12] >> 4) * 4u;
-		if (tot < 40 || hl < 20 || hl > tot - 20)
+		if (hl < 20 || hl > tot - 20)
 			return 0;
 		o->seq = be32(l4 + 4);
 		o->ack = be32(l4 + 8);
