@@ -15,6 +15,8 @@
 #include <tuple>
 #include <vector>
 
+#include <unistd.h>
+
 #include "cuflow/cuflow.h"
 #include "test_util.h"
 
@@ -400,6 +402,16 @@ TEST(SynthApi, UnwritablePathIsAnIoErrorNamingIt)
 	EXPECT_EQ(cf_synth_write(&o, &st, err), CF_ERR_IO);
 	EXPECT_NE(std::string(err).find(path), std::string::npos) << err;
 	EXPECT_EQ(st.packets, 0u);
+}
+
+TEST(SynthApi, WriteFailureIsAnIoError)
+{
+	if (access("/dev/full", W_OK) != 0)
+		GTEST_SKIP() << "no /dev/full";
+	cf_synth_opts o = opts("/dev/full", 3000);
+	char err[CF_ERRBUF_SIZE] = "";
+	EXPECT_EQ(cf_synth_write(&o, nullptr, err), CF_ERR_IO);
+	EXPECT_NE(std::string(err).find("/dev/full"), std::string::npos) << err;
 }
 
 TEST(SynthApi, ProgressCallbackSeesEveryChunk)

@@ -61,35 +61,6 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 	return 0;
 }
 
-/* A progress line on a terminal, redrawn at most 4 times a second. */
-typedef struct synth_progress {
-	struct timespec t0, last;
-	int shown;
-} synth_progress;
-
-static double elapsed(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
-static void on_progress(void *ctx, uint64_t bytes, uint64_t total, uint64_t packets)
-{
-	synth_progress *p = ctx;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (elapsed(&p->last, &now) < 0.25)
-		return;
-	p->last = now;
-	double t = elapsed(&p->t0, &now), rate = t > 0 ? (double)bytes / t : 0;
-	if (total)
-		fprintf(stderr, "\rsynth: %.2f / %.2f GB, %llu packets, %.2f GB/s   ", bytes / 1e9,
-			total / 1e9, (unsigned long long)packets, rate / 1e9);
-	else
-		fprintf(stderr, "\rsynth: %.2f GB, %llu packets, %.2f GB/s   ", bytes / 1e9,
-			(unsigned long long)packets, rate / 1e9);
-	p->shown = 1;
-}
-
 int cmd_synth(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -183,17 +154,11 @@ int cmd_synth(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 
-	synth_progress prog;
-	memset(&prog, 0, sizeof prog);
-	if (!quiet && isatty(STDERR_FILENO)) {
-		clock_gettime(CLOCK_MONOTONIC, &prog.t0);
-		prog.last = prog.t0;
-		o.progress = on_progress;
-		o.progress_ctx = &prog;
-	}
+	cli_progress *prog = cli_progress_start("synth", !quiet);
+	o.progress = cli_progress_update;
+	o.progress_ctx = prog;
 	int rc = cf_synth_write(&o, &st, err);
-	if (prog.shown)
-		fprintf(stderr, "\r\033[K");
+	cli_progress_end(prog);
 	if (rc < 0) {
 		fprintf(stderr, "%s\n", err);
 		return CLI_EXIT_USAGE;

@@ -1,6 +1,6 @@
 /*
  * Synthetic capture writer: a pool of concurrently active flows, each with
- * the time of its next packet, kept in a binary min-heap; the earliest is
+ * the time of its next packet, kept in a 4-ary min-heap; the earliest is
  * emitted, and a flow that ends frees its slot for the next arrival. Memory
  * is fixed (pool, heap, an output buffer pair, payload tables), whatever the
  * size of the file.
@@ -23,8 +23,9 @@
  *    8%  ICMP echo request/reply pairs 1 s apart (ICMPv6 on IPv6 flows).
  *   20% of flows are IPv6, 10% carry an 802.1Q tag.
  * Packets per TCP flow: 3 + close + Pareto(xm 2, alpha 0.8, cap 50000) data
- * packets, so the median flow has about 12 packets and about one flow in a
- * thousand has 10^4+.
+ * packets, so the median TCP flow has about 11 packets and about one flow
+ * in a thousand has 10^4+. RTP flows: 50-30000 packets (Pareto), ICMP:
+ * 1-100 pairs.
  *
  * Every header is valid: IPv4 header, TCP, UDP and ICMP checksums (the
  * payload is a fixed pattern, so its partial sums come from a prefix table),
@@ -34,10 +35,13 @@
  * fills it, header-only packets are padded).
  *
  * Time: flows arrive uniformly over the duration (flows mode) or at a rate
- * steered so the byte target is reached at the duration (gbytes mode). A
- * flow's gaps are natural (RTT, pacing, 20 ms RTP, 1 s ping) times a global
- * factor that keeps the pool from overflowing, and are shrunk when needed
- * so the flow ends by its deadline, so the capture spans about the duration.
+ * steered so the byte target is reached at the duration (gbytes mode, where
+ * no flow may take more than 5% of the target). A flow's gaps are natural
+ * (RTT, pacing, think and keep-alive times, 20 ms RTP, 1 s ping) times a
+ * global factor that keeps the pool from overflowing; they shrink when
+ * needed so that no flow lasts over a tenth of the duration or runs past
+ * its end, and a flow starting near the end gets fewer packets. So the
+ * capture spans about the duration and the rate ramps up and down fast.
  *
  * Output is built in a 4 MB buffer; a writer thread writes one buffer while
  * the next is filled. Only the calling thread touches generator state, so
@@ -187,7 +191,7 @@ typedef struct sy_flow {
 	uint8_t type, v6, l23, state;
 	uint8_t rst, refused, closer, fourway, dir, unacked, opts;
 	uint8_t qtype_first, nanswers, pt; /* DNS; RTP payload type */
-	uint16_t port[2], ipid[2], mss, qlen;
+	uint16_t port[2], ipid[2], mss;
 	uint32_t ip_base[2];  /* IPv4 header sum without total length and id */
 	uint32_t addr_sum;    /* pseudo-header address sum: the same both ways */
 	uint32_t seq[2];      /* TCP: next sequence number; RTP: RTP seq */
@@ -215,7 +219,7 @@ typedef struct sy_writer {
 	uint8_t *buf[2];
 	size_t len[2];
 	int full[2];
-	int stop, err, started;
+	int stop, err;
 	int fd;
 } sy_writer;
 
@@ -342,6 +346,15 @@ static uint8_t *pkt_start(sy_gen *g, sy_flow *f, int d, uint32_t l4len)
 	return fr + f->l23;
 }
 
+/* Of n bytes at frame offset off, how many fall within the snaplen: bytes
+ * past it are never written out, and sums never read them back. */
+static inline uint32_t kept(const sy_gen *g, uint32_t off, uint32_t n)
+{
+	if (off >= g->o.snaplen)
+		return 0;
+	return n < g->o.snaplen - off ? n : g->o.snaplen - off;
+}
+
 /* Pads, writes the record header, advances; hands the buffer over when full. */
 static int pkt_end(sy_gen *g)
 {
@@ -350,7 +363,7 @@ static int pkt_end(sy_gen *g)
 	uint32_t min = g->o.frame_size ? g->o.frame_size : 60;
 	uint32_t wire = len < min ? min : len; /* frame_size mode never exceeds it: tests check */
 	if (wire > len)
-		memset(rec + 16 + len, 0, wire - len);
+		memset(rec + 16 + len, 0, kept(g, len, wire - len));
 	uint32_t cap = wire < g->o.snaplen ? wire : g->o.snaplen;
 	uint64_t ts = SY_EPOCH_NS + g->now;
 	uint32_t frac = (uint32_t)(ts % 1000000000ull);
@@ -391,7 +404,7 @@ static int tcp_pkt(sy_gen *g, sy_flow *f, int d, uint8_t flags, uint32_t plen)
 		memcpy(t + 20, o, 12);
 		put16(t + 22, f->mss);
 	}
-	memcpy(t + hl, g->pattern, plen);
+	memcpy(t + hl, g->pattern, kept(g, f->l23 + hl, plen));
 	uint64_t sum = f->addr_sum + 6u + hl + plen + g->psum[plen];
 	put16(t + 16, csum_fold(csum_add(sum, t, hl)));
 	f->seq[d] += plen + ((flags & (TH_SYN | TH_FIN)) ? 1 : 0);
@@ -409,7 +422,7 @@ static int udp_pkt(sy_gen *g, sy_flow *f, int d, const uint8_t *body, uint32_t n
 	put16(u + 4, ulen);
 	put16(u + 6, 0);
 	memcpy(u + 8, body, n);
-	memcpy(u + 8 + n, g->pattern, plen);
+	memcpy(u + 8 + n, g->pattern, kept(g, f->l23 + 8 + n, plen));
 	uint64_t sum = f->addr_sum + 17u + ulen + g->psum[plen];
 	uint16_t c = csum_fold(csum_add(sum, u, 8 + n));
 	put16(u + 6, c ? c : 0xffff); /* 0 would mean "no checksum" */
@@ -541,23 +554,16 @@ static void plan_estimate(const sy_gen *g, const sy_plan *p, double *dur, double
 		*bytes = n * (16.0 + (g->o.frame_size < g->o.snaplen ? g->o.frame_size : g->o.snaplen));
 }
 
-/* Fewer packets for the last flows of a gbytes run. */
+/* At most maxpkts packets, but never fewer than the kind needs (TCP: a
+ * handshake, 2 data packets, a close; RTP and ICMP: one pair; DNS as is). */
 static void plan_clamp(sy_plan *p, uint64_t maxpkts)
 {
-	if (p->npkts <= maxpkts)
-		return;
-	switch (p->type) {
-	case FT_TCP:
-		if (!p->refused)
-			p->npkts = maxpkts < 8 ? 8 : (uint32_t)maxpkts;
-		break;
-	case FT_RTP:
-	case FT_ICMP:
-		p->npkts = maxpkts < 2 ? 2 : (uint32_t)maxpkts & ~1u;
-		break;
-	default:
-		break;
-	}
+	uint64_t least = p->type == FT_TCP ? (p->refused ? 2 : 8) : p->type == FT_DNS ? p->npkts : 2;
+	uint64_t n = maxpkts < least ? least : maxpkts;
+	if (p->type == FT_RTP || p->type == FT_ICMP)
+		n &= ~1ull;
+	if (n < p->npkts)
+		p->npkts = (uint32_t)n;
 }
 
 static void build_hdr(sy_flow *f, int d, const uint8_t dst_mac[6], const uint8_t src_mac[6],
@@ -902,7 +908,7 @@ static int icmp_step(sy_gen *g, sy_flow *f, uint64_t *gap, int *done)
 	put16(c + 2, 0);
 	put16(c + 4, f->port[0]);
 	put16(c + 6, 1 + f->sent / 2);
-	memcpy(c + 8, g->pattern, plen);
+	memcpy(c + 8, g->pattern, kept(g, f->l23 + 8, plen));
 	uint64_t sum = g->psum[plen];
 	if (f->v6)
 		sum += f->addr_sum + 58u + 8 + plen;
@@ -916,24 +922,35 @@ static int icmp_step(sy_gen *g, sy_flow *f, uint64_t *gap, int *done)
 /* ------------------------------------------------------------ schedule */
 
 /* A 4-ary min-heap on next-packet time: half the depth of a binary one,
- * and a node's four children share one cache line (see gen_init). */
+ * and a node's four children share one cache line (see gen_init). The
+ * entries past the last hold UINT64_MAX, so a node's four children can be
+ * compared without bounds checks, in selects rather than branches (the
+ * times are random: branches would mispredict). */
 static void heap_down(sy_hent *h, uint32_t n, uint32_t i)
 {
 	sy_hent e = h[i];
 	for (;;) {
-		uint32_t c = 4 * i + 1, m = c;
+		uint32_t c = 4 * i + 1;
 		if (c >= n)
 			break;
-		uint32_t end = c + 4 < n ? c + 4 : n;
-		for (uint32_t k = c + 1; k < end; k++)
-			if (h[k].t < h[m].t)
-				m = k;
+		uint32_t a = c + (h[c + 1].t < h[c].t);
+		uint32_t b = c + 2 + (h[c + 3].t < h[c + 2].t);
+		uint32_t m = h[b].t < h[a].t ? b : a;
 		if (h[m].t >= e.t)
 			break;
 		h[i] = h[m];
 		i = m;
 	}
 	h[i] = e;
+}
+
+/* Removes the root. */
+static void heap_pop(sy_hent *h, uint32_t *n)
+{
+	h[0] = h[--*n];
+	h[*n].t = UINT64_MAX;
+	if (*n)
+		heap_down(h, *n, 0);
 }
 
 static void heap_push(sy_hent *h, uint32_t *n, sy_hent e)
@@ -1043,18 +1060,19 @@ static int emit(sy_gen *g)
 	if (done) {
 		g->active_left[f->type] -= f->left; /* 0 unless a count is off: keep the sum honest */
 		g->free_slots[g->nfree++] = top->slot;
-		g->heap[0] = g->heap[--g->hn];
+		heap_pop(g->heap, &g->hn);
 	} else {
 		/* natural gap, scaled for the pool, shrunk to meet the deadline */
-		uint64_t left = f->left ? f->left : 1, room;
+		uint64_t left = f->left ? f->left : 1;
+		uint64_t room = f->deadline > g->now ? f->deadline - g->now : 0;
 		gap = (uint64_t)((double)gap * g->scale);
-		room = f->deadline > g->now ? (f->deadline - g->now) / left : 0;
-		if (gap > room)
-			gap = room;
+		uint64_t need;
+		/* divide only when the deadline binds: it rarely does */
+		if (__builtin_mul_overflow(gap, left, &need) || need > room)
+			gap = room / left;
 		top->t = g->now + gap;
-	}
-	if (g->hn)
 		heap_down(g->heap, g->hn, 0);
+	}
 	return err;
 }
 
@@ -1114,8 +1132,11 @@ static int gen_init(sy_gen *g, char *errbuf)
 	g->free_slots = malloc(g->pool * sizeof *g->free_slots);
 	/* entries are 16 bytes: with 3 in front of a 64-byte boundary, the
 	 * children 4i+1..4i+4 of every node fill one cache line */
-	g->heap_mem = aligned_alloc(64, (g->pool + 4) * sizeof *g->heap);
+	g->heap_mem = aligned_alloc(64, (g->pool + 11) / 4 * 64);
 	g->heap = g->heap_mem ? (sy_hent *)g->heap_mem + 3 : NULL;
+	if (g->heap)
+		for (uint32_t i = 0; i < g->pool + 4; i++)
+			g->heap[i].t = UINT64_MAX; /* the sentinels heap_down reads */
 	g->w.buf[0] = malloc(SY_BUF_SIZE);
 	g->w.buf[1] = malloc(SY_BUF_SIZE);
 	if (!g->pattern || !g->psum || !g->flows || !g->free_slots || !g->heap || !g->w.buf[0] ||
