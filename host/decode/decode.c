@@ -140,6 +140,28 @@ static inline uint8_t ip_region(dctx *c, size_t start, size_t len)
 	return fl;
 }
 
+/* IPv4 authentication headers (RFC 4302, protocol 51) are walked like
+ * IPv6 extension headers: the transport after them is recorded. */
+static __attribute__((noinline)) int dec_ipv4_ah(dctx *c)
+{
+	cf_pkt *o = c->o;
+	unsigned proto = 51;
+	while (proto == 51) {
+		const uint8_t *a = c->d + c->off;
+		if (c->end - c->off < 8)
+			return nx_short(c, 8, CF_SKIP_TRUNCATED_IP, CF_SKIP_BAD_IP);
+		size_t al = ((size_t)a[1] + 2) * 4;
+		if (c->end - c->off < al)
+			return nx_short(c, al, CF_SKIP_TRUNCATED_IP, CF_SKIP_BAD_IP);
+		proto = a[0];
+		c->off += al;
+		o->l3_hdr_len = (uint16_t)(o->l3_hdr_len + al);
+		o->flags |= CF_PKT_IP_OPTIONS;
+	}
+	o->proto = (uint8_t)proto;
+	return dec_l4(c, proto);
+}
+
 static inline int dec_ipv4(dctx *c)
 {
 	cf_pkt *o = c->o;
@@ -183,6 +205,8 @@ static inline int dec_ipv4(dctx *c)
 	if (frag & 0x2000)
 		fl |= CF_PKT_FRAGMENT;
 	o->flags |= fl;
+	if (__builtin_expect(p[9] == 51, 0))
+		return dec_ipv4_ah(c);
 	return dec_l4(c, p[9]);
 }
 
@@ -541,6 +565,8 @@ static int dec_ppp(dctx *c, uint32_t linktype)
 		return NX_FAIL(CF_SKIP_TRUNCATED_LINK);
 	if (nx == NX_DONE)
 		return NX_FAIL(CF_SKIP_NON_IP);
+	if (nx == NX_ETYPE)
+		c->etype = 0x8847; /* MPLS over PPP */
 	c->off += hl;
 	return nx;
 }

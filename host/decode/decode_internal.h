@@ -80,7 +80,8 @@ static inline int nx_short(const dctx *c, size_t k, int trunc, int bad)
 int cf_dec_frame_general(const cf_decode_opts *opts, const cf_frame *f, cf_pkt *o);
 
 /* PPP header at p (optional FF 03 address/control, then a 1-byte
- * (compressed) or 2-byte protocol). Returns NX_IPV4/NX_IPV6, NX_DONE for
+ * (compressed) or 2-byte protocol). Returns NX_IPV4/NX_IPV6, NX_ETYPE for
+ * MPLS (the caller sets c->etype to 0x8847), NX_DONE for
  * any other protocol, or -1 when avail bytes do not hold the header;
  * *hl = header length. */
 static inline int ppp_peek(const uint8_t *p, size_t avail, size_t *hl)
@@ -112,6 +113,8 @@ static inline int ppp_peek(const uint8_t *p, size_t avail, size_t *hl)
 		return NX_IPV4;
 	if (proto == 0x57)
 		return NX_IPV6;
+	if (proto == 0x0281 || proto == 0x0283)
+		return NX_ETYPE; /* MPLS unicast/multicast: the caller sets etype 0x8847 */
 	return NX_DONE;
 }
 

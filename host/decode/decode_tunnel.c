@@ -127,6 +127,16 @@ int cf_dec_gre(dctx *c)
 			id = be16(p + hl + 2) & 0x3ff;
 			hl += 8;
 			break;
+		case 0x880b: /* PPP (e.g. L2TP-less PPP over GRE) */
+			nx = ppp_peek(p + hl, avail - hl, &ppp_hl);
+			if (nx < 0)
+				return hdr_short(c, avail + 1);
+			if (nx == NX_DONE)
+				return NX_DONE; /* LCP, CCP, compressed or encrypted PPP */
+			if (nx == NX_ETYPE)
+				c->etype = 0x8847;
+			hl += ppp_hl;
+			break;
 		case 0x22eb: /* ERSPAN type III, +8 with the platform-specific subheader */
 			if (avail < hl + 12)
 				return hdr_short(c, hl + 12);
@@ -158,6 +168,8 @@ int cf_dec_gre(dctx *c)
 			return hdr_short(c, avail + 1);
 		if (nx == NX_DONE)
 			return NX_DONE; /* LCP, CCP, compressed or encrypted PPP */
+		if (nx == NX_ETYPE)
+			c->etype = 0x8847;
 		hl += ppp_hl;
 		break;
 	default:
