@@ -468,10 +468,8 @@ void src_close(cf_source *s)
 	s->fd = -1;
 }
 
-void src_release_behind(cf_source *s)
+void src_release_map(cf_source *s)
 {
-	if (s->kind != SRC_MAP)
-		return;
 	if (s->pos - s->released < RELEASE_STEP)
 		return;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);

@@ -83,7 +83,12 @@ static inline uint64_t src_offset(const cf_source *s) { return s->base + s->pos;
 
 /* Hands mapped pages before the parser position back to the kernel, so a
  * long walk over a big file keeps a small resident set. Cheap to call. */
-void src_release_behind(cf_source *s);
+void src_release_map(cf_source *s);
+static inline void src_release_behind(cf_source *s)
+{
+	if (s->kind == SRC_MAP)
+		src_release_map(s);
+}
 
 /* Raw bytes consumed from the underlying input (for progress). */
 uint64_t src_raw_consumed(const cf_source *s);
