@@ -766,6 +766,16 @@ TEST(DecodeLink, RadiotapThen80211)
 	p = dec(127, rt + wl_pad);
 	EXPECT_SKIP(p, CF_SKIP_NONE);
 	EXPECT_EQ(p.dport, 1025);
+	// the data-pad flag is for the outer 802.11 header only, not one inside CAPWAP
+	Bytes capwap = Bytes{0x00, 0x10, 0x03, 0x00} + fill(4) + wlan_data(0x88, 0x01, MAC_D, MAC_C) + Bytes{0, 0} +
+	               llc_snap(0x0800) + v4(C4, D4, 6, tcp(1111, 2222, 0x18, 4), 10, 77);
+	p = dec(127, rt + wlan_data(0x88, 0x02) + Bytes{0, 0} + Bytes{0, 0} + llc_snap(0x0800) +
+	                 v4(A4, B4, 17, udp(40000, 5247, capwap)));
+	EXPECT_SKIP(p, CF_SKIP_NONE);
+	EXPECT_EQ(p.tunnel_type, CF_TUNNEL_CAPWAP);
+	EXPECT_EQ(src(p), "172.16.0.1");
+	EXPECT_EQ(p.sport, 1111);
+	EXPECT_TRUE(mac_is(p.src_mac, MAC_A));
 	// extended presence bitmap (bit 31), then one more word
 	Bytes rt2 = Bytes{0, 0} + le16(12) + Bytes{0, 0, 0, 0x80} + Bytes{0, 0, 0, 0};
 	EXPECT_EQ(dec(127, rt2 + wl).skip, CF_SKIP_NONE);
@@ -1162,7 +1172,7 @@ TEST(DecodeTunnel, GrePptp)
 
 TEST(DecodeTunnel, GreNotFollowedKeepsOuter)
 {
-	// unknown GRE payload (0x880b in version 0, WCCP 0x883e): outer packet, proto 47
+	// unknown GRE payload (WCCP 0x883e): outer packet, proto 47
 	cf_pkt p = dec(1, outer4(47, Bytes{0x00, 0x00, 0x88, 0x3e} + fill(30)));
 	expect_outer_gre(p);
 	EXPECT_EQ(p.payload_len, 34u);
@@ -1635,6 +1645,40 @@ TEST(DecodeRandom, RandomBytesAndMutationsNeverCrash)
 		}
 	}
 	EXPECT_GT(n_none, 1000u); // the mutations reach deep into the decoder
+}
+
+TEST(DecodeRandom, EveryLengthAroundTheFastPath)
+{
+	// Ethernet (+ one tag) / IPv4 / TCP|UDP|ICMP with every capture length
+	// and many total lengths and data offsets: the fast path must read
+	// nothing past the capture (ASan) and agree with the general decoder
+	// (checked inside dec()).
+	cf_decode_opts none = opts(CF_DECAP_NONE);
+	for (int tagged = 0; tagged < 2; tagged++)
+		for (uint8_t proto : {6, 17, 1})
+			for (unsigned tot : {0u, 19u, 20u, 27u, 28u, 30u, 39u, 40u, 41u, 44u, 52u, 60u, 80u})
+				for (uint8_t doff : {0x50, 0x40, 0x81, 0xf0})
+					for (uint16_t dport : {80, 4789}) {
+						Bytes f = tagged ? eth(0x8100) + be16(0x0123) + be16(0x0800) : eth(0x0800);
+						Bytes ip = v4(A4, B4, proto, cft::tcp(1234, dport, 1, 2, 0x10, 100, 40));
+						ip[2] = (uint8_t)(tot >> 8);
+						ip[3] = (uint8_t)tot;
+						ip[20 + 12] = doff;
+						f = f + ip;
+						for (size_t cap = 0; cap <= 100 && cap <= f.size(); cap++) {
+							cf_pkt p = dec(1, f, nullptr, cap);
+							EXPECT_LT(p.skip, CF_SKIP_FILTERED);
+							dec(1, f, &none, cap);
+						}
+					}
+	// one tag: the same record as the general path, with the tag
+	Bytes f = eth(0x8100) + be16(0x2abc) + be16(0x0800) + v4(A4, B4, 6, tcp(5, 6, 0x02, 3));
+	cf_pkt p = dec(1, f);
+	EXPECT_SKIP(p, CF_SKIP_NONE);
+	EXPECT_EQ(p.vlan_count, 1);
+	EXPECT_EQ(p.vlan[0], 0xabc);
+	EXPECT_EQ(p.layers, CF_LAYER_VLAN | CF_LAYER_IPV4 | CF_LAYER_TCP);
+	EXPECT_EQ(p.payload_len, 3u);
 }
 
 // ------------------------------------------------------------ tshark cross-check

@@ -26,6 +26,7 @@ int cf_dec_tunnel_enter(dctx *c, int type, uint32_t id, uint16_t outer_bits)
 	c->saved.layers |= outer_bits;
 	c->have_saved = 1;
 	c->have_mac = 1; /* MACs are the outermost Ethernet's */
+	c->datapad = 0;  /* the radiotap flag was for the outer 802.11 header */
 	o->ip_len = 0;
 	o->payload_len = 0;
 	o->seq = 0;
