@@ -19,7 +19,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$ROOT/build-bench
 WORK=$ROOT/bench/.work
-QUICK=0 RUNS=5 CPU= REGEN=0 KEEP=0 MIXED= SMALL=
+QUICK=0 RUNS=5 CPU='' REGEN=0 KEEP=0 MIXED='' SMALL=''
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-for tool in cmake jq /usr/bin/time; do
+for tool in cmake jq awk /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "reader_bench: needs $tool" >&2; exit 1; }
 done
 
@@ -48,7 +48,8 @@ RSS_GB=4
 # Timings of a Debug build mean nothing: configure Release when we own the
 # directory, warn when someone else's is not.
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-	cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCUFLOW_WITH_CUDA=OFF -DCMAKE_BUILD_TYPE=Release \
+	gen=(); ! command -v ninja >/dev/null || gen=(-G Ninja)
+	cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DCUFLOW_WITH_CUDA=OFF -DCMAKE_BUILD_TYPE=Release \
 		-DCUFLOW_BUILD_TESTS=OFF -DCUFLOW_BUILD_BENCH=ON >&2
 fi
 BTYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
@@ -59,21 +60,25 @@ BENCH=$BUILD/bench/cuflow_bench_reader
 
 mkdir -p "$WORK"
 
+# Arithmetic with awk, not bc (bc is missing on minimal machines).
+calc() { awk "BEGIN { print $* }"; }
+is() { awk "BEGIN { exit !($*) }"; }
+
 # ---------------------------------------------------------------- space
 # Bytes still to be written (workloads already there cost nothing), plus
 # 1 GB of slack.
 avail_kb=$(df -Pk "$WORK" | awk 'NR == 2 { print $4 }')
 need_gb=1
-[ -n "$MIXED" ] || [ -f "$WORK/mixed-$GB.pcap" ] || need_gb=$(echo "$need_gb + $GB" | bc)
-[ -n "$SMALL" ] || [ -f "$WORK/small64-$GB.pcap" ] || need_gb=$(echo "$need_gb + $GB" | bc)
-[ "$QUICK" = 1 ] || need_gb=$(echo "$need_gb + $RSS_GB" | bc)
-if [ "$(echo "$avail_kb < $need_gb * 1000000" | bc)" = 1 ]; then
+[ -n "$MIXED" ] || [ -f "$WORK/mixed-$GB.pcap" ] || need_gb=$(calc "$need_gb + $GB")
+[ -n "$SMALL" ] || [ -f "$WORK/small64-$GB.pcap" ] || need_gb=$(calc "$need_gb + $GB")
+[ "$QUICK" = 1 ] || need_gb=$(calc "$need_gb + $RSS_GB")
+if is "$avail_kb < $need_gb * 1000000"; then
 	echo "reader_bench: $WORK has $((avail_kb / 1000000)) GB free, needs $need_gb GB" >&2
 	exit 1
 fi
 # The files must fit in the page cache (one at a time) or the run times the disk.
 avail_mem_kb=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
-if [ "$(echo "$avail_mem_kb < $GB * 1000000 * 1.5" | bc)" = 1 ]; then
+if is "$avail_mem_kb < $GB * 1000000 * 1.5"; then
 	echo "reader_bench: warning: only $((avail_mem_kb / 1024)) MB available for the page cache" >&2
 fi
 
@@ -116,8 +121,8 @@ cat_floor() {
 	cat "$1" >/dev/null
 	for _ in 1 2 3; do
 		t0=$(now); cat "$1" >/dev/null; t1=$(now)
-		gbps=$(echo "scale=2; $size / ($t1 - $t0) / 1000000000" | bc)
-		[ "$(echo "$gbps > $best" | bc)" = 1 ] && best=$gbps
+		gbps=$(calc "int($size / ($t1 - $t0) / 1e7) / 100")
+		! is "$gbps > $best" || best=$gbps
 	done
 	echo "$best"
 }
@@ -153,13 +158,16 @@ max_rss_kb() {  # max_rss_kb CMD...: prints "PEAK_RSS_KB WALL_SECONDS", or "fail
 	fi
 	rm -f "$out"
 }
-RSS_INFO= RSS_DECODE= RSS_LIBPCAP= RSS_FILE= INFO_S=
+RSS_INFO='' RSS_MMAP='' RSS_DECODE='' RSS_LIBPCAP='' RSS_FILE='' INFO_S=''
 if [ "$QUICK" = 0 ]; then
 	RSS_FILE=$WORK/rss-$RSS_GB.pcap
 	[ "$KEEP" = 1 ] || trap 'rm -f "$RSS_FILE" "$RSS_FILE.sig"' EXIT
 	if synth "$RSS_FILE" --gbytes "$RSS_GB"; then
 		cat "$RSS_FILE" >/dev/null  # page cache, as for the other workloads
 		read -r RSS_INFO INFO_S < <(max_rss_kb "$CUFLOW" info "$RSS_FILE")
+		# the mmap path (CUFLOW_MMAP=1) counts mapped file pages in RSS:
+		# it relies on releasing them behind the walk
+		read -r RSS_MMAP _ < <(max_rss_kb env CUFLOW_MMAP=1 "$CUFLOW" info "$RSS_FILE")
 		read -r RSS_DECODE _ < <(max_rss_kb "$BENCH" "$RSS_FILE" --mode cuflow-decode --runs 1)
 		read -r RSS_LIBPCAP _ < <(max_rss_kb "$BENCH" "$RSS_FILE" --mode libpcap --runs 1)
 	else
@@ -170,7 +178,7 @@ fi
 
 # ---------------------------------------------------------------- report
 mb() { case $1 in ''|failed) echo "${1:-n/a}" ;; *) echo "$(($1 / 1024)) MB" ;; esac; }
-yesno() { [ "$(echo "$1" | bc)" = 1 ] && echo yes || echo "**no**"; }
+yesno() { if is "$1"; then echo yes; else echo "**no**"; fi; }
 jqf() {  # jqf WORKLOAD FILTER: a value from the JSON of one workload, "n/a" if absent
 	local v
 	v=$(jq -r "$2 // \"n/a\"" "$WORK/$1.json" 2>/dev/null) || v=
@@ -224,11 +232,12 @@ REPORT=$WORK/results.md
 		*) echo "| \`cuflow info\` peak RSS on a $RSS_GB GB capture < 256 MB | $(mb "$RSS_INFO") | $(yesno "$RSS_INFO < 262144") |" ;;
 		esac
 		echo
-		echo "Peak RSS on the $RSS_GB GB capture: \`cuflow info\` $(mb "$RSS_INFO")," \
+		echo "Peak RSS on the $RSS_GB GB capture: \`cuflow info\` $(mb "$RSS_INFO")" \
+			"($(mb "$RSS_MMAP") with \`CUFLOW_MMAP=1\`)," \
 			"reader + decoder loop $(mb "$RSS_DECODE"), libpcap loop $(mb "$RSS_LIBPCAP")."
-		if [ -n "$INFO_S" ] && [ "$(echo "$INFO_S > 0" | bc)" = 1 ]; then
+		if [ -n "$INFO_S" ] && is "$INFO_S > 0"; then
 			echo "\`cuflow info\` (reader + decoder + summary) took ${INFO_S} s on it:" \
-				"$(echo "scale=2; $(stat -c %s "$RSS_FILE") / $INFO_S / 1000000000" | bc) GB/s."
+				"$(calc "int($(stat -c %s "$RSS_FILE") / $INFO_S / 1e7) / 100") GB/s."
 		fi
 	fi
 } | tee "$REPORT"

@@ -36,6 +36,7 @@ struct cf_reader {
 	cf_reader_info info;
 	int (*next)(cf_reader *r, cf_frame *f);
 
+	int fast_pcap;         /* classic pcap in host order from a stream: cf_reader_next inlines the walk */
 	int swap;              /* pcap/pcapng: file byte order differs from ours */
 	int64_t frac_ns;       /* pcap: ns per fractional tick (1000 or 1) */
 	uint32_t linktype;     /* pcap/snoop */
@@ -85,6 +86,7 @@ static int fail(cf_reader *r, int status, uint64_t off, const char *fmt, ...)
 	         r->src.compression ? "decompressed " : "", (unsigned long long)off);
 	r->status = status;
 	r->err_off = (int64_t)off;
+	r->fast_pcap = 0;
 	return status;
 }
 
@@ -178,6 +180,7 @@ static int pcap_open_hdr(cf_reader *r, uint32_t magic_le)
 	note_linktype(r, r->linktype);
 	s->pos += 24;
 	r->next = pcap_next_rec;
+	r->fast_pcap = !r->swap && s->kind != SRC_MAP;
 	return CF_OK;
 }
 
@@ -639,6 +642,29 @@ int cf_reader_open_memory(const void *data, size_t len, const char *name, cf_rea
 
 int cf_reader_next(cf_reader *r, cf_frame *f)
 {
+	/* The common case, a host-order pcap record wholly in the window, is
+	 * walked here without the indirect call; everything else (refills,
+	 * damage, other formats) takes the general path. */
+	if (r->fast_pcap) {
+		cf_source *s = &r->src;
+		size_t avail = s->len - s->pos;
+		const uint8_t *h = s->buf + s->pos;
+		uint32_t hdr[4];
+		if (avail >= 16) {
+			memcpy(hdr, h, 16);
+			if (hdr[2] <= CF_MAX_RECORD && avail - 16 >= hdr[2]) {
+				f->ts_ns = (int64_t)hdr[0] * 1000000000 + (int64_t)hdr[1] * r->frac_ns;
+				f->caplen = hdr[2];
+				f->wirelen = hdr[3];
+				f->linktype = r->linktype;
+				f->iface = 0;
+				f->offset = s->base + s->pos;
+				f->data = h + 16;
+				s->pos += 16 + (size_t)hdr[2];
+				return CF_OK;
+			}
+		}
+	}
 	if (r->status)
 		return r->status;
 	return r->next(r, f);

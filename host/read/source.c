@@ -422,7 +422,8 @@ int src_open_path(cf_source *s, const char *path, char *errbuf)
 		    getenv("CUFLOW_MMAP")) {
 			void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 			if (m != MAP_FAILED) {
-				madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL | MADV_WILLNEED);
+				/* advice values are not flags: one call */
+				madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
 				s->kind = SRC_MAP;
 				s->map = m;
 				s->map_len = (size_t)st.st_size;
