@@ -75,6 +75,7 @@ int cf_dec_gre(dctx *c)
 	const uint8_t *p = c->d + c->off;
 	size_t avail = c->end - c->off;
 	size_t hl, ppp_hl;
+	int ppp = 0;
 	unsigned f0, f1, pt;
 	uint32_t id = 0;
 	int nx, r;
@@ -129,14 +130,7 @@ int cf_dec_gre(dctx *c)
 			hl += 8;
 			break;
 		case 0x880b: /* PPP (e.g. L2TP-less PPP over GRE) */
-			nx = ppp_peek(p + hl, avail - hl, &ppp_hl);
-			if (nx < 0)
-				return hdr_short(c, avail + 1);
-			if (nx == NX_DONE)
-				return NX_DONE; /* LCP, CCP, compressed or encrypted PPP */
-			if (nx == NX_ETYPE)
-				c->etype = 0x8847;
-			hl += ppp_hl;
+			ppp = 1;
 			break;
 		case 0x22eb: /* ERSPAN type III, +8 with the platform-specific subheader */
 			if (avail < hl + 12)
@@ -164,6 +158,12 @@ int cf_dec_gre(dctx *c)
 		id = be16(p + 6);
 		if (be16(p + 4) == 0)
 			return NX_DONE; /* acknowledgement only */
+		ppp = 1;
+		break;
+	default:
+		return NX_DONE;
+	}
+	if (ppp) { /* PPP payload (GRE v0 0x880b, PPTP): IP or MPLS inside */
 		nx = ppp_peek(p + hl, avail - hl, &ppp_hl);
 		if (nx < 0)
 			return hdr_short(c, avail + 1);
@@ -172,9 +172,6 @@ int cf_dec_gre(dctx *c)
 		if (nx == NX_ETYPE)
 			c->etype = 0x8847;
 		hl += ppp_hl;
-		break;
-	default:
-		return NX_DONE;
 	}
 	r = cf_dec_tunnel_enter(c, CF_TUNNEL_GRE, id, CF_LAYER_OTHER_L4);
 	if (r)

@@ -97,6 +97,22 @@ static int fail_src(cf_reader *r)
 	            r->src.err);
 }
 
+/* Makes the next n bytes of the input available at the parser position.
+ * CF_OK: they are there; CF_EOF: the input ends cleanly here (eof_ok and
+ * no byte left); < 0: the error, recorded on the reader. */
+static int want(cf_reader *r, size_t n, int eof_ok, const char *what)
+{
+	cf_source *s = &r->src;
+	int w = src_want(s, n);
+	if (w > 0)
+		return CF_OK;
+	if (w < 0)
+		return fail_src(r);
+	if (eof_ok && src_avail(s) == 0)
+		return CF_EOF;
+	return fail(r, CF_ERR_TRUNCATED, src_offset(s), "truncated %s (%zu of %zu bytes)", what, src_avail(s), n);
+}
+
 static void note_linktype(cf_reader *r, uint32_t lt)
 {
 	cf_reader_info *in = &r->info;
@@ -113,15 +129,9 @@ static int pcap_next_rec(cf_reader *r, cf_frame *f)
 {
 	cf_source *s = &r->src;
 	src_release_behind(s);
-	int w = src_want(s, 16);
-	if (w <= 0) {
-		if (w < 0)
-			return fail_src(r);
-		if (src_avail(s) == 0)
-			return CF_EOF;
-		return fail(r, CF_ERR_TRUNCATED, src_offset(s),
-		            "truncated packet record header (%zu of 16 bytes)", src_avail(s));
-	}
+	int w = want(r, 16, 1, "packet record header");
+	if (w != CF_OK)
+		return w;
 	const uint8_t *h = s->buf + s->pos;
 	uint32_t sec = rd32(h, r->swap), frac = rd32(h + 4, r->swap);
 	uint32_t caplen = rd32(h + 8, r->swap), wirelen = rd32(h + 12, r->swap);
@@ -129,14 +139,9 @@ static int pcap_next_rec(cf_reader *r, cf_frame *f)
 		return fail(r, CF_ERR_CORRUPT, src_offset(s),
 		            "corrupt packet record: captured length %u exceeds the %u MiB limit", caplen,
 		            CF_MAX_RECORD >> 20);
-	w = src_want(s, 16 + (size_t)caplen);
-	if (w <= 0) {
-		if (w < 0)
-			return fail_src(r);
-		return fail(r, CF_ERR_TRUNCATED, src_offset(s),
-		            "truncated packet record: header says %u captured bytes, only %zu remain",
-		            caplen, src_avail(s) - 16);
-	}
+	w = want(r, 16 + (size_t)caplen, 0, "packet record");
+	if (w != CF_OK)
+		return w;
 	h = s->buf + s->pos; /* the window may have moved */
 	f->ts_ns = (int64_t)sec * 1000000000 + (int64_t)frac * r->frac_ns;
 	f->caplen = caplen;
@@ -190,27 +195,17 @@ static int snoop_next_rec(cf_reader *r, cf_frame *f)
 {
 	cf_source *s = &r->src;
 	src_release_behind(s);
-	int w = src_want(s, 24);
-	if (w <= 0) {
-		if (w < 0)
-			return fail_src(r);
-		if (src_avail(s) == 0)
-			return CF_EOF;
-		return fail(r, CF_ERR_TRUNCATED, src_offset(s),
-		            "truncated snoop record header (%zu of 24 bytes)", src_avail(s));
-	}
+	int w = want(r, 24, 1, "snoop record header");
+	if (w != CF_OK)
+		return w;
 	const uint8_t *h = s->buf + s->pos;
 	uint32_t wirelen = be32(h), caplen = be32(h + 4), reclen = be32(h + 8);
 	if (reclen < 24 || caplen > reclen - 24 || reclen > CF_MAX_RECORD)
 		return fail(r, CF_ERR_CORRUPT, src_offset(s),
 		            "corrupt snoop record: record length %u, captured length %u", reclen, caplen);
-	w = src_want(s, reclen);
-	if (w <= 0) {
-		if (w < 0)
-			return fail_src(r);
-		return fail(r, CF_ERR_TRUNCATED, src_offset(s),
-		            "truncated snoop record: %u bytes announced, %zu remain", reclen, src_avail(s));
-	}
+	w = want(r, reclen, 0, "snoop record");
+	if (w != CF_OK)
+		return w;
 	h = s->buf + s->pos;
 	f->ts_ns = (int64_t)be32(h + 16) * 1000000000 + (int64_t)be32(h + 20) * 1000;
 	f->caplen = caplen;
@@ -325,15 +320,9 @@ static int pcapng_next_rec(cf_reader *r, cf_frame *f)
 	cf_source *s = &r->src;
 	for (;;) {
 		src_release_behind(s);
-		int w = src_want(s, 12);
-		if (w <= 0) {
-			if (w < 0)
-				return fail_src(r);
-			if (src_avail(s) == 0)
-				return CF_EOF;
-			return fail(r, CF_ERR_TRUNCATED, src_offset(s), "truncated pcapng block header (%zu of 12 bytes)",
-			            src_avail(s));
-		}
+		int w = want(r, 12, 1, "pcapng block header");
+		if (w != CF_OK)
+			return w;
 		const uint8_t *b = s->buf + s->pos;
 		uint64_t off = src_offset(s);
 		uint32_t type = rd32(b, r->swap), blen = 0;
@@ -350,13 +339,9 @@ static int pcapng_next_rec(cf_reader *r, cf_frame *f)
 		if (blen > CF_MAX_RECORD)
 			return fail(r, CF_ERR_CORRUPT, off, "corrupt pcapng block: total length %u exceeds the %u MiB limit",
 			            blen, CF_MAX_RECORD >> 20);
-		w = src_want(s, blen);
-		if (w <= 0) {
-			if (w < 0)
-				return fail_src(r);
-			return fail(r, CF_ERR_TRUNCATED, off, "truncated pcapng block (type 0x%x): %u bytes announced, %zu remain",
-			            type, blen, src_avail(s));
-		}
+		w = want(r, blen, 0, "pcapng block");
+		if (w != CF_OK)
+			return w;
 		b = s->buf + s->pos;
 		if (rd32(b + blen - 4, r->swap) != blen)
 			return fail(r, CF_ERR_CORRUPT, off, "corrupt pcapng block (type 0x%x): trailing length %u differs from %u",
