@@ -25,21 +25,6 @@
 
 namespace {
 
-// ctest passes the environment from tests/CMakeLists.txt; when a variable is
-// missing (a binary run by hand, or a test harness that drops it), fall back
-// to the paths this source file was compiled from. Never overrides.
-const bool g_env_defaults = [] {
-	std::string f = __FILE__;
-	size_t t = f.rfind("/tests/");
-	if (t == std::string::npos)
-		return false;
-	std::string src = f.substr(0, t);
-	setenv("CUFLOW_SOURCE_DIR", src.c_str(), 0);
-	setenv("CUFLOW_SHARED", (src + "/../shared").c_str(), 0);
-	setenv("CUFLOW_TEST_DATA", (src + "/tests/.data").c_str(), 0);
-	return true;
-}();
-
 std::string shq(const std::string &s)
 {
 	std::string o = "'";
@@ -55,12 +40,6 @@ std::string shq(const std::string &s)
 bool have(const char *tool)
 {
 	return cft::run(std::string("command -v ") + tool + " >/dev/null 2>&1") == 0;
-}
-
-bool exists(const std::string &p)
-{
-	struct stat st;
-	return stat(p.c_str(), &st) == 0;
 }
 
 std::string source_dir() { return cft::env("CUFLOW_SOURCE_DIR"); }

@@ -30,21 +30,6 @@
 
 namespace {
 
-// ctest passes the environment from tests/CMakeLists.txt; when a variable is
-// missing (a binary run by hand, or a test harness that drops it), fall back
-// to the paths this source file was compiled from. Never overrides.
-const bool g_env_defaults = [] {
-	std::string f = __FILE__;
-	size_t t = f.rfind("/tests/");
-	if (t == std::string::npos)
-		return false;
-	std::string src = f.substr(0, t);
-	setenv("CUFLOW_SOURCE_DIR", src.c_str(), 0);
-	setenv("CUFLOW_SHARED", (src + "/../shared").c_str(), 0);
-	setenv("CUFLOW_TEST_DATA", (src + "/tests/.data").c_str(), 0);
-	return true;
-}();
-
 // ------------------------------------------------------------------ a small JSON reader
 struct Json {
 	enum Type { Null, Bool, Num, Str, Arr, Obj } type = Null;

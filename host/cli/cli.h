@@ -12,6 +12,7 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_flows(int argc, char **argv);
 
 /* Progress on stderr when it is a terminal (bytes, packets, rate, ETA);
  * silent otherwise. */

@@ -14,6 +14,7 @@ static void usage(FILE *out)
 		"\n"
 		"commands:\n"
 		"  info [--json] CAPTURE...    formats, packets, bytes, protocols, skip counters\n"
+		"  flows CAPTURE... -o OUT.csv one row of statistics per bidirectional flow\n"
 		"  synth -o FILE [options]     write a synthetic capture (tests, demos, benchmarks)\n"
 		"  version                     print the version\n"
 		"\n"
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "flows"))
+		return cmd_flows(argc - 1, argv + 1);
 	if (!strcmp(cmd, "synth"))
 		return cmd_synth(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -102,7 +102,7 @@ static int flush(const cf_scan_opts *o, cf_pkt_batch *b, cf_scan_result *res)
 	if (b->count)
 		st = cf_backend_summarize(o->backend, b, &res->summary);
 	b->count = 0;
-	if (st < 0) {
+	if (st < 0 && res->status == CF_OK) {
 		res->status = st;
 		snprintf(res->error, sizeof res->error, "backend %s: %s", cf_backend_name(o->backend),
 		         cf_backend_error(o->backend));
@@ -151,19 +151,25 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 		} else {
 			cf_decode_frame(&o->decode, &f, &p);
 		}
+		if (o->on_packet) {
+			int pst = o->on_packet(o->on_packet_user, &p);
+			if (pst < 0) {
+				res->status = pst;
+				snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(pst));
+				break;
+			}
+		}
 		cf_pkt_batch_push(b, &p);
 		if (b->count == b->capacity && flush(o, b, res) < 0)
 			break;
 		if ((++n & 0xffff) == 0 && o->progress)
 			o->progress(o->progress_user, cf_reader_bytes_read(r), cf_reader_get_info(r)->file_size, n);
 	}
-	if (res->status == CF_OK) {
-		flush(o, b, res);
-		if (st < 0 && res->status == CF_OK) {
-			res->status = st;
-			snprintf(res->error, sizeof res->error, "%s", cf_reader_error(r));
-			res->error_offset = cf_reader_error_offset(r);
-		}
+	flush(o, b, res); /* what was read before any error still counts */
+	if (st < 0 && res->status == CF_OK) {
+		res->status = st;
+		snprintf(res->error, sizeof res->error, "%s", cf_reader_error(r));
+		res->error_offset = cf_reader_error_offset(r);
 	}
 	if (o->progress)
 		o->progress(o->progress_user, cf_reader_bytes_read(r), cf_reader_get_info(r)->file_size, n);

@@ -62,5 +62,6 @@ const char *cf_version(void);
 #include "cuflow/backend.h"
 #include "cuflow/scan.h"
 #include "cuflow/synth.h"
+#include "cuflow/flow.h"
 
 #endif

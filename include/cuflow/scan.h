@@ -40,6 +40,11 @@ typedef struct cf_scan_opts {
 	                             NULL: cf_scan_file allocates one for the file */
 	cf_progress_fn progress;  /* NULL for none */
 	void *progress_user;
+	/* Called with every frame's record (decoded, skipped or filtered),
+	 * in capture order; a negative return stops the file with that status.
+	 * NULL for none. The flow table hooks in here (cf_flow_scan_file). */
+	int (*on_packet)(void *user, const cf_pkt *p);
+	void *on_packet_user;
 } cf_scan_opts;
 
 typedef struct cf_scan_result {

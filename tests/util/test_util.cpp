@@ -28,6 +28,15 @@ static const char *compiled_default(const char *name)
 	return nullptr;
 }
 
+// Exported at start-up (never overriding the caller's environment), so
+// child processes (the CLI, the Python oracles) see the same paths.
+static const bool g_env_exported = [] {
+	for (const char *n : {"CUFLOW_BIN", "CUFLOW_SOURCE_DIR", "CUFLOW_SHARED", "CUFLOW_TEST_DATA", "CUFLOW_TMP"})
+		if (const char *d = compiled_default(n))
+			setenv(n, d, 0);
+	return true;
+}();
+
 std::string env(const char *name, const std::string &fallback)
 {
 	const char *v = getenv(name);

@@ -1,0 +1,505 @@
+/*
+ * The flow table (see include/cuflow/flow.h for the rules).
+ *
+ * Layout: one array of max_flows slots, a chained hash index (bucket heads
+ * plus a next index per slot; free slots are chained through the same
+ * field), and three intrusive doubly linked lists through the slots:
+ *  - lru:   live flows by last activity (touching a flow moves it to the
+ *           tail), popped from the head for idle expiry and eviction;
+ *  - start: flows by creation (= first packet, the clock being
+ *           monotonic), live ones and finished ones waiting to be written.
+ *           Records are emitted from its head only, so rows come out in
+ *           id order; the head is always live (or the list empty) between
+ *           calls, so it also serves active expiry and end of input;
+ *  - close: closing TCP flows by close time, popped for the linger.
+ * All indices are uint32_t; NIL marks the end of a chain. Everything is
+ * allocated in cf_flow_table_open: max_flows live slots plus a reserve for
+ * finished flows waiting behind an older live one.
+ */
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cuflow/cuflow.h"
+#include "cuflow/flow.h"
+
+#define NIL UINT32_MAX
+#define NS 1000000000ll
+
+/* Canonical key: endpoint "lo" sorts before "hi" (address, then port).
+ * Fixed size and zero-padded so memcmp compares keys. */
+typedef struct flow_key {
+	uint8_t addr_lo[16], addr_hi[16];
+	uint16_t port_lo, port_hi;
+	uint32_t tunnel_id;
+	uint16_t vlan;
+	uint8_t ip_version, proto, icmp_type, icmp_code;
+} flow_key;
+
+enum { L_LRU, L_START, L_CLOSE, L_COUNT };
+
+struct link {
+	uint32_t prev, next;
+};
+
+typedef struct flow {
+	flow_key key;
+	uint32_t hnext;            /* hash chain, or free list */
+	uint32_t bucket;
+	struct link l[L_COUNT];
+	int64_t close_ns;
+	uint8_t src_is_lo;         /* the source is the key's lo endpoint */
+	uint8_t fin_seen;          /* bit 0: FIN from source, bit 1: from destination */
+	uint8_t closing;           /* 0, or CF_FLOW_END_FIN / CF_FLOW_END_RST */
+	uint8_t in_close;          /* on the close list */
+	uint8_t done;              /* ended, waiting on the start list to be emitted */
+	cf_flow_record rec;
+} flow;
+
+struct list {
+	uint32_t head, tail;
+};
+
+struct cf_flow_table {
+	cf_flow_opts o;
+	cf_flow_emit_fn emit;
+	void *user;
+	flow *slots;
+	uint32_t *buckets;
+	uint32_t mask;
+	uint32_t free_head;        /* chain of freed slots */
+	uint32_t unused;           /* slots [unused, n_slots) never used yet */
+	uint32_t n_slots;          /* max_flows + waiting reserve */
+	uint32_t live;
+	uint32_t waiting;          /* ended flows not yet emitted */
+	struct list lists[L_COUNT];
+	int64_t clock;
+	int clock_set;
+	uint64_t next_id;
+	int status;                /* first emit error */
+	cf_flow_counters c;
+};
+
+const char *cf_flow_end_name(int r)
+{
+	static const char *names[CF_FLOW_END_COUNT] = {"idle", "active", "fin", "rst", "evicted", "end_of_input"};
+	return r >= 0 && r < CF_FLOW_END_COUNT ? names[r] : "unknown";
+}
+
+int cf_flow_size_parse(const char *name, int *mode)
+{
+	static const char *names[] = {"wire", "captured", "ip", "transport", "payload"};
+	for (int i = 0; i < 5; i++)
+		if (!strcmp(name, names[i])) {
+			*mode = i;
+			return CF_OK;
+		}
+	return CF_ERR_ARG;
+}
+
+void cf_flow_opts_default(cf_flow_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->idle_timeout_ns = 120 * NS;
+	o->active_timeout_ns = 1800 * NS;
+	o->tcp_linger_ns = 2 * NS;
+	o->tcp_end = 1;
+	o->size_mode = CF_SIZE_WIRE;
+	o->max_flows = 1u << 20;
+	/* Rows as flows end: waiting for older flows would make the output
+	 * order change flow results (reserve evictions). */
+	o->end_order = 1;
+}
+
+/* ---------------------------------------------------------------- lists */
+
+static void list_append(cf_flow_table *t, int which, uint32_t i)
+{
+	struct list *L = &t->lists[which];
+	flow *f = &t->slots[i];
+	f->l[which].prev = L->tail;
+	f->l[which].next = NIL;
+	if (L->tail != NIL)
+		t->slots[L->tail].l[which].next = i;
+	else
+		L->head = i;
+	L->tail = i;
+}
+
+static void list_remove(cf_flow_table *t, int which, uint32_t i)
+{
+	struct list *L = &t->lists[which];
+	flow *f = &t->slots[i];
+	if (f->l[which].prev != NIL)
+		t->slots[f->l[which].prev].l[which].next = f->l[which].next;
+	else
+		L->head = f->l[which].next;
+	if (f->l[which].next != NIL)
+		t->slots[f->l[which].next].l[which].prev = f->l[which].prev;
+	else
+		L->tail = f->l[which].prev;
+}
+
+/* ---------------------------------------------------------------- open/close */
+
+int cf_flow_table_open(const cf_flow_opts *opts, cf_flow_emit_fn emit, void *user, cf_flow_table **out,
+                       char *errbuf)
+{
+	*out = NULL;
+	cf_flow_opts o;
+	if (opts)
+		o = *opts;
+	else
+		cf_flow_opts_default(&o);
+	if (!emit || o.max_flows == 0 || o.max_flows > (1u << 30) || o.size_mode < 0 ||
+	    o.size_mode > CF_SIZE_PAYLOAD || o.tcp_linger_ns < 0) {
+		if (errbuf)
+			snprintf(errbuf, CF_ERRBUF_SIZE, "flow table: invalid options (max_flows 1..2^30, emit callback)");
+		return CF_ERR_ARG;
+	}
+	cf_flow_table *t = calloc(1, sizeof *t);
+	uint32_t nb = 1;
+	while (nb < o.max_flows)
+		nb <<= 1;
+	uint32_t n_slots = o.max_flows + o.max_flows / 8 + 16;
+	if (t) {
+		/* calloc: pages of slots are only touched once flows use them,
+		 * so a large max_flows costs address space, not memory */
+		t->n_slots = n_slots;
+		t->slots = calloc(n_slots, sizeof *t->slots);
+		t->buckets = malloc((size_t)nb * sizeof *t->buckets);
+	}
+	if (!t || !t->slots || !t->buckets) {
+		if (t) {
+			free(t->slots);
+			free(t->buckets);
+		}
+		free(t);
+		if (errbuf)
+			snprintf(errbuf, CF_ERRBUF_SIZE, "flow table: out of memory for %u flows", o.max_flows);
+		return CF_ERR_NOMEM;
+	}
+	memset(t->buckets, 0xff, (size_t)nb * sizeof *t->buckets);
+	t->o = o;
+	t->emit = emit;
+	t->user = user;
+	t->mask = nb - 1;
+	t->free_head = NIL;
+	for (int i = 0; i < L_COUNT; i++)
+		t->lists[i].head = t->lists[i].tail = NIL;
+	t->next_id = 1;
+	*out = t;
+	return CF_OK;
+}
+
+void cf_flow_table_close(cf_flow_table *t)
+{
+	if (!t)
+		return;
+	free(t->slots);
+	free(t->buckets);
+	free(t);
+}
+
+uint32_t cf_flow_table_live(const cf_flow_table *t)
+{
+	return t->live;
+}
+
+const cf_flow_counters *cf_flow_table_counters(const cf_flow_table *t)
+{
+	return &t->c;
+}
+
+/* ---------------------------------------------------------------- key */
+
+static uint64_t mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint32_t key_hash(const flow_key *k)
+{
+	uint64_t w[sizeof(flow_key) / 8], h = 0x9e3779b97f4a7c15ull;
+	CF_STATIC_ASSERT(sizeof(flow_key) % 8 == 0, "flow_key is whole words");
+	memcpy(w, k, sizeof w);
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+		h = mix64(h ^ w[i]);
+	return (uint32_t)h;
+}
+
+static int is_echo(uint8_t proto, uint8_t type)
+{
+	return proto == 1 ? (type == 0 || type == 8) : (type == 128 || type == 129);
+}
+
+/* Fills the canonical key; *sender_lo = 1 when the packet's sender is the
+ * lo endpoint. */
+static void make_key(const cf_pkt *p, flow_key *k, int *sender_lo)
+{
+	memset(k, 0, sizeof *k);
+	k->ip_version = p->ip_version;
+	k->proto = p->proto;
+	k->vlan = p->vlan_count ? p->vlan[0] : 0;
+	k->tunnel_id = p->tunnel_id;
+	uint16_t sp = p->sport, dp = p->dport;
+	if (p->proto == 1 || p->proto == 58) {
+		if (is_echo(p->proto, p->icmp_type)) {
+			/* request and reply: one type, the identifier on both sides */
+			k->icmp_type = p->proto == 1 ? 8 : 128;
+			sp = dp = p->sport;
+		} else {
+			k->icmp_type = p->icmp_type;
+			sp = dp = 0;
+		}
+		k->icmp_code = p->icmp_code;
+	}
+	int c = memcmp(p->src_ip, p->dst_ip, 16);
+	if (c == 0)
+		c = sp < dp ? -1 : sp > dp;
+	*sender_lo = c <= 0;
+	if (*sender_lo) {
+		memcpy(k->addr_lo, p->src_ip, 16);
+		memcpy(k->addr_hi, p->dst_ip, 16);
+		k->port_lo = sp;
+		k->port_hi = dp;
+	} else {
+		memcpy(k->addr_lo, p->dst_ip, 16);
+		memcpy(k->addr_hi, p->src_ip, 16);
+		k->port_lo = dp;
+		k->port_hi = sp;
+	}
+}
+
+static uint32_t lookup(cf_flow_table *t, const flow_key *k, uint32_t bucket)
+{
+	for (uint32_t i = t->buckets[bucket]; i != NIL; i = t->slots[i].hnext)
+		if (!memcmp(&t->slots[i].key, k, sizeof *k))
+			return i;
+	return NIL;
+}
+
+/* ---------------------------------------------------------------- end */
+
+/* Emits the finished flows at the head of the start list and frees their
+ * slots, stopping at the first live flow: rows leave in id order. */
+static void drain(cf_flow_table *t)
+{
+	uint32_t i;
+	while ((i = t->lists[L_START].head) != NIL && t->slots[i].done) {
+		flow *f = &t->slots[i];
+		list_remove(t, L_START, i);
+		int st = t->emit(t->user, &f->rec);
+		if (st < 0 && t->status == CF_OK)
+			t->status = st;
+		f->done = 0;
+		f->hnext = t->free_head;
+		t->free_head = i;
+		t->waiting--;
+	}
+}
+
+/* Ends a live flow: out of the hash and the expiry lists, its end reason
+ * set; it is emitted once every older flow has been. For idle/active/end
+ * of input, a flow that was closing ends with its fin/rst reason: that is
+ * what ended it. */
+static void end_flow(cf_flow_table *t, uint32_t i, int reason)
+{
+	flow *f = &t->slots[i];
+	if (f->closing && reason != CF_FLOW_END_EVICTED)
+		reason = f->closing;
+	uint32_t *pp = &t->buckets[f->bucket];
+	while (*pp != i)
+		pp = &t->slots[*pp].hnext;
+	*pp = f->hnext;
+	list_remove(t, L_LRU, i);
+	if (f->in_close)
+		list_remove(t, L_CLOSE, i);
+	f->in_close = 0;
+	f->rec.end_reason = (uint8_t)reason;
+	t->c.ended[reason]++;
+	if (reason == CF_FLOW_END_EVICTED)
+		t->c.evictions++;
+	t->live--;
+	if (!t->o.end_order) {
+		f->done = 1;
+		t->waiting++;
+		drain(t);
+		return;
+	}
+	list_remove(t, L_START, i);
+	int st = t->emit(t->user, &f->rec);
+	if (st < 0 && t->status == CF_OK)
+		t->status = st;
+	f->hnext = t->free_head;
+	t->free_head = i;
+}
+
+/* Ends every flow that is due at time `now`. Each loop stops at the first
+ * flow that is not due, so the cost is O(flows ended). */
+static void expire_due(cf_flow_table *t, int64_t now)
+{
+	const cf_flow_opts *o = &t->o;
+	uint32_t i;
+	if (o->idle_timeout_ns > 0)
+		while ((i = t->lists[L_LRU].head) != NIL && now - t->slots[i].rec.bidir.last_ns >= o->idle_timeout_ns)
+			end_flow(t, i, CF_FLOW_END_IDLE);
+	if (o->active_timeout_ns > 0)
+		while ((i = t->lists[L_START].head) != NIL &&
+		       now - t->slots[i].rec.bidir.first_ns >= o->active_timeout_ns)
+			end_flow(t, i, CF_FLOW_END_ACTIVE);
+	while ((i = t->lists[L_CLOSE].head) != NIL && now - t->slots[i].close_ns >= o->tcp_linger_ns)
+		end_flow(t, i, t->slots[i].closing);
+}
+
+static uint32_t packet_size(const cf_flow_table *t, const cf_pkt *p)
+{
+	switch (t->o.size_mode) {
+	case CF_SIZE_CAPTURED: return p->caplen;
+	case CF_SIZE_IP: return p->ip_len;
+	case CF_SIZE_TRANSPORT: return p->ip_len > p->l3_hdr_len ? p->ip_len - p->l3_hdr_len : 0;
+	case CF_SIZE_PAYLOAD: return p->payload_len;
+	}
+	return p->wirelen;
+}
+
+/* ---------------------------------------------------------------- add */
+
+static uint32_t create(cf_flow_table *t, const flow_key *k, uint32_t bucket, const cf_pkt *p, int sender_lo)
+{
+	if (t->live == t->o.max_flows)
+		end_flow(t, t->lists[L_LRU].head, CF_FLOW_END_EVICTED);
+	/* No slot left: the reserve is full of finished flows waiting behind
+	 * the oldest live flow. Ending that one (evicted) lets them out; the
+	 * start list's head is always live here, and each call frees it. */
+	while (t->free_head == NIL && t->unused == t->n_slots)
+		end_flow(t, t->lists[L_START].head, CF_FLOW_END_EVICTED);
+	uint32_t i;
+	if (t->free_head != NIL) {
+		i = t->free_head;
+		t->free_head = t->slots[i].hnext;
+	} else {
+		i = t->unused++;
+	}
+	flow *f = &t->slots[i];
+	memset(f, 0, sizeof *f);
+	memcpy(&f->key, k, sizeof *k); /* padding included: keys compare with memcmp */
+	f->bucket = bucket;
+	f->hnext = t->buckets[bucket];
+	t->buckets[bucket] = i;
+	/* A first TCP packet that is a SYN-ACK comes from the responder: the
+	 * initiator is its receiver. */
+	int synack = p->proto == 6 && (p->tcp_flags & (CF_TCP_SYN | CF_TCP_ACK)) == (CF_TCP_SYN | CF_TCP_ACK);
+	int src_is_sender = !synack;
+	f->src_is_lo = (uint8_t)(src_is_sender ? sender_lo : !sender_lo);
+	cf_flow_record *r = &f->rec;
+	r->id = t->next_id++;
+	r->ip_version = p->ip_version;
+	r->proto = p->proto;
+	r->icmp_type = k->icmp_type;
+	r->icmp_code = k->icmp_code;
+	r->vlan_id = k->vlan;
+	r->tunnel_id = k->tunnel_id;
+	if (f->src_is_lo) {
+		memcpy(r->src_ip, k->addr_lo, 16);
+		memcpy(r->dst_ip, k->addr_hi, 16);
+		r->src_port = k->port_lo;
+		r->dst_port = k->port_hi;
+	} else {
+		memcpy(r->src_ip, k->addr_hi, 16);
+		memcpy(r->dst_ip, k->addr_lo, 16);
+		r->src_port = k->port_hi;
+		r->dst_port = k->port_lo;
+	}
+	cf_flow_acc_clear(&r->bidir);
+	cf_flow_acc_clear(&r->src2dst);
+	cf_flow_acc_clear(&r->dst2src);
+	list_append(t, L_LRU, i);
+	list_append(t, L_START, i);
+	t->live++;
+	t->c.flows++;
+	if (t->live > t->c.max_live)
+		t->c.max_live = t->live;
+	return i;
+}
+
+int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p)
+{
+	t->c.packets++;
+	if (p->skip != CF_SKIP_NONE) {
+		t->c.skipped[p->skip < CF_SKIP_COUNT ? p->skip : 0]++;
+		return CF_OK;
+	}
+	t->c.packets_used++;
+	int64_t now = p->ts_ns;
+	if (!t->clock_set) {
+		t->clock = now;
+		t->clock_set = 1;
+	} else if (now < t->clock) {
+		t->c.time_backwards++;
+		now = t->clock;
+	} else {
+		t->clock = now;
+	}
+	expire_due(t, now);
+
+	flow_key k;
+	int sender_lo;
+	make_key(p, &k, &sender_lo);
+	uint32_t bucket = key_hash(&k) & t->mask;
+	uint32_t i = lookup(t, &k, bucket);
+	/* A pure SYN on a closing flow is a new connection reusing the ports:
+	 * the old one ends now. */
+	if (i != NIL && t->slots[i].closing && p->proto == 6 &&
+	    (p->tcp_flags & (CF_TCP_SYN | CF_TCP_ACK | CF_TCP_RST)) == CF_TCP_SYN) {
+		end_flow(t, i, t->slots[i].closing);
+		i = NIL;
+	}
+	if (i == NIL)
+		i = create(t, &k, bucket, p, sender_lo);
+	flow *f = &t->slots[i];
+	int from_src = sender_lo == f->src_is_lo;
+	uint32_t size = packet_size(t, p);
+	cf_flow_acc_add(&f->rec.bidir, now, size, p->tcp_flags);
+	cf_flow_acc_add(from_src ? &f->rec.src2dst : &f->rec.dst2src, now, size, p->tcp_flags);
+	list_remove(t, L_LRU, i);
+	list_append(t, L_LRU, i);
+
+	if (t->o.tcp_end && p->proto == 6 && !f->closing) {
+		if (p->tcp_flags & CF_TCP_RST)
+			f->closing = CF_FLOW_END_RST;
+		else if (p->tcp_flags & CF_TCP_FIN) {
+			f->fin_seen |= from_src ? 1 : 2;
+			if (f->fin_seen == 3)
+				f->closing = CF_FLOW_END_FIN;
+		}
+		if (f->closing) {
+			if (t->o.tcp_linger_ns == 0) {
+				end_flow(t, i, f->closing);
+			} else {
+				f->close_ns = now;
+				f->in_close = 1;
+				list_append(t, L_CLOSE, i);
+			}
+		}
+	}
+	int st = t->status;
+	t->status = CF_OK;
+	return st;
+}
+
+int cf_flow_table_finish(cf_flow_table *t)
+{
+	uint32_t i;
+	while ((i = t->lists[L_START].head) != NIL)
+		end_flow(t, i, CF_FLOW_END_EOF);
+	t->clock_set = 0;
+	int st = t->status;
+	t->status = CF_OK;
+	return st;
+}

@@ -1,0 +1,30 @@
+/*
+ * cf_flow_scan_file: the scan pipeline (host/scan/scan.c) with every
+ * packet record also offered to a flow table, through the pipeline's
+ * per-packet hook.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cuflow/cuflow.h"
+#include "cuflow/flow.h"
+
+static int add_to_table(void *table, const cf_pkt *p)
+{
+	return cf_flow_table_add(table, p);
+}
+
+int cf_flow_scan_file(const char *path, const cf_scan_opts *o, cf_flow_table *t, cf_scan_result *res)
+{
+	if (!o || !t) {
+		memset(res, 0, sizeof *res);
+		res->error_offset = -1;
+		cf_summary_clear(&res->summary);
+		snprintf(res->error, sizeof res->error, "cf_flow_scan_file: no options or flow table");
+		return res->status = CF_ERR_ARG;
+	}
+	cf_scan_opts so = *o;
+	so.on_packet = add_to_table;
+	so.on_packet_user = t;
+	return cf_scan_file(path, &so, res);
+}

@@ -1,0 +1,174 @@
+/*
+ * The flow table: decoded packets in, finished bidirectional flows out.
+ *
+ * Key. A flow is keyed by (IP version, the two endpoints (address, port),
+ * IP protocol, first VLAN id, tunnel id), with the endpoints in canonical
+ * order (lower address, then lower port, first) so both directions find
+ * the same flow. ICMP and ICMPv6 are keyed by type and code as well; echo
+ * request and reply are normalised to one type (8 / 128) and use the echo
+ * identifier as both ports, so a ping and its answer share a flow; other
+ * ICMP types have ports 0.
+ *
+ * Direction. The source (src2dst) is the sender of the flow's first
+ * packet, except that a TCP flow whose first packet is a SYN-ACK gets its
+ * receiver as source (the SYN was missed).
+ *
+ * Time. Expiry runs on packet time, never on the wall clock. The table
+ * keeps a clock that only moves forward: a packet older than the newest
+ * one seen is treated as arriving at the clock's time (counted in
+ * time_backwards), for expiry AND for the statistics, so durations and
+ * inter-arrival times are never negative. A jump forward (even by years)
+ * simply expires every flow idle at that packet.
+ *
+ * Expiry (checked before each packet is placed; a flow that expires is
+ * emitted at once):
+ *  - idle: clock - last packet >= idle timeout (NFStream's rule);
+ *  - active: clock - first packet >= active timeout;
+ *  - TCP termination (tcp_end on): a RST, or a FIN from each side, puts
+ *    the flow into a closing state. Packets of the same key that arrive
+ *    within tcp_linger of the close (the last ACK of the handshake,
+ *    retransmitted FINs, RSTs answering the close) still join it; a pure
+ *    SYN (new connection, port reuse) ends it at once and starts a new
+ *    flow. The closing flow ends with reason fin or rst when the linger
+ *    has passed (clock - close time >= tcp_linger) or at a new SYN. So the
+ *    teardown's trailing ACK never becomes a separate artefact flow (the
+ *    CICFlowMeter defect); a stray packet of that key arriving after the
+ *    flow has ended starts a new flow, as any first packet does.
+ *    tcp_linger = 0 ends the flow at the closing packet itself.
+ *  - eviction: a new flow when max_flows are live first ends the least
+ *    recently active flow with reason evicted (counted); see also the
+ *    waiting reserve below;
+ *  - end of input (cf_flow_table_finish): every live flow; a closing one
+ *    keeps its fin/rst reason.
+ * Each rule pops the old end of a list ordered by time (last activity,
+ * start, close), so no packet scans the table.
+ *
+ * Output order: flow ids count up from 1 in order of creation, which is
+ * the order of first packets (the clock is monotonic). By default
+ * (end_order) each flow is emitted the moment it ends, flows ended by the
+ * same packet or at end of input in id order, and nothing waits. With
+ * end_order = 0 records are emitted in id order instead: a flow that ends
+ * while an older one is still live waits (in its slot) until every older
+ * flow has ended, so rows are sorted by (first packet time, id) and still
+ * streamed, at the price of the reserve below.
+ *
+ * Memory: the slots (max_flows live flows plus a reserve of
+ * max_flows / 8 + 16 for ended flows waiting behind an older live one),
+ * the hash buckets and the lists are allocated once by cf_flow_table_open;
+ * nothing is allocated per packet. When the reserve is full, the oldest
+ * live flow is ended early with reason evicted (counted), which releases
+ * the flows waiting behind it.
+ */
+#ifndef CUFLOW_FLOW_H
+#define CUFLOW_FLOW_H
+
+#include <stdint.h>
+#include "cuflow/packet.h"
+#include "cuflow/flow_stats.h"
+#include "cuflow/scan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum cf_flow_end {
+	CF_FLOW_END_IDLE = 0,
+	CF_FLOW_END_ACTIVE,
+	CF_FLOW_END_FIN,
+	CF_FLOW_END_RST,
+	CF_FLOW_END_EVICTED,
+	CF_FLOW_END_EOF,       /* "end_of_input" */
+	CF_FLOW_END_COUNT
+};
+
+/* Stable names: "idle", "active", "fin", "rst", "evicted", "end_of_input". */
+const char *cf_flow_end_name(int reason);
+
+/* Which length of a packet the statistics count. */
+enum cf_flow_size {
+	CF_SIZE_WIRE = 0,   /* original frame length (default) */
+	CF_SIZE_CAPTURED,   /* bytes captured */
+	CF_SIZE_IP,         /* IP total length (inner packet of a tunnel) */
+	CF_SIZE_TRANSPORT,  /* IP length minus the IP header(s) */
+	CF_SIZE_PAYLOAD     /* transport payload */
+};
+/* "wire", "captured", "ip", "transport", "payload" -> mode. CF_OK or CF_ERR_ARG. */
+int cf_flow_size_parse(const char *name, int *mode);
+
+typedef struct cf_flow_opts {
+	int64_t idle_timeout_ns;    /* default 120 s; <= 0: no idle expiry */
+	int64_t active_timeout_ns;  /* default 1800 s; <= 0: no active expiry */
+	int64_t tcp_linger_ns;      /* default 2 s, see above */
+	int tcp_end;                /* 1 (default): FIN/FIN and RST end TCP flows */
+	int size_mode;              /* enum cf_flow_size, default CF_SIZE_WIRE */
+	int end_order;              /* 1 (default): emit each flow as it ends (no waiting,
+	                               no reserve evictions); 0: emit in id order */
+	uint32_t max_flows;         /* live flows, default 1 Mi (about 0.6 GB of slots
+	                               with the waiting reserve, touched only as used) */
+} cf_flow_opts;
+
+void cf_flow_opts_default(cf_flow_opts *o);
+
+/* A finished flow, as handed to the emit callback. */
+typedef struct cf_flow_record {
+	uint64_t id;             /* 1, 2, ... in order of creation */
+	uint8_t ip_version;      /* 4 or 6 */
+	uint8_t proto;
+	uint8_t end_reason;      /* enum cf_flow_end */
+	uint8_t icmp_type;       /* key type for ICMP (echo normalised to 8 / 128), else 0 */
+	uint8_t icmp_code;
+	uint16_t vlan_id;        /* first VLAN id, 0 without VLAN */
+	uint32_t tunnel_id;
+	uint16_t src_port, dst_port; /* ICMP echo: the identifier in both */
+	uint8_t src_ip[16], dst_ip[16]; /* network order; IPv4 in the first 4 bytes */
+	cf_flow_acc bidir, src2dst, dst2src;
+} cf_flow_record;
+
+/* Receives each finished flow; the record is borrowed for the call. A
+ * negative return stops: cf_flow_table_add/finish return that status. */
+typedef int (*cf_flow_emit_fn)(void *user, const cf_flow_record *rec);
+
+typedef struct cf_flow_counters {
+	uint64_t packets;            /* packets offered to the table */
+	uint64_t packets_used;       /* with skip == CF_SKIP_NONE: placed in a flow */
+	uint64_t skipped[CF_SKIP_COUNT]; /* offered packets per skip reason ([0] unused) */
+	uint64_t time_backwards;     /* used packets older than the clock (clamped) */
+	uint64_t flows;              /* flows created */
+	uint64_t ended[CF_FLOW_END_COUNT]; /* flows emitted per end reason */
+	uint64_t evictions;          /* = ended[CF_FLOW_END_EVICTED] */
+	uint64_t max_live;           /* high-water mark of live flows */
+} cf_flow_counters;
+
+typedef struct cf_flow_table cf_flow_table;
+
+/* Allocates a table for opts->max_flows live flows (opts NULL: defaults).
+ * emit is required. CF_OK, CF_ERR_ARG or CF_ERR_NOMEM (message in errbuf). */
+int cf_flow_table_open(const cf_flow_opts *opts, cf_flow_emit_fn emit, void *user, cf_flow_table **out,
+                       char *errbuf);
+
+/* Offers one decoded packet. Packets with skip != CF_SKIP_NONE are only
+ * counted. May emit any number of finished flows (in id order). CF_OK or the negative
+ * status an emit callback returned. */
+int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p);
+
+/* End of input: emits every live flow (reason end_of_input unless it was
+ * closing) in order of first packet, and resets the clock so the table
+ * can take an unrelated capture next. Flow ids keep counting. */
+int cf_flow_table_finish(cf_flow_table *t);
+
+/* Live flows now. */
+uint32_t cf_flow_table_live(const cf_flow_table *t);
+const cf_flow_counters *cf_flow_table_counters(const cf_flow_table *t);
+void cf_flow_table_close(cf_flow_table *t);
+
+/* Like cf_scan_file (read -> filter -> decode -> backend summary into
+ * res->summary), and every packet, decoded or skipped, is offered to the
+ * table. Does not call cf_flow_table_finish. Returns res->status (the
+ * reader's damage status, or an emit/backend error). */
+int cf_flow_scan_file(const char *path, const cf_scan_opts *opts, cf_flow_table *t, cf_scan_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
