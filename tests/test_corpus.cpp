@@ -25,17 +25,7 @@
 
 namespace {
 
-std::string shq(const std::string &s)
-{
-	std::string o = "'";
-	for (char c : s) {
-		if (c == '\'')
-			o += "'\\''";
-		else
-			o += c;
-	}
-	return o + "'";
-}
+using cft::shq;
 
 bool have(const char *tool)
 {

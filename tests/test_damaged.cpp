@@ -208,17 +208,7 @@ struct InfoRun {
 	const Json &file(size_t i) const { return doc["files"][i]; }
 };
 
-std::string shq(const std::string &s)
-{
-	std::string o = "'";
-	for (char c : s) {
-		if (c == '\'')
-			o += "'\\''";
-		else
-			o += c;
-	}
-	return o + "'";
-}
+using cft::shq;
 
 // How every run is wrapped: `timeout`, and `ulimit -v` unless the binary
 // cannot start under it (sanitizer builds reserve terabytes of address space).

@@ -118,6 +118,14 @@ int run(const std::string &cmd, std::string *out)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+std::string shq(const std::string &s)
+{
+	std::string o = "'";
+	for (char c : s)
+		o += c == '\'' ? std::string("'\\''") : std::string(1, c);
+	return o + "'";
+}
+
 std::string cuflow_bin() { return env("CUFLOW_BIN", "cuflow"); }
 
 std::string shared_dir()

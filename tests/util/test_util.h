@@ -26,6 +26,8 @@ std::vector<uint8_t> read_file(const std::string &path);
 void write_file(const std::string &path, const std::vector<uint8_t> &bytes);
 // Runs a shell command, returns its exit status; stdout+stderr in *out.
 int run(const std::string &cmd, std::string *out = nullptr);
+// s quoted for a POSIX shell command line.
+std::string shq(const std::string &s);
 // Path of the cuflow executable (CUFLOW_BIN).
 std::string cuflow_bin();
 // ../shared, or "" when absent (tests then GTEST_SKIP).
