@@ -703,3 +703,50 @@ TEST(FlowOrder, RowsInFirstPacketOrderWithBoundedWaiting)
 	EXPECT_EQ(w.flows[40].bidir.packets, 2u);
 	EXPECT_EQ(w.flows[40].end_reason, CF_FLOW_END_EOF);
 }
+
+// Unidirectional mode: each direction is its own flow; the sender is the
+// source (no SYN-ACK flip), one FIN closes the direction, echo request and
+// reply are apart.
+TEST(FlowKey, UnidirectionalSplitsDirections)
+{
+	std::vector<cft::Frame> f = {
+		tcpf(T0, A, B, 40000, 80, SYN),                  // A->B 1
+		tcpf(T0 + 1 * MS, B, A, 80, 40000, SYN | ACK),   // B->A 1
+		tcpf(T0 + 2 * MS, A, B, 40000, 80, ACK),         // A->B 2
+		tcpf(T0 + 3 * MS, A, B, 40000, 80, FIN | ACK),   // A->B 3: closes A->B
+		tcpf(T0 + 4 * MS, B, A, 80, 40000, FIN | ACK),   // B->A 2: closes B->A
+		tcpf(T0 + 5 * MS, A, B, 40000, 80, ACK),         // A->B 4: within the linger
+		icmpf(T0 + 1 * SEC, A, C, 8, 0x1234, 1),
+		icmpf(T0 + 1 * SEC + 1 * MS, C, A, 0, 0x1234, 1),
+	};
+	cf_flow_opts o = defaults();
+	o.unidirectional = 1;
+	FlowRun r = run_flows(f, o);
+	ASSERT_EQ(r.flows.size(), 4u);
+	// A->B and B->A end as fin (linger passed at the ICMP packet), the
+	// pings at end of input, in id order
+	const cf_flow_record *ab = nullptr, *ba = nullptr;
+	int pings = 0;
+	for (auto &x : r.flows) {
+		if (x.proto == 6 && ip4(x.src_ip) == A)
+			ab = &x;
+		else if (x.proto == 6 && ip4(x.src_ip) == B)
+			ba = &x;
+		else if (x.proto == 1) {
+			pings++;
+			EXPECT_EQ(x.bidir.packets, 1u);
+			EXPECT_EQ(x.dst2src.packets, 0u);
+		}
+	}
+	ASSERT_TRUE(ab && ba);
+	EXPECT_EQ(pings, 2);
+	EXPECT_EQ(ab->bidir.packets, 4u);
+	EXPECT_EQ(ab->src2dst.packets, 4u);
+	EXPECT_EQ(ab->dst2src.packets, 0u);
+	EXPECT_EQ(ab->end_reason, CF_FLOW_END_FIN);
+	EXPECT_EQ(ab->src_port, 40000);
+	EXPECT_EQ(ba->bidir.packets, 2u);
+	EXPECT_EQ(ba->src_port, 80); // the SYN-ACK's sender stays the source
+	EXPECT_EQ(ba->end_reason, CF_FLOW_END_FIN);
+	EXPECT_EQ(ba->bidir.flag[CF_FF_SYN], 1u);
+}

@@ -80,6 +80,7 @@ static void usage(FILE *o)
 	      "  --idle-timeout S      end a flow idle for S seconds (default 120; 0 = never)\n"
 	      "  --active-timeout S    end a flow S seconds after its first packet (default 1800; 0 = never)\n"
 	      "  --tcp-end on|off      FIN from both sides or RST ends a TCP flow (default on)\n"
+	      "  --unidirectional      each direction is its own flow (one FIN or a RST ends it)\n"
 	      "  --tcp-linger S        packets within S seconds after that close still join the\n"
 	      "                        flow (final ACK, retransmitted FIN; default 2)\n"
 	      "  --max-flows N         live flows kept; past it the least recently active is\n"
@@ -133,7 +134,7 @@ int cmd_flows(int argc, char **argv)
 		{"tcp-linger", required_argument, 0, 'L'},   {"max-flows", required_argument, 0, 'M'},
 		{"size", required_argument, 0, 'S'},         {"filter", required_argument, 0, 'f'},
 		{"decap", required_argument, 0, 'd'},        {"backend", required_argument, 0, 'b'},
-		{"order", required_argument, 0, 'O'},
+		{"order", required_argument, 0, 'O'},        {"unidirectional", no_argument, 0, 'U'},
 		{"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -160,6 +161,9 @@ int cmd_flows(int argc, char **argv)
 			}
 			break;
 		}
+		case 'U':
+			fo.unidirectional = 1;
+			break;
 		case 'T':
 			if (!strcmp(optarg, "on"))
 				fo.tcp_end = 1;

@@ -239,8 +239,9 @@ static int is_echo(uint8_t proto, uint8_t type)
 }
 
 /* Fills the canonical key; *sender_lo = 1 when the packet's sender is the
- * lo endpoint. */
-static void make_key(const cf_pkt *p, flow_key *k, int *sender_lo)
+ * lo endpoint. Unidirectional: the sender is always "lo", so each
+ * direction has its own key. */
+static void make_key(const cf_pkt *p, int uni, flow_key *k, int *sender_lo)
 {
 	memset(k, 0, sizeof *k);
 	k->ip_version = p->ip_version;
@@ -249,7 +250,7 @@ static void make_key(const cf_pkt *p, flow_key *k, int *sender_lo)
 	k->tunnel_id = p->tunnel_id;
 	uint16_t sp = p->sport, dp = p->dport;
 	if (p->proto == 1 || p->proto == 58) {
-		if (is_echo(p->proto, p->icmp_type)) {
+		if (!uni && is_echo(p->proto, p->icmp_type)) {
 			/* request and reply: one type, the identifier on both sides */
 			k->icmp_type = p->proto == 1 ? 8 : 128;
 			sp = dp = p->sport;
@@ -262,7 +263,7 @@ static void make_key(const cf_pkt *p, flow_key *k, int *sender_lo)
 	int c = memcmp(p->src_ip, p->dst_ip, 16);
 	if (c == 0)
 		c = sp < dp ? -1 : sp > dp;
-	*sender_lo = c <= 0;
+	*sender_lo = uni || c <= 0;
 	if (*sender_lo) {
 		memcpy(k->addr_lo, p->src_ip, 16);
 		memcpy(k->addr_hi, p->dst_ip, 16);
@@ -395,7 +396,7 @@ static uint32_t create(cf_flow_table *t, const flow_key *k, uint32_t bucket, con
 	/* A first TCP packet that is a SYN-ACK comes from the responder: the
 	 * initiator is its receiver. */
 	int synack = p->proto == 6 && (p->tcp_flags & (CF_TCP_SYN | CF_TCP_ACK)) == (CF_TCP_SYN | CF_TCP_ACK);
-	int src_is_sender = !synack;
+	int src_is_sender = !synack || t->o.unidirectional;
 	f->src_is_lo = (uint8_t)(src_is_sender ? sender_lo : !sender_lo);
 	cf_flow_record *r = &f->rec;
 	r->id = t->next_id++;
@@ -450,7 +451,7 @@ int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p)
 
 	flow_key k;
 	int sender_lo;
-	make_key(p, &k, &sender_lo);
+	make_key(p, t->o.unidirectional, &k, &sender_lo);
 	uint32_t bucket = key_hash(&k) & t->mask;
 	uint32_t i = lookup(t, &k, bucket);
 	/* A pure SYN on a closing flow is a new connection reusing the ports:
@@ -475,7 +476,7 @@ int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p)
 			f->closing = CF_FLOW_END_RST;
 		else if (p->tcp_flags & CF_TCP_FIN) {
 			f->fin_seen |= from_src ? 1 : 2;
-			if (f->fin_seen == 3)
+			if (f->fin_seen == 3 || t->o.unidirectional)
 				f->closing = CF_FLOW_END_FIN;
 		}
 		if (f->closing) {

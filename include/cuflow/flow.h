@@ -100,6 +100,10 @@ typedef struct cf_flow_opts {
 	int64_t active_timeout_ns;  /* default 1800 s; <= 0: no active expiry */
 	int64_t tcp_linger_ns;      /* default 2 s, see above */
 	int tcp_end;                /* 1 (default): FIN/FIN and RST end TCP flows */
+	int unidirectional;         /* 1: each direction is its own flow (netml/FlowPic
+	                               style): no canonical key, no SYN-ACK flip,
+	                               echo request and reply apart, and one FIN (or a
+	                               RST) closes the flow; 0 (default): bidirectional */
 	int size_mode;              /* enum cf_flow_size, default CF_SIZE_WIRE */
 	int end_order;              /* 1 (default): emit each flow as it ends (no waiting,
 	                               no reserve evictions); 0: emit in id order */
