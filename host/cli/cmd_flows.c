@@ -138,17 +138,22 @@ int cmd_flows(int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	const char *out_path = NULL, *filter_expr = NULL;
-	int quiet = 0, backend_kind = CF_BACKEND_AUTO;
+	const char *out_path = NULL;
+	int quiet = 0;
 	char err[CF_ERRBUF_SIZE];
 	cf_flow_opts fo;
 	cf_flow_opts_default(&fo);
-	cf_scan_opts so;
-	memset(&so, 0, sizeof so);
-	cf_decode_opts_default(&so.decode);
+	cli_scan cs;
+	cli_scan_init(&cs);
+	cf_scan_opts *so = &cs.so;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+		int handled = cli_scan_option(&cs, "flows", c, optarg);
+		if (handled < 0)
+			return CLI_EXIT_USAGE;
+		if (handled)
+			continue;
 		switch (c) {
 		case 'o': out_path = optarg; break;
 		case 'I':
@@ -202,19 +207,6 @@ int cmd_flows(int argc, char **argv)
 				return CLI_EXIT_USAGE;
 			}
 			break;
-		case 'f': filter_expr = optarg; break;
-		case 'd':
-			if (cf_decode_parse_decap(optarg, &so.decode.decap, err) < 0) {
-				fprintf(stderr, "cuflow flows: %s\n", err);
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case 'b':
-			if (cf_backend_parse(optarg, &backend_kind) < 0) {
-				fprintf(stderr, "cuflow flows: unknown backend '%s' (auto, cpu, cuda)\n", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default: usage(stderr); return CLI_EXIT_USAGE;
@@ -225,22 +217,12 @@ int cmd_flows(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (filter_expr && cf_filter_open(filter_expr, &so.filter, err) < 0) {
-		fprintf(stderr, "cuflow flows: %s\n", err);
-		return CLI_EXIT_USAGE;
-	}
 	int rc = CLI_EXIT_USAGE;
 	FILE *out = NULL;
 	cf_flow_table *t = NULL;
 	cf_scan_result *res = NULL;
-	cf_pkt_batch batch;
-	memset(&batch, 0, sizeof batch);
-	if (cf_backend_open(backend_kind, &so.backend, err) < 0) {
-		fprintf(stderr, "cuflow flows: %s\n", err);
+	if (cli_scan_open(&cs, "flows", !quiet) < 0)
 		goto done;
-	}
-	if (!quiet && cf_backend_note(so.backend)[0])
-		fprintf(stderr, "cuflow: %s\n", cf_backend_note(so.backend));
 	out = strcmp(out_path, "-") ? fopen(out_path, "w") : stdout;
 	if (!out) {
 		fprintf(stderr, "cuflow flows: cannot write %s: %s\n", out_path, strerror(errno));
@@ -251,11 +233,10 @@ int cmd_flows(int argc, char **argv)
 		goto done;
 	}
 	res = malloc(sizeof *res);
-	if (!res || cf_pkt_batch_init(&batch, 65536, cf_backend_kind(so.backend) == CF_BACKEND_CUDA) < 0) {
+	if (!res) {
 		fprintf(stderr, "cuflow flows: out of memory\n");
 		goto done;
 	}
-	so.batch = &batch;
 	csv_header(out);
 
 	cf_summary total;
@@ -264,9 +245,9 @@ int cmd_flows(int argc, char **argv)
 	int write_failed = 0;
 	for (int i = optind; i < argc && !write_failed; i++) {
 		cli_progress *pr = cli_progress_start(argv[i], !quiet);
-		so.progress = cli_progress_update;
-		so.progress_user = pr;
-		cf_flow_scan_file(argv[i], &so, t, res);
+		so->progress = cli_progress_update;
+		so->progress_user = pr;
+		cf_flow_scan_file(argv[i], so, t, res);
 		cli_progress_end(pr);
 		cf_summary_merge(&total, &res->summary);
 		if (cf_flow_table_finish(t) < 0 || ferror(out))
@@ -291,9 +272,7 @@ done:
 		rc = CLI_EXIT_USAGE;
 	}
 	free(res);
-	cf_pkt_batch_free(&batch);
 	cf_flow_table_close(t);
-	cf_backend_close(so.backend);
-	cf_filter_close(so.filter);
+	cli_scan_close(&cs);
 	return rc;
 }

@@ -192,30 +192,19 @@ int cmd_info(int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'},    {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	int json = 0, quiet = 0, backend_kind = CF_BACKEND_AUTO;
-	const char *filter_expr = NULL;
-	char err[CF_ERRBUF_SIZE];
-	cf_scan_opts so;
-	memset(&so, 0, sizeof so);
-	cf_decode_opts_default(&so.decode);
+	int json = 0, quiet = 0;
+	cli_scan cs;
+	cli_scan_init(&cs);
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "jf:d:b:qh", opts, NULL)) != -1) {
+		int handled = cli_scan_option(&cs, "info", c, optarg);
+		if (handled < 0)
+			return CLI_EXIT_USAGE;
+		if (handled)
+			continue;
 		switch (c) {
 		case 'j': json = 1; break;
-		case 'f': filter_expr = optarg; break;
-		case 'd':
-			if (cf_decode_parse_decap(optarg, &so.decode.decap, err) < 0) {
-				fprintf(stderr, "cuflow info: %s\n", err);
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case 'b':
-			if (cf_backend_parse(optarg, &backend_kind) < 0) {
-				fprintf(stderr, "cuflow info: unknown backend '%s' (auto, cpu, cuda)\n", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default: usage(stderr); return CLI_EXIT_USAGE;
@@ -226,23 +215,11 @@ int cmd_info(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (filter_expr && cf_filter_open(filter_expr, &so.filter, err) < 0) {
-		fprintf(stderr, "cuflow info: %s\n", err);
+	if (cli_scan_open(&cs, "info", 1) < 0) {
+		cli_scan_close(&cs);
 		return CLI_EXIT_USAGE;
 	}
-	if (cf_backend_open(backend_kind, &so.backend, err) < 0) {
-		fprintf(stderr, "cuflow info: %s\n", err);
-		cf_filter_close(so.filter);
-		return CLI_EXIT_USAGE;
-	}
-	if (cf_backend_note(so.backend)[0])
-		fprintf(stderr, "cuflow: %s\n", cf_backend_note(so.backend));
-	cf_pkt_batch batch;
-	if (cf_pkt_batch_init(&batch, 65536, cf_backend_kind(so.backend) == CF_BACKEND_CUDA) < 0) {
-		fprintf(stderr, "cuflow info: out of memory\n");
-		return CLI_EXIT_USAGE;
-	}
-	so.batch = &batch;
+	cf_scan_opts so = cs.so;
 
 	cf_scan_result *res = malloc(sizeof *res);
 	cf_summary total;
@@ -279,8 +256,6 @@ int cmd_info(int argc, char **argv)
 		text_counters(stdout, &total);
 	}
 	free(res);
-	cf_pkt_batch_free(&batch);
-	cf_backend_close(so.backend);
-	cf_filter_close(so.filter);
+	cli_scan_close(&cs);
 	return damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
 }
