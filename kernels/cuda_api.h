@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include "cuflow/packet.h"
 #include "cuflow/summary.h"
+#include "cuflow/flow_batch.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,6 +32,11 @@ void cf_cuda_ctx_free(cf_cuda_ctx *c);
 
 /* acc += summary of the batch (copied to the device, reduced there). */
 int cf_cuda_summarize(cf_cuda_ctx *c, const cf_pkt_batch *b, cf_summary *acc, char *errbuf);
+
+/* Computes the flow batch's pieces on the device (flow_features_thrust.h)
+ * and copies the results back into b. Device buffers grow to the largest
+ * batch once. */
+int cf_cuda_flow_features(cf_cuda_ctx *c, cf_flow_batch *b, char *errbuf);
 
 #ifdef __cplusplus
 }

@@ -16,31 +16,9 @@
 #include <thrust/execution_policy.h>
 #include <thrust/system/cuda/execution_policy.h>
 
-#include "cuda_api.h"
+#include "cuda_ctx.h"
 #include "cuflow/cuflow.h"
 #include "summary_thrust.h"
-
-#define CF_CUDA_TRY(expr)                                                                     \
-	do {                                                                                      \
-		cudaError_t e_ = (expr);                                                              \
-		if (e_ != cudaSuccess) {                                                              \
-			snprintf(errbuf, CF_ERRBUF_SIZE, "%s failed: %s (%s:%d)", #expr,                 \
-			         cudaGetErrorString(e_), __FILE__, __LINE__);                             \
-			return CF_ERR_DEVICE;                                                             \
-		}                                                                                     \
-	} while (0)
-
-// Packets per device chunk: the arena holds this many packets' columns.
-static const size_t kChunk = (size_t)1 << 20;
-
-struct cf_cuda_ctx {
-	cudaStream_t stream;
-	void *arena;
-	int64_t *ts;
-	uint32_t *caplen, *wirelen;
-	uint16_t *layers;
-	uint8_t *skip;
-};
 
 extern "C" int cf_cuda_probe(const char **why)
 {
@@ -112,6 +90,8 @@ extern "C" void cf_cuda_ctx_free(cf_cuda_ctx *c)
 		return;
 	if (c->arena)
 		cudaFree(c->arena);
+	if (c->flow_mem)
+		cudaFree(c->flow_mem);
 	if (c->stream)
 		cudaStreamDestroy(c->stream);
 	delete c;

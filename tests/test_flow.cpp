@@ -79,16 +79,16 @@ FlowRun run_flows(const std::vector<cft::Frame> &frames, const cf_flow_opts &fo)
 	memset(&so, 0, sizeof so);
 	cf_decode_opts_default(&so.decode);
 	EXPECT_EQ(cf_backend_open(CF_BACKEND_CPU, &so.backend, err), CF_OK) << err;
-	cf_flow_table *t = nullptr;
-	EXPECT_EQ(cf_flow_table_open(&fo, collect, &r.flows, &t, err), CF_OK) << err;
+	cf_flow_engine *t = nullptr;
+	EXPECT_EQ(cf_flow_engine_open(&fo, so.backend, collect, &r.flows, &t, err), CF_OK) << err;
 	cf_scan_result *res = new cf_scan_result;
 	r.status = cf_flow_scan_file(path.c_str(), &so, t, res);
 	EXPECT_EQ(r.status, CF_OK) << res->error;
-	EXPECT_EQ(cf_flow_table_finish(t), CF_OK);
-	EXPECT_EQ(cf_flow_table_live(t), 0u);
-	r.c = *cf_flow_table_counters(t);
+	EXPECT_EQ(cf_flow_engine_finish(t), CF_OK);
+	EXPECT_EQ(cf_flow_engine_live(t), 0u);
+	r.c = *cf_flow_engine_counters(t);
 	delete res;
-	cf_flow_table_close(t);
+	cf_flow_engine_close(t);
 	cf_backend_close(so.backend);
 	return r;
 }
@@ -150,22 +150,22 @@ TEST(FlowStats, HandComputedTcpConnection)
 
 	// bidirectional: sizes 54 x6, 154, 354 -> 832 bytes, mean 104,
 	// squared deviations 6*2500 + 2500 + 62500 = 80000 -> var 80000/7.
-	const cf_flow_acc &b = x.bidir;
+	const cf_flow_stats &b = x.bidir;
 	EXPECT_EQ(b.packets, 8u);
 	EXPECT_EQ(b.bytes, 832u);
 	EXPECT_EQ(b.first_ns, T0);
 	EXPECT_EQ(b.last_ns, T0 + 22 * MS);
-	EXPECT_EQ(cf_flow_acc_duration(&b), 22 * MS);
+	EXPECT_EQ(b.duration_ns, 22 * MS);
 	EXPECT_EQ(b.ps_min, 54u);
 	EXPECT_EQ(b.ps_max, 354u);
 	expect_rel(b.ps_mean, 104.0);
-	expect_rel(cf_flow_acc_stddev_ps(&b), std::sqrt(80000.0 / 7));
+	expect_rel(b.ps_stddev, std::sqrt(80000.0 / 7));
 	// piats 1,2,3,4,10,1,1 ms
 	Moments bp({1e6, 2e6, 3e6, 4e6, 10e6, 1e6, 1e6});
 	EXPECT_EQ(b.piat_min, 1 * MS);
 	EXPECT_EQ(b.piat_max, 10 * MS);
 	expect_rel(b.piat_mean, 22e6 / 7);
-	expect_rel(cf_flow_acc_stddev_piat(&b), bp.sd);
+	expect_rel(b.piat_stddev, bp.sd);
 	EXPECT_EQ(b.flag[CF_FF_SYN], 2u);
 	EXPECT_EQ(b.flag[CF_FF_ACK], 7u);
 	EXPECT_EQ(b.flag[CF_FF_PSH], 1u);
@@ -175,19 +175,19 @@ TEST(FlowStats, HandComputedTcpConnection)
 
 	// src2dst: 54,54,154,54,54 at 0,3,6,20,22 ms: 370 bytes, mean 74,
 	// deviations -20 x4 and 80 -> 8000/4 = 2000; piats 3,3,14,2 ms.
-	const cf_flow_acc &s = x.src2dst;
+	const cf_flow_stats &s = x.src2dst;
 	EXPECT_EQ(s.packets, 5u);
 	EXPECT_EQ(s.bytes, 370u);
 	EXPECT_EQ(s.first_ns, T0);
 	EXPECT_EQ(s.last_ns, T0 + 22 * MS);
 	expect_rel(s.ps_mean, 74.0);
-	expect_rel(cf_flow_acc_stddev_ps(&s), std::sqrt(2000.0));
+	expect_rel(s.ps_stddev, std::sqrt(2000.0));
 	EXPECT_EQ(s.ps_min, 54u);
 	EXPECT_EQ(s.ps_max, 154u);
 	EXPECT_EQ(s.piat_min, 2 * MS);
 	EXPECT_EQ(s.piat_max, 14 * MS);
 	expect_rel(s.piat_mean, 5.5e6);
-	expect_rel(cf_flow_acc_stddev_piat(&s), Moments({3e6, 3e6, 14e6, 2e6}).sd);
+	expect_rel(s.piat_stddev, Moments({3e6, 3e6, 14e6, 2e6}).sd);
 	EXPECT_EQ(s.flag[CF_FF_SYN], 1u);
 	EXPECT_EQ(s.flag[CF_FF_ACK], 4u);
 	EXPECT_EQ(s.flag[CF_FF_PSH], 1u);
@@ -195,18 +195,18 @@ TEST(FlowStats, HandComputedTcpConnection)
 
 	// dst2src: 54,354,54 at 1,10,21 ms: 462 bytes, mean 154, var
 	// (10000+40000+10000)/2 = 30000; piats 9, 11 ms: mean 10 ms, sd sqrt(2) ms.
-	const cf_flow_acc &d = x.dst2src;
+	const cf_flow_stats &d = x.dst2src;
 	EXPECT_EQ(d.packets, 3u);
 	EXPECT_EQ(d.bytes, 462u);
 	EXPECT_EQ(d.first_ns, T0 + 1 * MS);
 	EXPECT_EQ(d.last_ns, T0 + 21 * MS);
-	EXPECT_EQ(cf_flow_acc_duration(&d), 20 * MS);
+	EXPECT_EQ(d.duration_ns, 20 * MS);
 	expect_rel(d.ps_mean, 154.0);
-	expect_rel(cf_flow_acc_stddev_ps(&d), std::sqrt(30000.0));
+	expect_rel(d.ps_stddev, std::sqrt(30000.0));
 	EXPECT_EQ(d.piat_min, 9 * MS);
 	EXPECT_EQ(d.piat_max, 11 * MS);
 	expect_rel(d.piat_mean, 10e6);
-	expect_rel(cf_flow_acc_stddev_piat(&d), std::sqrt(2.0) * 1e6);
+	expect_rel(d.piat_stddev, std::sqrt(2.0) * 1e6);
 	EXPECT_EQ(d.flag[CF_FF_SYN], 1u);
 	EXPECT_EQ(d.flag[CF_FF_ACK], 3u);
 	EXPECT_EQ(d.flag[CF_FF_FIN], 1u);
@@ -228,43 +228,48 @@ TEST(FlowStats, SinglePacketFlowHasZeroSpreads)
 	EXPECT_EQ(x.bidir.bytes, 100u);
 	EXPECT_EQ(x.bidir.ps_min, 100u);
 	EXPECT_EQ(x.bidir.ps_max, 100u);
-	EXPECT_EQ(cf_flow_acc_stddev_ps(&x.bidir), 0.0);
-	EXPECT_EQ(cf_flow_acc_stddev_piat(&x.bidir), 0.0);
+	EXPECT_EQ(x.bidir.ps_stddev, 0.0);
+	EXPECT_EQ(x.bidir.piat_stddev, 0.0);
 	EXPECT_EQ(x.bidir.piat_min, 0);
 	EXPECT_EQ(x.bidir.piat_max, 0);
 	EXPECT_EQ(x.dst2src.packets, 0u);
 	EXPECT_EQ(x.dst2src.bytes, 0u);
 }
 
-// Merging two consecutive pieces gives the statistics of the whole.
+// Merging the exact parts of two consecutive pieces gives the part of
+// the whole flow bit for bit, and the finished statistics match
+// hand-listed values.
 TEST(FlowStats, MergeOfPiecesEqualsWhole)
 {
 	const int64_t t[] = {0, 5, 7, 20, 21, 40, 41, 90};
 	const uint32_t sz[] = {60, 1500, 60, 400, 60, 1500, 999, 60};
 	for (int cut = 0; cut <= 8; cut++) {
-		cf_flow_acc whole, a, b;
-		cf_flow_acc_clear(&whole);
-		cf_flow_acc_clear(&a);
-		cf_flow_acc_clear(&b);
+		cf_flow_part_dir whole, a, b;
+		cf_flow_part_dir_clear(&whole);
+		cf_flow_part_dir_clear(&a);
+		cf_flow_part_dir_clear(&b);
 		for (int i = 0; i < 8; i++) {
-			cf_flow_acc_add(&whole, t[i] * MS, sz[i], i == 0 ? SYN : ACK);
-			cf_flow_acc_add(i < cut ? &a : &b, t[i] * MS, sz[i], i == 0 ? SYN : ACK);
+			cf_flow_part_dir_add(&whole, t[i] * MS, sz[i], i == 0 ? SYN : ACK);
+			cf_flow_part_dir_add(i < cut ? &a : &b, t[i] * MS, sz[i], i == 0 ? SYN : ACK);
 		}
-		cf_flow_acc_merge(&a, &b);
-		EXPECT_EQ(a.packets, 8u);
-		EXPECT_EQ(a.bytes, 4639u);
-		EXPECT_EQ(a.first_ns, 0);
-		EXPECT_EQ(a.last_ns, 90 * MS);
-		EXPECT_EQ(a.ps_min, 60u);
-		EXPECT_EQ(a.ps_max, 1500u);
-		EXPECT_EQ(a.piat_min, 1 * MS);
-		EXPECT_EQ(a.piat_max, 49 * MS);
-		EXPECT_EQ(a.flag[CF_FF_SYN], 1u);
-		EXPECT_EQ(a.flag[CF_FF_ACK], 7u);
-		expect_rel(a.ps_mean, 4639.0 / 8);
-		expect_rel(a.piat_mean, 90e6 / 7);
-		expect_rel(cf_flow_acc_stddev_ps(&a), Moments({60, 1500, 60, 400, 60, 1500, 999, 60}).sd);
-		expect_rel(cf_flow_acc_stddev_piat(&a), Moments({5e6, 2e6, 13e6, 1e6, 19e6, 1e6, 49e6}).sd);
+		cf_flow_part_dir_merge(&a, &b);
+		EXPECT_EQ(0, memcmp(&a, &whole, sizeof a)) << "cut " << cut;
+		cf_flow_stats s;
+		cf_flow_stats_finish(&s, &a);
+		EXPECT_EQ(s.packets, 8u);
+		EXPECT_EQ(s.bytes, 4639u);
+		EXPECT_EQ(s.first_ns, 0);
+		EXPECT_EQ(s.last_ns, 90 * MS);
+		EXPECT_EQ(s.ps_min, 60u);
+		EXPECT_EQ(s.ps_max, 1500u);
+		EXPECT_EQ(s.piat_min, 1 * MS);
+		EXPECT_EQ(s.piat_max, 49 * MS);
+		EXPECT_EQ(s.flag[CF_FF_SYN], 1u);
+		EXPECT_EQ(s.flag[CF_FF_ACK], 7u);
+		expect_rel(s.ps_mean, 4639.0 / 8);
+		expect_rel(s.piat_mean, 90e6 / 7);
+		expect_rel(s.ps_stddev, Moments({60, 1500, 60, 400, 60, 1500, 999, 60}).sd);
+		expect_rel(s.piat_stddev, Moments({5e6, 2e6, 13e6, 1e6, 19e6, 1e6, 49e6}).sd);
 	}
 }
 
@@ -597,13 +602,13 @@ TEST(FlowExpiry, TimestampsGoingBackwardsOrJumpingYears)
 	EXPECT_EQ(x.end_reason, CF_FLOW_END_IDLE);
 	EXPECT_EQ(x.bidir.packets, 3u);
 	EXPECT_EQ(x.bidir.first_ns, T0 + 10 * SEC);
-	EXPECT_EQ(cf_flow_acc_duration(&x.bidir), 1 * SEC);
+	EXPECT_EQ(x.bidir.duration_ns, 1 * SEC);
 	EXPECT_EQ(x.bidir.piat_min, 0);
 	EXPECT_EQ(x.bidir.piat_max, 1 * SEC);
 	EXPECT_EQ(x.dst2src.first_ns, T0 + 10 * SEC);
 	EXPECT_EQ(r.flows[1].bidir.packets, 2u);
 	EXPECT_EQ(r.flows[1].bidir.piat_max, 0);
-	EXPECT_GE(cf_flow_acc_duration(&r.flows[1].bidir), 0);
+	EXPECT_GE(r.flows[1].bidir.duration_ns, 0);
 }
 
 // Skipped frames never enter the table; they are counted by reason.

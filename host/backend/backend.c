@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <inttypes.h>
 
 #include "cuflow/cuflow.h"
+#include "flow_features.h"
 #ifdef CUFLOW_HAVE_CUDA
 #include "cuda_api.h"
 #endif
@@ -17,6 +19,7 @@
 struct backend_ops {
 	const char *name;
 	int (*summarize)(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc);
+	int (*flow_features)(cf_backend *b, cf_flow_batch *batch);
 	void (*close)(cf_backend *b);
 };
 
@@ -26,6 +29,8 @@ struct cf_backend {
 	void *ctx;
 	char note[CF_ERRBUF_SIZE];
 	char error[CF_ERRBUF_SIZE];
+	uint64_t *keys;            /* CPU: one piece's sort keys */
+	uint64_t keys_cap;
 };
 
 /* ---------------------------------------------------------------- CPU reference */
@@ -40,9 +45,41 @@ static int cpu_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *a
 	return CF_OK;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The reference flow features: pieces one after the other, each whole
+ * flow's (direction, size) keys sorted for its quantiles. */
+static int cpu_flow_features(cf_backend *b, cf_flow_batch *fb)
+{
+	for (uint32_t i = 0; i < fb->n_pieces; i++) {
+		uint64_t o0 = fb->offsets[i], n = fb->offsets[i + 1] - o0;
+		if (fb->whole[i]) {
+			if (n > b->keys_cap) {
+				uint64_t cap = n < 4096 ? 4096 : n;
+				uint64_t *k = realloc(b->keys, cap * sizeof *k);
+				if (!k) {
+					snprintf(b->error, sizeof b->error, "out of memory for a flow of %" PRIu64 " packets", n);
+					return CF_ERR_NOMEM;
+				}
+				b->keys = k;
+				b->keys_cap = cap;
+			}
+			for (uint64_t j = 0; j < n; j++)
+				b->keys[j] = cf_flow_sort_key(0, fb->dir[o0 + j], fb->size[o0 + j]);
+			qsort(b->keys, n, sizeof *b->keys, cmp_u64);
+		}
+		cf_flow_piece_compute(fb, i, b->keys);
+	}
+	return CF_OK;
+}
+
 static void cpu_close(cf_backend *b) { (void)b; }
 
-static const struct backend_ops cpu_ops = {"cpu", cpu_summarize, cpu_close};
+static const struct backend_ops cpu_ops = {"cpu", cpu_summarize, cpu_flow_features, cpu_close};
 
 /* ---------------------------------------------------------------- CUDA */
 
@@ -52,9 +89,14 @@ static int cuda_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *
 	return cf_cuda_summarize((cf_cuda_ctx *)b->ctx, batch, acc, b->error);
 }
 
+static int cuda_flow_features(cf_backend *b, cf_flow_batch *fb)
+{
+	return cf_cuda_flow_features((cf_cuda_ctx *)b->ctx, fb, b->error);
+}
+
 static void cuda_close(cf_backend *b) { cf_cuda_ctx_free((cf_cuda_ctx *)b->ctx); }
 
-static const struct backend_ops cuda_ops = {"cuda", cuda_summarize, cuda_close};
+static const struct backend_ops cuda_ops = {"cuda", cuda_summarize, cuda_flow_features, cuda_close};
 #endif
 
 int cf_cuda_device_count(void)
@@ -130,11 +172,17 @@ int cf_backend_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *a
 	return b->ops->summarize(b, batch, acc);
 }
 
+int cf_backend_flow_features(cf_backend *b, cf_flow_batch *batch)
+{
+	return b->ops->flow_features(b, batch);
+}
+
 void cf_backend_close(cf_backend *b)
 {
 	if (!b)
 		return;
 	b->ops->close(b);
+	free(b->keys);
 	free(b);
 }
 
@@ -177,6 +225,69 @@ int cf_pkt_batch_init(cf_pkt_batch *b, size_t capacity, int want_pinned)
 }
 
 void cf_pkt_batch_free(cf_pkt_batch *b)
+{
+	if (!b || !b->mem)
+		return;
+#ifdef CUFLOW_HAVE_CUDA
+	if (b->pinned)
+		cf_cuda_host_free(b->mem);
+	else
+#endif
+		free(b->mem);
+	memset(b, 0, sizeof *b);
+}
+
+/* Pinned when asked for and possible, else ordinary memory. */
+static void *batch_alloc(size_t bytes, int want_pinned, int *pinned)
+{
+	void *mem = NULL;
+	*pinned = 0;
+#ifdef CUFLOW_HAVE_CUDA
+	if (want_pinned && cf_cuda_host_alloc(&mem, bytes) == CF_OK)
+		*pinned = 1;
+#else
+	(void)want_pinned;
+#endif
+	if (!mem)
+		mem = malloc(bytes);
+	return mem;
+}
+
+int cf_flow_batch_init(cf_flow_batch *b, uint32_t max_pieces, uint64_t max_packets, uint32_t seq_len,
+                       int want_pinned)
+{
+	memset(b, 0, sizeof *b);
+	if (max_pieces == 0 || max_pieces > (1u << 30) || max_packets == 0 || max_packets > (1ull << 32) ||
+	    seq_len > 4096)
+		return CF_ERR_ARG;
+	uint64_t P = max_pieces, N = max_packets, L = seq_len;
+	/* widest first so every column stays aligned (parts need 16) */
+	size_t bytes = P * sizeof(cf_flow_part) + 3 * P * sizeof(cf_flow_stats) + (P + 1) * 8 + N * 8 + P * L * 8 +
+	               N * 4 + P * 4 + P * L * 4 + N * 2 + P + P * L + 64;
+	char *m = batch_alloc(bytes, want_pinned, &b->pinned);
+	if (!m)
+		return CF_ERR_NOMEM;
+	b->mem = m;
+	b->max_pieces = max_pieces;
+	b->max_packets = max_packets;
+	b->seq_len = seq_len;
+	b->part = (cf_flow_part *)m;         m += P * sizeof(cf_flow_part);
+	b->stats = (cf_flow_stats *)m;       m += 3 * P * sizeof(cf_flow_stats);
+	b->offsets = (uint64_t *)m;          m += (P + 1) * 8;
+	b->ts_ns = (int64_t *)m;             m += N * 8;
+	b->seq_iat_ns = (int64_t *)m;        m += P * L * 8;
+	b->size = (uint32_t *)m;             m += N * 4;
+	b->seq_n = (uint32_t *)m;            m += P * 4;
+	b->seq_size = (uint32_t *)m;         m += P * L * 4;
+	b->dir = (uint8_t *)m;               m += N;
+	b->tcp_flags = (uint8_t *)m;         m += N;
+	b->whole = (uint8_t *)m;             m += P;
+	b->seq_dir = (int8_t *)m;
+	cf_flow_batch_reset(b);
+	return CF_OK;
+}
+
+void cf_flow_batch_free(cf_flow_batch *b)
 {
 	if (!b || !b->mem)
 		return;

@@ -4,6 +4,7 @@
 #define CUFLOW_CLI_H
 
 #include <stdint.h>
+#include <getopt.h>
 
 #include "cuflow/cuflow.h"
 
@@ -15,6 +16,10 @@
 int cmd_info(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+
+/* An IP address as text (inet_ntop; "?" when impossible). */
+void cli_ip_str(const uint8_t *a, int version, char *out, size_t cap);
 
 /* Shared by the scanning commands (info, flows): --decap, --backend and
  * --filter, then the filter, backend and batch they imply. */
@@ -32,6 +37,46 @@ int cli_scan_option(cli_scan *s, const char *cmd, int opt, const char *arg);
  * batch. 0, or -1 with a message printed; cli_scan_close either way. */
 int cli_scan_open(cli_scan *s, const char *cmd, int show_note);
 void cli_scan_close(cli_scan *s);
+
+/* Shared by the flow commands (flows, extract): the flow options, then
+ * the engine run over every capture. */
+enum cli_flow_opt {
+	CLI_OPT_IDLE = 1000, CLI_OPT_ACTIVE, CLI_OPT_LINGER, CLI_OPT_UNI, CLI_OPT_TCP_END, CLI_OPT_MAX_FLOWS,
+	CLI_OPT_SEQ, CLI_OPT_PIECE, CLI_OPT_SIZE, CLI_OPT_ORDER
+};
+/* getopt_long entries of the shared options (scan options included). */
+#define CLI_FLOW_LONGOPTS                                                                              \
+	{"idle-timeout", required_argument, 0, CLI_OPT_IDLE},                                              \
+	{"active-timeout", required_argument, 0, CLI_OPT_ACTIVE},                                          \
+	{"tcp-linger", required_argument, 0, CLI_OPT_LINGER},                                              \
+	{"unidirectional", no_argument, 0, CLI_OPT_UNI},                                                   \
+	{"tcp-end", required_argument, 0, CLI_OPT_TCP_END},                                                \
+	{"max-flows", required_argument, 0, CLI_OPT_MAX_FLOWS},                                            \
+	{"seq", required_argument, 0, CLI_OPT_SEQ},                                                        \
+	{"piece-packets", required_argument, 0, CLI_OPT_PIECE},                                            \
+	{"size", required_argument, 0, CLI_OPT_SIZE},                                                      \
+	{"order", required_argument, 0, CLI_OPT_ORDER},                                                    \
+	{"filter", required_argument, 0, 'f'},                                                             \
+	{"decap", required_argument, 0, 'd'},                                                              \
+	{"backend", required_argument, 0, 'b'},                                                            \
+	{"quiet", no_argument, 0, 'q'}
+extern const char cli_flow_usage[];  /* help lines of those options */
+typedef struct cli_flow {
+	cf_flow_opts fo;
+	cli_scan cs;
+	int quiet;
+} cli_flow;
+void cli_flow_init(cli_flow *f);
+/* 1 handled, 0 not ours, -1 bad value (message printed). */
+int cli_flow_option(cli_flow *f, const char *cmd, int opt, const char *arg);
+/* Opens backend and engine, runs every file (each ends with end of
+ * input), prints damage and the counters to stderr. out_failed(user),
+ * when given, says whether the output broke. Returns the exit status. */
+int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow_emit_fn emit, void *user,
+                 int (*out_failed)(void *), cf_flow_counters *counters, cf_summary *total);
+/* Called before each capture with its path (labels per directory);
+ * NULL by default. */
+extern void (*cli_flow_on_file)(void *user, const char *path);
 
 /* Progress on stderr when it is a terminal (bytes, packets, rate, ETA);
  * silent otherwise. */

@@ -1,6 +1,6 @@
 /*
  * cf_flow_scan_file: the scan pipeline (host/scan/scan.c) with every
- * packet record also offered to a flow table, through the pipeline's
+ * packet record also offered to a flow engine, through the pipeline's
  * per-packet hook.
  */
 #include <stdio.h>
@@ -11,16 +11,16 @@
 
 static int add_to_table(void *table, const cf_pkt *p)
 {
-	return cf_flow_table_add(table, p);
+	return cf_flow_engine_add(table, p);
 }
 
-int cf_flow_scan_file(const char *path, const cf_scan_opts *o, cf_flow_table *t, cf_scan_result *res)
+int cf_flow_scan_file(const char *path, const cf_scan_opts *o, cf_flow_engine *t, cf_scan_result *res)
 {
 	if (!o || !t) {
 		memset(res, 0, sizeof *res);
 		res->error_offset = -1;
 		cf_summary_clear(&res->summary);
-		snprintf(res->error, sizeof res->error, "cf_flow_scan_file: no options or flow table");
+		snprintf(res->error, sizeof res->error, "cf_flow_scan_file: no options or flow engine");
 		return res->status = CF_ERR_ARG;
 	}
 	cf_scan_opts so = *o;

@@ -10,6 +10,7 @@
 
 #include "cuflow/packet.h"
 #include "cuflow/summary.h"
+#include "cuflow/flow_batch.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +48,10 @@ const char *cf_backend_error(const cf_backend *b);
 /* acc += summary of the batch's packets. The batch is borrowed (host or
  * pinned memory); the call is synchronous. CF_OK or CF_ERR_DEVICE. */
 int cf_backend_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc);
+
+/* Computes every piece of the batch (flow_batch.h says what) in place.
+ * Synchronous. CF_OK, CF_ERR_NOMEM or CF_ERR_DEVICE (cf_backend_error). */
+int cf_backend_flow_features(cf_backend *b, cf_flow_batch *batch);
 
 /* Closes the backend (NULL-safe). */
 void cf_backend_close(cf_backend *b);

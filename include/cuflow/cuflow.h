@@ -62,6 +62,9 @@ const char *cf_version(void);
 #include "cuflow/backend.h"
 #include "cuflow/scan.h"
 #include "cuflow/synth.h"
+#include "cuflow/flow_batch.h"
 #include "cuflow/flow.h"
+#include "cuflow/npy.h"
+#include "cuflow/label.h"
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * The flow table: decoded packets in, finished bidirectional flows out.
+ * The flow engine: decoded packets in, finished flows with their
+ * statistics and early-packet sequences out.
  *
  * Key. A flow is keyed by (IP version, the two endpoints (address, port),
  * IP protocol, first VLAN id, tunnel id), with the endpoints in canonical
@@ -38,7 +39,7 @@
  *  - eviction: a new flow when max_flows are live first ends the least
  *    recently active flow with reason evicted (counted); see also the
  *    waiting reserve below;
- *  - end of input (cf_flow_table_finish): every live flow; a closing one
+ *  - end of input (cf_flow_engine_finish): every live flow; a closing one
  *    keeps its fin/rst reason.
  * Each rule pops the old end of a list ordered by time (last activity,
  * start, close), so no packet scans the table.
@@ -54,8 +55,9 @@
  *
  * Memory: the slots (max_flows live flows plus a reserve of
  * max_flows / 8 + 16 for ended flows waiting behind an older live one),
- * the hash buckets and the lists are allocated once by cf_flow_table_open;
- * nothing is allocated per packet. When the reserve is full, the oldest
+ * the hash buckets, the lists, the packet pool and the batches are
+ * allocated once by cf_flow_engine_open; nothing is allocated per packet
+ * (a split flow's size histogram grows with its distinct sizes). When the reserve is full, the oldest
  * live flow is ended early with reason evicted (counted), which releases
  * the flows waiting behind it.
  */
@@ -66,6 +68,7 @@
 #include "cuflow/packet.h"
 #include "cuflow/flow_stats.h"
 #include "cuflow/scan.h"
+#include "cuflow/backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,13 +110,24 @@ typedef struct cf_flow_opts {
 	int size_mode;              /* enum cf_flow_size, default CF_SIZE_WIRE */
 	int end_order;              /* 1 (default): emit each flow as it ends (no waiting,
 	                               no reserve evictions); 0: emit in id order */
-	uint32_t max_flows;         /* live flows, default 1 Mi (about 0.6 GB of slots
-	                               with the waiting reserve, touched only as used) */
+	uint32_t max_flows;         /* live flows, default 1 Mi (slots are touched
+	                               only as used) */
+	uint32_t seq_len;           /* early-packet sequence length, default 30, 0..1024 */
+	uint32_t piece_packets;     /* per-flow cap on stored packets, default 4096: a
+	                               longer flow is processed in pieces that merge
+	                               exactly (flow_stats.h) */
+	uint64_t pool_packets;      /* packets stored for all live flows together,
+	                               default 4 Mi (about 100 MB); when the pool is
+	                               full the least recently active flows hand their
+	                               packets to the backend early (same results) */
+	uint32_t batch_flows;       /* pieces per backend batch, default 64 Ki */
+	uint32_t batch_packets;     /* packets per backend batch, default 4 Mi */
 } cf_flow_opts;
 
 void cf_flow_opts_default(cf_flow_opts *o);
 
-/* A finished flow, as handed to the emit callback. */
+/* A finished flow, as handed to the emit callback. The sequence arrays
+ * are borrowed for the call. */
 typedef struct cf_flow_record {
 	uint64_t id;             /* 1, 2, ... in order of creation */
 	uint8_t ip_version;      /* 4 or 6 */
@@ -125,11 +139,18 @@ typedef struct cf_flow_record {
 	uint32_t tunnel_id;
 	uint16_t src_port, dst_port; /* ICMP echo: the identifier in both */
 	uint8_t src_ip[16], dst_ip[16]; /* network order; IPv4 in the first 4 bytes */
-	cf_flow_acc bidir, src2dst, dst2src;
+	cf_flow_stats bidir, src2dst, dst2src;
+	/* The first seq_n (<= opts.seq_len) packets: size (per the size
+	 * mode), time since the flow's previous packet in ns (0 for the
+	 * first), direction +1 (src2dst) or -1 (dst2src). */
+	uint32_t seq_n;
+	const uint32_t *seq_size;
+	const int64_t *seq_iat_ns;
+	const int8_t *seq_dir;
 } cf_flow_record;
 
 /* Receives each finished flow; the record is borrowed for the call. A
- * negative return stops: cf_flow_table_add/finish return that status. */
+ * negative return stops: the engine call in progress returns it. */
 typedef int (*cf_flow_emit_fn)(void *user, const cf_flow_record *rec);
 
 typedef struct cf_flow_counters {
@@ -141,35 +162,48 @@ typedef struct cf_flow_counters {
 	uint64_t ended[CF_FLOW_END_COUNT]; /* flows emitted per end reason */
 	uint64_t evictions;          /* = ended[CF_FLOW_END_EVICTED] */
 	uint64_t max_live;           /* high-water mark of live flows */
+	uint64_t pieces;             /* pieces sent to the backend */
+	uint64_t split_flows;        /* flows sent in more than one piece */
+	uint64_t pool_flushes;       /* times the packet pool ran dry */
+	uint64_t batches;            /* backend batches */
 } cf_flow_counters;
 
-typedef struct cf_flow_table cf_flow_table;
+/*
+ * The flow engine: the flow table plus the batch path. Finished flows
+ * (and pieces of long ones) are appended to a batch (CSR offsets +
+ * packet columns, pinned memory with the CUDA backend); the backend
+ * computes per-flow statistics and sequences for the whole batch; the
+ * engine merges the pieces of split flows and emits records in the
+ * table's output order. Everything is allocated at open.
+ */
+typedef struct cf_flow_engine cf_flow_engine;
 
-/* Allocates a table for opts->max_flows live flows (opts NULL: defaults).
- * emit is required. CF_OK, CF_ERR_ARG or CF_ERR_NOMEM (message in errbuf). */
-int cf_flow_table_open(const cf_flow_opts *opts, cf_flow_emit_fn emit, void *user, cf_flow_table **out,
-                       char *errbuf);
+/* opts NULL: defaults. backend: borrowed, required. emit: required.
+ * CF_OK, CF_ERR_ARG or CF_ERR_NOMEM (message in errbuf). */
+int cf_flow_engine_open(const cf_flow_opts *opts, cf_backend *backend, cf_flow_emit_fn emit, void *user,
+                        cf_flow_engine **out, char *errbuf);
 
 /* Offers one decoded packet. Packets with skip != CF_SKIP_NONE are only
- * counted. May emit any number of finished flows (in id order). CF_OK or the negative
- * status an emit callback returned. */
-int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p);
+ * counted. May emit finished flows. CF_OK or a negative status (an emit
+ * callback's, or CF_ERR_DEVICE from the backend; see cf_flow_engine_error). */
+int cf_flow_engine_add(cf_flow_engine *e, const cf_pkt *p);
 
-/* End of input: emits every live flow (reason end_of_input unless it was
- * closing) in order of first packet, and resets the clock so the table
- * can take an unrelated capture next. Flow ids keep counting. */
-int cf_flow_table_finish(cf_flow_table *t);
+/* End of input: ends every live flow (reason end_of_input unless it was
+ * closing), computes and emits everything pending, and resets the clock
+ * so the engine can take an unrelated capture next. Flow ids keep
+ * counting. */
+int cf_flow_engine_finish(cf_flow_engine *e);
 
-/* Live flows now. */
-uint32_t cf_flow_table_live(const cf_flow_table *t);
-const cf_flow_counters *cf_flow_table_counters(const cf_flow_table *t);
-void cf_flow_table_close(cf_flow_table *t);
+uint32_t cf_flow_engine_live(const cf_flow_engine *e);
+const cf_flow_counters *cf_flow_engine_counters(const cf_flow_engine *e);
+const char *cf_flow_engine_error(const cf_flow_engine *e);
+void cf_flow_engine_close(cf_flow_engine *e);
 
 /* Like cf_scan_file (read -> filter -> decode -> backend summary into
  * res->summary), and every packet, decoded or skipped, is offered to the
- * table. Does not call cf_flow_table_finish. Returns res->status (the
+ * engine. Does not call cf_flow_engine_finish. Returns res->status (the
  * reader's damage status, or an emit/backend error). */
-int cf_flow_scan_file(const char *path, const cf_scan_opts *opts, cf_flow_table *t, cf_scan_result *res);
+int cf_flow_scan_file(const char *path, const cf_scan_opts *opts, cf_flow_engine *e, cf_scan_result *res);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /*
- * The flow table (see include/cuflow/flow.h for the rules).
+ * The flow table (see include/cuflow/flow.h for the rules and
+ * host/flow/flow_table.h for the pieces it hands out).
  *
  * Layout: one array of max_flows slots, a chained hash index (bucket heads
  * plus a next index per slot; free slots are chained through the same
@@ -14,7 +15,8 @@
  *  - close: closing TCP flows by close time, popped for the linger.
  * All indices are uint32_t; NIL marks the end of a chain. Everything is
  * allocated in cf_flow_table_open: max_flows live slots plus a reserve for
- * finished flows waiting behind an older live one.
+ * finished flows waiting behind an older live one, and the packet pool:
+ * chunks of CHUNK_PKTS packets, each flow a singly linked chain of them.
  */
 #include <stdlib.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 
 #include "cuflow/cuflow.h"
 #include "cuflow/flow.h"
+#include "flow/flow_table.h"
 
 #define NIL UINT32_MAX
 #define NS 1000000000ll
@@ -53,8 +56,19 @@ typedef struct flow {
 	uint8_t closing;           /* 0, or CF_FLOW_END_FIN / CF_FLOW_END_RST */
 	uint8_t in_close;          /* on the close list */
 	uint8_t done;              /* ended, waiting on the start list to be emitted */
-	cf_flow_record rec;
+	uint8_t sent;              /* an earlier piece has been handed out */
+	int64_t first_ns, last_ns; /* first and latest packet (clock time) */
+	uint32_t chunk_head, chunk_tail; /* stored packets, NIL when none */
+	uint32_t stored;           /* packets in the chain */
+	uint32_t tag;              /* the piece callback's word */
+	cf_flow_ident rec;
 } flow;
+
+#define CHUNK_PKTS 32
+typedef struct chunk {
+	cf_flow_pkt p[CHUNK_PKTS];
+	uint32_t next;
+} chunk;
 
 struct list {
 	uint32_t head, tail;
@@ -62,8 +76,12 @@ struct list {
 
 struct cf_flow_table {
 	cf_flow_opts o;
-	cf_flow_emit_fn emit;
+	cf_flow_piece_fn piece;
 	void *user;
+	chunk *pool;
+	uint32_t n_chunks, free_chunk, free_chunks;
+	uint32_t unused_chunk;     /* chunks [unused_chunk, n_chunks) never used yet */
+	cf_flow_pkt *scratch;      /* one piece, gathered from its chunks */
 	flow *slots;
 	uint32_t *buckets;
 	uint32_t mask;
@@ -109,6 +127,11 @@ void cf_flow_opts_default(cf_flow_opts *o)
 	/* Rows as flows end: waiting for older flows would make the output
 	 * order change flow results (reserve evictions). */
 	o->end_order = 1;
+	o->seq_len = 30;
+	o->piece_packets = 4096;
+	o->pool_packets = 4u << 20;
+	o->batch_flows = 64u << 10;
+	o->batch_packets = 4u << 20;
 }
 
 /* ---------------------------------------------------------------- lists */
@@ -142,7 +165,7 @@ static void list_remove(cf_flow_table *t, int which, uint32_t i)
 
 /* ---------------------------------------------------------------- open/close */
 
-int cf_flow_table_open(const cf_flow_opts *opts, cf_flow_emit_fn emit, void *user, cf_flow_table **out,
+int cf_flow_table_open(const cf_flow_opts *opts, cf_flow_piece_fn emit, void *user, cf_flow_table **out,
                        char *errbuf)
 {
 	*out = NULL;
@@ -151,10 +174,15 @@ int cf_flow_table_open(const cf_flow_opts *opts, cf_flow_emit_fn emit, void *use
 		o = *opts;
 	else
 		cf_flow_opts_default(&o);
+	uint64_t nc = o.pool_packets / CHUNK_PKTS;
 	if (!emit || o.max_flows == 0 || o.max_flows > (1u << 30) || o.size_mode < 0 ||
-	    o.size_mode > CF_SIZE_PAYLOAD || o.tcp_linger_ns < 0) {
+	    o.size_mode > CF_SIZE_PAYLOAD || o.tcp_linger_ns < 0 || o.piece_packets == 0 ||
+	    o.piece_packets > (1u << 24) || nc < 4 || nc > (1u << 30)) {
 		if (errbuf)
-			snprintf(errbuf, CF_ERRBUF_SIZE, "flow table: invalid options (max_flows 1..2^30, emit callback)");
+			snprintf(errbuf, CF_ERRBUF_SIZE,
+			         "flow table: invalid options (max_flows 1..2^30, piece_packets 1..2^24, "
+			         "pool_packets %d..2^35, callback)",
+			         4 * CHUNK_PKTS);
 		return CF_ERR_ARG;
 	}
 	cf_flow_table *t = calloc(1, sizeof *t);
@@ -168,11 +196,15 @@ int cf_flow_table_open(const cf_flow_opts *opts, cf_flow_emit_fn emit, void *use
 		t->n_slots = n_slots;
 		t->slots = calloc(n_slots, sizeof *t->slots);
 		t->buckets = malloc((size_t)nb * sizeof *t->buckets);
+		t->pool = malloc((size_t)nc * sizeof *t->pool); /* touched only as used */
+		t->scratch = malloc((size_t)o.piece_packets * sizeof *t->scratch);
 	}
-	if (!t || !t->slots || !t->buckets) {
+	if (!t || !t->slots || !t->buckets || !t->pool || !t->scratch) {
 		if (t) {
 			free(t->slots);
 			free(t->buckets);
+			free(t->pool);
+			free(t->scratch);
 		}
 		free(t);
 		if (errbuf)
@@ -181,7 +213,10 @@ int cf_flow_table_open(const cf_flow_opts *opts, cf_flow_emit_fn emit, void *use
 	}
 	memset(t->buckets, 0xff, (size_t)nb * sizeof *t->buckets);
 	t->o = o;
-	t->emit = emit;
+	t->piece = emit;
+	t->n_chunks = (uint32_t)nc;
+	t->free_chunk = NIL;
+	t->free_chunks = (uint32_t)nc;
 	t->user = user;
 	t->mask = nb - 1;
 	t->free_head = NIL;
@@ -198,6 +233,8 @@ void cf_flow_table_close(cf_flow_table *t)
 		return;
 	free(t->slots);
 	free(t->buckets);
+	free(t->pool);
+	free(t->scratch);
 	free(t);
 }
 
@@ -285,6 +322,87 @@ static uint32_t lookup(cf_flow_table *t, const flow_key *k, uint32_t bucket)
 	return NIL;
 }
 
+/* ---------------------------------------------------------------- pieces */
+
+/* Hands the flow's stored packets to the callback as one piece and gives
+ * their chunks back to the pool. */
+static void emit_piece(cf_flow_table *t, flow *f, int last)
+{
+	uint32_t n = 0;
+	for (uint32_t c = f->chunk_head; c != NIL;) {
+		chunk *ch = &t->pool[c];
+		uint32_t k = f->stored - n < CHUNK_PKTS ? f->stored - n : CHUNK_PKTS;
+		memcpy(t->scratch + n, ch->p, k * sizeof *ch->p);
+		n += k;
+		uint32_t next = ch->next;
+		ch->next = t->free_chunk;
+		t->free_chunk = c;
+		t->free_chunks++;
+		c = next;
+	}
+	f->chunk_head = f->chunk_tail = NIL;
+	f->stored = 0;
+	if (!last && !f->sent)
+		t->c.split_flows++;
+	t->c.pieces++;
+	int st = t->piece(t->user, &f->rec, t->scratch, n, !f->sent, last, &f->tag);
+	f->sent = 1;
+	if (st < 0 && t->status == CF_OK)
+		t->status = st;
+}
+
+/* The pool is dry: the least recently active flows give up their stored
+ * packets (early pieces) until a quarter of the pool is free. Amortised
+ * O(1) per packet: each pass frees a quarter of the pool. */
+static void pool_flush(cf_flow_table *t)
+{
+	t->c.pool_flushes++;
+	for (uint32_t i = t->lists[L_LRU].head; i != NIL && t->free_chunks < t->n_chunks / 4;
+	     i = t->slots[i].l[L_LRU].next)
+		if (t->slots[i].stored)
+			emit_piece(t, &t->slots[i], 0);
+	/* ended flows waiting for their turn (end_order 0) hold chunks too */
+	for (uint32_t i = t->lists[L_START].head; i != NIL && t->free_chunks == 0; i = t->slots[i].l[L_START].next)
+		if (t->slots[i].stored)
+			emit_piece(t, &t->slots[i], 0);
+}
+
+static uint32_t chunk_alloc(cf_flow_table *t)
+{
+	if (t->free_chunk == NIL && t->unused_chunk == t->n_chunks)
+		pool_flush(t);
+	uint32_t c;
+	if (t->free_chunk != NIL) {
+		c = t->free_chunk;
+		t->free_chunk = t->pool[c].next;
+	} else {
+		c = t->unused_chunk++;
+	}
+	t->free_chunks--;
+	t->pool[c].next = NIL;
+	return c;
+}
+
+/* Appends a packet to a flow's chain (flushing an early piece first when
+ * the flow already stores piece_packets). */
+static void store_packet(cf_flow_table *t, uint32_t i, const cf_flow_pkt *pk)
+{
+	flow *f = &t->slots[i];
+	if (f->stored == t->o.piece_packets)
+		emit_piece(t, f, 0);
+	if (f->stored % CHUNK_PKTS == 0) {
+		/* pool_flush may empty this very flow: re-read its state after */
+		uint32_t c = chunk_alloc(t);
+		if (f->chunk_head == NIL)
+			f->chunk_head = c;
+		else
+			t->pool[f->chunk_tail].next = c;
+		f->chunk_tail = c;
+	}
+	t->pool[f->chunk_tail].p[f->stored % CHUNK_PKTS] = *pk;
+	f->stored++;
+}
+
 /* ---------------------------------------------------------------- end */
 
 /* Emits the finished flows at the head of the start list and frees their
@@ -295,9 +413,7 @@ static void drain(cf_flow_table *t)
 	while ((i = t->lists[L_START].head) != NIL && t->slots[i].done) {
 		flow *f = &t->slots[i];
 		list_remove(t, L_START, i);
-		int st = t->emit(t->user, &f->rec);
-		if (st < 0 && t->status == CF_OK)
-			t->status = st;
+		emit_piece(t, f, 1);
 		f->done = 0;
 		f->hnext = t->free_head;
 		t->free_head = i;
@@ -334,9 +450,7 @@ static void end_flow(cf_flow_table *t, uint32_t i, int reason)
 		return;
 	}
 	list_remove(t, L_START, i);
-	int st = t->emit(t->user, &f->rec);
-	if (st < 0 && t->status == CF_OK)
-		t->status = st;
+	emit_piece(t, f, 1);
 	f->hnext = t->free_head;
 	t->free_head = i;
 }
@@ -348,11 +462,11 @@ static void expire_due(cf_flow_table *t, int64_t now)
 	const cf_flow_opts *o = &t->o;
 	uint32_t i;
 	if (o->idle_timeout_ns > 0)
-		while ((i = t->lists[L_LRU].head) != NIL && now - t->slots[i].rec.bidir.last_ns >= o->idle_timeout_ns)
+		while ((i = t->lists[L_LRU].head) != NIL && now - t->slots[i].last_ns >= o->idle_timeout_ns)
 			end_flow(t, i, CF_FLOW_END_IDLE);
 	if (o->active_timeout_ns > 0)
 		while ((i = t->lists[L_START].head) != NIL &&
-		       now - t->slots[i].rec.bidir.first_ns >= o->active_timeout_ns)
+		       now - t->slots[i].first_ns >= o->active_timeout_ns)
 			end_flow(t, i, CF_FLOW_END_ACTIVE);
 	while ((i = t->lists[L_CLOSE].head) != NIL && now - t->slots[i].close_ns >= o->tcp_linger_ns)
 		end_flow(t, i, t->slots[i].closing);
@@ -398,7 +512,9 @@ static uint32_t create(cf_flow_table *t, const flow_key *k, uint32_t bucket, con
 	int synack = p->proto == 6 && (p->tcp_flags & (CF_TCP_SYN | CF_TCP_ACK)) == (CF_TCP_SYN | CF_TCP_ACK);
 	int src_is_sender = !synack || t->o.unidirectional;
 	f->src_is_lo = (uint8_t)(src_is_sender ? sender_lo : !sender_lo);
-	cf_flow_record *r = &f->rec;
+	f->chunk_head = f->chunk_tail = NIL;
+	f->first_ns = t->clock; /* this packet's time, as clamped */
+	cf_flow_ident *r = &f->rec;
 	r->id = t->next_id++;
 	r->ip_version = p->ip_version;
 	r->proto = p->proto;
@@ -417,9 +533,6 @@ static uint32_t create(cf_flow_table *t, const flow_key *k, uint32_t bucket, con
 		r->src_port = k->port_hi;
 		r->dst_port = k->port_lo;
 	}
-	cf_flow_acc_clear(&r->bidir);
-	cf_flow_acc_clear(&r->src2dst);
-	cf_flow_acc_clear(&r->dst2src);
 	list_append(t, L_LRU, i);
 	list_append(t, L_START, i);
 	t->live++;
@@ -466,8 +579,17 @@ int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p)
 	flow *f = &t->slots[i];
 	int from_src = sender_lo == f->src_is_lo;
 	uint32_t size = packet_size(t, p);
-	cf_flow_acc_add(&f->rec.bidir, now, size, p->tcp_flags);
-	cf_flow_acc_add(from_src ? &f->rec.src2dst : &f->rec.dst2src, now, size, p->tcp_flags);
+	cf_flow_pkt pk;
+	memset(&pk, 0, sizeof pk);
+	pk.ts_ns = now;
+	pk.size = size;
+	pk.ip_id = (uint16_t)p->ip_id;
+	pk.tcp_flags = (uint8_t)p->tcp_flags;
+	pk.ttl = p->ttl;
+	pk.dir = !from_src;
+	store_packet(t, i, &pk);
+	f = &t->slots[i];
+	f->last_ns = now;
 	list_remove(t, L_LRU, i);
 	list_append(t, L_LRU, i);
 

@@ -1,0 +1,474 @@
+/*
+ * cuflow extract: training tensors from captures, streamed to DIR:
+ *   features.npy   N x 66 per-flow statistics (float32, or --dtype float64)
+ *   sequences.npy  N x L x 3 first L packets: (size, inter-arrival ns,
+ *                  direction +1/-1), padded with --seq-pad (default 0)
+ *   lengths.npy    N int32: valid sequence entries per row
+ *   labels.npy     N int64 label ids (with a label option)
+ *   flows.csv      identity columns, row-aligned with the arrays
+ *   schema.json    columns, units, conventions, options, counters, files
+ * With --shard-rows R every array is split into files of R rows
+ * (features-00000.npy, ...), listed in schema.json's "files".
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cuflow/cuflow.h"
+#include "cuflow/label.h"
+#include "cuflow/npy.h"
+#include "cli.h"
+
+#define N_STAT_COLS 22
+#define N_FEATURES (3 * N_STAT_COLS)
+
+static const char *const set_prefix[3] = {"bidirectional", "src2dst", "dst2src"};
+static const char *const stat_names[N_STAT_COLS] = {
+	"packets",      "bytes",         "duration_ns",    "min_ps",       "mean_ps",      "stddev_ps",
+	"max_ps",       "p25_ps",        "p50_ps",         "p75_ps",       "min_piat_ns",  "mean_piat_ns",
+	"stddev_piat_ns", "max_piat_ns", "syn_packets",    "cwr_packets",  "ece_packets",  "urg_packets",
+	"ack_packets",  "psh_packets",   "rst_packets",    "fin_packets"};
+static const char *const stat_units[N_STAT_COLS] = {
+	"packets", "bytes", "ns", "bytes", "bytes", "bytes", "bytes", "bytes", "bytes", "bytes", "ns",
+	"ns",      "ns",    "ns", "packets", "packets", "packets", "packets", "packets", "packets", "packets", "packets"};
+
+static void stat_row(double *o, const cf_flow_stats *s)
+{
+	double v[N_STAT_COLS] = {(double)s->packets,  (double)s->bytes,    (double)s->duration_ns, s->ps_min,
+	                         s->ps_mean,          s->ps_stddev,        s->ps_max,              s->ps_p25,
+	                         s->ps_p50,           s->ps_p75,           (double)s->piat_min,    s->piat_mean,
+	                         s->piat_stddev,      (double)s->piat_max};
+	for (int f = 0; f < CF_FF_COUNT; f++)
+		v[14 + f] = s->flag[f];
+	memcpy(o, v, sizeof v);
+}
+
+typedef struct extract {
+	const char *dir;
+	int f64;
+	uint32_t seq_len;
+	double seq_pad;
+	cf_npy_writer *feat, *seq, *len, *lab;
+	FILE *csv;
+	cf_labeler *labeler;
+	int label_from_dir;
+	uint64_t rows, dropped;
+	int failed;
+	char err[CF_ERRBUF_SIZE];
+	void *rowbuf;   /* one row of features or sequence in the output dtype */
+} extract;
+
+static void put(extract *x, int64_t i, double v, void *buf)
+{
+	if (x->f64)
+		((double *)buf)[i] = v;
+	else
+		((float *)buf)[i] = (float)v;
+}
+
+static int emit_row(void *user, const cf_flow_record *r)
+{
+	extract *x = user;
+	if (x->failed)
+		return CF_ERR_IO;
+	int64_t label = -1;
+	if (x->labeler) {
+		cf_label_query q = {r->ip_version, r->proto, r->src_ip, r->dst_ip, r->src_port, r->dst_port,
+		                    r->bidir.first_ns, r->bidir.last_ns};
+		int id = cf_labeler_match(x->labeler, &q);
+		if (id == CF_LABEL_DROP) {
+			x->dropped++;
+			return CF_OK;
+		}
+		if (id < 0) {
+			x->failed = 1;
+			return id;
+		}
+		label = id;
+	}
+	double fv[N_FEATURES];
+	for (int d = 0; d < 3; d++)
+		stat_row(fv + d * N_STAT_COLS, d == 0 ? &r->bidir : d == 1 ? &r->src2dst : &r->dst2src);
+	for (int i = 0; i < N_FEATURES; i++)
+		put(x, i, fv[i], x->rowbuf);
+	int st = cf_npy_writer_append(x->feat, x->rowbuf, 1);
+	if (st == CF_OK && x->seq_len) {
+		for (uint32_t k = 0; k < x->seq_len; k++) {
+			int have = k < r->seq_n;
+			put(x, 3 * k, have ? (double)r->seq_size[k] : x->seq_pad, x->rowbuf);
+			put(x, 3 * k + 1, have ? (double)r->seq_iat_ns[k] : x->seq_pad, x->rowbuf);
+			put(x, 3 * k + 2, have ? (double)r->seq_dir[k] : x->seq_pad, x->rowbuf);
+		}
+		st = cf_npy_writer_append(x->seq, x->rowbuf, 1);
+	}
+	int32_t n = (int32_t)r->seq_n;
+	if (st == CF_OK && x->seq_len)
+		st = cf_npy_writer_append(x->len, &n, 1);
+	if (st == CF_OK && x->lab)
+		st = cf_npy_writer_append(x->lab, &label, 1);
+	char s[64], d[64];
+	cli_ip_str(r->src_ip, r->ip_version, s, sizeof s);
+	cli_ip_str(r->dst_ip, r->ip_version, d, sizeof d);
+	fprintf(x->csv, "%" PRIu64 ",%" PRIu64 ",%s,%s,%s,%u,%u,%u,%u,%u,%u,%" PRId64 ",%" PRId64 ",%s\n", x->rows, r->id,
+	        cf_flow_end_name(r->end_reason), s, d, r->src_port, r->dst_port, r->proto, r->ip_version, r->vlan_id,
+	        r->tunnel_id, r->bidir.first_ns, r->bidir.last_ns,
+	        label >= 0 ? cf_labeler_name(x->labeler, (uint32_t)label) : "");
+	if (st < 0) {
+		x->failed = 1;
+		return st;
+	}
+	x->rows++;
+	return CF_OK;
+}
+
+static int extract_failed(void *user)
+{
+	extract *x = user;
+	return x->failed || ferror(x->csv);
+}
+
+static void on_file(void *user, const char *path)
+{
+	extract *x = user;
+	char name[4096];
+	if (x->label_from_dir && cf_label_dir_name(path, name, sizeof name) == CF_OK)
+		cf_labeler_set_constant(x->labeler, name);
+}
+
+/* ---------------------------------------------------------------- schema */
+
+static void json_str(FILE *o, const char *s)
+{
+	fputc('"', o);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(o, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(o, "\\u%04x", c);
+		else
+			fputc(c, o);
+	}
+	fputc('"', o);
+}
+
+static void json_files(FILE *o, const char *name, cf_npy_writer *w, int last)
+{
+	fprintf(o, "    \"%s\": [", name);
+	for (uint32_t i = 0; i < cf_npy_writer_files(w); i++) {
+		const char *p = cf_npy_writer_file_path(w, i);
+		const char *base = strrchr(p, '/');
+		fprintf(o, "%s{\"path\": ", i ? ", " : "");
+		json_str(o, base ? base + 1 : p);
+		fprintf(o, ", \"rows\": %" PRIu64 "}", cf_npy_writer_file_rows(w, i));
+	}
+	fprintf(o, "]%s\n", last ? "" : ",");
+}
+
+static int write_schema(extract *x, const cli_flow *cf, const cf_flow_counters *c, const cf_summary *s,
+                        const char *label_desc)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/schema.json", x->dir);
+	FILE *o = fopen(path, "w");
+	if (!o)
+		return -1;
+	const cf_flow_opts *fo = &cf->fo;
+	static const char *sizes[] = {"wire", "captured", "ip", "transport", "payload"};
+	fprintf(o, "{\n  \"cuflow_version\": \"%s\",\n  \"rows\": %" PRIu64 ",\n", cf_version(), x->rows);
+	fprintf(o, "  \"features\": {\n    \"dtype\": \"%s\",\n    \"columns\": [\n", x->f64 ? "float64" : "float32");
+	for (int d = 0; d < 3; d++)
+		for (int k = 0; k < N_STAT_COLS; k++)
+			fprintf(o, "      {\"name\": \"%s_%s\", \"unit\": \"%s\"}%s\n", set_prefix[d], stat_names[k],
+			        stat_units[k], d == 2 && k == N_STAT_COLS - 1 ? "" : ",");
+	fprintf(o, "    ],\n    \"stddev\": \"sample (n - 1); 0 below two values\",\n"
+	           "    \"quantiles\": \"numpy.percentile linear (default) over packet sizes\",\n"
+	           "    \"piat\": \"between consecutive packets of the same direction set; ns\",\n"
+	           "    \"size\": \"%s\"\n  },\n",
+	        sizes[fo->size_mode]);
+	fprintf(o, "  \"sequences\": {\"length\": %u, \"channels\": [\"size_bytes\", \"iat_ns\", \"direction\"], "
+	           "\"direction\": \"+1 src2dst, -1 dst2src\", \"iat\": \"since the flow's previous packet, 0 first\", "
+	           "\"pad\": %.17g, \"lengths\": \"lengths.npy (int32)\"},\n",
+	        x->seq_len, x->seq_pad);
+	fprintf(o, "  \"labels\": ");
+	if (x->labeler) {
+		fprintf(o, "{\"source\": ");
+		json_str(o, label_desc);
+		fprintf(o, ", \"names\": [");
+		for (uint32_t i = 0; i < cf_labeler_count(x->labeler); i++) {
+			fprintf(o, "%s", i ? ", " : "");
+			json_str(o, cf_labeler_name(x->labeler, i));
+		}
+		fprintf(o, "], \"dropped_flows\": %" PRIu64 ", \"report\": ", x->dropped);
+		cf_labeler_report_json(x->labeler, o);
+		fprintf(o, "},\n");
+	} else {
+		fprintf(o, "null,\n");
+	}
+	fprintf(o,
+	        "  \"options\": {\"idle_timeout_ns\": %" PRId64 ", \"active_timeout_ns\": %" PRId64
+	        ", \"tcp_end\": %s, \"tcp_linger_ns\": %" PRId64 ", \"unidirectional\": %s, \"max_flows\": %u, "
+	        "\"piece_packets\": %u, \"order\": \"%s\", \"backend\": \"%s\"},\n",
+	        fo->idle_timeout_ns, fo->active_timeout_ns, fo->tcp_end ? "true" : "false", fo->tcp_linger_ns,
+	        fo->unidirectional ? "true" : "false", fo->max_flows, fo->piece_packets, fo->end_order ? "end" : "first",
+	        cf->cs.backend_kind == CF_BACKEND_CPU ? "cpu" : cf->cs.backend_kind == CF_BACKEND_CUDA ? "cuda" : "auto");
+	fprintf(o, "  \"counters\": {\"packets_read\": %" PRIu64 ", \"packets_decoded\": %" PRIu64
+	           ", \"packets_used\": %" PRIu64 ", \"skipped\": {",
+	        s->packets, s->skip[CF_SKIP_NONE], c->packets_used);
+	int first = 1;
+	for (int k = 1; k < CF_SKIP_COUNT; k++)
+		if (c->skipped[k]) {
+			fprintf(o, "%s\"%s\": %" PRIu64, first ? "" : ", ", cf_skip_name(k), c->skipped[k]);
+			first = 0;
+		}
+	fprintf(o, "}, \"flows\": %" PRIu64 ", \"ended\": {", c->flows);
+	for (int r = 0; r < CF_FLOW_END_COUNT; r++)
+		fprintf(o, "%s\"%s\": %" PRIu64, r ? ", " : "", cf_flow_end_name(r), c->ended[r]);
+	fprintf(o, "}, \"evictions\": %" PRIu64 ", \"time_backwards\": %" PRIu64 ", \"split_flows\": %" PRIu64
+	           ", \"batches\": %" PRIu64 "},\n",
+	        c->evictions, c->time_backwards, c->split_flows, c->batches);
+	fprintf(o, "  \"files\": {\n");
+	json_files(o, "features", x->feat, !x->seq && !x->lab);
+	if (x->seq) {
+		json_files(o, "sequences", x->seq, 0);
+		json_files(o, "lengths", x->len, !x->lab);
+	}
+	if (x->lab)
+		json_files(o, "labels", x->lab, 1);
+	fprintf(o, "  }\n}\n");
+	int bad = ferror(o);
+	return fclose(o) != 0 || bad ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void usage(FILE *o)
+{
+	fprintf(o,
+	        "usage: cuflow extract [options] CAPTURE... -o DIR\n"
+	        "\n"
+	        "Per-flow statistics and early-packet sequences as numpy arrays in DIR:\n"
+	        "features.npy (N x 66), sequences.npy (N x L x 3: size, inter-arrival ns,\n"
+	        "direction +1/-1), lengths.npy, labels.npy (with a label option), flows.csv\n"
+	        "(identity, row-aligned) and schema.json (columns, units, options, counters).\n"
+	        "\n"
+	        "options:\n"
+	        "  -o, --output DIR      output directory (created); required\n"
+	        "  --dtype float32|float64  array type of features and sequences (default float32)\n"
+	        "  --seq-pad V           value of sequence entries past a flow's end (default 0)\n"
+	        "  --shard-rows R        split every array into files of R rows\n"
+	        "  --label NAME          every flow gets label NAME\n"
+	        "  --label-from-dir      label = name of the directory holding each capture\n"
+	        "  --labels CSV          ground truth: CIC-IDS2017 / CICFlowMeter CSV or a rules\n"
+	        "                        CSV (src_ip,dst_ip,src_port,dst_port,protocol,start,end,label)\n"
+	        "  --label-preset cicids2017  CIC-IDS2017 time conventions (+3 h, day first,\n"
+	        "                        afternoon hours without PM)\n"
+	        "  --time-offset S       seconds added to the CSV's times\n"
+	        "  --label-slack S       widen every CSV time range by S seconds\n"
+	        "  --default-label NAME  label for unmatched flows (default: drop them)\n"
+	        "%s"
+	        "\n"
+	        "Exit status: 0 ok; 2 when a file was damaged or not a capture (the others are\n"
+	        "still processed); 1 on a usage or output error.\n",
+	        cli_flow_usage);
+}
+
+enum { O_DTYPE = 2000, O_PAD, O_SHARD, O_LABEL, O_LABEL_DIR, O_LABELS, O_PRESET, O_OFFSET, O_SLACK, O_DEFAULT };
+
+int cmd_extract(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, 0, 'o'},        {"help", no_argument, 0, 'h'},
+		{"dtype", required_argument, 0, O_DTYPE},     {"seq-pad", required_argument, 0, O_PAD},
+		{"shard-rows", required_argument, 0, O_SHARD}, {"label", required_argument, 0, O_LABEL},
+		{"label-from-dir", no_argument, 0, O_LABEL_DIR}, {"labels", required_argument, 0, O_LABELS},
+		{"label-preset", required_argument, 0, O_PRESET}, {"time-offset", required_argument, 0, O_OFFSET},
+		{"label-slack", required_argument, 0, O_SLACK}, {"default-label", required_argument, 0, O_DEFAULT},
+		CLI_FLOW_LONGOPTS,                            {0, 0, 0, 0},
+	};
+	extract x;
+	memset(&x, 0, sizeof x);
+	cli_flow cf;
+	cli_flow_init(&cf);
+	cf_label_opts lo;
+	cf_label_opts_default(&lo);
+	const char *label_const = NULL, *label_csv = NULL;
+	uint64_t shard = 0;
+	char *end;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+		int handled = cli_flow_option(&cf, "extract", c, optarg);
+		if (handled < 0)
+			return CLI_EXIT_USAGE;
+		if (handled)
+			continue;
+		switch (c) {
+		case 'o': x.dir = optarg; break;
+		case O_DTYPE:
+			if (strcmp(optarg, "float32") && strcmp(optarg, "float64")) {
+				fprintf(stderr, "cuflow extract: --dtype takes float32 or float64\n");
+				return CLI_EXIT_USAGE;
+			}
+			x.f64 = !strcmp(optarg, "float64");
+			break;
+		case O_PAD:
+		case O_OFFSET:
+		case O_SLACK: {
+			errno = 0;
+			double v = strtod(optarg, &end);
+			if (errno || end == optarg || *end || (c == O_SLACK && v < 0)) {
+				fprintf(stderr, "cuflow extract: bad number '%s'\n", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			if (c == O_PAD)
+				x.seq_pad = v;
+			else if (c == O_OFFSET)
+				lo.time_offset_ns = (int64_t)(v * 1e9);
+			else
+				lo.slack_ns = (int64_t)(v * 1e9);
+			break;
+		}
+		case O_SHARD:
+			errno = 0;
+			shard = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || shard == 0 || optarg[0] == '-') {
+				fprintf(stderr, "cuflow extract: --shard-rows takes a positive number\n");
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case O_LABEL: label_const = optarg; break;
+		case O_LABEL_DIR: x.label_from_dir = 1; break;
+		case O_LABELS: label_csv = optarg; break;
+		case O_PRESET:
+			if (strcmp(optarg, "cicids2017")) {
+				fprintf(stderr, "cuflow extract: --label-preset takes cicids2017\n");
+				return CLI_EXIT_USAGE;
+			}
+			{
+				const char *def = lo.default_label;
+				cf_label_opts_cicids2017(&lo);
+				lo.default_label = def;
+			}
+			break;
+		case O_DEFAULT: lo.default_label = optarg; break;
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		default: usage(stderr); return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc || !x.dir) {
+		fprintf(stderr, "cuflow extract: %s\n", optind >= argc ? "no capture given" : "no output (-o) given");
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (!!label_const + x.label_from_dir + !!label_csv > 1) {
+		fprintf(stderr, "cuflow extract: --label, --label-from-dir and --labels exclude each other\n");
+		return CLI_EXIT_USAGE;
+	}
+	x.seq_len = cf.fo.seq_len;
+	char err[CF_ERRBUF_SIZE], path[4096];
+	int rc = CLI_EXIT_USAGE;
+	const char *label_desc = label_csv ? label_csv : label_const ? "constant" : "directory";
+	if (mkdir(x.dir, 0777) < 0 && errno != EEXIST) {
+		fprintf(stderr, "cuflow extract: cannot create %s: %s\n", x.dir, strerror(errno));
+		return CLI_EXIT_USAGE;
+	}
+	if (label_csv && cf_labeler_open_csv(label_csv, &lo, &x.labeler, err) < 0)
+		goto fail;
+	if ((label_const || x.label_from_dir) &&
+	    cf_labeler_open_constant(label_const ? label_const : "unknown", &x.labeler, err) < 0)
+		goto fail;
+	int dt = x.f64 ? CF_NPY_F8 : CF_NPY_F4;
+	uint64_t fshape[1] = {N_FEATURES}, sshape[2] = {x.seq_len, 3};
+	snprintf(path, sizeof path, "%s/features.npy", x.dir);
+	if (cf_npy_writer_open(path, dt, 1, fshape, shard, &x.feat, err) < 0)
+		goto fail;
+	if (x.seq_len) {
+		snprintf(path, sizeof path, "%s/sequences.npy", x.dir);
+		if (cf_npy_writer_open(path, dt, 2, sshape, shard, &x.seq, err) < 0)
+			goto fail;
+		snprintf(path, sizeof path, "%s/lengths.npy", x.dir);
+		if (cf_npy_writer_open(path, CF_NPY_I4, 0, NULL, shard, &x.len, err) < 0)
+			goto fail;
+	}
+	if (x.labeler) {
+		snprintf(path, sizeof path, "%s/labels.npy", x.dir);
+		if (cf_npy_writer_open(path, CF_NPY_I8, 0, NULL, shard, &x.lab, err) < 0)
+			goto fail;
+	}
+	snprintf(path, sizeof path, "%s/flows.csv", x.dir);
+	x.csv = fopen(path, "w");
+	if (!x.csv) {
+		snprintf(err, sizeof err, "cannot write %.400s: %s", path, strerror(errno));
+		goto fail;
+	}
+	fputs("row,id,end_reason,src_ip,dst_ip,src_port,dst_port,protocol,ip_version,vlan_id,tunnel_id,"
+	      "first_seen_ns,last_seen_ns,label\n",
+	      x.csv);
+	size_t row_values = N_FEATURES > 3 * (size_t)x.seq_len ? N_FEATURES : 3 * (size_t)x.seq_len;
+	x.rowbuf = malloc(row_values * 8);
+	if (!x.rowbuf) {
+		snprintf(err, sizeof err, "out of memory");
+		goto fail;
+	}
+	cli_flow_on_file = on_file;
+	cf_flow_counters counters;
+	cf_summary total;
+	rc = cli_flow_run(&cf, "extract", argv + optind, argc - optind, emit_row, &x, extract_failed, &counters,
+	                  &total);
+	int bad = 0;
+	const char *what = "";
+	cf_npy_writer *ws[4] = {x.feat, x.seq, x.len, x.lab};
+	x.feat = x.seq = x.len = x.lab = NULL;
+	for (int i = 0; i < 4; i++)
+		if (ws[i] && cf_npy_writer_error(ws[i])[0] && !bad) {
+			bad = 1;
+			what = cf_npy_writer_error(ws[i]);
+		}
+	/* the schema lists the files, so it is written before the writers close */
+	x.feat = ws[0];
+	x.seq = ws[1];
+	x.len = ws[2];
+	x.lab = ws[3];
+	if (!bad && write_schema(&x, &cf, &counters, &total, label_desc) < 0) {
+		bad = 1;
+		what = "cannot write schema.json";
+	}
+	for (int i = 0; i < 4; i++)
+		if (ws[i] && cf_npy_writer_close(ws[i], err) < 0 && !bad) {
+			bad = 1;
+			what = err;
+		}
+	x.feat = x.seq = x.len = x.lab = NULL;
+	if ((fclose(x.csv) != 0) && !bad) {
+		bad = 1;
+		what = "writing flows.csv failed";
+	}
+	x.csv = NULL;
+	if (bad) {
+		fprintf(stderr, "cuflow extract: %s\n", what);
+		rc = CLI_EXIT_USAGE;
+	} else if (rc != CLI_EXIT_USAGE) {
+		fprintf(stderr, "cuflow extract: %" PRIu64 " rows in %s", x.rows, x.dir);
+		if (x.labeler)
+			fprintf(stderr, " (%" PRIu64 " unlabelled flows dropped)", x.dropped);
+		fputc('\n', stderr);
+	}
+	goto done;
+fail:
+	fprintf(stderr, "cuflow extract: %s\n", err);
+	rc = CLI_EXIT_USAGE;
+done:
+	cf_npy_writer_close(x.feat, NULL);
+	cf_npy_writer_close(x.seq, NULL);
+	cf_npy_writer_close(x.len, NULL);
+	cf_npy_writer_close(x.lab, NULL);
+	if (x.csv)
+		fclose(x.csv);
+	cf_labeler_close(x.labeler);
+	free(x.rowbuf);
+	return rc;
+}

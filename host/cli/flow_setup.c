@@ -1,0 +1,198 @@
+/* The options and the run loop the flow commands (flows, extract) share:
+ * flow-table settings, the engine over every capture, damage reports,
+ * counters at the end. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char cli_flow_usage[] =
+	"  --idle-timeout S      end a flow idle for S seconds (default 120; 0 = never)\n"
+	"  --active-timeout S    end a flow S seconds after its first packet (default 1800; 0 = never)\n"
+	"  --tcp-end on|off      FIN from both sides or RST ends a TCP flow (default on)\n"
+	"  --unidirectional      each direction is its own flow (one FIN or a RST ends it)\n"
+	"  --tcp-linger S        packets within S seconds after that close still join the\n"
+	"                        flow (final ACK, retransmitted FIN; default 2)\n"
+	"  --max-flows N         live flows kept; past it the least recently active is\n"
+	"                        evicted (default 1048576)\n"
+	"  --order end|first     rows as flows end (default; nothing waits) or by first\n"
+	"                        packet (a flow that ends early waits for older ones,\n"
+	"                        bounded by a reserve of max-flows/8+16 past which the\n"
+	"                        oldest live flow is evicted)\n"
+	"  --size MODE           size counted: wire (default), captured, ip, transport, payload\n"
+	"  --seq N               early-packet sequence length (default 30, max 1024)\n"
+	"  --piece-packets N     packets stored per flow before it is processed in pieces\n"
+	"                        (default 4096; results do not depend on it)\n"
+	"  --filter EXPR         only packets matching a BPF filter (tcpdump syntax)\n"
+	"  --decap LIST          tunnels to decapsulate: all (default), none, or a comma list\n"
+	"                        of gre,ipip,vxlan,geneve,gtp,teredo,capwap,tzsp\n"
+	"  --backend NAME        auto (default), cpu or cuda\n"
+	"  --quiet               no progress line\n";
+
+void (*cli_flow_on_file)(void *user, const char *path);
+
+void cli_flow_init(cli_flow *f)
+{
+	memset(f, 0, sizeof *f);
+	cf_flow_opts_default(&f->fo);
+	cli_scan_init(&f->cs);
+}
+
+static int parse_seconds(const char *s, int64_t *ns)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 9.2e9)
+		return -1;
+	*ns = (int64_t)(v * 1e9 + 0.5);
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *v)
+{
+	char *end;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno || end == s || *end || *v < lo || *v > hi || s[0] == '-' ? -1 : 0;
+}
+
+int cli_flow_option(cli_flow *f, const char *cmd, int c, const char *arg)
+{
+	int h = cli_scan_option(&f->cs, cmd, c, arg);
+	if (h)
+		return h;
+	cf_flow_opts *fo = &f->fo;
+	unsigned long long v;
+	switch (c) {
+	case CLI_OPT_IDLE:
+	case CLI_OPT_ACTIVE:
+	case CLI_OPT_LINGER: {
+		int64_t *dst = c == CLI_OPT_IDLE ? &fo->idle_timeout_ns
+		               : c == CLI_OPT_ACTIVE ? &fo->active_timeout_ns : &fo->tcp_linger_ns;
+		if (parse_seconds(arg, dst) < 0) {
+			fprintf(stderr, "cuflow %s: bad number of seconds '%s'\n", cmd, arg);
+			return -1;
+		}
+		return 1;
+	}
+	case CLI_OPT_UNI:
+		fo->unidirectional = 1;
+		return 1;
+	case CLI_OPT_TCP_END:
+		if (!strcmp(arg, "on") || !strcmp(arg, "off")) {
+			fo->tcp_end = !strcmp(arg, "on");
+			return 1;
+		}
+		fprintf(stderr, "cuflow %s: --tcp-end takes on or off\n", cmd);
+		return -1;
+	case CLI_OPT_MAX_FLOWS:
+		if (parse_uint(arg, 1, 1u << 30, &v) < 0) {
+			fprintf(stderr, "cuflow %s: --max-flows takes 1 .. 2^30\n", cmd);
+			return -1;
+		}
+		fo->max_flows = (uint32_t)v;
+		return 1;
+	case CLI_OPT_SEQ:
+		if (parse_uint(arg, 0, 1024, &v) < 0) {
+			fprintf(stderr, "cuflow %s: --seq takes 0 .. 1024\n", cmd);
+			return -1;
+		}
+		fo->seq_len = (uint32_t)v;
+		return 1;
+	case CLI_OPT_PIECE:
+		if (parse_uint(arg, 1, 1u << 22, &v) < 0) {
+			fprintf(stderr, "cuflow %s: --piece-packets takes 1 .. 4194304\n", cmd);
+			return -1;
+		}
+		fo->piece_packets = (uint32_t)v;
+		if (fo->batch_packets < v)
+			fo->batch_packets = (uint32_t)v;
+		return 1;
+	case CLI_OPT_SIZE:
+		if (cf_flow_size_parse(arg, &fo->size_mode) < 0) {
+			fprintf(stderr, "cuflow %s: unknown size '%s' (wire, captured, ip, transport, payload)\n", cmd, arg);
+			return -1;
+		}
+		return 1;
+	case CLI_OPT_ORDER:
+		if (!strcmp(arg, "first") || !strcmp(arg, "end")) {
+			fo->end_order = !strcmp(arg, "end");
+			return 1;
+		}
+		fprintf(stderr, "cuflow %s: --order takes first or end\n", cmd);
+		return -1;
+	case 'q':
+		f->quiet = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void print_counters(FILE *e, const char *cmd, const cf_summary *s, const cf_flow_counters *c)
+{
+	fprintf(e, "cuflow %s: packets read %" PRIu64 ", decoded %" PRIu64 ", used %" PRIu64 ", skipped %" PRIu64, cmd,
+	        s->packets, s->skip[CF_SKIP_NONE], c->packets_used, c->packets - c->packets_used);
+	for (int k = 1; k < CF_SKIP_COUNT; k++)
+		if (c->skipped[k])
+			fprintf(e, " %s %" PRIu64, cf_skip_name(k), c->skipped[k]);
+	fprintf(e, "\ncuflow %s: flows %" PRIu64, cmd, c->flows);
+	for (int r = 0; r < CF_FLOW_END_COUNT; r++)
+		fprintf(e, " %s %" PRIu64, cf_flow_end_name(r), c->ended[r]);
+	fprintf(e, "; evictions %" PRIu64 ", max live %" PRIu64 ", time backwards %" PRIu64 "\n", c->evictions,
+	        c->max_live, c->time_backwards);
+}
+
+int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow_emit_fn emit, void *user,
+                 int (*out_failed)(void *), cf_flow_counters *counters, cf_summary *total)
+{
+	char err[CF_ERRBUF_SIZE];
+	cf_flow_engine *e = NULL;
+	cf_scan_result *res = NULL;
+	int rc = CLI_EXIT_USAGE;
+	cf_summary_clear(total);
+	memset(counters, 0, sizeof *counters);
+	if (cli_scan_open(&f->cs, cmd, !f->quiet) < 0)
+		goto done;
+	if (cf_flow_engine_open(&f->fo, f->cs.so.backend, emit, user, &e, err) < 0) {
+		fprintf(stderr, "cuflow %s: %s\n", cmd, err);
+		goto done;
+	}
+	res = malloc(sizeof *res);
+	if (!res) {
+		fprintf(stderr, "cuflow %s: out of memory\n", cmd);
+		goto done;
+	}
+	uint64_t damaged = 0;
+	int failed = 0;
+	cf_scan_opts *so = &f->cs.so;
+	for (int i = 0; i < nfiles && !failed; i++) {
+		if (cli_flow_on_file)
+			cli_flow_on_file(user, files[i]);
+		cli_progress *pr = cli_progress_start(files[i], !f->quiet);
+		so->progress = cli_progress_update;
+		so->progress_user = pr;
+		cf_flow_scan_file(files[i], so, e, res);
+		cli_progress_end(pr);
+		cf_summary_merge(total, &res->summary);
+		if (cf_flow_engine_finish(e) < 0 || (out_failed && out_failed(user))) {
+			failed = 1;
+			fprintf(stderr, "cuflow %s: %s\n", cmd,
+			        cf_flow_engine_error(e)[0] ? cf_flow_engine_error(e) : "writing the output failed");
+		} else if (res->status < 0) {
+			damaged++;
+			fprintf(stderr, "cuflow %s: %s\n", cmd, res->error);
+		}
+	}
+	*counters = *cf_flow_engine_counters(e);
+	print_counters(stderr, cmd, total, counters);
+	rc = failed ? CLI_EXIT_USAGE : damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
+done:
+	free(res);
+	cf_flow_engine_close(e);
+	cli_scan_close(&f->cs);
+	return rc;
+}

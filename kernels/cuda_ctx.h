@@ -1,0 +1,42 @@
+/*
+ * The CUDA backend's per-run state, shared by the kernels/ *.cu files:
+ * one stream, the packet-summary arena, and the flow-batch buffers (grown
+ * to the largest batch once, then reused).
+ */
+#ifndef CUFLOW_KERNELS_CUDA_CTX_H
+#define CUFLOW_KERNELS_CUDA_CTX_H
+
+#include <cstdio>
+#include <cuda_runtime.h>
+
+#include "cuda_api.h"
+
+#define CF_CUDA_TRY(expr)                                                                     \
+	do {                                                                                      \
+		cudaError_t e_ = (expr);                                                              \
+		if (e_ != cudaSuccess) {                                                              \
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%s failed: %s (%s:%d)", #expr,                 \
+			         cudaGetErrorString(e_), __FILE__, __LINE__);                             \
+			return CF_ERR_DEVICE;                                                             \
+		}                                                                                     \
+	} while (0)
+
+// Packets per device chunk of the summary: the arena holds this many
+// packets' columns.
+static const size_t kChunk = (size_t)1 << 20;
+
+struct cf_cuda_ctx {
+	cudaStream_t stream;
+	void *arena;
+	int64_t *ts;
+	uint32_t *caplen, *wirelen;
+	uint16_t *layers;
+	uint8_t *skip;
+	// flow batches: a device mirror of the host batch's arrays
+	void *flow_mem;
+	cf_flow_batch flow;     // device pointers, sized max_pieces/max_packets/seq_len
+	uint64_t *flow_keys;
+	uint32_t *flow_piece;
+};
+
+#endif
