@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -754,4 +756,43 @@ TEST(FlowKey, UnidirectionalSplitsDirections)
 	EXPECT_EQ(ba->src_port, 80); // the SYN-ACK's sender stays the source
 	EXPECT_EQ(ba->end_reason, CF_FLOW_END_FIN);
 	EXPECT_EQ(ba->bidir.flag[CF_FF_SYN], 1u);
+}
+
+// p25/p50/p75 of the union of two sorted lists (the layout the backends
+// sort into) equal numpy's linear percentiles of the sorted union,
+// computed here the textbook way.
+TEST(FlowStats, QuantilesOfTwoSortedListsMatchNumpyLinear)
+{
+	std::mt19937_64 rng(7);
+	for (int trial = 0; trial < 2000; trial++) {
+		size_t na = rng() % 12, nb = rng() % 12;
+		if (na + nb == 0)
+			continue;
+		std::vector<uint64_t> a(na), b(nb);
+		for (auto &x : a)
+			x = (1ull << 32) * (rng() & 1) + rng() % 50; // high bits must be ignored
+		for (auto &x : b)
+			x = rng() % 50;
+		auto low = [](uint64_t x, uint64_t y) { return (uint32_t)x < (uint32_t)y; };
+		std::sort(a.begin(), a.end(), low);
+		std::sort(b.begin(), b.end(), low);
+		std::vector<double> u;
+		for (auto x : a)
+			u.push_back((uint32_t)x);
+		for (auto x : b)
+			u.push_back((uint32_t)x);
+		std::sort(u.begin(), u.end());
+		double want[3];
+		for (int k = 0; k < 3; k++) {
+			double h = (u.size() - 1) * (k + 1) / 4.0;
+			size_t lo = (size_t)std::floor(h);
+			double hi = lo + 1 < u.size() ? u[lo + 1] : u[lo];
+			want[k] = u[lo] + (h - lo) * (hi - u[lo]);
+		}
+		cf_flow_stats s{};
+		cf_flow_stats_quantiles(&s, a.data(), na, b.data(), nb);
+		EXPECT_EQ(s.ps_p25, want[0]) << "trial " << trial;
+		EXPECT_EQ(s.ps_p50, want[1]) << "trial " << trial;
+		EXPECT_EQ(s.ps_p75, want[2]) << "trial " << trial;
+	}
 }
