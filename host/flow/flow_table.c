@@ -260,14 +260,16 @@ static uint64_t mix64(uint64_t h)
 	return h;
 }
 
+/* One multiply per word, one full mix at the end: the key is hashed for
+ * every packet, so this is on the hot path. */
 static uint32_t key_hash(const flow_key *k)
 {
 	uint64_t w[sizeof(flow_key) / 8], h = 0x9e3779b97f4a7c15ull;
 	CF_STATIC_ASSERT(sizeof(flow_key) % 8 == 0, "flow_key is whole words");
 	memcpy(w, k, sizeof w);
 	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
-		h = mix64(h ^ w[i]);
-	return (uint32_t)h;
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdull + (h >> 29);
+	return (uint32_t)mix64(h);
 }
 
 static int is_echo(uint8_t proto, uint8_t type)
