@@ -65,6 +65,7 @@ typedef struct cli_flow {
 	cf_flow_opts fo;
 	cli_scan cs;
 	int quiet;
+	char backend_used[8];    /* "cpu" or "cuda" once cli_flow_run opened it */
 } cli_flow;
 void cli_flow_init(cli_flow *f);
 /* 1 handled, 0 not ours, -1 bad value (message printed). */

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,22 @@ static void put(extract *x, int64_t i, double v, void *buf)
 		((float *)buf)[i] = (float)v;
 }
 
+/* A CSV field, quoted (RFC 4180) when it holds a comma, quote or line break. */
+static void csv_field(FILE *o, const char *v)
+{
+	if (!strpbrk(v, ",\"\r\n")) {
+		fputs(v, o);
+		return;
+	}
+	fputc('"', o);
+	for (; *v; v++) {
+		if (*v == '"')
+			fputc('"', o);
+		fputc(*v, o);
+	}
+	fputc('"', o);
+}
+
 static int emit_row(void *user, const cf_flow_record *r)
 {
 	extract *x = user;
@@ -112,10 +129,11 @@ static int emit_row(void *user, const cf_flow_record *r)
 	char s[64], d[64];
 	cli_ip_str(r->src_ip, r->ip_version, s, sizeof s);
 	cli_ip_str(r->dst_ip, r->ip_version, d, sizeof d);
-	fprintf(x->csv, "%" PRIu64 ",%" PRIu64 ",%s,%s,%s,%u,%u,%u,%u,%u,%u,%" PRId64 ",%" PRId64 ",%s\n", x->rows, r->id,
+	fprintf(x->csv, "%" PRIu64 ",%" PRIu64 ",%s,%s,%s,%u,%u,%u,%u,%u,%u,%" PRId64 ",%" PRId64 ",", x->rows, r->id,
 	        cf_flow_end_name(r->end_reason), s, d, r->src_port, r->dst_port, r->proto, r->ip_version, r->vlan_id,
-	        r->tunnel_id, r->bidir.first_ns, r->bidir.last_ns,
-	        label >= 0 ? cf_labeler_name(x->labeler, (uint32_t)label) : "");
+	        r->tunnel_id, r->bidir.first_ns, r->bidir.last_ns);
+	csv_field(x->csv, label >= 0 ? cf_labeler_name(x->labeler, (uint32_t)label) : "");
+	fputc('\n', x->csv);
 	if (st < 0) {
 		x->failed = 1;
 		return st;
@@ -189,10 +207,15 @@ static int write_schema(extract *x, const cli_flow *cf, const cf_flow_counters *
 	           "    \"piat\": \"between consecutive packets of the same direction set; ns\",\n"
 	           "    \"size\": \"%s\"\n  },\n",
 	        sizes[fo->size_mode]);
+	char pad[64]; /* JSON has no NaN or infinity: those go as strings */
+	if (isfinite(x->seq_pad))
+		snprintf(pad, sizeof pad, "%.17g", x->seq_pad);
+	else
+		snprintf(pad, sizeof pad, "\"%s\"", isnan(x->seq_pad) ? "nan" : x->seq_pad > 0 ? "inf" : "-inf");
 	fprintf(o, "  \"sequences\": {\"length\": %u, \"channels\": [\"size_bytes\", \"iat_ns\", \"direction\"], "
 	           "\"direction\": \"+1 src2dst, -1 dst2src\", \"iat\": \"since the flow's previous packet, 0 first\", "
-	           "\"pad\": %.17g, \"lengths\": \"lengths.npy (int32)\"},\n",
-	        x->seq_len, x->seq_pad);
+	           "\"pad\": %s, \"lengths\": \"lengths.npy (int32)\"},\n",
+	        x->seq_len, pad);
 	fprintf(o, "  \"labels\": ");
 	if (x->labeler) {
 		fprintf(o, "{\"source\": ");
@@ -214,7 +237,7 @@ static int write_schema(extract *x, const cli_flow *cf, const cf_flow_counters *
 	        "\"piece_packets\": %u, \"order\": \"%s\", \"backend\": \"%s\"},\n",
 	        fo->idle_timeout_ns, fo->active_timeout_ns, fo->tcp_end ? "true" : "false", fo->tcp_linger_ns,
 	        fo->unidirectional ? "true" : "false", fo->max_flows, fo->piece_packets, fo->end_order ? "end" : "first",
-	        cf->cs.backend_kind == CF_BACKEND_CPU ? "cpu" : cf->cs.backend_kind == CF_BACKEND_CUDA ? "cuda" : "auto");
+	        cf->backend_used[0] ? cf->backend_used : "none");
 	fprintf(o, "  \"counters\": {\"packets_read\": %" PRIu64 ", \"packets_decoded\": %" PRIu64
 	           ", \"packets_used\": %" PRIu64 ", \"skipped\": {",
 	        s->packets, s->skip[CF_SKIP_NONE], c->packets_used);
@@ -378,8 +401,11 @@ int cmd_extract(int argc, char **argv)
 	}
 	if (label_csv && cf_labeler_open_csv(label_csv, &lo, &x.labeler, err) < 0)
 		goto fail;
+	char first_dir[4096] = "unknown"; /* the first capture's label, so no unused name */
+	if (x.label_from_dir)
+		cf_label_dir_name(argv[optind], first_dir, sizeof first_dir);
 	if ((label_const || x.label_from_dir) &&
-	    cf_labeler_open_constant(label_const ? label_const : "unknown", &x.labeler, err) < 0)
+	    cf_labeler_open_constant(label_const ? label_const : first_dir, &x.labeler, err) < 0)
 		goto fail;
 	int dt = x.f64 ? CF_NPY_F8 : CF_NPY_F4;
 	uint64_t fshape[1] = {N_FEATURES}, sshape[2] = {x.seq_len, 3};

@@ -157,6 +157,7 @@ int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow
 	memset(counters, 0, sizeof *counters);
 	if (cli_scan_open(&f->cs, cmd, !f->quiet) < 0)
 		goto done;
+	snprintf(f->backend_used, sizeof f->backend_used, "%s", cf_backend_name(f->cs.so.backend));
 	if (cf_flow_engine_open(&f->fo, f->cs.so.backend, emit, user, &e, err) < 0) {
 		fprintf(stderr, "cuflow %s: %s\n", cmd, err);
 		goto done;

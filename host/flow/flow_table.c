@@ -592,8 +592,10 @@ int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p)
 	store_packet(t, i, &pk);
 	f = &t->slots[i];
 	f->last_ns = now;
-	list_remove(t, L_LRU, i);
-	list_append(t, L_LRU, i);
+	if (t->lists[L_LRU].tail != i) { /* bursts of one flow stay put */
+		list_remove(t, L_LRU, i);
+		list_append(t, L_LRU, i);
+	}
 
 	if (t->o.tcp_end && p->proto == 6 && !f->closing) {
 		if (p->tcp_flags & CF_TCP_RST)
