@@ -14,10 +14,10 @@
 #   --runs N        runs per measurement, median reported (default 3)
 #   --build DIR     build directory with ./cuflow (default build)
 #   --venv DIR      Python virtual environment with nfstream (default
-#                   build/bench-venv; created with pip when absent)
+#                   build/nfs-venv, as .ci/deps.sh makes; created with pip when absent)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CAP=$ROOT/bench/.work/mixed-2.pcap PREFIX=400000 RUNS=3 BUILD=$ROOT/build VENV=$ROOT/build/bench-venv
+CAP=$ROOT/bench/.work/mixed-2.pcap PREFIX=400000 RUNS=3 BUILD=$ROOT/build VENV=$ROOT/build/nfs-venv
 while [ $# -gt 0 ]; do
 	case $1 in
 	--capture) CAP=$(realpath "$2"); shift ;;

@@ -286,7 +286,9 @@ static void make_key(const cf_pkt *p, int uni, flow_key *k, int *sender_lo)
 	k->ip_version = p->ip_version;
 	k->proto = p->proto;
 	k->vlan = p->vlan_count ? p->vlan[0] : 0;
-	k->tunnel_id = p->tunnel_id;
+	/* GTP-U uplink and downlink carry different TEIDs by design: keying
+	 * on them would split every conversation in two. */
+	k->tunnel_id = p->tunnel_type == CF_TUNNEL_GTP ? 0 : p->tunnel_id;
 	uint16_t sp = p->sport, dp = p->dport;
 	if (p->proto == 1 || p->proto == 58) {
 		if (!uni && is_echo(p->proto, p->icmp_type)) {
@@ -523,7 +525,7 @@ static uint32_t create(cf_flow_table *t, const flow_key *k, uint32_t bucket, con
 	r->icmp_type = k->icmp_type;
 	r->icmp_code = k->icmp_code;
 	r->vlan_id = k->vlan;
-	r->tunnel_id = k->tunnel_id;
+	r->tunnel_id = p->tunnel_id; /* the first packet's (for GTP, not part of the key) */
 	if (f->src_is_lo) {
 		memcpy(r->src_ip, k->addr_lo, 16);
 		memcpy(r->dst_ip, k->addr_hi, 16);
