@@ -18,6 +18,7 @@
  * finished flows waiting behind an older live one, and the packet pool:
  * chunks of CHUNK_PKTS packets, each flow a singly linked chain of them.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,24 +46,32 @@ struct link {
 	uint32_t prev, next;
 };
 
+/* A slot, laid out for the per-packet path: the first cache line holds
+ * what the hash lookup reads (key, chain), the second what placing a
+ * packet touches (lists, times, chunks, TCP state); the identity is only
+ * read when the flow starts and ends. Slots are 64-byte aligned. */
 typedef struct flow {
 	flow_key key;
 	uint32_t hnext;            /* hash chain, or free list */
-	uint32_t bucket;
+	uint32_t stored;           /* packets in the chain */
+	int64_t last_ns;           /* latest packet (clock time) */
+	/* line 2 */
 	struct link l[L_COUNT];
-	int64_t close_ns;
+	int64_t first_ns;          /* first packet (clock time) */
+	uint32_t chunk_head, chunk_tail; /* stored packets, NIL when none */
+	uint32_t tag;              /* the piece callback's word */
 	uint8_t src_is_lo;         /* the source is the key's lo endpoint */
 	uint8_t fin_seen;          /* bit 0: FIN from source, bit 1: from destination */
 	uint8_t closing;           /* 0, or CF_FLOW_END_FIN / CF_FLOW_END_RST */
 	uint8_t in_close;          /* on the close list */
 	uint8_t done;              /* ended, waiting on the start list to be emitted */
 	uint8_t sent;              /* an earlier piece has been handed out */
-	int64_t first_ns, last_ns; /* first and latest packet (clock time) */
-	uint32_t chunk_head, chunk_tail; /* stored packets, NIL when none */
-	uint32_t stored;           /* packets in the chain */
-	uint32_t tag;              /* the piece callback's word */
+	/* cold */
+	uint32_t bucket;
+	int64_t close_ns;
 	cf_flow_ident rec;
-} flow;
+} __attribute__((aligned(64))) flow;
+CF_STATIC_ASSERT(sizeof(flow_key) + 16 == 64, "key, chain and last time fill the first cache line");
 
 #define CHUNK_PKTS 32
 typedef struct chunk {
@@ -83,6 +92,7 @@ struct cf_flow_table {
 	uint32_t unused_chunk;     /* chunks [unused_chunk, n_chunks) never used yet */
 	cf_flow_pkt *scratch;      /* one piece, gathered from its chunks */
 	flow *slots;
+	void *slots_mem;           /* the allocation behind slots */
 	uint32_t *buckets;
 	uint32_t mask;
 	uint32_t free_head;        /* chain of freed slots */
@@ -194,14 +204,16 @@ int cf_flow_table_open(const cf_flow_opts *opts, cf_flow_piece_fn emit, void *us
 		/* calloc: pages of slots are only touched once flows use them,
 		 * so a large max_flows costs address space, not memory */
 		t->n_slots = n_slots;
-		t->slots = calloc(n_slots, sizeof *t->slots);
+		/* one spare slot to align the array to a cache line */
+		t->slots_mem = calloc((size_t)n_slots + 1, sizeof *t->slots);
+		t->slots = t->slots_mem ? (flow *)(((uintptr_t)t->slots_mem + 63) & ~(uintptr_t)63) : NULL;
 		t->buckets = malloc((size_t)nb * sizeof *t->buckets);
 		t->pool = malloc((size_t)nc * sizeof *t->pool); /* touched only as used */
 		t->scratch = malloc((size_t)o.piece_packets * sizeof *t->scratch);
 	}
 	if (!t || !t->slots || !t->buckets || !t->pool || !t->scratch) {
 		if (t) {
-			free(t->slots);
+			free(t->slots_mem);
 			free(t->buckets);
 			free(t->pool);
 			free(t->scratch);
@@ -231,7 +243,7 @@ void cf_flow_table_close(cf_flow_table *t)
 {
 	if (!t)
 		return;
-	free(t->slots);
+	free(t->slots_mem);
 	free(t->buckets);
 	free(t->pool);
 	free(t->scratch);
