@@ -343,6 +343,14 @@ int cf_flow_engine_add(cf_flow_engine *e, const cf_pkt *p)
 	return e->status;
 }
 
+int cf_flow_engine_add_batch(cf_flow_engine *e, const cf_pkt *p, size_t n)
+{
+	int st = cf_flow_table_add_batch(e->t, p, n);
+	if (st < 0 && e->status == CF_OK)
+		e->status = st;
+	return e->status;
+}
+
 int cf_flow_engine_finish(cf_flow_engine *e)
 {
 	int st = cf_flow_table_finish(e->t);

@@ -9,9 +9,9 @@
 #include "cuflow/cuflow.h"
 #include "cuflow/flow.h"
 
-static int add_to_table(void *table, const cf_pkt *p)
+static int add_to_table(void *table, const cf_pkt *p, size_t n)
 {
-	return cf_flow_engine_add(table, p);
+	return cf_flow_engine_add_batch(table, p, n);
 }
 
 int cf_flow_scan_file(const char *path, const cf_scan_opts *o, cf_flow_engine *t, cf_scan_result *res)
@@ -24,7 +24,8 @@ int cf_flow_scan_file(const char *path, const cf_scan_opts *o, cf_flow_engine *t
 		return res->status = CF_ERR_ARG;
 	}
 	cf_scan_opts so = *o;
-	so.on_packet = add_to_table;
+	so.on_packet = NULL;
+	so.on_packets = add_to_table;
 	so.on_packet_user = t;
 	return cf_scan_file(path, &so, res);
 }

@@ -558,13 +558,9 @@ static uint32_t create(cf_flow_table *t, const flow_key *k, uint32_t bucket, con
 	return i;
 }
 
-int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p)
+/* Places one usable packet whose key, bucket and sender side are known. */
+static void add_keyed(cf_flow_table *t, const cf_pkt *p, const flow_key *kp, uint32_t bucket, int sender_lo)
 {
-	t->c.packets++;
-	if (p->skip != CF_SKIP_NONE) {
-		t->c.skipped[p->skip < CF_SKIP_COUNT ? p->skip : 0]++;
-		return CF_OK;
-	}
 	t->c.packets_used++;
 	int64_t now = p->ts_ns;
 	if (!t->clock_set) {
@@ -578,11 +574,7 @@ int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p)
 	}
 	expire_due(t, now);
 
-	flow_key k;
-	int sender_lo;
-	make_key(p, t->o.unidirectional, &k, &sender_lo);
-	uint32_t bucket = key_hash(&k) & t->mask;
-	uint32_t i = lookup(t, &k, bucket);
+	uint32_t i = lookup(t, kp, bucket);
 	/* A pure SYN on a closing flow is a new connection reusing the ports:
 	 * the old one ends now. */
 	if (i != NIL && t->slots[i].closing && p->proto == 6 &&
@@ -591,7 +583,7 @@ int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p)
 		i = NIL;
 	}
 	if (i == NIL)
-		i = create(t, &k, bucket, p, sender_lo);
+		i = create(t, kp, bucket, p, sender_lo);
 	flow *f = &t->slots[i];
 	int from_src = sender_lo == f->src_is_lo;
 	uint32_t size = packet_size(t, p);
@@ -627,6 +619,48 @@ int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p)
 				f->in_close = 1;
 				list_append(t, L_CLOSE, i);
 			}
+		}
+	}
+}
+
+int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p)
+{
+	return cf_flow_table_add_batch(t, p, 1);
+}
+
+/* Keys and buckets of the whole batch first, with the bucket heads and
+ * then the slots they point to prefetched, so the cache misses of many
+ * packets overlap; then the packets are placed one by one, in order, with
+ * the same rules as ever (a prefetch is only a hint). */
+#define PREFETCH_BATCH 32
+int cf_flow_table_add_batch(cf_flow_table *t, const cf_pkt *pkts, size_t n)
+{
+	flow_key keys[PREFETCH_BATCH];
+	uint32_t bucket[PREFETCH_BATCH];
+	int sender_lo[PREFETCH_BATCH];
+	for (size_t base = 0; base < n; base += PREFETCH_BATCH) {
+		size_t m = n - base < PREFETCH_BATCH ? n - base : PREFETCH_BATCH;
+		const cf_pkt *p = pkts + base;
+		for (size_t k = 0; k < m; k++) {
+			if (p[k].skip != CF_SKIP_NONE)
+				continue;
+			make_key(&p[k], t->o.unidirectional, &keys[k], &sender_lo[k]);
+			bucket[k] = key_hash(&keys[k]) & t->mask;
+			__builtin_prefetch(&t->buckets[bucket[k]]);
+		}
+		for (size_t k = 0; k < m; k++) {
+			if (p[k].skip != CF_SKIP_NONE)
+				continue;
+			uint32_t i = t->buckets[bucket[k]];
+			if (i != NIL)
+				__builtin_prefetch(&t->slots[i]);
+		}
+		for (size_t k = 0; k < m; k++) {
+			t->c.packets++;
+			if (p[k].skip != CF_SKIP_NONE)
+				t->c.skipped[p[k].skip < CF_SKIP_COUNT ? p[k].skip : 0]++;
+			else
+				add_keyed(t, &p[k], &keys[k], bucket[k], sender_lo[k]);
 		}
 	}
 	int st = t->status;

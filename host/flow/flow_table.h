@@ -18,6 +18,7 @@
 #ifndef CUFLOW_HOST_FLOW_TABLE_H
 #define CUFLOW_HOST_FLOW_TABLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "cuflow/flow.h"
 
@@ -43,6 +44,8 @@ typedef struct cf_flow_table cf_flow_table;
 int cf_flow_table_open(const cf_flow_opts *o, cf_flow_piece_fn piece, void *user, cf_flow_table **out,
                        char *errbuf);
 int cf_flow_table_add(cf_flow_table *t, const cf_pkt *p);
+/* The same for n packets in order (their hash lookups overlap). */
+int cf_flow_table_add_batch(cf_flow_table *t, const cf_pkt *pkts, size_t n);
 int cf_flow_table_finish(cf_flow_table *t);
 uint32_t cf_flow_table_live(const cf_flow_table *t);
 const cf_flow_counters *cf_flow_table_counters(const cf_flow_table *t);

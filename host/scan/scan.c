@@ -138,9 +138,12 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 	b->count = 0;
 
 	cf_frame f;
-	cf_pkt p;
+	cf_pkt run[32]; /* records waiting for on_packets */
+	size_t nrun = 0;
 	uint64_t n = 0;
 	while ((st = cf_reader_next(r, &f)) == CF_OK) {
+		cf_pkt *pp = o->on_packets ? &run[nrun] : &run[0];
+#define p (*pp)
 		if (o->filter && !cf_filter_match(o->filter, &f)) {
 			memset(&p, 0, sizeof p);
 			p.ts_ns = f.ts_ns;
@@ -151,7 +154,16 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 		} else {
 			cf_decode_frame(&o->decode, &f, &p);
 		}
-		if (o->on_packet) {
+		if (o->on_packets && ++nrun == 32) {
+			int pst = o->on_packets(o->on_packet_user, run, nrun);
+			nrun = 0;
+			if (pst < 0) {
+				res->status = pst;
+				snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(pst));
+				cf_pkt_batch_push(b, &p);
+				break;
+			}
+		} else if (!o->on_packets && o->on_packet) {
 			int pst = o->on_packet(o->on_packet_user, &p);
 			if (pst < 0) {
 				res->status = pst;
@@ -164,6 +176,14 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 			break;
 		if ((++n & 0xffff) == 0 && o->progress)
 			o->progress(o->progress_user, cf_reader_bytes_read(r), cf_reader_get_info(r)->file_size, n);
+#undef p
+	}
+	if (nrun && res->status == CF_OK) {
+		int pst = o->on_packets(o->on_packet_user, run, nrun);
+		if (pst < 0) {
+			res->status = pst;
+			snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(pst));
+		}
 	}
 	flush(o, b, res); /* what was read before any error still counts */
 	if (st < 0 && res->status == CF_OK) {

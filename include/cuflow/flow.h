@@ -187,6 +187,8 @@ int cf_flow_engine_open(const cf_flow_opts *opts, cf_backend *backend, cf_flow_e
  * counted. May emit finished flows. CF_OK or a negative status (an emit
  * callback's, or CF_ERR_DEVICE from the backend; see cf_flow_engine_error). */
 int cf_flow_engine_add(cf_flow_engine *e, const cf_pkt *p);
+/* The same for n packets in order; faster (their table lookups overlap). */
+int cf_flow_engine_add_batch(cf_flow_engine *e, const cf_pkt *p, size_t n);
 
 /* End of input: ends every live flow (reason end_of_input unless it was
  * closing), computes and emits everything pending, and resets the clock

@@ -45,6 +45,12 @@ typedef struct cf_scan_opts {
 	 * NULL for none. The flow table hooks in here (cf_flow_scan_file). */
 	int (*on_packet)(void *user, const cf_pkt *p);
 	void *on_packet_user;
+	/* The same hook for runs of up to 32 records at a time (in capture
+	 * order, sharing on_packet_user), for consumers that overlap work
+	 * across packets; used instead of on_packet when set. A negative
+	 * return stops the file (the run's later records are still counted
+	 * in the summary). */
+	int (*on_packets)(void *user, const cf_pkt *p, size_t n);
 } cf_scan_opts;
 
 typedef struct cf_scan_result {
