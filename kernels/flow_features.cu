@@ -24,29 +24,15 @@ static int flow_mirror(cf_cuda_ctx *c, const cf_flow_batch *h, char *errbuf)
 	if (c->flow_mem)
 		cudaFree(c->flow_mem);
 	c->flow_mem = nullptr;
-	uint64_t P = h->max_pieces, N = h->max_packets, L = h->seq_len;
-	size_t bytes = P * sizeof(cf_flow_part) + 3 * P * sizeof(cf_flow_stats) + (P + 1) * 8 + N * 8 + N * 8 +
-	               P * L * 8 + N * 4 + N * 4 + P * 4 + P * L * 4 + N * 2 + P + P * L + 256;
-	CF_CUDA_TRY(cudaMalloc(&c->flow_mem, bytes));
-	char *m = (char *)c->flow_mem;
 	*d = cf_flow_batch();
-	d->max_pieces = h->max_pieces;
-	d->max_packets = h->max_packets;
-	d->seq_len = h->seq_len;
-	d->part = (cf_flow_part *)m;     m += P * sizeof(cf_flow_part);
-	d->stats = (cf_flow_stats *)m;   m += 3 * P * sizeof(cf_flow_stats);
-	d->offsets = (uint64_t *)m;      m += (P + 1) * 8;
-	d->ts_ns = (int64_t *)m;         m += N * 8;
-	c->flow_keys = (uint64_t *)m;    m += N * 8;
-	d->seq_iat_ns = (int64_t *)m;    m += P * L * 8;
-	d->size = (uint32_t *)m;         m += N * 4;
-	c->flow_piece = (uint32_t *)m;   m += N * 4;
-	d->seq_n = (uint32_t *)m;        m += P * 4;
-	d->seq_size = (uint32_t *)m;     m += P * L * 4;
-	d->dir = (uint8_t *)m;           m += N;
-	d->tcp_flags = (uint8_t *)m;     m += N;
-	d->whole = (uint8_t *)m;         m += P;
-	d->seq_dir = (int8_t *)m;
+	size_t bytes = cf_flow_batch_carve(d, nullptr, h->max_pieces, h->max_packets, h->seq_len);
+	bytes = (bytes + 15) & ~(size_t)15;
+	// the batch's arrays, then the sort keys and piece indices of every packet
+	CF_CUDA_TRY(cudaMalloc(&c->flow_mem, bytes + h->max_packets * (sizeof(uint64_t) + sizeof(uint32_t))));
+	char *m = (char *)c->flow_mem;
+	cf_flow_batch_carve(d, m, h->max_pieces, h->max_packets, h->seq_len);
+	c->flow_keys = (uint64_t *)(m + bytes);
+	c->flow_piece = (uint32_t *)(c->flow_keys + h->max_packets);
 	return CF_OK;
 }
 

@@ -40,28 +40,9 @@ enum { FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10, URG = 0x20, E
 
 // ------------------------------------------------------------ python
 
-// A python3 that has numpy: $CUFLOW_PYTHON, python3 on PATH, or the system
-// one (a pyenv python3 earlier on PATH may lack the Debian numpy).
-std::string numpy_python()
-{
-	static const std::string py = [] {
-		std::vector<std::string> cands;
-		std::string e = cft::env("CUFLOW_PYTHON");
-		if (!e.empty())
-			cands.push_back(e);
-		cands.push_back("python3");
-		cands.push_back("/usr/bin/python3");
-		for (auto &c : cands)
-			if (cft::run(cft::shq(c) + " -c 'import numpy' >/dev/null 2>&1") == 0)
-				return c;
-		return std::string();
-	}();
-	return py;
-}
-
 #define SKIP_WITHOUT_NUMPY()                                    \
 	do {                                                        \
-		if (numpy_python().empty())                             \
+		if (cft::numpy_python().empty())                             \
 			GTEST_SKIP() << "python3 with numpy not installed"; \
 	} while (0)
 
@@ -285,7 +266,7 @@ void run_oracle(const std::string &spec_text, const std::string &what)
 	std::string spec = cft::temp_path("_spec.json");
 	cft::write_file(spec, std::vector<uint8_t>(spec_text.begin(), spec_text.end()));
 	std::string out;
-	int rc = cft::run(cft::shq(numpy_python()) + " " + cft::shq(oracle_script()) + " " + cft::shq(spec), &out);
+	int rc = cft::run(cft::shq(cft::numpy_python()) + " " + cft::shq(oracle_script()) + " " + cft::shq(spec), &out);
 	EXPECT_EQ(rc, 0) << what << ": the numpy oracle disagrees:\n" << out;
 	EXPECT_NE(out.find("ok "), std::string::npos) << what << ":\n" << out;
 }
@@ -926,7 +907,7 @@ TEST(Extract, TrailingAckJoinsTheClosedConnection)
 	EXPECT_EQ(x.at(1, col(0, ACK_PACKETS)), 1);
 	EXPECT_EQ(x.at(1, col(0, DURATION)), 0);
 
-	if (numpy_python().empty())
+	if (cft::numpy_python().empty())
 		return;
 	// and both agree with the oracle on every feature
 	c.flows[f].end_reason = "fin";
@@ -952,7 +933,7 @@ TEST(Extract, NanPaddingKeepsSchemaJsonValid)
 	Result r = extract({c.write()}, "--seq-pad nan");
 	ASSERT_EQ(r.rc, 0) << r.log;
 	std::string out;
-	EXPECT_EQ(cft::run(cft::shq(numpy_python()) + " -c 'import json,sys; json.load(open(sys.argv[1]))' " +
+	EXPECT_EQ(cft::run(cft::shq(cft::numpy_python()) + " -c 'import json,sys; json.load(open(sys.argv[1]))' " +
 	                       cft::shq(r.dir + "/schema.json"),
 	                   &out),
 	          0)
@@ -969,7 +950,7 @@ TEST(Extract, LabelWithACommaKeepsFlowsCsvAligned)
 	Result r = extract({c.write()}, "--label 'web, attack'");
 	ASSERT_EQ(r.rc, 0) << r.log;
 	std::string out;
-	EXPECT_EQ(cft::run(cft::shq(numpy_python()) +
+	EXPECT_EQ(cft::run(cft::shq(cft::numpy_python()) +
 	                       " -c 'import csv,sys; rows=list(csv.reader(open(sys.argv[1]))); "
 	                       "assert all(len(x) == 14 for x in rows), rows[1]; assert rows[1][13] == \"web, attack\"' " +
 	                       cft::shq(r.dir + "/flows.csv"),

@@ -20,28 +20,9 @@
 
 namespace {
 
-// A python3 that has numpy: $CUFLOW_PYTHON, python3 on PATH, or the system
-// one (a pyenv python3 earlier on PATH may lack the Debian numpy).
-std::string numpy_python()
-{
-	static const std::string py = [] {
-		std::vector<std::string> cands;
-		std::string e = cft::env("CUFLOW_PYTHON");
-		if (!e.empty())
-			cands.push_back(e);
-		cands.push_back("python3");
-		cands.push_back("/usr/bin/python3");
-		for (auto &c : cands)
-			if (cft::run(cft::shq(c) + " -c 'import numpy' >/dev/null 2>&1") == 0)
-				return c;
-		return std::string();
-	}();
-	return py;
-}
-
 #define SKIP_WITHOUT_NUMPY()                                           \
 	do {                                                               \
-		if (numpy_python().empty())                                    \
+		if (cft::numpy_python().empty())                                    \
 			GTEST_SKIP() << "python3 with numpy not installed";        \
 	} while (0)
 
@@ -219,7 +200,7 @@ void check_with_numpy(const std::string &dir, const std::string &manifest)
 	cft::write_file(script, std::vector<uint8_t>(kOracle, kOracle + strlen(kOracle)));
 	cft::write_file(list, std::vector<uint8_t>(manifest.begin(), manifest.end()));
 	std::string out;
-	int rc = cft::run(cft::shq(numpy_python()) + " " + cft::shq(script) + " " + cft::shq(list), &out);
+	int rc = cft::run(cft::shq(cft::numpy_python()) + " " + cft::shq(script) + " " + cft::shq(list), &out);
 	printf("%s", out.c_str());
 	EXPECT_EQ(rc, 0) << "numpy disagrees (output above)";
 	// Every manifest line was checked.

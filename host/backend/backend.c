@@ -188,6 +188,35 @@ void cf_backend_close(cf_backend *b)
 
 /* ---------------------------------------------------------------- batches */
 
+/* Pinned when asked for and possible, else ordinary memory. */
+static void *batch_alloc(size_t bytes, int want_pinned, int *pinned)
+{
+	void *mem = NULL;
+	*pinned = 0;
+#ifdef CUFLOW_HAVE_CUDA
+	if (want_pinned && cf_cuda_host_alloc(&mem, bytes) == CF_OK)
+		*pinned = 1;
+#else
+	(void)want_pinned;
+#endif
+	if (!mem)
+		mem = malloc(bytes);
+	return mem;
+}
+
+static void batch_mem_free(void *mem, int pinned)
+{
+#ifdef CUFLOW_HAVE_CUDA
+	if (pinned) {
+		cf_cuda_host_free(mem);
+		return;
+	}
+#else
+	(void)pinned;
+#endif
+	free(mem);
+}
+
 int cf_pkt_batch_init(cf_pkt_batch *b, size_t capacity, int want_pinned)
 {
 	memset(b, 0, sizeof *b);
@@ -196,15 +225,7 @@ int cf_pkt_batch_init(cf_pkt_batch *b, size_t capacity, int want_pinned)
 	/* Column widths, widest first so each column stays aligned. */
 	const size_t per_pkt = 8 + 4 * 3 + 2 * 4 + 1 * 3;
 	size_t bytes = capacity * per_pkt + 64;
-	void *mem = NULL;
-#ifdef CUFLOW_HAVE_CUDA
-	if (want_pinned && cf_cuda_host_alloc(&mem, bytes) == CF_OK)
-		b->pinned = 1;
-#else
-	(void)want_pinned;
-#endif
-	if (!mem)
-		mem = malloc(bytes);
+	void *mem = batch_alloc(bytes, want_pinned, &b->pinned);
 	if (!mem)
 		return CF_ERR_NOMEM;
 	char *m = mem;
@@ -228,30 +249,10 @@ void cf_pkt_batch_free(cf_pkt_batch *b)
 {
 	if (!b || !b->mem)
 		return;
-#ifdef CUFLOW_HAVE_CUDA
-	if (b->pinned)
-		cf_cuda_host_free(b->mem);
-	else
-#endif
-		free(b->mem);
+	batch_mem_free(b->mem, b->pinned);
 	memset(b, 0, sizeof *b);
 }
 
-/* Pinned when asked for and possible, else ordinary memory. */
-static void *batch_alloc(size_t bytes, int want_pinned, int *pinned)
-{
-	void *mem = NULL;
-	*pinned = 0;
-#ifdef CUFLOW_HAVE_CUDA
-	if (want_pinned && cf_cuda_host_alloc(&mem, bytes) == CF_OK)
-		*pinned = 1;
-#else
-	(void)want_pinned;
-#endif
-	if (!mem)
-		mem = malloc(bytes);
-	return mem;
-}
 
 int cf_flow_batch_init(cf_flow_batch *b, uint32_t max_pieces, uint64_t max_packets, uint32_t seq_len,
                        int want_pinned)
@@ -260,29 +261,11 @@ int cf_flow_batch_init(cf_flow_batch *b, uint32_t max_pieces, uint64_t max_packe
 	if (max_pieces == 0 || max_pieces > (1u << 30) || max_packets == 0 || max_packets > (1ull << 32) ||
 	    seq_len > 4096)
 		return CF_ERR_ARG;
-	uint64_t P = max_pieces, N = max_packets, L = seq_len;
-	/* widest first so every column stays aligned (parts need 16) */
-	size_t bytes = P * sizeof(cf_flow_part) + 3 * P * sizeof(cf_flow_stats) + (P + 1) * 8 + N * 8 + P * L * 8 +
-	               N * 4 + P * 4 + P * L * 4 + N * 2 + P + P * L + 64;
-	char *m = batch_alloc(bytes, want_pinned, &b->pinned);
+	char *m = batch_alloc(cf_flow_batch_carve(b, NULL, max_pieces, max_packets, seq_len), want_pinned, &b->pinned);
 	if (!m)
 		return CF_ERR_NOMEM;
 	b->mem = m;
-	b->max_pieces = max_pieces;
-	b->max_packets = max_packets;
-	b->seq_len = seq_len;
-	b->part = (cf_flow_part *)m;         m += P * sizeof(cf_flow_part);
-	b->stats = (cf_flow_stats *)m;       m += 3 * P * sizeof(cf_flow_stats);
-	b->offsets = (uint64_t *)m;          m += (P + 1) * 8;
-	b->ts_ns = (int64_t *)m;             m += N * 8;
-	b->seq_iat_ns = (int64_t *)m;        m += P * L * 8;
-	b->size = (uint32_t *)m;             m += N * 4;
-	b->seq_n = (uint32_t *)m;            m += P * 4;
-	b->seq_size = (uint32_t *)m;         m += P * L * 4;
-	b->dir = (uint8_t *)m;               m += N;
-	b->tcp_flags = (uint8_t *)m;         m += N;
-	b->whole = (uint8_t *)m;             m += P;
-	b->seq_dir = (int8_t *)m;
+	cf_flow_batch_carve(b, m, max_pieces, max_packets, seq_len);
 	cf_flow_batch_reset(b);
 	return CF_OK;
 }
@@ -291,11 +274,6 @@ void cf_flow_batch_free(cf_flow_batch *b)
 {
 	if (!b || !b->mem)
 		return;
-#ifdef CUFLOW_HAVE_CUDA
-	if (b->pinned)
-		cf_cuda_host_free(b->mem);
-	else
-#endif
-		free(b->mem);
+	batch_mem_free(b->mem, b->pinned);
 	memset(b, 0, sizeof *b);
 }

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <getopt.h>
+#include <stdio.h>
 
 #include "cuflow/cuflow.h"
 
@@ -20,6 +21,8 @@ int cmd_extract(int argc, char **argv);
 
 /* An IP address as text (inet_ntop; "?" when impossible). */
 void cli_ip_str(const uint8_t *a, int version, char *out, size_t cap);
+/* s as a quoted JSON string (quotes, backslashes, control bytes escaped). */
+void cli_json_str(FILE *o, const char *s);
 
 /* Shared by the scanning commands (info, flows): --decap, --backend and
  * --filter, then the filter, backend and batch they imply. */

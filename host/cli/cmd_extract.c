@@ -158,21 +158,6 @@ static void on_file(void *user, const char *path)
 
 /* ---------------------------------------------------------------- schema */
 
-static void json_str(FILE *o, const char *s)
-{
-	fputc('"', o);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(o, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(o, "\\u%04x", c);
-		else
-			fputc(c, o);
-	}
-	fputc('"', o);
-}
-
 static void json_files(FILE *o, const char *name, cf_npy_writer *w, int last)
 {
 	fprintf(o, "    \"%s\": [", name);
@@ -180,7 +165,7 @@ static void json_files(FILE *o, const char *name, cf_npy_writer *w, int last)
 		const char *p = cf_npy_writer_file_path(w, i);
 		const char *base = strrchr(p, '/');
 		fprintf(o, "%s{\"path\": ", i ? ", " : "");
-		json_str(o, base ? base + 1 : p);
+		cli_json_str(o, base ? base + 1 : p);
 		fprintf(o, ", \"rows\": %" PRIu64 "}", cf_npy_writer_file_rows(w, i));
 	}
 	fprintf(o, "]%s\n", last ? "" : ",");
@@ -219,11 +204,11 @@ static int write_schema(extract *x, const cli_flow *cf, const cf_flow_counters *
 	fprintf(o, "  \"labels\": ");
 	if (x->labeler) {
 		fprintf(o, "{\"source\": ");
-		json_str(o, label_desc);
+		cli_json_str(o, label_desc);
 		fprintf(o, ", \"names\": [");
 		for (uint32_t i = 0; i < cf_labeler_count(x->labeler); i++) {
 			fprintf(o, "%s", i ? ", " : "");
-			json_str(o, cf_labeler_name(x->labeler, i));
+			cli_json_str(o, cf_labeler_name(x->labeler, i));
 		}
 		fprintf(o, "], \"dropped_flows\": %" PRIu64 ", \"report\": ", x->dropped);
 		cf_labeler_report_json(x->labeler, o);
@@ -448,17 +433,12 @@ int cmd_extract(int argc, char **argv)
 	int bad = 0;
 	const char *what = "";
 	cf_npy_writer *ws[4] = {x.feat, x.seq, x.len, x.lab};
-	x.feat = x.seq = x.len = x.lab = NULL;
-	for (int i = 0; i < 4; i++)
-		if (ws[i] && cf_npy_writer_error(ws[i])[0] && !bad) {
+	for (int i = 0; i < 4 && !bad; i++)
+		if (ws[i] && cf_npy_writer_error(ws[i])[0]) {
 			bad = 1;
 			what = cf_npy_writer_error(ws[i]);
 		}
 	/* the schema lists the files, so it is written before the writers close */
-	x.feat = ws[0];
-	x.seq = ws[1];
-	x.len = ws[2];
-	x.lab = ws[3];
 	if (!bad && write_schema(&x, &cf, &counters, &total, label_desc) < 0) {
 		bad = 1;
 		what = "cannot write schema.json";

@@ -33,12 +33,6 @@ static void csv_header(FILE *o)
 	fputc('\n', o);
 }
 
-void cli_ip_str(const uint8_t *a, int version, char *out, size_t cap)
-{
-	if (!inet_ntop(version == 6 ? AF_INET6 : AF_INET, a, out, (socklen_t)cap))
-		snprintf(out, cap, "?");
-}
-
 static void csv_stats(FILE *o, const cf_flow_stats *a)
 {
 	fprintf(o, ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRIu64 ",%" PRIu64, a->first_ns, a->last_ns, a->duration_ns,

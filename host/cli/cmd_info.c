@@ -44,21 +44,6 @@ static const struct { int bit; const char *key; } layer_keys[] = {
 };
 #define N_LAYER_KEYS (sizeof layer_keys / sizeof layer_keys[0])
 
-static void json_string(FILE *o, const char *s)
-{
-	fputc('"', o);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(o, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(o, "\\u%04x", c);
-		else
-			fputc(c, o);
-	}
-	fputc('"', o);
-}
-
 static void json_counters(FILE *o, const cf_summary *s)
 {
 	fprintf(o, "\"packets\":%" PRIu64 ",\"captured_bytes\":%" PRIu64 ",\"wire_bytes\":%" PRIu64,
@@ -78,7 +63,7 @@ static void json_counters(FILE *o, const cf_summary *s)
 static void json_file(FILE *o, const char *path, const cf_scan_result *r)
 {
 	fputs("{\"path\":", o);
-	json_string(o, path);
+	cli_json_str(o, path);
 	if (r->opened) {
 		const cf_reader_info *in = &r->info;
 		fprintf(o, ",\"format\":\"%s\",\"compression\":\"%s\",\"byte_order\":\"%s\"", format_name(in->format),
@@ -97,7 +82,7 @@ static void json_file(FILE *o, const char *path, const cf_scan_result *r)
 	fputs(",\"error\":", o);
 	if (r->status < 0) {
 		fputs("{\"message\":", o);
-		json_string(o, r->error);
+		cli_json_str(o, r->error);
 		fprintf(o, ",\"offset\":%" PRId64 ",\"status\":\"%s\"}", r->error_offset, cf_status_str(r->status));
 	} else {
 		fputs("null", o);

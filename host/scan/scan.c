@@ -142,41 +142,36 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 	size_t nrun = 0;
 	uint64_t n = 0;
 	while ((st = cf_reader_next(r, &f)) == CF_OK) {
-		cf_pkt *pp = o->on_packets ? &run[nrun] : &run[0];
-#define p (*pp)
+		cf_pkt *p = &run[o->on_packets ? nrun : 0];
 		if (o->filter && !cf_filter_match(o->filter, &f)) {
-			memset(&p, 0, sizeof p);
-			p.ts_ns = f.ts_ns;
-			p.caplen = f.caplen;
-			p.wirelen = f.wirelen;
-			p.linktype = (uint16_t)f.linktype;
-			p.skip = CF_SKIP_FILTERED;
+			memset(p, 0, sizeof *p);
+			p->ts_ns = f.ts_ns;
+			p->caplen = f.caplen;
+			p->wirelen = f.wirelen;
+			p->linktype = (uint16_t)f.linktype;
+			p->skip = CF_SKIP_FILTERED;
 		} else {
-			cf_decode_frame(&o->decode, &f, &p);
+			cf_decode_frame(&o->decode, &f, p);
 		}
-		if (o->on_packets && ++nrun == 32) {
-			int pst = o->on_packets(o->on_packet_user, run, nrun);
-			nrun = 0;
-			if (pst < 0) {
-				res->status = pst;
-				snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(pst));
-				cf_pkt_batch_push(b, &p);
-				break;
+		cf_pkt_batch_push(b, p);
+		int pst = CF_OK;
+		if (o->on_packets) {
+			if (++nrun == 32) {
+				pst = o->on_packets(o->on_packet_user, run, nrun);
+				nrun = 0;
 			}
-		} else if (!o->on_packets && o->on_packet) {
-			int pst = o->on_packet(o->on_packet_user, &p);
-			if (pst < 0) {
-				res->status = pst;
-				snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(pst));
-				break;
-			}
+		} else if (o->on_packet) {
+			pst = o->on_packet(o->on_packet_user, p);
 		}
-		cf_pkt_batch_push(b, &p);
+		if (pst < 0) {
+			res->status = pst;
+			snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(pst));
+			break;
+		}
 		if (b->count == b->capacity && flush(o, b, res) < 0)
 			break;
 		if ((++n & 0xffff) == 0 && o->progress)
 			o->progress(o->progress_user, cf_reader_bytes_read(r), cf_reader_get_info(r)->file_size, n);
-#undef p
 	}
 	if (nrun && res->status == CF_OK) {
 		int pst = o->on_packets(o->on_packet_user, run, nrun);

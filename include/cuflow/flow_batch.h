@@ -43,6 +43,40 @@ typedef struct cf_flow_batch {
 	int pinned;
 } cf_flow_batch;
 
+/* Sets the capacities and, when m is not NULL, points every array into
+ * m; returns the bytes the arrays take. One layout for the host batch and
+ * the CUDA backend's device mirror; widest columns first so each stays
+ * aligned (m aligned to 16). */
+static inline size_t cf_flow_batch_carve(cf_flow_batch *b, char *m, uint32_t max_pieces, uint64_t max_packets,
+                                         uint32_t seq_len)
+{
+	uint64_t P = max_pieces, N = max_packets, L = seq_len;
+	size_t bytes = 0;
+#define CF_CARVE(field, type, count)                    \
+	do {                                                \
+		if (m)                                          \
+			b->field = (type *)(void *)(m + bytes);     \
+		bytes += (size_t)(count) * sizeof(type);        \
+	} while (0)
+	CF_CARVE(part, cf_flow_part, P);
+	CF_CARVE(stats, cf_flow_stats, 3 * P);
+	CF_CARVE(offsets, uint64_t, P + 1);
+	CF_CARVE(ts_ns, int64_t, N);
+	CF_CARVE(seq_iat_ns, int64_t, P * L);
+	CF_CARVE(size, uint32_t, N);
+	CF_CARVE(seq_n, uint32_t, P);
+	CF_CARVE(seq_size, uint32_t, P * L);
+	CF_CARVE(dir, uint8_t, N);
+	CF_CARVE(tcp_flags, uint8_t, N);
+	CF_CARVE(whole, uint8_t, P);
+	CF_CARVE(seq_dir, int8_t, P * L);
+#undef CF_CARVE
+	b->max_pieces = max_pieces;
+	b->max_packets = max_packets;
+	b->seq_len = seq_len;
+	return bytes;
+}
+
 /* Allocates a batch. With want_pinned and a CUDA device, pinned memory.
  * CF_OK, CF_ERR_ARG or CF_ERR_NOMEM. */
 int cf_flow_batch_init(cf_flow_batch *b, uint32_t max_pieces, uint64_t max_packets, uint32_t seq_len,

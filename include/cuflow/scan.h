@@ -48,8 +48,8 @@ typedef struct cf_scan_opts {
 	/* The same hook for runs of up to 32 records at a time (in capture
 	 * order, sharing on_packet_user), for consumers that overlap work
 	 * across packets; used instead of on_packet when set. A negative
-	 * return stops the file (the run's later records are still counted
-	 * in the summary). */
+	 * return stops the file (the run's records are all counted in the
+	 * summary). */
 	int (*on_packets)(void *user, const cf_pkt *p, size_t n);
 } cf_scan_opts;
 

@@ -210,4 +210,21 @@ std::vector<uint8_t> cat(std::vector<uint8_t> a, const std::vector<uint8_t> &b)
 	return a;
 }
 
+std::string numpy_python()
+{
+	static const std::string py = [] {
+		std::vector<std::string> cands;
+		std::string e = env("CUFLOW_PYTHON");
+		if (!e.empty())
+			cands.push_back(e);
+		cands.push_back("python3");
+		cands.push_back("/usr/bin/python3");
+		for (auto &c : cands)
+			if (run(shq(c) + " -c 'import numpy' >/dev/null 2>&1") == 0)
+				return c;
+		return std::string();
+	}();
+	return py;
+}
+
 } // namespace cft

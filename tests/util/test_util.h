@@ -32,6 +32,10 @@ std::string shq(const std::string &s);
 std::string cuflow_bin();
 // ../shared, or "" when absent (tests then GTEST_SKIP).
 std::string shared_dir();
+// A python3 that has numpy: $CUFLOW_PYTHON, python3 on PATH, or the system
+// one (a pyenv python3 earlier on PATH may lack the Debian numpy); "" when
+// none has it (tests then GTEST_SKIP).
+std::string numpy_python();
 
 // Frame builders (network byte order on the wire).
 std::vector<uint8_t> eth(const uint8_t dst[6], const uint8_t src[6], uint16_t ethertype);
