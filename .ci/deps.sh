@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libpcap-dev zlib1g-dev libzstd-dev liblz4-dev liblzma-dev
-      libgtest-dev googletest
+      libgtest-dev googletest libfftw3-dev
       tshark tcpdump zstd lz4 xz-utils gzip python3 python3-numpy python3-venv
       clang libclang-rt-14-dev llvm-14 ca-certificates time)
 # (llvm-14 only for llvm-symbolizer: readable sanitizer stack traces;
@@ -25,6 +25,24 @@ nfstream_venv() {
 		{ echo "deps: warning: nfstream not installed (its comparison test will skip)"; tail -n 5 /tmp/cuflow-pip.log; }
 }
 
+# Second oracle: the real netml 0.7.1 (build/netml-venv) for
+# tests/test_netml_upstream.cpp, which skips without it. Only netml's parser
+# is used, so netml goes in without its dependencies and then the four its
+# pparser imports, at netml's own pins; the rest of its pins (scikit-learn,
+# pyod and what they pull in) are for its models and would triple the size.
+netml_venv() {
+	local root venv
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	venv=$root/build/netml-venv
+	if "$venv/bin/python" -c 'import netml.pparser.parser' 2>/dev/null; then
+		return 0
+	fi
+	{ python3 -m venv "$venv" && "$venv/bin/pip" install -q --no-deps netml==0.7.1 &&
+		"$venv/bin/pip" install -q 'numpy~=2.0.1' 'pandas~=2.2.2' 'scapy~=2.5.0' 'netaddr~=1.3.0' &&
+		"$venv/bin/python" -c 'import netml.pparser.parser'; } >/tmp/cuflow-pip-netml.log 2>&1 ||
+		{ echo "deps: warning: netml not installed (its comparison test will skip)"; tail -n 5 /tmp/cuflow-pip-netml.log; }
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
 	# dpkg -s also succeeds for removed packages that left config files
@@ -33,6 +51,7 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "deps: all ${#pkgs[@]} packages present"
 	nfstream_venv
+	netml_venv
 	exit 0
 fi
 SUDO=
@@ -47,3 +66,4 @@ for p in "${missing[@]}"; do
 done
 echo "deps: done"
 nfstream_venv
+netml_venv

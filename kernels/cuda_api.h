@@ -11,6 +11,7 @@
 #include "cuflow/packet.h"
 #include "cuflow/summary.h"
 #include "cuflow/flow_batch.h"
+#include "cuflow/netml_batch.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,12 @@ int cf_cuda_summarize(cf_cuda_ctx *c, const cf_pkt_batch *b, cf_summary *acc, ch
  * and copies the results back into b. Device buffers grow to the largest
  * batch once. */
 int cf_cuda_flow_features(cf_cuda_ctx *c, cf_flow_batch *b, char *errbuf);
+
+/* netml rows of the batch (netml_features_thrust.h) and their FFT
+ * (cuFFT when it loads, else a direct DFT), into b->out. */
+int cf_cuda_netml_features(cf_cuda_ctx *c, cf_netml_batch *b, char *errbuf);
+/* Frees the netml buffers and plans (called by cf_cuda_ctx_free). */
+void cf_cuda_netml_free(cf_cuda_ctx *c);
 
 #ifdef __cplusplus
 }

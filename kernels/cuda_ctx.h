@@ -37,6 +37,25 @@ struct cf_cuda_ctx {
 	cf_flow_batch flow;     // device pointers, sized max_pieces/max_packets/seq_len
 	uint64_t *flow_keys;
 	uint32_t *flow_piece;
+	// netml batches (netml_features.cu): one device block, grown to the
+	// largest batch, and the cuFFT plans of the last two shapes
+	void *netml_mem;
+	size_t netml_bytes;
+	struct cf_netml_plan {
+		int made;
+		int n, rows, stride;
+		int handle; // cufftHandle
+	} netml_plan[2];
+	int netml_plan_next;
 };
+
+template <class T> static inline cudaError_t h2d(T *dst, const T *src, uint64_t n, cudaStream_t s)
+{
+	return n ? cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyHostToDevice, s) : cudaSuccess;
+}
+template <class T> static inline cudaError_t d2h(T *dst, const T *src, uint64_t n, cudaStream_t s)
+{
+	return n ? cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost, s) : cudaSuccess;
+}
 
 #endif

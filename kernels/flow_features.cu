@@ -36,15 +36,6 @@ static int flow_mirror(cf_cuda_ctx *c, const cf_flow_batch *h, char *errbuf)
 	return CF_OK;
 }
 
-template <class T> static cudaError_t h2d(T *dst, const T *src, uint64_t n, cudaStream_t s)
-{
-	return n ? cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyHostToDevice, s) : cudaSuccess;
-}
-template <class T> static cudaError_t d2h(T *dst, const T *src, uint64_t n, cudaStream_t s)
-{
-	return n ? cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost, s) : cudaSuccess;
-}
-
 extern "C" int cf_cuda_flow_features(cf_cuda_ctx *c, cf_flow_batch *b, char *errbuf)
 {
 	if (b->n_pieces == 0)

@@ -92,6 +92,7 @@ extern "C" void cf_cuda_ctx_free(cf_cuda_ctx *c)
 		cudaFree(c->arena);
 	if (c->flow_mem)
 		cudaFree(c->flow_mem);
+	cf_cuda_netml_free(c);
 	if (c->stream)
 		cudaStreamDestroy(c->stream);
 	delete c;

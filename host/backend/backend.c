@@ -12,6 +12,8 @@
 
 #include "cuflow/cuflow.h"
 #include "flow_features.h"
+#include "netml_features.h"
+#include "fft_cpu.h"
 #ifdef CUFLOW_HAVE_CUDA
 #include "cuda_api.h"
 #endif
@@ -20,6 +22,7 @@ struct backend_ops {
 	const char *name;
 	int (*summarize)(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc);
 	int (*flow_features)(cf_backend *b, cf_flow_batch *batch);
+	int (*netml_features)(cf_backend *b, cf_netml_batch *batch);
 	void (*close)(cf_backend *b);
 };
 
@@ -31,6 +34,8 @@ struct cf_backend {
 	char error[CF_ERRBUF_SIZE];
 	uint64_t *keys;            /* CPU: one piece's sort keys */
 	uint64_t keys_cap;
+	uint32_t *sizes;           /* CPU: one netml row's sizes, sorted */
+	uint64_t sizes_cap;
 };
 
 /* ---------------------------------------------------------------- CPU reference */
@@ -77,9 +82,73 @@ static int cpu_flow_features(cf_backend *b, cf_flow_batch *fb)
 	return CF_OK;
 }
 
+/* Sorts n packet sizes (< 65536) ascending: insertion sort for short
+ * rows, else two 8-bit counting passes through tmp. */
+static void sort_sizes(uint32_t *v, uint32_t *tmp, uint64_t n)
+{
+	if (n <= 32) {
+		for (uint64_t i = 1; i < n; i++) {
+			uint32_t x = v[i];
+			uint64_t j = i;
+			for (; j > 0 && v[j - 1] > x; j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+		return;
+	}
+	for (int shift = 0; shift < 16; shift += 8) {
+		uint64_t cnt[257] = {0};
+		for (uint64_t i = 0; i < n; i++)
+			cnt[((v[i] >> shift) & 0xff) + 1]++;
+		for (int k = 0; k < 256; k++)
+			cnt[k + 1] += cnt[k];
+		for (uint64_t i = 0; i < n; i++)
+			tmp[cnt[(v[i] >> shift) & 0xff]++] = v[i];
+		memcpy(v, tmp, n * sizeof *v);
+	}
+}
+
+/* The FFT variant on padded rows: header part (n = hdr_cols) and feature
+ * part (n = feat_cols) separately, as netml does. */
+static int netml_fft_parts(const cf_netml_batch *nb, char *error)
+{
+	uint32_t stride = nb->hdr_cols + nb->feat_cols;
+	if ((nb->hdr_cols && cf_fft_real_part_rows(nb->out, nb->n_rows, stride, 0, nb->hdr_cols)) ||
+	    cf_fft_real_part_rows(nb->out, nb->n_rows, stride, nb->hdr_cols, nb->feat_cols)) {
+		snprintf(error, CF_ERRBUF_SIZE, "FFTW could not plan a transform of %u rows", nb->n_rows);
+		return CF_ERR_NOMEM;
+	}
+	return CF_OK;
+}
+
+/* The reference netml rows: one after the other; STATS rows sort a copy
+ * of their sizes for the quantiles. */
+static int cpu_netml_features(cf_backend *b, cf_netml_batch *nb)
+{
+	for (uint32_t r = 0; r < nb->n_rows; r++) {
+		uint64_t o0 = nb->offsets[r], n = nb->offsets[r + 1] - o0;
+		if (nb->type == CF_NETML_STATS) {
+			if (n > b->sizes_cap) {
+				uint64_t cap = n < 4096 ? 4096 : n;
+				uint32_t *s = realloc(b->sizes, 2 * cap * sizeof *s); /* values, then radix scratch */
+				if (!s) {
+					snprintf(b->error, sizeof b->error, "out of memory for a subflow of %" PRIu64 " packets", n);
+					return CF_ERR_NOMEM;
+				}
+				b->sizes = s;
+				b->sizes_cap = cap;
+			}
+			memcpy(b->sizes, nb->size + o0, n * sizeof *b->sizes);
+			sort_sizes(b->sizes, b->sizes + b->sizes_cap, n);
+		}
+		cf_netml_row(nb, r, b->sizes);
+	}
+	return nb->fft ? netml_fft_parts(nb, b->error) : CF_OK;
+}
+
 static void cpu_close(cf_backend *b) { (void)b; }
 
-static const struct backend_ops cpu_ops = {"cpu", cpu_summarize, cpu_flow_features, cpu_close};
+static const struct backend_ops cpu_ops = {"cpu", cpu_summarize, cpu_flow_features, cpu_netml_features, cpu_close};
 
 /* ---------------------------------------------------------------- CUDA */
 
@@ -94,9 +163,15 @@ static int cuda_flow_features(cf_backend *b, cf_flow_batch *fb)
 	return cf_cuda_flow_features((cf_cuda_ctx *)b->ctx, fb, b->error);
 }
 
+static int cuda_netml_features(cf_backend *b, cf_netml_batch *nb)
+{
+	return cf_cuda_netml_features((cf_cuda_ctx *)b->ctx, nb, b->error);
+}
+
 static void cuda_close(cf_backend *b) { cf_cuda_ctx_free((cf_cuda_ctx *)b->ctx); }
 
-static const struct backend_ops cuda_ops = {"cuda", cuda_summarize, cuda_flow_features, cuda_close};
+static const struct backend_ops cuda_ops = {"cuda", cuda_summarize, cuda_flow_features, cuda_netml_features,
+                                            cuda_close};
 #endif
 
 int cf_cuda_device_count(void)
@@ -177,12 +252,25 @@ int cf_backend_flow_features(cf_backend *b, cf_flow_batch *batch)
 	return b->ops->flow_features(b, batch);
 }
 
+int cf_backend_netml_features(cf_backend *b, cf_netml_batch *batch)
+{
+	if (b)
+		return b->ops->netml_features(b, batch);
+	cf_backend cpu; /* NULL: the CPU reference with scratch for this call */
+	memset(&cpu, 0, sizeof cpu);
+	cpu.ops = &cpu_ops;
+	int st = cpu_netml_features(&cpu, batch);
+	free(cpu.sizes);
+	return st;
+}
+
 void cf_backend_close(cf_backend *b)
 {
 	if (!b)
 		return;
 	b->ops->close(b);
 	free(b->keys);
+	free(b->sizes);
 	free(b);
 }
 

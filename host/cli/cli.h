@@ -18,6 +18,7 @@ int cmd_info(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
+int cmd_netml(int argc, char **argv);
 
 /* An IP address as text (inet_ntop; "?" when impossible). */
 void cli_ip_str(const uint8_t *a, int version, char *out, size_t cap);

@@ -15,6 +15,7 @@ const char *cf_status_str(int status)
 	case CF_ERR_UNSUPPORTED: return "unsupported input";
 	case CF_ERR_DEVICE: return "CUDA device error";
 	case CF_ERR_FILTER: return "bad filter expression";
+	case CF_ERR_NO_DATA: return "nothing to compute";
 	}
 	return "unknown status";
 }

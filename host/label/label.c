@@ -17,6 +17,7 @@
  */
 #include "cuflow/label.h"
 #include "cuflow/cuflow.h"
+#include "common/csv_reader.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -108,6 +109,11 @@ static int fail(char *errbuf, int st, const char *fmt, ...)
 		va_end(ap);
 	}
 	return st;
+}
+
+static int is_space(char ch)
+{
+	return ch == ' ' || ch == '\t';
 }
 
 /* Grows *p (elements of size sz) to hold at least need elements. */
@@ -247,143 +253,6 @@ static int32_t intern(cf_labeler *l, const char *s)
 		j = (j + 1) & l->name_mask;
 	l->name_tab[j] = (uint32_t)id + 1;
 	return id;
-}
-
-/* ------------------------------------------------------------------ CSV reader */
-
-typedef struct csvr {
-	FILE *f;
-	const char *path;
-	char *line;
-	size_t line_cap;
-	char *rec;           /* record spanning several lines */
-	size_t rec_cap, rec_len;
-	uint64_t lineno;     /* physical lines read */
-	uint64_t rec_line;   /* line where the current record starts */
-	char **fld;
-	uint32_t nfld, fld_cap;
-} csvr;
-
-static int append(csvr *c, const char *s, size_t n)
-{
-	if (c->rec_len + n + 1 > c->rec_cap) {
-		size_t nc = c->rec_cap ? c->rec_cap : 1024;
-		while (nc < c->rec_len + n + 1)
-			nc *= 2;
-		char *p = realloc(c->rec, nc);
-		if (!p)
-			return -1;
-		c->rec = p;
-		c->rec_cap = nc;
-	}
-	memcpy(c->rec + c->rec_len, s, n);
-	c->rec_len += n;
-	c->rec[c->rec_len] = 0;
-	return 0;
-}
-
-static int odd_quotes(const char *s, size_t n)
-{
-	int odd = 0;
-	for (const char *p = s; (p = memchr(p, '"', n - (size_t)(p - s))) != NULL; p++)
-		odd ^= 1;
-	return odd;
-}
-
-static int is_space(char ch)
-{
-	return ch == ' ' || ch == '\t';
-}
-
-/* Splits buf (NUL-terminated, writable) into trimmed, unquoted fields. */
-static int split(csvr *c, char *p)
-{
-	c->nfld = 0;
-	for (;;) {
-		if (grow((void **)&c->fld, &c->fld_cap, c->nfld + 1, sizeof *c->fld))
-			return -1;
-		while (is_space(*p))
-			p++;
-		char *start = p, *end;
-		if (*p == '"') {
-			char *w = p;
-			p++;
-			for (;;) {
-				if (*p == '"' && p[1] == '"') {
-					*w++ = '"';
-					p += 2;
-				} else if (*p == '"') {
-					p++;
-					break;
-				} else if (!*p) {
-					break;
-				} else {
-					*w++ = *p++;
-				}
-			}
-			/* anything between the closing quote and the comma is kept */
-			while (*p && *p != ',')
-				*w++ = *p++;
-			end = w;
-		} else {
-			char *comma = strchr(p, ',');
-			p = comma ? comma : p + strlen(p);
-			end = p;
-		}
-		int more = *p == ',';
-		while (end > start && is_space(end[-1]))
-			end--;
-		*end = 0;
-		c->fld[c->nfld++] = start;
-		if (!more)
-			return 0;
-		p++;
-	}
-}
-
-/* Next record: 1, 0 at end of file, -1 out of memory, -2 an unterminated
- * quote, -3 a read error. Empty lines are skipped. */
-static int next_record(csvr *c)
-{
-	int open = 0;
-	c->rec_len = 0;
-	for (;;) {
-		errno = 0;
-		ssize_t n = getline(&c->line, &c->line_cap, c->f);
-		if (n < 0) {
-			if (ferror(c->f))
-				return -3;
-			if (open)
-				return -2;
-			return 0;
-		}
-		c->lineno++;
-		char *s = c->line;
-		if (c->lineno == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) {
-			s += 3;
-			n -= 3;
-		}
-		while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-			n--;
-		s[n] = 0;
-		if (!open) {
-			if (n == 0)
-				continue;
-			c->rec_line = c->lineno;
-			if (!odd_quotes(s, (size_t)n))
-				return split(c, s) ? -1 : 1;
-			if (append(c, s, (size_t)n))
-				return -1;
-			open = 1;
-			continue;
-		}
-		if (append(c, "\n", 1) || append(c, s, (size_t)n))
-			return -1;
-		if (odd_quotes(s, (size_t)n)) {
-			open = 0;
-			return split(c, c->rec) ? -1 : 1;
-		}
-	}
 }
 
 /* ------------------------------------------------------------------ field parsers */
@@ -1011,7 +880,7 @@ static int load_csv(cf_labeler *l, csvr *c, const cf_label_opts *o, char *errbuf
 {
 	const char *P = c->path;
 	int r;
-	while ((r = next_record(c)) == 1 && c->fld[0][0] == '#')
+	while ((r = csvr_next(c)) == 1 && c->fld[0][0] == '#')
 		; /* comments before a rules header */
 	if (r == 0)
 		return fail(errbuf, CF_ERR_UNSUPPORTED, "%.200s: empty file (no header line)", P);
@@ -1064,7 +933,7 @@ static int load_csv(cf_labeler *l, csvr *c, const cf_label_opts *o, char *errbuf
 	pending pd = {0};
 	int st = CF_OK;
 	for (;;) {
-		r = next_record(c);
+		r = csvr_next(c);
 		if (r == 0)
 			break;
 		if (r < 0) {
@@ -1138,13 +1007,10 @@ int cf_labeler_open_csv(const char *path, const cf_label_opts *opts, cf_labeler 
 		st = fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", path);
 	} else {
 		l->slack_ns = o.slack_ns;
-		csvr c = {0};
-		c.f = f;
-		c.path = path;
+		csvr c;
+		csvr_init(&c, f, path);
 		st = load_csv(l, &c, &o, errbuf);
-		free(c.line);
-		free(c.rec);
-		free(c.fld);
+		csvr_free(&c);
 		if (st == CF_OK && o.default_label && (l->default_id = intern(l, o.default_label)) < 0)
 			st = fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", path);
 	}

@@ -11,6 +11,7 @@
 #include "cuflow/packet.h"
 #include "cuflow/summary.h"
 #include "cuflow/flow_batch.h"
+#include "cuflow/netml_batch.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,10 @@ int cf_backend_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *a
  * Synchronous. CF_OK, CF_ERR_NOMEM or CF_ERR_DEVICE (cf_backend_error). */
 int cf_backend_flow_features(cf_backend *b, cf_flow_batch *batch);
 
+/* Computes every row of a netml batch (netml_batch.h) into batch->out,
+ * FFT included. b NULL runs the CPU reference. Synchronous. CF_OK,
+ * CF_ERR_NOMEM or CF_ERR_DEVICE (cf_backend_error). */
+int cf_backend_netml_features(cf_backend *b, cf_netml_batch *batch);
 /* Closes the backend (NULL-safe). */
 void cf_backend_close(cf_backend *b);
 

@@ -42,7 +42,8 @@ enum cf_status {
 	CF_ERR_ARG = -6,          /* an argument is invalid */
 	CF_ERR_UNSUPPORTED = -7,  /* a valid input uses something cuflow cannot read */
 	CF_ERR_DEVICE = -8,       /* the CUDA backend failed or is absent */
-	CF_ERR_FILTER = -9        /* the BPF filter expression does not compile */
+	CF_ERR_FILTER = -9,       /* the BPF filter expression does not compile */
+	CF_ERR_NO_DATA = -10      /* the input leaves nothing to compute (e.g. no flow survives) */
 };
 
 /* A fixed English text for a status code ("ok", "truncated input", ...).
@@ -66,5 +67,6 @@ const char *cf_version(void);
 #include "cuflow/flow.h"
 #include "cuflow/npy.h"
 #include "cuflow/label.h"
+#include "cuflow/netml.h"
 
 #endif

@@ -1,0 +1,518 @@
+/*
+ * cuflow netml: netml 0.7.1's feature matrices, bit for bit (docs/netml.md).
+ *   DIR/<TYPE>.npy   float64, subflows x columns, one per --type
+ *   DIR/labels.npy   int64, with --labels or --label
+ *   DIR/subflows.csv the row-aligned subflows: 5-tuple, packets, first/last time
+ *   DIR/meta.json    interval, dim, SAMP width, shapes, options, counters
+ * --format csv writes <TYPE>.csv and labels.csv instead of the .npy files
+ * (values as %.17g: they read back to the same doubles).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cuflow/cuflow.h"
+#include "cuflow/npy.h"
+#include "cli.h"
+
+#define CLI_EXIT_NO_DATA 3
+
+enum { O_TYPE = 2000, O_FFT, O_HEADER, O_Q, O_INTERVAL, O_THRES, O_TCP_TO, O_UDP_TO, O_LABELS, O_LABEL, O_FORMAT,
+       O_FIXED, O_SAMP_WIDTH };
+
+static void usage(FILE *o)
+{
+	fprintf(o,
+	        "usage: cuflow netml --type T[,T...] [options] CAPTURE -o DIR\n"
+	        "\n"
+	        "netml 0.7.1's PParser features, bit for bit: directional 5-tuple flows, idle\n"
+	        "timeout, subflows split at the q_interval quantile of flow durations, then per\n"
+	        "subflow one row of each type: IAT, SIZE, IAT_SIZE, STATS, SAMP_NUM, SAMP_SIZE\n"
+	        "(netml's FFT-<T> names accepted). Several types share one pass.\n"
+	        "\n"
+	        "  -o, --output DIR        output directory (created)\n"
+	        "  --type LIST             comma-separated types (required)\n"
+	        "  --fft                   real part of the FFT of each vector, as netml\n"
+	        "  --header                prepend TCP flag counts and TTLs, as netml\n"
+	        "  --q-interval Q          quantile for the interval and the dimension (0.9)\n"
+	        "  --interval SECONDS      fixed split interval instead of the quantile\n"
+	        "  --flow-pkts-thres N     minimum packets per flow (2)\n"
+	        "  --tcp-timeout SECONDS   idle timeout of TCP flows (600)\n"
+	        "  --udp-timeout SECONDS   idle timeout of UDP flows (600)\n"
+	        "  --labels CSV            CIC-IDS2017 label file: 0 benign, 1 attack; subflows\n"
+	        "                          without a row are dropped (counted)\n"
+	        "  --label N               every subflow gets label N\n"
+	        "  --format npy|csv        output format (npy)\n"
+	        "  --fixed LIST            departures from netml: trailing (keep the last chunk\n"
+	        "                          of a split flow), ipv6 (real IPv6 flows, not one\n"
+	        "                          pseudo-flow), all\n"
+	        "  --samp-width SECONDS    SAMP window width instead of the 0.3 quantile\n"
+	        "  --backend auto|cpu|cuda, --filter EXPR, -q/--quiet   as in other commands\n"
+	        "\n"
+	        "Sizes are captured lengths (scapy's len() re-encodes a few LDAP/Kerberos\n"
+	        "packets differently; see docs/netml.md). Exit 3 when no subflow survives or\n"
+	        "netml would crash (zero interval or SAMP width with gaps): the message says which.\n");
+}
+
+typedef struct netml_cli {
+	const char *dir;
+	int types[CF_NETML_TYPE_COUNT], ntypes;
+	int fft, header, csv;
+	const char *labels_csv;
+	int have_label;
+	int64_t label;
+	cf_netml_opts o;
+} netml_cli;
+
+static int parse_types(netml_cli *c, const char *list)
+{
+	char *dup = strdup(list), *save = NULL;
+	if (!dup)
+		return -1;
+	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		int t = cf_netml_type_parse(w);
+		if (t < 0) {
+			fprintf(stderr, "cuflow netml: unknown type '%s' (IAT, SIZE, IAT_SIZE, STATS, SAMP_NUM, SAMP_SIZE)\n", w);
+			free(dup);
+			return -1;
+		}
+		int seen = 0;
+		for (int i = 0; i < c->ntypes; i++)
+			seen |= c->types[i] == t;
+		if (!seen)
+			c->types[c->ntypes++] = t;
+	}
+	free(dup);
+	return 0;
+}
+
+static int parse_double(const char *opt, const char *s, double *out)
+{
+	char *e;
+	errno = 0;
+	double v = strtod(s, &e);
+	if (e == s || *e || errno || !(v >= 0)) {
+		fprintf(stderr, "cuflow netml: %s needs a number >= 0, not '%s'\n", opt, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int make_dir(const char *d)
+{
+	if (mkdir(d, 0777) && errno != EEXIST) {
+		fprintf(stderr, "cuflow netml: cannot create %s: %s\n", d, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void ip_text(const cf_netml_subflow *s, const uint8_t *ip, char *out, size_t cap)
+{
+	if (s->ip_version == 0)
+		out[0] = 0; /* netml's pseudo-flow: '' */
+	else
+		cli_ip_str(ip, s->ip_version, out, cap);
+}
+
+static int write_subflows(const char *dir, cf_netml *h)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/subflows.csv", dir);
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "cuflow netml: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "src_ip,dst_ip,src_port,dst_port,protocol,packets,first_time,last_time\n");
+	for (uint64_t i = 0; i < cf_netml_rows(h); i++) {
+		cf_netml_subflow s;
+		cf_netml_subflow_at(h, i, &s);
+		char a[64], b[64];
+		ip_text(&s, s.src_ip, a, sizeof a);
+		ip_text(&s, s.dst_ip, b, sizeof b);
+		if (s.ip_version == 0)
+			fprintf(f, ",,-1,-1,-1,%u,%.17g,%.17g\n", s.packets, s.first_t, s.last_t);
+		else
+			fprintf(f, "%s,%s,%u,%u,%u,%u,%.17g,%.17g\n", a, b, s.src_port, s.dst_port, s.proto, s.packets,
+			        s.first_t, s.last_t);
+	}
+	int bad = ferror(f) | fclose(f);
+	if (bad)
+		fprintf(stderr, "cuflow netml: writing %s failed\n", path);
+	return bad ? -1 : 0;
+}
+
+static int write_labels(const char *dir, cf_netml *h, int csv)
+{
+	char path[4096], err[CF_ERRBUF_SIZE];
+	uint64_t n = cf_netml_rows(h);
+	if (csv) {
+		snprintf(path, sizeof path, "%s/labels.csv", dir);
+		FILE *f = fopen(path, "w");
+		if (!f) {
+			fprintf(stderr, "cuflow netml: cannot write %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		for (uint64_t i = 0; i < n; i++) {
+			cf_netml_subflow s;
+			cf_netml_subflow_at(h, i, &s);
+			fprintf(f, "%" PRId64 "\n", s.label);
+		}
+		int bad = ferror(f) | fclose(f);
+		return bad ? -1 : 0;
+	}
+	snprintf(path, sizeof path, "%s/labels.npy", dir);
+	cf_npy_writer *w;
+	if (cf_npy_writer_open(path, CF_NPY_I8, 0, NULL, 0, &w, err) < 0) {
+		fprintf(stderr, "cuflow netml: %s\n", err);
+		return -1;
+	}
+	int st = 0;
+	for (uint64_t i = 0; i < n && !st; i++) {
+		cf_netml_subflow s;
+		cf_netml_subflow_at(h, i, &s);
+		st = cf_npy_writer_append(w, &s.label, 1) < 0;
+	}
+	if (cf_npy_writer_close(w, err) < 0 || st) {
+		fprintf(stderr, "cuflow netml: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* One type's matrix, computed and written in blocks of rows. */
+static int write_type(const netml_cli *c, cf_netml *h, cf_backend *b, int type)
+{
+	char path[4096], err[CF_ERRBUF_SIZE];
+	uint64_t n = cf_netml_rows(h);
+	uint32_t cols = cf_netml_row_cols(h, type, c->header);
+	uint64_t block = ((uint64_t)64 << 20) / ((uint64_t)cols * 8);
+	if (block < 1)
+		block = 1;
+	if (block > n)
+		block = n;
+	double *buf = malloc(block * cols * sizeof *buf);
+	if (!buf) {
+		fprintf(stderr, "cuflow netml: out of memory\n");
+		return -1;
+	}
+	const char *name = cf_netml_type_name(type);
+	snprintf(path, sizeof path, "%s/%s.%s", c->dir, name, c->csv ? "csv" : "npy");
+	FILE *f = NULL;
+	cf_npy_writer *w = NULL;
+	uint64_t shape[1] = {cols};
+	int rc = -1;
+	if (c->csv ? !(f = fopen(path, "w")) : cf_npy_writer_open(path, CF_NPY_F8, 1, shape, 0, &w, err) < 0) {
+		fprintf(stderr, "cuflow netml: %s\n", c->csv ? strerror(errno) : err);
+		goto out;
+	}
+	for (uint64_t r = 0; r < n; r += block) {
+		uint64_t k = n - r < block ? n - r : block;
+		if (cf_netml_features(h, b, type, c->fft, c->header, r, k, buf) < 0) {
+			fprintf(stderr, "cuflow netml: %s\n", cf_netml_error(h));
+			rc = -2;
+			goto out;
+		}
+		if (c->csv) {
+			for (uint64_t i = 0; i < k; i++)
+				for (uint32_t j = 0; j < cols; j++)
+					fprintf(f, "%.17g%c", buf[i * cols + j], j + 1 < cols ? ',' : '\n');
+		} else if (cf_npy_writer_append(w, buf, k) < 0) {
+			fprintf(stderr, "cuflow netml: %s\n", cf_npy_writer_error(w));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (f && (ferror(f) | fclose(f)) && rc == 0) {
+		fprintf(stderr, "cuflow netml: writing %s failed\n", path);
+		rc = -1;
+	}
+	if (w && cf_npy_writer_close(w, err) < 0 && rc == 0) {
+		fprintf(stderr, "cuflow netml: %s\n", err);
+		rc = -1;
+	}
+	free(buf);
+	return rc;
+}
+
+static void json_counters(FILE *f, const cf_netml_counters *k, const cf_summary *s)
+{
+	fprintf(f,
+	        "  \"packets\": {\n"
+	        "    \"read\": %" PRIu64 ",\n"
+	        "    \"in_rows\": %" PRIu64 ",\n"
+	        "    \"not_used\": {\n"
+	        "      \"no_ip_5tuple\": %" PRIu64 ",\n"
+	        "      \"not_tcp_udp\": %" PRIu64 ",\n"
+	        "      \"flow_below_threshold\": %" PRIu64 ",\n"
+	        "      \"trailing_chunk_after_timeout_split\": %" PRIu64 ",\n"
+	        "      \"chunk_below_threshold\": %" PRIu64 ",\n"
+	        "      \"trailing_subflow_after_interval_split\": %" PRIu64 ",\n"
+	        "      \"subflow_below_threshold\": %" PRIu64 ",\n"
+	        "      \"unlabelled\": %" PRIu64 "\n"
+	        "    },\n"
+	        "    \"ipv6_pseudo_flow\": %" PRIu64 ",\n"
+	        "    \"decoder_skips\": {",
+	        k->packets, k->pkts_in_rows, k->skipped_decode, k->not_tcp_udp, k->pkts_small_flow,
+	        k->pkts_timeout_tail, k->pkts_small_chunk, k->pkts_interval_tail, k->pkts_small_subflow,
+	        k->pkts_unlabelled, k->ipv6_pseudo);
+	int first = 1;
+	for (int r = 1; r < CF_SKIP_COUNT; r++)
+		if (s->skip[r]) {
+			fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ", cf_skip_name(r), s->skip[r]);
+			first = 0;
+		}
+	fprintf(f, "}\n  },\n");
+}
+
+static int write_meta(const netml_cli *c, cf_netml *h, const char *capture, const char *backend,
+                      const cf_summary *s)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/meta.json", c->dir);
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "cuflow netml: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	cf_netml_counters k;
+	cf_netml_counters_get(h, &k);
+	fprintf(f, "{\n  \"tool\": \"cuflow netml %s\",\n  \"compatible_with\": \"netml 0.7.1 (PParser)\",\n", cf_version());
+	fprintf(f, "  \"capture\": ");
+	cli_json_str(f, capture);
+	fprintf(f, ",\n  \"backend\": \"%s\",\n", backend);
+	fprintf(f, "  \"interval\": %.17g,\n  \"dim\": %u,\n  \"samp_width\": %.17g,\n", cf_netml_interval(h),
+	        cf_netml_dim(h), cf_netml_samp_width(h));
+	fprintf(f, "  \"subflows\": %" PRIu64 ",\n  \"flows\": %" PRIu64 ",\n  \"flow_ids\": %" PRIu64 ",\n",
+	        cf_netml_rows(h), k.chunks, k.flows);
+	fprintf(f, "  \"subflows_unlabelled\": %" PRIu64 ",\n", k.subflows_unlabelled);
+	fprintf(f,
+	        "  \"options\": {\"q_interval\": %.17g, \"interval\": %.17g, \"flow_pkts_thres\": %u, "
+	        "\"tcp_timeout\": %.17g, \"udp_timeout\": %.17g, \"fft\": %s, \"header\": %s, "
+	        "\"fixed_trailing\": %s, \"fixed_ipv6\": %s, \"samp_width\": %.17g, \"labels\": ",
+	        c->o.q_interval, c->o.interval, c->o.flow_pkts_thres, c->o.tcp_timeout, c->o.udp_timeout,
+	        c->fft ? "true" : "false", c->header ? "true" : "false", c->o.keep_trailing ? "true" : "false",
+	        c->o.ipv6_flows ? "true" : "false", c->o.samp_width);
+	if (c->labels_csv)
+		cli_json_str(f, c->labels_csv);
+	else if (c->have_label)
+		fprintf(f, "%" PRId64, c->label);
+	else
+		fprintf(f, "null");
+	fprintf(f, "},\n  \"size\": \"captured length (caplen, at most 65535)\",\n");
+	json_counters(f, &k, s);
+	fprintf(f, "  \"outputs\": {");
+	for (int i = 0; i < c->ntypes; i++) {
+		int t = c->types[i];
+		fprintf(f, "%s\n    \"%s\": {\"file\": \"%s.%s\", \"dtype\": \"float64\", \"shape\": [%" PRIu64 ", %u], "
+		        "\"self_dim\": %u, \"header_cols\": %u}",
+		        i ? "," : "", cf_netml_type_name(t), cf_netml_type_name(t), c->csv ? "csv" : "npy", cf_netml_rows(h),
+		        cf_netml_row_cols(h, t, c->header), cf_netml_feat_cols(h, t),
+		        c->header ? CF_NETML_HDR_FLAGS + cf_netml_feat_cols(h, t) : 0);
+	}
+	fprintf(f, "\n  }\n}\n");
+	int bad = ferror(f) | fclose(f);
+	if (bad)
+		fprintf(stderr, "cuflow netml: writing %s failed\n", path);
+	return bad ? -1 : 0;
+}
+
+int cmd_netml(int argc, char **argv)
+{
+	netml_cli c;
+	memset(&c, 0, sizeof c);
+	cf_netml_opts_default(&c.o);
+	cli_scan cs;
+	cli_scan_init(&cs);
+	int quiet = 0;
+	static const struct option longopts[] = {
+		{"output", required_argument, 0, 'o'},
+		{"type", required_argument, 0, O_TYPE},
+		{"fft", no_argument, 0, O_FFT},
+		{"header", no_argument, 0, O_HEADER},
+		{"q-interval", required_argument, 0, O_Q},
+		{"interval", required_argument, 0, O_INTERVAL},
+		{"flow-pkts-thres", required_argument, 0, O_THRES},
+		{"tcp-timeout", required_argument, 0, O_TCP_TO},
+		{"udp-timeout", required_argument, 0, O_UDP_TO},
+		{"labels", required_argument, 0, O_LABELS},
+		{"label", required_argument, 0, O_LABEL},
+		{"format", required_argument, 0, O_FORMAT},
+		{"fixed", required_argument, 0, O_FIXED},
+		{"samp-width", required_argument, 0, O_SAMP_WIDTH},
+		{"filter", required_argument, 0, 'f'},
+		{"backend", required_argument, 0, 'b'},
+		{"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	optind = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "o:f:b:qh", longopts, NULL)) != -1) {
+		char *e;
+		switch (opt) {
+		case 'o': c.dir = optarg; break;
+		case O_TYPE:
+			if (parse_types(&c, optarg))
+				return CLI_EXIT_USAGE;
+			break;
+		case O_FFT: c.fft = 1; break;
+		case O_HEADER: c.header = 1; break;
+		case O_Q:
+			if (parse_double("--q-interval", optarg, &c.o.q_interval))
+				return CLI_EXIT_USAGE;
+			break;
+		case O_INTERVAL:
+			if (parse_double("--interval", optarg, &c.o.interval))
+				return CLI_EXIT_USAGE;
+			break;
+		case O_THRES: {
+			unsigned long v = strtoul(optarg, &e, 10);
+			if (*e || e == optarg || v < 1 || v > 1000000000) {
+				fprintf(stderr, "cuflow netml: --flow-pkts-thres needs an integer >= 1\n");
+				return CLI_EXIT_USAGE;
+			}
+			c.o.flow_pkts_thres = (uint32_t)v;
+			break;
+		}
+		case O_TCP_TO:
+			if (parse_double("--tcp-timeout", optarg, &c.o.tcp_timeout))
+				return CLI_EXIT_USAGE;
+			break;
+		case O_UDP_TO:
+			if (parse_double("--udp-timeout", optarg, &c.o.udp_timeout))
+				return CLI_EXIT_USAGE;
+			break;
+		case O_LABELS: c.labels_csv = optarg; break;
+		case O_LABEL:
+			c.label = strtoll(optarg, &e, 10);
+			if (*e || e == optarg) {
+				fprintf(stderr, "cuflow netml: --label needs an integer (netml: 0 normal, 1 abnormal)\n");
+				return CLI_EXIT_USAGE;
+			}
+			c.have_label = 1;
+			break;
+		case O_FORMAT:
+			if (!strcmp(optarg, "csv"))
+				c.csv = 1;
+			else if (strcmp(optarg, "npy")) {
+				fprintf(stderr, "cuflow netml: --format is npy or csv\n");
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case O_FIXED: {
+			char *dup = strdup(optarg), *save = NULL;
+			for (char *w = dup ? strtok_r(dup, ",", &save) : NULL; w; w = strtok_r(NULL, ",", &save)) {
+				if (!strcmp(w, "trailing") || !strcmp(w, "all"))
+					c.o.keep_trailing = 1;
+				if (!strcmp(w, "ipv6") || !strcmp(w, "all"))
+					c.o.ipv6_flows = 1;
+				if (strcmp(w, "trailing") && strcmp(w, "ipv6") && strcmp(w, "all")) {
+					fprintf(stderr, "cuflow netml: unknown --fixed item '%s' (trailing, ipv6, all)\n", w);
+					free(dup);
+					return CLI_EXIT_USAGE;
+				}
+			}
+			free(dup);
+			break;
+		}
+		case O_SAMP_WIDTH:
+			if (parse_double("--samp-width", optarg, &c.o.samp_width))
+				return CLI_EXIT_USAGE;
+			break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		default: {
+			int r = cli_scan_option(&cs, "netml", opt, optarg);
+			if (r == 1)
+				break;
+			if (r == 0)
+				usage(stderr);
+			return CLI_EXIT_USAGE;
+		}
+		}
+	}
+	if (!c.dir || !c.ntypes || optind + 1 != argc) {
+		fprintf(stderr, "cuflow netml: %s\n\n",
+		        !c.ntypes ? "--type is required" : !c.dir ? "-o DIR is required" : "exactly one CAPTURE");
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (c.labels_csv && c.have_label) {
+		fprintf(stderr, "cuflow netml: --labels and --label exclude each other\n");
+		return CLI_EXIT_USAGE;
+	}
+	const char *capture = argv[optind];
+	char err[CF_ERRBUF_SIZE];
+	cf_netml *h = NULL;
+	cf_scan_result *res = NULL;
+	int rc = CLI_EXIT_USAGE;
+	if (cf_netml_open(&c.o, &h, err) < 0) {
+		fprintf(stderr, "cuflow %s\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_scan_open(&cs, "netml", !quiet) < 0 || make_dir(c.dir) || !(res = malloc(sizeof *res)))
+		goto done;
+	cli_progress *pr = cli_progress_start(capture, !quiet);
+	cs.so.progress = cli_progress_update;
+	cs.so.progress_user = pr;
+	cf_netml_scan_file(h, capture, &cs.so, res);
+	cli_progress_end(pr);
+	int damaged = 0;
+	if (res->status < 0) {
+		fprintf(stderr, "cuflow netml: %s\n", res->error);
+		if (!res->opened || res->summary.packets == 0)
+			goto done;
+		damaged = 1; /* the packets before the damage are used */
+	}
+	if (cf_netml_error(h)[0]) {
+		fprintf(stderr, "cuflow netml: %s\n", cf_netml_error(h));
+		goto done;
+	}
+	if (cf_netml_finish(h) < 0) {
+		fprintf(stderr, "cuflow %s\n", cf_netml_error(h));
+		rc = CLI_EXIT_NO_DATA;
+		goto done;
+	}
+	if (c.labels_csv) {
+		int st = cf_netml_label_csv(h, c.labels_csv, err);
+		if (st < 0) {
+			fprintf(stderr, "cuflow netml: %s\n", err);
+			rc = st == CF_ERR_NO_DATA ? CLI_EXIT_NO_DATA : CLI_EXIT_USAGE;
+			goto done;
+		}
+	} else if (c.have_label) {
+		cf_netml_label_constant(h, c.label);
+	}
+	for (int i = 0; i < c.ntypes; i++) {
+		int r = write_type(&c, h, cs.so.backend, c.types[i]);
+		if (r < 0) {
+			rc = r == -2 ? CLI_EXIT_NO_DATA : CLI_EXIT_USAGE;
+			goto done;
+		}
+	}
+	if (write_subflows(c.dir, h) || ((c.labels_csv || c.have_label) && write_labels(c.dir, h, c.csv)) ||
+	    write_meta(&c, h, capture, cf_backend_name(cs.so.backend), &res->summary))
+		goto done;
+	if (!quiet) {
+		cf_netml_counters k;
+		cf_netml_counters_get(h, &k);
+		fprintf(stderr,
+		        "cuflow netml: %" PRIu64 " packets read, %" PRIu64 " in %" PRIu64 " subflows (%" PRIu64
+		        " flows); interval %.6g s, dim %u; not used: %" PRIu64 " (details in meta.json)\n",
+		        k.packets, k.pkts_in_rows, cf_netml_rows(h), k.chunks, cf_netml_interval(h), cf_netml_dim(h),
+		        k.packets - k.pkts_in_rows);
+	}
+	rc = damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
+done:
+	free(res);
+	cf_netml_close(h);
+	cli_scan_close(&cs);
+	return rc;
+}
