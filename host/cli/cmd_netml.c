@@ -213,9 +213,10 @@ static int write_type(const netml_cli *c, cf_netml *h, cf_backend *b, int type)
 	}
 	for (uint64_t r = 0; r < n; r += block) {
 		uint64_t k = n - r < block ? n - r : block;
-		if (cf_netml_features(h, b, type, c->fft, c->header, r, k, buf) < 0) {
+		int st = cf_netml_features(h, b, type, c->fft, c->header, r, k, buf);
+		if (st < 0) {
 			fprintf(stderr, "cuflow netml: %s\n", cf_netml_error(h));
-			rc = -2;
+			rc = st == CF_ERR_NO_DATA ? -2 : -1;
 			goto out;
 		}
 		if (c->csv) {
@@ -467,8 +468,10 @@ int cmd_netml(int argc, char **argv)
 	int damaged = 0;
 	if (res->status < 0) {
 		fprintf(stderr, "cuflow netml: %s\n", res->error);
-		if (!res->opened || res->summary.packets == 0)
+		if (!res->opened || res->summary.packets == 0) {
+			rc = CLI_EXIT_DAMAGED; /* as info and extract: unreadable or not a capture */
 			goto done;
+		}
 		damaged = 1; /* the packets before the damage are used */
 	}
 	if (cf_netml_error(h)[0]) {
