@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libpcap-dev zlib1g-dev libzstd-dev liblz4-dev liblzma-dev
-      libgtest-dev googletest libfftw3-dev
+      libgtest-dev googletest libfftw3-dev libpng-dev
       tshark tcpdump zstd lz4 xz-utils gzip python3 python3-numpy python3-venv
       clang libclang-rt-14-dev llvm-14 ca-certificates time)
 # (llvm-14 only for llvm-symbolizer: readable sanitizer stack traces;

@@ -12,6 +12,7 @@
 #include "cuflow/summary.h"
 #include "cuflow/flow_batch.h"
 #include "cuflow/netml_batch.h"
+#include "cuflow/flowpic_batch.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,6 +45,10 @@ int cf_cuda_flow_features(cf_cuda_ctx *c, cf_flow_batch *b, char *errbuf);
 int cf_cuda_netml_features(cf_cuda_ctx *c, cf_netml_batch *b, char *errbuf);
 /* Frees the netml buffers and plans (called by cf_cuda_ctx_free). */
 void cf_cuda_netml_free(cf_cuda_ctx *c);
+
+/* FlowPic images of the batch (flowpic_thrust.h) into b->out and
+ * b->packets (b->acc is not copied back). */
+int cf_cuda_flowpic_images(cf_cuda_ctx *c, cf_flowpic_batch *b, char *errbuf);
 
 #ifdef __cplusplus
 }

@@ -47,6 +47,9 @@ struct cf_cuda_ctx {
 		int handle; // cufftHandle
 	} netml_plan[2];
 	int netml_plan_next;
+	// FlowPic batches (flowpic.cu): one device block, grown to the largest batch
+	void *flowpic_mem;
+	size_t flowpic_bytes;
 };
 
 template <class T> static inline cudaError_t h2d(T *dst, const T *src, uint64_t n, cudaStream_t s)

@@ -93,6 +93,8 @@ extern "C" void cf_cuda_ctx_free(cf_cuda_ctx *c)
 	if (c->flow_mem)
 		cudaFree(c->flow_mem);
 	cf_cuda_netml_free(c);
+	if (c->flowpic_mem)
+		cudaFree(c->flowpic_mem);
 	if (c->stream)
 		cudaStreamDestroy(c->stream);
 	delete c;

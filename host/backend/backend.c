@@ -13,6 +13,7 @@
 #include "cuflow/cuflow.h"
 #include "flow_features.h"
 #include "netml_features.h"
+#include "flowpic_hist.h"
 #include "fft_cpu.h"
 #ifdef CUFLOW_HAVE_CUDA
 #include "cuda_api.h"
@@ -23,6 +24,7 @@ struct backend_ops {
 	int (*summarize)(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc);
 	int (*flow_features)(cf_backend *b, cf_flow_batch *batch);
 	int (*netml_features)(cf_backend *b, cf_netml_batch *batch);
+	int (*flowpic_images)(cf_backend *b, cf_flowpic_batch *batch);
 	void (*close)(cf_backend *b);
 };
 
@@ -146,9 +148,31 @@ static int cpu_netml_features(cf_backend *b, cf_netml_batch *nb)
 	return nb->fft ? netml_fft_parts(nb, b->error) : CF_OK;
 }
 
+/* The reference FlowPic images: zeroed counts, entries scattered in
+ * order, pixels converted. */
+static int cpu_flowpic_images(cf_backend *b, cf_flowpic_batch *fb)
+{
+	(void)b;
+	uint64_t px = (uint64_t)fb->n_images * fb->channels * fb->res * fb->res;
+	memset(fb->acc, 0, px * sizeof *fb->acc);
+	memset(fb->packets, 0, (size_t)fb->n_images * sizeof *fb->packets);
+	for (uint32_t i = 0; i < fb->n_images; i++)
+		for (uint64_t j = fb->offsets[i]; j < fb->offsets[i + 1]; j++) {
+			int64_t p = cf_flowpic_pixel(fb, i, j); /* one thread: no atomics needed */
+			if (p >= 0) {
+				fb->acc[p]++;
+				fb->packets[i]++;
+			}
+		}
+	for (uint64_t k = 0; k < px; k++)
+		cf_flowpic_convert(fb, k);
+	return CF_OK;
+}
+
 static void cpu_close(cf_backend *b) { (void)b; }
 
-static const struct backend_ops cpu_ops = {"cpu", cpu_summarize, cpu_flow_features, cpu_netml_features, cpu_close};
+static const struct backend_ops cpu_ops = {"cpu", cpu_summarize, cpu_flow_features, cpu_netml_features,
+                                           cpu_flowpic_images, cpu_close};
 
 /* ---------------------------------------------------------------- CUDA */
 
@@ -168,10 +192,15 @@ static int cuda_netml_features(cf_backend *b, cf_netml_batch *nb)
 	return cf_cuda_netml_features((cf_cuda_ctx *)b->ctx, nb, b->error);
 }
 
+static int cuda_flowpic_images(cf_backend *b, cf_flowpic_batch *fb)
+{
+	return cf_cuda_flowpic_images((cf_cuda_ctx *)b->ctx, fb, b->error);
+}
+
 static void cuda_close(cf_backend *b) { cf_cuda_ctx_free((cf_cuda_ctx *)b->ctx); }
 
 static const struct backend_ops cuda_ops = {"cuda", cuda_summarize, cuda_flow_features, cuda_netml_features,
-                                            cuda_close};
+                                            cuda_flowpic_images, cuda_close};
 #endif
 
 int cf_cuda_device_count(void)
@@ -262,6 +291,11 @@ int cf_backend_netml_features(cf_backend *b, cf_netml_batch *batch)
 	int st = cpu_netml_features(&cpu, batch);
 	free(cpu.sizes);
 	return st;
+}
+
+int cf_backend_flowpic_images(cf_backend *b, cf_flowpic_batch *batch)
+{
+	return b ? b->ops->flowpic_images(b, batch) : cpu_flowpic_images(NULL, batch);
 }
 
 void cf_backend_close(cf_backend *b)

@@ -19,6 +19,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_netml(int argc, char **argv);
+int cmd_flowpic(int argc, char **argv);
 
 /* An IP address as text (inet_ntop; "?" when impossible). */
 void cli_ip_str(const uint8_t *a, int version, char *out, size_t cap);
@@ -82,6 +83,38 @@ int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow
 /* Called before each capture with its path (labels per directory);
  * NULL by default. */
 extern void (*cli_flow_on_file)(void *user, const char *path);
+
+/* Shared by the dataset commands (extract, flowpic): the label options
+ * and the labeler they imply. */
+enum cli_label_opt {
+	CLI_OPT_LABEL = 1100, CLI_OPT_LABEL_DIR, CLI_OPT_LABELS, CLI_OPT_LABEL_PRESET, CLI_OPT_LABEL_OFFSET,
+	CLI_OPT_LABEL_SLACK, CLI_OPT_LABEL_DEFAULT
+};
+#define CLI_LABEL_LONGOPTS                                                                             \
+	{"label", required_argument, 0, CLI_OPT_LABEL},                                                    \
+	{"label-from-dir", no_argument, 0, CLI_OPT_LABEL_DIR},                                             \
+	{"labels", required_argument, 0, CLI_OPT_LABELS},                                                  \
+	{"label-preset", required_argument, 0, CLI_OPT_LABEL_PRESET},                                      \
+	{"time-offset", required_argument, 0, CLI_OPT_LABEL_OFFSET},                                       \
+	{"label-slack", required_argument, 0, CLI_OPT_LABEL_SLACK},                                        \
+	{"default-label", required_argument, 0, CLI_OPT_LABEL_DEFAULT}
+extern const char cli_label_usage[];
+typedef struct cli_label {
+	cf_label_opts lo;
+	const char *constant, *csv;
+	int from_dir;
+	cf_labeler *labeler;     /* after open; NULL without a label option */
+	const char *desc;        /* the CSV path, "constant" or "directory" */
+} cli_label;
+void cli_label_init(cli_label *l);
+/* 1 handled, 0 not ours, -1 bad value (message printed). */
+int cli_label_option(cli_label *l, const char *cmd, int opt, const char *arg);
+/* Checks the options exclude each other and opens the labeler. 0, or -1
+ * with a message printed. */
+int cli_label_open(cli_label *l, const char *cmd, const char *first_capture);
+/* Before each capture: --label-from-dir takes its directory's name. */
+void cli_label_file(cli_label *l, const char *path);
+void cli_label_close(cli_label *l);
 
 /* Progress on stderr when it is a terminal (bytes, packets, rate, ETA);
  * silent otherwise. */

@@ -55,7 +55,7 @@ typedef struct extract {
 	cf_npy_writer *feat, *seq, *len, *lab;
 	FILE *csv;
 	cf_labeler *labeler;
-	int label_from_dir;
+	cli_label *labels;
 	uint64_t rows, dropped;
 	int failed;
 	char err[CF_ERRBUF_SIZE];
@@ -151,9 +151,7 @@ static int extract_failed(void *user)
 static void on_file(void *user, const char *path)
 {
 	extract *x = user;
-	char name[4096];
-	if (x->label_from_dir && cf_label_dir_name(path, name, sizeof name) == CF_OK)
-		cf_labeler_set_constant(x->labeler, name);
+	cli_label_file(x->labels, path);
 }
 
 /* ---------------------------------------------------------------- schema */
@@ -268,48 +266,39 @@ static void usage(FILE *o)
 	        "  --dtype float32|float64  array type of features and sequences (default float32)\n"
 	        "  --seq-pad V           value of sequence entries past a flow's end (default 0)\n"
 	        "  --shard-rows R        split every array into files of R rows\n"
-	        "  --label NAME          every flow gets label NAME\n"
-	        "  --label-from-dir      label = name of the directory holding each capture\n"
-	        "  --labels CSV          ground truth: CIC-IDS2017 / CICFlowMeter CSV or a rules\n"
-	        "                        CSV (src_ip,dst_ip,src_port,dst_port,protocol,start,end,label)\n"
-	        "  --label-preset cicids2017  CIC-IDS2017 time conventions (+3 h, day first,\n"
-	        "                        afternoon hours without PM)\n"
-	        "  --time-offset S       seconds added to the CSV's times\n"
-	        "  --label-slack S       widen every CSV time range by S seconds\n"
-	        "  --default-label NAME  label for unmatched flows (default: drop them)\n"
+	        "%s"
 	        "%s"
 	        "\n"
 	        "Exit status: 0 ok; 2 when a file was damaged or not a capture (the others are\n"
 	        "still processed); 1 on a usage or output error.\n",
-	        cli_flow_usage);
+	        cli_label_usage, cli_flow_usage);
 }
 
-enum { O_DTYPE = 2000, O_PAD, O_SHARD, O_LABEL, O_LABEL_DIR, O_LABELS, O_PRESET, O_OFFSET, O_SLACK, O_DEFAULT };
+enum { O_DTYPE = 2000, O_PAD, O_SHARD };
 
 int cmd_extract(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'},        {"help", no_argument, 0, 'h'},
 		{"dtype", required_argument, 0, O_DTYPE},     {"seq-pad", required_argument, 0, O_PAD},
-		{"shard-rows", required_argument, 0, O_SHARD}, {"label", required_argument, 0, O_LABEL},
-		{"label-from-dir", no_argument, 0, O_LABEL_DIR}, {"labels", required_argument, 0, O_LABELS},
-		{"label-preset", required_argument, 0, O_PRESET}, {"time-offset", required_argument, 0, O_OFFSET},
-		{"label-slack", required_argument, 0, O_SLACK}, {"default-label", required_argument, 0, O_DEFAULT},
+		{"shard-rows", required_argument, 0, O_SHARD}, CLI_LABEL_LONGOPTS,
 		CLI_FLOW_LONGOPTS,                            {0, 0, 0, 0},
 	};
 	extract x;
 	memset(&x, 0, sizeof x);
 	cli_flow cf;
 	cli_flow_init(&cf);
-	cf_label_opts lo;
-	cf_label_opts_default(&lo);
-	const char *label_const = NULL, *label_csv = NULL;
+	cli_label lab;
+	cli_label_init(&lab);
+	x.labels = &lab;
 	uint64_t shard = 0;
 	char *end;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
 		int handled = cli_flow_option(&cf, "extract", c, optarg);
+		if (!handled)
+			handled = cli_label_option(&lab, "extract", c, optarg);
 		if (handled < 0)
 			return CLI_EXIT_USAGE;
 		if (handled)
@@ -324,22 +313,13 @@ int cmd_extract(int argc, char **argv)
 			x.f64 = !strcmp(optarg, "float64");
 			break;
 		case O_PAD:
-		case O_OFFSET:
-		case O_SLACK: {
 			errno = 0;
-			double v = strtod(optarg, &end);
-			if (errno || end == optarg || *end || (c == O_SLACK && v < 0)) {
+			x.seq_pad = strtod(optarg, &end);
+			if (errno || end == optarg || *end) {
 				fprintf(stderr, "cuflow extract: bad number '%s'\n", optarg);
 				return CLI_EXIT_USAGE;
 			}
-			if (c == O_PAD)
-				x.seq_pad = v;
-			else if (c == O_OFFSET)
-				lo.time_offset_ns = (int64_t)(v * 1e9);
-			else
-				lo.slack_ns = (int64_t)(v * 1e9);
 			break;
-		}
 		case O_SHARD:
 			errno = 0;
 			shard = strtoull(optarg, &end, 10);
@@ -348,21 +328,6 @@ int cmd_extract(int argc, char **argv)
 				return CLI_EXIT_USAGE;
 			}
 			break;
-		case O_LABEL: label_const = optarg; break;
-		case O_LABEL_DIR: x.label_from_dir = 1; break;
-		case O_LABELS: label_csv = optarg; break;
-		case O_PRESET:
-			if (strcmp(optarg, "cicids2017")) {
-				fprintf(stderr, "cuflow extract: --label-preset takes cicids2017\n");
-				return CLI_EXIT_USAGE;
-			}
-			{
-				const char *def = lo.default_label;
-				cf_label_opts_cicids2017(&lo);
-				lo.default_label = def;
-			}
-			break;
-		case O_DEFAULT: lo.default_label = optarg; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default: usage(stderr); return CLI_EXIT_USAGE;
 		}
@@ -372,26 +337,16 @@ int cmd_extract(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (!!label_const + x.label_from_dir + !!label_csv > 1) {
-		fprintf(stderr, "cuflow extract: --label, --label-from-dir and --labels exclude each other\n");
-		return CLI_EXIT_USAGE;
-	}
 	x.seq_len = cf.fo.seq_len;
 	char err[CF_ERRBUF_SIZE], path[4096];
 	int rc = CLI_EXIT_USAGE;
-	const char *label_desc = label_csv ? label_csv : label_const ? "constant" : "directory";
 	if (mkdir(x.dir, 0777) < 0 && errno != EEXIST) {
 		fprintf(stderr, "cuflow extract: cannot create %s: %s\n", x.dir, strerror(errno));
 		return CLI_EXIT_USAGE;
 	}
-	if (label_csv && cf_labeler_open_csv(label_csv, &lo, &x.labeler, err) < 0)
-		goto fail;
-	char first_dir[4096] = "unknown"; /* the first capture's label, so no unused name */
-	if (x.label_from_dir)
-		cf_label_dir_name(argv[optind], first_dir, sizeof first_dir);
-	if ((label_const || x.label_from_dir) &&
-	    cf_labeler_open_constant(label_const ? label_const : first_dir, &x.labeler, err) < 0)
-		goto fail;
+	if (cli_label_open(&lab, "extract", argv[optind]) < 0)
+		return CLI_EXIT_USAGE;
+	x.labeler = lab.labeler;
 	int dt = x.f64 ? CF_NPY_F8 : CF_NPY_F4;
 	uint64_t fshape[1] = {N_FEATURES}, sshape[2] = {x.seq_len, 3};
 	snprintf(path, sizeof path, "%s/features.npy", x.dir);
@@ -439,7 +394,7 @@ int cmd_extract(int argc, char **argv)
 			what = cf_npy_writer_error(ws[i]);
 		}
 	/* the schema lists the files, so it is written before the writers close */
-	if (!bad && write_schema(&x, &cf, &counters, &total, label_desc) < 0) {
+	if (!bad && write_schema(&x, &cf, &counters, &total, lab.desc) < 0) {
 		bad = 1;
 		what = "cannot write schema.json";
 	}
@@ -474,7 +429,7 @@ done:
 	cf_npy_writer_close(x.lab, NULL);
 	if (x.csv)
 		fclose(x.csv);
-	cf_labeler_close(x.labeler);
+	cli_label_close(&lab);
 	free(x.rowbuf);
 	return rc;
 }

@@ -17,6 +17,7 @@ static void usage(FILE *out)
 		"  flows CAPTURE... -o OUT.csv one row of statistics per bidirectional flow\n"
 		"  extract CAPTURE... -o DIR   per-flow features, sequences, labels as numpy arrays\n"
 		"  netml --type T CAPTURE -o DIR  netml 0.7.1's feature matrices, bit for bit\n"
+		"  flowpic CAPTURE... -o DIR   FlowPic images (official or mini presets) as numpy arrays\n"
 		"  synth -o FILE [options]     write a synthetic capture (tests, demos, benchmarks)\n"
 		"  version                     print the version\n"
 		"\n"
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
 		return cmd_flows(argc - 1, argv + 1);
 	if (!strcmp(cmd, "extract"))
 		return cmd_extract(argc - 1, argv + 1);
+	if (!strcmp(cmd, "flowpic"))
+		return cmd_flowpic(argc - 1, argv + 1);
 	if (!strcmp(cmd, "netml"))
 		return cmd_netml(argc - 1, argv + 1);
 	if (!strcmp(cmd, "synth"))

@@ -12,6 +12,7 @@
 #include "cuflow/summary.h"
 #include "cuflow/flow_batch.h"
 #include "cuflow/netml_batch.h"
+#include "cuflow/flowpic_batch.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,6 +59,10 @@ int cf_backend_flow_features(cf_backend *b, cf_flow_batch *batch);
  * FFT included. b NULL runs the CPU reference. Synchronous. CF_OK,
  * CF_ERR_NOMEM or CF_ERR_DEVICE (cf_backend_error). */
 int cf_backend_netml_features(cf_backend *b, cf_netml_batch *batch);
+/* Bins every image of a FlowPic batch (flowpic_batch.h) into batch->out
+ * and batch->packets. b NULL runs the CPU reference. Synchronous. CF_OK or
+ * CF_ERR_DEVICE (cf_backend_error). */
+int cf_backend_flowpic_images(cf_backend *b, cf_flowpic_batch *batch);
 /* Closes the backend (NULL-safe). */
 void cf_backend_close(cf_backend *b);
 

@@ -68,5 +68,6 @@ const char *cf_version(void);
 #include "cuflow/npy.h"
 #include "cuflow/label.h"
 #include "cuflow/netml.h"
+#include "cuflow/flowpic.h"
 
 #endif

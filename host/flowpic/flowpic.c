@@ -1,0 +1,711 @@
+/*
+ * FlowPic on the host (include/cuflow/flowpic.h, docs/flowpic.md): a
+ * file's TCP/UDP packets are grouped into sessions (unidirectional over
+ * the whole capture, or bidirectional with an idle timeout), each
+ * session's windows are cut with the official rules, and the windows'
+ * packet lists go to the backend in batches (CSR entries + per-image
+ * times) that it bins into images (kernels/flowpic_hist.h).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuflow/cuflow.h"
+#include "cuflow/backend.h"
+#include "cuflow/flowpic.h"
+
+typedef struct skey {
+	uint8_t ver, proto;
+	uint16_t sport, dport;
+	uint8_t src[16], dst[16];
+} skey;
+
+typedef struct sess {
+	skey k;              /* first packet's orientation */
+	int64_t last_ns;     /* bidirectional: last packet, for the idle timeout */
+	uint32_t cur;        /* bidirectional: the key's current session id */
+} sess;
+
+/* Image batch: entries (CSR) and per-image data, sized once per run. */
+typedef struct fbatch {
+	cf_flowpic_batch b;
+	uint64_t *offsets;
+	double *t;
+	uint32_t *size;
+	uint8_t *chan;
+	double *t_first, *t_last, *anchor, *edges_t, *edges_s;
+	uint32_t *acc, *packets;
+	void *out;
+	uint64_t cap_entries;
+	uint32_t cap_images;
+	cf_flowpic_image *info; /* per image, pixels filled at emit */
+} fbatch;
+
+struct cf_flowpic {
+	cf_flowpic_opts o;
+	cf_backend *backend;
+	cf_flowpic_emit_fn emit;
+	void *user;
+	char err[CF_ERRBUF_SIZE];
+	uint32_t channels;
+	/* the file's packets, capture order */
+	uint32_t *p_sess;
+	int64_t *p_ns;
+	uint32_t *p_size;
+	uint8_t *p_dir;
+	uint64_t np, cap;
+	/* sessions: keys in first-appearance order; key index -> newest session */
+	skey *keys;
+	uint8_t *key_ver;     /* unused slot marker via tab */
+	uint32_t nkeys, keys_cap;
+	uint32_t *key_tab, key_mask;
+	int64_t *key_last;    /* per key: last packet time */
+	uint32_t *key_sess;   /* per key: its current session */
+	uint32_t *sess_key;   /* per session: its key */
+	uint32_t *sess_flip;  /* per session: 1 when the first packet was the key's reverse orientation */
+	uint32_t nsess, sess_cap;
+	int ts_res_ns;        /* the capture's timestamp resolution (DPKT time model) */
+	fbatch fb;
+	cf_flowpic_counters c;
+};
+
+static int fail(cf_flowpic *h, int st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(cf_flowpic *h, int st, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(h->err, sizeof h->err, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+int cf_flowpic_preset(cf_flowpic_opts *o, const char *name)
+{
+	memset(o, 0, sizeof *o);
+	o->res = 1500;
+	o->window_s = 60.0;
+	o->step_s = 60.0;
+	o->right_closed = 1;
+	o->time_axis = CF_FLOWPIC_STRETCH;
+	o->size_clip = 0;
+	o->size_edges = 1;
+	o->value = CF_FLOWPIC_COUNT;
+	o->direction = CF_FLOWPIC_UP;
+	o->min_packets = 10;
+	o->min_span_s = 50.0;
+	o->sessions = CF_FLOWPIC_SESSIONS_UNI;
+	o->idle_timeout_s = 120.0;
+	o->ipv4_only = 1;
+	o->time_model = CF_FLOWPIC_TIME_DPKT;
+	if (!name || !strcmp(name, "official"))
+		return CF_OK;
+	if (!strcmp(name, "mini")) {
+		/* tcbench get_flowpic(dim=32, max_block_duration=15) */
+		o->res = 32;
+		o->window_s = 15.0;
+		o->step_s = 0.0;
+		o->right_closed = 0;
+		o->time_axis = CF_FLOWPIC_FIXED_EDGES;
+		o->anchor_first = 0;
+		o->size_clip = 1;
+		o->size_edges = 1;
+		o->value = CF_FLOWPIC_CAPPED;
+		o->min_span_s = -1.0;
+		return CF_OK;
+	}
+	return CF_ERR_ARG;
+}
+
+uint32_t cf_flowpic_channels(const cf_flowpic_opts *o) { return o->direction == CF_FLOWPIC_CHANNELS ? 2 : 1; }
+
+size_t cf_flowpic_pixel_bytes(const cf_flowpic_opts *o)
+{
+	return o->value == CF_FLOWPIC_COUNT ? 2 : o->value == CF_FLOWPIC_CAPPED ? 1 : 4;
+}
+
+/* ---------------------------------------------------------------- batch */
+
+static void batch_free(fbatch *f)
+{
+	free(f->offsets);
+	free(f->t);
+	free(f->size);
+	free(f->chan);
+	free(f->t_first);
+	free(f->t_last);
+	free(f->anchor);
+	free(f->edges_t);
+	free(f->edges_s);
+	free(f->acc);
+	free(f->packets);
+	free(f->out);
+	free(f->info);
+	memset(f, 0, sizeof *f);
+}
+
+static int grow_entries(fbatch *f, uint64_t need)
+{
+	if (need <= f->cap_entries)
+		return 0;
+	uint64_t nc = f->cap_entries ? f->cap_entries : 1 << 20;
+	while (nc < need)
+		nc *= 2;
+	double *t = realloc(f->t, nc * sizeof *t);
+	if (t)
+		f->t = t;
+	uint32_t *s = realloc(f->size, nc * sizeof *s);
+	if (s)
+		f->size = s;
+	uint8_t *c = realloc(f->chan, nc);
+	if (c)
+		f->chan = c;
+	if (!t || !s || !c)
+		return -1;
+	f->cap_entries = nc;
+	return 0;
+}
+
+/* numpy.linspace(0, stop, n + 1): k * (stop / n) + 0, the last edge stop. */
+static void linspace_edges(double *e, uint32_t n, double stop)
+{
+	double step = stop / (double)n;
+	for (uint32_t k = 0; k < n; k++)
+		e[k] = (double)k * step + 0.0;
+	e[n] = stop;
+}
+
+static int batch_init(cf_flowpic *h)
+{
+	fbatch *f = &h->fb;
+	const cf_flowpic_opts *o = &h->o;
+	uint64_t px = (uint64_t)h->channels * o->res * o->res;
+	uint64_t per_image = px * (4 + cf_flowpic_pixel_bytes(o));
+	uint64_t cap = ((uint64_t)64 << 20) / per_image;
+	if (cap < 1)
+		cap = 1;
+	if (cap > 65536)
+		cap = 65536;
+	f->cap_images = (uint32_t)cap;
+	f->offsets = malloc((cap + 1) * sizeof *f->offsets);
+	f->t_first = malloc(cap * sizeof(double));
+	f->t_last = malloc(cap * sizeof(double));
+	f->anchor = malloc(cap * sizeof(double));
+	f->packets = malloc(cap * sizeof(uint32_t));
+	f->info = malloc(cap * sizeof *f->info);
+	f->acc = malloc(cap * px * sizeof(uint32_t));
+	f->out = malloc(cap * px * cf_flowpic_pixel_bytes(o));
+	f->edges_t = malloc(((size_t)o->res + 1) * sizeof(double));
+	f->edges_s = malloc(((size_t)o->res + 1) * sizeof(double));
+	if (!f->offsets || !f->t_first || !f->t_last || !f->anchor || !f->packets || !f->info || !f->acc || !f->out ||
+	    !f->edges_t || !f->edges_s || grow_entries(f, 1 << 20))
+		return -1;
+	if (o->time_axis == CF_FLOWPIC_FIXED_EDGES)
+		linspace_edges(f->edges_t, o->res, o->window_s);
+	else
+		linspace_edges(f->edges_t, o->res, (double)o->res); /* the integers 0..N */
+	linspace_edges(f->edges_s, o->res, 1500.0);
+	cf_flowpic_batch *b = &f->b;
+	memset(b, 0, sizeof *b);
+	b->channels = h->channels;
+	b->res = o->res;
+	b->time_axis = o->time_axis;
+	b->size_clip = o->size_clip;
+	b->size_edges = o->size_edges;
+	b->value = o->value;
+	b->duration = o->window_s;
+	b->offsets = f->offsets;
+	b->t_first = f->t_first;
+	b->t_last = f->t_last;
+	b->anchor = f->anchor;
+	b->edges_t = f->edges_t;
+	b->edges_s = f->edges_s;
+	b->acc = f->acc;
+	b->out = f->out;
+	b->packets = f->packets;
+	f->offsets[0] = 0;
+	return 0;
+}
+
+/* Bins the batch's images and emits them; the batch is empty after. */
+static int batch_flush(cf_flowpic *h)
+{
+	fbatch *f = &h->fb;
+	cf_flowpic_batch *b = &f->b;
+	if (!b->n_images)
+		return CF_OK;
+	b->t = f->t;
+	b->size = f->size;
+	b->chan = f->chan;
+	int st = cf_backend_flowpic_images(h->backend, b);
+	if (st < 0)
+		return fail(h, st, "flowpic: %s backend: %s", h->backend ? cf_backend_name(h->backend) : "cpu",
+		            h->backend ? cf_backend_error(h->backend) : "failed");
+	h->c.batches++;
+	size_t img_bytes = (size_t)h->channels * h->o.res * h->o.res * cf_flowpic_pixel_bytes(&h->o);
+	for (uint32_t i = 0; i < b->n_images; i++) {
+		cf_flowpic_image *im = &f->info[i];
+		im->packets = f->packets[i];
+		im->pixels = (const char *)f->out + (size_t)i * img_bytes;
+		h->c.entries_outside += (f->offsets[i + 1] - f->offsets[i]) - f->packets[i];
+		if ((st = h->emit(h->user, im)) < 0)
+			return fail(h, st, "flowpic: the output stopped");
+	}
+	b->n_images = 0;
+	f->offsets[0] = 0;
+	return CF_OK;
+}
+
+/* ---------------------------------------------------------------- open */
+
+int cf_flowpic_open(const cf_flowpic_opts *o, cf_backend *backend, cf_flowpic_emit_fn emit, void *user,
+                    cf_flowpic **out, char *errbuf)
+{
+	const char *bad = NULL;
+	if (!o || !emit)
+		bad = "options and an emit function are required";
+	else if (o->res < 1 || o->res > 4096)
+		bad = "resolution must be 1..4096";
+	else if (!(o->window_s > 0.0) || !isfinite(o->window_s))
+		bad = "window must be > 0 seconds";
+	else if (!(o->step_s >= 0.0) || !isfinite(o->step_s))
+		bad = "step must be >= 0 seconds";
+	else if (o->direction < CF_FLOWPIC_UP || o->direction > CF_FLOWPIC_CHANNELS)
+		bad = "unknown direction";
+	else if (o->direction != CF_FLOWPIC_UP && o->sessions != CF_FLOWPIC_SESSIONS_BIDIR)
+		bad = "direction down, both and 2ch need bidirectional sessions";
+	else if (o->value < CF_FLOWPIC_COUNT || o->value > CF_FLOWPIC_NORM)
+		bad = "unknown value";
+	else if (o->time_axis < CF_FLOWPIC_STRETCH || o->time_axis > CF_FLOWPIC_FIXED_SCALE)
+		bad = "unknown time axis";
+	else if (o->sessions == CF_FLOWPIC_SESSIONS_BIDIR && !(o->idle_timeout_s > 0.0))
+		bad = "the idle timeout must be > 0 seconds";
+	if (bad) {
+		if (errbuf)
+			snprintf(errbuf, CF_ERRBUF_SIZE, "flowpic: %s", bad);
+		return CF_ERR_ARG;
+	}
+	cf_flowpic *h = calloc(1, sizeof *h);
+	if (!h) {
+		if (errbuf)
+			snprintf(errbuf, CF_ERRBUF_SIZE, "flowpic: out of memory");
+		return CF_ERR_NOMEM;
+	}
+	h->o = *o;
+	h->backend = backend;
+	h->emit = emit;
+	h->user = user;
+	h->channels = cf_flowpic_channels(o);
+	if (batch_init(h)) {
+		cf_flowpic_close(h);
+		if (errbuf)
+			snprintf(errbuf, CF_ERRBUF_SIZE, "flowpic: out of memory for the image batch");
+		return CF_ERR_NOMEM;
+	}
+	*out = h;
+	return CF_OK;
+}
+
+static void reset_file(cf_flowpic *h)
+{
+	h->np = 0;
+	h->nkeys = 0;
+	h->nsess = 0;
+	if (h->key_tab)
+		memset(h->key_tab, 0, ((size_t)h->key_mask + 1) * sizeof *h->key_tab);
+}
+
+void cf_flowpic_close(cf_flowpic *h)
+{
+	if (!h)
+		return;
+	free(h->p_sess);
+	free(h->p_ns);
+	free(h->p_size);
+	free(h->p_dir);
+	free(h->keys);
+	free(h->key_tab);
+	free(h->key_last);
+	free(h->key_sess);
+	free(h->sess_key);
+	free(h->sess_flip);
+	batch_free(&h->fb);
+	free(h);
+}
+
+const char *cf_flowpic_error(const cf_flowpic *h) { return h ? h->err : ""; }
+void cf_flowpic_counters_get(const cf_flowpic *h, cf_flowpic_counters *out) { *out = h->c; }
+
+/* ---------------------------------------------------------------- packets */
+
+static uint32_t key_hash(const skey *k)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ ((uint64_t)k->ver << 56 | (uint64_t)k->proto << 48 |
+	                                       (uint64_t)k->sport << 16 | k->dport);
+	for (int i = 0; i < 32; i += 8) {
+		uint64_t w;
+		memcpy(&w, k->src + i, 8);
+		x = (x ^ w) * 0xff51afd7ed558ccdull;
+		x ^= x >> 32;
+	}
+	return (uint32_t)(x ^ (x >> 29));
+}
+
+static int grow_keys(cf_flowpic *h)
+{
+	uint32_t ncap = h->key_tab ? (h->key_mask + 1) * 2 : 1024;
+	uint32_t *t = calloc(ncap, sizeof *t);
+	if (!t)
+		return -1;
+	for (uint32_t i = 0; i < h->nkeys; i++) {
+		uint32_t j = key_hash(&h->keys[i]) & (ncap - 1);
+		while (t[j])
+			j = (j + 1) & (ncap - 1);
+		t[j] = i + 1;
+	}
+	free(h->key_tab);
+	h->key_tab = t;
+	h->key_mask = ncap - 1;
+	return 0;
+}
+
+#define GROW(p, n, cap, type)                                         \
+	do {                                                              \
+		if ((n) >= (cap)) {                                           \
+			uint64_t nc_ = (cap) ? (uint64_t)(cap) * 2 : 1024;        \
+			type *q_ = realloc((p), nc_ * sizeof *q_);                \
+			if (!q_)                                                  \
+				return -1;                                            \
+			(p) = q_;                                                 \
+		}                                                             \
+	} while (0)
+
+/* Session of a packet (created when new); -1 out of memory. *flip gets 1
+ * when the packet runs against the session's first orientation. */
+static int64_t session_of(cf_flowpic *h, const cf_pkt *p, int *flip)
+{
+	skey k;
+	memset(&k, 0, sizeof k);
+	k.ver = p->ip_version;
+	k.proto = p->proto;
+	k.sport = p->sport;
+	k.dport = p->dport;
+	memcpy(k.src, p->src_ip, 16);
+	memcpy(k.dst, p->dst_ip, 16);
+	*flip = 0;
+	if (h->o.sessions == CF_FLOWPIC_SESSIONS_BIDIR) {
+		int c = memcmp(k.src, k.dst, 16);
+		if (c > 0 || (c == 0 && k.sport > k.dport)) { /* canonical: lower endpoint first */
+			uint8_t tmp[16];
+			memcpy(tmp, k.src, 16);
+			memcpy(k.src, k.dst, 16);
+			memcpy(k.dst, tmp, 16);
+			uint16_t tp = k.sport;
+			k.sport = k.dport;
+			k.dport = tp;
+			*flip = 1;
+		}
+	}
+	if (!h->key_tab || (uint64_t)h->nkeys * 2 >= (uint64_t)h->key_mask + 1)
+		if (grow_keys(h))
+			return -1;
+	uint32_t j = key_hash(&k) & h->key_mask;
+	for (; h->key_tab[j]; j = (j + 1) & h->key_mask) {
+		uint32_t ki = h->key_tab[j] - 1;
+		if (memcmp(&h->keys[ki], &k, sizeof k))
+			continue;
+		uint32_t s = h->key_sess[ki];
+		if (h->o.sessions == CF_FLOWPIC_SESSIONS_BIDIR &&
+		    (double)(p->ts_ns - h->key_last[ki]) > h->o.idle_timeout_s * 1e9) {
+			GROW(h->sess_key, h->nsess, h->sess_cap, uint32_t);
+			GROW(h->sess_flip, h->nsess, h->sess_cap, uint32_t);
+			if (h->nsess >= h->sess_cap)
+				h->sess_cap = h->sess_cap ? h->sess_cap * 2 : 1024;
+			s = h->nsess++;
+			h->sess_key[s] = ki;
+			h->sess_flip[s] = (uint32_t)*flip;
+			h->key_sess[ki] = s;
+		}
+		if (p->ts_ns > h->key_last[ki])
+			h->key_last[ki] = p->ts_ns;
+		*flip ^= (int)h->sess_flip[s];
+		return s;
+	}
+	GROW(h->keys, h->nkeys, h->keys_cap, skey);
+	GROW(h->key_last, h->nkeys, h->keys_cap, int64_t);
+	GROW(h->key_sess, h->nkeys, h->keys_cap, uint32_t);
+	if (h->nkeys >= h->keys_cap)
+		h->keys_cap = h->keys_cap ? h->keys_cap * 2 : 1024;
+	GROW(h->sess_key, h->nsess, h->sess_cap, uint32_t);
+	GROW(h->sess_flip, h->nsess, h->sess_cap, uint32_t);
+	if (h->nsess >= h->sess_cap)
+		h->sess_cap = h->sess_cap ? h->sess_cap * 2 : 1024;
+	uint32_t ki = h->nkeys++;
+	h->keys[ki] = k;
+	h->key_last[ki] = p->ts_ns;
+	uint32_t s = h->nsess++;
+	h->key_sess[ki] = s;
+	h->sess_key[s] = ki;
+	h->sess_flip[s] = (uint32_t)*flip;
+	h->key_tab[j] = ki + 1;
+	*flip = 0;
+	return s;
+}
+
+static int add_packet(cf_flowpic *h, const cf_pkt *p)
+{
+	h->c.packets++;
+	if (p->skip != CF_SKIP_NONE) {
+		h->c.skipped_decode++;
+		return 0;
+	}
+	if ((p->proto != 6 && p->proto != 17) || (h->o.ipv4_only && p->ip_version != 4)) {
+		h->c.not_used++;
+		return 0;
+	}
+	int flip;
+	int64_t s = session_of(h, p, &flip);
+	if (s < 0)
+		return -1;
+	if (h->np == h->cap) {
+		uint64_t nc = h->cap ? h->cap * 2 : 65536;
+		uint32_t *a = realloc(h->p_sess, nc * sizeof *a);
+		if (a)
+			h->p_sess = a;
+		int64_t *b = realloc(h->p_ns, nc * sizeof *b);
+		if (b)
+			h->p_ns = b;
+		uint32_t *c = realloc(h->p_size, nc * sizeof *c);
+		if (c)
+			h->p_size = c;
+		uint8_t *d = realloc(h->p_dir, nc);
+		if (d)
+			h->p_dir = d;
+		if (!a || !b || !c || !d)
+			return -1;
+		h->cap = nc;
+	}
+	uint64_t i = h->np++;
+	h->p_sess[i] = (uint32_t)s;
+	h->p_ns[i] = p->ts_ns;
+	h->p_size[i] = h->o.size_frame ? p->caplen : p->ip_len;
+	h->p_dir[i] = (uint8_t)flip;
+	return 0;
+}
+
+static int scan_hook(void *user, const cf_pkt *p, size_t n)
+{
+	cf_flowpic *h = user;
+	for (size_t i = 0; i < n; i++)
+		if (add_packet(h, &p[i]))
+			return fail(h, CF_ERR_NOMEM, "flowpic: out of memory after %llu packets", (unsigned long long)h->np);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- windows */
+
+/* dpkt's float timestamp: seconds + fraction / divisor (µs or ns file). */
+static double dpkt_seconds(int64_t ns, int res_ns)
+{
+	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+	if (frac < 0) {
+		sec -= 1;
+		frac += 1000000000;
+	}
+	if (res_ns == 1)
+		return (double)sec + (double)frac / 1e9;
+	return (double)sec + (double)(frac / 1000) / 1e6;
+}
+
+/* Python's round(x, 6): the double nearest to the decimal that is x
+ * correctly rounded (half to even) to 6 places. */
+static double py_round6(double x)
+{
+	double k = nearbyint(x * 1e6), d = fabs(x * 1e6 - k);
+	if (d < 0.4999 && fabs(k) < 9e15)
+		return k / 1e6; /* the product's error cannot move it across a half */
+	char buf[64];
+	snprintf(buf, sizeof buf, "%.6f", x); /* glibc: exact, half to even */
+	return strtod(buf, NULL);
+}
+
+static double rel_time(const cf_flowpic *h, int64_t ns, int64_t first_ns)
+{
+	if (h->o.time_model == CF_FLOWPIC_TIME_EXACT)
+		return (double)(ns - first_ns) / 1e9;
+	return py_round6(dpkt_seconds(ns, h->ts_res_ns) - dpkt_seconds(first_ns, h->ts_res_ns));
+}
+
+/* Is packet i (direction dir) in this image's channel set? Channel out. */
+static int pick(const cf_flowpic *h, uint8_t dir, uint8_t *chan)
+{
+	switch (h->o.direction) {
+	case CF_FLOWPIC_UP: *chan = 0; return dir == 0;
+	case CF_FLOWPIC_DOWN: *chan = 0; return dir == 1;
+	case CF_FLOWPIC_BOTH: *chan = 0; return 1;
+	default: *chan = dir; return 1;
+	}
+}
+
+/* Cuts one session's windows (its packets `ix`, capture order, times
+ * `t` relative to its first packet) into the batch. */
+static int session_windows(cf_flowpic *h, uint32_t s, const uint32_t *ix, const double *t, uint64_t n)
+{
+	const cf_flowpic_opts *o = &h->o;
+	fbatch *f = &h->fb;
+	double D = o->window_s, S = o->step_s;
+	uint64_t nw = 1;
+	if (S > 0.0) {
+		/* the official count: range(int(last_ts / 60 - 1) + 1), last_ts the
+		 * session's last packet in capture order; int() truncates */
+		double v = t[n - 1] / S - D / S;
+		nw = v > 0.0 ? (uint64_t)v + 1 : 1;
+		if (!(v < 1e12))
+			nw = 1;
+	}
+	if (o->max_windows && nw > o->max_windows)
+		nw = o->max_windows;
+	const skey *k = &h->keys[h->sess_key[s]];
+	int flip0 = (int)h->sess_flip[s];
+	for (uint64_t w = 0; w < nw; w++) {
+		double lo = (double)w * S, hi = lo + D;
+		h->c.windows++;
+		/* members in capture order */
+		uint64_t cnt = 0;
+		double tf = 0, tl = 0;
+		for (uint64_t j = 0; j < n; j++) {
+			double x = t[j];
+			uint8_t ch;
+			if (x < lo || x > hi || (!o->right_closed && x == hi) || !pick(h, h->p_dir[ix[j]], &ch))
+				continue;
+			if (!cnt)
+				tf = x;
+			tl = x;
+			cnt++;
+		}
+		if (cnt <= o->min_packets) {
+			h->c.windows_small++;
+			continue;
+		}
+		if (o->min_span_s >= 0.0 && !(tl - tf > o->min_span_s)) {
+			h->c.windows_short++;
+			continue;
+		}
+		if (f->b.n_images == f->cap_images || f->offsets[f->b.n_images] + cnt > f->cap_entries) {
+			int st = batch_flush(h);
+			if (st < 0)
+				return st;
+			if (grow_entries(f, cnt))
+				return fail(h, CF_ERR_NOMEM, "flowpic: out of memory for a window of %llu packets",
+				            (unsigned long long)cnt);
+		}
+		uint32_t i = f->b.n_images++;
+		uint64_t e = f->offsets[i];
+		for (uint64_t j = 0; j < n; j++) {
+			double x = t[j];
+			uint8_t ch;
+			if (x < lo || x > hi || (!o->right_closed && x == hi) || !pick(h, h->p_dir[ix[j]], &ch))
+				continue;
+			f->t[e] = x;
+			f->size[e] = h->p_size[ix[j]];
+			f->chan[e] = ch;
+			e++;
+		}
+		f->offsets[i + 1] = e;
+		f->t_first[i] = tf;
+		f->t_last[i] = tl;
+		f->anchor[i] = o->anchor_first ? tf : lo;
+		h->c.entries += cnt;
+		h->c.images++;
+		cf_flowpic_image *im = &f->info[i];
+		memset(im, 0, sizeof *im);
+		im->ip_version = k->ver;
+		im->proto = k->proto;
+		/* the session's first packet's orientation */
+		im->src_port = flip0 ? k->dport : k->sport;
+		im->dst_port = flip0 ? k->sport : k->dport;
+		memcpy(im->src_ip, flip0 ? k->dst : k->src, 16);
+		memcpy(im->dst_ip, flip0 ? k->src : k->dst, 16);
+		im->session = s;
+		im->window = (uint32_t)w;
+		int64_t first = h->p_ns[ix[0]];
+		im->first_ns = first;
+		im->last_ns = h->p_ns[ix[n - 1]];
+		im->window_start_ns = first + (int64_t)llround(lo * 1e9);
+		im->channels = h->channels;
+		im->res = o->res;
+	}
+	return CF_OK;
+}
+
+static int file_images(cf_flowpic *h)
+{
+	uint64_t np = h->np;
+	uint32_t ns = h->nsess;
+	h->c.sessions += ns;
+	uint64_t *start = calloc((size_t)ns + 1, sizeof *start);
+	uint32_t *ix = malloc((np ? np : 1) * sizeof *ix);
+	double *t = NULL;
+	int st = CF_ERR_NOMEM;
+	if (!start || !ix)
+		goto out;
+	uint64_t maxlen = 0;
+	for (uint64_t i = 0; i < np; i++)
+		start[h->p_sess[i] + 1]++;
+	for (uint32_t s = 0; s < ns; s++) {
+		if (start[s + 1] > maxlen)
+			maxlen = start[s + 1];
+		start[s + 1] += start[s];
+	}
+	{
+		uint64_t *fill = malloc(((size_t)ns + 1) * sizeof *fill);
+		if (!fill)
+			goto out;
+		memcpy(fill, start, ((size_t)ns + 1) * sizeof *fill);
+		for (uint64_t i = 0; i < np; i++)
+			ix[fill[h->p_sess[i]]++] = (uint32_t)i;
+		free(fill);
+	}
+	if (!(t = malloc((maxlen ? maxlen : 1) * sizeof *t)))
+		goto out;
+	for (uint32_t s = 0; s < ns; s++) {
+		uint64_t a = start[s], n = start[s + 1] - a;
+		if (n <= h->o.min_packets)
+			continue; /* no window can hold more than min_packets */
+		int64_t first = h->p_ns[ix[a]];
+		for (uint64_t j = 0; j < n; j++)
+			t[j] = rel_time(h, h->p_ns[ix[a + j]], first);
+		if ((st = session_windows(h, s, ix + a, t, n)) < 0)
+			goto out;
+	}
+	st = batch_flush(h);
+out:
+	if (st == CF_ERR_NOMEM && !h->err[0])
+		fail(h, st, "flowpic: out of memory (%llu packets)", (unsigned long long)np);
+	free(start);
+	free(ix);
+	free(t);
+	return st;
+}
+
+int cf_flowpic_scan_file(cf_flowpic *h, const char *path, const cf_scan_opts *opts, cf_scan_result *res)
+{
+	reset_file(h);
+	h->err[0] = 0;
+	cf_scan_opts so = *opts;
+	so.decode.decap = CF_DECAP_NONE;
+	so.on_packet = NULL;
+	so.on_packets = scan_hook;
+	so.on_packet_user = h;
+	cf_scan_file(path, &so, res);
+	if (h->err[0])
+		return CF_ERR_NOMEM;
+	if (!res->opened)
+		return res->status;
+	h->ts_res_ns = res->info.ts_resolution_ns;
+	int st = file_images(h);
+	if (st < 0)
+		return st;
+	return res->status;
+}

@@ -1,0 +1,61 @@
+/*
+ * One batch of FlowPic images for a backend: each image is a window's
+ * packet list (CSR over packet entries) that the backend bins into an
+ * N x N histogram per channel (kernels/flowpic_hist.h says how). The host
+ * (host/flowpic/flowpic.c) fills it; cf_backend_flowpic_images computes
+ * every image, on the CPU (reference) or the GPU (same bits). Plain data,
+ * read by gcc and nvcc.
+ */
+#ifndef CUFLOW_FLOWPIC_BATCH_H
+#define CUFLOW_FLOWPIC_BATCH_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Pixel values. */
+enum cf_flowpic_value {
+	CF_FLOWPIC_COUNT = 0,  /* uint16 packet count (saturates at 65535) */
+	CF_FLOWPIC_CAPPED,     /* uint8 count capped at 255 */
+	CF_FLOWPIC_NORM        /* float32 min(count, 255) / 255 */
+};
+
+/* How a packet's time becomes a column. */
+enum cf_flowpic_time_axis {
+	CF_FLOWPIC_STRETCH = 0, /* x = (t - first) / (last - first) * N, first/last of the window (official) */
+	CF_FLOWPIC_FIXED_EDGES, /* numpy histogram2d on linspace(0, D, N + 1) of t - anchor (tcbench) */
+	CF_FLOWPIC_FIXED_SCALE  /* x = (t - anchor) / D * N, floor */
+};
+
+typedef struct cf_flowpic_batch {
+	uint32_t n_images;
+	uint32_t channels;        /* 1, or 2 (up, down) */
+	uint32_t res;             /* N: each channel is N x N, H[size row][time column] */
+	int time_axis;            /* enum cf_flowpic_time_axis */
+	int size_clip;            /* 1: sizes over 1500 count as 1500; 0: dropped */
+	int size_edges;           /* 1: rows by numpy edges linspace(0, 1500, N + 1); 0: min(floor(L N / 1500), N - 1) */
+	int value;                /* enum cf_flowpic_value */
+	double duration;          /* D, seconds (fixed axes) */
+	/* n_images + 1 offsets into the entry columns */
+	const uint64_t *offsets;
+	const double *t;          /* relative time of the entry, seconds */
+	const uint32_t *size;     /* bytes */
+	const uint8_t *chan;      /* channel of the entry (0 or 1) */
+	/* per image */
+	const double *t_first;    /* stretch: the window's first and last packet times */
+	const double *t_last;
+	const double *anchor;     /* fixed axes: time of column 0 */
+	const double *edges_t;    /* FIXED_EDGES: N + 1 time edges (numpy linspace), shared */
+	const double *edges_s;    /* size_edges: N + 1 size edges, shared */
+	uint32_t *acc;            /* n_images x channels x N x N counts (scratch, zeroed by the backend) */
+	void *out;                /* n_images x channels x N x N values of `value`'s type */
+	uint32_t *packets;        /* per image: entries that landed in a pixel */
+} cf_flowpic_batch;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
