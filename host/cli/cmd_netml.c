@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,21 @@ static void ip_text(const cf_netml_subflow *s, const uint8_t *ip, char *out, siz
 		cli_ip_str(ip, s->ip_version, out, cap);
 }
 
+/* t as text that reads back to the same double: "sec.micro" when t is a
+ * whole number of microseconds after netml's rounding (every µs capture),
+ * else %.17g. Integer formatting: printf's %g is slow over many rows. */
+static void time_text(double t, char *out, size_t cap)
+{
+	if (t >= 0 && t < 9e9) {
+		long long us = llround(t * 1e6);
+		if ((double)us / 1e6 == t) {
+			snprintf(out, cap, "%lld.%06lld", us / 1000000, us % 1000000);
+			return;
+		}
+	}
+	snprintf(out, cap, "%.17g", t);
+}
+
 static int write_subflows(const char *dir, cf_netml *h)
 {
 	char path[4096];
@@ -132,14 +148,15 @@ static int write_subflows(const char *dir, cf_netml *h)
 	for (uint64_t i = 0; i < cf_netml_rows(h); i++) {
 		cf_netml_subflow s;
 		cf_netml_subflow_at(h, i, &s);
-		char a[64], b[64];
+		char a[64], b[64], t0[40], t1[40];
 		ip_text(&s, s.src_ip, a, sizeof a);
 		ip_text(&s, s.dst_ip, b, sizeof b);
+		time_text(s.first_t, t0, sizeof t0);
+		time_text(s.last_t, t1, sizeof t1);
 		if (s.ip_version == 0)
-			fprintf(f, ",,-1,-1,-1,%u,%.17g,%.17g\n", s.packets, s.first_t, s.last_t);
+			fprintf(f, ",,-1,-1,-1,%u,%s,%s\n", s.packets, t0, t1);
 		else
-			fprintf(f, "%s,%s,%u,%u,%u,%u,%.17g,%.17g\n", a, b, s.src_port, s.dst_port, s.proto, s.packets,
-			        s.first_t, s.last_t);
+			fprintf(f, "%s,%s,%u,%u,%u,%u,%s,%s\n", a, b, s.src_port, s.dst_port, s.proto, s.packets, t0, t1);
 	}
 	int bad = ferror(f) | fclose(f);
 	if (bad)
@@ -185,22 +202,24 @@ static int write_labels(const char *dir, cf_netml *h, int csv)
 	return 0;
 }
 
-/* One type's matrix, computed and written in blocks of rows. */
-static int write_type(const netml_cli *c, cf_netml *h, cf_backend *b, int type)
+/* The block buffer: at most 64 MiB (or one row), shared by every type. */
+#define BLOCK_BYTES ((uint64_t)64 << 20)
+static uint64_t block_rows(uint64_t n, uint32_t cols)
+{
+	uint64_t block = BLOCK_BYTES / ((uint64_t)cols * 8);
+	if (block < 1)
+		block = 1;
+	return block > n ? n : block;
+}
+
+/* One type's matrix, computed and written in blocks of rows into buf
+ * (room for block_rows() rows of the type). */
+static int write_type(const netml_cli *c, cf_netml *h, cf_backend *b, int type, double *buf)
 {
 	char path[4096], err[CF_ERRBUF_SIZE];
 	uint64_t n = cf_netml_rows(h);
 	uint32_t cols = cf_netml_row_cols(h, type, c->header);
-	uint64_t block = ((uint64_t)64 << 20) / ((uint64_t)cols * 8);
-	if (block < 1)
-		block = 1;
-	if (block > n)
-		block = n;
-	double *buf = malloc(block * cols * sizeof *buf);
-	if (!buf) {
-		fprintf(stderr, "cuflow netml: out of memory\n");
-		return -1;
-	}
+	uint64_t block = block_rows(n, cols);
 	const char *name = cf_netml_type_name(type);
 	snprintf(path, sizeof path, "%s/%s.%s", c->dir, name, c->csv ? "csv" : "npy");
 	FILE *f = NULL;
@@ -238,7 +257,6 @@ out:
 		fprintf(stderr, "cuflow netml: %s\n", err);
 		rc = -1;
 	}
-	free(buf);
 	return rc;
 }
 
@@ -453,6 +471,7 @@ int cmd_netml(int argc, char **argv)
 	char err[CF_ERRBUF_SIZE];
 	cf_netml *h = NULL;
 	cf_scan_result *res = NULL;
+	double *buf = NULL;
 	int rc = CLI_EXIT_USAGE;
 	if (cf_netml_open(&c.o, &h, err) < 0) {
 		fprintf(stderr, "cuflow %s\n", err);
@@ -493,8 +512,19 @@ int cmd_netml(int argc, char **argv)
 	} else if (c.have_label) {
 		cf_netml_label_constant(h, c.label);
 	}
+	uint64_t buf_values = 1;
 	for (int i = 0; i < c.ntypes; i++) {
-		int r = write_type(&c, h, cs.so.backend, c.types[i]);
+		uint32_t cols = cf_netml_row_cols(h, c.types[i], c.header);
+		uint64_t v = block_rows(cf_netml_rows(h), cols) * cols;
+		if (v > buf_values)
+			buf_values = v;
+	}
+	if (!(buf = malloc(buf_values * sizeof *buf))) {
+		fprintf(stderr, "cuflow netml: out of memory\n");
+		goto done;
+	}
+	for (int i = 0; i < c.ntypes; i++) {
+		int r = write_type(&c, h, cs.so.backend, c.types[i], buf);
 		if (r < 0) {
 			rc = r == -2 ? CLI_EXIT_NO_DATA : CLI_EXIT_USAGE;
 			goto done;
@@ -515,6 +545,7 @@ int cmd_netml(int argc, char **argv)
 	rc = damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
 done:
 	free(res);
+	free(buf);
 	cf_netml_close(h);
 	cli_scan_close(&cs);
 	return rc;
