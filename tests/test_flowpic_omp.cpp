@@ -1,0 +1,53 @@
+// The CUDA backend's FlowPic algorithm (kernels/flowpic_thrust.h) built
+// for OpenMP, against the CPU reference backend on random batches: the
+// same pixels and per-image packet counts, for every time axis, value
+// type, channel count and size rule.
+#include <gtest/gtest.h>
+#include <thrust/execution_policy.h>
+#include <thrust/system/omp/execution_policy.h>
+#include <vector>
+
+#include "cuflow/cuflow.h"
+#include "flowpic_batch_gen.h"
+#include "flowpic_thrust.h"
+
+TEST(FlowpicThrustOmp, EqualsCpuReferenceOnRandomBatches)
+{
+	uint64_t seed = 1;
+	for (int axis = 0; axis < 3; axis++)
+		for (int value = 0; value < 3; value++)
+			for (uint32_t ch = 1; ch <= 2; ch++)
+				for (int sizes = 0; sizes < 4; sizes++) {
+					uint32_t res = seed % 3 == 0 ? 1500 : seed % 3 == 1 ? 32 : 7;
+					uint32_t images = res == 1500 ? 3 : 40;
+					cft::flowpic_batch_data a(seed, images, 300, res, ch, axis, value, sizes & 1, sizes >> 1, 15.0);
+					cft::flowpic_batch_data g(seed, images, 300, res, ch, axis, value, sizes & 1, sizes >> 1, 15.0);
+					seed++;
+					ASSERT_EQ(cf_backend_flowpic_images(nullptr, &a.b), CF_OK);
+					std::vector<uint32_t> image(g.t.size() + 1);
+					cf_thrust::flowpic_images(thrust::omp::par, g.b, g.t.size(), image.data());
+					ASSERT_EQ(a.out, g.out) << "axis " << axis << " value " << value << " channels " << ch;
+					ASSERT_EQ(a.packets, g.packets);
+					uint64_t in = 0;
+					for (uint32_t p : a.packets)
+						in += p;
+					EXPECT_LE(in, a.t.size());
+					if (res == 32) {
+						EXPECT_GT(in, 0u); // the generator puts most entries inside
+					}
+				}
+}
+
+// The shared binning against numpy's rule, by hand: edges 0..4 (integers).
+TEST(FlowpicThrustOmp, EdgeBinFollowsNumpyHistogramdd)
+{
+	double e[5] = {0, 1, 2, 3, 4};
+	EXPECT_EQ(cf_np_edge_bin(e, 4, -0.0), 0);
+	EXPECT_EQ(cf_np_edge_bin(e, 4, 0.999), 0);
+	EXPECT_EQ(cf_np_edge_bin(e, 4, 1.0), 1);
+	EXPECT_EQ(cf_np_edge_bin(e, 4, 3.5), 3);
+	EXPECT_EQ(cf_np_edge_bin(e, 4, 4.0), 3); // the last edge belongs to the last bin
+	EXPECT_EQ(cf_np_edge_bin(e, 4, 4.0000001), -1);
+	EXPECT_EQ(cf_np_edge_bin(e, 4, -1e-300), -1);
+	EXPECT_EQ(cf_np_edge_bin(e, 4, NAN), -1);
+}
