@@ -66,8 +66,13 @@ static inline CF_HD int64_t cf_flowpic_pixel(const cf_flowpic_batch *b, uint32_t
 	if (size > 1500 && b->size_clip)
 		size = 1500;
 	int32_t row;
-	if (b->size_edges) {
+	if (b->size_edges == CF_FLOWPIC_SIZE_EDGES) {
 		row = cf_np_edge_bin(b->edges_s, n, (double)size);
+	} else if (b->size_edges == CF_FLOWPIC_SIZE_FLOAT) {
+		/* tcbench: (sizes / 1500) * dim against the edges 0..dim, which
+		 * are edges_t's integers for every axis but FIXED_EDGES */
+		double xs = ((double)size / 1500.0) * (double)n;
+		row = xs > (double)n ? -1 : xs == (double)n ? (int32_t)n - 1 : (int32_t)floor(xs);
 	} else if (size > 1500) {
 		row = -1;
 	} else {

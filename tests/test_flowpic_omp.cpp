@@ -17,7 +17,7 @@ TEST(FlowpicThrustOmp, EqualsCpuReferenceOnRandomBatches)
 	for (int axis = 0; axis < 3; axis++)
 		for (int value = 0; value < 3; value++)
 			for (uint32_t ch = 1; ch <= 2; ch++)
-				for (int sizes = 0; sizes < 4; sizes++) {
+				for (int sizes = 0; sizes < 6; sizes++) {
 					uint32_t res = seed % 3 == 0 ? 1500 : seed % 3 == 1 ? 32 : 7;
 					uint32_t images = res == 1500 ? 3 : 40;
 					cft::flowpic_batch_data a(seed, images, 300, res, ch, axis, value, sizes & 1, sizes >> 1, 15.0);

@@ -38,11 +38,12 @@ static void usage(FILE *o)
 	        "                          overlapping windows; step 0: one window per session)\n"
 	        "  --right-open            windows [start, start + window) instead of closed\n"
 	        "  --time-axis stretch|edges|scale  stretch between the window's first and last\n"
-	        "                          packet (official); numpy edges over the window (mini);\n"
-	        "                          floor((t - anchor) / window * N)\n"
+	        "                          packet (official); numpy edges linspace(0, window, N+1);\n"
+	        "                          ((t - anchor) / window) * N on integer edges (mini)\n"
 	        "  --anchor window|first   time 0 at the window start or its first packet\n"
 	        "  --oversize drop|clip    packets over 1500 B dropped (official) or clipped (mini)\n"
-	        "  --size-bins edges|scale numpy edges 0..1500 (default) or floor(L N / 1500)\n"
+	        "  --size-bins edges|scale|tcbench  numpy edges over 0..1500 (official),\n"
+	        "                          floor(L N / 1500), or tcbench's (L / 1500) * N (mini)\n"
 	        "  --value count|capped|norm  uint16 counts, uint8 capped at 255, float32 capped/255\n"
 	        "  --direction up|down|both|2ch  with --sessions bidir: one direction, both merged,\n"
 	        "                          or 2 channels (up, down)\n"
@@ -166,7 +167,7 @@ static void write_meta(fp_out *x, const cf_flowpic_counters *k, const cf_summary
 	        "\"direction\": \"%s\", \"min_packets\": %u, \"min_span_s\": %.17g, \"size\": \"%s\", \"sessions\": \"%s\", "
 	        "\"idle_timeout_s\": %.17g, \"ipv4_only\": %s, \"time\": \"%s\", \"max_windows\": %u},\n",
 	        o->res, o->window_s, o->step_s, o->right_closed ? "true" : "false", axis_names[o->time_axis],
-	        o->anchor_first ? "first" : "window", o->size_clip ? "clip" : "drop", o->size_edges ? "edges" : "scale",
+	        o->anchor_first ? "first" : "window", o->size_clip ? "clip" : "drop", o->size_edges == CF_FLOWPIC_SIZE_EDGES ? "edges" : o->size_edges ? "tcbench" : "scale",
 	        value_names[o->value], dir_names[o->direction], o->min_packets, o->min_span_s,
 	        o->size_frame ? "frame" : "ip", o->sessions ? "bidir" : "uni", o->idle_timeout_s,
 	        o->ipv4_only ? "true" : "false", o->time_model ? "exact" : "dpkt", o->max_windows);
@@ -281,7 +282,7 @@ int cmd_flowpic(int argc, char **argv)
 			break;
 		}
 		case O_SIZE_BINS: {
-			static const char *const n[] = {"scale", "edges", NULL};
+			static const char *const n[] = {"scale", "edges", "tcbench", NULL};
 			bad = pick("--size-bins", optarg, n, &x.o.size_edges);
 			break;
 		}

@@ -195,6 +195,7 @@ static inline int dec_ipv4(dctx *c)
 	memcpy(o->dst_ip, p + 16, 4);
 	o->ip_len = (uint32_t)tot;
 	o->l3_hdr_len = (uint16_t)hl;
+	o->l3_offset = (uint16_t)(c->off < 65535 ? c->off : 65535);
 	fl = ip_region(c, c->off, tot);
 	if (hl > 20)
 		fl |= CF_PKT_IP_OPTIONS;
@@ -238,6 +239,7 @@ static inline int dec_ipv6(dctx *c)
 	memcpy(o->src_ip, p + 8, 16);
 	memcpy(o->dst_ip, p + 24, 16);
 	o->ip_len = (uint32_t)len;
+	o->l3_offset = (uint16_t)(c->off < 65535 ? c->off : 65535);
 	fl = ip_region(c, c->off, len);
 
 	for (;;) {
@@ -789,6 +791,7 @@ static inline int decode_fast(const uint8_t *d, size_t cap, uint32_t decap, cf_p
 	memcpy(o->dst_ip, ip + 16, 4);
 	o->ip_len = tot;
 	o->l3_hdr_len = 20;
+	o->l3_offset = (uint16_t)l2;
 	o->sport = (uint16_t)sp;
 	o->dport = (uint16_t)dp;
 	o->l4_hdr_len = (uint16_t)hl;

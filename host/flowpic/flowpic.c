@@ -66,7 +66,7 @@ struct cf_flowpic {
 	uint32_t *sess_key;   /* per session: its key */
 	uint32_t *sess_flip;  /* per session: 1 when the first packet was the key's reverse orientation */
 	uint32_t nsess, sess_cap;
-	int ts_res_ns;        /* the capture's timestamp resolution (DPKT time model) */
+	int ts_ns_exact;      /* a classic nanosecond pcap (DPKT time model) */
 	fbatch fb;
 	cf_flowpic_counters c;
 };
@@ -90,7 +90,7 @@ int cf_flowpic_preset(cf_flowpic_opts *o, const char *name)
 	o->right_closed = 1;
 	o->time_axis = CF_FLOWPIC_STRETCH;
 	o->size_clip = 0;
-	o->size_edges = 1;
+	o->size_edges = CF_FLOWPIC_SIZE_EDGES;
 	o->value = CF_FLOWPIC_COUNT;
 	o->direction = CF_FLOWPIC_UP;
 	o->min_packets = 10;
@@ -107,12 +107,13 @@ int cf_flowpic_preset(cf_flowpic_opts *o, const char *name)
 		o->window_s = 15.0;
 		o->step_s = 0.0;
 		o->right_closed = 0;
-		o->time_axis = CF_FLOWPIC_FIXED_EDGES;
+		o->time_axis = CF_FLOWPIC_FIXED_SCALE; /* (t / 15) * 32 on integer edges */
 		o->anchor_first = 0;
 		o->size_clip = 1;
-		o->size_edges = 1;
+		o->size_edges = CF_FLOWPIC_SIZE_FLOAT; /* (L / 1500) * 32 on integer edges */
 		o->value = CF_FLOWPIC_CAPPED;
 		o->min_span_s = -1.0;
+		o->time_model = CF_FLOWPIC_TIME_EXACT;
 		return CF_OK;
 	}
 	return CF_ERR_ARG;
@@ -489,7 +490,10 @@ static int add_packet(cf_flowpic *h, const cf_pkt *p)
 	uint64_t i = h->np++;
 	h->p_sess[i] = (uint32_t)s;
 	h->p_ns[i] = p->ts_ns;
-	h->p_size[i] = h->o.size_frame ? p->caplen : p->ip_len;
+	uint32_t size = p->ip_len; /* dpkt's len(ip): the IP bytes that were captured */
+	if ((p->flags & CF_PKT_TRUNCATED) && p->caplen > p->l3_offset && p->caplen - p->l3_offset < size)
+		size = p->caplen - p->l3_offset;
+	h->p_size[i] = h->o.size_frame ? p->caplen : size;
 	h->p_dir[i] = (uint8_t)flip;
 	return 0;
 }
@@ -505,28 +509,34 @@ static int scan_hook(void *user, const cf_pkt *p, size_t n)
 
 /* ---------------------------------------------------------------- windows */
 
-/* dpkt's float timestamp: seconds + fraction / divisor (µs or ns file). */
-static double dpkt_seconds(int64_t ns, int res_ns)
+/* dpkt's float timestamp of a µs pcap: tv_sec + tv_usec / 1E6. (A pcapng
+ * file reaches the official parser through editcap -F libpcap, which
+ * truncates to µs.) */
+static double dpkt_seconds(int64_t ns)
 {
 	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
 	if (frac < 0) {
 		sec -= 1;
 		frac += 1000000000;
 	}
-	if (res_ns == 1)
-		return (double)sec + (double)frac / 1e9;
 	return (double)sec + (double)(frac / 1000) / 1e6;
 }
 
-/* Python's round(x, 6): the double nearest to the decimal that is x
- * correctly rounded (half to even) to 6 places. */
+/* Python 2's round(x, 6) (the official parser is Python 2): the double
+ * nearest to x correctly rounded to 6 decimals, ties away from zero. A
+ * tie needs x * 10^6 = k + 1/2 exactly, i.e. x an odd multiple of 1/128. */
 static double py_round6(double x)
 {
+	double m = x * 128.0; /* exact */
+	if (m == nearbyint(m) && fmod(m, 2.0) != 0.0 && fabs(m) < 1e12) {
+		double y = m * 7812.5; /* x * 10^6, exact: m is an integer below 2^40 */
+		return (y > 0 ? ceil(y) : floor(y)) / 1e6;
+	}
 	double k = nearbyint(x * 1e6), d = fabs(x * 1e6 - k);
 	if (d < 0.4999 && fabs(k) < 9e15)
 		return k / 1e6; /* the product's error cannot move it across a half */
 	char buf[64];
-	snprintf(buf, sizeof buf, "%.6f", x); /* glibc: exact, half to even */
+	snprintf(buf, sizeof buf, "%.6f", x); /* glibc: exact (no tie is left here) */
 	return strtod(buf, NULL);
 }
 
@@ -534,7 +544,11 @@ static double rel_time(const cf_flowpic *h, int64_t ns, int64_t first_ns)
 {
 	if (h->o.time_model == CF_FLOWPIC_TIME_EXACT)
 		return (double)(ns - first_ns) / 1e9;
-	return py_round6(dpkt_seconds(ns, h->ts_res_ns) - dpkt_seconds(first_ns, h->ts_res_ns));
+	/* a nanosecond pcap gives dpkt exact Decimals: the difference is
+	 * exact, then float() and round() */
+	if (h->ts_ns_exact)
+		return py_round6((double)(ns - first_ns) / 1e9);
+	return py_round6(dpkt_seconds(ns) - dpkt_seconds(first_ns));
 }
 
 /* Is packet i (direction dir) in this image's channel set? Channel out. */
@@ -557,12 +571,14 @@ static int session_windows(cf_flowpic *h, uint32_t s, const uint32_t *ix, const 
 	double D = o->window_s, S = o->step_s;
 	uint64_t nw = 1;
 	if (S > 0.0) {
-		/* the official count: range(int(last_ts / 60 - 1) + 1), last_ts the
-		 * session's last packet in capture order; int() truncates */
+		/* the official count: range(int(last_ts / 60 - 60 / 60) + 1), last_ts
+		 * the session's last packet in capture order; int() truncates
+		 * toward zero, so last_ts <= 0 gives no window */
 		double v = t[n - 1] / S - D / S;
-		nw = v > 0.0 ? (uint64_t)v + 1 : 1;
-		if (!(v < 1e12))
-			nw = 1;
+		if (!(v > -1.0))
+			nw = 0;
+		else
+			nw = v < 1e12 ? (uint64_t)(int64_t)trunc(v) + 1 : 1;
 	}
 	if (o->max_windows && nw > o->max_windows)
 		nw = o->max_windows;
@@ -632,7 +648,7 @@ static int session_windows(cf_flowpic *h, uint32_t s, const uint32_t *ix, const 
 		int64_t first = h->p_ns[ix[0]];
 		im->first_ns = first;
 		im->last_ns = h->p_ns[ix[n - 1]];
-		im->window_start_ns = first + (int64_t)llround(lo * 1e9);
+		im->window_start_ns = first + (int64_t)w * llround(S * 1e9);
 		im->channels = h->channels;
 		im->res = o->res;
 	}
@@ -703,7 +719,7 @@ int cf_flowpic_scan_file(cf_flowpic *h, const char *path, const cf_scan_opts *op
 		return CF_ERR_NOMEM;
 	if (!res->opened)
 		return res->status;
-	h->ts_res_ns = res->info.ts_resolution_ns;
+	h->ts_ns_exact = res->info.format == CF_FORMAT_PCAP && res->info.ts_resolution_ns == 1;
 	int st = file_images(h);
 	if (st < 0)
 		return st;

@@ -29,13 +29,21 @@ enum cf_flowpic_time_axis {
 	CF_FLOWPIC_FIXED_SCALE  /* x = (t - anchor) / D * N, floor */
 };
 
+/* How a packet's size becomes a row (sizes over 1500 are dropped or
+ * clipped first). */
+enum cf_flowpic_size_bins {
+	CF_FLOWPIC_SIZE_SCALE = 0, /* min(floor(L N / 1500), N - 1), exact integers */
+	CF_FLOWPIC_SIZE_EDGES,     /* numpy edges linspace(0, 1500, N + 1) (official: N = 1500) */
+	CF_FLOWPIC_SIZE_FLOAT      /* (L / 1500.0) * N in double on the integer edges 0..N (tcbench) */
+};
+
 typedef struct cf_flowpic_batch {
 	uint32_t n_images;
 	uint32_t channels;        /* 1, or 2 (up, down) */
 	uint32_t res;             /* N: each channel is N x N, H[size row][time column] */
 	int time_axis;            /* enum cf_flowpic_time_axis */
 	int size_clip;            /* 1: sizes over 1500 count as 1500; 0: dropped */
-	int size_edges;           /* 1: rows by numpy edges linspace(0, 1500, N + 1); 0: min(floor(L N / 1500), N - 1) */
+	int size_edges;           /* enum cf_flowpic_size_bins */
 	int value;                /* enum cf_flowpic_value */
 	double duration;          /* D, seconds (fixed axes) */
 	/* n_images + 1 offsets into the entry columns */

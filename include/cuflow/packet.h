@@ -113,6 +113,8 @@ typedef struct cf_pkt {
 	uint16_t window;      /* TCP window (unscaled) */
 	uint16_t l3_hdr_len;  /* IP header length incl. options / extension headers */
 	uint16_t l4_hdr_len;  /* transport header length */
+	uint16_t l3_offset;   /* where the recorded IP header starts in the frame (with
+	                         CF_PKT_TRUNCATED, caplen - l3_offset IP bytes were captured) */
 	uint8_t ip_version;   /* 4, 6 or 0 */
 	uint8_t proto;        /* IP protocol of the (inner) packet */
 	uint8_t ttl;          /* IPv4 TTL or IPv6 hop limit */

@@ -23,9 +23,9 @@ TEST(FlowpicCuda, EqualsCpuReferenceOnRandomBatches)
 				uint32_t res = seed % 2 ? 1500 : 32;
 				uint32_t images = res == 1500 ? 6 : 2000;
 				cft::flowpic_batch_data a(seed, images, 5000, res, ch, axis, value, (int)(seed & 1),
-				                          (int)((seed >> 1) & 1), 60.0);
+				                          (int)((seed >> 1) % 3), 60.0);
 				cft::flowpic_batch_data g(seed, images, 5000, res, ch, axis, value, (int)(seed & 1),
-				                          (int)((seed >> 1) & 1), 60.0);
+				                          (int)((seed >> 1) % 3), 60.0);
 				seed++;
 				ASSERT_EQ(cf_backend_flowpic_images(nullptr, &a.b), CF_OK);
 				ASSERT_EQ(cf_backend_flowpic_images(gpu, &g.b), CF_OK) << cf_backend_error(gpu);
