@@ -173,10 +173,10 @@ static void write_meta(fp_out *x, const cf_flowpic_counters *k, const cf_summary
 	        o->ipv4_only ? "true" : "false", o->time_model ? "exact" : "dpkt", o->max_windows);
 	fprintf(f,
 	        "  \"counters\": {\"packets\": %" PRIu64 ", \"no_ip_5tuple\": %" PRIu64 ", \"not_used\": %" PRIu64
-	        ", \"sessions\": %" PRIu64 ", \"windows\": %" PRIu64 ", \"windows_too_few_packets\": %" PRIu64
+	        ", \"after_single_window\": %" PRIu64 ", \"sessions\": %" PRIu64 ", \"windows\": %" PRIu64 ", \"windows_too_few_packets\": %" PRIu64
 	        ", \"windows_too_short\": %" PRIu64 ", \"images\": %" PRIu64 ", \"images_unlabelled_dropped\": %" PRIu64
 	        ", \"entries\": %" PRIu64 ", \"entries_outside_image\": %" PRIu64 ", \"batches\": %" PRIu64 "},\n",
-	        k->packets, k->skipped_decode, k->not_used, k->sessions, k->windows, k->windows_small, k->windows_short,
+	        k->packets, k->skipped_decode, k->not_used, k->after_window, k->sessions, k->windows, k->windows_small, k->windows_short,
 	        k->images, x->dropped, k->entries, k->entries_outside, k->batches);
 	fprintf(f, "  \"decoder_skips\": {");
 	int first = 1;

@@ -65,6 +65,7 @@ struct cf_flowpic {
 	uint32_t *key_sess;   /* per key: its current session */
 	uint32_t *sess_key;   /* per session: its key */
 	uint32_t *sess_flip;  /* per session: 1 when the first packet was the key's reverse orientation */
+	int64_t *sess_first;  /* per session: its first packet's time */
 	uint32_t nsess, sess_cap;
 	int ts_ns_exact;      /* a classic nanosecond pcap (DPKT time model) */
 	fbatch fb;
@@ -331,6 +332,7 @@ void cf_flowpic_close(cf_flowpic *h)
 	free(h->key_sess);
 	free(h->sess_key);
 	free(h->sess_flip);
+	free(h->sess_first);
 	batch_free(&h->fb);
 	free(h);
 }
@@ -421,11 +423,13 @@ static int64_t session_of(cf_flowpic *h, const cf_pkt *p, int *flip)
 		    (double)(p->ts_ns - h->key_last[ki]) > h->o.idle_timeout_s * 1e9) {
 			GROW(h->sess_key, h->nsess, h->sess_cap, uint32_t);
 			GROW(h->sess_flip, h->nsess, h->sess_cap, uint32_t);
+			GROW(h->sess_first, h->nsess, h->sess_cap, int64_t);
 			if (h->nsess >= h->sess_cap)
 				h->sess_cap = h->sess_cap ? h->sess_cap * 2 : 1024;
 			s = h->nsess++;
 			h->sess_key[s] = ki;
 			h->sess_flip[s] = (uint32_t)*flip;
+			h->sess_first[s] = p->ts_ns;
 			h->key_sess[ki] = s;
 		}
 		if (p->ts_ns > h->key_last[ki])
@@ -440,6 +444,7 @@ static int64_t session_of(cf_flowpic *h, const cf_pkt *p, int *flip)
 		h->keys_cap = h->keys_cap ? h->keys_cap * 2 : 1024;
 	GROW(h->sess_key, h->nsess, h->sess_cap, uint32_t);
 	GROW(h->sess_flip, h->nsess, h->sess_cap, uint32_t);
+	GROW(h->sess_first, h->nsess, h->sess_cap, int64_t);
 	if (h->nsess >= h->sess_cap)
 		h->sess_cap = h->sess_cap ? h->sess_cap * 2 : 1024;
 	uint32_t ki = h->nkeys++;
@@ -449,6 +454,7 @@ static int64_t session_of(cf_flowpic *h, const cf_pkt *p, int *flip)
 	h->key_sess[ki] = s;
 	h->sess_key[s] = ki;
 	h->sess_flip[s] = (uint32_t)*flip;
+	h->sess_first[s] = p->ts_ns;
 	h->key_tab[j] = ki + 1;
 	*flip = 0;
 	return s;
@@ -469,6 +475,13 @@ static int add_packet(cf_flowpic *h, const cf_pkt *p)
 	int64_t s = session_of(h, p, &flip);
 	if (s < 0)
 		return -1;
+	/* one window from the first packet (mini): later packets can never be
+	 * in an image, so they are not kept (1 ms of margin for the time
+	 * model's rounding; the window rule itself is applied later) */
+	if (h->o.step_s == 0.0 && (double)(p->ts_ns - h->sess_first[s]) > h->o.window_s * 1e9 + 1e6) {
+		h->c.after_window++;
+		return 0;
+	}
 	if (h->np == h->cap) {
 		uint64_t nc = h->cap ? h->cap * 2 : 65536;
 		uint32_t *a = realloc(h->p_sess, nc * sizeof *a);

@@ -114,6 +114,7 @@ typedef struct cf_flowpic_counters {
 	uint64_t packets;            /* records seen */
 	uint64_t skipped_decode;     /* no IP 5-tuple */
 	uint64_t not_used;           /* not TCP/UDP, or IPv6 with ipv4_only */
+	uint64_t after_window;       /* packets after a single window (step 0) ended: not kept */
 	uint64_t sessions;
 	uint64_t windows;            /* windows considered */
 	uint64_t windows_small;      /* dropped: too few packets */
