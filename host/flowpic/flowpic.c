@@ -15,18 +15,20 @@
 #include "cuflow/cuflow.h"
 #include "cuflow/backend.h"
 #include "cuflow/flowpic.h"
+#include "common/key_table.h"
 
-typedef struct skey {
-	uint8_t ver, proto;
-	uint16_t sport, dport;
-	uint8_t src[16], dst[16];
-} skey;
+typedef cf_key5 skey;
 
-typedef struct sess {
-	skey k;              /* first packet's orientation */
-	int64_t last_ns;     /* bidirectional: last packet, for the idle timeout */
-	uint32_t cur;        /* bidirectional: the key's current session id */
-} sess;
+typedef struct keyinfo {
+	int64_t last_ns;     /* the key's last packet (bidirectional idle timeout) */
+	uint32_t sess;       /* its current session */
+} keyinfo;
+
+typedef struct sessinfo {
+	int64_t first_ns;    /* the session's first packet */
+	uint32_t key;
+	uint32_t flip;       /* 1 when the first packet ran against the key's (canonical) orientation */
+} sessinfo;
 
 /* Image batch: entries (CSR) and per-image data, sized once per run. */
 typedef struct fbatch {
@@ -56,16 +58,11 @@ struct cf_flowpic {
 	uint32_t *p_size;
 	uint8_t *p_dir;
 	uint64_t np, cap;
-	/* sessions: keys in first-appearance order; key index -> newest session */
-	skey *keys;
-	uint8_t *key_ver;     /* unused slot marker via tab */
-	uint32_t nkeys, keys_cap;
-	uint32_t *key_tab, key_mask;
-	int64_t *key_last;    /* per key: last packet time */
-	uint32_t *key_sess;   /* per key: its current session */
-	uint32_t *sess_key;   /* per session: its key */
-	uint32_t *sess_flip;  /* per session: 1 when the first packet was the key's reverse orientation */
-	int64_t *sess_first;  /* per session: its first packet's time */
+	/* sessions: keys in first-appearance order, per key and per session data */
+	cf_keymap keys;
+	keyinfo *kinfo;
+	uint32_t kinfo_cap;
+	sessinfo *sinfo;
 	uint32_t nsess, sess_cap;
 	int ts_ns_exact;      /* a classic nanosecond pcap (DPKT time model) */
 	fbatch fb;
@@ -312,10 +309,8 @@ int cf_flowpic_open(const cf_flowpic_opts *o, cf_backend *backend, cf_flowpic_em
 static void reset_file(cf_flowpic *h)
 {
 	h->np = 0;
-	h->nkeys = 0;
 	h->nsess = 0;
-	if (h->key_tab)
-		memset(h->key_tab, 0, ((size_t)h->key_mask + 1) * sizeof *h->key_tab);
+	cf_keymap_clear(&h->keys);
 }
 
 void cf_flowpic_close(cf_flowpic *h)
@@ -326,13 +321,9 @@ void cf_flowpic_close(cf_flowpic *h)
 	free(h->p_ns);
 	free(h->p_size);
 	free(h->p_dir);
-	free(h->keys);
-	free(h->key_tab);
-	free(h->key_last);
-	free(h->key_sess);
-	free(h->sess_key);
-	free(h->sess_flip);
-	free(h->sess_first);
+	cf_keymap_free(&h->keys);
+	free(h->kinfo);
+	free(h->sinfo);
 	batch_free(&h->fb);
 	free(h);
 }
@@ -342,47 +333,22 @@ void cf_flowpic_counters_get(const cf_flowpic *h, cf_flowpic_counters *out) { *o
 
 /* ---------------------------------------------------------------- packets */
 
-static uint32_t key_hash(const skey *k)
+/* A new session of key ki starting with packet p; -1 out of memory. */
+static int64_t new_session(cf_flowpic *h, uint32_t ki, const cf_pkt *p, int flip)
 {
-	uint64_t x = 0x9e3779b97f4a7c15ull ^ ((uint64_t)k->ver << 56 | (uint64_t)k->proto << 48 |
-	                                       (uint64_t)k->sport << 16 | k->dport);
-	for (int i = 0; i < 32; i += 8) {
-		uint64_t w;
-		memcpy(&w, k->src + i, 8);
-		x = (x ^ w) * 0xff51afd7ed558ccdull;
-		x ^= x >> 32;
+	if (h->nsess == h->sess_cap) {
+		uint32_t nc = h->sess_cap ? h->sess_cap * 2 : 1024;
+		sessinfo *q = realloc(h->sinfo, (size_t)nc * sizeof *q);
+		if (!q)
+			return -1;
+		h->sinfo = q;
+		h->sess_cap = nc;
 	}
-	return (uint32_t)(x ^ (x >> 29));
+	uint32_t s = h->nsess++;
+	h->sinfo[s] = (sessinfo){p->ts_ns, ki, (uint32_t)flip};
+	h->kinfo[ki].sess = s;
+	return s;
 }
-
-static int grow_keys(cf_flowpic *h)
-{
-	uint32_t ncap = h->key_tab ? (h->key_mask + 1) * 2 : 1024;
-	uint32_t *t = calloc(ncap, sizeof *t);
-	if (!t)
-		return -1;
-	for (uint32_t i = 0; i < h->nkeys; i++) {
-		uint32_t j = key_hash(&h->keys[i]) & (ncap - 1);
-		while (t[j])
-			j = (j + 1) & (ncap - 1);
-		t[j] = i + 1;
-	}
-	free(h->key_tab);
-	h->key_tab = t;
-	h->key_mask = ncap - 1;
-	return 0;
-}
-
-#define GROW(p, n, cap, type)                                         \
-	do {                                                              \
-		if ((n) >= (cap)) {                                           \
-			uint64_t nc_ = (cap) ? (uint64_t)(cap) * 2 : 1024;        \
-			type *q_ = realloc((p), nc_ * sizeof *q_);                \
-			if (!q_)                                                  \
-				return -1;                                            \
-			(p) = q_;                                                 \
-		}                                                             \
-	} while (0)
 
 /* Session of a packet (created when new); -1 out of memory. *flip gets 1
  * when the packet runs against the session's first orientation. */
@@ -410,53 +376,33 @@ static int64_t session_of(cf_flowpic *h, const cf_pkt *p, int *flip)
 			*flip = 1;
 		}
 	}
-	if (!h->key_tab || (uint64_t)h->nkeys * 2 >= (uint64_t)h->key_mask + 1)
-		if (grow_keys(h))
-			return -1;
-	uint32_t j = key_hash(&k) & h->key_mask;
-	for (; h->key_tab[j]; j = (j + 1) & h->key_mask) {
-		uint32_t ki = h->key_tab[j] - 1;
-		if (memcmp(&h->keys[ki], &k, sizeof k))
-			continue;
-		uint32_t s = h->key_sess[ki];
-		if (h->o.sessions == CF_FLOWPIC_SESSIONS_BIDIR &&
-		    (double)(p->ts_ns - h->key_last[ki]) > h->o.idle_timeout_s * 1e9) {
-			GROW(h->sess_key, h->nsess, h->sess_cap, uint32_t);
-			GROW(h->sess_flip, h->nsess, h->sess_cap, uint32_t);
-			GROW(h->sess_first, h->nsess, h->sess_cap, int64_t);
-			if (h->nsess >= h->sess_cap)
-				h->sess_cap = h->sess_cap ? h->sess_cap * 2 : 1024;
-			s = h->nsess++;
-			h->sess_key[s] = ki;
-			h->sess_flip[s] = (uint32_t)*flip;
-			h->sess_first[s] = p->ts_ns;
-			h->key_sess[ki] = s;
+	int added;
+	int64_t ki = cf_keymap_add(&h->keys, &k, &added);
+	if (ki < 0)
+		return -1;
+	if (added) {
+		if (h->keys.n > h->kinfo_cap) {
+			uint32_t nc = h->keys.cap;
+			keyinfo *q = realloc(h->kinfo, (size_t)nc * sizeof *q);
+			if (!q)
+				return -1;
+			h->kinfo = q;
+			h->kinfo_cap = nc;
 		}
-		if (p->ts_ns > h->key_last[ki])
-			h->key_last[ki] = p->ts_ns;
-		*flip ^= (int)h->sess_flip[s];
+		h->kinfo[ki].last_ns = p->ts_ns;
+		int64_t s = new_session(h, (uint32_t)ki, p, *flip);
+		*flip = 0;
 		return s;
 	}
-	GROW(h->keys, h->nkeys, h->keys_cap, skey);
-	GROW(h->key_last, h->nkeys, h->keys_cap, int64_t);
-	GROW(h->key_sess, h->nkeys, h->keys_cap, uint32_t);
-	if (h->nkeys >= h->keys_cap)
-		h->keys_cap = h->keys_cap ? h->keys_cap * 2 : 1024;
-	GROW(h->sess_key, h->nsess, h->sess_cap, uint32_t);
-	GROW(h->sess_flip, h->nsess, h->sess_cap, uint32_t);
-	GROW(h->sess_first, h->nsess, h->sess_cap, int64_t);
-	if (h->nsess >= h->sess_cap)
-		h->sess_cap = h->sess_cap ? h->sess_cap * 2 : 1024;
-	uint32_t ki = h->nkeys++;
-	h->keys[ki] = k;
-	h->key_last[ki] = p->ts_ns;
-	uint32_t s = h->nsess++;
-	h->key_sess[ki] = s;
-	h->sess_key[s] = ki;
-	h->sess_flip[s] = (uint32_t)*flip;
-	h->sess_first[s] = p->ts_ns;
-	h->key_tab[j] = ki + 1;
-	*flip = 0;
+	keyinfo *kinf = &h->kinfo[ki];
+	int64_t s = kinf->sess;
+	if (h->o.sessions == CF_FLOWPIC_SESSIONS_BIDIR &&
+	    (double)(p->ts_ns - kinf->last_ns) > h->o.idle_timeout_s * 1e9)
+		if ((s = new_session(h, (uint32_t)ki, p, *flip)) < 0)
+			return -1;
+	if (p->ts_ns > kinf->last_ns)
+		kinf->last_ns = p->ts_ns;
+	*flip ^= (int)h->sinfo[s].flip;
 	return s;
 }
 
@@ -478,7 +424,7 @@ static int add_packet(cf_flowpic *h, const cf_pkt *p)
 	/* one window from the first packet (mini): later packets can never be
 	 * in an image, so they are not kept (1 ms of margin for the time
 	 * model's rounding; the window rule itself is applied later) */
-	if (h->o.step_s == 0.0 && (double)(p->ts_ns - h->sess_first[s]) > h->o.window_s * 1e9 + 1e6) {
+	if (h->o.step_s == 0.0 && (double)(p->ts_ns - h->sinfo[s].first_ns) > h->o.window_s * 1e9 + 1e6) {
 		h->c.after_window++;
 		return 0;
 	}
@@ -595,8 +541,8 @@ static int session_windows(cf_flowpic *h, uint32_t s, const uint32_t *ix, const 
 	}
 	if (o->max_windows && nw > o->max_windows)
 		nw = o->max_windows;
-	const skey *k = &h->keys[h->sess_key[s]];
-	int flip0 = (int)h->sess_flip[s];
+	const skey *k = &h->keys.keys[h->sinfo[s].key];
+	int flip0 = (int)h->sinfo[s].flip;
 	for (uint64_t w = 0; w < nw; w++) {
 		double lo = (double)w * S, hi = lo + D;
 		h->c.windows++;

@@ -23,13 +23,10 @@
 #include "cuflow/backend.h"
 #include "cuflow/netml.h"
 #include "common/csv_reader.h"
+#include "common/key_table.h"
 #include "netml_features.h"
 
-typedef struct fkey {
-	uint8_t ver, proto;
-	uint16_t sport, dport;
-	uint8_t src[16], dst[16];
-} fkey;
+typedef cf_key5 fkey;
 
 typedef struct range {
 	uint64_t start;
@@ -46,11 +43,8 @@ struct cf_netml {
 	uint32_t *p_size;
 	uint8_t *p_ttl, *p_hfl, *p_tcp;
 	uint64_t np, cap;
-	/* flows: keys in first-appearance order, open-addressing index */
-	fkey *keys;
-	uint32_t nflows, keys_cap;
-	uint32_t *tab; /* flow id + 1, 0 empty */
-	uint32_t tab_mask;
+	/* flows: their keys in first-appearance order (flow id = index) */
+	cf_keymap flows;
 	/* after finish: packets of the rows, adjacent, time order per row */
 	double *t;
 	uint32_t *size;
@@ -162,8 +156,7 @@ void cf_netml_close(cf_netml *h)
 	if (!h)
 		return;
 	free_packets(h);
-	free(h->keys);
-	free(h->tab);
+	cf_keymap_free(&h->flows);
 	free(h->t);
 	free(h->size);
 	free(h->ttl);
@@ -196,62 +189,6 @@ static double ts_seconds(int64_t ns)
 	char buf[48];
 	snprintf(buf, sizeof buf, "%lld.%09lld", (long long)sec, (long long)frac);
 	return strtod(buf, NULL);
-}
-
-static uint32_t key_hash(const fkey *k)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)k->ver << 56 | (uint64_t)k->proto << 48 |
-	                                       (uint64_t)k->sport << 16 | k->dport);
-	const uint8_t *b = k->src;
-	for (int i = 0; i < 32; i += 8) {
-		uint64_t w;
-		memcpy(&w, b + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	return (uint32_t)(h ^ (h >> 29));
-}
-
-static int grow_tab(cf_netml *h)
-{
-	uint32_t ncap = h->tab ? (h->tab_mask + 1) * 2 : 1024;
-	uint32_t *t = calloc(ncap, sizeof *t);
-	if (!t)
-		return -1;
-	for (uint32_t f = 0; f < h->nflows; f++) {
-		uint32_t i = key_hash(&h->keys[f]) & (ncap - 1);
-		while (t[i])
-			i = (i + 1) & (ncap - 1);
-		t[i] = f + 1;
-	}
-	free(h->tab);
-	h->tab = t;
-	h->tab_mask = ncap - 1;
-	return 0;
-}
-
-/* Flow id of k (created in first-appearance order); -1 out of memory. */
-static int64_t flow_of(cf_netml *h, const fkey *k)
-{
-	if (!h->tab || (uint64_t)h->nflows * 2 >= h->tab_mask + 1) {
-		if (h->nflows == UINT32_MAX - 1 || grow_tab(h))
-			return -1;
-	}
-	uint32_t i = key_hash(k) & h->tab_mask;
-	for (; h->tab[i]; i = (i + 1) & h->tab_mask)
-		if (!memcmp(&h->keys[h->tab[i] - 1], k, sizeof *k))
-			return h->tab[i] - 1;
-	if (h->nflows == h->keys_cap) {
-		uint32_t nc = h->keys_cap ? h->keys_cap * 2 : 1024;
-		fkey *nk = realloc(h->keys, (size_t)nc * sizeof *nk);
-		if (!nk)
-			return -1;
-		h->keys = nk;
-		h->keys_cap = nc;
-	}
-	h->keys[h->nflows] = *k;
-	h->tab[i] = h->nflows + 1;
-	return h->nflows++;
 }
 
 static int grow_packets(cf_netml *h)
@@ -322,7 +259,8 @@ int cf_netml_add(cf_netml *h, const cf_pkt *p)
 	} else {
 		h->c.ipv6_pseudo++; /* netml's fid ('', '', -1, -1, -1) */
 	}
-	int64_t f = flow_of(h, &k);
+	int added;
+	int64_t f = cf_keymap_add(&h->flows, &k, &added);
 	if (f < 0 || (h->np == h->cap && grow_packets(h)))
 		return fail(h, CF_ERR_NOMEM, "netml: out of memory after %llu packets", (unsigned long long)h->np);
 	uint64_t i = h->np++;
@@ -473,7 +411,7 @@ int cf_netml_finish(cf_netml *h)
 	h->finished = 1;
 	const cf_netml_opts *o = &h->o;
 	uint64_t np = h->np;
-	uint32_t nf = h->nflows;
+	uint32_t nf = h->flows.n;
 	uint32_t thr2 = o->flow_pkts_thres > 2 ? o->flow_pkts_thres : 2;
 	h->c.flows = nf;
 	int st = CF_ERR_NOMEM;
@@ -529,7 +467,7 @@ int cf_netml_finish(cf_netml *h)
 			h->ttl[w] = h->p_ttl[p];
 			h->hfl[w] = h->p_hfl[p];
 			if (j > 0) {
-				double to = tcp_timeout_applies(&h->keys[f], h->p_tcp[p]) ? o->tcp_timeout : o->udp_timeout;
+				double to = tcp_timeout_applies(&h->flows.keys[f], h->p_tcp[p]) ? o->tcp_timeout : o->udp_timeout;
 				if (h->t[w] - h->t[w - 1] > to) {
 					if (push_range(&chunks, &nchunks, &chunks_cap, cur, w - cur, f))
 						goto out;
@@ -707,13 +645,13 @@ int cf_netml_label_csv(cf_netml *h, const char *path, char *errbuf)
 	                                     "Protocol", "Label"};
 	/* flow id -> label: a table over the flows seen (fids not in the
 	 * capture cannot match anything) */
-	int32_t *lab = malloc(((size_t)h->nflows + 1) * sizeof *lab);
+	int32_t *lab = malloc(((size_t)h->flows.n + 1) * sizeof *lab);
 	if (!lab) {
 		st = CF_ERR_NOMEM;
 		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: out of memory", path);
 		goto done;
 	}
-	for (uint32_t i = 0; i < h->nflows; i++)
+	for (uint32_t i = 0; i < h->flows.n; i++)
 		lab[i] = -1;
 	if ((r = csvr_next(&c)) != 1) {
 		st = r == 0 ? CF_ERR_ARG : CF_ERR_IO;
@@ -763,15 +701,11 @@ int cf_netml_label_csv(cf_netml *h, const char *path, char *errbuf)
 			k.ver = 6;
 		else
 			continue;
-		if (!h->tab)
-			continue;
-		uint32_t i = key_hash(&k) & h->tab_mask;
-		for (; h->tab[i]; i = (i + 1) & h->tab_mask)
-			if (!memcmp(&h->keys[h->tab[i] - 1], &k, sizeof k)) {
-				const char *L = c.fld[col[5]];
-				lab[h->tab[i] - 1] = !strcasecmp(L, "BENIGN") || !strcasecmp(L, "NORMAL") ? 0 : 1;
-				break;
-			}
+		int64_t fl = cf_keymap_find(&h->flows, &k);
+		if (fl >= 0) {
+			const char *L = c.fld[col[5]];
+			lab[fl] = !strcasecmp(L, "BENIGN") || !strcasecmp(L, "NORMAL") ? 0 : 1;
+		}
 	}
 	if (r < 0) {
 		st = r == -1 ? CF_ERR_NOMEM : CF_ERR_ARG;
@@ -832,7 +766,7 @@ void cf_netml_subflow_at(const cf_netml *h, uint64_t i, cf_netml_subflow *out)
 	if (i >= h->nrows)
 		return;
 	const range *g = &h->rows[i];
-	const fkey *k = &h->keys[g->flow];
+	const fkey *k = &h->flows.keys[g->flow];
 	out->ip_version = k->ver;
 	out->proto = k->proto;
 	out->src_port = k->sport;

@@ -1,0 +1,88 @@
+/* Insertion-ordered 5-tuple key set (see key_table.h). */
+#include "common/key_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(cf_key5) == 38, "cf_key5 must have no padding (memcmp)");
+
+static uint32_t key_hash(const cf_key5 *k)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)k->ver << 56 | (uint64_t)k->proto << 48 |
+	                                       (uint64_t)k->sport << 16 | k->dport);
+	for (int i = 0; i < 32; i += 8) {
+		uint64_t w;
+		memcpy(&w, k->src + i, 8); /* src and dst are adjacent */
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	return (uint32_t)(h ^ (h >> 29));
+}
+
+void cf_keymap_free(cf_keymap *m)
+{
+	free(m->keys);
+	free(m->tab);
+	memset(m, 0, sizeof *m);
+}
+
+void cf_keymap_clear(cf_keymap *m)
+{
+	m->n = 0;
+	if (m->tab)
+		memset(m->tab, 0, ((size_t)m->mask + 1) * sizeof *m->tab);
+}
+
+static int grow_tab(cf_keymap *m)
+{
+	uint32_t ncap = m->tab ? (m->mask + 1) * 2 : 1024;
+	if (!ncap)
+		return -1;
+	uint32_t *t = calloc(ncap, sizeof *t);
+	if (!t)
+		return -1;
+	for (uint32_t i = 0; i < m->n; i++) {
+		uint32_t j = key_hash(&m->keys[i]) & (ncap - 1);
+		while (t[j])
+			j = (j + 1) & (ncap - 1);
+		t[j] = i + 1;
+	}
+	free(m->tab);
+	m->tab = t;
+	m->mask = ncap - 1;
+	return 0;
+}
+
+int64_t cf_keymap_find(const cf_keymap *m, const cf_key5 *k)
+{
+	if (!m->tab)
+		return -1;
+	for (uint32_t j = key_hash(k) & m->mask; m->tab[j]; j = (j + 1) & m->mask)
+		if (!memcmp(&m->keys[m->tab[j] - 1], k, sizeof *k))
+			return m->tab[j] - 1;
+	return -1;
+}
+
+int64_t cf_keymap_add(cf_keymap *m, const cf_key5 *k, int *added)
+{
+	*added = 0;
+	if (!m->tab || (uint64_t)m->n * 2 >= (uint64_t)m->mask + 1)
+		if (m->n >= UINT32_MAX / 2 || grow_tab(m))
+			return -1;
+	uint32_t j = key_hash(k) & m->mask;
+	for (; m->tab[j]; j = (j + 1) & m->mask)
+		if (!memcmp(&m->keys[m->tab[j] - 1], k, sizeof *k))
+			return m->tab[j] - 1;
+	if (m->n == m->cap) {
+		uint32_t nc = m->cap ? m->cap * 2 : 1024;
+		cf_key5 *nk = realloc(m->keys, (size_t)nc * sizeof *nk);
+		if (!nk)
+			return -1;
+		m->keys = nk;
+		m->cap = nc;
+	}
+	m->keys[m->n] = *k;
+	m->tab[j] = m->n + 1;
+	*added = 1;
+	return m->n++;
+}
