@@ -100,7 +100,7 @@ static inline CF_HD void cf_flowpic_convert(const cf_flowpic_batch *b, uint64_t 
 	uint32_t c = b->acc[k];
 	switch (b->value) {
 	case CF_FLOWPIC_COUNT:
-		((uint16_t *)b->out)[k] = (uint16_t)(c < 65535u ? c : 65535u);
+		((uint16_t *)b->out)[k] = (uint16_t)c; /* wraps above 65535, as the official astype(np.uint16) */
 		break;
 	case CF_FLOWPIC_CAPPED:
 		((uint8_t *)b->out)[k] = (uint8_t)(c < 255u ? c : 255u);

@@ -86,3 +86,23 @@ int64_t cf_keymap_add(cf_keymap *m, const cf_key5 *k, int *added)
 	*added = 1;
 	return m->n++;
 }
+
+int64_t cf_group_by(const uint32_t *g, uint64_t n, uint32_t ngroups, uint64_t *start, uint32_t *idx)
+{
+	uint64_t maxlen = 0;
+	for (uint64_t i = 0; i < n; i++)
+		start[g[i] + 1]++;
+	for (uint32_t f = 0; f < ngroups; f++) {
+		if (start[f + 1] > maxlen)
+			maxlen = start[f + 1];
+		start[f + 1] += start[f];
+	}
+	uint64_t *fill = malloc(((size_t)ngroups + 1) * sizeof *fill);
+	if (!fill)
+		return -1;
+	memcpy(fill, start, ((size_t)ngroups + 1) * sizeof *fill);
+	for (uint64_t i = 0; i < n; i++)
+		idx[fill[g[i]]++] = (uint32_t)i;
+	free(fill);
+	return (int64_t)maxlen;
+}

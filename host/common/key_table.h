@@ -31,4 +31,11 @@ int64_t cf_keymap_find(const cf_keymap *m, const cf_key5 *k);
 /* Index of k, added at index n when new (*added = 1); -1 out of memory. */
 int64_t cf_keymap_add(cf_keymap *m, const cf_key5 *k, int *added);
 
+/* Groups items 0..n-1 by their group id g[i] (< ngroups) with a counting
+ * sort: start (ngroups + 1 entries, zeroed by the caller) gets the prefix
+ * offsets, idx (n entries) the items group by group, in their original
+ * order within a group. Returns the largest group's size, or -1 when out
+ * of memory. */
+int64_t cf_group_by(const uint32_t *g, uint64_t n, uint32_t ngroups, uint64_t *start, uint32_t *idx);
+
 #endif

@@ -88,7 +88,9 @@ int cf_flowpic_preset(cf_flowpic_opts *o, const char *name)
 	o->right_closed = 1;
 	o->time_axis = CF_FLOWPIC_STRETCH;
 	o->size_clip = 0;
-	o->size_edges = CF_FLOWPIC_SIZE_EDGES;
+	/* exact floor(L N / 1500): numpy's edges 0..1500 at N = 1500, the
+	 * spec's general rule at any other resolution */
+	o->size_edges = CF_FLOWPIC_SIZE_SCALE;
 	o->value = CF_FLOWPIC_COUNT;
 	o->direction = CF_FLOWPIC_UP;
 	o->min_packets = 10;
@@ -625,24 +627,8 @@ static int file_images(cf_flowpic *h)
 	int st = CF_ERR_NOMEM;
 	if (!start || !ix)
 		goto out;
-	uint64_t maxlen = 0;
-	for (uint64_t i = 0; i < np; i++)
-		start[h->p_sess[i] + 1]++;
-	for (uint32_t s = 0; s < ns; s++) {
-		if (start[s + 1] > maxlen)
-			maxlen = start[s + 1];
-		start[s + 1] += start[s];
-	}
-	{
-		uint64_t *fill = malloc(((size_t)ns + 1) * sizeof *fill);
-		if (!fill)
-			goto out;
-		memcpy(fill, start, ((size_t)ns + 1) * sizeof *fill);
-		for (uint64_t i = 0; i < np; i++)
-			ix[fill[h->p_sess[i]]++] = (uint32_t)i;
-		free(fill);
-	}
-	if (!(t = malloc((maxlen ? maxlen : 1) * sizeof *t)))
+	int64_t maxlen = cf_group_by(h->p_sess, np, ns, start, ix);
+	if (maxlen < 0 || !(t = malloc((maxlen ? (size_t)maxlen : 1) * sizeof *t)))
 		goto out;
 	for (uint32_t s = 0; s < ns; s++) {
 		uint64_t a = start[s], n = start[s + 1] - a;

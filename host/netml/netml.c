@@ -418,30 +418,17 @@ int cf_netml_finish(cf_netml *h)
 	uint64_t *start = calloc((size_t)nf + 1, sizeof *start);
 	uint32_t *idx = malloc((np ? np : 1) * sizeof *idx), *tmp = NULL;
 	range *chunks = NULL;
-	uint64_t nchunks = 0, chunks_cap = 0, maxlen = 0;
+	uint64_t nchunks = 0, chunks_cap = 0;
+	int64_t maxlen = 0;
 	double *dur = NULL;
 	if (!start || !idx)
 		goto out;
-	/* group by flow, capture order kept within a flow */
-	for (uint64_t i = 0; i < np; i++)
-		start[h->p_flow[i] + 1]++;
-	for (uint32_t f = 0; f < nf; f++) {
-		if (start[f + 1] > maxlen)
-			maxlen = start[f + 1];
-		start[f + 1] += start[f];
-	}
-	{
-		uint64_t *fill = malloc(((size_t)nf + 1) * sizeof *fill);
-		if (!fill)
-			goto out;
-		memcpy(fill, start, ((size_t)nf + 1) * sizeof *fill);
-		for (uint64_t i = 0; i < np; i++)
-			idx[fill[h->p_flow[i]]++] = (uint32_t)i;
-		free(fill);
-	}
 	if (np > UINT32_MAX)
 		goto out; /* idx is 32-bit */
-	tmp = malloc((maxlen ? maxlen : 1) * sizeof *tmp);
+	/* group by flow, capture order kept within a flow */
+	if ((maxlen = cf_group_by(h->p_flow, np, nf, start, idx)) < 0)
+		goto out;
+	tmp = malloc((maxlen ? (size_t)maxlen : 1) * sizeof *tmp);
 	h->t = malloc((np ? np : 1) * sizeof *h->t);
 	h->size = malloc((np ? np : 1) * sizeof *h->size);
 	h->ttl = malloc(np ? np : 1);

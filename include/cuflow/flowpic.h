@@ -56,7 +56,7 @@ typedef struct cf_flowpic_opts {
 	int anchor_first;        /* fixed time axes: 1 = column 0 at the window's first packet,
 	                            0 = at the window start */
 	int size_clip;           /* sizes over 1500: 1 clip to 1500, 0 drop (official) */
-	int size_edges;          /* size rows: enum cf_flowpic_size_bins (EDGES: official; FLOAT: mini) */
+	int size_edges;          /* size rows: enum cf_flowpic_size_bins (SCALE: official; FLOAT: mini) */
 	int value;               /* enum cf_flowpic_value (COUNT) */
 	int direction;           /* enum cf_flowpic_direction (UP) */
 	uint32_t min_packets;    /* a window needs more than this many packets (10) */

@@ -17,7 +17,7 @@ extern "C" {
 
 /* Pixel values. */
 enum cf_flowpic_value {
-	CF_FLOWPIC_COUNT = 0,  /* uint16 packet count (saturates at 65535) */
+	CF_FLOWPIC_COUNT = 0,  /* uint16 packet count (modulo 65536, as the official code's cast) */
 	CF_FLOWPIC_CAPPED,     /* uint8 count capped at 255 */
 	CF_FLOWPIC_NORM        /* float32 min(count, 255) / 255 */
 };
