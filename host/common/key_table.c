@@ -12,7 +12,7 @@ static uint32_t key_hash(const cf_key5 *k)
 	                                       (uint64_t)k->sport << 16 | k->dport);
 	for (int i = 0; i < 32; i += 8) {
 		uint64_t w;
-		memcpy(&w, k->src + i, 8); /* src and dst are adjacent */
+		memcpy(&w, i < 16 ? k->src + i : k->dst + (i - 16), 8);
 		h = (h ^ w) * 0xff51afd7ed558ccdull;
 		h ^= h >> 32;
 	}
