@@ -29,6 +29,9 @@
 
 namespace {
 
+using cft::slurp;
+using cft::exists;
+
 const uint8_t kMacA[6] = {0, 1, 2, 3, 4, 5}, kMacB[6] = {6, 7, 8, 9, 10, 11};
 const uint32_t A = 0x0a000001, B = 0x0a000002, C = 0x0a000003; // 10.0.0.1 .. 10.0.0.3
 const uint8_t A6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
@@ -282,18 +285,6 @@ void check_shards(const std::string &whole, const std::string &sharded, int rows
 	run_oracle("{\"mode\": \"shards\", \"whole\": " + json_str(whole) + ", \"sharded\": " + json_str(sharded) +
 	               ", \"shard_rows\": " + std::to_string(rows) + "}\n",
 	           "shards of " + std::to_string(rows));
-}
-
-std::string slurp(const std::string &path)
-{
-	auto b = cft::read_file(path);
-	return std::string(b.begin(), b.end());
-}
-
-bool exists(const std::string &path)
-{
-	struct stat st;
-	return stat(path.c_str(), &st) == 0;
 }
 
 // flows.csv as rows of name -> value (no quoting in what extract writes

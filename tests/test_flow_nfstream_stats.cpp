@@ -20,38 +20,12 @@
 
 namespace {
 
-bool exists(const std::string &p)
-{
-	struct stat st;
-	return stat(p.c_str(), &st) == 0;
-}
-
-std::string dir_of(const std::string &p)
-{
-	size_t s = p.rfind('/');
-	return s == std::string::npos ? "." : p.substr(0, s);
-}
+using cft::exists;
 
 // A Python interpreter that can import nfstream, or "".
 std::string nfstream_python()
 {
-	static std::string found = [] {
-		std::vector<std::string> cands;
-		std::string e = cft::env("CUFLOW_NFSTREAM_PYTHON");
-		if (!e.empty())
-			cands.push_back(e);
-		cands.push_back(dir_of(cft::cuflow_bin()) + "/nfs-venv/bin/python");
-		cands.push_back(cft::env("CUFLOW_SOURCE_DIR") + "/build/nfs-venv/bin/python");
-		cands.push_back("python3");
-		for (auto &c : cands) {
-			if (c.find('/') != std::string::npos && !exists(c))
-				continue;
-			if (cft::run(cft::shq(c) + " -c 'import nfstream' >/dev/null 2>&1") == 0)
-				return c;
-		}
-		return std::string();
-	}();
-	return found;
+	return cft::venv_python("CUFLOW_NFSTREAM_PYTHON", "nfs-venv", "nfstream");
 }
 
 // Runs the comparison on the nfstream corpus capture `name`.

@@ -68,36 +68,13 @@
 
 namespace {
 
+using cft::exists;
+using cft::slurp;
+using cft::split;
+
 using cft::shq;
 
 // ------------------------------------------------------------------ small utilities
-
-bool exists(const std::string &p)
-{
-	struct stat st;
-	return stat(p.c_str(), &st) == 0;
-}
-
-std::string slurp(const std::string &path)
-{
-	std::ifstream in(path, std::ios::binary);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
-}
-
-std::vector<std::string> split(const std::string &s, char sep)
-{
-	std::vector<std::string> out;
-	size_t b = 0;
-	for (;;) {
-		size_t e = s.find(sep, b);
-		out.push_back(s.substr(b, e == std::string::npos ? std::string::npos : e - b));
-		if (e == std::string::npos)
-			return out;
-		b = e + 1;
-	}
-}
 
 std::vector<std::string> lines_of(const std::string &text)
 {

@@ -40,43 +40,14 @@
 
 namespace {
 
+using cft::exists;
+using cft::slurp;
+using cft::split;
+
 const char *const kTypes[] = {"IAT", "SIZE", "IAT_SIZE", "STATS", "SAMP_NUM", "SAMP_SIZE"};
 // The capture the labelled case runs on (one of netml_captures.txt; no IPv6
 // pseudo-flow, so every fid is a real 5-tuple a label file can name).
 const char *const kLabelledCapture = "nfstream/pcaps/alexa-app.pcapng";
-
-bool exists(const std::string &p)
-{
-	struct stat st;
-	return stat(p.c_str(), &st) == 0;
-}
-
-std::string dir_of(const std::string &p)
-{
-	size_t s = p.rfind('/');
-	return s == std::string::npos ? "." : p.substr(0, s);
-}
-
-std::string slurp(const std::string &path)
-{
-	std::ifstream in(path, std::ios::binary);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
-}
-
-std::vector<std::string> split(const std::string &s, char sep)
-{
-	std::vector<std::string> out;
-	size_t b = 0;
-	for (;;) {
-		size_t e = s.find(sep, b);
-		out.push_back(s.substr(b, e == std::string::npos ? std::string::npos : e - b));
-		if (e == std::string::npos)
-			return out;
-		b = e + 1;
-	}
-}
 
 std::vector<std::string> lines_of(const std::string &text);
 
@@ -110,23 +81,7 @@ bool parse_double(const std::string &s, double *v)
 // A Python interpreter that can import netml's parser, or "".
 std::string netml_python()
 {
-	static std::string found = [] {
-		std::vector<std::string> cands;
-		std::string e = cft::env("CUFLOW_NETML_PYTHON");
-		if (!e.empty())
-			cands.push_back(e);
-		cands.push_back(dir_of(cft::cuflow_bin()) + "/netml-venv/bin/python");
-		cands.push_back(cft::env("CUFLOW_SOURCE_DIR") + "/build/netml-venv/bin/python");
-		cands.push_back("python3");
-		for (auto &c : cands) {
-			if (c.find('/') != std::string::npos && !exists(c))
-				continue;
-			if (cft::run(cft::shq(c) + " -c 'import netml.pparser.parser' >/dev/null 2>&1") == 0)
-				return c;
-		}
-		return std::string();
-	}();
-	return found;
+	return cft::venv_python("CUFLOW_NETML_PYTHON", "netml-venv", "netml.pparser.parser");
 }
 
 struct Matrix {

@@ -28,6 +28,8 @@
 
 namespace {
 
+using cft::slurp;
+
 #define SKIP_WITHOUT_DEVICE()                          \
 	do {                                               \
 		if (cf_cuda_device_count() == 0)               \
@@ -177,14 +179,6 @@ TEST(NetmlCuda, SampCapAndWideRows)
 }
 
 // ------------------------------------------------------------ CLI on demo.pcap
-
-std::string slurp(const std::string &path)
-{
-	std::ifstream in(path, std::ios::binary);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
-}
 
 // Rows of doubles; false when the file is missing or ragged.
 bool read_csv(const std::string &path, std::vector<std::vector<double>> *rows)

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -91,6 +92,60 @@ std::vector<uint8_t> read_file(const std::string &path)
 {
 	std::ifstream in(path, std::ios::binary);
 	return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string slurp(const std::string &path)
+{
+	auto b = read_file(path);
+	return std::string(b.begin(), b.end());
+}
+
+bool exists(const std::string &path)
+{
+	struct stat st;
+	return stat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> split(const std::string &s, char sep)
+{
+	std::vector<std::string> out;
+	size_t b = 0;
+	for (;;) {
+		size_t e = s.find(sep, b);
+		out.push_back(s.substr(b, e == std::string::npos ? std::string::npos : e - b));
+		if (e == std::string::npos)
+			return out;
+		b = e + 1;
+	}
+}
+
+std::string venv_python(const char *env_var, const std::string &venv, const std::string &module)
+{
+	static std::map<std::string, std::string> found;
+	auto it = found.find(module);
+	if (it != found.end())
+		return it->second;
+	std::vector<std::string> cands;
+	std::string e = env(env_var);
+	if (!e.empty())
+		cands.push_back(e);
+	std::string bin = cuflow_bin();
+	size_t slash = bin.rfind('/');
+	cands.push_back((slash == std::string::npos ? std::string(".") : bin.substr(0, slash)) + "/" + venv +
+	                "/bin/python");
+	cands.push_back(env("CUFLOW_SOURCE_DIR") + "/build/" + venv + "/bin/python");
+	cands.push_back("python3");
+	std::string got;
+	for (auto &c : cands) {
+		if (c.find('/') != std::string::npos && !exists(c))
+			continue;
+		if (run(shq(c) + " -c 'import " + module + "' >/dev/null 2>&1") == 0) {
+			got = c;
+			break;
+		}
+	}
+	found[module] = got;
+	return got;
 }
 
 void write_file(const std::string &path, const std::vector<uint8_t> &bytes)

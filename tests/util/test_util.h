@@ -24,6 +24,16 @@ void write_pcap(const std::string &path, int linktype, const std::vector<Frame> 
 // Reads a whole file.
 std::vector<uint8_t> read_file(const std::string &path);
 void write_file(const std::string &path, const std::vector<uint8_t> &bytes);
+// A whole file as text ("" when missing).
+std::string slurp(const std::string &path);
+// Whether a path exists.
+bool exists(const std::string &path);
+// s cut at every sep (empty fields kept).
+std::vector<std::string> split(const std::string &s, char sep);
+// A Python interpreter that can import `module`, or "": $env_var, then the
+// virtual environment `venv` (e.g. "netml-venv") beside the cuflow binary or
+// in <source>/build, then python3 on PATH. Looked up once per module.
+std::string venv_python(const char *env_var, const std::string &venv, const std::string &module);
 // Runs a shell command, returns its exit status; stdout+stderr in *out.
 int run(const std::string &cmd, std::string *out = nullptr);
 // s quoted for a POSIX shell command line.
