@@ -545,22 +545,49 @@ static int session_windows(cf_flowpic *h, uint32_t s, const uint32_t *ix, const 
 		nw = o->max_windows;
 	const skey *k = &h->keys.keys[h->sinfo[s].key];
 	int flip0 = (int)h->sinfo[s].flip;
+	/* In a time-ordered session (the usual case) a window's members are a
+	 * contiguous run: each window starts where the packets reach its
+	 * start and stops at its end. Otherwise every packet is looked at. */
+	int ordered = 1;
+	for (uint64_t j = 1; j < n && ordered; j++)
+		ordered = t[j] >= t[j - 1];
+	uint64_t j0 = 0;
 	for (uint64_t w = 0; w < nw; w++) {
 		double lo = (double)w * S, hi = lo + D;
 		h->c.windows++;
-		/* members in capture order */
-		uint64_t cnt = 0;
+		/* room for every packet of the session, then the members in
+		 * capture order straight into the batch; a window that fails the
+		 * rules is simply not counted as an image */
+		if (f->b.n_images == f->cap_images || f->offsets[f->b.n_images] + n > f->cap_entries) {
+			int st = batch_flush(h);
+			if (st < 0)
+				return st;
+			if (grow_entries(f, n))
+				return fail(h, CF_ERR_NOMEM, "flowpic: out of memory for a session of %llu packets",
+				            (unsigned long long)n);
+		}
+		uint32_t i = f->b.n_images;
+		uint64_t e = f->offsets[i], e0 = e;
 		double tf = 0, tl = 0;
-		for (uint64_t j = 0; j < n; j++) {
+		if (ordered)
+			while (j0 < n && t[j0] < lo)
+				j0++;
+		for (uint64_t j = ordered ? j0 : 0; j < n; j++) {
 			double x = t[j];
 			uint8_t ch;
+			if (ordered && (x > hi || (!o->right_closed && x == hi)))
+				break;
 			if (x < lo || x > hi || (!o->right_closed && x == hi) || !pick(h, h->p_dir[ix[j]], &ch))
 				continue;
-			if (!cnt)
+			if (e == e0)
 				tf = x;
 			tl = x;
-			cnt++;
+			f->t[e] = x;
+			f->size[e] = h->p_size[ix[j]];
+			f->chan[e] = ch;
+			e++;
 		}
+		uint64_t cnt = e - e0;
 		if (cnt <= o->min_packets) {
 			h->c.windows_small++;
 			continue;
@@ -569,26 +596,7 @@ static int session_windows(cf_flowpic *h, uint32_t s, const uint32_t *ix, const 
 			h->c.windows_short++;
 			continue;
 		}
-		if (f->b.n_images == f->cap_images || f->offsets[f->b.n_images] + cnt > f->cap_entries) {
-			int st = batch_flush(h);
-			if (st < 0)
-				return st;
-			if (grow_entries(f, cnt))
-				return fail(h, CF_ERR_NOMEM, "flowpic: out of memory for a window of %llu packets",
-				            (unsigned long long)cnt);
-		}
-		uint32_t i = f->b.n_images++;
-		uint64_t e = f->offsets[i];
-		for (uint64_t j = 0; j < n; j++) {
-			double x = t[j];
-			uint8_t ch;
-			if (x < lo || x > hi || (!o->right_closed && x == hi) || !pick(h, h->p_dir[ix[j]], &ch))
-				continue;
-			f->t[e] = x;
-			f->size[e] = h->p_size[ix[j]];
-			f->chan[e] = ch;
-			e++;
-		}
+		f->b.n_images++;
 		f->offsets[i + 1] = e;
 		f->t_first[i] = tf;
 		f->t_last[i] = tl;
