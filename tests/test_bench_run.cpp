@@ -1,0 +1,186 @@
+// The benchmark runner (bench/run) in its --smoke mode: tiny self-made workloads, cuflow
+// and the hardware floor only, no installs, no network. What is checked is that the
+// runner measures every tool on every workload, that cuflow's outputs agree with what the
+// workloads are (packet counts against libpcap's, flow rows between flows and extract),
+// that the table and JSON are written, and that a peer that is not there is reported as
+// missing rather than dropped.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+namespace {
+
+struct Row {
+	std::string tool, input, packets, rows, status;
+};
+
+std::string trim(const std::string &s)
+{
+	size_t a = s.find_first_not_of(' '), b = s.find_last_not_of(' ');
+	return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+// workload -> rows of its Markdown table
+std::map<std::string, std::vector<Row>> parse_tables(const std::string &md)
+{
+	std::map<std::string, std::vector<Row>> out;
+	std::string cur;
+	for (const std::string &line : cft::split(md, '\n')) {
+		if (line.rfind("## ", 0) == 0) {
+			size_t colon = line.find(':');
+			cur = colon == std::string::npos ? "" : line.substr(3, colon - 3);
+			continue;
+		}
+		if (cur.empty() || line.rfind("| ", 0) != 0 || line.rfind("| tool", 0) == 0)
+			continue;
+		std::vector<std::string> c = cft::split(line, '|');
+		if (c.size() < 12)
+			continue;
+		out[cur].push_back({trim(c[1]), trim(c[2]), trim(c[3]), trim(c[8]), trim(c[10])});
+	}
+	return out;
+}
+
+std::string no_commas(std::string s)
+{
+	std::string t;
+	for (char ch : s)
+		if (ch != ',')
+			t += ch;
+	return t;
+}
+
+std::string python3()
+{
+	for (const char *p : {"/usr/bin/python3", "/usr/local/bin/python3"})
+		if (cft::exists(p))
+			return p;
+	return "";
+}
+
+std::string build_dir()
+{
+	std::string bin = cft::cuflow_bin();
+	return bin.substr(0, bin.find_last_of('/'));
+}
+
+std::string runner_cmd(const std::string &work, const std::string &results, const std::string &extra)
+{
+	std::string src = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR);
+	return cft::shq(python3()) + " " + cft::shq(src + "/bench/run") + " --smoke --build " +
+	       cft::shq(build_dir()) + " --work " + cft::shq(work) + " --results " + cft::shq(results) +
+	       " " + extra;
+}
+
+} // namespace
+
+TEST(BenchRun, SmokeMeasuresEveryToolAndChecksOutputs)
+{
+	if (python3().empty())
+		GTEST_SKIP() << "no python3";
+	if (!cft::exists(build_dir() + "/bench/cuflow_bench_reader"))
+		GTEST_SKIP() << "cuflow_bench_reader not built (CUFLOW_BUILD_BENCH=OFF)";
+	std::string work = cft::temp_path("bench-work"), results = cft::temp_path("bench-results");
+	std::string out;
+	int rc = cft::run(runner_cmd(work, results, "2>&1"), &out);
+	ASSERT_EQ(rc, 0) << out;
+
+	auto tables = parse_tables(out);
+	const std::vector<std::string> workloads = {"mixed", "synthetic", "small"};
+	const std::vector<std::string> tools = {"cat", "libpcap", "cuflow-read", "cuflow-decode",
+	                                        "cuflow-info", "cuflow-flows", "cuflow-extract", "cuflow-netml",
+	                                        "cuflow-flowpic-official", "cuflow-flowpic-mini"};
+	for (const std::string &w : workloads) {
+		ASSERT_TRUE(tables.count(w)) << "no table for " << w << "\n" << out;
+		std::map<std::string, Row> by;
+		for (const Row &r : tables[w]) {
+			EXPECT_FALSE(by.count(r.tool)) << w << ": " << r.tool << " measured twice";
+			by[r.tool] = r;
+		}
+		for (const std::string &t : tools) {
+			ASSERT_TRUE(by.count(t)) << w << ": no row for " << t << "\n" << out;
+			EXPECT_EQ(by[t].input, "whole") << w << " " << t;
+			EXPECT_EQ(by[t].status.find("failed"), std::string::npos) << w << " " << t << ": " << by[t].status;
+		}
+		// every packet: cuflow info's count is libpcap's (the bench reader counts them itself)
+		std::string pcap_json;
+		ASSERT_EQ(cft::run(cft::shq(build_dir() + "/bench/cuflow_bench_reader") + " " +
+		                           cft::shq(work) + "/smoke-" + (w == "small" ? "small64-0.002G" :
+		                                                          w == "mixed" ? "mixed-x3" : "synthetic-0.004G") +
+		                           ".pcap --mode libpcap --runs 1 --json 2>/dev/null",
+		                   &pcap_json), 0);
+		std::string key = "\"packets\":";
+		size_t at = pcap_json.find(key);
+		ASSERT_NE(at, std::string::npos) << pcap_json;
+		std::string n = pcap_json.substr(at + key.size(), pcap_json.find(',', at) - at - key.size());
+		EXPECT_EQ(no_commas(by["cuflow-info"].rows), n) << w;
+		EXPECT_EQ(no_commas(by["cuflow-extract"].packets), n) << w;
+		// one flow engine behind both commands: the same number of flows
+		EXPECT_EQ(by["cuflow-flows"].rows, by["cuflow-extract"].rows) << w;
+		EXPECT_NE(by["cuflow-extract"].rows, "0") << w;
+		// cuflow rows carry their output check
+		for (const char *t : {"cuflow-flows", "cuflow-extract", "cuflow-netml", "cuflow-flowpic-mini"})
+			EXPECT_NE(by[t].status.find("digest"), std::string::npos) << w << " " << t;
+	}
+	EXPECT_NE(out.find("## Targets of the issues"), std::string::npos);
+	EXPECT_NE(out.find("extract >= 3 Mpps"), std::string::npos);
+
+	// the JSON beside the table, with the machine and one record per row
+	std::string listing;
+	ASSERT_EQ(cft::run("ls " + cft::shq(results), &listing), 0);
+	std::vector<std::string> names = cft::split(listing, '\n');
+	std::string json_name;
+	for (const std::string &s : names)
+		if (s.size() > 11 && s.compare(s.size() - 11, 11, "-smoke.json") == 0)
+			json_name = s;
+	ASSERT_FALSE(json_name.empty()) << listing;
+	std::string check;
+	rc = cft::run(cft::shq(python3()) + " -c " +
+	                      cft::shq("import json,sys; d=json.load(open(sys.argv[1])); "
+	                               "assert d['mode']=='smoke' and d['cuflow_ok'] and d['machine']['cores']>0; "
+	                               "rs=d['results']; assert len(rs)==30, len(rs); "
+	                               "assert all(r['command'] and r['wall']>0 and r['packets']>0 for r in rs); "
+	                               "print('ok')") +
+	                      " " + cft::shq(results + "/" + json_name),
+	              &check);
+	EXPECT_EQ(rc, 0) << check;
+}
+
+TEST(BenchRun, MissingPeerIsReportedNotDropped)
+{
+	if (python3().empty())
+		GTEST_SKIP() << "no python3";
+	std::string work = cft::temp_path("bench-work"), results = cft::temp_path("bench-results");
+	std::string out;
+	int rc = cft::run("CUFLOW_BENCH_VENVS=/nonexistent " +
+	                          runner_cmd(work, results, "--workloads small --tools cicflowmeter,netml 2>&1"),
+	                  &out);
+	ASSERT_EQ(rc, 0) << out;
+	auto tables = parse_tables(out);
+	ASSERT_TRUE(tables.count("small")) << out;
+	int missing = 0;
+	for (const Row &r : tables["small"])
+		if (r.tool == "cicflowmeter" || r.tool == "netml") {
+			EXPECT_EQ(r.status.rfind("missing: ", 0), 0u) << r.status;
+			EXPECT_NE(r.status.find("/nonexistent/"), std::string::npos) << r.status;
+			missing++;
+		}
+	EXPECT_EQ(missing, 2) << out;
+}
+
+TEST(BenchRun, UnknownToolIsAUsageError)
+{
+	if (python3().empty())
+		GTEST_SKIP() << "no python3";
+	std::string out;
+	int rc = cft::run(runner_cmd(cft::temp_path("bench-work"), cft::temp_path("bench-results"),
+	                             "--tools no-such-tool 2>&1"),
+	                  &out);
+	EXPECT_EQ(rc, 2) << out;
+	EXPECT_NE(out.find("unknown tool"), std::string::npos) << out;
+}
