@@ -567,7 +567,7 @@ TEST(Extract, LongFlowIsTheSameInAnyPieces)
 	check(base, c.flows, o, "default pieces");
 	EXPECT_EQ(slurp(base.dir + "/schema.json").find("\"split_flows\": 0,"), std::string::npos)
 	    << "the 10,000-packet flow should be split at 4096";
-	for (const char *pieces : {"7", "1", "100000"}) {
+	for (const char *pieces : {"7", "1", "100000", "7 --threads 2", "4096 --threads 2"}) {
 		Result r = extract({cap}, opts + " --piece-packets " + pieces);
 		ASSERT_EQ(r.rc, 0) << r.log;
 		for (const char *file : {"features.npy", "sequences.npy", "lengths.npy", "flows.csv"})

@@ -47,7 +47,7 @@ void cli_scan_close(cli_scan *s);
  * the engine run over every capture. */
 enum cli_flow_opt {
 	CLI_OPT_IDLE = 1000, CLI_OPT_ACTIVE, CLI_OPT_LINGER, CLI_OPT_UNI, CLI_OPT_TCP_END, CLI_OPT_MAX_FLOWS,
-	CLI_OPT_SEQ, CLI_OPT_PIECE, CLI_OPT_SIZE, CLI_OPT_ORDER
+	CLI_OPT_SEQ, CLI_OPT_PIECE, CLI_OPT_SIZE, CLI_OPT_ORDER, CLI_OPT_THREADS
 };
 /* getopt_long entries of the shared options (scan options included). */
 #define CLI_FLOW_LONGOPTS                                                                              \
@@ -61,6 +61,7 @@ enum cli_flow_opt {
 	{"piece-packets", required_argument, 0, CLI_OPT_PIECE},                                            \
 	{"size", required_argument, 0, CLI_OPT_SIZE},                                                      \
 	{"order", required_argument, 0, CLI_OPT_ORDER},                                                    \
+	{"threads", required_argument, 0, CLI_OPT_THREADS},                                                \
 	{"filter", required_argument, 0, 'f'},                                                             \
 	{"decap", required_argument, 0, 'd'},                                                              \
 	{"backend", required_argument, 0, 'b'},                                                            \

@@ -30,6 +30,9 @@ const char cli_flow_usage[] =
 	"  --decap LIST          tunnels to decapsulate: all (default), none, or a comma list\n"
 	"                        of gre,ipip,vxlan,geneve,gtp,teredo,capwap,tzsp\n"
 	"  --backend NAME        auto (default), cpu or cuda\n"
+	"  --threads N           1 (default) or 2: the backend and the writer run in a second\n"
+	"                        thread, overlapped with reading and flow tracking (the same\n"
+	"                        output, byte for byte)\n"
 	"  --quiet               no progress line\n";
 
 void (*cli_flow_on_file)(void *user, const char *path);
@@ -125,6 +128,13 @@ int cli_flow_option(cli_flow *f, const char *cmd, int c, const char *arg)
 		}
 		fprintf(stderr, "cuflow %s: --order takes first or end\n", cmd);
 		return -1;
+	case CLI_OPT_THREADS:
+		if (parse_uint(arg, 1, 2, &v) < 0) {
+			fprintf(stderr, "cuflow %s: --threads takes 1 or 2\n", cmd);
+			return -1;
+		}
+		fo->threads = (uint32_t)v;
+		return 1;
 	case 'q':
 		f->quiet = 1;
 		return 1;

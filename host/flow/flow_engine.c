@@ -10,8 +10,17 @@
  * they pass), and finishes the flow when its last piece has been merged.
  * Pieces are processed in the order the table handed them out, so
  * records leave in the table's output order.
+ *
+ * With opts.threads >= 2 the backend and the emit callback run in one
+ * worker thread on a full batch while the caller's thread fills the other
+ * of two batch slots (reading, decoding, flow tracking go on). There is
+ * one worker and batches are handed over in order, so the records, their
+ * order and the batch boundaries are those of the 1-thread run. What both
+ * threads touch: the split-flow states (states_mu) and the status/error
+ * (mu, which also guards the hand-over).
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,21 +46,38 @@ typedef struct split_state {
 	uint32_t next_free;
 } split_state;
 
+/* One batch and what the engine needs to finish its pieces. */
+typedef struct batch_slot {
+	cf_flow_batch b;
+	cf_flow_ident *ids;         /* [batch_flows]: identity of pieces that end a flow */
+	uint32_t *tags;             /* [batch_flows]: split state + 1, 0 for whole flows */
+	uint8_t *last;              /* [batch_flows] */
+} batch_slot;
+
 struct cf_flow_engine {
 	cf_flow_opts o;
 	cf_backend *be;
 	cf_flow_emit_fn emit;
 	void *user;
 	cf_flow_table *t;
-	cf_flow_batch b;
-	cf_flow_ident *ids;         /* [batch_flows]: identity of pieces that end a flow */
-	uint32_t *tags;             /* [batch_flows]: split state + 1, 0 for whole flows */
-	uint8_t *last;              /* [batch_flows] */
+	batch_slot slot[2];         /* slot[1] only with a worker */
+	int cur;                    /* the slot the caller's thread fills */
 	split_state *states;
 	uint32_t n_states, free_state;
-	int status;
+	uint32_t *seq_size;         /* [seq_len] a finished split flow's sequence, */
+	int64_t *seq_iat;           /* copied out so that its state can be reused */
+	int8_t *seq_dir;            /* while the record is emitted */
+	int status;                 /* atomic loads; written under mu */
+	uint64_t batches;           /* atomic */
 	cf_flow_counters c;
 	char error[CF_ERRBUF_SIZE];
+	/* worker (threads >= 2) */
+	int threaded;
+	pthread_t worker;
+	pthread_mutex_t mu, states_mu;
+	pthread_cond_t cv;
+	int pending;                /* slot handed to the worker, -1: none (worker idle) */
+	int quit;
 };
 
 #define NONE UINT32_MAX
@@ -181,31 +207,41 @@ static void fill_ident(cf_flow_record *r, const cf_flow_ident *id)
 	memcpy(r->dst_ip, id->dst_ip, 16);
 }
 
+/* The first error wins; its message stays. Either thread may call it
+ * (lock order: states_mu before mu). */
 static void set_error(cf_flow_engine *e, int st, const char *msg)
 {
+	pthread_mutex_lock(&e->mu);
 	if (e->status == CF_OK) {
-		e->status = st;
 		snprintf(e->error, sizeof e->error, "%s", msg);
+		__atomic_store_n(&e->status, st, __ATOMIC_RELEASE);
 	}
+	pthread_mutex_unlock(&e->mu);
 }
 
-/* Runs the backend on the batch and emits / merges its pieces in order. */
-static int run_batch(cf_flow_engine *e)
+static int status_of(cf_flow_engine *e)
 {
-	cf_flow_batch *b = &e->b;
+	return __atomic_load_n(&e->status, __ATOMIC_ACQUIRE);
+}
+
+/* Runs the backend on the batch and emits / merges its pieces in order
+ * (in the worker when there is one). */
+static void run_batch(cf_flow_engine *e, batch_slot *sl)
+{
+	cf_flow_batch *b = &sl->b;
 	if (b->n_pieces == 0)
-		return e->status;
-	e->c.batches++;
+		return;
+	__atomic_add_fetch(&e->batches, 1, __ATOMIC_RELAXED);
 	int st = cf_backend_flow_features(e->be, b);
 	if (st < 0) {
 		set_error(e, st, cf_backend_error(e->be));
 		cf_flow_batch_reset(b);
-		return e->status;
+		return;
 	}
 	cf_flow_record r;
 	for (uint32_t i = 0; i < b->n_pieces; i++) {
-		if (!e->tags[i]) {
-			fill_ident(&r, &e->ids[i]);
+		if (!sl->tags[i]) {
+			fill_ident(&r, &sl->ids[i]);
 			r.bidir = b->stats[3 * (uint64_t)i + CF_DIR_BIDIR];
 			r.src2dst = b->stats[3 * (uint64_t)i + CF_DIR_SRC2DST];
 			r.dst2src = b->stats[3 * (uint64_t)i + CF_DIR_DST2SRC];
@@ -215,11 +251,14 @@ static int run_batch(cf_flow_engine *e)
 			r.seq_iat_ns = b->seq_iat_ns + q;
 			r.seq_dir = b->seq_dir + q;
 		} else {
-			split_state *s = &e->states[e->tags[i] - 1];
+			pthread_mutex_lock(&e->states_mu);
+			split_state *s = &e->states[sl->tags[i] - 1];
 			cf_flow_part_merge(&s->part, &b->part[i]);
-			if (!e->last[i])
+			if (!sl->last[i]) {
+				pthread_mutex_unlock(&e->states_mu);
 				continue;
-			fill_ident(&r, &e->ids[i]);
+			}
+			fill_ident(&r, &sl->ids[i]);
 			cf_flow_stats_finish(&r.bidir, &s->part.d[CF_DIR_BIDIR]);
 			cf_flow_stats_finish(&r.src2dst, &s->part.d[CF_DIR_SRC2DST]);
 			cf_flow_stats_finish(&r.dst2src, &s->part.d[CF_DIR_DST2SRC]);
@@ -227,19 +266,72 @@ static int run_batch(cf_flow_engine *e)
 			hist_quantiles(&r.src2dst, &s->hist[0], NULL);
 			hist_quantiles(&r.dst2src, &s->hist[1], NULL);
 			r.seq_n = s->seq_n;
-			r.seq_size = s->seq_size;
-			r.seq_iat_ns = s->seq_iat;
-			r.seq_dir = s->seq_dir;
-			state_free(e, e->tags[i] - 1);
+			memcpy(e->seq_size, s->seq_size, s->seq_n * sizeof *e->seq_size);
+			memcpy(e->seq_iat, s->seq_iat, s->seq_n * sizeof *e->seq_iat);
+			memcpy(e->seq_dir, s->seq_dir, s->seq_n);
+			r.seq_size = e->seq_size;
+			r.seq_iat_ns = e->seq_iat;
+			r.seq_dir = e->seq_dir;
+			state_free(e, sl->tags[i] - 1);
+			pthread_mutex_unlock(&e->states_mu);
 		}
-		if (e->status == CF_OK) {
+		if (status_of(e) == CF_OK) {
 			int est = e->emit(e->user, &r);
 			if (est < 0)
 				set_error(e, est, "the flow output callback failed");
 		}
 	}
 	cf_flow_batch_reset(b);
-	return e->status;
+}
+
+static void *worker_main(void *arg)
+{
+	cf_flow_engine *e = arg;
+	pthread_mutex_lock(&e->mu);
+	for (;;) {
+		while (e->pending < 0 && !e->quit)
+			pthread_cond_wait(&e->cv, &e->mu);
+		if (e->pending < 0)
+			break;
+		int k = e->pending;
+		pthread_mutex_unlock(&e->mu);
+		run_batch(e, &e->slot[k]);
+		pthread_mutex_lock(&e->mu);
+		e->pending = -1;
+		pthread_cond_broadcast(&e->cv);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+/* Waits until the worker has finished the batch it has. */
+static void drain(cf_flow_engine *e)
+{
+	if (!e->threaded)
+		return;
+	pthread_mutex_lock(&e->mu);
+	while (e->pending >= 0)
+		pthread_cond_wait(&e->cv, &e->mu);
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* The current batch is full (or the input ended): compute it here, or hand
+ * it to the worker once the worker is done with the other slot, and fill
+ * that one next. */
+static void submit(cf_flow_engine *e)
+{
+	if (e->slot[e->cur].b.n_pieces == 0)
+		return;
+	if (!e->threaded) {
+		run_batch(e, &e->slot[0]);
+		return;
+	}
+	drain(e);
+	pthread_mutex_lock(&e->mu);
+	e->pending = e->cur;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	e->cur ^= 1;
 }
 
 /* The table's piece callback. */
@@ -247,22 +339,24 @@ static int on_piece(void *user, const cf_flow_ident *id, const cf_flow_pkt *pkts
                     uint32_t *tag)
 {
 	cf_flow_engine *e = user;
-	cf_flow_batch *b = &e->b;
 	int whole = first && last;
 	if (!whole) {
+		pthread_mutex_lock(&e->states_mu);
 		if (first) {
 			uint32_t s = state_alloc(e);
 			if (s == NONE) {
+				pthread_mutex_unlock(&e->states_mu);
 				set_error(e, CF_ERR_NOMEM, "out of memory for the state of a long flow");
-				return e->status;
+				return status_of(e);
 			}
 			*tag = s + 1;
 		}
 		split_state *s = &e->states[*tag - 1];
 		for (uint32_t k = 0; k < n; k++) {
 			if (hist_add(&s->hist[pkts[k].dir & 1], pkts[k].size) < 0) {
+				pthread_mutex_unlock(&e->states_mu);
 				set_error(e, CF_ERR_NOMEM, "out of memory for the size histogram of a long flow");
-				return e->status;
+				return status_of(e);
 			}
 			if (s->seq_n < e->o.seq_len) {
 				s->seq_size[s->seq_n] = pkts[k].size;
@@ -272,16 +366,20 @@ static int on_piece(void *user, const cf_flow_ident *id, const cf_flow_pkt *pkts
 			}
 			s->prev_ts = pkts[k].ts_ns;
 		}
+		pthread_mutex_unlock(&e->states_mu);
 	}
-	if (b->n_pieces == b->max_pieces || b->n_packets + n > b->max_packets)
-		run_batch(e);
-	uint32_t i = b->n_pieces;
-	e->tags[i] = whole ? 0 : *tag;
-	e->last[i] = (uint8_t)last;
+	batch_slot *sl = &e->slot[e->cur];
+	if (sl->b.n_pieces == sl->b.max_pieces || sl->b.n_packets + n > sl->b.max_packets) {
+		submit(e);
+		sl = &e->slot[e->cur];
+	}
+	uint32_t i = sl->b.n_pieces;
+	sl->tags[i] = whole ? 0 : *tag;
+	sl->last[i] = (uint8_t)last;
 	if (last)
-		e->ids[i] = *id;
-	cf_flow_batch_push(b, pkts, n, whole);
-	return e->status;
+		sl->ids[i] = *id;
+	cf_flow_batch_push(&sl->b, pkts, n, whole);
+	return status_of(e);
 }
 
 /* ---------------------------------------------------------------- API */
@@ -314,22 +412,45 @@ int cf_flow_engine_open(const cf_flow_opts *opts, cf_backend *backend, cf_flow_e
 	e->emit = emit;
 	e->user = user;
 	e->free_state = NONE;
+	e->pending = -1;
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_mutex_init(&e->states_mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
 	int st = cf_flow_table_open(&o, on_piece, e, &e->t, errbuf);
 	if (st < 0) {
-		free(e);
+		cf_flow_engine_close(e);
 		return st;
 	}
-	st = cf_flow_batch_init(&e->b, o.batch_flows, o.batch_packets, o.seq_len,
-	                        cf_backend_kind(backend) == CF_BACKEND_CUDA);
-	e->ids = malloc((size_t)o.batch_flows * sizeof *e->ids);
-	e->tags = malloc((size_t)o.batch_flows * sizeof *e->tags);
-	e->last = malloc(o.batch_flows);
-	if (st < 0 || !e->ids || !e->tags || !e->last) {
+	int nslots = o.threads >= 2 ? 2 : 1;
+	uint32_t L = o.seq_len ? o.seq_len : 1;
+	e->seq_size = malloc(L * sizeof *e->seq_size);
+	e->seq_iat = malloc(L * sizeof *e->seq_iat);
+	e->seq_dir = malloc(L);
+	int ok = e->seq_size && e->seq_iat && e->seq_dir;
+	for (int k = 0; k < nslots && ok && st >= 0; k++) {
+		batch_slot *sl = &e->slot[k];
+		st = cf_flow_batch_init(&sl->b, o.batch_flows, o.batch_packets, o.seq_len,
+		                        cf_backend_kind(backend) == CF_BACKEND_CUDA);
+		sl->ids = malloc((size_t)o.batch_flows * sizeof *sl->ids);
+		sl->tags = malloc((size_t)o.batch_flows * sizeof *sl->tags);
+		sl->last = malloc(o.batch_flows);
+		ok = sl->ids && sl->tags && sl->last;
+	}
+	if (st < 0 || !ok) {
 		if (errbuf)
 			snprintf(errbuf, CF_ERRBUF_SIZE, "flow engine: out of memory for batches of %u flows / %u packets",
 			         o.batch_flows, o.batch_packets);
 		cf_flow_engine_close(e);
 		return st < 0 ? st : CF_ERR_NOMEM;
+	}
+	if (nslots == 2) {
+		if (pthread_create(&e->worker, NULL, worker_main, e) != 0) {
+			if (errbuf)
+				snprintf(errbuf, CF_ERRBUF_SIZE, "flow engine: cannot start the batch thread");
+			cf_flow_engine_close(e);
+			return CF_ERR_NOMEM;
+		}
+		e->threaded = 1;
 	}
 	*out = e;
 	return CF_OK;
@@ -338,26 +459,27 @@ int cf_flow_engine_open(const cf_flow_opts *opts, cf_backend *backend, cf_flow_e
 int cf_flow_engine_add(cf_flow_engine *e, const cf_pkt *p)
 {
 	int st = cf_flow_table_add(e->t, p);
-	if (st < 0 && e->status == CF_OK)
-		e->status = st;
-	return e->status;
+	if (st < 0)
+		set_error(e, st, "");
+	return status_of(e);
 }
 
 int cf_flow_engine_add_batch(cf_flow_engine *e, const cf_pkt *p, size_t n)
 {
 	int st = cf_flow_table_add_batch(e->t, p, n);
-	if (st < 0 && e->status == CF_OK)
-		e->status = st;
-	return e->status;
+	if (st < 0)
+		set_error(e, st, "");
+	return status_of(e);
 }
 
 int cf_flow_engine_finish(cf_flow_engine *e)
 {
 	int st = cf_flow_table_finish(e->t);
-	if (st < 0 && e->status == CF_OK)
-		e->status = st;
-	run_batch(e);
-	return e->status;
+	if (st < 0)
+		set_error(e, st, "");
+	submit(e);
+	drain(e);
+	return status_of(e);
 }
 
 uint32_t cf_flow_engine_live(const cf_flow_engine *e)
@@ -368,9 +490,8 @@ uint32_t cf_flow_engine_live(const cf_flow_engine *e)
 const cf_flow_counters *cf_flow_engine_counters(const cf_flow_engine *e)
 {
 	cf_flow_engine *m = (cf_flow_engine *)e;
-	uint64_t batches = m->c.batches;
 	m->c = *cf_flow_table_counters(e->t);
-	m->c.batches = batches;
+	m->c.batches = __atomic_load_n(&m->batches, __ATOMIC_RELAXED);
 	return &m->c;
 }
 
@@ -383,8 +504,20 @@ void cf_flow_engine_close(cf_flow_engine *e)
 {
 	if (!e)
 		return;
+	if (e->threaded) {
+		pthread_mutex_lock(&e->mu);
+		e->quit = 1;
+		pthread_cond_broadcast(&e->cv);
+		pthread_mutex_unlock(&e->mu);
+		pthread_join(e->worker, NULL);
+	}
 	cf_flow_table_close(e->t);
-	cf_flow_batch_free(&e->b);
+	for (int k = 0; k < 2; k++) {
+		cf_flow_batch_free(&e->slot[k].b);
+		free(e->slot[k].ids);
+		free(e->slot[k].tags);
+		free(e->slot[k].last);
+	}
 	for (uint32_t i = 0; i < e->n_states; i++) {
 		free(e->states[i].hist[0].size);
 		free(e->states[i].hist[0].count);
@@ -395,8 +528,11 @@ void cf_flow_engine_close(cf_flow_engine *e)
 		free(e->states[i].seq_dir);
 	}
 	free(e->states);
-	free(e->ids);
-	free(e->tags);
-	free(e->last);
+	free(e->seq_size);
+	free(e->seq_iat);
+	free(e->seq_dir);
+	pthread_mutex_destroy(&e->mu);
+	pthread_mutex_destroy(&e->states_mu);
+	pthread_cond_destroy(&e->cv);
 	free(e);
 }

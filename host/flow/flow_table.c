@@ -140,8 +140,8 @@ void cf_flow_opts_default(cf_flow_opts *o)
 	o->seq_len = 30;
 	o->piece_packets = 4096;
 	o->pool_packets = 4u << 20;
-	o->batch_flows = 64u << 10;
-	o->batch_packets = 4u << 20;
+	o->batch_flows = 16u << 10;
+	o->batch_packets = 512u << 10;
 }
 
 /* ---------------------------------------------------------------- lists */
