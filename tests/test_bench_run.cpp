@@ -55,14 +55,6 @@ std::string no_commas(std::string s)
 	return t;
 }
 
-std::string python3()
-{
-	for (const char *p : {"/usr/bin/python3", "/usr/local/bin/python3"})
-		if (cft::exists(p))
-			return p;
-	return "";
-}
-
 std::string build_dir()
 {
 	std::string bin = cft::cuflow_bin();
@@ -72,7 +64,7 @@ std::string build_dir()
 std::string runner_cmd(const std::string &work, const std::string &results, const std::string &extra)
 {
 	std::string src = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR);
-	return cft::shq(python3()) + " " + cft::shq(src + "/bench/run") + " --smoke --build " +
+	return cft::shq(cft::numpy_python()) + " " + cft::shq(src + "/bench/run") + " --smoke --build " +
 	       cft::shq(build_dir()) + " --work " + cft::shq(work) + " --results " + cft::shq(results) +
 	       " " + extra;
 }
@@ -81,8 +73,8 @@ std::string runner_cmd(const std::string &work, const std::string &results, cons
 
 TEST(BenchRun, SmokeMeasuresEveryToolAndChecksOutputs)
 {
-	if (python3().empty())
-		GTEST_SKIP() << "no python3";
+	if (cft::numpy_python().empty())
+		GTEST_SKIP() << "no python3 (the suite's finder: CUFLOW_PYTHON, python3, /usr/bin/python3)";
 	if (!cft::exists(build_dir() + "/bench/cuflow_bench_reader"))
 		GTEST_SKIP() << "cuflow_bench_reader not built (CUFLOW_BUILD_BENCH=OFF)";
 	std::string work = cft::temp_path("bench-work"), results = cft::temp_path("bench-results");
@@ -143,7 +135,7 @@ TEST(BenchRun, SmokeMeasuresEveryToolAndChecksOutputs)
 			json_name = s;
 	ASSERT_FALSE(json_name.empty()) << listing;
 	std::string check;
-	rc = cft::run(cft::shq(python3()) + " -c " +
+	rc = cft::run(cft::shq(cft::numpy_python()) + " -c " +
 	                      cft::shq("import json,sys; d=json.load(open(sys.argv[1])); "
 	                               "assert d['mode']=='smoke' and d['cuflow_ok'] and d['machine']['cores']>0; "
 	                               "rs=d['results']; assert len(rs)==36, len(rs); "
@@ -156,8 +148,8 @@ TEST(BenchRun, SmokeMeasuresEveryToolAndChecksOutputs)
 
 TEST(BenchRun, MissingPeerIsReportedNotDropped)
 {
-	if (python3().empty())
-		GTEST_SKIP() << "no python3";
+	if (cft::numpy_python().empty())
+		GTEST_SKIP() << "no python3 (the suite's finder: CUFLOW_PYTHON, python3, /usr/bin/python3)";
 	std::string work = cft::temp_path("bench-work"), results = cft::temp_path("bench-results");
 	std::string out;
 	int rc = cft::run("CUFLOW_BENCH_VENVS=/nonexistent " +
@@ -178,8 +170,8 @@ TEST(BenchRun, MissingPeerIsReportedNotDropped)
 
 TEST(BenchRun, UnknownToolIsAUsageError)
 {
-	if (python3().empty())
-		GTEST_SKIP() << "no python3";
+	if (cft::numpy_python().empty())
+		GTEST_SKIP() << "no python3 (the suite's finder: CUFLOW_PYTHON, python3, /usr/bin/python3)";
 	std::string out;
 	int rc = cft::run(runner_cmd(cft::temp_path("bench-work"), cft::temp_path("bench-results"),
 	                             "--tools no-such-tool 2>&1"),

@@ -23,6 +23,8 @@ int cmd_flowpic(int argc, char **argv);
 
 /* An IP address as text (inet_ntop; "?" when impossible). */
 void cli_ip_str(const uint8_t *a, int version, char *out, size_t cap);
+/* The same text written at p (room: INET6_ADDRSTRLEN); returns its end. */
+char *cli_ip_put(char *p, const uint8_t *a, int version);
 /* s as a quoted JSON string (quotes, backslashes, control bytes escaped). */
 void cli_json_str(FILE *o, const char *s);
 

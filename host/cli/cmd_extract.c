@@ -129,29 +129,20 @@ static int emit_row(void *user, const cf_flow_record *r)
 		st = cf_npy_writer_append(x->lab, &label, 1);
 	/* the identity row built in a buffer: one stdio call (printf was a
 	 * tenth of the run on captures of many short flows) */
-	char row[512], *p = row, ip[64];
+	char row[512], *p = row;
 	p = cf_fmt_u64(p, x->rows);
 	*p++ = ',';
 	p = cf_fmt_u64(p, r->id);
 	*p++ = ',';
-	const char *texts[3] = {cf_flow_end_name(r->end_reason), NULL, NULL};
-	for (int k = 0; k < 3; k++) {
-		const char *t = texts[k];
-		if (k) {
-			const uint8_t *a = k == 1 ? r->src_ip : r->dst_ip;
-			if (r->ip_version == 4) {
-				p = cf_fmt_ipv4(p, a);
-				*p++ = ',';
-				continue;
-			}
-			cli_ip_str(a, r->ip_version, ip, sizeof ip);
-			t = ip;
-		}
-		size_t n = strlen(t);
-		memcpy(p, t, n);
-		p += n;
-		*p++ = ',';
-	}
+	const char *end = cf_flow_end_name(r->end_reason);
+	size_t end_len = strlen(end);
+	memcpy(p, end, end_len);
+	p += end_len;
+	*p++ = ',';
+	p = cli_ip_put(p, r->src_ip, r->ip_version);
+	*p++ = ',';
+	p = cli_ip_put(p, r->dst_ip, r->ip_version);
+	*p++ = ',';
 	const uint32_t u[6] = {r->src_port, r->dst_port, r->proto, r->ip_version, r->vlan_id, r->tunnel_id};
 	for (int k = 0; k < 6; k++) {
 		p = cf_fmt_u64(p, u[k]);

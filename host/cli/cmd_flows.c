@@ -77,17 +77,6 @@ static char *csv_stats(char *p, const cf_flow_stats *a)
 	return p;
 }
 
-static char *csv_ip(char *p, const uint8_t *a, int version)
-{
-	if (version == 4)
-		return cf_fmt_ipv4(p, a);
-	char s[INET6_ADDRSTRLEN];
-	cli_ip_str(a, version, s, sizeof s);
-	size_t n = strlen(s);
-	memcpy(p, s, n);
-	return p + n;
-}
-
 static int csv_row(void *user, const cf_flow_record *r)
 {
 	FILE *o = user;
@@ -99,9 +88,9 @@ static int csv_row(void *user, const cf_flow_record *r)
 	memcpy(p, end, n);
 	p += n;
 	*p++ = ',';
-	p = csv_ip(p, r->src_ip, r->ip_version);
+	p = cli_ip_put(p, r->src_ip, r->ip_version);
 	*p++ = ',';
-	p = csv_ip(p, r->dst_ip, r->ip_version);
+	p = cli_ip_put(p, r->dst_ip, r->ip_version);
 	const uint32_t u[6] = {r->src_port, r->dst_port, r->proto, r->ip_version, r->vlan_id, r->tunnel_id};
 	for (int k = 0; k < 6; k++) {
 		*p++ = ',';

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cuflow/cuflow.h"
+#include "synth/pcap_out.h"
 
 #define RP_BUF_SIZE (8u << 20)
 #define RP_MAX_COPIES 65536u
@@ -34,20 +35,6 @@
 #define RP_CACHE_DEFAULT (256u << 20)    /* inputs up to this are read once, kept in memory */
 
 /* ------------------------------------------------------------ bytes */
-
-static inline uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
-static inline void wr16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static inline void le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 static int fail(char *errbuf, int code, const char *fmt, ...)
 {
@@ -265,7 +252,7 @@ static inline void csum_update(uint8_t *c, uint32_t delta, int udp)
 	uint32_t v = (uint16_t)~s;
 	if (udp && v == 0)
 		v = 0xffff; /* 0 means "no checksum" in UDP: its equal, -0, is sent */
-	wr16(c, v);
+	put16(c, v);
 }
 
 /* XORs m into the first 16 bits of the outer IP source and destination
@@ -282,8 +269,8 @@ static int remap(uint8_t *p, uint32_t n, uint32_t lt, uint32_t m)
 	uint32_t ws = rd16(s), wd = rd16(d);
 	uint32_t ds = (uint16_t)~ws + (ws ^ m), dd = (uint16_t)~wd + (wd ^ m);
 	uint32_t l4delta = ds + dd;
-	wr16(s, ws ^ m);
-	wr16(d, wd ^ m);
+	put16(s, ws ^ m);
+	put16(d, wd ^ m);
 	lim = n - off;
 	if (v == 4) {
 		csum_update(ip + 10, ds + dd, 0);
@@ -844,15 +831,7 @@ int cf_synth_replay(const cf_synth_replay_opts *o, cf_synth_stats *stats, char *
 
 	/* pcap file header */
 	uint32_t snap = o->snaplen ? o->snaplen : (sc.max_caplen > 65535 ? sc.max_caplen : 65535);
-	le32(w.buf, o->nanosecond ? 0xa1b23c4du : 0xa1b2c3d4u);
-	w.buf[4] = 2;
-	w.buf[5] = 0;
-	w.buf[6] = 4;
-	w.buf[7] = 0;
-	le32(w.buf + 8, 0);
-	le32(w.buf + 12, 0);
-	le32(w.buf + 16, snap);
-	le32(w.buf + 20, sc.linktype);
+	pcap_file_header(w.buf, o->nanosecond, snap, sc.linktype);
 	w.len = 24;
 	w.bytes = 24;
 
@@ -864,11 +843,7 @@ int cf_synth_replay(const cf_synth_replay_opts *o, cf_synth_stats *stats, char *
 		if (w.cap - w.len < 16 + (size_t)(kept_) && (err = out_flush(&w)))                     \
 			break;                                                                          \
 		uint8_t *h = w.buf + w.len;                                                         \
-		uint64_t t = (uint64_t)(ts_) + shift;                                               \
-		le32(h, (uint32_t)(t / RP_NS));                                                     \
-		le32(h + 4, (uint32_t)(o->nanosecond ? t % RP_NS : t % RP_NS / 1000));              \
-		le32(h + 8, (kept_));                                                               \
-		le32(h + 12, (wire_));                                                              \
+		pcap_record_header(h, (uint64_t)(ts_) + shift, o->nanosecond, (kept_), (wire_));    \
 		memcpy(h + 16, (data_), (kept_));                                                   \
 		if (k && !remap(h + 16, (kept_), sc.linktype, m))                                   \
 			unmapped++;                                                                 \

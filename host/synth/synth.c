@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "cuflow/cuflow.h"
+#include "synth/pcap_out.h"
 
 #define SY_BUF_SIZE (4u << 20)
 #define SY_POOL 4096               /* most concurrently active flows */
@@ -137,29 +138,6 @@ static uint64_t rng_pareto(sy_rng *r, double xm, double alpha, uint64_t cap)
 
 /* ------------------------------------------------------------ bytes */
 
-static inline void put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-/* Internet checksum pieces: sums of big-endian 16-bit words, folded last. */
 static inline uint64_t csum_add(uint64_t sum, const uint8_t *p, uint32_t n)
 {
 	uint32_t i = 0;
@@ -365,12 +343,7 @@ static int pkt_end(sy_gen *g)
 	if (wire > len)
 		memset(rec + 16 + len, 0, kept(g, len, wire - len));
 	uint32_t cap = wire < g->o.snaplen ? wire : g->o.snaplen;
-	uint64_t ts = SY_EPOCH_NS + g->now;
-	uint32_t frac = (uint32_t)(ts % 1000000000ull);
-	le32(rec, (uint32_t)(ts / 1000000000ull));
-	le32(rec + 4, g->o.nanosecond ? frac : frac / 1000);
-	le32(rec + 8, cap);
-	le32(rec + 12, wire);
+	pcap_record_header(rec, SY_EPOCH_NS + g->now, g->o.nanosecond, cap, wire);
 	g->len += 16 + cap;
 	g->bytes += 16 + cap;
 	g->packets++;
@@ -1264,15 +1237,7 @@ int cf_synth_write(const cf_synth_opts *o, cf_synth_stats *stats, char *errbuf)
 	g->flush_at = SY_BUF_SIZE - 16 - SY_MAX_FRAME;
 
 	/* pcap file header */
-	le32(g->buf, o->nanosecond ? 0xa1b23c4du : 0xa1b2c3d4u);
-	g->buf[4] = 2;
-	g->buf[5] = 0;
-	g->buf[6] = 4;
-	g->buf[7] = 0;
-	le32(g->buf + 8, 0);
-	le32(g->buf + 12, 0);
-	le32(g->buf + 16, o->snaplen);
-	le32(g->buf + 20, 1);
+	pcap_file_header(g->buf, o->nanosecond, o->snaplen, 1);
 	g->len = 24;
 	g->bytes = 24;
 
