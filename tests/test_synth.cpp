@@ -88,23 +88,13 @@ cf_synth_opts opts(const char *path, uint64_t flows, uint64_t seed = 1)
 	return o;
 }
 
-uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-uint32_t le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]; }
-
-uint32_t sum16(const uint8_t *p, size_t n, uint32_t s = 0)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += be16(p + i);
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
+using cft::be16;
+using cft::le32;
+using cft::sum16;
 
 bool csum_ok(uint32_t s)
 {
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return s == 0xffff;
+	return cft::fold(s) == 0xffff;
 }
 
 // A minimal pcap walk: file header and records, nothing decoded.

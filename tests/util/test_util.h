@@ -47,6 +47,14 @@ std::string shared_dir();
 // none has it (tests then GTEST_SKIP).
 std::string numpy_python();
 
+// Reading captures the tests wrote: byte order, and the Internet checksum
+// (one's-complement sum of 16-bit words, the last odd byte padded; fold
+// carries it back into 16 bits: 0xffff over a packet with a right checksum).
+uint16_t be16(const uint8_t *p);
+uint32_t le32(const uint8_t *p);
+uint32_t sum16(const uint8_t *p, size_t n, uint32_t s = 0);
+uint16_t fold(uint32_t s);
+
 // Frame builders (network byte order on the wire).
 std::vector<uint8_t> eth(const uint8_t dst[6], const uint8_t src[6], uint16_t ethertype);
 std::vector<uint8_t> ipv4(uint32_t src, uint32_t dst, uint8_t proto, const std::vector<uint8_t> &payload,
