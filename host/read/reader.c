@@ -639,8 +639,10 @@ int cf_reader_next(cf_reader *r, cf_frame *f)
 			memcpy(hdr, h, 16);
 			if (hdr[2] <= CF_MAX_RECORD && avail - 16 >= hdr[2]) {
 				f->ts_ns = (int64_t)hdr[0] * 1000000000 + (int64_t)hdr[1] * r->frac_ns;
-				f->caplen = hdr[2];
-				f->wirelen = hdr[3];
+				/* one 8-byte store: the decoder copies the pair with one
+				 * 8-byte load, which two 4-byte stores cannot forward to
+				 * (a store-forwarding stall cost 3-4 ns per frame) */
+				memcpy(&f->caplen, hdr + 2, 8);
 				f->linktype = r->linktype;
 				f->iface = 0;
 				f->offset = s->base + s->pos;
