@@ -73,6 +73,7 @@ typedef struct cli_flow {
 	cf_flow_opts fo;
 	cli_scan cs;
 	int quiet;
+	int seq_given, size_given; /* --seq / --size were on the command line */
 	char backend_used[8];    /* "cpu" or "cuda" once cli_flow_run opened it */
 } cli_flow;
 void cli_flow_init(cli_flow *f);
@@ -86,6 +87,13 @@ int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow
 /* Called before each capture with its path (labels per directory);
  * NULL by default. */
 extern void (*cli_flow_on_file)(void *user, const char *path);
+
+/* Joy-compatible JSON lines (flows_jsonl.c): the configuration line, one
+ * flow record (zeros: list empty packets too), and the most bytes a
+ * record takes with these options. Each returns the end of its text. */
+char *cli_joy_config(char *p, const cf_flow_opts *fo, int zeros);
+char *cli_joy_record(char *p, const cf_flow_record *r, int zeros);
+size_t cli_joy_record_max(const cf_flow_opts *fo);
 
 /* Shared by the dataset commands (extract, flowpic): the label options
  * and the labeler they imply. */

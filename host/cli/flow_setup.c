@@ -105,6 +105,7 @@ int cli_flow_option(cli_flow *f, const char *cmd, int c, const char *arg)
 			return -1;
 		}
 		fo->seq_len = (uint32_t)v;
+		f->seq_given = 1;
 		return 1;
 	case CLI_OPT_PIECE:
 		if (parse_uint(arg, 1, 1u << 22, &v) < 0) {
@@ -120,6 +121,7 @@ int cli_flow_option(cli_flow *f, const char *cmd, int c, const char *arg)
 			fprintf(stderr, "cuflow %s: unknown size '%s' (wire, captured, ip, transport, payload)\n", cmd, arg);
 			return -1;
 		}
+		f->size_given = 1;
 		return 1;
 	case CLI_OPT_ORDER:
 		if (!strcmp(arg, "first") || !strcmp(arg, "end")) {

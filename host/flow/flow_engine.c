@@ -8,6 +8,8 @@
  * its sizes per direction (for the quantiles) and its early-packet
  * sequence (both filled here on the host from the piece's packets, as
  * they pass), and finishes the flow when its last piece has been merged.
+ * With opts.ip_ids, Joy's per-direction minimum TTL and first IP ids are
+ * gathered here too, as the packets pass into the batch (ipx_add).
  * Pieces are processed in the order the table handed them out, so
  * records leave in the table's output order.
  *
@@ -44,6 +46,9 @@ typedef struct split_state {
 	uint32_t seq_n;
 	int64_t prev_ts;
 	uint32_t next_free;
+	uint8_t ttl_min[2];         /* with opts.ip_ids: see ipx_add */
+	uint32_t id_n[2];
+	uint16_t *ip_ids;           /* [2 * ip_ids] */
 } split_state;
 
 /* One batch and what the engine needs to finish its pieces. */
@@ -52,6 +57,9 @@ typedef struct batch_slot {
 	cf_flow_ident *ids;         /* [batch_flows]: identity of pieces that end a flow */
 	uint32_t *tags;             /* [batch_flows]: split state + 1, 0 for whole flows */
 	uint8_t *last;              /* [batch_flows] */
+	uint8_t *ttl_min;           /* [2 * batch_flows], with opts.ip_ids only */
+	uint32_t *id_n;             /* [2 * batch_flows] */
+	uint16_t *ip_ids;           /* [2 * batch_flows * ip_ids] */
 } batch_slot;
 
 struct cf_flow_engine {
@@ -67,6 +75,7 @@ struct cf_flow_engine {
 	uint32_t *seq_size;         /* [seq_len] a finished split flow's sequence, */
 	int64_t *seq_iat;           /* copied out so that its state can be reused */
 	int8_t *seq_dir;            /* while the record is emitted */
+	uint16_t *ip_ids;           /* [2 * ip_ids] the same for its IP ids */
 	int status;                 /* atomic loads; written under mu */
 	uint64_t batches;           /* atomic */
 	cf_flow_counters c;
@@ -163,7 +172,8 @@ static uint32_t state_alloc(cf_flow_engine *e)
 			s[i].seq_size = malloc(L * sizeof *s[i].seq_size);
 			s[i].seq_iat = malloc(L * sizeof *s[i].seq_iat);
 			s[i].seq_dir = malloc(L);
-			if (!s[i].seq_size || !s[i].seq_iat || !s[i].seq_dir) {
+			s[i].ip_ids = e->o.ip_ids ? malloc(2 * (size_t)e->o.ip_ids * sizeof *s[i].ip_ids) : NULL;
+			if (!s[i].seq_size || !s[i].seq_iat || !s[i].seq_dir || (e->o.ip_ids && !s[i].ip_ids)) {
 				e->states = s;
 				e->n_states = i + 1;
 				s[i].next_free = NONE;
@@ -180,6 +190,8 @@ static uint32_t state_alloc(cf_flow_engine *e)
 	cf_flow_part_clear(&st->part);
 	st->hist[0].n = st->hist[1].n = 0;
 	st->seq_n = 0;
+	st->ttl_min[0] = st->ttl_min[1] = 255;
+	st->id_n[0] = st->id_n[1] = 0;
 	return i;
 }
 
@@ -187,6 +199,21 @@ static void state_free(cf_flow_engine *e, uint32_t i)
 {
 	e->states[i].next_free = e->free_state;
 	e->free_state = i;
+}
+
+/* Joy's `ip` object, gathered while the packets pass on their way to the
+ * batch (a gather, no arithmetic for a backend to do): per direction the
+ * smallest TTL, which starts at 255, and the ids of its first K packets. */
+static void ipx_add(const cf_flow_pkt *p, uint32_t n, uint32_t K, uint8_t ttl_min[2], uint32_t id_n[2],
+                    uint16_t *ids)
+{
+	for (uint32_t k = 0; k < n; k++) {
+		unsigned d = p[k].dir & 1;
+		if (p[k].ttl < ttl_min[d])
+			ttl_min[d] = p[k].ttl;
+		if (id_n[d] < K)
+			ids[d * K + id_n[d]++] = p[k].ip_id;
+	}
 }
 
 /* ---------------------------------------------------------------- batches */
@@ -239,6 +266,7 @@ static void run_batch(cf_flow_engine *e, batch_slot *sl)
 		return;
 	}
 	cf_flow_record r;
+	memset(&r, 0, sizeof r);
 	for (uint32_t i = 0; i < b->n_pieces; i++) {
 		if (!sl->tags[i]) {
 			fill_ident(&r, &sl->ids[i]);
@@ -250,6 +278,12 @@ static void run_batch(cf_flow_engine *e, batch_slot *sl)
 			r.seq_size = b->seq_size + q;
 			r.seq_iat_ns = b->seq_iat_ns + q;
 			r.seq_dir = b->seq_dir + q;
+			if (e->o.ip_ids)
+				for (int d = 0; d < 2; d++) {
+					r.ttl_min[d] = sl->ttl_min[2 * i + d];
+					r.ip_id_n[d] = sl->id_n[2 * i + d];
+					r.ip_ids[d] = sl->ip_ids + (2 * (size_t)i + d) * e->o.ip_ids;
+				}
 		} else {
 			pthread_mutex_lock(&e->states_mu);
 			split_state *s = &e->states[sl->tags[i] - 1];
@@ -272,6 +306,14 @@ static void run_batch(cf_flow_engine *e, batch_slot *sl)
 			r.seq_size = e->seq_size;
 			r.seq_iat_ns = e->seq_iat;
 			r.seq_dir = e->seq_dir;
+			if (e->o.ip_ids) {
+				memcpy(e->ip_ids, s->ip_ids, 2 * (size_t)e->o.ip_ids * sizeof *e->ip_ids);
+				for (int d = 0; d < 2; d++) {
+					r.ttl_min[d] = s->ttl_min[d];
+					r.ip_id_n[d] = s->id_n[d];
+					r.ip_ids[d] = e->ip_ids + (size_t)d * e->o.ip_ids;
+				}
+			}
 			state_free(e, sl->tags[i] - 1);
 			pthread_mutex_unlock(&e->states_mu);
 		}
@@ -366,6 +408,8 @@ static int on_piece(void *user, const cf_flow_ident *id, const cf_flow_pkt *pkts
 			}
 			s->prev_ts = pkts[k].ts_ns;
 		}
+		if (e->o.ip_ids)
+			ipx_add(pkts, n, e->o.ip_ids, s->ttl_min, s->id_n, s->ip_ids);
 		pthread_mutex_unlock(&e->states_mu);
 	}
 	batch_slot *sl = &e->slot[e->cur];
@@ -378,6 +422,13 @@ static int on_piece(void *user, const cf_flow_ident *id, const cf_flow_pkt *pkts
 	sl->last[i] = (uint8_t)last;
 	if (last)
 		sl->ids[i] = *id;
+	if (whole && e->o.ip_ids) {
+		uint8_t *ttl = sl->ttl_min + 2 * (size_t)i;
+		uint32_t *cnt = sl->id_n + 2 * (size_t)i;
+		ttl[0] = ttl[1] = 255;
+		cnt[0] = cnt[1] = 0;
+		ipx_add(pkts, n, e->o.ip_ids, ttl, cnt, sl->ip_ids + 2 * (size_t)i * e->o.ip_ids);
+	}
 	cf_flow_batch_push(&sl->b, pkts, n, whole);
 	return status_of(e);
 }
@@ -393,12 +444,12 @@ int cf_flow_engine_open(const cf_flow_opts *opts, cf_backend *backend, cf_flow_e
 		o = *opts;
 	else
 		cf_flow_opts_default(&o);
-	if (!backend || !emit || o.seq_len > 1024 || o.batch_flows == 0 || o.batch_packets < o.piece_packets ||
-	    o.batch_packets == 0) {
+	if (!backend || !emit || o.seq_len > 1024 || o.ip_ids > 1024 || o.batch_flows == 0 ||
+	    o.batch_packets < o.piece_packets || o.batch_packets == 0) {
 		if (errbuf)
 			snprintf(errbuf, CF_ERRBUF_SIZE,
 			         "flow engine: invalid options (backend and callback required, seq_len <= 1024, "
-			         "batch_packets >= piece_packets)");
+			         "ip_ids <= 1024, batch_packets >= piece_packets)");
 		return CF_ERR_ARG;
 	}
 	cf_flow_engine *e = calloc(1, sizeof *e);
@@ -426,7 +477,9 @@ int cf_flow_engine_open(const cf_flow_opts *opts, cf_backend *backend, cf_flow_e
 	e->seq_size = malloc(L * sizeof *e->seq_size);
 	e->seq_iat = malloc(L * sizeof *e->seq_iat);
 	e->seq_dir = malloc(L);
-	int ok = e->seq_size && e->seq_iat && e->seq_dir;
+	size_t K = o.ip_ids;
+	e->ip_ids = K ? malloc(2 * K * sizeof *e->ip_ids) : NULL;
+	int ok = e->seq_size && e->seq_iat && e->seq_dir && (!K || e->ip_ids);
 	for (int k = 0; k < nslots && ok && st >= 0; k++) {
 		batch_slot *sl = &e->slot[k];
 		st = cf_flow_batch_init(&sl->b, o.batch_flows, o.batch_packets, o.seq_len,
@@ -435,6 +488,12 @@ int cf_flow_engine_open(const cf_flow_opts *opts, cf_backend *backend, cf_flow_e
 		sl->tags = malloc((size_t)o.batch_flows * sizeof *sl->tags);
 		sl->last = malloc(o.batch_flows);
 		ok = sl->ids && sl->tags && sl->last;
+		if (K) {
+			sl->ttl_min = malloc(2 * (size_t)o.batch_flows);
+			sl->id_n = malloc(2 * (size_t)o.batch_flows * sizeof *sl->id_n);
+			sl->ip_ids = malloc(2 * (size_t)o.batch_flows * K * sizeof *sl->ip_ids);
+			ok = ok && sl->ttl_min && sl->id_n && sl->ip_ids;
+		}
 	}
 	if (st < 0 || !ok) {
 		if (errbuf)
@@ -517,6 +576,9 @@ void cf_flow_engine_close(cf_flow_engine *e)
 		free(e->slot[k].ids);
 		free(e->slot[k].tags);
 		free(e->slot[k].last);
+		free(e->slot[k].ttl_min);
+		free(e->slot[k].id_n);
+		free(e->slot[k].ip_ids);
 	}
 	for (uint32_t i = 0; i < e->n_states; i++) {
 		free(e->states[i].hist[0].size);
@@ -526,11 +588,13 @@ void cf_flow_engine_close(cf_flow_engine *e)
 		free(e->states[i].seq_size);
 		free(e->states[i].seq_iat);
 		free(e->states[i].seq_dir);
+		free(e->states[i].ip_ids);
 	}
 	free(e->states);
 	free(e->seq_size);
 	free(e->seq_iat);
 	free(e->seq_dir);
+	free(e->ip_ids);
 	pthread_mutex_destroy(&e->mu);
 	pthread_mutex_destroy(&e->states_mu);
 	pthread_cond_destroy(&e->cv);

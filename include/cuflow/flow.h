@@ -131,6 +131,10 @@ typedef struct cf_flow_opts {
 	                               (two batches in memory; the same records in the same
 	                               order; emit is then called from that thread, and
 	                               never after cf_flow_engine_finish returns) */
+	uint32_t ip_ids;            /* 0 (default) or 1..1024: each record also gets, per
+	                               direction, the minimum TTL / hop limit and the IP
+	                               ids of that direction's first ip_ids packets (Joy's
+	                               `ip` object; gathered on the host as pieces pass) */
 } cf_flow_opts;
 
 void cf_flow_opts_default(cf_flow_opts *o);
@@ -156,6 +160,14 @@ typedef struct cf_flow_record {
 	const uint32_t *seq_size;
 	const int64_t *seq_iat_ns;
 	const int8_t *seq_dir;
+	/* With opts.ip_ids > 0, per direction [0] src2dst, [1] dst2src: the
+	 * smallest TTL / hop limit (255 when the direction has no packet) and
+	 * the low 16 bits of the IP id of its first ip_id_n (<= ip_ids)
+	 * packets, in arrival order (IPv6: the fragment id, usually 0).
+	 * Zero counts and NULL ids otherwise. */
+	uint8_t ttl_min[2];
+	uint32_t ip_id_n[2];
+	const uint16_t *ip_ids[2];
 } cf_flow_record;
 
 /* Receives each finished flow; the record is borrowed for the call. A
