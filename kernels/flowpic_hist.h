@@ -94,6 +94,12 @@ static inline CF_HD void cf_flowpic_scatter(const cf_flowpic_batch *b, uint32_t 
 	cf_atomic_add_u32(&b->packets[i], 1);
 }
 
+/* Bytes of one output pixel of a value type. */
+static inline CF_HD uint32_t cf_flowpic_value_bytes(int value)
+{
+	return value == CF_FLOWPIC_COUNT ? 2 : value == CF_FLOWPIC_CAPPED ? 1 : 4;
+}
+
 /* Pixel k's output value from its count. */
 static inline CF_HD void cf_flowpic_convert(const cf_flowpic_batch *b, uint64_t k)
 {

@@ -1,10 +1,12 @@
 // The CUDA backend's FlowPic algorithm (kernels/flowpic_thrust.h) built
 // for OpenMP, against the CPU reference backend on random batches: the
 // same pixels and per-image packet counts, for every time axis, value
-// type, channel count and size rule.
+// type, channel count and size rule; and the CPU backend's sparse path
+// (with a pixel scratch) against its dense one.
 #include <gtest/gtest.h>
 #include <thrust/execution_policy.h>
 #include <thrust/system/omp/execution_policy.h>
+#include <algorithm>
 #include <vector>
 
 #include "cuflow/cuflow.h"
@@ -28,6 +30,18 @@ TEST(FlowpicThrustOmp, EqualsCpuReferenceOnRandomBatches)
 					cf_thrust::flowpic_images(thrust::omp::par, g.b, g.t.size(), image.data());
 					ASSERT_EQ(a.out, g.out) << "axis " << axis << " value " << value << " channels " << ch;
 					ASSERT_EQ(a.packets, g.packets);
+					// the CPU backend's sparse path (a pixel per entry): the same
+					// images from scratch and output that start as garbage
+					cft::flowpic_batch_data s(seed - 1, images, 300, res, ch, axis, value, sizes & 1, sizes >> 1,
+					                          15.0);
+					std::vector<int64_t> pix(s.t.size());
+					std::fill(s.acc.begin(), s.acc.end(), 0xdeadbeefu);
+					std::fill(s.out.begin(), s.out.end(), (uint8_t)0x5a);
+					std::fill(s.packets.begin(), s.packets.end(), 77u);
+					s.b.pix = pix.data();
+					ASSERT_EQ(cf_backend_flowpic_images(nullptr, &s.b), CF_OK);
+					ASSERT_EQ(s.out, a.out) << "sparse: axis " << axis << " value " << value << " channels " << ch;
+					ASSERT_EQ(s.packets, a.packets);
 					uint64_t in = 0;
 					for (uint32_t p : a.packets)
 						in += p;

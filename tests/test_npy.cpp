@@ -315,6 +315,38 @@ TEST(Npy, HeaderIsRewrittenInPlace)
 	EXPECT_GE(pad, 20u - 1u);
 }
 
+TEST(Npy, MostlyZeroRowsReadBackExactlyWithHoles)
+{
+	// Large appends skip all-zero 4 KiB blocks of the file (holes). What is
+	// read back must be exactly what was appended: non-zero bytes on and
+	// next to block edges, a row ending in zeros (the file ends in a hole),
+	// small buffered appends before and after, and a row of zeros only.
+	std::string path = fresh_dir() + "/sparse.npy";
+	const uint64_t W = 1500 * 1500; // uint16 row: 4.5 MB, not a block multiple
+	uint64_t shape[1] = {W};
+	cf_npy_writer *w = nullptr;
+	char err[CF_ERRBUF_SIZE];
+	ASSERT_EQ(cf_npy_writer_open(path.c_str(), CF_NPY_U2, 1, shape, 0, &w, err), CF_OK) << err;
+	std::vector<std::vector<uint16_t>> rows(4, std::vector<uint16_t>(W, 0));
+	for (uint64_t k : std::vector<uint64_t>{0, 1, 2047, 2048, 4095, 100000, W / 2, W - 1})
+		rows[0][k] = (uint16_t)(k + 1);
+	for (uint64_t k = 0; k < W; k += 4099)
+		rows[1][k] = 7;
+	rows[2][W / 3] = 9; // ends with ~3 MB of zeros
+	// rows[3]: all zero
+	for (auto &r : rows)
+		ASSERT_EQ(cf_npy_writer_append(w, r.data(), 1), CF_OK);
+	ASSERT_EQ(cf_npy_writer_close(w, err), CF_OK) << err;
+	auto bytes = cft::read_file(path);
+	size_t hdr = bytes.size() - rows.size() * W * 2;
+	ASSERT_EQ(bytes.size(), hdr + rows.size() * W * 2);
+	for (size_t i = 0; i < rows.size(); i++)
+		EXPECT_EQ(memcmp(bytes.data() + hdr + i * W * 2, rows[i].data(), W * 2), 0) << "row " << i;
+	struct stat st;
+	ASSERT_EQ(stat(path.c_str(), &st), 0);
+	printf("%lld bytes in %lld blocks of 512\n", (long long)st.st_size, (long long)st.st_blocks);
+}
+
 TEST(Npy, OpenInMissingDirectoryFailsWithPath)
 {
 	std::string path = cft::env("CUFLOW_TMP", "/tmp") + "/no/such/dir/x.npy";

@@ -15,6 +15,7 @@
 #include "cuflow/cuflow.h"
 #include "cuflow/backend.h"
 #include "cuflow/flowpic.h"
+#include "flowpic_hist.h"
 #include "common/key_table.h"
 
 typedef cf_key5 skey;
@@ -37,6 +38,7 @@ typedef struct fbatch {
 	double *t;
 	uint32_t *size;
 	uint8_t *chan;
+	int64_t *pix;        /* the CPU backend's pixel of each entry */
 	double *t_first, *t_last, *anchor, *edges_t, *edges_s;
 	uint32_t *acc, *packets;
 	void *out;
@@ -123,7 +125,7 @@ uint32_t cf_flowpic_channels(const cf_flowpic_opts *o) { return o->direction == 
 
 size_t cf_flowpic_pixel_bytes(const cf_flowpic_opts *o)
 {
-	return o->value == CF_FLOWPIC_COUNT ? 2 : o->value == CF_FLOWPIC_CAPPED ? 1 : 4;
+	return cf_flowpic_value_bytes(o->value);
 }
 
 /* ---------------------------------------------------------------- batch */
@@ -140,6 +142,7 @@ static void batch_free(fbatch *f)
 	free(f->edges_t);
 	free(f->edges_s);
 	free(f->acc);
+	free(f->pix);
 	free(f->packets);
 	free(f->out);
 	free(f->info);
@@ -162,7 +165,10 @@ static int grow_entries(fbatch *f, uint64_t need)
 	uint8_t *c = realloc(f->chan, nc);
 	if (c)
 		f->chan = c;
-	if (!t || !s || !c)
+	int64_t *x = realloc(f->pix, nc * sizeof *x);
+	if (x)
+		f->pix = x;
+	if (!t || !s || !c || !x)
 		return -1;
 	f->cap_entries = nc;
 	return 0;
@@ -239,6 +245,7 @@ static int batch_flush(cf_flowpic *h)
 	b->t = f->t;
 	b->size = f->size;
 	b->chan = f->chan;
+	b->pix = f->pix;
 	int st = cf_backend_flowpic_images(h->backend, b);
 	if (st < 0)
 		return fail(h, st, "flowpic: %s backend: %s", h->backend ? cf_backend_name(h->backend) : "cpu",

@@ -60,6 +60,9 @@ typedef struct cf_flowpic_batch {
 	uint32_t *acc;            /* n_images x channels x N x N counts (scratch, zeroed by the backend) */
 	void *out;                /* n_images x channels x N x N values of `value`'s type */
 	uint32_t *packets;        /* per image: entries that landed in a pixel */
+	int64_t *pix;             /* optional scratch, one per entry: with it the CPU
+	                             backend touches only the pixels packets land in
+	                             (acc need not start zeroed); without, every pixel */
 } cf_flowpic_batch;
 
 #ifdef __cplusplus
