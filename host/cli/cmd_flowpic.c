@@ -19,7 +19,7 @@
 
 enum { O_PRESET = 2000, O_RES, O_WINDOW, O_STEP, O_RIGHT_OPEN, O_TIME_AXIS, O_ANCHOR, O_OVERSIZE, O_SIZE_BINS,
        O_VALUE, O_DIR, O_MIN_PK, O_MIN_SPAN, O_SIZE, O_SESSIONS, O_IDLE, O_IPV6, O_TIME, O_MAX_WIN, O_PNG,
-       O_SHARD };
+       O_SHARD, O_THREADS };
 
 static void usage(FILE *o)
 {
@@ -61,6 +61,9 @@ static void usage(FILE *o)
 	        "  --max-windows N         at most N windows per session\n"
 	        "  --png K                 PNG previews of the first K images in DIR/png\n"
 	        "  --shard-rows R          split flowpic.npy into files of R images\n"
+	        "  --threads 1|2           2: sessions and windows are tracked in a second thread\n"
+	        "                          while the next packets are read and decoded (the same\n"
+	        "                          output)\n"
 	        "%s"
 	        "  --backend auto|cpu|cuda, --filter EXPR, -q/--quiet   as in other commands\n"
 	        "\n"
@@ -227,6 +230,7 @@ int cmd_flowpic(int argc, char **argv)
 		{"idle-timeout", required_argument, 0, O_IDLE}, {"ipv6", no_argument, 0, O_IPV6},
 		{"time", required_argument, 0, O_TIME}, {"max-windows", required_argument, 0, O_MAX_WIN},
 		{"png", required_argument, 0, O_PNG}, {"shard-rows", required_argument, 0, O_SHARD},
+		{"threads", required_argument, 0, O_THREADS},
 		CLI_LABEL_LONGOPTS,
 		{"filter", required_argument, 0, 'f'}, {"backend", required_argument, 0, 'b'},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
@@ -328,6 +332,10 @@ int cmd_flowpic(int argc, char **argv)
 		case O_SHARD:
 			bad = parse_num("--shard-rows", optarg, 1, &v);
 			shard = (uint64_t)v;
+			break;
+		case O_THREADS:
+			bad = strcmp(optarg, "1") && strcmp(optarg, "2");
+			cs.so.hook_thread = !strcmp(optarg, "2");
 			break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;

@@ -22,7 +22,7 @@
 #define CLI_EXIT_NO_DATA 3
 
 enum { O_TYPE = 2000, O_FFT, O_HEADER, O_Q, O_INTERVAL, O_THRES, O_TCP_TO, O_UDP_TO, O_LABELS, O_LABEL, O_FORMAT,
-       O_FIXED, O_SAMP_WIDTH };
+       O_FIXED, O_SAMP_WIDTH, O_THREADS };
 
 static void usage(FILE *o)
 {
@@ -51,6 +51,8 @@ static void usage(FILE *o)
 	        "                          of a split flow), ipv6 (real IPv6 flows, not one\n"
 	        "                          pseudo-flow), all\n"
 	        "  --samp-width SECONDS    SAMP window width instead of the 0.3 quantile\n"
+	        "  --threads 1|2           2: flows are grouped in a second thread while the next\n"
+	        "                          packets are read and decoded (the same output)\n"
 	        "  --backend auto|cpu|cuda, --filter EXPR, -q/--quiet   as in other commands\n"
 	        "\n"
 	        "Sizes are captured lengths (scapy's len() re-encodes a few LDAP/Kerberos\n"
@@ -365,6 +367,7 @@ int cmd_netml(int argc, char **argv)
 		{"format", required_argument, 0, O_FORMAT},
 		{"fixed", required_argument, 0, O_FIXED},
 		{"samp-width", required_argument, 0, O_SAMP_WIDTH},
+		{"threads", required_argument, 0, O_THREADS},
 		{"filter", required_argument, 0, 'f'},
 		{"backend", required_argument, 0, 'b'},
 		{"quiet", no_argument, 0, 'q'},
@@ -416,6 +419,13 @@ int cmd_netml(int argc, char **argv)
 				return CLI_EXIT_USAGE;
 			}
 			c.have_label = 1;
+			break;
+		case O_THREADS:
+			if (strcmp(optarg, "1") && strcmp(optarg, "2")) {
+				fprintf(stderr, "cuflow netml: --threads is 1 or 2\n");
+				return CLI_EXIT_USAGE;
+			}
+			cs.so.hook_thread = !strcmp(optarg, "2");
 			break;
 		case O_FORMAT:
 			if (!strcmp(optarg, "csv"))

@@ -3,6 +3,7 @@
  * summary. Frames rejected by the filter or not decodable still count in
  * the summary, under their skip reason: nothing is dropped silently.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,110 @@ void cf_filter_close(cf_filter *f)
 	free(f);
 }
 
+/* ---------------------------------------------------------------- hook thread */
+
+/* With opts.hook_thread, runs of records go through a queue of HOOK_SLOTS
+ * buffers to one thread that calls on_packets on them in order, while the
+ * caller's thread reads and decodes the next ones. */
+#define HOOK_RUN 4096
+#define HOOK_SLOTS 3
+#define HOOK_MIN_FILE (16u << 20)
+
+typedef struct hook_pipe {
+	int (*fn)(void *user, const cf_pkt *p, size_t n);
+	void *user;
+	cf_pkt *run[HOOK_SLOTS];
+	size_t n[HOOK_SLOTS];
+	int head, queued, cur;      /* queued runs: run[head] and the ones after it */
+	int status;                 /* the hook's first negative return */
+	int quit;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} hook_pipe;
+
+static void *hook_main(void *arg)
+{
+	hook_pipe *h = arg;
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!h->queued && !h->quit)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (!h->queued)
+			break;
+		int k = h->head, failed = h->status < 0;
+		pthread_mutex_unlock(&h->mu);
+		int st = failed ? CF_OK : h->fn(h->user, h->run[k], h->n[k]);
+		pthread_mutex_lock(&h->mu);
+		if (st < 0 && h->status == CF_OK)
+			h->status = st;
+		h->head = (h->head + 1) % HOOK_SLOTS;
+		h->queued--;
+		pthread_cond_broadcast(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* 0, or -1 (out of memory, no thread: the caller goes on inline). */
+static int hook_start(hook_pipe *h, const cf_scan_opts *o)
+{
+	memset(h, 0, sizeof *h);
+	h->fn = o->on_packets;
+	h->user = o->on_packet_user;
+	for (int k = 0; k < HOOK_SLOTS; k++)
+		if (!(h->run[k] = malloc(HOOK_RUN * sizeof(cf_pkt)))) {
+			for (int j = 0; j < k; j++)
+				free(h->run[j]);
+			return -1;
+		}
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	if (pthread_create(&h->th, NULL, hook_main, h) != 0) {
+		pthread_mutex_destroy(&h->mu);
+		pthread_cond_destroy(&h->cv);
+		for (int k = 0; k < HOOK_SLOTS; k++)
+			free(h->run[k]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Queues the run being filled (when not empty) and waits for a free one;
+ * returns the hook's status so far. */
+static int hook_submit(hook_pipe *h)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->n[h->cur]) {
+		h->queued++;
+		pthread_cond_broadcast(&h->cv);
+		while (h->queued == HOOK_SLOTS)
+			pthread_cond_wait(&h->cv, &h->mu);
+		h->cur = (h->head + h->queued) % HOOK_SLOTS;
+		h->n[h->cur] = 0;
+	}
+	int st = h->status;
+	pthread_mutex_unlock(&h->mu);
+	return st;
+}
+
+/* Hands over what is left, waits for the hook to finish it, and frees the
+ * pipe; returns the hook's status. */
+static int hook_finish(hook_pipe *h)
+{
+	hook_submit(h);
+	pthread_mutex_lock(&h->mu);
+	h->quit = 1;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->th, NULL);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
+	for (int k = 0; k < HOOK_SLOTS; k++)
+		free(h->run[k]);
+	return h->status;
+}
+
 /* ---------------------------------------------------------------- scan */
 
 static int flush(const cf_scan_opts *o, cf_pkt_batch *b, cf_scan_result *res)
@@ -138,8 +243,16 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 	b->count = 0;
 
 	cf_frame f;
-	cf_pkt run[32]; /* records waiting for on_packets */
-	size_t nrun = 0;
+	cf_pkt run_inline[32]; /* records waiting for on_packets */
+	cf_pkt *run = run_inline;
+	size_t nrun = 0, run_cap = 32;
+	hook_pipe pipe;
+	int piped = o->on_packets && o->hook_thread && cf_reader_get_info(r)->file_size >= HOOK_MIN_FILE &&
+	            hook_start(&pipe, o) == 0;
+	if (piped) {
+		run = pipe.run[0];
+		run_cap = HOOK_RUN;
+	}
 	uint64_t n = 0;
 	while ((st = cf_reader_next(r, &f)) == CF_OK) {
 		cf_pkt *p = &run[o->on_packets ? nrun : 0];
@@ -156,8 +269,14 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 		cf_pkt_batch_push(b, p);
 		int pst = CF_OK;
 		if (o->on_packets) {
-			if (++nrun == 32) {
-				pst = o->on_packets(o->on_packet_user, run, nrun);
+			if (++nrun == run_cap) {
+				if (piped) {
+					pipe.n[pipe.cur] = nrun;
+					pst = hook_submit(&pipe);
+					run = pipe.run[pipe.cur];
+				} else {
+					pst = o->on_packets(o->on_packet_user, run, nrun);
+				}
 				nrun = 0;
 			}
 		} else if (o->on_packet) {
@@ -173,12 +292,16 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 		if ((++n & 0xffff) == 0 && o->progress)
 			o->progress(o->progress_user, cf_reader_bytes_read(r), cf_reader_get_info(r)->file_size, n);
 	}
-	if (nrun && res->status == CF_OK) {
-		int pst = o->on_packets(o->on_packet_user, run, nrun);
-		if (pst < 0) {
-			res->status = pst;
-			snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(pst));
-		}
+	int pst = CF_OK;
+	if (piped) {
+		pipe.n[pipe.cur] = res->status == CF_OK ? nrun : 0;
+		pst = hook_finish(&pipe);
+	} else if (nrun && res->status == CF_OK) {
+		pst = o->on_packets(o->on_packet_user, run, nrun);
+	}
+	if (pst < 0 && res->status == CF_OK) {
+		res->status = pst;
+		snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(pst));
 	}
 	flush(o, b, res); /* what was read before any error still counts */
 	if (st < 0 && res->status == CF_OK) {

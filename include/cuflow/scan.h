@@ -51,6 +51,12 @@ typedef struct cf_scan_opts {
 	 * return stops the file (the run's records are all counted in the
 	 * summary). */
 	int (*on_packets)(void *user, const cf_pkt *p, size_t n);
+	/* 1: on_packets runs in a second thread, on runs of up to 4096 records,
+	 * overlapped with reading and decoding (files of 16 MB and more; the
+	 * same records in the same order, and the hook is done with the file
+	 * when cf_scan_file returns). The hook's state must then be its own:
+	 * nothing else may touch it during the scan. 0 (default): inline. */
+	int hook_thread;
 } cf_scan_opts;
 
 typedef struct cf_scan_result {
