@@ -38,14 +38,17 @@ static int grow_tab(cf_keymap *m)
 	uint32_t ncap = m->tab ? (m->mask + 1) * 2 : 1024;
 	if (!ncap)
 		return -1;
-	uint32_t *t = calloc(ncap, sizeof *t);
+	uint64_t *t = calloc(ncap, sizeof *t);
 	if (!t)
 		return -1;
-	for (uint32_t i = 0; i < m->n; i++) {
-		uint32_t j = key_hash(&m->keys[i]) & (ncap - 1);
+	for (uint32_t i = 0; m->tab && i <= m->mask; i++) {
+		uint64_t e = m->tab[i];
+		if (!e)
+			continue;
+		uint32_t j = (uint32_t)(e >> 32) & (ncap - 1);
 		while (t[j])
 			j = (j + 1) & (ncap - 1);
-		t[j] = i + 1;
+		t[j] = e;
 	}
 	free(m->tab);
 	m->tab = t;
@@ -57,9 +60,12 @@ int64_t cf_keymap_find(const cf_keymap *m, const cf_key5 *k)
 {
 	if (!m->tab)
 		return -1;
-	for (uint32_t j = key_hash(k) & m->mask; m->tab[j]; j = (j + 1) & m->mask)
-		if (!memcmp(&m->keys[m->tab[j] - 1], k, sizeof *k))
-			return m->tab[j] - 1;
+	uint32_t h = key_hash(k);
+	for (uint32_t j = h & m->mask; m->tab[j]; j = (j + 1) & m->mask) {
+		uint64_t e = m->tab[j];
+		if ((uint32_t)(e >> 32) == h && !memcmp(&m->keys[(uint32_t)e - 1], k, sizeof *k))
+			return (uint32_t)e - 1;
+	}
 	return -1;
 }
 
@@ -69,10 +75,12 @@ int64_t cf_keymap_add(cf_keymap *m, const cf_key5 *k, int *added)
 	if (!m->tab || (uint64_t)m->n * 2 >= (uint64_t)m->mask + 1)
 		if (m->n >= UINT32_MAX / 2 || grow_tab(m))
 			return -1;
-	uint32_t j = key_hash(k) & m->mask;
-	for (; m->tab[j]; j = (j + 1) & m->mask)
-		if (!memcmp(&m->keys[m->tab[j] - 1], k, sizeof *k))
-			return m->tab[j] - 1;
+	uint32_t h = key_hash(k), j = h & m->mask;
+	for (; m->tab[j]; j = (j + 1) & m->mask) {
+		uint64_t e = m->tab[j];
+		if ((uint32_t)(e >> 32) == h && !memcmp(&m->keys[(uint32_t)e - 1], k, sizeof *k))
+			return (uint32_t)e - 1;
+	}
 	if (m->n == m->cap) {
 		uint32_t nc = m->cap ? m->cap * 2 : 1024;
 		cf_key5 *nk = realloc(m->keys, (size_t)nc * sizeof *nk);
@@ -82,7 +90,7 @@ int64_t cf_keymap_add(cf_keymap *m, const cf_key5 *k, int *added)
 		m->cap = nc;
 	}
 	m->keys[m->n] = *k;
-	m->tab[j] = m->n + 1;
+	m->tab[j] = (uint64_t)h << 32 | (m->n + 1);
 	*added = 1;
 	return m->n++;
 }

@@ -18,7 +18,9 @@ typedef struct cf_key5 {
 typedef struct cf_keymap {
 	cf_key5 *keys;            /* keys[i]: the key of index i */
 	uint32_t n, cap;
-	uint32_t *tab;            /* open addressing: index + 1, 0 empty */
+	uint64_t *tab;            /* open addressing: hash << 32 | (index + 1), 0 empty; the
+	                             hash is compared before the key, so a probe past other
+	                             keys (and the insert of a new one) reads no key */
 	uint32_t mask;
 } cf_keymap;
 
