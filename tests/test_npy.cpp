@@ -347,6 +347,68 @@ TEST(Npy, MostlyZeroRowsReadBackExactlyWithHoles)
 	printf("%lld bytes in %lld blocks of 512\n", (long long)st.st_size, (long long)st.st_blocks);
 }
 
+TEST(Npy, SparseAppendWritesTheSameFileAsDense)
+{
+	// Rows zero but for listed elements: the file must be byte for byte the
+	// one a plain append writes, with small rows between, across shards,
+	// with elements on block edges, at the ends, and rows with none.
+	const uint64_t W = 1500 * 1500;
+	uint64_t shape[1] = {W};
+	std::vector<std::vector<uint16_t>> rows;
+	std::vector<std::vector<uint64_t>> nz;
+	for (int r = 0; r < 5; r++) {
+		std::vector<uint16_t> v(W, 0);
+		std::vector<uint64_t> idx;
+		if (r == 0)
+			idx = {0, 2047, 2048, 4095, W - 1};
+		else if (r == 1)
+			for (uint64_t k = 7; k < W; k += 9973)
+				idx.push_back(k);
+		else if (r == 2)
+			idx = {W / 2};
+		// r == 3: none; r == 4: the first element only
+		else if (r == 4)
+			idx = {0};
+		for (uint64_t k : idx)
+			v[k] = (uint16_t)(k % 65521 + 1);
+		rows.push_back(v);
+		nz.push_back(idx);
+	}
+	for (uint64_t shard : {0ull, 2ull}) {
+		std::string dir = fresh_dir(), a = dir + "/dense.npy", b = dir + "/sparse.npy";
+		cf_npy_writer *wa = nullptr, *wb = nullptr;
+		char err[CF_ERRBUF_SIZE];
+		ASSERT_EQ(cf_npy_writer_open(a.c_str(), CF_NPY_U2, 1, shape, shard, &wa, err), CF_OK) << err;
+		ASSERT_EQ(cf_npy_writer_open(b.c_str(), CF_NPY_U2, 1, shape, shard, &wb, err), CF_OK) << err;
+		for (size_t r = 0; r < rows.size(); r++) {
+			ASSERT_EQ(cf_npy_writer_append(wa, rows[r].data(), 1), CF_OK);
+			ASSERT_EQ(cf_npy_writer_append_sparse(wb, rows[r].data(), 1, nz[r].data(), nz[r].size()), CF_OK);
+		}
+		EXPECT_EQ(cf_npy_writer_files(wa), cf_npy_writer_files(wb));
+		std::vector<std::string> fa, fb;
+		for (uint32_t i = 0; i < cf_npy_writer_files(wa); i++) {
+			fa.push_back(cf_npy_writer_file_path(wa, i));
+			fb.push_back(cf_npy_writer_file_path(wb, i));
+		}
+		ASSERT_EQ(cf_npy_writer_close(wa, err), CF_OK) << err;
+		ASSERT_EQ(cf_npy_writer_close(wb, err), CF_OK) << err;
+		for (size_t i = 0; i < fa.size(); i++) {
+			auto x = cft::read_file(fa[i]), y = cft::read_file(fb[i]);
+			EXPECT_EQ(x.size(), y.size()) << "shard " << shard << " file " << i;
+			EXPECT_TRUE(x == y) << "shard " << shard << " file " << i;
+		}
+	}
+	// indices out of order or past the rows are refused
+	std::string path = fresh_dir() + "/bad.npy";
+	cf_npy_writer *w = nullptr;
+	char err[CF_ERRBUF_SIZE];
+	ASSERT_EQ(cf_npy_writer_open(path.c_str(), CF_NPY_U2, 1, shape, 0, &w, err), CF_OK) << err;
+	uint64_t bad1[2] = {5, 3}, bad2[1] = {W};
+	EXPECT_EQ(cf_npy_writer_append_sparse(w, rows[0].data(), 1, bad1, 2), CF_ERR_ARG);
+	EXPECT_EQ(cf_npy_writer_append_sparse(w, rows[0].data(), 1, bad2, 1), CF_ERR_ARG);
+	EXPECT_EQ(cf_npy_writer_close(w, err), CF_OK) << err;
+}
+
 TEST(Npy, OpenInMissingDirectoryFailsWithPath)
 {
 	std::string path = cft::env("CUFLOW_TMP", "/tmp") + "/no/such/dir/x.npy";

@@ -172,7 +172,8 @@ static void cpu_flowpic_sparse(cf_flowpic_batch *fb, uint64_t px)
 	for (uint64_t j = 0; j < n; j++)
 		if (fb->pix[j] >= 0)
 			fb->acc[fb->pix[j]]++;
-	memset(fb->out, 0, px * cf_flowpic_value_bytes(fb->value));
+	if (!fb->out_zero)
+		memset(fb->out, 0, px * cf_flowpic_value_bytes(fb->value));
 	for (uint64_t j = 0; j < n; j++)
 		if (fb->pix[j] >= 0)
 			cf_flowpic_convert(fb, (uint64_t)fb->pix[j]);

@@ -97,7 +97,9 @@ static int emit_image(void *user, const cf_flowpic_image *im)
 		}
 		label = id;
 	}
-	if (cf_npy_writer_append(x->img, im->pixels, 1) < 0 || (x->lab && cf_npy_writer_append(x->lab, &label, 1) < 0)) {
+	int st = im->nonzero ? cf_npy_writer_append_sparse(x->img, im->pixels, 1, im->nonzero, im->n_nonzero)
+	                     : cf_npy_writer_append(x->img, im->pixels, 1);
+	if (st < 0 || (x->lab && cf_npy_writer_append(x->lab, &label, 1) < 0)) {
 		snprintf(x->err, sizeof x->err, "%s", cf_npy_writer_error(x->lab && cf_npy_writer_error(x->lab)[0] ? x->lab : x->img));
 		x->failed = 1;
 		return CF_ERR_IO;

@@ -39,6 +39,8 @@ typedef struct fbatch {
 	uint32_t *size;
 	uint8_t *chan;
 	int64_t *pix;        /* the CPU backend's pixel of each entry */
+	uint64_t *nz;        /* one image's non-zero pixels (emit) */
+	uint64_t nz_n, nz_cap;
 	double *t_first, *t_last, *anchor, *edges_t, *edges_s;
 	uint32_t *acc, *packets;
 	void *out;
@@ -143,6 +145,7 @@ static void batch_free(fbatch *f)
 	free(f->edges_s);
 	free(f->acc);
 	free(f->pix);
+	free(f->nz);
 	free(f->packets);
 	free(f->out);
 	free(f->info);
@@ -202,7 +205,7 @@ static int batch_init(cf_flowpic *h)
 	f->packets = malloc(cap * sizeof(uint32_t));
 	f->info = malloc(cap * sizeof *f->info);
 	f->acc = malloc(cap * px * sizeof(uint32_t));
-	f->out = malloc(cap * px * cf_flowpic_pixel_bytes(o));
+	f->out = calloc(cap * px, cf_flowpic_pixel_bytes(o)); /* kept zero between batches (CPU) */
 	f->edges_t = malloc(((size_t)o->res + 1) * sizeof(double));
 	f->edges_s = malloc(((size_t)o->res + 1) * sizeof(double));
 	if (!f->offsets || !f->t_first || !f->t_last || !f->anchor || !f->packets || !f->info || !f->acc || !f->out ||
@@ -235,6 +238,37 @@ static int batch_init(cf_flowpic *h)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Image i's pixels that packets landed in (ascending, distinct) into
+ * f->nz / f->nz_n, from the CPU backend's pixel per entry; -1 out of
+ * memory (the image is then written without the list). */
+static int nonzero_pixels(fbatch *f, uint32_t i, uint64_t px)
+{
+	uint64_t lo = f->offsets[i], hi = f->offsets[i + 1], n = 0;
+	if (hi - lo > f->nz_cap) {
+		uint64_t *q = realloc(f->nz, (hi - lo) * sizeof *q);
+		if (!q)
+			return -1;
+		f->nz = q;
+		f->nz_cap = hi - lo;
+	}
+	for (uint64_t j = lo; j < hi; j++)
+		if (f->pix[j] >= 0)
+			f->nz[n++] = (uint64_t)f->pix[j] - (uint64_t)i * px;
+	qsort(f->nz, n, sizeof *f->nz, cmp_u64);
+	uint64_t m = 0;
+	for (uint64_t k = 0; k < n; k++)
+		if (!m || f->nz[k] != f->nz[m - 1])
+			f->nz[m++] = f->nz[k];
+	f->nz_n = m;
+	return 0;
+}
+
 /* Bins the batch's images and emits them; the batch is empty after. */
 static int batch_flush(cf_flowpic *h)
 {
@@ -251,15 +285,33 @@ static int batch_flush(cf_flowpic *h)
 		return fail(h, st, "flowpic: %s backend: %s", h->backend ? cf_backend_name(h->backend) : "cpu",
 		            h->backend ? cf_backend_error(h->backend) : "failed");
 	h->c.batches++;
-	size_t img_bytes = (size_t)h->channels * h->o.res * h->o.res * cf_flowpic_pixel_bytes(&h->o);
+	/* The CPU backend left each entry's pixel in pix: the writer is told
+	 * which pixels may be non-zero, and afterwards only those are cleared,
+	 * so the output stays zero for the next batch. */
+	int cpu = !h->backend || cf_backend_kind(h->backend) == CF_BACKEND_CPU;
+	uint64_t px = (uint64_t)h->channels * h->o.res * h->o.res;
+	size_t vb = cf_flowpic_pixel_bytes(&h->o), img_bytes = (size_t)px * vb;
+	b->out_zero = 0; /* until every image is out and its pixels are cleared */
 	for (uint32_t i = 0; i < b->n_images; i++) {
 		cf_flowpic_image *im = &f->info[i];
 		im->packets = f->packets[i];
 		im->pixels = (const char *)f->out + (size_t)i * img_bytes;
+		im->nonzero = NULL;
+		im->n_nonzero = 0;
+		if (cpu && (st = nonzero_pixels(f, i, px)) == 0) {
+			im->nonzero = f->nz;
+			im->n_nonzero = f->nz_n;
+		}
 		h->c.entries_outside += (f->offsets[i + 1] - f->offsets[i]) - f->packets[i];
 		if ((st = h->emit(h->user, im)) < 0)
 			return fail(h, st, "flowpic: the output stopped");
 	}
+	if (cpu) {
+		for (uint64_t j = 0; j < f->offsets[b->n_images]; j++)
+			if (f->pix[j] >= 0)
+				memset((char *)f->out + (size_t)f->pix[j] * vb, 0, vb);
+	}
+	b->out_zero = cpu;
 	b->n_images = 0;
 	f->offsets[0] = 0;
 	return CF_OK;

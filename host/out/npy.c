@@ -424,6 +424,79 @@ int cf_npy_writer_append(cf_npy_writer *w, const void *rows, uint64_t n)
 	return CF_OK;
 }
 
+/* Writes the bytes of the file blocks first_block..last_block that fall
+ * in [lo, hi), taken from p (the bytes from file offset lo). */
+static int write_blocks(cf_npy_writer *w, const unsigned char *p, uint64_t lo, uint64_t hi, uint64_t first_block,
+                        uint64_t last_block)
+{
+	uint64_t a = first_block * NPY_HOLE, b = (last_block + 1) * NPY_HOLE;
+	if (a < lo)
+		a = lo;
+	if (b > hi)
+		b = hi;
+	int e = pwrite_all(w->fd, p + (a - lo), (size_t)(b - a), (off_t)a);
+	return e ? io_fail(w, "write", cur_path(w), e) : CF_OK;
+}
+
+int cf_npy_writer_append_sparse(cf_npy_writer *w, const void *rows, uint64_t n, const uint64_t *nonzero,
+                                uint64_t n_nonzero)
+{
+	if (!w)
+		return CF_ERR_ARG;
+	if (w->err)
+		return w->err;
+	if (!n)
+		return CF_OK;
+	if (!rows || (n_nonzero && !nonzero))
+		return fail(w->msg, CF_ERR_ARG, "npy: sparse append of %llu rows from NULL", (unsigned long long)n);
+	uint64_t esize = dtypes[w->dtype].size, elems = esize ? w->row_bytes / esize : 0;
+	if (!elems || n > UINT64_MAX / w->row_bytes || n > UINT64_MAX - w->rows)
+		return cf_npy_writer_append(w, rows, n);
+	for (uint64_t i = 0; i < n_nonzero; i++)
+		if (nonzero[i] >= n * elems || (i && nonzero[i] < nonzero[i - 1]))
+			return fail(w->msg, CF_ERR_ARG, "npy: sparse append: element index %llu out of order or past the rows",
+			            (unsigned long long)nonzero[i]);
+	uint64_t bytes = n * w->row_bytes;
+	if (w->shard_rows && w->files[w->nfiles - 1].rows == w->shard_rows) {
+		int rc = finish_file(w);
+		if (!rc)
+			rc = open_file(w);
+		if (rc)
+			return rc;
+	}
+	int fits = !w->shard_rows || w->files[w->nfiles - 1].rows + n <= w->shard_rows;
+	if (!w->sparse || !fits || bytes < NPY_BUF_SIZE)
+		return cf_npy_writer_append(w, rows, n);
+	int rc = flush_buf(w);
+	if (rc)
+		return rc;
+	const unsigned char *p = rows;
+	uint64_t lo = w->off, hi = lo + bytes;
+	uint64_t run_first = UINT64_MAX, run_last = 0;
+	for (uint64_t i = 0; i < n_nonzero; i++) {
+		uint64_t b0 = (lo + nonzero[i] * esize) / NPY_HOLE, b1 = (lo + nonzero[i] * esize + esize - 1) / NPY_HOLE;
+		if (run_first != UINT64_MAX && b0 <= run_last + 1) {
+			if (b1 > run_last)
+				run_last = b1;
+			continue;
+		}
+		if (run_first != UINT64_MAX && (rc = write_blocks(w, p, lo, hi, run_first, run_last)))
+			return rc;
+		run_first = b0;
+		run_last = b1;
+	}
+	if (run_first != UINT64_MAX && (rc = write_blocks(w, p, lo, hi, run_first, run_last)))
+		return rc;
+	/* the file ends in a hole unless the last block was written */
+	w->holes = run_first == UINT64_MAX || (run_last + 1) * NPY_HOLE < hi;
+	w->off = hi;
+	if (lseek(w->fd, (off_t)hi, SEEK_SET) < 0)
+		return io_fail(w, "seek in", cur_path(w), errno);
+	w->files[w->nfiles - 1].rows += n;
+	w->rows += n;
+	return CF_OK;
+}
+
 uint64_t cf_npy_writer_rows(const cf_npy_writer *w)
 {
 	return w ? w->rows : 0;

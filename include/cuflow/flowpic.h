@@ -88,6 +88,10 @@ typedef struct cf_flowpic_image {
 	uint32_t packets;                 /* packets counted into the image */
 	uint32_t channels, res;
 	const void *pixels;               /* channels x res x res values, borrowed for the call */
+	const uint64_t *nonzero;          /* ascending indices of the pixels that may be non-zero
+	                                     (all others are 0), or NULL when not known (CUDA);
+	                                     for cf_npy_writer_append_sparse */
+	uint64_t n_nonzero;
 } cf_flowpic_image;
 
 /* Receives each image; a negative return stops the scan with that status. */

@@ -62,7 +62,10 @@ typedef struct cf_flowpic_batch {
 	uint32_t *packets;        /* per image: entries that landed in a pixel */
 	int64_t *pix;             /* optional scratch, one per entry: with it the CPU
 	                             backend touches only the pixels packets land in
-	                             (acc need not start zeroed); without, every pixel */
+	                             (acc need not start zeroed) and leaves each entry's
+	                             pixel here (-1: none); without, every pixel */
+	int out_zero;             /* 1: out is all zero on entry, so the CPU backend's
+	                             sparse path need not clear it */
 } cf_flowpic_batch;
 
 #ifdef __cplusplus

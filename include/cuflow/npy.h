@@ -72,6 +72,16 @@ int cf_npy_writer_open(const char *path, int dtype, int row_ndim, const uint64_t
  * it too, and cf_npy_writer_error() names the file. */
 int cf_npy_writer_append(cf_npy_writer *w, const void *rows, uint64_t n);
 
+/* cf_npy_writer_append for rows that are zero but for a known few
+ * elements: nonzero lists n_nonzero ascending flat element indices (from
+ * the first row's first element) of every element that may be non-zero.
+ * In a regular file only the 4 KiB blocks holding them are written, the
+ * rest is left as holes (zeros); elsewhere the rows are written in full.
+ * The same file results as from cf_npy_writer_append. CF_ERR_ARG for an
+ * index past the rows or out of order, else as cf_npy_writer_append. */
+int cf_npy_writer_append_sparse(cf_npy_writer *w, const void *rows, uint64_t n, const uint64_t *nonzero,
+                                uint64_t n_nonzero);
+
 /* Rows appended so far, over all files (0 for NULL). */
 uint64_t cf_npy_writer_rows(const cf_npy_writer *w);
 
