@@ -102,14 +102,17 @@ char *cli_joy_record(char *p, const cf_flow_record *r, int zeros)
 	p = ports ? cf_fmt_u64(p, r->src_port) : put(p, "null");
 	p = put(p, ",\"dp\":");
 	p = ports ? cf_fmt_u64(p, r->dst_port) : put(p, "null");
-	p = put(p, ",\"bytes_out\":");
-	p = cf_fmt_u64(p, r->src2dst.bytes);
-	p = put(p, ",\"num_pkts_out\":");
-	p = cf_fmt_u64(p, r->src2dst.packets);
-	p = put(p, ",\"bytes_in\":");
-	p = cf_fmt_u64(p, r->dst2src.bytes);
-	p = put(p, ",\"num_pkts_in\":");
-	p = cf_fmt_u64(p, r->dst2src.packets);
+	const struct {
+		const char *key;
+		uint64_t v;
+	} counts[] = {{",\"bytes_out\":", r->src2dst.bytes},
+	              {",\"num_pkts_out\":", r->src2dst.packets},
+	              {",\"bytes_in\":", r->dst2src.bytes},
+	              {",\"num_pkts_in\":", r->dst2src.packets}};
+	for (int k = 0; k < 4; k++) {
+		p = put(p, counts[k].key);
+		p = cf_fmt_u64(p, counts[k].v);
+	}
 	p = put(p, ",\"time_start\":");
 	p = put_seconds(p, r->bidir.first_ns);
 	p = put(p, ",\"time_end\":");

@@ -386,6 +386,15 @@ int cf_npy_writer_open(const char *path, int dtype, int row_ndim, const uint64_t
 	return CF_OK;
 }
 
+/* With sharding, a full current file is finished and the next begun. */
+static int next_shard_if_full(cf_npy_writer *w)
+{
+	if (!w->shard_rows || w->files[w->nfiles - 1].rows < w->shard_rows)
+		return CF_OK;
+	int rc = finish_file(w);
+	return rc ? rc : open_file(w);
+}
+
 int cf_npy_writer_append(cf_npy_writer *w, const void *rows, uint64_t n)
 {
 	if (!w)
@@ -402,13 +411,9 @@ int cf_npy_writer_append(cf_npy_writer *w, const void *rows, uint64_t n)
 	while (n) {
 		uint64_t k = n;
 		if (w->shard_rows) {
-			if (w->files[w->nfiles - 1].rows == w->shard_rows) {
-				int rc = finish_file(w);
-				if (!rc)
-					rc = open_file(w);
-				if (rc)
-					return rc;
-			}
+			int rc = next_shard_if_full(w);
+			if (rc)
+				return rc;
 			uint64_t room = w->shard_rows - w->files[w->nfiles - 1].rows;
 			if (k > room)
 				k = room;
@@ -457,17 +462,13 @@ int cf_npy_writer_append_sparse(cf_npy_writer *w, const void *rows, uint64_t n, 
 			return fail(w->msg, CF_ERR_ARG, "npy: sparse append: element index %llu out of order or past the rows",
 			            (unsigned long long)nonzero[i]);
 	uint64_t bytes = n * w->row_bytes;
-	if (w->shard_rows && w->files[w->nfiles - 1].rows == w->shard_rows) {
-		int rc = finish_file(w);
-		if (!rc)
-			rc = open_file(w);
-		if (rc)
-			return rc;
-	}
+	int rc;
+	if ((rc = next_shard_if_full(w)))
+		return rc;
 	int fits = !w->shard_rows || w->files[w->nfiles - 1].rows + n <= w->shard_rows;
 	if (!w->sparse || !fits || bytes < NPY_BUF_SIZE)
 		return cf_npy_writer_append(w, rows, n);
-	int rc = flush_buf(w);
+	rc = flush_buf(w);
 	if (rc)
 		return rc;
 	const unsigned char *p = rows;
