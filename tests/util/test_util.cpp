@@ -1,6 +1,7 @@
 #include "test_util.h"
 
 #include <atomic>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -49,10 +50,18 @@ std::string env(const char *name, const std::string &fallback)
 
 std::string temp_path(const std::string &suffix)
 {
+	// pid alone is not enough: pids come round again and the files of an
+	// earlier run stay in the directory (a stale output once made a test
+	// that expects no output fail); the start time makes the prefix unique
 	static std::atomic<int> n{0};
+	static const std::string run = [] {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		return std::to_string(getpid()) + "_" + std::to_string((long long)ts.tv_sec * 1000000000ll + ts.tv_nsec);
+	}();
 	std::string dir = env("CUFLOW_TMP", "/tmp");
 	mkdir(dir.c_str(), 0755);
-	return dir + "/t" + std::to_string(getpid()) + "_" + std::to_string(n++) + suffix;
+	return dir + "/t" + run + "_" + std::to_string(n++) + suffix;
 }
 
 static void put32(std::vector<uint8_t> &v, uint32_t x)
