@@ -41,9 +41,10 @@ static char *put_seconds(char *p, int64_t ns)
 
 size_t cli_joy_record_max(const cf_flow_opts *fo)
 {
-	/* {"b":4294967295,"dir":">","ipt":9223372036854},  per packet,
-	 * 65535, per id, and 1 KiB for the rest */
-	return (size_t)fo->seq_len * 48 + (size_t)fo->ip_ids * 2 * 6 + 1024;
+	/* ,{"b":4294967295,"dir":">","ipt":9223372036854} (47 bytes) per
+	 * packet, ,65535 per id, and 1 KiB for the rest (two IPv6 texts,
+	 * 20-digit counts, keys) */
+	return (size_t)fo->seq_len * 64 + (size_t)fo->ip_ids * 2 * 6 + 1024;
 }
 
 char *cli_joy_config(char *p, const cf_flow_opts *fo, int zeros)
