@@ -357,12 +357,18 @@ int src_fill(cf_source *s, size_t n)
 	return s->len >= n ? 1 : 0;
 }
 
-static int stream_init(cf_source *s, char *errbuf)
+/* size: the whole input when it is a plain (uncompressed) regular file
+ * smaller than the default buffers, else 0. Small files get buffers of
+ * their size: most captures of a corpus are a few KB, and two 1 MiB
+ * buffers per open (mmap and munmap each) made opening them slower than
+ * libpcap. */
+static int stream_init(cf_source *s, uint64_t size, char *errbuf)
 {
 	s->kind = SRC_STREAM;
-	s->raw_cap = RAW_CAP;
+	size_t small = size && size < WINDOW_MIN ? ((size_t)size + 64 + 4095) / 4096 * 4096 : 0;
+	s->raw_cap = small ? small : RAW_CAP;
 	s->raw = malloc(s->raw_cap);
-	s->own_cap = WINDOW_MIN;
+	s->own_cap = small ? small : WINDOW_MIN;
 	s->own = malloc(s->own_cap);
 	if (!s->raw || !s->own) {
 		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
@@ -388,7 +394,7 @@ int src_open_path(cf_source *s, const char *path, char *errbuf)
 	s->fd = -1;
 	if (!strcmp(path, "-")) {
 		s->fd = 0;
-		return stream_init(s, errbuf);
+		return stream_init(s, 0, errbuf);
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -398,6 +404,7 @@ int src_open_path(cf_source *s, const char *path, char *errbuf)
 	s->fd = fd;
 	s->own_fd = 1;
 	struct stat st;
+	int plain = 0;
 	if (fstat(fd, &st) != 0) {
 		snprintf(errbuf, CF_ERRBUF_SIZE, "%s: cannot stat: %s", path, strerror(errno));
 		return CF_ERR_IO;
@@ -418,8 +425,8 @@ int src_open_path(cf_source *s, const char *path, char *errbuf)
 		 * costs more than copying into a cache-resident window
 		 * (bench/: 2.9x vs 1.2x libpcap on 1500-byte frames). mmap
 		 * stays available for experiments. */
-		if (sniff_compression(head, (size_t)n) == CF_COMPRESSION_NONE && st.st_size > 0 &&
-		    getenv("CUFLOW_MMAP")) {
+		plain = sniff_compression(head, (size_t)n) == CF_COMPRESSION_NONE;
+		if (plain && st.st_size > 0 && getenv("CUFLOW_MMAP")) {
 			void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 			if (m != MAP_FAILED) {
 				/* advice values are not flags: one call */
@@ -434,7 +441,7 @@ int src_open_path(cf_source *s, const char *path, char *errbuf)
 			}
 		}
 	}
-	return stream_init(s, errbuf);
+	return stream_init(s, plain ? s->file_size : 0, errbuf);
 }
 
 int src_open_memory(cf_source *s, const void *data, size_t len, char *errbuf)
@@ -453,7 +460,7 @@ int src_open_memory(cf_source *s, const void *data, size_t len, char *errbuf)
 	s->mem_len = len;
 	if (len == 0)
 		s->raw_eof = 1;
-	return stream_init(s, errbuf);
+	return stream_init(s, 0, errbuf);
 }
 
 void src_close(cf_source *s)
