@@ -395,14 +395,18 @@ static int next_shard_if_full(cf_npy_writer *w)
 	return rc ? rc : open_file(w);
 }
 
+/* What both appends check first: 1 to go on, else *rc is the answer. */
+static int append_starts(cf_npy_writer *w, uint64_t n, int *rc)
+{
+	*rc = !w ? CF_ERR_ARG : w->err ? w->err : CF_OK;
+	return w && !w->err && n;
+}
+
 int cf_npy_writer_append(cf_npy_writer *w, const void *rows, uint64_t n)
 {
-	if (!w)
-		return CF_ERR_ARG;
-	if (w->err)
-		return w->err;
-	if (!n)
-		return CF_OK;
+	int rc0;
+	if (!append_starts(w, n, &rc0))
+		return rc0;
 	if (!rows)
 		return fail(w->msg, CF_ERR_ARG, "npy: append of %llu rows from NULL", (unsigned long long)n);
 	if ((w->row_bytes && n > UINT64_MAX / w->row_bytes) || n > UINT64_MAX - w->rows)
@@ -446,12 +450,9 @@ static int write_blocks(cf_npy_writer *w, const unsigned char *p, uint64_t lo, u
 int cf_npy_writer_append_sparse(cf_npy_writer *w, const void *rows, uint64_t n, const uint64_t *nonzero,
                                 uint64_t n_nonzero)
 {
-	if (!w)
-		return CF_ERR_ARG;
-	if (w->err)
-		return w->err;
-	if (!n)
-		return CF_OK;
+	int rc0;
+	if (!append_starts(w, n, &rc0))
+		return rc0;
 	if (!rows || (n_nonzero && !nonzero))
 		return fail(w->msg, CF_ERR_ARG, "npy: sparse append of %llu rows from NULL", (unsigned long long)n);
 	uint64_t esize = dtypes[w->dtype].size, elems = esize ? w->row_bytes / esize : 0;
