@@ -25,6 +25,14 @@ int cmd_flowpic(int argc, char **argv);
 void cli_ip_str(const uint8_t *a, int version, char *out, size_t cap);
 /* The same text written at p (room: INET6_ADDRSTRLEN); returns its end. */
 char *cli_ip_put(char *p, const uint8_t *a, int version);
+/* s written at p (no terminator); returns its end. */
+char *cli_str_put(char *p, const char *s);
+/* A flow's identity columns, as flows.csv of both flows and extract have
+ * them: id,end_reason,src_ip,dst_ip,src_port,dst_port,protocol,ip_version,
+ * vlan_id,tunnel_id (no trailing comma); returns the end. */
+char *cli_flow_ident_put(char *p, const cf_flow_record *r);
+/* Their names, for the header row. */
+#define CLI_FLOW_IDENT_HEADER "id,end_reason,src_ip,dst_ip,src_port,dst_port,protocol,ip_version,vlan_id,tunnel_id"
 /* s as a quoted JSON string (quotes, backslashes, control bytes escaped). */
 void cli_json_str(FILE *o, const char *s);
 

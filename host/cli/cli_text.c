@@ -1,4 +1,4 @@
-/* Text helpers the commands share: addresses and JSON strings. */
+/* Text helpers the commands share: addresses, flow identity rows, JSON strings. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,9 +18,31 @@ char *cli_ip_put(char *p, const uint8_t *a, int version)
 		return cf_fmt_ipv4(p, a);
 	char s[INET6_ADDRSTRLEN];
 	cli_ip_str(a, version, s, sizeof s);
+	return cli_str_put(p, s);
+}
+
+char *cli_str_put(char *p, const char *s)
+{
 	size_t n = strlen(s);
 	memcpy(p, s, n);
 	return p + n;
+}
+
+char *cli_flow_ident_put(char *p, const cf_flow_record *r)
+{
+	p = cf_fmt_u64(p, r->id);
+	*p++ = ',';
+	p = cli_str_put(p, cf_flow_end_name(r->end_reason));
+	*p++ = ',';
+	p = cli_ip_put(p, r->src_ip, r->ip_version);
+	*p++ = ',';
+	p = cli_ip_put(p, r->dst_ip, r->ip_version);
+	const uint32_t u[6] = {r->src_port, r->dst_port, r->proto, r->ip_version, r->vlan_id, r->tunnel_id};
+	for (int k = 0; k < 6; k++) {
+		*p++ = ',';
+		p = cf_fmt_u64(p, u[k]);
+	}
+	return p;
 }
 
 void cli_json_str(FILE *o, const char *s)

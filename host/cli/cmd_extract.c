@@ -132,22 +132,8 @@ static int emit_row(void *user, const cf_flow_record *r)
 	char row[512], *p = row;
 	p = cf_fmt_u64(p, x->rows);
 	*p++ = ',';
-	p = cf_fmt_u64(p, r->id);
+	p = cli_flow_ident_put(p, r);
 	*p++ = ',';
-	const char *end = cf_flow_end_name(r->end_reason);
-	size_t end_len = strlen(end);
-	memcpy(p, end, end_len);
-	p += end_len;
-	*p++ = ',';
-	p = cli_ip_put(p, r->src_ip, r->ip_version);
-	*p++ = ',';
-	p = cli_ip_put(p, r->dst_ip, r->ip_version);
-	*p++ = ',';
-	const uint32_t u[6] = {r->src_port, r->dst_port, r->proto, r->ip_version, r->vlan_id, r->tunnel_id};
-	for (int k = 0; k < 6; k++) {
-		p = cf_fmt_u64(p, u[k]);
-		*p++ = ',';
-	}
 	p = cf_fmt_i64(p, r->bidir.first_ns);
 	*p++ = ',';
 	p = cf_fmt_i64(p, r->bidir.last_ns);
@@ -393,7 +379,7 @@ int cmd_extract(int argc, char **argv)
 		snprintf(err, sizeof err, "cannot write %.400s: %s", path, strerror(errno));
 		goto fail;
 	}
-	fputs("row,id,end_reason,src_ip,dst_ip,src_port,dst_port,protocol,ip_version,vlan_id,tunnel_id,"
+	fputs("row," CLI_FLOW_IDENT_HEADER ","
 	      "first_seen_ns,last_seen_ns,label\n",
 	      x.csv);
 	size_t row_values = N_FEATURES > 3 * (size_t)x.seq_len ? N_FEATURES : 3 * (size_t)x.seq_len;

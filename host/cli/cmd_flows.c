@@ -49,7 +49,7 @@ static const char *const flag_names[CF_FF_COUNT] = {"syn", "cwr", "ece", "urg", 
 static int csv_header(sink *o)
 {
 	char h[8192];
-	int n = snprintf(h, sizeof h, "id,end_reason,src_ip,dst_ip,src_port,dst_port,protocol,ip_version,vlan_id,tunnel_id");
+	int n = snprintf(h, sizeof h, "%s", CLI_FLOW_IDENT_HEADER);
 	for (int d = 0; d < 3; d++) {
 		const char *p = dir_prefix[d];
 		n += snprintf(h + n, sizeof h - n, ",%s_first_seen_ns,%s_last_seen_ns,%s_duration_ns,%s_packets,%s_bytes", p,
@@ -111,22 +111,7 @@ static char *csv_stats(char *p, const cf_flow_stats *a)
 static int csv_row(void *user, const cf_flow_record *r)
 {
 	sink *o = user;
-	char *row = o->row, *p = row;
-	p = cf_fmt_u64(p, r->id);
-	*p++ = ',';
-	const char *end = cf_flow_end_name(r->end_reason);
-	size_t n = strlen(end);
-	memcpy(p, end, n);
-	p += n;
-	*p++ = ',';
-	p = cli_ip_put(p, r->src_ip, r->ip_version);
-	*p++ = ',';
-	p = cli_ip_put(p, r->dst_ip, r->ip_version);
-	const uint32_t u[6] = {r->src_port, r->dst_port, r->proto, r->ip_version, r->vlan_id, r->tunnel_id};
-	for (int k = 0; k < 6; k++) {
-		*p++ = ',';
-		p = cf_fmt_u64(p, u[k]);
-	}
+	char *row = o->row, *p = cli_flow_ident_put(row, r);
 	p = csv_stats(p, &r->bidir);
 	p = csv_stats(p, &r->src2dst);
 	p = csv_stats(p, &r->dst2src);

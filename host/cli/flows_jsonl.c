@@ -8,18 +8,10 @@
  * (uint8/uint16 counters, retransmissions left out, 1 µs times) cuflow
  * keeps exact values; docs/flows.md lists every difference.
  */
-#include <string.h>
 
 #include "cuflow/cuflow.h"
 #include "cli.h"
 #include "common/text_fmt.h"
-
-static char *put(char *p, const char *s)
-{
-	size_t n = strlen(s);
-	memcpy(p, s, n);
-	return p + n;
-}
 
 /* ns since the epoch as decimal seconds with 9 digits, exact. */
 static char *put_seconds(char *p, int64_t ns)
@@ -50,35 +42,35 @@ size_t cli_joy_record_max(const cf_flow_opts *fo)
 char *cli_joy_config(char *p, const cf_flow_opts *fo, int zeros)
 {
 	static const char *const size_names[] = {"wire", "captured", "ip", "transport", "payload"};
-	p = put(p, "{\"version\":\"cuflow ");
-	p = put(p, cf_version());
-	p = put(p, "\",\"bidir\":");
+	p = cli_str_put(p, "{\"version\":\"cuflow ");
+	p = cli_str_put(p, cf_version());
+	p = cli_str_put(p, "\",\"bidir\":");
 	*p++ = fo->unidirectional ? '0' : '1';
-	p = put(p, ",\"num_pkts\":");
+	p = cli_str_put(p, ",\"num_pkts\":");
 	p = cf_fmt_u64(p, fo->seq_len);
-	p = put(p, ",\"zeros\":");
+	p = cli_str_put(p, ",\"zeros\":");
 	*p++ = zeros ? '1' : '0';
-	p = put(p, ",\"retrans\":1,\"size\":\"");
-	p = put(p, fo->size_mode >= 0 && fo->size_mode < 5 ? size_names[fo->size_mode] : "?");
-	p = put(p, "\",\"num_ip_ids\":");
+	p = cli_str_put(p, ",\"retrans\":1,\"size\":\"");
+	p = cli_str_put(p, fo->size_mode >= 0 && fo->size_mode < 5 ? size_names[fo->size_mode] : "?");
+	p = cli_str_put(p, "\",\"num_ip_ids\":");
 	p = cf_fmt_u64(p, fo->ip_ids);
-	p = put(p, ",\"idle_timeout_ns\":");
+	p = cli_str_put(p, ",\"idle_timeout_ns\":");
 	p = cf_fmt_i64(p, fo->idle_timeout_ns);
-	p = put(p, ",\"active_timeout_ns\":");
+	p = cli_str_put(p, ",\"active_timeout_ns\":");
 	p = cf_fmt_i64(p, fo->active_timeout_ns);
-	p = put(p, ",\"tcp_end\":");
+	p = cli_str_put(p, ",\"tcp_end\":");
 	*p++ = fo->tcp_end ? '1' : '0';
-	p = put(p, ",\"end-config\":1}\n");
+	p = cli_str_put(p, ",\"end-config\":1}\n");
 	return p;
 }
 
 static char *put_ip_dir(char *p, const cf_flow_record *r, int d)
 {
-	p = put(p, d ? "\"in\":{\"ttl\":" : "\"out\":{\"ttl\":");
+	p = cli_str_put(p, d ? "\"in\":{\"ttl\":" : "\"out\":{\"ttl\":");
 	p = cf_fmt_u64(p, r->ttl_min[d]);
 	/* Joy omits the key when no id was recorded; IPv6 has none */
 	if (r->ip_version == 4 && r->ip_id_n[d]) {
-		p = put(p, ",\"id\":[");
+		p = cli_str_put(p, ",\"id\":[");
 		for (uint32_t k = 0; k < r->ip_id_n[d]; k++) {
 			if (k)
 				*p++ = ',';
@@ -93,16 +85,16 @@ static char *put_ip_dir(char *p, const cf_flow_record *r, int d)
 char *cli_joy_record(char *p, const cf_flow_record *r, int zeros)
 {
 	const int ports = r->proto == 6 || r->proto == 17; /* Joy: null for the rest */
-	p = put(p, "{\"sa\":\"");
+	p = cli_str_put(p, "{\"sa\":\"");
 	p = cli_ip_put(p, r->src_ip, r->ip_version);
-	p = put(p, "\",\"da\":\"");
+	p = cli_str_put(p, "\",\"da\":\"");
 	p = cli_ip_put(p, r->dst_ip, r->ip_version);
-	p = put(p, "\",\"pr\":");
+	p = cli_str_put(p, "\",\"pr\":");
 	p = cf_fmt_u64(p, r->proto);
-	p = put(p, ",\"sp\":");
-	p = ports ? cf_fmt_u64(p, r->src_port) : put(p, "null");
-	p = put(p, ",\"dp\":");
-	p = ports ? cf_fmt_u64(p, r->dst_port) : put(p, "null");
+	p = cli_str_put(p, ",\"sp\":");
+	p = ports ? cf_fmt_u64(p, r->src_port) : cli_str_put(p, "null");
+	p = cli_str_put(p, ",\"dp\":");
+	p = ports ? cf_fmt_u64(p, r->dst_port) : cli_str_put(p, "null");
 	const struct {
 		const char *key;
 		uint64_t v;
@@ -111,18 +103,18 @@ char *cli_joy_record(char *p, const cf_flow_record *r, int zeros)
 	              {",\"bytes_in\":", r->dst2src.bytes},
 	              {",\"num_pkts_in\":", r->dst2src.packets}};
 	for (int k = 0; k < 4; k++) {
-		p = put(p, counts[k].key);
+		p = cli_str_put(p, counts[k].key);
 		p = cf_fmt_u64(p, counts[k].v);
 	}
-	p = put(p, ",\"time_start\":");
+	p = cli_str_put(p, ",\"time_start\":");
 	p = put_seconds(p, r->bidir.first_ns);
-	p = put(p, ",\"time_end\":");
+	p = cli_str_put(p, ",\"time_end\":");
 	p = put_seconds(p, r->bidir.last_ns);
 
 	/* Joy's bidirectional ipt: milliseconds, truncated, from the previous
 	 * listed packet, the first from the flow's start; packets left out
 	 * (empty ones, without zeros) are spanned, not restarted from. */
-	p = put(p, ",\"packets\":[");
+	p = cli_str_put(p, ",\"packets\":[");
 	int64_t t = 0, t_listed = 0;
 	int first = 1;
 	for (uint32_t k = 0; k < r->seq_n; k++) {
@@ -132,16 +124,16 @@ char *cli_joy_record(char *p, const cf_flow_record *r, int zeros)
 		if (!first)
 			*p++ = ',';
 		first = 0;
-		p = put(p, "{\"b\":");
+		p = cli_str_put(p, "{\"b\":");
 		p = cf_fmt_u64(p, r->seq_size[k]);
-		p = put(p, r->seq_dir[k] > 0 ? ",\"dir\":\">\",\"ipt\":" : ",\"dir\":\"<\",\"ipt\":");
+		p = cli_str_put(p, r->seq_dir[k] > 0 ? ",\"dir\":\">\",\"ipt\":" : ",\"dir\":\"<\",\"ipt\":");
 		p = cf_fmt_i64(p, (t - t_listed) / 1000000);
 		*p++ = '}';
 		t_listed = t;
 	}
 	*p++ = ']';
 
-	p = put(p, ",\"ip\":{");
+	p = cli_str_put(p, ",\"ip\":{");
 	p = put_ip_dir(p, r, 0);
 	if (r->dst2src.packets) { /* as Joy: "in" only with a reverse direction */
 		*p++ = ',';
@@ -149,24 +141,24 @@ char *cli_joy_record(char *p, const cf_flow_record *r, int zeros)
 	}
 	*p++ = '}';
 	if (r->end_reason == CF_FLOW_END_IDLE)
-		p = put(p, ",\"expire_type\":\"i\"");
+		p = cli_str_put(p, ",\"expire_type\":\"i\"");
 	else if (r->end_reason == CF_FLOW_END_ACTIVE)
-		p = put(p, ",\"expire_type\":\"a\"");
+		p = cli_str_put(p, ",\"expire_type\":\"a\"");
 
 	/* cuflow's keys */
-	p = put(p, ",\"flow_id\":");
+	p = cli_str_put(p, ",\"flow_id\":");
 	p = cf_fmt_u64(p, r->id);
-	p = put(p, ",\"end_reason\":\"");
-	p = put(p, cf_flow_end_name(r->end_reason));
+	p = cli_str_put(p, ",\"end_reason\":\"");
+	p = cli_str_put(p, cf_flow_end_name(r->end_reason));
 	*p++ = '"';
 	if (r->vlan_id) {
-		p = put(p, ",\"vlan_id\":");
+		p = cli_str_put(p, ",\"vlan_id\":");
 		p = cf_fmt_u64(p, r->vlan_id);
 	}
 	if (r->tunnel_id) {
-		p = put(p, ",\"tunnel_id\":");
+		p = cli_str_put(p, ",\"tunnel_id\":");
 		p = cf_fmt_u64(p, r->tunnel_id);
 	}
-	p = put(p, "}\n");
+	p = cli_str_put(p, "}\n");
 	return p;
 }
