@@ -15,6 +15,7 @@
 #include "netml_features.h"
 #include "flowpic_hist.h"
 #include "fft_cpu.h"
+#include "backend_cpu.h"
 #ifdef CUFLOW_HAVE_CUDA
 #include "cuda_api.h"
 #endif
@@ -34,8 +35,7 @@ struct cf_backend {
 	void *ctx;
 	char note[CF_ERRBUF_SIZE];
 	char error[CF_ERRBUF_SIZE];
-	uint64_t *keys;            /* CPU: one piece's sort keys */
-	uint64_t keys_cap;
+	cf_cpu_flow_scratch flow_scratch; /* CPU: one piece's sort keys */
 	uint32_t *sizes;           /* CPU: one netml row's sizes, sorted */
 	uint64_t sizes_cap;
 };
@@ -58,30 +58,83 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Sorts a piece's (direction, size) keys ascending: insertion sort for
+ * short pieces (most flows), two 9-bit counting passes through tmp when
+ * every size is below 65536 (keys of 17 bits), else qsort. */
+static void sort_flow_keys(uint64_t *k, uint64_t *tmp, uint64_t n)
+{
+	if (n <= 40) {
+		for (uint64_t i = 1; i < n; i++) {
+			uint64_t x = k[i];
+			uint64_t j = i;
+			for (; j > 0 && k[j - 1] > x; j--)
+				k[j] = k[j - 1];
+			k[j] = x;
+		}
+		return;
+	}
+	uint64_t any = 0;
+	for (uint64_t i = 0; i < n; i++)
+		any |= k[i];
+	if ((any & 0xffffffffu) >> 16) {
+		qsort(k, n, sizeof *k, cmp_u64);
+		return;
+	}
+	uint32_t cnt[2][513];
+	memset(cnt, 0, sizeof cnt);
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t v = (uint32_t)(k[i] >> 16) & 0x10000u; /* the direction bit next to the size */
+		v |= (uint32_t)k[i] & 0xffffu;
+		cnt[0][(v & 0x1ff) + 1]++;
+		cnt[1][(v >> 9) + 1]++;
+	}
+	for (int d = 0; d < 2; d++)
+		for (int b = 0; b < 512; b++)
+			cnt[d][b + 1] += cnt[d][b];
+	for (uint64_t i = 0; i < n; i++)
+		tmp[cnt[0][k[i] & 0x1ff]++] = k[i];
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t v = ((uint32_t)(tmp[i] >> 16) & 0x10000u) | ((uint32_t)tmp[i] & 0xffffu);
+		k[cnt[1][v >> 9]++] = tmp[i];
+	}
+}
+
+int cf_cpu_flow_pieces(cf_flow_batch *fb, uint32_t begin, uint32_t end, cf_cpu_flow_scratch *s, char *error)
+{
+	for (uint32_t i = begin; i < end; i++) {
+		uint64_t o0 = fb->offsets[i], n = fb->offsets[i + 1] - o0;
+		if (fb->whole[i]) {
+			if (n > s->cap) {
+				uint64_t cap = n < 4096 ? 4096 : n;
+				uint64_t *k = realloc(s->keys, 2 * cap * sizeof *k);
+				if (!k) {
+					snprintf(error, CF_ERRBUF_SIZE, "out of memory for a flow of %" PRIu64 " packets", n);
+					return CF_ERR_NOMEM;
+				}
+				s->keys = k;
+				s->cap = cap;
+			}
+			for (uint64_t j = 0; j < n; j++)
+				s->keys[j] = cf_flow_sort_key(0, fb->dir[o0 + j], fb->size[o0 + j]);
+			sort_flow_keys(s->keys, s->keys + s->cap, n);
+		}
+		cf_flow_piece_compute(fb, i, s->keys);
+	}
+	return CF_OK;
+}
+
+void cf_cpu_flow_scratch_free(cf_cpu_flow_scratch *s)
+{
+	free(s->keys);
+	s->keys = NULL;
+	s->cap = 0;
+}
+
 /* The reference flow features: pieces one after the other, each whole
  * flow's (direction, size) keys sorted for its quantiles. */
 static int cpu_flow_features(cf_backend *b, cf_flow_batch *fb)
 {
-	for (uint32_t i = 0; i < fb->n_pieces; i++) {
-		uint64_t o0 = fb->offsets[i], n = fb->offsets[i + 1] - o0;
-		if (fb->whole[i]) {
-			if (n > b->keys_cap) {
-				uint64_t cap = n < 4096 ? 4096 : n;
-				uint64_t *k = realloc(b->keys, cap * sizeof *k);
-				if (!k) {
-					snprintf(b->error, sizeof b->error, "out of memory for a flow of %" PRIu64 " packets", n);
-					return CF_ERR_NOMEM;
-				}
-				b->keys = k;
-				b->keys_cap = cap;
-			}
-			for (uint64_t j = 0; j < n; j++)
-				b->keys[j] = cf_flow_sort_key(0, fb->dir[o0 + j], fb->size[o0 + j]);
-			qsort(b->keys, n, sizeof *b->keys, cmp_u64);
-		}
-		cf_flow_piece_compute(fb, i, b->keys);
-	}
-	return CF_OK;
+	return cf_cpu_flow_pieces(fb, 0, fb->n_pieces, &b->flow_scratch, b->error);
 }
 
 /* Sorts n packet sizes (< 65536) ascending: insertion sort for short
@@ -336,7 +389,7 @@ void cf_backend_close(cf_backend *b)
 	if (!b)
 		return;
 	b->ops->close(b);
-	free(b->keys);
+	cf_cpu_flow_scratch_free(&b->flow_scratch);
 	free(b->sizes);
 	free(b);
 }

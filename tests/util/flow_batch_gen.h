@@ -14,7 +14,8 @@
 namespace cft {
 
 // Fills b (already initialised) with pieces of random lengths: many short
-// flows, some long ones, empty last pieces, repeated sizes, both
+// flows, some long ones, empty last pieces, repeated sizes (some pieces with
+// sizes up to 256 KiB, the others below 64 KiB), both
 // directions, all flag bits, large time gaps.
 inline void random_flow_batch(cf_flow_batch *b, uint64_t seed)
 {
@@ -29,10 +30,11 @@ inline void random_flow_batch(cf_flow_batch *b, uint64_t seed)
 		pk.assign(n, cf_flow_pkt{});
 		int64_t t = (int64_t)(rng() >> 4);
 		uint32_t distinct = 1 + rng() % 8;
+		bool jumbo = rng() % 3 == 0; /* pieces with sizes >= 64 KiB and pieces without */
 		for (uint32_t k = 0; k < n; k++) {
 			t += rng() % 4 == 0 ? (int64_t)(rng() % 3000000000000ull) : (int64_t)(rng() % 5000000);
 			pk[k].ts_ns = t;
-			pk[k].size = rng() % 16 == 0 ? (uint32_t)(rng() % 262144) : 40 + 100 * (uint32_t)(rng() % distinct);
+			pk[k].size = jumbo && rng() % 16 == 0 ? (uint32_t)(rng() % 262144) : 40 + 100 * (uint32_t)(rng() % distinct);
 			pk[k].dir = (uint8_t)(rng() & 1);
 			pk[k].tcp_flags = (uint8_t)rng();
 		}
