@@ -11,11 +11,9 @@
 #include <stddef.h>
 
 #include "decode_internal.h"
+#include "decode_fast.h"
 
-#define UDP_TUNNEL_BITS                                                                 \
-	(CF_DECAP_BIT(CF_TUNNEL_VXLAN) | CF_DECAP_BIT(CF_TUNNEL_GENEVE) |               \
-	 CF_DECAP_BIT(CF_TUNNEL_GTP) | CF_DECAP_BIT(CF_TUNNEL_TEREDO) |                 \
-	 CF_DECAP_BIT(CF_TUNNEL_CAPWAP) | CF_DECAP_BIT(CF_TUNNEL_TZSP))
+#define UDP_TUNNEL_BITS CF_UDP_TUNNEL_BITS
 
 /* First nibble decides IPv4/IPv6 (raw IP, NFLOG, MPLS payloads). */
 static inline int ip_by_nibble(dctx *c, int other)
@@ -725,117 +723,9 @@ static __attribute__((noinline)) int decode(const cf_decode_opts *opts, const cf
 	return skip;
 }
 
-/* Ethernet (with at most one 802.1Q tag), IPv4 without options or
- * fragmentation, TCP or UDP (not on a tunnel port), all captured: the bulk
- * of real traffic, straight-line. Writes nothing until every check has
- * passed; anything else returns 0 and goes to decode(), which gives the
- * same record for these frames (the tests compare the two paths on every
- * frame they decode). */
-static inline uint64_t ld_u64(const void *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint64_t ld_u32(const void *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "decode_fast builds cf_pkt from little-endian words"
-#endif
-_Static_assert(sizeof(cf_pkt) == 120 && offsetof(cf_pkt, caplen) == 8 && offsetof(cf_pkt, ip_len) == 16 &&
-                   offsetof(cf_pkt, seq) == 24 && offsetof(cf_pkt, ip_id) == 32 && offsetof(cf_pkt, linktype) == 40 &&
-                   offsetof(cf_pkt, sport) == 48 && offsetof(cf_pkt, l3_hdr_len) == 56 && offsetof(cf_pkt, ttl) == 64 &&
-                   offsetof(cf_pkt, src_mac) == 72 && offsetof(cf_pkt, src_ip) == 84 && offsetof(cf_pkt, dst_ip) == 100,
-               "decode_fast writes cf_pkt as 15 words: update it with the layout");
-
-/* Word k (8 bytes) of a record, stored straight (no array in between: a
- * wide copy of it would wait on the narrow stores that filled it). */
-static inline void st_u64(cf_pkt *o, int k, uint64_t v)
-{
-	memcpy((char *)o + 8 * k, &v, 8);
-}
-
-static inline int decode_fast(const cf_frame *f, uint32_t decap, cf_pkt *o)
-{
-	const uint8_t *d = f->data, *ip, *l4;
-	size_t cap = f->caplen;
-	unsigned tot, hl, sp, dp, et, vlan = 0;
-	size_t l2 = 14;
-	uint64_t tcp_seq_ack = 0, tcp_flags_win = 0, layers;
-
-	if (cap < 14 + 20 + 8)
-		return 0;
-	et = be16(d + 12);
-	if (et == 0x8100) {
-		if (cap < 18 + 20 + 8)
-			return 0;
-		l2 = 18;
-		vlan = be16(d + 14) & 0xfff;
-		et = be16(d + 16);
-	}
-	ip = d + l2;
-	l4 = ip + 20;
-	if (et != 0x0800 || ip[0] != 0x45)
-		return 0;
-	tot = be16(ip + 2);
-	if (tot > cap - l2 || (be16(ip + 6) & 0x3fff))
-		return 0; /* cut by the snap length, TSO length 0, fragment */
-	sp = be16(l4);
-	dp = be16(l4 + 2);
-	if (ip[9] == 6) {
-		if (tot < 40) /* before reading l4[12]: only 8 bytes of l4 are known to be there */
-			return 0;
-		hl = (l4[12] >> 4) * 4u;
-		if (hl < 20 || hl > tot - 20)
-			return 0;
-		tcp_seq_ack = be32(l4 + 4) | (uint64_t)be32(l4 + 8) << 32;
-		tcp_flags_win = (uint64_t)(l4[13] | (l4[12] & 1u) << 8) | (uint64_t)be16(l4 + 14) << 16;
-		layers = CF_LAYER_IPV4 | CF_LAYER_TCP;
-	} else if (ip[9] == 17) {
-		if (tot < 28)
-			return 0;
-		if ((decap & UDP_TUNNEL_BITS) &&
-		    (dp == 4789 || dp == 6081 || sp == 2152 || dp == 2152 || sp == 3544 || dp == 3544 ||
-		     sp == 5247 || dp == 5247 || sp == 37008 || dp == 37008))
-			return 0;
-		hl = 8;
-		layers = CF_LAYER_IPV4 | CF_LAYER_UDP;
-	} else {
-		return 0;
-	}
-	if (l2 == 18)
-		layers |= CF_LAYER_VLAN;
-	/* The whole record as fifteen 8-byte words (cf_pkt's layout, little
-	 * endian, both checked above): a third of the stores of zeroing it
-	 * and then setting each field (5% of reader + decoder on 64-byte
-	 * frames). */
-	st_u64(o, 0, (uint64_t)f->ts_ns);
-	st_u64(o, 1, ld_u64(&f->caplen)); /* caplen, wirelen */
-	st_u64(o, 2, tot | (uint64_t)(tot - 20 - hl) << 32);
-	st_u64(o, 3, tcp_seq_ack);
-	st_u64(o, 4, be16(ip + 4)); /* ip_id; tunnel_id 0 */
-	st_u64(o, 5, 1 | layers << 16 | (uint64_t)vlan << 32); /* linktype 1, layers, vlan[0], vlan[1] */
-	st_u64(o, 6, sp | (uint64_t)dp << 16 | tcp_flags_win << 32);
-	st_u64(o, 7, 20 | (uint64_t)hl << 16 | (uint64_t)l2 << 32 | (uint64_t)4 << 48 | (uint64_t)ip[9] << 56);
-	st_u64(o, 8, ip[8] | (uint64_t)(l2 == 18) << 8); /* ttl, vlan_count; icmp, tunnel, skip, flags, mpls 0 */
-	st_u64(o, 9, (ld_u64(d + 6) & 0xffffffffffffull) | (uint64_t)(d[0] | d[1] << 8) << 48); /* src_mac, dst_mac[0..1] */
-	st_u64(o, 10, ld_u32(d + 2) | ld_u32(ip + 12) << 32); /* dst_mac[2..5], src_ip[0..3] */
-	st_u64(o, 11, 0);
-	st_u64(o, 12, ld_u32(ip + 16) << 32); /* dst_ip[0..3] */
-	st_u64(o, 13, 0);
-	st_u64(o, 14, 0);
-	return 1;
-}
-
 int cf_decode_frame(const cf_decode_opts *opts, const cf_frame *f, cf_pkt *o)
 {
-	if (f->linktype == 1 && f->data && decode_fast(f, opts ? opts->decap : CF_DECAP_ALL, o))
+	if (f->linktype == 1 && f->data && cf_decode_fast(f, opts ? opts->decap : CF_DECAP_ALL, o))
 		return CF_SKIP_NONE;
 	init_record(f, o);
 	return decode(opts, f, o);

@@ -254,43 +254,57 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 		run_cap = HOOK_RUN;
 	}
 	uint64_t n = 0;
-	while ((st = cf_reader_next(r, &f)) == CF_OK) {
-		cf_pkt *p = &run[o->on_packets ? nrun : 0];
-		if (o->filter && !cf_filter_match(o->filter, &f)) {
-			memset(p, 0, sizeof *p);
-			p->ts_ns = f.ts_ns;
-			p->caplen = f.caplen;
-			p->wirelen = f.wirelen;
-			p->linktype = (uint16_t)f.linktype;
-			p->skip = CF_SKIP_FILTERED;
-		} else {
-			cf_decode_frame(&o->decode, &f, p);
-		}
-		cf_pkt_batch_push(b, p);
-		int pst = CF_OK;
-		if (o->on_packets) {
-			if (++nrun == run_cap) {
-				if (piped) {
-					pipe.n[pipe.cur] = nrun;
-					pst = hook_submit(&pipe);
-					run = pipe.run[pipe.cur];
-				} else {
-					pst = o->on_packets(o->on_packet_user, run, nrun);
-				}
-				nrun = 0;
+	for (int stop = 0; !stop;) {
+		/* a run of records decoded straight into the hook's buffer
+		 * (cf_read_decode), or one frame at a time when a filter needs
+		 * the frame's bytes */
+		cf_pkt *dst = o->on_packets ? run + nrun : run;
+		size_t got = 1;
+		if (o->filter) {
+			if ((st = cf_reader_next(r, &f)) != CF_OK)
+				break;
+			if (!cf_filter_match(o->filter, &f)) {
+				memset(dst, 0, sizeof *dst);
+				dst->ts_ns = f.ts_ns;
+				dst->caplen = f.caplen;
+				dst->wirelen = f.wirelen;
+				dst->linktype = (uint16_t)f.linktype;
+				dst->skip = CF_SKIP_FILTERED;
+			} else {
+				cf_decode_frame(&o->decode, &f, dst);
 			}
-		} else if (o->on_packet) {
-			pst = o->on_packet(o->on_packet_user, p);
-		}
-		if (pst < 0) {
-			res->status = pst;
-			snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(pst));
+		} else if ((st = cf_read_decode(r, &o->decode, dst, o->on_packets ? run_cap - nrun : run_cap, &got)) !=
+		           CF_OK) {
 			break;
 		}
-		if (b->count == b->capacity && flush(o, b, res) < 0)
-			break;
-		if ((++n & 0xffff) == 0 && o->progress)
-			o->progress(o->progress_user, cf_reader_bytes_read(r), cf_reader_get_info(r)->file_size, n);
+		for (size_t i = 0; i < got && !stop; i++) {
+			cf_pkt *p = dst + i;
+			cf_pkt_batch_push(b, p);
+			int pst = CF_OK;
+			if (o->on_packets) {
+				if (++nrun == run_cap) { /* only at the run's last record */
+					if (piped) {
+						pipe.n[pipe.cur] = nrun;
+						pst = hook_submit(&pipe);
+						run = pipe.run[pipe.cur];
+					} else {
+						pst = o->on_packets(o->on_packet_user, run, nrun);
+					}
+					nrun = 0;
+				}
+			} else if (o->on_packet) {
+				pst = o->on_packet(o->on_packet_user, p);
+			}
+			if (pst < 0) {
+				res->status = pst;
+				snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(pst));
+				stop = 1;
+			} else if (b->count == b->capacity && flush(o, b, res) < 0) {
+				stop = 1;
+			}
+			if ((++n & 0xffff) == 0 && o->progress)
+				o->progress(o->progress_user, cf_reader_bytes_read(r), cf_reader_get_info(r)->file_size, n);
+		}
 	}
 	int pst = CF_OK;
 	if (piped) {

@@ -51,6 +51,14 @@ int cf_decode_parse_decap(const char *list, uint32_t *decap, char *errbuf);
  * global state, safe from any number of threads. */
 int cf_decode_frame(const cf_decode_opts *opts, const cf_frame *frame, cf_pkt *out);
 
+/* Reads up to max frames from r and decodes each into out[0..*n), the
+ * records cf_reader_next + cf_decode_frame would give, faster (the common
+ * pcap/Ethernet record is walked and decoded in one inlined loop).
+ * Returns CF_OK with *n >= 1, or, with *n == 0, what cf_reader_next
+ * returned: CF_EOF or the reader's sticky error. A frame's data is not
+ * kept: use cf_reader_next when a frame's bytes are needed (a filter). */
+int cf_read_decode(cf_reader *r, const cf_decode_opts *opts, cf_pkt *out, size_t max, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif
