@@ -88,7 +88,8 @@ TEST(BenchRun, SmokeMeasuresEveryToolAndChecksOutputs)
 	                                        "cuflow-info", "cuflow-flows", "cuflow-extract", "cuflow-netml",
 	                                        "cuflow-flowpic-official", "cuflow-flowpic-mini",
 	                                        "cuflow-flows-t2", "cuflow-extract-t2", "cuflow-netml-t2",
-	                                        "cuflow-flowpic-official-t2", "cuflow-flowpic-mini-t2"};
+	                                        "cuflow-flowpic-official-t2", "cuflow-flowpic-mini-t2",
+	                                        "cuflow-flows-t3", "cuflow-extract-t3"};
 	for (const std::string &w : workloads) {
 		ASSERT_TRUE(tables.count(w)) << "no table for " << w << "\n" << out;
 		std::map<std::string, Row> by;
@@ -121,7 +122,7 @@ TEST(BenchRun, SmokeMeasuresEveryToolAndChecksOutputs)
 		for (const char *t : {"cuflow-flows", "cuflow-extract", "cuflow-netml", "cuflow-flowpic-mini"})
 			EXPECT_NE(by[t].status.find("digest"), std::string::npos) << w << " " << t;
 		for (const char *t : {"cuflow-flows-t2", "cuflow-extract-t2", "cuflow-netml-t2", "cuflow-flowpic-official-t2",
-		                      "cuflow-flowpic-mini-t2"})
+		                      "cuflow-flowpic-mini-t2", "cuflow-flows-t3", "cuflow-extract-t3"})
 			EXPECT_EQ(by[t].status, "same as CPU 1 thread") << w << " " << t;
 	}
 	EXPECT_NE(out.find("## Targets of the issues"), std::string::npos);
@@ -140,7 +141,7 @@ TEST(BenchRun, SmokeMeasuresEveryToolAndChecksOutputs)
 	rc = cft::run(cft::shq(cft::numpy_python()) + " -c " +
 	                      cft::shq("import json,sys; d=json.load(open(sys.argv[1])); "
 	                               "assert d['mode']=='smoke' and d['cuflow_ok'] and d['machine']['cores']>0; "
-	                               "rs=d['results']; assert len(rs)==45, len(rs); "
+	                               "rs=d['results']; assert len(rs)==51, len(rs); "
 	                               "assert all(r['command'] and r['wall']>0 and r['packets']>0 for r in rs); "
 	                               "print('ok')") +
 	                      " " + cft::shq(results + "/" + json_name),

@@ -1,7 +1,8 @@
 // cf_scan_file's per-packet hook run in a second thread (hook_thread): the
 // hook must see exactly the records, in exactly the order, of the inline
 // run; a failing hook stops the file with its status and gets nothing
-// after; flowpic and netml --threads 2 write the same bytes as 1 thread.
+// after; flowpic and netml --threads 2, flows and extract --threads 2 and 3
+// write the same bytes as 1 thread.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -141,4 +142,32 @@ TEST(ScanHook, FlowpicAndNetmlWithTwoThreadsWriteTheSameBytes)
 		EXPECT_TRUE(x == cft::read_file(d2 + "/" + f)) << f;
 	}
 	EXPECT_EQ(cft::run(cft::cuflow_bin() + " flowpic --threads 3 " + shq(path) + " -o " + shq(d1 + "x"), &log), 1);
+}
+
+TEST(ScanHook, FlowsAndExtractWithThreeThreadsWriteTheSameBytes)
+{
+	// --threads 3: flow tracking in the scan's hook thread, the backend and
+	// the writer in the engine's worker; the file is over the 16 MB the
+	// hook thread needs
+	std::string path = capture(40), log;
+	std::string d[3];
+	for (int t = 1; t <= 3; t++) {
+		d[t - 1] = cft::temp_path("-ex" + std::to_string(t));
+		ASSERT_EQ(cft::run(cft::cuflow_bin() + " extract -q --backend cpu --piece-packets 50 --threads " +
+		                       std::to_string(t) + " " + shq(path) + " -o " + shq(d[t - 1]),
+		                   &log),
+		          0)
+			<< log;
+	}
+	for (const char *f : {"features.npy", "sequences.npy", "lengths.npy", "flows.csv"}) {
+		auto x = cft::read_file(d[0] + "/" + f);
+		EXPECT_GT(x.size(), 1000u) << f;
+		EXPECT_TRUE(x == cft::read_file(d[1] + "/" + f)) << "2 threads: " << f;
+		EXPECT_TRUE(x == cft::read_file(d[2] + "/" + f)) << "3 threads: " << f;
+	}
+	std::string c1 = cft::temp_path("-fl1.csv"), c3 = cft::temp_path("-fl3.csv");
+	ASSERT_EQ(cft::run(cft::cuflow_bin() + " flows -q " + shq(path) + " -o " + shq(c1), &log), 0) << log;
+	ASSERT_EQ(cft::run(cft::cuflow_bin() + " flows -q --threads 3 " + shq(path) + " -o " + shq(c3), &log), 0) << log;
+	EXPECT_TRUE(cft::read_file(c1) == cft::read_file(c3));
+	EXPECT_EQ(cft::run(cft::cuflow_bin() + " flows --threads 4 " + shq(path) + " -o " + shq(c3), &log), 1);
 }

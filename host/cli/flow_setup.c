@@ -30,9 +30,11 @@ const char cli_flow_usage[] =
 	"  --decap LIST          tunnels to decapsulate: all (default), none, or a comma list\n"
 	"                        of gre,ipip,vxlan,geneve,gtp,teredo,capwap,tzsp\n"
 	"  --backend NAME        auto (default), cpu or cuda\n"
-	"  --threads N           1 (default) or 2: the backend and the writer run in a second\n"
-	"                        thread, overlapped with reading and flow tracking (the same\n"
-	"                        output, byte for byte)\n"
+	"  --threads N           1 (default), 2 or 3: 2 runs the backend and the writer in a\n"
+	"                        second thread, overlapped with reading and flow tracking (with\n"
+	"                        the CPU backend both threads compute); 3 also tracks flows in\n"
+	"                        a third thread, apart from reading and decoding (captures of\n"
+	"                        16 MB or more). The same output, byte for byte\n"
 	"  --quiet               no progress line\n";
 
 void (*cli_flow_on_file)(void *user, const char *path);
@@ -131,11 +133,12 @@ int cli_flow_option(cli_flow *f, const char *cmd, int c, const char *arg)
 		fprintf(stderr, "cuflow %s: --order takes first or end\n", cmd);
 		return -1;
 	case CLI_OPT_THREADS:
-		if (parse_uint(arg, 1, 2, &v) < 0) {
-			fprintf(stderr, "cuflow %s: --threads takes 1 or 2\n", cmd);
+		if (parse_uint(arg, 1, 3, &v) < 0) {
+			fprintf(stderr, "cuflow %s: --threads takes 1, 2 or 3\n", cmd);
 			return -1;
 		}
 		fo->threads = (uint32_t)v;
+		f->cs.so.hook_thread = v >= 3; /* the scan hands runs of records to flow tracking */
 		return 1;
 	case 'q':
 		f->quiet = 1;

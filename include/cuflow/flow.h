@@ -130,7 +130,12 @@ typedef struct cf_flow_opts {
 	                               thread, on one batch while the caller fills the next
 	                               (two batches in memory; the same records in the same
 	                               order; emit is then called from that thread, and
-	                               never after cf_flow_engine_finish returns) */
+	                               never after cf_flow_engine_finish returns); with
+	                               the CPU backend the caller's thread also computes
+	                               pieces of queued batches instead of waiting. More
+	                               than 2 means 2 here; a third thread for flow
+	                               tracking is the scan's (cf_scan_opts.hook_thread:
+	                               cf_flow_engine_add_batch is then called from it) */
 	uint32_t ip_ids;            /* 0 (default) or 1..1024: each record also gets, per
 	                               direction, the minimum TTL / hop limit and the IP
 	                               ids of that direction's first ip_ids packets (Joy's
