@@ -14,7 +14,9 @@
  *  - statuses are CF_OK, CF_EOF or a known negative code, and after an
  *    error every later call returns the same status;
  *  - record offsets strictly increase; bytes_read never exceeds the input;
- *  - reader info is present and its counts are in range.
+ *  - reader info is present and its counts are in range;
+ *  - cf_read_decode gives the records and the final status of
+ *    cf_reader_next + cf_decode_frame (a second pass, in lockstep).
  * An empty error message is reported on stderr (once) but not fatal.
  *
  * Work per input is bounded (FUZZ_MAX_FRAMES frames, FUZZ_MAX_STREAM bytes
@@ -43,6 +45,49 @@ static void warn_once(int *done, const char *what)
 		*done = 1;
 		fprintf(stderr, "cuflow fuzz: note (not fatal): %s\n", what);
 	}
+}
+
+/* cf_read_decode against its definition, cf_reader_next + cf_decode_frame,
+ * in lockstep on two readers of the same input: the same records byte for
+ * byte, then the same final status. The run length comes from the input. */
+static void read_decode_differential(const uint8_t *data, size_t size, const cf_decode_opts *o)
+{
+	char err[CF_ERRBUF_SIZE];
+	cf_reader *a = NULL, *b = NULL;
+	if (cf_reader_open_memory(data, size, "fuzz-a", &a, err) != CF_OK)
+		return;
+	if (cf_reader_open_memory(data, size, "fuzz-b", &b, err) != CF_OK)
+		FUZZ_FAIL("the second open of the same input failed");
+	size_t run = size ? 1 + data[size / 2] % 64 : 1;
+	cf_pkt got[64], want;
+	long frames = 0;
+	int sa = CF_OK, sb = CF_OK;
+	while (frames < FUZZ_MAX_FRAMES) {
+		size_t n = 0;
+		sb = cf_read_decode(b, o, got, run, &n);
+		if (sb != CF_OK && n != 0)
+			FUZZ_FAIL("cf_read_decode returned %d with %zu records", sb, n);
+		if (sb == CF_OK && (n == 0 || n > run))
+			FUZZ_FAIL("cf_read_decode gave %zu records for a run of %zu", n, run);
+		for (size_t i = 0; i < n; i++, frames++) {
+			cf_frame f;
+			sa = cf_reader_next(a, &f);
+			if (sa != CF_OK)
+				FUZZ_FAIL("cf_read_decode gave record %ld, cf_reader_next status %d", frames, sa);
+			cf_decode_frame(o, &f, &want);
+			if (memcmp(&want, &got[i], sizeof want) != 0)
+				FUZZ_FAIL("record %ld differs between cf_read_decode and cf_decode_frame", frames);
+		}
+		if (sb != CF_OK) {
+			cf_frame f;
+			sa = cf_reader_next(a, &f);
+			if (sa != sb)
+				FUZZ_FAIL("after %ld records: cf_read_decode %d, cf_reader_next %d", frames, sb, sa);
+			break;
+		}
+	}
+	cf_reader_close(a);
+	cf_reader_close(b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -140,5 +185,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)cf_reader_error_offset(r);
 
 	cf_reader_close(r);
+	read_decode_differential(data, size, &varied);
 	return 0;
 }
