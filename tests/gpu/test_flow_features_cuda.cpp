@@ -1,10 +1,14 @@
 // The CUDA backend's flow features against the CPU reference on random
 // batches (bit for bit), reusing the device buffers across batches of
-// different shapes. Skips when no device answers.
+// different shapes; and `cuflow extract` / `cuflow flows` with --backend
+// cuda against --backend cpu on real captures (the same bytes, with one
+// and two threads, and with long flows cut into pieces). Skips when no
+// device answers.
 #include <gtest/gtest.h>
 
 #include "cuflow/cuflow.h"
 #include "flow_batch_gen.h"
+#include "test_util.h"
 
 TEST(FlowFeaturesCuda, EqualsCpuReferenceOnRandomBatches)
 {
@@ -30,4 +34,34 @@ TEST(FlowFeaturesCuda, EqualsCpuReferenceOnRandomBatches)
 	}
 	cf_backend_close(cpu);
 	cf_backend_close(gpu);
+}
+
+TEST(FlowFeaturesCuda, CliCudaEqualsCpuOnRealCaptures)
+{
+	if (cf_cuda_device_count() == 0)
+		GTEST_SKIP() << "no CUDA device";
+	std::vector<std::string> caps;
+	for (const char *name : {"wechat.pcap", "instagram.pcap", "google_ssl.pcap", "tor.pcap", "gtp-u.pcap",
+	                         "quic-33.pcapng", "6in4tunnel.pcap"}) {
+		std::string c = cft::shared_dir() + "/captures/nfstream/pcaps/" + name;
+		if (!cft::shared_dir().empty() && cft::exists(c))
+			caps.push_back(c);
+	}
+	std::string synth = cft::temp_path(".pcap");
+	ASSERT_EQ(cft::run(cft::shq(cft::cuflow_bin()) + " synth -q --flows 3000 --seed 21 -o " + cft::shq(synth)), 0);
+	caps.push_back(synth);
+	for (const std::string &cap : caps)
+		for (const char *extra : {"", " --threads 2 --piece-packets 7"}) {
+			std::string c = cft::temp_path("-ex-cpu"), g = cft::temp_path("-ex-gpu");
+			std::string base = cft::shq(cft::cuflow_bin()) + " extract -q" + extra + " " + cft::shq(cap);
+			ASSERT_EQ(cft::run(base + " --backend cpu -o " + cft::shq(c)), 0) << cap;
+			ASSERT_EQ(cft::run(base + " --backend cuda -o " + cft::shq(g)), 0) << cap;
+			for (const char *f : {"features.npy", "sequences.npy", "lengths.npy", "flows.csv"})
+				EXPECT_TRUE(cft::read_file(c + "/" + f) == cft::read_file(g + "/" + f)) << cap << extra << ": " << f;
+			std::string fc = cft::temp_path("-fl-cpu.csv"), fg = cft::temp_path("-fl-gpu.csv");
+			std::string fb = cft::shq(cft::cuflow_bin()) + " flows -q" + extra + " " + cft::shq(cap);
+			ASSERT_EQ(cft::run(fb + " --backend cpu -o " + cft::shq(fc)), 0) << cap;
+			ASSERT_EQ(cft::run(fb + " --backend cuda -o " + cft::shq(fg)), 0) << cap;
+			EXPECT_TRUE(cft::read_file(fc) == cft::read_file(fg)) << cap << extra << ": flows CSV";
+		}
 }
