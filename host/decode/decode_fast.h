@@ -76,7 +76,7 @@ static inline int cf_decode_fast(const cf_frame *f, uint32_t decap, cf_pkt *o)
 	size_t cap = f->caplen;
 	/* 64-bit locals: a spilled 32-bit one reloaded as 64 bits cannot be
 	 * store-forwarded (a 10-cycle stall per frame, seen in perf) */
-	uint64_t tot, hl, sp, dp, et, vlan = 0;
+	uint64_t tot, hl, et, vlan = 0;
 	size_t l2 = 14;
 	uint64_t tcp_seq_ack = 0, tcp_flags_win = 0, layers;
 
@@ -97,8 +97,6 @@ static inline int cf_decode_fast(const cf_frame *f, uint32_t decap, cf_pkt *o)
 	tot = cf_fast_be16(ip + 2);
 	if (tot > cap - l2 || (cf_fast_be16(ip + 6) & 0x3fff))
 		return 0; /* cut by the snap length, TSO length 0, fragment */
-	sp = cf_fast_be16(l4);
-	dp = cf_fast_be16(l4 + 2);
 	if (ip[9] == 6) {
 		if (tot < 40) /* before reading l4[12]: only 8 bytes of l4 are known to be there */
 			return 0;
@@ -115,6 +113,7 @@ static inline int cf_decode_fast(const cf_frame *f, uint32_t decap, cf_pkt *o)
 	} else if (ip[9] == 17) {
 		if (tot < 28)
 			return 0;
+		uint64_t sp = cf_fast_be16(l4), dp = cf_fast_be16(l4 + 2);
 		if ((decap & CF_UDP_TUNNEL_BITS) &&
 		    (dp == 4789 || dp == 6081 || sp == 2152 || dp == 2152 || sp == 3544 || dp == 3544 ||
 		     sp == 5247 || dp == 5247 || sp == 37008 || dp == 37008))
@@ -136,7 +135,10 @@ static inline int cf_decode_fast(const cf_frame *f, uint32_t decap, cf_pkt *o)
 	cf_fast_st_u64(o, 3, tcp_seq_ack);
 	cf_fast_st_u64(o, 4, cf_fast_be16(ip + 4)); /* ip_id; tunnel_id 0 */
 	cf_fast_st_u64(o, 5, 1 | layers << 16 | (uint64_t)vlan << 32); /* linktype 1, layers, vlan[0], vlan[1] */
-	cf_fast_st_u64(o, 6, sp | (uint64_t)dp << 16 | tcp_flags_win << 32);
+	/* sport | dport << 16, read again here rather than held in registers
+	 * across the checks (fewer spills) */
+	uint32_t ports = __builtin_bswap32((uint32_t)cf_fast_ld_u32(l4));
+	cf_fast_st_u64(o, 6, (uint64_t)(ports >> 16 | ports << 16) | tcp_flags_win << 32);
 	cf_fast_st_u64(o, 7, 20 | (uint64_t)hl << 16 | (uint64_t)l2 << 32 | (uint64_t)4 << 48 | (uint64_t)ip[9] << 56);
 	cf_fast_st_u64(o, 8, ip[8] | (uint64_t)(l2 == 18) << 8); /* ttl, vlan_count; icmp, tunnel, skip, flags, mpls 0 */
 	cf_fast_st_u64(o, 9, (cf_fast_ld_u64(d + 6) & 0xffffffffffffull) | (uint64_t)(d[0] | d[1] << 8) << 48); /* src_mac, dst_mac[0..1] */

@@ -687,8 +687,10 @@ int cf_read_decode(cf_reader *r, const cf_decode_opts *opts, cf_pkt *out, size_t
 				f.offset = s->base + pos;
 				f.data = buf + pos + 16;
 				pos += 16 + (size_t)hdr[2];
-				if (!cf_decode_fast(&f, decap, &out[k]))
-					cf_dec_frame_general(opts, &f, &out[k]);
+				if (!cf_decode_fast(&f, decap, &out[k])) {
+					cf_frame g = f; /* f's address stays private: f lives in registers */
+					cf_dec_frame_general(opts, &g, &out[k]);
+				}
 				k++;
 			}
 			s->pos = pos;
