@@ -24,14 +24,21 @@ struct Read {
 	bool opened = false;
 };
 
+// Opens path; nullptr (and out->opened false) when it is not a capture.
+cf_reader *open_reader(const std::string &path, Read *out)
+{
+	char err[CF_ERRBUF_SIZE];
+	cf_reader *r = nullptr;
+	out->opened = cf_reader_open(path.c_str(), &r, err) == CF_OK;
+	return out->opened ? r : nullptr;
+}
+
 Read per_frame(const std::string &path, const cf_decode_opts *o)
 {
 	Read out;
-	char err[CF_ERRBUF_SIZE];
-	cf_reader *r = nullptr;
-	if (cf_reader_open(path.c_str(), &r, err) != CF_OK)
+	cf_reader *r = open_reader(path, &out);
+	if (!r)
 		return out;
-	out.opened = true;
 	cf_frame f;
 	int st;
 	while ((st = cf_reader_next(r, &f)) == CF_OK) {
@@ -48,11 +55,9 @@ Read per_frame(const std::string &path, const cf_decode_opts *o)
 Read fused(const std::string &path, const cf_decode_opts *o, size_t run)
 {
 	Read out;
-	char err[CF_ERRBUF_SIZE];
-	cf_reader *r = nullptr;
-	if (cf_reader_open(path.c_str(), &r, err) != CF_OK)
+	cf_reader *r = open_reader(path, &out);
+	if (!r)
 		return out;
-	out.opened = true;
 	std::vector<cf_pkt> buf(run);
 	size_t got = 0;
 	int st;

@@ -58,19 +58,28 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Insertion sorts for short arrays (most flows and rows are short). */
+#define DEFINE_INSERTION_SORT(name, T)                          \
+	static void name(T *v, uint64_t n)                      \
+	{                                                       \
+		for (uint64_t i = 1; i < n; i++) {              \
+			T x = v[i];                             \
+			uint64_t j = i;                         \
+			for (; j > 0 && v[j - 1] > x; j--)      \
+				v[j] = v[j - 1];                \
+			v[j] = x;                               \
+		}                                               \
+	}
+DEFINE_INSERTION_SORT(insertion_sort_u64, uint64_t)
+DEFINE_INSERTION_SORT(insertion_sort_u32, uint32_t)
+
 /* Sorts a piece's (direction, size) keys ascending: insertion sort for
- * short pieces (most flows), two 9-bit counting passes through tmp when
- * every size is below 65536 (keys of 17 bits), else qsort. */
+ * short pieces, two 9-bit counting passes through tmp when every size is
+ * below 65536 (keys of 17 bits), else qsort. */
 static void sort_flow_keys(uint64_t *k, uint64_t *tmp, uint64_t n)
 {
 	if (n <= 40) {
-		for (uint64_t i = 1; i < n; i++) {
-			uint64_t x = k[i];
-			uint64_t j = i;
-			for (; j > 0 && k[j - 1] > x; j--)
-				k[j] = k[j - 1];
-			k[j] = x;
-		}
+		insertion_sort_u64(k, n);
 		return;
 	}
 	uint64_t any = 0;
@@ -142,13 +151,7 @@ static int cpu_flow_features(cf_backend *b, cf_flow_batch *fb)
 static void sort_sizes(uint32_t *v, uint32_t *tmp, uint64_t n)
 {
 	if (n <= 32) {
-		for (uint64_t i = 1; i < n; i++) {
-			uint32_t x = v[i];
-			uint64_t j = i;
-			for (; j > 0 && v[j - 1] > x; j--)
-				v[j] = v[j - 1];
-			v[j] = x;
-		}
+		insertion_sort_u32(v, n);
 		return;
 	}
 	for (int shift = 0; shift < 16; shift += 8) {
