@@ -9,7 +9,7 @@
  *
  *   libpcap        pcap_open_offline + pcap_next_ex, minimal header touch
  *   cuflow-read    cf_reader_open + cf_reader_next, the same touch
- *   cuflow-decode  cf_read_decode (default options) in runs of 256 records, as
+ *   cuflow-decode  cf_read_decode (default options) in runs of 32 records, as
  *                  the scan pipeline reads; CF_BENCH_PER_FRAME=1: cf_reader_next +
  *                  cf_decode_frame per frame
  *   floor          read() of the file into a 1 MiB buffer (no parsing)
@@ -149,9 +149,9 @@ static int run_cuflow(const char *path, int decode, result *res)
 			n++;
 		}
 	} else if (decode) {
-		static cf_pkt run[256]; /* as the scan pipeline reads: runs of records */
+		static cf_pkt run[32]; /* as the scan pipeline reads: runs of 32 records */
 		size_t got;
-		while ((rc = cf_read_decode(r, &opts, run, 256, &got)) == CF_OK) {
+		while ((rc = cf_read_decode(r, &opts, run, 32, &got)) == CF_OK) {
 			for (size_t i = 0; i < got; i++) {
 				fields += (uint64_t)run[i].sport + run[i].dport + run[i].proto;
 				decoded += run[i].skip == CF_SKIP_NONE;

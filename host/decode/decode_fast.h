@@ -41,6 +41,13 @@ static inline uint64_t cf_fast_ld_u64(const void *p)
 	return v;
 }
 
+static inline uint64_t cf_fast_ld_u16(const void *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
 static inline uint64_t cf_fast_ld_u32(const void *p)
 {
 	uint32_t v;
@@ -90,13 +97,15 @@ static inline int cf_decode_fast(const cf_frame *f, uint32_t decap, cf_pkt *o)
 	cf_fast_st_u64(o, 0, (uint64_t)f->ts_ns);
 	cf_fast_st_u64(o, 1, cf_fast_ld_u64(&f->caplen)); /* caplen, wirelen */
 	cf_fast_st_u64(o, 9, (cf_fast_ld_u64(d + 6) & 0xffffffffffffull) | (uint64_t)(d[0] | d[1] << 8) << 48); /* src_mac, dst_mac[0..1] */
-	et = cf_fast_be16(d + 12);
-	if (et == 0x8100) {
+	/* ethertypes and the fragment field compared in wire order (no byte
+	 * swap: a few instructions of about 140 per frame) */
+	et = cf_fast_ld_u16(d + 12);
+	if (et == 0x0081) { /* 0x8100 */
 		if (cap < 18 + 20 + 8)
 			return 0;
 		l2 = 18;
 		vlan = cf_fast_be16(d + 14) & 0xfff;
-		et = cf_fast_be16(d + 16);
+		et = cf_fast_ld_u16(d + 16);
 	}
 	ip = d + l2;
 	cf_fast_st_u64(o, 10, cf_fast_ld_u32(d + 2) | cf_fast_ld_u32(ip + 12) << 32); /* dst_mac[2..5], src_ip[0..3] */
@@ -105,10 +114,10 @@ static inline int cf_decode_fast(const cf_frame *f, uint32_t decap, cf_pkt *o)
 	cf_fast_st_u64(o, 13, 0);
 	cf_fast_st_u64(o, 14, 0);
 	l4 = ip + 20;
-	if (et != 0x0800 || ip[0] != 0x45)
+	if (et != 0x0008 || ip[0] != 0x45) /* IPv4 (0x0800), no options */
 		return 0;
 	tot = cf_fast_be16(ip + 2);
-	if (tot > cap - l2 || (cf_fast_be16(ip + 6) & 0x3fff))
+	if (tot > cap - l2 || (cf_fast_ld_u16(ip + 6) & 0xff3f)) /* MF, offset: 0x3fff */
 		return 0; /* cut by the snap length, TSO length 0, fragment */
 	if (ip[9] == 6) {
 		if (tot < 40) /* before reading l4[12]: only 8 bytes of l4 are known to be there */
