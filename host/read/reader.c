@@ -684,13 +684,15 @@ int cf_read_decode(cf_reader *r, const cf_decode_opts *opts, cf_pkt *out, size_t
 				memcpy(&f.caplen, hdr + 2, 8);
 				f.linktype = 1;
 				f.iface = 0;
-				f.offset = s->base + pos;
 				f.data = buf + pos + 16;
-				pos += 16 + (size_t)hdr[2];
 				if (!cf_decode_fast(&f, decap, &out[k])) {
-					cf_frame g = f; /* f's address stays private: f lives in registers */
+					/* f's address stays private (f lives in registers),
+					 * and only this path needs the offset */
+					cf_frame g = f;
+					g.offset = s->base + pos;
 					cf_dec_frame_general(opts, &g, &out[k]);
 				}
+				pos += 16 + (size_t)hdr[2];
 				k++;
 			}
 			s->pos = pos;
