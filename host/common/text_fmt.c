@@ -9,14 +9,11 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "8081828384858687888990919293949596979899";
 
 /* Two digits per division (a writer of millions of rows spends its time
- * here: 19-digit nanosecond timestamps), written backwards from the end
- * the digit count gives. */
+ * here: 19-digit nanosecond timestamps), written backwards into a scratch
+ * and copied out: one pass, no digit count first. */
 char *cf_fmt_u64(char *p, uint64_t v)
 {
-	int n = 1;
-	for (uint64_t t = v; t >= 10; t /= 10)
-		n++;
-	char *end = p + n, *q = end;
+	char tmp[20], *end = tmp + sizeof tmp, *q = end;
 	while (v >= 100) {
 		unsigned r = (unsigned)(v % 100);
 		v /= 100;
@@ -29,7 +26,8 @@ char *cf_fmt_u64(char *p, uint64_t v)
 	} else {
 		*--q = (char)('0' + v);
 	}
-	return end;
+	memcpy(p, q, (size_t)(end - q));
+	return p + (end - q);
 }
 
 char *cf_fmt_i64(char *p, int64_t v)

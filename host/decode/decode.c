@@ -13,8 +13,6 @@
 #include "decode_internal.h"
 #include "decode_fast.h"
 
-#define UDP_TUNNEL_BITS CF_UDP_TUNNEL_BITS
-
 /* First nibble decides IPv4/IPv6 (raw IP, NFLOG, MPLS payloads). */
 static inline int ip_by_nibble(dctx *c, int other)
 {
@@ -116,7 +114,7 @@ static inline int dec_l4(dctx *c, unsigned proto)
 		o->sport = be16(p);
 		o->dport = be16(p + 2);
 		o->l4_hdr_len = 8;
-		if (c->decap & UDP_TUNNEL_BITS) {
+		if (c->decap & CF_UDP_TUNNEL_BITS) {
 			c->off += 8;
 			return cf_dec_udp_tunnel(c);
 		}

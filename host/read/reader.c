@@ -662,7 +662,10 @@ int cf_reader_next(cf_reader *r, cf_frame *f)
  * in the window, Ethernet) is walked and decoded in one loop with both
  * inlined and the frame in registers; anything else goes one frame at a
  * time through cf_reader_next + cf_decode_frame. Per 64-byte frame this
- * saves the two calls and the frame's round trip through memory. */
+ * saves the two calls and the frame's round trip through memory. The
+ * record walk repeats cf_reader_next's fast path on purpose: as one
+ * inline helper shared by both, gcc kept half as many values again on the
+ * stack in this loop (37 -> 52-61 stack references, 8% slower). */
 int cf_read_decode(cf_reader *r, const cf_decode_opts *opts, cf_pkt *out, size_t max, size_t *n)
 {
 	size_t k = 0;

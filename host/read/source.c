@@ -376,9 +376,9 @@ static uint8_t *window_alloc(size_t cap)
 
 /* size: the whole input when it is a plain (uncompressed) regular file
  * smaller than the default buffers, else 0. Small files get buffers of
- * their size: most captures of a corpus are a few KB, and two 1 MiB
- * buffers per open (mmap and munmap each) made opening them slower than
- * libpcap. */
+ * their size: most captures of a corpus are a few KB, and the default
+ * buffers per open (1 MiB raw + the 2 MiB window, mmap and munmap each)
+ * made opening them slower than libpcap. */
 static int stream_init(cf_source *s, uint64_t size, char *errbuf)
 {
 	s->kind = SRC_STREAM;
