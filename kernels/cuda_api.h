@@ -18,9 +18,14 @@
 extern "C" {
 #endif
 
-/* Devices that answer; 0 (never an error) without driver or device.
- * *why gets the CUDA error text when 0 (static string). */
+/* Devices that answer and can run this build's kernels (a kernel image
+ * for device 0's compute capability); 0 (never an error) without driver
+ * or device, or when no image fits. *why gets the reason when 0 (static
+ * or thread-local text). */
 int cf_cuda_probe(const char **why);
+
+/* "NAME (compute X.Y, N MiB)" of device 0 into buf. */
+void cf_cuda_device_desc(char *buf, size_t n);
 
 /* Pinned host memory; CF_ERR_DEVICE when pinning is impossible. */
 int cf_cuda_host_alloc(void **p, size_t bytes);
@@ -43,6 +48,9 @@ int cf_cuda_flow_features(cf_cuda_ctx *c, cf_flow_batch *b, char *errbuf);
 /* netml rows of the batch (netml_features_thrust.h) and their FFT
  * (cuFFT when it loads, else a direct DFT), into b->out. */
 int cf_cuda_netml_features(cf_cuda_ctx *c, cf_netml_batch *b, char *errbuf);
+/* FFT parts computed so far by cuFFT and by the direct DFT, and why the
+ * direct DFT ran ("" when it did not). */
+void cf_cuda_fft_counts(const cf_cuda_ctx *c, uint64_t *cufft, uint64_t *direct, const char **why);
 /* Frees the netml buffers and plans (called by cf_cuda_ctx_free). */
 void cf_cuda_netml_free(cf_cuda_ctx *c);
 

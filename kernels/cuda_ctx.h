@@ -10,13 +10,18 @@
 #include <cuda_runtime.h>
 
 #include "cuda_api.h"
+#include "cuflow/cuflow.h"
 
+// On failure: the message, the thread's last CUDA error cleared (else the
+// next Thrust call would throw it again), CF_ERR_DEVICE. Entry points then
+// pass the status through cf_cuda_finish, which drains the stream.
 #define CF_CUDA_TRY(expr)                                                                     \
 	do {                                                                                      \
 		cudaError_t e_ = (expr);                                                              \
 		if (e_ != cudaSuccess) {                                                              \
 			snprintf(errbuf, CF_ERRBUF_SIZE, "%s failed: %s (%s:%d)", #expr,                 \
 			         cudaGetErrorString(e_), __FILE__, __LINE__);                             \
+			cudaGetLastError();                                                               \
 			return CF_ERR_DEVICE;                                                             \
 		}                                                                                     \
 	} while (0)
@@ -47,6 +52,8 @@ struct cf_cuda_ctx {
 		int handle; // cufftHandle
 	} netml_plan[2];
 	int netml_plan_next;
+	uint64_t fft_cufft, fft_direct; // FFT parts done by cuFFT / by the direct DFT
+	const char *fft_why;            // why the direct DFT ran (static text)
 	// FlowPic batches (flowpic.cu): one device block, grown to the largest batch
 	void *flowpic_mem;
 	size_t flowpic_bytes;
@@ -59,6 +66,19 @@ template <class T> static inline cudaError_t h2d(T *dst, const T *src, uint64_t 
 template <class T> static inline cudaError_t d2h(T *dst, const T *src, uint64_t n, cudaStream_t s)
 {
 	return n ? cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost, s) : cudaSuccess;
+}
+
+// Every entry point returns through this: after an error the copies it
+// queued into the caller's (pinned) buffers may still be in flight, so the
+// stream is drained before the caller sees the status, and the sticky
+// error of the failure is cleared.
+static inline int cf_cuda_finish(cf_cuda_ctx *c, int st)
+{
+	if (st != CF_OK) {
+		cudaStreamSynchronize(c->stream);
+		cudaGetLastError();
+	}
+	return st;
 }
 
 #endif

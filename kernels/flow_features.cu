@@ -36,7 +36,7 @@ static int flow_mirror(cf_cuda_ctx *c, const cf_flow_batch *h, char *errbuf)
 	return CF_OK;
 }
 
-extern "C" int cf_cuda_flow_features(cf_cuda_ctx *c, cf_flow_batch *b, char *errbuf)
+static int flow_features_body(cf_cuda_ctx *c, cf_flow_batch *b, char *errbuf)
 {
 	if (b->n_pieces == 0)
 		return CF_OK;
@@ -69,4 +69,9 @@ extern "C" int cf_cuda_flow_features(cf_cuda_ctx *c, cf_flow_batch *b, char *err
 		return CF_ERR_DEVICE;
 	}
 	return CF_OK;
+}
+
+extern "C" int cf_cuda_flow_features(cf_cuda_ctx *c, cf_flow_batch *b, char *errbuf)
+{
+	return cf_cuda_finish(c, flow_features_body(c, b, errbuf));
 }

@@ -9,6 +9,7 @@
 
 #include <thrust/execution_policy.h>
 #include <thrust/system/cuda/execution_policy.h>
+#include <thrust/transform.h>
 
 #include "cuda_ctx.h"
 #include "cuflow/cuflow.h"
@@ -16,12 +17,21 @@
 
 static size_t al16(size_t x) { return (x + 15) & ~(size_t)15; }
 
-extern "C" int cf_cuda_flowpic_images(cf_cuda_ctx *c, cf_flowpic_batch *b, char *errbuf)
+namespace {
+struct sub_base {
+	uint64_t base;
+	__device__ uint64_t operator()(uint64_t o) const { return o - base; }
+};
+} // namespace
+
+static int flowpic_images_body(cf_cuda_ctx *c, cf_flowpic_batch *b, char *errbuf)
 {
 	uint64_t I = b->n_images;
 	if (!I)
 		return CF_OK;
-	uint64_t N = b->offsets[I], R = b->res, px = I * b->channels * R * R;
+	// entries base..offsets[I]-1 (the CPU reference takes any start): the
+	// device copy starts at entry 0, its offsets rebased
+	uint64_t base = b->offsets[0], N = b->offsets[I] - base, R = b->res, px = I * b->channels * R * R;
 	size_t vbytes = b->value == CF_FLOWPIC_COUNT ? 2 : b->value == CF_FLOWPIC_CAPPED ? 1 : 4;
 	size_t o_off = 0, o_t = al16((I + 1) * 8), o_size = al16(o_t + N * 8), o_chan = al16(o_size + N * 4);
 	size_t o_tf = al16(o_chan + N), o_tl = al16(o_tf + I * 8), o_an = al16(o_tl + I * 8);
@@ -52,16 +62,20 @@ extern "C" int cf_cuda_flowpic_images(cf_cuda_ctx *c, cf_flowpic_batch *b, char 
 	d.out = m + o_out;
 	cudaStream_t s = c->stream;
 	try {
+		auto pol = thrust::cuda::par.on(s);
 		CF_CUDA_TRY(h2d((uint64_t *)d.offsets, b->offsets, I + 1, s));
-		CF_CUDA_TRY(h2d((double *)d.t, b->t, N, s));
-		CF_CUDA_TRY(h2d((uint32_t *)d.size, b->size, N, s));
-		CF_CUDA_TRY(h2d((uint8_t *)d.chan, b->chan, N, s));
+		if (base)
+			thrust::transform(pol, (uint64_t *)d.offsets, (uint64_t *)d.offsets + I + 1, (uint64_t *)d.offsets,
+			                  sub_base{base});
+		CF_CUDA_TRY(h2d((double *)d.t, b->t + base, N, s));
+		CF_CUDA_TRY(h2d((uint32_t *)d.size, b->size + base, N, s));
+		CF_CUDA_TRY(h2d((uint8_t *)d.chan, b->chan + base, N, s));
 		CF_CUDA_TRY(h2d((double *)d.t_first, b->t_first, I, s));
 		CF_CUDA_TRY(h2d((double *)d.t_last, b->t_last, I, s));
 		CF_CUDA_TRY(h2d((double *)d.anchor, b->anchor, I, s));
 		CF_CUDA_TRY(h2d((double *)d.edges_t, b->edges_t, R + 1, s));
 		CF_CUDA_TRY(h2d((double *)d.edges_s, b->edges_s, R + 1, s));
-		cf_thrust::flowpic_images(thrust::cuda::par.on(s), d, N, (uint32_t *)(m + o_img));
+		cf_thrust::flowpic_images(pol, d, 0, N, (uint32_t *)(m + o_img));
 		CF_CUDA_TRY(d2h((char *)b->out, (const char *)d.out, px * vbytes, s));
 		CF_CUDA_TRY(d2h(b->packets, d.packets, I, s));
 		CF_CUDA_TRY(cudaStreamSynchronize(s));
@@ -71,4 +85,9 @@ extern "C" int cf_cuda_flowpic_images(cf_cuda_ctx *c, cf_flowpic_batch *b, char 
 		return CF_ERR_DEVICE;
 	}
 	return CF_OK;
+}
+
+extern "C" int cf_cuda_flowpic_images(cf_cuda_ctx *c, cf_flowpic_batch *b, char *errbuf)
+{
+	return cf_cuda_finish(c, flowpic_images_body(c, b, errbuf));
 }

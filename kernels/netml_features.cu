@@ -1,12 +1,15 @@
 /*
  * CUDA backend: netml rows of a batch (netml_features_thrust.h on the
  * backend's stream), then the FFT variant with cuFFT (D2Z, batched over
- * the rows, real parts kept). cuFFT is loaded at run time (dlopen): the
- * library is large and optional; without it a direct DFT kernel
- * (cf_dft_real_at) computes the same values within netml's tolerance.
+ * the rows, real parts kept), each part staged into 16-byte-aligned rows
+ * first (cf_fft_stage). cuFFT is loaded at run time (dlopen): the library
+ * is large and optional; without it a direct DFT kernel (cf_dft_real_at)
+ * computes the same values within netml's tolerance, and the context
+ * counts which path ran (cf_cuda_fft_counts).
  * Device memory is one block grown to the largest batch.
  */
 #include <dlfcn.h>
+#include <cstdlib>
 #include <exception>
 
 #include <cufft.h>
@@ -36,10 +39,12 @@ const cufft_api *load_cufft()
 {
 	if (!g_cufft.tried) {
 		g_cufft.tried = 1;
-		const char *names[] = {"libcufft.so.12", "libcufft.so.11", "libcufft.so"};
+		// CUFLOW_CUFFT_LIB names the library where it is not on the
+		// loader's path (e.g. pip's nvidia-cufft wheel)
+		const char *names[] = {getenv("CUFLOW_CUFFT_LIB"), "libcufft.so.12", "libcufft.so.11", "libcufft.so"};
 		void *h = nullptr;
 		for (const char *nm : names)
-			if ((h = dlopen(nm, RTLD_NOW | RTLD_LOCAL)))
+			if (nm && *nm && (h = dlopen(nm, RTLD_NOW | RTLD_LOCAL)))
 				break;
 		if (h) {
 			g_cufft.plan_many = (decltype(g_cufft.plan_many))dlsym(h, "cufftPlanMany");
@@ -52,41 +57,14 @@ const cufft_api *load_cufft()
 	return g_cufft.ok ? &g_cufft : nullptr;
 }
 
-// out[r * stride + col0 + k] = Re spec[r][k] (Hermitian: X[n-k] = conj X[k]).
-struct fft_real_back {
-	double *out;
-	const cufftDoubleComplex *spec;
-	uint32_t stride, col0, n, half;
-	__device__ void operator()(uint64_t e) const
-	{
-		uint64_t r = e / n;
-		uint32_t k = (uint32_t)(e % n);
-		out[r * stride + col0 + k] = spec[r * half + (k < half ? k : n - k)].x;
-	}
-};
+static_assert(sizeof(cf_thrust::cf_cplx) == sizeof(cufftDoubleComplex) &&
+                  alignof(cufftDoubleComplex) == 16,
+              "cf_cplx must have cufftDoubleComplex's layout");
 
-// The fallback: tmp[r * n + k] = Re DFT of the row's part, then copied back.
-struct dft_direct {
-	const double *in;
-	double *tmp;
-	uint32_t stride, col0, n;
-	__device__ void operator()(uint64_t e) const
-	{
-		uint64_t r = e / n;
-		tmp[e] = cf_dft_real_at(in + r * stride + col0, n, (uint32_t)(e % n));
-	}
-};
-struct copy_part_back {
-	const double *tmp;
-	double *out;
-	uint32_t stride, col0, n;
-	__device__ void operator()(uint64_t e) const { out[(e / n) * stride + col0 + e % n] = tmp[e]; }
-};
-
-int cufft_plan(cf_cuda_ctx *c, const cufft_api *api, int n, int rows, int stride, cufftHandle *out)
+int cufft_plan(cf_cuda_ctx *c, const cufft_api *api, int n, int rows, int dist, cufftHandle *out)
 {
 	for (auto &p : c->netml_plan)
-		if (p.made && p.n == n && p.rows == rows && p.stride == stride) {
+		if (p.made && p.n == n && p.rows == rows && p.stride == dist) {
 			*out = p.handle;
 			return 0;
 		}
@@ -95,9 +73,10 @@ int cufft_plan(cf_cuda_ctx *c, const cufft_api *api, int n, int rows, int stride
 	if (p.made)
 		api->destroy(p.handle);
 	p.made = 0;
-	int inembed[1] = {stride}, half = n / 2 + 1, onembed[1] = {half};
+	// staged rows of `dist` doubles (even: 16-byte aligned), spectra of half
+	int inembed[1] = {dist}, half = n / 2 + 1, onembed[1] = {half};
 	cufftHandle h;
-	if (api->plan_many(&h, 1, &n, inembed, 1, stride, onembed, 1, half, CUFFT_D2Z, rows) != CUFFT_SUCCESS)
+	if (api->plan_many(&h, 1, &n, inembed, 1, dist, onembed, 1, half, CUFFT_D2Z, rows) != CUFFT_SUCCESS)
 		return -1;
 	if (api->set_stream(h, c->stream) != CUFFT_SUCCESS) {
 		api->destroy(h);
@@ -106,37 +85,45 @@ int cufft_plan(cf_cuda_ctx *c, const cufft_api *api, int n, int rows, int stride
 	p.made = 1;
 	p.n = n;
 	p.rows = rows;
-	p.stride = stride;
+	p.stride = dist;
 	p.handle = h;
 	*out = h;
 	return 0;
 }
 
-// Real part of the DFT of one part (col0, n) of every row, in place.
-int fft_part(cf_cuda_ctx *c, double *out, uint32_t rows, uint32_t stride, uint32_t col0, uint32_t n, void *scratch,
+// Real part of the DFT of one part (col0, n) of every row, in place:
+// staged into aligned rows (cf_fft_stage), cuFFT D2Z or the direct DFT,
+// real parts scattered back. `block` is 16-byte aligned and holds
+// cf_fft_stage_of(rows, n).bytes.
+int fft_part(cf_cuda_ctx *c, double *out, uint32_t rows, uint32_t stride, uint32_t col0, uint32_t n, char *block,
              char *errbuf)
 {
 	if (!n)
 		return CF_OK;
 	auto pol = thrust::cuda::par.on(c->stream);
-	uint64_t total = (uint64_t)rows * n;
+	cf_fft_stage st = cf_fft_stage_of(rows, n);
+	cf_thrust::fft_stage(pol, out, rows, stride, col0, n, st, block);
 	const cufft_api *api = load_cufft();
 	cufftHandle plan;
-	if (api && cufft_plan(c, api, (int)n, (int)rows, (int)stride, &plan) == 0) {
-		auto *spec = (cufftDoubleComplex *)scratch;
-		if (api->exec_d2z(plan, out + col0, spec) != CUFFT_SUCCESS) {
-			snprintf(errbuf, CF_ERRBUF_SIZE, "cufftExecD2Z failed (n %u, %u rows)", n, rows);
+	if (!api) {
+		c->fft_why = "cuFFT not loaded (libcufft.so.12/.11 not found by dlopen)";
+	} else if (cufft_plan(c, api, (int)n, (int)rows, (int)st.dist, &plan) != 0) {
+		c->fft_why = "cuFFT could not plan the transform";
+		api = nullptr;
+	}
+	if (api) {
+		cufftResult r = api->exec_d2z(plan, (cufftDoubleReal *)block, (cufftDoubleComplex *)(block + st.spec_off));
+		if (r != CUFFT_SUCCESS) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "cufftExecD2Z failed (cufftResult %d; n %u, %u rows)", (int)r, n,
+			         rows);
 			return CF_ERR_DEVICE;
 		}
-		thrust::for_each(pol, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(total),
-		                 fft_real_back{out, spec, stride, col0, n, n / 2 + 1});
-		return CF_OK;
+		c->fft_cufft++;
+	} else {
+		cf_thrust::fft_direct(pol, rows, n, st, block);
+		c->fft_direct++;
 	}
-	auto *tmp = (double *)scratch;
-	thrust::for_each(pol, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(total),
-	                 dft_direct{out, tmp, stride, col0, n});
-	thrust::for_each(pol, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(total),
-	                 copy_part_back{tmp, out, stride, col0, n});
+	cf_thrust::fft_scatter(pol, out, rows, stride, col0, n, st, block);
 	return CF_OK;
 }
 
@@ -149,7 +136,7 @@ size_t align16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 } // namespace
 
-extern "C" int cf_cuda_netml_features(cf_cuda_ctx *c, cf_netml_batch *b, char *errbuf)
+static int netml_features(cf_cuda_ctx *c, cf_netml_batch *b, char *errbuf)
 {
 	uint64_t R = b->n_rows;
 	if (!R)
@@ -162,9 +149,8 @@ extern "C" int cf_cuda_netml_features(cf_cuda_ctx *c, cf_netml_batch *b, char *e
 	size_t o_ttl = align16(o_size + N * 4), o_hfl = align16(o_ttl + N), o_out = align16(o_hfl + N);
 	size_t o_keys = align16(o_out + R * C * 8), o_row = align16(o_keys + N * 8);
 	size_t o_fft = align16(o_row + N * 4);
-	size_t fft_bytes = b->fft ? R * (part / 2 + 1) * sizeof(cufftDoubleComplex) : 0;
-	if (b->fft && R * part * 8 > fft_bytes)
-		fft_bytes = R * part * 8; // the direct DFT's staging rows
+	// one part at a time; the larger part's staging is the larger block
+	size_t fft_bytes = b->fft ? cf_fft_stage_of(R, part).bytes : 0;
 	size_t need = o_fft + fft_bytes;
 	if (need > c->netml_bytes) {
 		if (c->netml_mem)
@@ -208,6 +194,18 @@ extern "C" int cf_cuda_netml_features(cf_cuda_ctx *c, cf_netml_batch *b, char *e
 		return CF_ERR_DEVICE;
 	}
 	return CF_OK;
+}
+
+extern "C" int cf_cuda_netml_features(cf_cuda_ctx *c, cf_netml_batch *b, char *errbuf)
+{
+	return cf_cuda_finish(c, netml_features(c, b, errbuf));
+}
+
+extern "C" void cf_cuda_fft_counts(const cf_cuda_ctx *c, uint64_t *cufft, uint64_t *direct, const char **why)
+{
+	*cufft = c->fft_cufft;
+	*direct = c->fft_direct;
+	*why = c->fft_why ? c->fft_why : "";
 }
 
 extern "C" void cf_cuda_netml_free(cf_cuda_ctx *c)

@@ -90,17 +90,45 @@ static inline CF_HD double cf_np_block_sqdev(const uint32_t *s, uint64_t n, doub
 	return r;
 }
 
+/* numpy's split of a range of m > 128 elements: the left half is m/2
+ * rounded down to a multiple of 8. */
+static inline CF_HD uint64_t cf_np_pairwise_left(uint64_t m)
+{
+	uint64_t m2 = m / 2;
+	return m2 - m2 % 8;
+}
+
+/* Frames of cf_np_pairwise_tree's stack: its ranges hold at most
+ * CF_NP_BUFSIZE (8192) elements, and the deepest split tree of such a
+ * range (8191 elements: 8191 -> 4103 -> 2055 -> 1031 -> 519 -> 263 -> 135
+ * -> 71) has 8 frames, root and leaf included. A fixed 64-frame stack
+ * cost 2 KB of local memory per GPU thread for nothing.
+ * cf_np_pairwise_frames(n) is the exact need of a range of n, checked
+ * for every n <= 8192 by tests/test_netml.cpp. */
+#define CF_NP_TREE_FRAMES 8
+
+static inline int cf_np_pairwise_frames(uint64_t n)
+{
+	if (n <= 128)
+		return 1;
+	uint64_t m2 = cf_np_pairwise_left(n);
+	int l = cf_np_pairwise_frames(m2), r = cf_np_pairwise_frames(n - m2);
+	return 1 + (l > r ? l : r);
+}
+
+/* Pairwise sum of a range of n <= CF_NP_BUFSIZE elements, as numpy's
+ * pairwise_sum splits it. */
 static inline CF_HD double cf_np_pairwise_tree(const uint32_t *s, uint64_t n, double mean)
 {
 	/* Iterative (an explicit stack of pending halves) so that device
-	 * code needs no recursion. Post-order walk of numpy's split tree. Each frame is a range; a
-	 * frame whose left half is done holds that half's sum. Depth is at
-	 * most log2(n / 128) + 1 < 64. */
+	 * code needs no recursion. Post-order walk of numpy's split tree. Each
+	 * frame is a range; a frame whose left half is done holds that half's
+	 * sum. */
 	struct {
 		uint64_t off, n;
 		double left;
 		int state; /* 0: not split yet, 1: left half summed */
-	} st[64];
+	} st[CF_NP_TREE_FRAMES];
 	int top = 0;
 	double ret = 0.0;
 	st[0].off = 0;
@@ -111,11 +139,9 @@ static inline CF_HD double cf_np_pairwise_tree(const uint32_t *s, uint64_t n, do
 		if (m <= 128) {
 			ret = cf_np_block_sqdev(s + off, m, mean);
 		} else if (st[top].state == 0) {
-			uint64_t m2 = m / 2;
-			m2 -= m2 % 8;
 			st[top].state = 1;
 			st[top + 1].off = off;
-			st[top + 1].n = m2;
+			st[top + 1].n = cf_np_pairwise_left(m);
 			st[top + 1].state = 0;
 			top++;
 			continue;
@@ -128,8 +154,7 @@ static inline CF_HD double cf_np_pairwise_tree(const uint32_t *s, uint64_t n, do
 				return ret;
 			top--;
 			if (st[top].state == 1) {
-				uint64_t m2 = st[top].n / 2;
-				m2 -= m2 % 8;
+				uint64_t m2 = cf_np_pairwise_left(st[top].n);
 				st[top].left = ret;
 				st[top].state = 2;
 				st[top + 1].off = st[top].off + m2;
@@ -269,6 +294,32 @@ static inline CF_HD void cf_netml_row(const cf_netml_batch *b, uint32_t r, const
 	default:
 		break;
 	}
+}
+
+/* Staging of one part's FFT (the header part or the feature part of
+ * every padded row) for cuFFT. cufftExecD2Z needs its real input aligned
+ * like cufftDoubleComplex (16 bytes); a part that starts at an odd column
+ * of the row-major matrix is 8 mod 16, and a row distance of odd length
+ * misaligns every other row. So the part is copied into rows of `dist`
+ * doubles (n rounded up to even: every staged row is 16-byte aligned when
+ * the block is), transformed into `half` complex values per row at
+ * `spec_off`, and the real parts are scattered back. The direct-DFT
+ * fallback uses the same staging, so CI runs it (tests/test_netml_omp.cpp). */
+typedef struct cf_fft_stage {
+	uint32_t dist;     /* staged row distance, in doubles: even, >= n */
+	uint32_t half;     /* complex values per spectrum row: n / 2 + 1 */
+	uint64_t spec_off; /* bytes from the block to the spectra: a multiple of 16 */
+	uint64_t bytes;    /* bytes of the whole block */
+} cf_fft_stage;
+
+static inline cf_fft_stage cf_fft_stage_of(uint64_t rows, uint32_t n)
+{
+	cf_fft_stage s;
+	s.dist = n + (n & 1u);
+	s.half = n / 2 + 1;
+	s.spec_off = rows * s.dist * sizeof(double);
+	s.bytes = s.spec_off + rows * s.half * 2 * sizeof(double);
+	return s;
 }
 
 /* Re X_k of the DFT of v[0..n) (no normalisation), directly: the GPU's

@@ -5,7 +5,10 @@
  * runs. STATS rows need their sizes sorted: the row of every packet
  * (upper_bound over the offsets) and its size form 64-bit keys, one sort
  * (a radix sort on the GPU) orders every row's sizes; then one thread per
- * row runs cf_netml_row. The FFT variant is applied afterwards (cuFFT).
+ * row runs cf_netml_row. The FFT variant is applied afterwards to each
+ * part: staged into aligned rows (cf_fft_stage), transformed (cuFFT on the
+ * GPU, or fft_direct: a direct DFT that OpenMP runs too), and the real
+ * parts scattered back.
  */
 #ifndef CUFLOW_KERNELS_NETML_FEATURES_THRUST_H
 #define CUFLOW_KERNELS_NETML_FEATURES_THRUST_H
@@ -63,6 +66,76 @@ void netml_rows(Policy &&pol, const cf_netml_batch &b, uint64_t base, uint64_t n
 	}
 	thrust::for_each(pol, thrust::counting_iterator<uint32_t>(0), thrust::counting_iterator<uint32_t>(b.n_rows),
 	                 netml_row_compute{b, sorted});
+}
+
+// The layout of cufftDoubleComplex (kernels/netml_features.cu checks it).
+struct cf_cplx {
+	double x, y;
+};
+
+struct fft_stage_part {
+	const double *out;
+	double *staged;
+	uint32_t stride, col0, n, dist;
+	CF_HD void operator()(uint64_t e) const
+	{
+		uint64_t r = e / n;
+		uint32_t k = (uint32_t)(e % n);
+		staged[r * dist + k] = out[r * stride + col0 + k];
+	}
+};
+
+// The fallback transform: bins 0..half-1 of each staged row, real parts.
+struct fft_direct_half {
+	const double *staged;
+	cf_cplx *spec;
+	uint32_t n, dist, half;
+	CF_HD void operator()(uint64_t e) const
+	{
+		uint64_t r = e / half;
+		spec[e].x = cf_dft_real_at(staged + r * dist, n, (uint32_t)(e % half));
+		spec[e].y = 0.0;
+	}
+};
+
+// out[r * stride + col0 + k] = Re spec[r][k] (Hermitian: X[n-k] = conj X[k]).
+struct fft_real_back {
+	double *out;
+	const cf_cplx *spec;
+	uint32_t stride, col0, n, half;
+	CF_HD void operator()(uint64_t e) const
+	{
+		uint64_t r = e / n;
+		uint32_t k = (uint32_t)(e % n);
+		out[r * stride + col0 + k] = spec[r * half + (k < half ? k : n - k)].x;
+	}
+};
+
+// Copies part (col0, n) of every row of out into the staging block
+// (layout st = cf_fft_stage_of(rows, n); block 16-byte aligned).
+template <class Policy>
+void fft_stage(Policy &&pol, const double *out, uint64_t rows, uint32_t stride, uint32_t col0, uint32_t n,
+               const cf_fft_stage &st, void *block)
+{
+	thrust::for_each(pol, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(rows * n),
+	                 fft_stage_part{out, (double *)block, stride, col0, n, st.dist});
+}
+
+// The spectra of the staged rows by a direct DFT (real parts only).
+template <class Policy> void fft_direct(Policy &&pol, uint64_t rows, uint32_t n, const cf_fft_stage &st, void *block)
+{
+	thrust::for_each(pol, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(rows * st.half),
+	                 fft_direct_half{(const double *)block, (cf_cplx *)((char *)block + st.spec_off), n, st.dist,
+	                                 st.half});
+}
+
+// Writes the real parts of the spectra back over part (col0, n).
+template <class Policy>
+void fft_scatter(Policy &&pol, double *out, uint64_t rows, uint32_t stride, uint32_t col0, uint32_t n,
+                 const cf_fft_stage &st, const void *block)
+{
+	thrust::for_each(pol, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(rows * n),
+	                 fft_real_back{out, (const cf_cplx *)((const char *)block + st.spec_off), stride, col0, n, st.half});
 }
 
 } // namespace cf_thrust

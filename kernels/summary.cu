@@ -16,12 +16,22 @@
 #include <thrust/execution_policy.h>
 #include <thrust/system/cuda/execution_policy.h>
 
+#include "backend/cuda_arch.h"
 #include "cuda_ctx.h"
 #include "cuflow/cuflow.h"
 #include "summary_thrust.h"
 
+#ifndef CUFLOW_CUDA_ARCHS
+#define CUFLOW_CUDA_ARCHS ""
+#endif
+
+// Asked about by the probe: the driver finds an image of it for the
+// device exactly when it finds one for every kernel of this build.
+__global__ void cf_probe_kernel() {}
+
 extern "C" int cf_cuda_probe(const char **why)
 {
+	static thread_local char msg[256];
 	int n = 0; // cudaGetDeviceCount leaves it untouched on failure
 	cudaError_t e = cudaGetDeviceCount(&n);
 	if (e != cudaSuccess) {
@@ -30,9 +40,51 @@ extern "C" int cf_cuda_probe(const char **why)
 		cudaGetLastError(); // clear the sticky error of a failed probe
 		return 0;
 	}
-	if (n == 0 && why)
-		*why = "no CUDA device";
+	if (n == 0) {
+		if (why)
+			*why = "no CUDA device";
+		return 0;
+	}
+	// Device 0 is the one the backend uses (cudaSetDevice is never called).
+	int major = 0, minor = 0;
+	if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) != cudaSuccess ||
+	    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0) != cudaSuccess) {
+		cudaGetLastError();
+		if (why)
+			*why = "the CUDA device did not report its compute capability";
+		return 0;
+	}
+	if (cf_cuda_arch_runs(CUFLOW_CUDA_ARCHS, major, minor) == 0) {
+		snprintf(msg, sizeof msg,
+		         "CUDA device 0 has compute capability %d.%d, and this build has kernels for %s only "
+		         "(rebuild with -DCMAKE_CUDA_ARCHITECTURES=%d%d)",
+		         major, minor, CUFLOW_CUDA_ARCHS, major, minor);
+		if (why)
+			*why = msg;
+		return 0;
+	}
+	cudaFuncAttributes fa;
+	e = cudaFuncGetAttributes(&fa, cf_probe_kernel);
+	if (e != cudaSuccess) {
+		snprintf(msg, sizeof msg, "CUDA device 0 (compute capability %d.%d) cannot run this build's kernels: %s",
+		         major, minor, cudaGetErrorString(e));
+		cudaGetLastError();
+		if (why)
+			*why = msg;
+		return 0;
+	}
 	return n;
+}
+
+extern "C" void cf_cuda_device_desc(char *buf, size_t n)
+{
+	cudaDeviceProp p;
+	if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) {
+		cudaGetLastError();
+		snprintf(buf, n, "CUDA device 0");
+		return;
+	}
+	snprintf(buf, n, "%s (compute %d.%d, %zu MiB)", p.name, p.major, p.minor, (size_t)(p.totalGlobalMem >> 20));
 }
 
 extern "C" int cf_cuda_host_alloc(void **p, size_t bytes)
@@ -100,7 +152,7 @@ extern "C" void cf_cuda_ctx_free(cf_cuda_ctx *c)
 	delete c;
 }
 
-extern "C" int cf_cuda_summarize(cf_cuda_ctx *c, const cf_pkt_batch *b, cf_summary *acc, char *errbuf)
+static int summarize(cf_cuda_ctx *c, const cf_pkt_batch *b, cf_summary *acc, char *errbuf)
 {
 	try {
 		for (size_t off = 0; off < b->count; off += kChunk) {
@@ -120,4 +172,9 @@ extern "C" int cf_cuda_summarize(cf_cuda_ctx *c, const cf_pkt_batch *b, cf_summa
 		return CF_ERR_DEVICE;
 	}
 	return CF_OK;
+}
+
+extern "C" int cf_cuda_summarize(cf_cuda_ctx *c, const cf_pkt_batch *b, cf_summary *acc, char *errbuf)
+{
+	return cf_cuda_finish(c, summarize(c, b, acc, errbuf));
 }

@@ -27,7 +27,7 @@ TEST(FlowpicThrustOmp, EqualsCpuReferenceOnRandomBatches)
 					seed++;
 					ASSERT_EQ(cf_backend_flowpic_images(nullptr, &a.b), CF_OK);
 					std::vector<uint32_t> image(g.t.size() + 1);
-					cf_thrust::flowpic_images(thrust::omp::par, g.b, g.t.size(), image.data());
+					cf_thrust::flowpic_images(thrust::omp::par, g.b, 0, g.t.size(), image.data());
 					ASSERT_EQ(a.out, g.out) << "axis " << axis << " value " << value << " channels " << ch;
 					ASSERT_EQ(a.packets, g.packets);
 					// the CPU backend's sparse path (a pixel per entry): the same
@@ -50,6 +50,38 @@ TEST(FlowpicThrustOmp, EqualsCpuReferenceOnRandomBatches)
 						EXPECT_GT(in, 0u); // the generator puts most entries inside
 					}
 				}
+}
+
+// A batch whose entries start past 0 (offsets[0] > 0: the first images'
+// entries are left out), as the CPU reference allows: the Thrust algorithm
+// bins the same entries.
+TEST(FlowpicThrustOmp, OffsetsThatDoNotStartAtZero)
+{
+	for (uint64_t seed = 40; seed < 46; seed++) {
+		cft::flowpic_batch_data a(seed, 30, 200, 32, 2, (int)(seed % 3), (int)((seed / 3) % 3), 0, 0, 15.0);
+		cft::flowpic_batch_data g(seed, 30, 200, 32, 2, (int)(seed % 3), (int)((seed / 3) % 3), 0, 0, 15.0);
+		// drop the first 5 images: the batch now starts at entry offsets[5]
+		for (auto *d : {&a, &g}) {
+			d->b.offsets += 5;
+			d->b.t_first += 5;
+			d->b.t_last += 5;
+			d->b.anchor += 5;
+			d->b.n_images -= 5;
+		}
+		uint64_t base = a.b.offsets[0], n = a.b.offsets[a.b.n_images] - base;
+		ASSERT_GT(base, 0u);
+		ASSERT_EQ(cf_backend_flowpic_images(nullptr, &a.b), CF_OK);
+		std::vector<uint32_t> image(n + 1);
+		cf_thrust::flowpic_images(thrust::omp::par, g.b, base, n, image.data());
+		uint64_t px = (uint64_t)a.b.n_images * 2 * 32 * 32;
+		size_t vb = cf_flowpic_value_bytes(a.b.value);
+		ASSERT_TRUE(std::equal(a.out.begin(), a.out.begin() + px * vb, g.out.begin())) << "seed " << seed;
+		ASSERT_TRUE(std::equal(a.packets.begin(), a.packets.begin() + a.b.n_images, g.packets.begin()));
+		uint64_t landed = 0;
+		for (uint32_t i = 0; i < a.b.n_images; i++)
+			landed += a.packets[i];
+		EXPECT_GT(landed, 0u);
+	}
 }
 
 // The shared binning against numpy's rule, by hand: edges 0..4 (integers).

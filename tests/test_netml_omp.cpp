@@ -8,8 +8,9 @@
 //     pairwise sum changes shape (< 8, 128 / 129, > 4096, 8192-element
 //     chunks), times with ties and huge gaps (SAMP's 500-window cap),
 //     offsets not starting at 0 and unused packets before and after the rows;
-//   * FFT: the Thrust rows with the GPU's fallback DFT (cf_dft_real_at) per
-//     part, against the CPU backend's FFTW, within 1e-12 * max(1, row max-abs).
+//   * FFT: the Thrust rows, each part staged, transformed by the GPU's
+//     fallback DFT (cf_dft_real_at) and scattered back as the GPU does it,
+//     against the CPU backend's FFTW, within 1e-12 * max(1, row max-abs).
 #include <gtest/gtest.h>
 #include <thrust/device_vector.h>
 #include <thrust/execution_policy.h>
@@ -170,13 +171,15 @@ TEST(NetmlThrustOmp, TinyBatches)
 	}
 }
 
-// The GPU's FFT fallback: the padded Thrust rows, then Re DFT of each part
-// (header: n = hdr_cols, features: n = feat_cols) by cf_dft_real_at, against
+// The GPU's FFT path without cuFFT: the padded Thrust rows, then each part
+// (header: n = hdr_cols, features: n = feat_cols, at odd columns too)
+// staged into aligned rows, transformed by the direct DFT and scattered
+// back, by the same Thrust calls kernels/netml_features.cu makes, against
 // the CPU backend's FFTW.
 TEST(NetmlThrustOmp, FallbackDftOfThrustRowsMatchesFftw)
 {
 	static const uint32_t dims[] = {2, 3, 10, 52, 130};
-	int runs = 0;
+	int runs = 0, odd_parts = 0;
 	for (uint64_t seed = 21; seed <= 23; seed++) {
 		NetmlCols c = random_cols(seed, 50);
 		thrust::device_vector<uint64_t> keys(c.n());
@@ -187,19 +190,24 @@ TEST(NetmlThrustOmp, FallbackDftOfThrustRowsMatchesFftw)
 				cf_netml_batch b = make_batch(c, type, dim, header, kWidths[(seed + type) % 5], 1);
 				uint32_t cols = b.hdr_cols + b.feat_cols;
 				size_t cells = (size_t)b.n_rows * cols;
-				std::vector<double> ref(cells), rows(cells), got(cells);
+				std::vector<double> ref(cells), got(cells);
 				b.out = ref.data();
 				ASSERT_EQ(cf_backend_netml_features(nullptr, &b), CF_OK); // FFTW
-				b.out = rows.data();
+				b.out = got.data();
 				cf_thrust::netml_rows(thrust::device, b, c.base(), c.n(), thrust::raw_pointer_cast(keys.data()),
 				                      thrust::raw_pointer_cast(row.data()));
-				for (uint32_t r = 0; r < b.n_rows; r++) {
-					const double *in = rows.data() + (size_t)r * cols;
-					double *o = got.data() + (size_t)r * cols;
-					for (uint32_t k = 0; k < b.hdr_cols; k++)
-						o[k] = cf_dft_real_at(in, b.hdr_cols, k);
-					for (uint32_t k = 0; k < b.feat_cols; k++)
-						o[b.hdr_cols + k] = cf_dft_real_at(in + b.hdr_cols, b.feat_cols, k);
+				uint32_t part = std::max(b.hdr_cols, b.feat_cols);
+				std::vector<cf_thrust::cf_cplx> block(cf_fft_stage_of(b.n_rows, part).bytes / 16 + 1);
+				uint32_t col0s[2] = {0, b.hdr_cols}, ns[2] = {b.hdr_cols, b.feat_cols};
+				for (int k = 0; k < 2; k++) {
+					if (!ns[k])
+						continue;
+					odd_parts += col0s[k] % 2;
+					cf_fft_stage st = cf_fft_stage_of(b.n_rows, ns[k]);
+					cf_thrust::fft_stage(thrust::device, got.data(), b.n_rows, cols, col0s[k], ns[k], st, block.data());
+					cf_thrust::fft_direct(thrust::device, b.n_rows, ns[k], st, block.data());
+					cf_thrust::fft_scatter(thrust::device, got.data(), b.n_rows, cols, col0s[k], ns[k], st,
+					                       block.data());
 				}
 				std::string w = what(b, seed, dim) + " fft";
 				int bad = 0;
@@ -221,6 +229,7 @@ TEST(NetmlThrustOmp, FallbackDftOfThrustRowsMatchesFftw)
 			}
 	}
 	EXPECT_EQ(runs, 36);
+	EXPECT_GT(odd_parts, 0); // feature parts that start at an odd column were covered
 }
 
 } // namespace

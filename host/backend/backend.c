@@ -3,7 +3,10 @@
  *
  * A backend is a small table of operations (struct backend_ops); the CPU
  * one is the specification, the CUDA one (kernels/, through cuda_api.h)
- * must give the same bits. AUTO picks CUDA only when a device answers.
+ * must give the same bits. AUTO picks CUDA only when a device answers
+ * and this build has a kernel image for it; when an AUTO-chosen device
+ * fails at run time (an error, out of memory), the batch is redone on the
+ * CPU and the rest of the run stays there (cf_backend_counters says so).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +34,9 @@ struct backend_ops {
 
 struct cf_backend {
 	int kind;
+	int requested;             /* the kind asked for: only AUTO falls back */
+	cf_backend_counters counters;
+	int fault_after;           /* test hook: the fault backend fails from this call on */
 	const struct backend_ops *ops;
 	void *ctx;
 	char note[CF_ERRBUF_SIZE];
@@ -278,7 +284,12 @@ static int cuda_flow_features(cf_backend *b, cf_flow_batch *fb)
 
 static int cuda_netml_features(cf_backend *b, cf_netml_batch *nb)
 {
-	return cf_cuda_netml_features((cf_cuda_ctx *)b->ctx, nb, b->error);
+	int st = cf_cuda_netml_features((cf_cuda_ctx *)b->ctx, nb, b->error);
+	const char *why;
+	cf_cuda_fft_counts((cf_cuda_ctx *)b->ctx, &b->counters.fft_cufft, &b->counters.fft_direct, &why);
+	if (why[0] && b->counters.fft_direct)
+		snprintf(b->counters.fft_why, sizeof b->counters.fft_why, "%s", why);
+	return st;
 }
 
 static int cuda_flowpic_images(cf_backend *b, cf_flowpic_batch *fb)
@@ -286,11 +297,66 @@ static int cuda_flowpic_images(cf_backend *b, cf_flowpic_batch *fb)
 	return cf_cuda_flowpic_images((cf_cuda_ctx *)b->ctx, fb, b->error);
 }
 
-static void cuda_close(cf_backend *b) { cf_cuda_ctx_free((cf_cuda_ctx *)b->ctx); }
+static void cuda_close(cf_backend *b)
+{
+	cf_cuda_ctx_free((cf_cuda_ctx *)b->ctx);
+	b->ctx = NULL;
+}
 
 static const struct backend_ops cuda_ops = {"cuda", cuda_summarize, cuda_flow_features, cuda_netml_features,
                                             cuda_flowpic_images, cuda_close};
 #endif
+
+/* ---------------------------------------------------------------- fault injection */
+
+/* A stand-in for a device that fails (tests only, cf_backend_open_faulty):
+ * the CPU operations until call number fault_after, CF_ERR_DEVICE from
+ * then on, so the AUTO fallback can be tested without a GPU. */
+static int fault_hit(cf_backend *b)
+{
+	if (b->fault_after-- > 0)
+		return 0;
+	snprintf(b->error, sizeof b->error, "injected device error (out of memory)");
+	return 1;
+}
+static int fault_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc)
+{
+	return fault_hit(b) ? CF_ERR_DEVICE : cpu_summarize(b, batch, acc);
+}
+static int fault_flow_features(cf_backend *b, cf_flow_batch *fb)
+{
+	if (fault_hit(b)) {
+		if (fb->n_pieces) /* leave garbage, as a half-done device call would */
+			memset(&fb->part[0], 0x5a, sizeof fb->part[0]);
+		return CF_ERR_DEVICE;
+	}
+	return cpu_flow_features(b, fb);
+}
+static int fault_netml_features(cf_backend *b, cf_netml_batch *nb)
+{
+	return fault_hit(b) ? CF_ERR_DEVICE : cpu_netml_features(b, nb);
+}
+static int fault_flowpic_images(cf_backend *b, cf_flowpic_batch *fb)
+{
+	return fault_hit(b) ? CF_ERR_DEVICE : cpu_flowpic_images(b, fb);
+}
+static const struct backend_ops fault_ops = {"fault", fault_summarize, fault_flow_features, fault_netml_features,
+                                             fault_flowpic_images, cpu_close};
+
+int cf_backend_open_faulty(int requested, int fail_from_call, cf_backend **out)
+{
+	cf_backend *b = calloc(1, sizeof *b);
+	if (!b)
+		return CF_ERR_NOMEM;
+	b->kind = CF_BACKEND_CUDA; /* it stands for a device */
+	b->requested = requested;
+	b->ops = &fault_ops;
+	b->fault_after = fail_from_call;
+	*out = b;
+	return CF_OK;
+}
+
+/* ---------------------------------------------------------------- selection */
 
 int cf_cuda_device_count(void)
 {
@@ -322,6 +388,7 @@ int cf_backend_open(int kind, cf_backend **out, char *errbuf)
 		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
 		return CF_ERR_NOMEM;
 	}
+	b->requested = kind;
 	const char *why = "cuflow was built without CUDA";
 #ifdef CUFLOW_HAVE_CUDA
 	int devices = 0;
@@ -332,6 +399,7 @@ int cf_backend_open(int kind, cf_backend **out, char *errbuf)
 		if (st == CF_OK) {
 			b->kind = CF_BACKEND_CUDA;
 			b->ops = &cuda_ops;
+			cf_cuda_device_desc(b->counters.device, sizeof b->counters.device);
 			*out = b;
 			return CF_OK;
 		}
@@ -360,20 +428,55 @@ const char *cf_backend_name(const cf_backend *b) { return b->ops->name; }
 const char *cf_backend_note(const cf_backend *b) { return b->note; }
 const char *cf_backend_error(const cf_backend *b) { return b->error; }
 
+void cf_backend_get_counters(const cf_backend *b, cf_backend_counters *out) { *out = b->counters; }
+
+/* After a device operation failed: an AUTO backend moves to the CPU for
+ * the rest of the run (the caller redoes the batch, whose inputs the
+ * device never writes), a forced CUDA backend reports the error. */
+static int fall_back_to_cpu(cf_backend *b, int st)
+{
+	if (st != CF_ERR_DEVICE || b->kind == CF_BACKEND_CPU || b->requested != CF_BACKEND_AUTO)
+		return 0;
+	char why[CF_ERRBUF_SIZE];
+	snprintf(why, sizeof why, "%s", b->error);
+	b->ops->close(b);
+	b->kind = CF_BACKEND_CPU;
+	b->ops = &cpu_ops;
+	b->counters.fallbacks++;
+	snprintf(b->note, sizeof b->note, "the CUDA device failed (%.300s); the batch was redone on the CPU, which runs the rest",
+	         why);
+	b->error[0] = 0;
+	return 1;
+}
+
 int cf_backend_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc)
 {
-	return b->ops->summarize(b, batch, acc);
+	cf_summary part; /* acc is left alone unless the whole batch succeeds */
+	cf_summary_clear(&part);
+	int st = b->ops->summarize(b, batch, &part);
+	if (fall_back_to_cpu(b, st))
+		st = b->ops->summarize(b, batch, &part);
+	if (st == CF_OK)
+		cf_summary_merge(acc, &part);
+	return st;
 }
 
 int cf_backend_flow_features(cf_backend *b, cf_flow_batch *batch)
 {
-	return b->ops->flow_features(b, batch);
+	int st = b->ops->flow_features(b, batch);
+	if (fall_back_to_cpu(b, st))
+		st = b->ops->flow_features(b, batch);
+	return st;
 }
 
 int cf_backend_netml_features(cf_backend *b, cf_netml_batch *batch)
 {
-	if (b)
-		return b->ops->netml_features(b, batch);
+	if (b) {
+		int st = b->ops->netml_features(b, batch);
+		if (fall_back_to_cpu(b, st))
+			st = b->ops->netml_features(b, batch);
+		return st;
+	}
 	cf_backend cpu; /* NULL: the CPU reference with scratch for this call */
 	memset(&cpu, 0, sizeof cpu);
 	cpu.ops = &cpu_ops;
@@ -384,7 +487,12 @@ int cf_backend_netml_features(cf_backend *b, cf_netml_batch *batch)
 
 int cf_backend_flowpic_images(cf_backend *b, cf_flowpic_batch *batch)
 {
-	return b ? b->ops->flowpic_images(b, batch) : cpu_flowpic_images(NULL, batch);
+	if (!b)
+		return cpu_flowpic_images(NULL, batch);
+	int st = b->ops->flowpic_images(b, batch);
+	if (fall_back_to_cpu(b, st))
+		st = b->ops->flowpic_images(b, batch);
+	return st;
 }
 
 void cf_backend_close(cf_backend *b)

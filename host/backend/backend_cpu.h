@@ -8,7 +8,12 @@
 
 #include <stdint.h>
 
+#include "cuflow/backend.h"
 #include "cuflow/flow_batch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* A thread's scratch for the sort keys of one piece (grown on demand). */
 typedef struct cf_cpu_flow_scratch {
@@ -22,5 +27,16 @@ typedef struct cf_cpu_flow_scratch {
 int cf_cpu_flow_pieces(cf_flow_batch *fb, uint32_t begin, uint32_t end, cf_cpu_flow_scratch *s, char *error);
 
 void cf_cpu_flow_scratch_free(cf_cpu_flow_scratch *s);
+
+/* Tests only: a backend that stands for a failing device. It computes
+ * like the CPU backend for its first fail_from_call calls, then returns
+ * CF_ERR_DEVICE; opened as if `requested` (CF_BACKEND_AUTO or
+ * CF_BACKEND_CUDA) had been asked for, so the AUTO fallback is exercised
+ * without a GPU. */
+int cf_backend_open_faulty(int requested, int fail_from_call, cf_backend **out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,5 +1,6 @@
 /* The options and set-up every scanning command shares: --decap,
  * --backend, --filter, the backend note, the reusable packet batch. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +59,16 @@ int cli_scan_open(cli_scan *s, const char *cmd, int show_note)
 
 void cli_scan_close(cli_scan *s)
 {
+	if (s->so.backend) {
+		/* what the user must know about the device's run */
+		cf_backend_counters k;
+		cf_backend_get_counters(s->so.backend, &k);
+		if (k.fallbacks)
+			fprintf(stderr, "cuflow: %s\n", cf_backend_note(s->so.backend));
+		if (k.fft_direct)
+			fprintf(stderr, "cuflow: FFT on the GPU by the direct DFT (%" PRIu64 " parts, %" PRIu64 " by cuFFT): %s\n",
+			        k.fft_direct, k.fft_cufft, k.fft_why);
+	}
 	cf_pkt_batch_free(&s->batch);
 	cf_backend_close(s->so.backend);
 	cf_filter_close(s->so.filter);

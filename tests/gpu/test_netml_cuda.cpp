@@ -10,6 +10,9 @@
 //     (../shared), every type, fft and header.
 // Skips when no CUDA device answers.
 #include <gtest/gtest.h>
+#include <dlfcn.h>
+#include <cstdlib>
+#include <iostream>
 
 #include <algorithm>
 #include <cmath>
@@ -125,6 +128,10 @@ TEST(NetmlCuda, EqualsCpuReferenceBitForBit)
 	EXPECT_EQ(runs, 144);
 }
 
+// With --header every part after the header starts at column 8 + dim:
+// odd for odd dims, so cuFFT's input is staged (cufftExecD2Z refuses
+// misaligned input). When libcufft loads here, cuFFT must be what ran: the
+// direct DFT passing the tolerance would hide a broken cuFFT path.
 TEST(NetmlCuda, FftWithinToleranceOfFftw)
 {
 	SKIP_WITHOUT_DEVICE();
@@ -132,6 +139,33 @@ TEST(NetmlCuda, FftWithinToleranceOfFftw)
 	int runs = 0;
 	run_random(1, 31, 3, dims, 6, &runs);
 	EXPECT_EQ(runs, 72);
+	const char *env = getenv("CUFLOW_CUFFT_LIB");
+	void *h = dlopen(env && *env ? env : "libcufft.so.12", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		h = dlopen("libcufft.so.11", RTLD_NOW | RTLD_LOCAL);
+	char err[CF_ERRBUF_SIZE];
+	cf_backend *gpu = nullptr;
+	ASSERT_EQ(cf_backend_open(CF_BACKEND_CUDA, &gpu, err), CF_OK) << err;
+	cft::NetmlCols c = random_cols(77, 300);
+	cf_netml_batch b = make_batch(c, CF_NETML_IAT_SIZE, 11, 1, 0.37, 1); // odd feature column
+	std::vector<double> ref((size_t)b.n_rows * (b.hdr_cols + b.feat_cols)), got(ref.size());
+	b.out = ref.data();
+	ASSERT_EQ(cf_backend_netml_features(nullptr, &b), CF_OK);
+	b.out = got.data();
+	ASSERT_EQ(cf_backend_netml_features(gpu, &b), CF_OK) << cf_backend_error(gpu);
+	compare(ref, got, b, c, "IAT_SIZE dim 11 header fft");
+	cf_backend_counters k;
+	cf_backend_get_counters(gpu, &k);
+	std::cout << "FFT parts: cuFFT " << k.fft_cufft << ", direct DFT " << k.fft_direct << " " << k.fft_why << "\n";
+	if (h) {
+		EXPECT_GT(k.fft_cufft, 0u);
+		EXPECT_EQ(k.fft_direct, 0u) << k.fft_why;
+		dlclose(h);
+	} else {
+		EXPECT_GT(k.fft_direct, 0u);
+		std::cout << "note: libcufft is not loadable here (set CUFLOW_CUFFT_LIB): only the direct DFT was checked\n";
+	}
+	cf_backend_close(gpu);
 }
 
 // SAMP's 500-window cap with rows wider than 500 columns.

@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# The device check: everything a lent GPU must confirm, in one command of
+# a few minutes, with one results file.
+#
+#   bench/gpu_check.sh prepare [BUILD]        on the development machine (no GPU
+#        needed): a Release build of the CLI and the GPU tests for one
+#        architecture (GPU_ARCH, default 90) in BUILD (default build-gpu),
+#        stripped, with the shared libraries they need copied into BUILD/lib,
+#        so the folder can be carried to a machine that has only a driver.
+#   bench/gpu_check.sh run [BUILD] [OUT]      on the GPU machine (or anywhere:
+#        without a device every step that needs one says SKIPPED and why).
+#        Writes OUT/gpu_check.md (default OUT: $OUT, else bench/results/gpu-check).
+#
+# Steps of `run` (each PASS, FAIL or SKIPPED with the reason):
+#   1 device      nvidia-smi, and `cuflow info --backend auto`: which backend
+#                 AUTO picks and why
+#   2 parity      every GPU test (tests/gpu: CUDA vs the CPU reference, bit for
+#                 bit; cuFFT asserted when libcufft loads) and the host-side
+#                 readiness tests
+#   3 memcheck    compute-sanitizer --tool memcheck on a narrow selection
+#   4 cufft       `cuflow netml --fft --header` (parts at odd columns) with
+#                 --backend cuda: cuFFT must run, not the direct DFT
+#   5 bench       extract, flows, netml --fft, flowpic (and info) with
+#                 --backend cpu and --backend cuda on the same synthetic
+#                 capture: wall time of each, and whether the outputs are equal
+# Exit status: 0 when nothing FAILED (SKIPPED is not a failure), else 1.
+#
+# On the device tool: carry BUILD, e.g.
+#   run(command="bench/gpu_check.sh run build-gpu $OUT", carry=["build-gpu"], timeout_s=540)
+# cuFFT: the library is dlopen()ed; where it is not on the loader's path
+# (the GPU image has it in pip's nvidia-cufft wheel) the script looks for
+# it there and sets CUFLOW_CUFFT_LIB.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+MODE=${1:-}
+BUILD=${2:-build-gpu}
+[[ $BUILD = /* ]] || BUILD=$ROOT/$BUILD
+
+prepare() {
+	local arch=${GPU_ARCH:-90}
+	cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUFLOW_REQUIRE_CUDA=ON \
+		-DCMAKE_CUDA_ARCHITECTURES="$arch" >/dev/null || return 1
+	cmake --build "$BUILD" -j"${JOBS:-2}" --target cuflow_cli test_backend_cuda test_flow_features_cuda \
+		test_flowpic_cuda test_netml_cuda test_gpu_readiness test_backend || return 1
+	strip "$BUILD/cuflow" "$BUILD"/tests/test_*_cuda "$BUILD/tests/test_gpu_readiness" \
+		"$BUILD/tests/test_backend" 2>/dev/null
+	# the libraries a bare GPU image may lack (libc and the loader stay)
+	mkdir -p "$BUILD/lib"
+	ldd "$BUILD/cuflow" "$BUILD/tests/test_netml_cuda" | awk '$3 ~ /^\// {print $3}' | sort -u |
+		grep -Ev '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so' |
+		while read -r lib; do cp -L "$lib" "$BUILD/lib/"; done
+	# leave only what the check needs: the carry limit is 64 MiB
+	du -sh "$BUILD/cuflow" "$BUILD/tests" "$BUILD/lib" | sed 's/^/  /'
+	echo "prepared $BUILD (sm_$arch); carry it and run: bench/gpu_check.sh run ${BUILD#"$ROOT"/}"
+}
+
+# ---------------------------------------------------------------- run
+declare -a NAMES=() RESULTS=()
+RES=""
+record() { # name status detail...
+	NAMES+=("$1")
+	RESULTS+=("$2")
+	printf '| %s | %s | %s |\n' "$1" "$2" "${*:3}" >>"$RES"
+	printf '%-10s %-8s %s\n' "$1" "$2" "${*:3}"
+}
+
+find_cufft() {
+	[[ -n ${CUFLOW_CUFFT_LIB:-} ]] && return
+	ldconfig -p 2>/dev/null | grep -q 'libcufft\.so\.1[12]' && return
+	local c
+	for c in /usr/local/cuda/lib64/libcufft.so.12 \
+		$(python3 -c 'import nvidia.cufft, os; print(os.path.dirname(nvidia.cufft.__path__[0]))' 2>/dev/null)/cufft/lib/libcufft.so.12 \
+		/opt/torch/.venv/lib/python3*/site-packages/nvidia/cufft/lib/libcufft.so.12 \
+		/usr/local/lib/python3*/dist-packages/nvidia/cufft/lib/libcufft.so.12; do
+		if [[ -f $c ]]; then
+			export CUFLOW_CUFFT_LIB=$c
+			return
+		fi
+	done
+}
+
+# gtest summary of one test binary: "N passed, N skipped, N failed"
+gtest_line() {
+	local log=$1 p s f
+	p=$(grep -c '^\[       OK \]' "$log")
+	# the summary repeats failed and skipped names: count each test once
+	f=$(grep -E '^\[  FAILED  \] [A-Za-z_]+\.[A-Za-z_]+ \(' "$log" | sort -u | wc -l)
+	s=$(grep -E '^\[  SKIPPED \] [A-Za-z_]+\.[A-Za-z_]+ \(' "$log" | sort -u | wc -l)
+	echo "$p passed, $s skipped, $f failed"
+}
+
+run_check() {
+	local out=${3:-${OUT:-$ROOT/bench/results/gpu-check}}
+	mkdir -p "$out"
+	RES=$out/gpu_check.md
+	local bin=$BUILD/cuflow tests=$BUILD/tests tmp
+	tmp=$(mktemp -d)
+	export LD_LIBRARY_PATH="$BUILD/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+	export CUFLOW_BIN=$bin CUFLOW_SOURCE_DIR=$ROOT CUFLOW_TMP=$tmp
+	[[ -d $ROOT/../shared ]] && export CUFLOW_SHARED=$ROOT/../shared
+	find_cufft
+	{
+		echo "# GPU check, $(date -u +%Y-%m-%dT%H:%MZ)"
+		echo
+		echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), build $BUILD, host $(nproc) cores"
+		echo
+		echo "| step | result | detail |"
+		echo "|---|---|---|"
+	} >"$RES"
+	if [[ ! -x $bin ]]; then
+		record build FAIL "no $bin: run bench/gpu_check.sh prepare first"
+		return 1
+	fi
+
+	# 1 device
+	local smi="no nvidia-smi" dev=0
+	if command -v nvidia-smi >/dev/null; then
+		smi=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)
+	fi
+	"$bin" synth -q -o "$tmp/s.pcap" --flows 20000 --seed 5 >/dev/null 2>&1
+	local auto
+	auto=$("$bin" info --json --backend auto "$tmp/s.pcap" 2>"$tmp/auto.err" | grep -o '"backend": *"[a-z]*"' | head -1)
+	if [[ $auto == *cuda* ]]; then
+		dev=1
+		record device PASS "$smi; AUTO picks CUDA"
+	else
+		record device SKIPPED "no usable device ($smi): AUTO said: $(tr '\n' ' ' <"$tmp/auto.err")"
+	fi
+	echo "cuFFT: ${CUFLOW_CUFFT_LIB:-whatever the loader path has}" >>"$tmp/notes"
+
+	# 2 parity tests
+	local t line
+	for t in test_gpu_readiness test_backend test_backend_cuda test_flow_features_cuda test_flowpic_cuda test_netml_cuda; do
+		if [[ ! -x $tests/$t ]]; then
+			record "$t" FAIL "not built"
+			continue
+		fi
+		timeout 300 "$tests/$t" >"$out/$t.log" 2>&1
+		local rc=$?
+		line=$(gtest_line "$out/$t.log")
+		if [[ $rc != 0 ]]; then
+			record "$t" FAIL "exit $rc: $line (log: $t.log)"
+		elif [[ $line != *" 0 skipped"* ]]; then
+			record "$t" SKIPPED "$line: $(grep -h -A1 ': Skipped$' "$out/$t.log" | grep -v ': Skipped$' | grep -v '^--$' | sort -u | head -3 | tr '\n' ' ')"
+		else
+			record "$t" PASS "$line"
+		fi
+	done
+	grep -h '^device:\|^FFT parts\|^out-of-memory\|^note:' "$out"/test_*.log >>"$tmp/notes" 2>/dev/null
+
+	# 3 memcheck
+	if [[ $dev == 0 ]]; then
+		record memcheck SKIPPED "needs a device"
+	elif ! command -v compute-sanitizer >/dev/null; then
+		record memcheck SKIPPED "compute-sanitizer not installed"
+	else
+		local ok=1 sel
+		for sel in "test_flowpic_cuda:FlowpicCuda.OffsetStart*" "test_flow_features_cuda:FlowFeaturesCuda.EmptyBatches*" \
+			"test_backend_cuda:BackendCuda.OutOfMemory*" "test_netml_cuda:NetmlCuda.SampCap*"; do
+			timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$tests/${sel%%:*}" \
+				--gtest_filter="${sel#*:}" >>"$out/memcheck.log" 2>&1 || ok=0
+		done
+		if [[ $ok == 1 ]]; then
+			record memcheck PASS "$(grep -c 'ERROR SUMMARY: 0 errors' "$out/memcheck.log") selections, 0 errors"
+		else
+			record memcheck FAIL "see memcheck.log: $(grep 'ERROR SUMMARY' "$out/memcheck.log" | tr '\n' ' ')"
+		fi
+	fi
+
+	# 4 cuFFT through the CLI: parts at odd columns (--header, IAT_SIZE)
+	if [[ $dev == 0 ]]; then
+		record cufft SKIPPED "needs a device"
+	else
+		"$bin" netml -q --type IAT_SIZE,SIZE --fft --header --backend cuda "$tmp/s.pcap" -o "$tmp/nm" \
+			2>"$tmp/nm.err"
+		local rc=$?
+		if [[ $rc != 0 ]]; then
+			record cufft FAIL "netml --backend cuda exit $rc: $(head -c 300 "$tmp/nm.err")"
+		elif grep -q 'direct DFT' "$tmp/nm.err"; then
+			record cufft FAIL "the direct DFT ran: $(head -c 300 "$tmp/nm.err")"
+		else
+			record cufft PASS "netml --fft --header on CUDA ran cuFFT"
+		fi
+	fi
+
+	# 5 bench: the same capture, CPU and CUDA
+	if [[ $dev == 0 ]]; then
+		record bench SKIPPED "needs a device"
+	else
+		"$bin" synth -q -o "$tmp/b.pcap" --gbytes "${GPU_CHECK_GBYTES:-1}" --seed 9 >/dev/null 2>&1
+		local cmd be s0 s1 eq
+		{
+			echo
+			echo "## Wall time, $(du -h "$tmp/b.pcap" | cut -f1) synthetic capture (page cache warm, best of 2)"
+			echo
+			echo "| command | CPU backend | CUDA backend | outputs equal |"
+			echo "|---|---|---|---|"
+		} >>"$tmp/bench"
+		for cmd in "info --json" "extract" "flows" "netml --type IAT,SIZE,STATS --fft" "flowpic --preset mini"; do
+			local tcpu="" tgpu=""
+			for be in cpu cuda; do
+				local best=""
+				for _ in 1 2; do
+					rm -rf "$tmp/o-$be"
+					s0=$(date +%s%N)
+					case $cmd in
+					info*) "$bin" $cmd --backend $be "$tmp/b.pcap" >"$tmp/o-$be.json" 2>/dev/null ;;
+					flows) "$bin" flows -q --backend $be "$tmp/b.pcap" -o "$tmp/o-$be.csv" 2>/dev/null ;;
+					*) "$bin" $cmd -q --backend $be "$tmp/b.pcap" -o "$tmp/o-$be" 2>/dev/null ;;
+					esac
+					s1=$(date +%s%N)
+					local ms=$(((s1 - s0) / 1000000))
+					[[ -z $best || $ms -lt $best ]] && best=$ms
+				done
+				[[ $be == cpu ]] && tcpu=$best || tgpu=$best
+			done
+			case $cmd in
+			info*) eq=$(diff <(sed 's/"backend":"[a-z]*"//' "$tmp/o-cpu.json") <(sed 's/"backend":"[a-z]*"//' "$tmp/o-cuda.json") >/dev/null && echo yes || echo NO) ;;
+			flows) eq=$(cmp -s "$tmp/o-cpu.csv" "$tmp/o-cuda.csv" && echo yes || echo NO) ;;
+			netml*) eq="FFT: tolerance (see parity)" ;;
+			*) eq=$(diff -r -x '*.json' "$tmp/o-cpu" "$tmp/o-cuda" >/dev/null && echo yes || echo NO) ;;
+			esac
+			echo "| \`cuflow $cmd\` | ${tcpu} ms | ${tgpu} ms | $eq |" >>"$tmp/bench"
+		done
+		if grep -q '| NO |' "$tmp/bench"; then
+			record bench FAIL "CPU and CUDA outputs differ (table below)"
+		else
+			record bench PASS "table below"
+		fi
+	fi
+
+	{
+		echo
+		echo "## Notes"
+		echo
+		sed 's/^/- /' "$tmp/notes" 2>/dev/null
+		[[ -f $tmp/bench ]] && cat "$tmp/bench"
+	} >>"$RES"
+	rm -rf "$tmp"
+	local fails=0 r
+	for r in "${RESULTS[@]}"; do [[ $r == FAIL ]] && fails=$((fails + 1)); done
+	echo "results: $RES ($fails failed)"
+	[[ $fails == 0 ]]
+}
+
+case $MODE in
+prepare) prepare ;;
+run) run_check "$@" ;;
+*)
+	echo "usage: bench/gpu_check.sh prepare [BUILD] | run [BUILD] [OUT]" >&2
+	exit 2
+	;;
+esac
