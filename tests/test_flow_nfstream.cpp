@@ -2,7 +2,8 @@
 // (../shared/captures/nfstream/results/*.csv): the multiset of
 // (bidirectional_packets, bidirectional_bytes) per capture, with NFStream's
 // settings (idle 120 s, active 1800 s, no TCP termination, wire sizes,
-// tunnels gtp,capwap,tzsp,ipip). Skips when the shared corpus is absent.
+// tunnels gtp,capwap,tzsp,ipip, --compat nfstream). Skips when the shared
+// corpus is absent.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -114,7 +115,9 @@ TEST(FlowNfstream, PacketAndByteMultisetsMatchExpectedResults)
 		files++;
 		std::string out;
 		int rc = cft::run(cft::cuflow_bin() + " flows --backend cpu --quiet --idle-timeout 120 --active-timeout 1800"
-		                  " --tcp-end off --size wire --decap gtp,capwap,tzsp,ipip '" + pcap + "' -o " + csv, &out);
+		                  " --tcp-end off --size wire --decap gtp,capwap,tzsp,ipip --compat nfstream '" + pcap +
+		                      "' -o " + csv,
+		                  &out);
 		EXPECT_TRUE(rc == 0 || rc == 2) << n << ": " << out;
 		Multiset want = read_pairs(rdir + "/" + n + ".csv"), got = read_pairs(csv);
 		int nw = count(want), m = common(want, got);

@@ -53,7 +53,8 @@ void check_capture(const std::string &name)
 } // namespace
 
 // TCP-heavy (30 TCP, 7 UDP, 1 ICMP flows; 3,443 packets); one flow whose
-// first packet is a SYN-ACK (cuflow swaps its directions: synack_direction).
+// first packet is a SYN-ACK (oriented by its first packet, as NFStream, with
+// --compat nfstream; cuflow's default client rule would swap it).
 TEST(FlowNfstreamStats, TcpInstagram) { check_capture("instagram.pcap"); }
 
 // DNS over TLS, and ICMP pings with two identifiers: two cuflow flows, one

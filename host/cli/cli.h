@@ -57,7 +57,8 @@ void cli_scan_close(cli_scan *s);
  * the engine run over every capture. */
 enum cli_flow_opt {
 	CLI_OPT_IDLE = 1000, CLI_OPT_ACTIVE, CLI_OPT_LINGER, CLI_OPT_UNI, CLI_OPT_TCP_END, CLI_OPT_MAX_FLOWS,
-	CLI_OPT_SEQ, CLI_OPT_PIECE, CLI_OPT_SIZE, CLI_OPT_ORDER, CLI_OPT_THREADS
+	CLI_OPT_SEQ, CLI_OPT_PIECE, CLI_OPT_SIZE, CLI_OPT_ORDER, CLI_OPT_THREADS, CLI_OPT_ORIENTATION,
+	CLI_OPT_COMPAT
 };
 /* getopt_long entries of the shared options (scan options included). */
 #define CLI_FLOW_LONGOPTS                                                                              \
@@ -72,6 +73,8 @@ enum cli_flow_opt {
 	{"size", required_argument, 0, CLI_OPT_SIZE},                                                      \
 	{"order", required_argument, 0, CLI_OPT_ORDER},                                                    \
 	{"threads", required_argument, 0, CLI_OPT_THREADS},                                                \
+	{"orientation", required_argument, 0, CLI_OPT_ORIENTATION},                                        \
+	{"compat", required_argument, 0, CLI_OPT_COMPAT},                                                  \
 	{"filter", required_argument, 0, 'f'},                                                             \
 	{"decap", required_argument, 0, 'd'},                                                              \
 	{"backend", required_argument, 0, 'b'},                                                            \
@@ -82,6 +85,8 @@ typedef struct cli_flow {
 	cli_scan cs;
 	int quiet;
 	int seq_given, size_given; /* --seq / --size were on the command line */
+	int tcp_end_given, decap_given, orientation_given; /* for --compat's implied settings */
+	uint64_t ts_bad_fraction, ts_out_of_range; /* the readers' timestamp counters, all files */
 	char backend_used[8];    /* "cpu" or "cuda" once cli_flow_run opened it */
 } cli_flow;
 void cli_flow_init(cli_flow *f);

@@ -225,10 +225,12 @@ static int write_schema(extract *x, const cli_flow *cf, const cf_flow_counters *
 	fprintf(o,
 	        "  \"options\": {\"idle_timeout_ns\": %" PRId64 ", \"active_timeout_ns\": %" PRId64
 	        ", \"tcp_end\": %s, \"tcp_linger_ns\": %" PRId64 ", \"unidirectional\": %s, \"max_flows\": %u, "
-	        "\"piece_packets\": %u, \"order\": \"%s\", \"backend\": \"%s\"},\n",
+	        "\"piece_packets\": %u, \"order\": \"%s\", \"orientation\": \"%s\", \"compat\": \"%s\", "
+	        "\"backend\": \"%s\"},\n",
 	        fo->idle_timeout_ns, fo->active_timeout_ns, fo->tcp_end ? "true" : "false", fo->tcp_linger_ns,
 	        fo->unidirectional ? "true" : "false", fo->max_flows, fo->piece_packets, fo->end_order ? "end" : "first",
-	        cf->backend_used[0] ? cf->backend_used : "none");
+	        fo->orientation == CF_ORIENT_FIRST_PACKET ? "first-packet" : "client",
+	        fo->compat == CF_COMPAT_NFSTREAM ? "nfstream" : "none", cf->backend_used[0] ? cf->backend_used : "none");
 	fprintf(o, "  \"counters\": {\"packets_read\": %" PRIu64 ", \"packets_decoded\": %" PRIu64
 	           ", \"packets_used\": %" PRIu64 ", \"skipped\": {",
 	        s->packets, s->skip[CF_SKIP_NONE], c->packets_used);
@@ -241,9 +243,11 @@ static int write_schema(extract *x, const cli_flow *cf, const cf_flow_counters *
 	fprintf(o, "}, \"flows\": %" PRIu64 ", \"ended\": {", c->flows);
 	for (int r = 0; r < CF_FLOW_END_COUNT; r++)
 		fprintf(o, "%s\"%s\": %" PRIu64, r ? ", " : "", cf_flow_end_name(r), c->ended[r]);
-	fprintf(o, "}, \"evictions\": %" PRIu64 ", \"time_backwards\": %" PRIu64 ", \"split_flows\": %" PRIu64
+	fprintf(o, "}, \"evictions\": %" PRIu64 ", \"time_backwards\": %" PRIu64 ", \"bad_wirelen\": %" PRIu64
+	           ", \"ts_bad_fraction\": %" PRIu64 ", \"ts_out_of_range\": %" PRIu64 ", \"split_flows\": %" PRIu64
 	           ", \"batches\": %" PRIu64 "},\n",
-	        c->evictions, c->time_backwards, c->split_flows, c->batches);
+	        c->evictions, c->time_backwards, c->bad_wirelen, cf->ts_bad_fraction, cf->ts_out_of_range,
+	        c->split_flows, c->batches);
 	fprintf(o, "  \"files\": {\n");
 	json_files(o, "features", x->feat, !x->seq && !x->lab);
 	if (x->seq) {

@@ -23,6 +23,14 @@ const char cli_flow_usage[] =
 	"                        bounded by a reserve of max-flows/8+16 past which the\n"
 	"                        oldest live flow is evicted)\n"
 	"  --size MODE           size counted: wire (default), captured, ip, transport, payload\n"
+	"  --orientation MODE    the flow's source: client (default: the first packet's\n"
+	"                        sender, or the receiver of a first SYN-ACK) or first-packet\n"
+	"                        (the first packet's sender, always, as NFStream)\n"
+	"  --compat nfstream     NFStream's flow table (docs/capture-differences.md):\n"
+	"                        --orientation first-packet, --tcp-end off and --decap\n"
+	"                        gtp,capwap,tzsp,ipip unless given, wire sizes kept to 16\n"
+	"                        bits, ports 0 for a TCP/UDP first fragment shorter than\n"
+	"                        its fixed header\n"
 	"  --seq N               early-packet sequence length (default 30, max 1024)\n"
 	"  --piece-packets N     packets stored per flow before it is processed in pieces\n"
 	"                        (default 4096; results do not depend on it)\n"
@@ -68,8 +76,11 @@ static int parse_uint(const char *s, unsigned long long lo, unsigned long long h
 int cli_flow_option(cli_flow *f, const char *cmd, int c, const char *arg)
 {
 	int h = cli_scan_option(&f->cs, cmd, c, arg);
-	if (h)
+	if (h) {
+		if (c == 'd')
+			f->decap_given = 1;
 		return h;
+	}
 	cf_flow_opts *fo = &f->fo;
 	unsigned long long v;
 	switch (c) {
@@ -90,6 +101,7 @@ int cli_flow_option(cli_flow *f, const char *cmd, int c, const char *arg)
 	case CLI_OPT_TCP_END:
 		if (!strcmp(arg, "on") || !strcmp(arg, "off")) {
 			fo->tcp_end = !strcmp(arg, "on");
+			f->tcp_end_given = 1;
 			return 1;
 		}
 		fprintf(stderr, "cuflow %s: --tcp-end takes on or off\n", cmd);
@@ -140,11 +152,47 @@ int cli_flow_option(cli_flow *f, const char *cmd, int c, const char *arg)
 		fo->threads = (uint32_t)v;
 		f->cs.so.hook_thread = v >= 3; /* the scan hands runs of records to flow tracking */
 		return 1;
+	case CLI_OPT_ORIENTATION:
+		if (!strcmp(arg, "client") || !strcmp(arg, "first-packet")) {
+			fo->orientation = !strcmp(arg, "client") ? CF_ORIENT_CLIENT : CF_ORIENT_FIRST_PACKET;
+			f->orientation_given = 1;
+			return 1;
+		}
+		fprintf(stderr, "cuflow %s: --orientation takes client or first-packet\n", cmd);
+		return -1;
+	case CLI_OPT_COMPAT:
+		if (!strcmp(arg, "nfstream")) {
+			fo->compat = CF_COMPAT_NFSTREAM;
+			return 1;
+		}
+		if (!strcmp(arg, "none")) {
+			fo->compat = CF_COMPAT_NONE;
+			return 1;
+		}
+		fprintf(stderr, "cuflow %s: --compat takes nfstream or none\n", cmd);
+		return -1;
 	case 'q':
 		f->quiet = 1;
 		return 1;
 	}
 	return 0;
+}
+
+/* --compat nfstream: the settings NFStream runs with, where the command
+ * line did not choose (idle 120 s, active 1800 s and wire sizes are
+ * cuflow's defaults already). */
+static void apply_compat(cli_flow *f)
+{
+	if (f->fo.compat != CF_COMPAT_NFSTREAM)
+		return;
+	if (!f->orientation_given)
+		f->fo.orientation = CF_ORIENT_FIRST_PACKET;
+	if (!f->tcp_end_given)
+		f->fo.tcp_end = 0;
+	if (!f->decap_given) {
+		char err[CF_ERRBUF_SIZE];
+		cf_decode_parse_decap("gtp,capwap,tzsp,ipip", &f->cs.so.decode.decap, err);
+	}
 }
 
 static void print_counters(FILE *e, const char *cmd, const cf_summary *s, const cf_flow_counters *c)
@@ -157,8 +205,20 @@ static void print_counters(FILE *e, const char *cmd, const cf_summary *s, const 
 	fprintf(e, "\ncuflow %s: flows %" PRIu64, cmd, c->flows);
 	for (int r = 0; r < CF_FLOW_END_COUNT; r++)
 		fprintf(e, " %s %" PRIu64, cf_flow_end_name(r), c->ended[r]);
-	fprintf(e, "; evictions %" PRIu64 ", max live %" PRIu64 ", time backwards %" PRIu64 "\n", c->evictions,
+	fprintf(e, "; evictions %" PRIu64 ", max live %" PRIu64 ", time backwards %" PRIu64, c->evictions,
 	        c->max_live, c->time_backwards);
+	if (c->bad_wirelen)
+		fprintf(e, ", wire length over %u MiB %" PRIu64, CF_FLOW_MAX_WIRELEN >> 20, c->bad_wirelen);
+	fprintf(e, "\n");
+}
+
+static void print_ts_counters(FILE *e, const char *cmd, const cli_flow *f)
+{
+	if (f->ts_bad_fraction || f->ts_out_of_range)
+		fprintf(e,
+		        "cuflow %s: timestamps: %" PRIu64 " with the fraction of a second out of range (seconds kept), "
+		        "%" PRIu64 " beyond the int64-ns range (previous packet's time used)\n",
+		        cmd, f->ts_bad_fraction, f->ts_out_of_range);
 }
 
 int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow_emit_fn emit, void *user,
@@ -170,6 +230,8 @@ int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow
 	int rc = CLI_EXIT_USAGE;
 	cf_summary_clear(total);
 	memset(counters, 0, sizeof *counters);
+	f->ts_bad_fraction = f->ts_out_of_range = 0;
+	apply_compat(f);
 	if (cli_scan_open(&f->cs, cmd, !f->quiet) < 0)
 		goto done;
 	snprintf(f->backend_used, sizeof f->backend_used, "%s", cf_backend_name(f->cs.so.backend));
@@ -194,6 +256,10 @@ int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow
 		cf_flow_scan_file(files[i], so, e, res);
 		cli_progress_end(pr);
 		cf_summary_merge(total, &res->summary);
+		if (res->opened) {
+			f->ts_bad_fraction += res->info.ts_bad_fraction;
+			f->ts_out_of_range += res->info.ts_out_of_range;
+		}
 		if (cf_flow_engine_finish(e) < 0 || (out_failed && out_failed(user))) {
 			failed = 1;
 			fprintf(stderr, "cuflow %s: %s\n", cmd,
@@ -205,6 +271,7 @@ int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow
 	}
 	*counters = *cf_flow_engine_counters(e);
 	print_counters(stderr, cmd, total, counters);
+	print_ts_counters(stderr, cmd, f);
 	rc = failed ? CLI_EXIT_USAGE : damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
 done:
 	free(res);

@@ -29,6 +29,44 @@ static inline int ip_by_nibble(dctx *c, int other)
 
 /* ------------------------------------------------------------ transport */
 
+/* A first fragment (MF set, offset 0) whose datagram ends inside the
+ * fixed transport header (RFC 1858's tiny fragments; fragment trains of
+ * scans and evasion tools): the rest of the header is in the next
+ * fragment. The packet is a real one of the conversation, so it is
+ * recorded with what is there (ports from 4 bytes, TCP sequence numbers
+ * and flags as far as present) and flagged CF_PKT_SHORT_L4; all of its
+ * transport bytes count as header. Out of line: never on the hot path. */
+static __attribute__((noinline)) int dec_l4_short(dctx *c, unsigned proto)
+{
+	cf_pkt *o = c->o;
+	const uint8_t *p = c->d + c->off;
+	size_t avail = c->end - c->off;
+
+	if (avail >= 4) {
+		o->sport = be16(p);
+		o->dport = be16(p + 2);
+	}
+	if (proto == 6) {
+		if (avail >= 8)
+			o->seq = be32(p + 4);
+		if (avail >= 12)
+			o->ack = be32(p + 8);
+		if (avail >= 14)
+			o->tcp_flags = (uint16_t)(p[13] | (p[12] & 1u) << 8);
+	}
+	o->l4_hdr_len = (uint16_t)(c->rend - c->off);
+	o->flags |= CF_PKT_SHORT_L4;
+	return NX_DONE;
+}
+
+/* True when the datagram (a first fragment) leaves fewer than k bytes for
+ * the transport header: not a broken header, the rest of it is in the
+ * next fragment. */
+static inline int short_first_fragment(const dctx *c, size_t k)
+{
+	return (c->o->flags & CF_PKT_FRAGMENT) && c->rend - c->off < k;
+}
+
 /* Everything but TCP and UDP: kept out of line, off the hot path. */
 static __attribute__((noinline)) int dec_l4_other(dctx *c, unsigned proto)
 {
@@ -52,8 +90,11 @@ static __attribute__((noinline)) int dec_l4_other(dctx *c, unsigned proto)
 		return NX_DONE;
 	case 132:
 		o->layers |= CF_LAYER_SCTP;
-		if (avail < 12)
+		if (avail < 12) {
+			if (short_first_fragment(c, 12))
+				return dec_l4_short(c, proto);
 			return nx_short(c, 12, CF_SKIP_TRUNCATED_TRANSPORT, CF_SKIP_BAD_TRANSPORT);
+		}
 		o->sport = be16(p);
 		o->dport = be16(p + 2);
 		o->l4_hdr_len = 12;
@@ -89,8 +130,11 @@ static inline int dec_l4(dctx *c, unsigned proto)
 
 	if (proto == 6) {
 		o->layers |= CF_LAYER_TCP;
-		if (avail < 20)
+		if (avail < 20) {
+			if (short_first_fragment(c, 20))
+				return dec_l4_short(c, proto);
 			return nx_short(c, 20, CF_SKIP_TRUNCATED_TRANSPORT, CF_SKIP_BAD_TRANSPORT);
+		}
 		o->sport = be16(p);
 		o->dport = be16(p + 2);
 		o->seq = be32(p + 4);
@@ -98,19 +142,27 @@ static inline int dec_l4(dctx *c, unsigned proto)
 		o->tcp_flags = (uint16_t)(p[13] | (p[12] & 1u) << 8);
 		o->window = be16(p + 14);
 		hl = (p[12] >> 4) * 4u;
-		/* options beyond the IP length are a broken header, options
-		 * beyond the capture only a short snap length */
-		if (hl < 20 || hl > c->rend - c->off)
+		/* options beyond the IP length are a broken header (unless the
+		 * datagram is a first fragment: they go on in the next one),
+		 * options beyond the capture only a short snap length */
+		if (hl < 20)
 			return NX_FAIL(CF_SKIP_BAD_TRANSPORT);
-		o->l4_hdr_len = (uint16_t)hl;
-		if (hl > avail)
+		if (hl > c->rend - c->off) {
+			if (!short_first_fragment(c, hl))
+				return NX_FAIL(CF_SKIP_BAD_TRANSPORT);
+		} else if (hl > avail) {
 			o->flags |= CF_PKT_TRUNCATED;
+		}
+		o->l4_hdr_len = (uint16_t)hl;
 		return NX_DONE;
 	}
 	if (proto == 17) {
 		o->layers |= CF_LAYER_UDP;
-		if (avail < 8)
+		if (avail < 8) {
+			if (short_first_fragment(c, 8))
+				return dec_l4_short(c, proto);
 			return nx_short(c, 8, CF_SKIP_TRUNCATED_TRANSPORT, CF_SKIP_BAD_TRANSPORT);
+		}
 		o->sport = be16(p);
 		o->dport = be16(p + 2);
 		o->l4_hdr_len = 8;
@@ -408,6 +460,15 @@ static int dec_wlan(dctx *c)
 		return nx_short(c, 2, CF_SKIP_TRUNCATED_LINK, CF_SKIP_BAD_LINK);
 	fc0 = p[0];
 	fc1 = p[1];
+	/* Some CAPWAP access points and controllers send the two frame
+	 * control bytes swapped (Wireshark's capwap.swap_fc). Taken swapped
+	 * when, as written, they are no version-0 data frame and, swapped,
+	 * they are one: a data frame's flags byte read as the first byte
+	 * gives a non-zero version whenever ToDS or FromDS is set. */
+	if (c->fc_maybe_swapped && ((fc0 & 3) || ((fc0 >> 2) & 3) != 2) && (fc1 & 0x0f) == 0x08) {
+		fc0 = p[1];
+		fc1 = p[0];
+	}
 	if (fc0 & 3)
 		return NX_FAIL(CF_SKIP_BAD_LINK); /* protocol version is 0 */
 	type = (fc0 >> 2) & 3;
@@ -675,6 +736,7 @@ static __attribute__((noinline)) int decode(const cf_decode_opts *opts, const cf
 	c.have_mac = 0;
 	c.have_saved = 0;
 	c.datapad = 0;
+	c.fc_maybe_swapped = 0;
 
 	if (f->linktype == 1)
 		nx = NX_ETH;

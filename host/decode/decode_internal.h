@@ -47,6 +47,8 @@ typedef struct dctx {
 	uint8_t have_mac; /* outermost MACs recorded (or past them) */
 	uint8_t have_saved;
 	uint8_t datapad;  /* radiotap: 802.11 header padded to 4 bytes */
+	uint8_t fc_maybe_swapped; /* the 802.11 frame came in CAPWAP: its frame control
+	                             bytes may be swapped (dec_wlan) */
 	cf_pkt saved;     /* record of the packet around the innermost tunnel */
 } dctx;
 

@@ -27,6 +27,7 @@ int cf_dec_tunnel_enter(dctx *c, int type, uint32_t id, uint16_t outer_bits)
 	c->have_saved = 1;
 	c->have_mac = 1; /* MACs are the outermost Ethernet's */
 	c->datapad = 0;  /* the radiotap flag was for the outer 802.11 header */
+	c->fc_maybe_swapped = 0;
 	o->ip_len = 0;
 	o->payload_len = 0;
 	o->seq = 0;
@@ -296,8 +297,11 @@ static int dec_capwap(dctx *c, const uint8_t *p, size_t avail)
 		return hdr_short(c, hl);
 	if (!t)
 		return enter(c, CF_TUNNEL_CAPWAP, 0, hl, NX_ETH);
-	if (wbid == 1)
-		return enter(c, CF_TUNNEL_CAPWAP, 0, hl, NX_WLAN);
+	if (wbid == 1) {
+		int nx = enter(c, CF_TUNNEL_CAPWAP, 0, hl, NX_WLAN);
+		c->fc_maybe_swapped = 1;
+		return nx;
+	}
 	return NX_DONE;
 }
 

@@ -188,6 +188,8 @@ int cf_flow_table_open(const cf_flow_opts *opts, cf_flow_piece_fn emit, void *us
 	uint64_t nc = o.pool_packets / CHUNK_PKTS;
 	if (!emit || o.max_flows == 0 || o.max_flows > (1u << 30) || o.size_mode < 0 ||
 	    o.size_mode > CF_SIZE_PAYLOAD || o.tcp_linger_ns < 0 || o.piece_packets == 0 ||
+	    (o.orientation != CF_ORIENT_CLIENT && o.orientation != CF_ORIENT_FIRST_PACKET) ||
+	    (o.compat != CF_COMPAT_NONE && o.compat != CF_COMPAT_NFSTREAM) ||
 	    o.piece_packets > (1u << 24) || nc < 4 || nc > (1u << 30)) {
 		if (errbuf)
 			snprintf(errbuf, CF_ERRBUF_SIZE,
@@ -302,7 +304,7 @@ _Static_assert(sizeof(flow_key) == 48 && offsetof(flow_key, port_lo) == 32 && of
 /* The canonical key. Its last 16 bytes are composed in registers and
  * stored as two words (padding zero): the hash reads the key back in
  * words at once, and narrow stores there stalled it on store forwarding. */
-static void make_key(const cf_pkt *p, int uni, flow_key *k, int *sender_lo)
+static void make_key(const cf_pkt *p, int uni, int compat, flow_key *k, int *sender_lo)
 {
 	uint64_t vlan = p->vlan_count ? p->vlan[0] : 0;
 	/* GTP-U uplink and downlink carry different TEIDs by design: keying
@@ -321,6 +323,10 @@ static void make_key(const cf_pkt *p, int uni, flow_key *k, int *sender_lo)
 		}
 		icode = p->icmp_code;
 	}
+	/* NFStream reads ports only when the IP length leaves a whole fixed
+	 * transport header */
+	if (__builtin_expect(p->flags & CF_PKT_SHORT_L4, 0) && compat == CF_COMPAT_NFSTREAM)
+		sp = dp = 0;
 	int c = memcmp(p->src_ip, p->dst_ip, 16);
 	if (c == 0)
 		c = sp < dp ? -1 : sp > dp;
@@ -513,7 +519,18 @@ static void expire_due(cf_flow_table *t, int64_t now)
 		end_flow(t, i, t->slots[i].closing);
 }
 
-static uint32_t packet_size(const cf_flow_table *t, const cf_pkt *p)
+/* A wire length no frame has (CF_FLOW_MAX_WIRELEN): counted; the length
+ * the headers imply instead (NFStream: 16 bits, as every length). */
+static __attribute__((noinline)) uint32_t bad_wirelen(cf_flow_table *t, const cf_pkt *p)
+{
+	t->c.bad_wirelen++;
+	if (t->o.compat == CF_COMPAT_NFSTREAM)
+		return p->wirelen & 0xffff;
+	uint64_t implied = (uint64_t)p->l3_offset + p->ip_len;
+	return implied > p->caplen && implied <= CF_FLOW_MAX_WIRELEN ? (uint32_t)implied : p->caplen;
+}
+
+static uint32_t packet_size(cf_flow_table *t, const cf_pkt *p)
 {
 	switch (t->o.size_mode) {
 	case CF_SIZE_CAPTURED: return p->caplen;
@@ -521,6 +538,10 @@ static uint32_t packet_size(const cf_flow_table *t, const cf_pkt *p)
 	case CF_SIZE_TRANSPORT: return p->ip_len > p->l3_hdr_len ? p->ip_len - p->l3_hdr_len : 0;
 	case CF_SIZE_PAYLOAD: return p->payload_len;
 	}
+	if (__builtin_expect(p->wirelen > CF_FLOW_MAX_WIRELEN, 0))
+		return bad_wirelen(t, p);
+	if (t->o.compat == CF_COMPAT_NFSTREAM)
+		return p->wirelen & 0xffff; /* NFStream's raw_size is a uint16_t */
 	return p->wirelen;
 }
 
@@ -549,9 +570,9 @@ static uint32_t create(cf_flow_table *t, const flow_key *k, uint32_t bucket, con
 	f->hnext = t->buckets[bucket];
 	t->buckets[bucket] = i;
 	/* A first TCP packet that is a SYN-ACK comes from the responder: the
-	 * initiator is its receiver. */
+	 * initiator is its receiver (CF_ORIENT_CLIENT). */
 	int synack = p->proto == 6 && (p->tcp_flags & (CF_TCP_SYN | CF_TCP_ACK)) == (CF_TCP_SYN | CF_TCP_ACK);
-	int src_is_sender = !synack || t->o.unidirectional;
+	int src_is_sender = !synack || t->o.unidirectional || t->o.orientation == CF_ORIENT_FIRST_PACKET;
 	f->src_is_lo = (uint8_t)(src_is_sender ? sender_lo : !sender_lo);
 	f->chunk_head = f->chunk_tail = NIL;
 	f->first_ns = t->clock; /* this packet's time, as clamped */
@@ -665,7 +686,7 @@ int cf_flow_table_add_batch(cf_flow_table *t, const cf_pkt *pkts, size_t n)
 		for (size_t k = 0; k < m; k++) {
 			if (p[k].skip != CF_SKIP_NONE)
 				continue;
-			make_key(&p[k], t->o.unidirectional, &keys[k], &sender_lo[k]);
+			make_key(&p[k], t->o.unidirectional, t->o.compat, &keys[k], &sender_lo[k]);
 			bucket[k] = key_hash(&keys[k]) & t->mask;
 			__builtin_prefetch(&t->buckets[bucket[k]]);
 		}

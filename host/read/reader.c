@@ -26,7 +26,7 @@
 typedef struct iface {
 	uint32_t linktype;
 	uint32_t snaplen;
-	uint64_t offset_ns;    /* if_tsoffset in ns (wrapping arithmetic: garbage must not be UB) */
+	int64_t offset_s;      /* if_tsoffset, seconds (signed, as the pcapng spec says) */
 	uint64_t ns_mul;       /* ns per tick when units divide 1e9 evenly, else 0 */
 	uint64_t units;        /* ticks per second */
 } iface;
@@ -40,6 +40,7 @@ struct cf_reader {
 	int fast_pcap;         /* classic pcap in host order from a stream: cf_reader_next inlines the walk */
 	int swap;              /* pcap/pcapng: file byte order differs from ours */
 	int64_t frac_ns;       /* pcap: ns per fractional tick (1000 or 1) */
+	uint32_t frac_lim;     /* pcap: fraction values in range are below this (10^6 or 10^9) */
 	uint32_t linktype;     /* pcap/snoop */
 
 	iface *ifaces;         /* pcapng interfaces of the current section */
@@ -136,6 +137,13 @@ static int pcap_next_rec(cf_reader *r, cf_frame *f)
 	const uint8_t *h = s->buf + s->pos;
 	uint32_t sec = rd32(h, r->swap), frac = rd32(h + 4, r->swap);
 	uint32_t caplen = rd32(h + 8, r->swap), wirelen = rd32(h + 12, r->swap);
+	if (frac >= r->frac_lim) {
+		/* out of range: carried into the seconds it could move the clock
+		 * by up to 71 minutes (libpcap reads it signed in little-endian
+		 * files and unsigned in big-endian ones); keep the seconds */
+		r->info.ts_bad_fraction++;
+		frac = 0;
+	}
 	if (caplen > CF_MAX_RECORD)
 		return fail(r, CF_ERR_CORRUPT, src_offset(s),
 		            "corrupt packet record: captured length %u exceeds the %u MiB limit", caplen,
@@ -174,6 +182,7 @@ static int pcap_open_hdr(cf_reader *r, uint32_t magic_le)
 		return fail(r, CF_ERR_UNSUPPORTED, 4, "unsupported pcap version %u.%u", major,
 		            rd16(h + 6, r->swap));
 	r->frac_ns = nsec ? 1 : 1000;
+	r->frac_lim = nsec ? 1000000000u : 1000000u;
 	r->info.format = CF_FORMAT_PCAP;
 	r->info.ts_resolution_ns = nsec ? 1 : 1000;
 	r->info.snaplen = rd32(h + 16, r->swap);
@@ -208,7 +217,12 @@ static int snoop_next_rec(cf_reader *r, cf_frame *f)
 	if (w != CF_OK)
 		return w;
 	h = s->buf + s->pos;
-	f->ts_ns = (int64_t)be32(h + 16) * 1000000000 + (int64_t)be32(h + 20) * 1000;
+	uint32_t usec = be32(h + 20);
+	if (usec >= 1000000) {
+		r->info.ts_bad_fraction++;
+		usec = 0;
+	}
+	f->ts_ns = (int64_t)be32(h + 16) * 1000000000 + (int64_t)usec * 1000;
 	f->caplen = caplen;
 	f->wirelen = wirelen;
 	f->linktype = r->linktype;
@@ -274,19 +288,29 @@ static int idb_options(cf_reader *r, iface *ifc, const uint8_t *o, size_t n, uin
 		} else if (code == 14 && len >= 8) { /* if_tsoffset, seconds */
 			uint64_t lo = rd32(v, r->swap), hi = rd32(v + 4, r->swap);
 			uint64_t sec = r->swap ? (lo << 32 | hi) : (hi << 32 | lo);
-			ifc->offset_ns = sec * 1000000000ull;
+			ifc->offset_s = (int64_t)sec;
 		}
 		i += 4 + ((len + 3u) & ~3u);
 	}
 	return CF_OK;
 }
 
-static inline int64_t ticks_to_ns(const iface *ifc, uint64_t t)
+/* A packet's time in ns: 0 with *ns set, or -1 when it lies outside the
+ * int64-ns range (1677-09-21 .. 2262-04-11; e.g. a 64-bit microsecond
+ * count past the year 2262, or garbage). Computed in 128 bits: never
+ * wraps. */
+static inline int ticks_to_ns(const iface *ifc, uint64_t t, int64_t *ns)
 {
+	__int128 v;
 	if (ifc->ns_mul)
-		return (int64_t)(t * ifc->ns_mul + ifc->offset_ns);
-	unsigned __int128 ns = (unsigned __int128)t * 1000000000u / ifc->units;
-	return (int64_t)((uint64_t)ns + ifc->offset_ns);
+		v = (__int128)((unsigned __int128)t * ifc->ns_mul);
+	else
+		v = (__int128)((unsigned __int128)t * 1000000000u / ifc->units);
+	v += (__int128)ifc->offset_s * 1000000000;
+	if (v > INT64_MAX || v < INT64_MIN)
+		return -1;
+	*ns = (int64_t)v;
+	return 0;
 }
 
 /* Reads a section header block at the current position (its first 12
@@ -379,7 +403,7 @@ static int pcapng_next_rec(cf_reader *r, cf_frame *f)
 			ifc->snaplen = rd32(body + 4, r->swap);
 			ifc->units = 1000000;
 			ifc->ns_mul = 1000;
-			ifc->offset_ns = 0;
+			ifc->offset_s = 0;
 			int st = idb_options(r, ifc, body + 8, body_len - 8, off + 16);
 			if (st < 0)
 				return st;
@@ -408,7 +432,11 @@ static int pcapng_next_rec(cf_reader *r, cf_frame *f)
 			if (caplen > body_len - 20)
 				return fail(r, CF_ERR_CORRUPT, off, "pcapng packet block: captured length %u exceeds the block (%zu bytes)",
 				            caplen, body_len - 20);
-			f->ts_ns = ticks_to_ns(&r->ifaces[id], t);
+			if (ticks_to_ns(&r->ifaces[id], t, &f->ts_ns) < 0) {
+				/* counted, never wrapped: the previous packet's time */
+				r->info.ts_out_of_range++;
+				f->ts_ns = r->last_ts;
+			}
 			f->caplen = caplen;
 			f->wirelen = rd32(body + 16, r->swap);
 			f->linktype = r->ifaces[id].linktype;
@@ -458,7 +486,13 @@ static int libpcap_next_rec(cf_reader *r, cf_frame *f)
 	if (rc != 1)
 		return fail(r, CF_ERR_CORRUPT, 0, "libpcap: %s (offset unknown; reported as 0)", pcap_geterr(r->pcap));
 	int nsec = pcap_get_tstamp_precision(r->pcap) == PCAP_TSTAMP_PRECISION_NANO;
-	f->ts_ns = (int64_t)h->ts.tv_sec * 1000000000 + (int64_t)h->ts.tv_usec * (nsec ? 1 : 1000);
+	__int128 ns = (__int128)h->ts.tv_sec * 1000000000 + (__int128)h->ts.tv_usec * (nsec ? 1 : 1000);
+	if (ns > INT64_MAX || ns < INT64_MIN) {
+		r->info.ts_out_of_range++;
+		ns = r->last_ts;
+	}
+	f->ts_ns = (int64_t)ns;
+	r->last_ts = f->ts_ns;
 	f->caplen = h->caplen;
 	f->wirelen = h->len;
 	f->linktype = r->linktype;
@@ -638,7 +672,8 @@ int cf_reader_next(cf_reader *r, cf_frame *f)
 		uint32_t hdr[4];
 		if (avail >= 16) {
 			memcpy(hdr, h, 16);
-			if (hdr[2] <= CF_MAX_RECORD && avail - 16 >= hdr[2]) {
+			/* (an out-of-range fraction takes the general path) */
+			if (hdr[2] <= CF_MAX_RECORD && avail - 16 >= hdr[2] && hdr[1] < r->frac_lim) {
 				f->ts_ns = (int64_t)hdr[0] * 1000000000 + (int64_t)hdr[1] * r->frac_ns;
 				/* one 8-byte store: the decoder copies the pair with one
 				 * 8-byte load, which two 4-byte stores cannot forward to
@@ -677,11 +712,12 @@ int cf_read_decode(cf_reader *r, const cf_decode_opts *opts, cf_pkt *out, size_t
 			const uint8_t *buf = s->buf;
 			size_t pos = s->pos, len = s->len;
 			int64_t frac_ns = r->frac_ns;
+			uint32_t frac_lim = r->frac_lim;
 			while (k < max && len - pos >= 16) {
 				uint32_t hdr[4];
 				memcpy(hdr, buf + pos, 16);
-				if (hdr[2] > CF_MAX_RECORD || len - pos - 16 < hdr[2])
-					break;
+				if (hdr[2] > CF_MAX_RECORD || len - pos - 16 < hdr[2] || hdr[1] >= frac_lim)
+					break; /* refill, damage or an out-of-range fraction: general path */
 				cf_frame f;
 				f.ts_ns = (int64_t)hdr[0] * 1000000000 + (int64_t)hdr[1] * frac_ns;
 				memcpy(&f.caplen, hdr + 2, 8);

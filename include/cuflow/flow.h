@@ -12,7 +12,9 @@
  *
  * Direction. The source (src2dst) is the sender of the flow's first
  * packet, except that a TCP flow whose first packet is a SYN-ACK gets its
- * receiver as source (the SYN was missed).
+ * receiver as source (the SYN was missed): orientation CF_ORIENT_CLIENT,
+ * the default. CF_ORIENT_FIRST_PACKET (NFStream's rule) always takes the
+ * first packet's sender.
  *
  * Time. Expiry runs on packet time, never on the wall clock. The table
  * keeps a clock that only moves forward: a packet older than the newest
@@ -98,6 +100,28 @@ enum cf_flow_size {
 /* "wire", "captured", "ip", "transport", "payload" -> mode. CF_OK or CF_ERR_ARG. */
 int cf_flow_size_parse(const char *name, int *mode);
 
+/* Which endpoint of a bidirectional flow is its source. */
+enum cf_flow_orientation {
+	CF_ORIENT_CLIENT = 0,      /* first packet's sender, or the receiver of a first SYN-ACK (default) */
+	CF_ORIENT_FIRST_PACKET = 1 /* the first packet's sender, always (NFStream) */
+};
+
+/* Compatibility with another tool's flow table where its rules are
+ * quirks cuflow does not follow by default (docs/capture-differences.md). */
+enum cf_flow_compat {
+	CF_COMPAT_NONE = 0,
+	/* NFStream's: wire sizes kept to 16 bits (its packet size is a uint16:
+	 * hdr.len mod 65536); a TCP/UDP packet whose IP length leaves less
+	 * than the fixed transport header (CF_PKT_SHORT_L4) keyed with ports 0 */
+	CF_COMPAT_NFSTREAM = 1
+};
+
+/* A wire length above this (the largest record cuflow reads, 32 MiB) is no
+ * frame's: with CF_COMPAT_NONE the packet counts the length its headers
+ * imply instead (the IP header's end of datagram, at least the captured
+ * length), counted in cf_flow_counters.bad_wirelen. */
+#define CF_FLOW_MAX_WIRELEN (32u << 20)
+
 typedef struct cf_flow_opts {
 	int64_t idle_timeout_ns;    /* default 120 s; <= 0: no idle expiry */
 	int64_t active_timeout_ns;  /* default 1800 s; <= 0: no active expiry */
@@ -108,6 +132,8 @@ typedef struct cf_flow_opts {
 	                               echo request and reply apart, and one FIN (or a
 	                               RST) closes the flow; 0 (default): bidirectional */
 	int size_mode;              /* enum cf_flow_size, default CF_SIZE_WIRE */
+	int orientation;            /* enum cf_flow_orientation, default CF_ORIENT_CLIENT */
+	int compat;                 /* enum cf_flow_compat, default CF_COMPAT_NONE */
 	int end_order;              /* 1 (default): emit each flow as it ends (no waiting,
 	                               no reserve evictions); 0: emit in id order */
 	uint32_t max_flows;         /* live flows, default 1 Mi (slots are touched
@@ -184,6 +210,8 @@ typedef struct cf_flow_counters {
 	uint64_t packets_used;       /* with skip == CF_SKIP_NONE: placed in a flow */
 	uint64_t skipped[CF_SKIP_COUNT]; /* offered packets per skip reason ([0] unused) */
 	uint64_t time_backwards;     /* used packets older than the clock (clamped) */
+	uint64_t bad_wirelen;        /* used packets whose wire length exceeded
+	                                CF_FLOW_MAX_WIRELEN (size mode wire) */
 	uint64_t flows;              /* flows created */
 	uint64_t ended[CF_FLOW_END_COUNT]; /* flows emitted per end reason */
 	uint64_t evictions;          /* = ended[CF_FLOW_END_EVICTED] */

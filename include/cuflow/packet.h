@@ -75,7 +75,9 @@ enum cf_pkt_flag {
 	CF_PKT_TRUNCATED = 1u << 0,    /* headers complete, but fewer bytes captured than the IP length says */
 	CF_PKT_FRAGMENT = 1u << 1,     /* first fragment of a fragmented IP datagram */
 	CF_PKT_IP_OPTIONS = 1u << 2,   /* IPv4 options or IPv6 extension headers present */
-	CF_PKT_TUNNEL_INNER = 1u << 3  /* the addresses are those of the inner packet */
+	CF_PKT_TUNNEL_INNER = 1u << 3, /* the addresses are those of the inner packet */
+	CF_PKT_SHORT_L4 = 1u << 4      /* a first fragment too short for its whole TCP/UDP/SCTP
+	                                  header: ports (and TCP flags) as far as present, the rest 0 */
 };
 
 /* TCP flag bits in cf_pkt.tcp_flags: the 8 classic flags in their wire

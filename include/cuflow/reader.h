@@ -71,6 +71,16 @@ typedef struct cf_reader_info {
 	uint32_t n_linktypes; /* distinct link types seen, in order of appearance */
 	uint32_t linktypes[CF_MAX_LINKTYPES];
 	uint64_t file_size;   /* bytes of the input file as stored; 0 for a stream */
+	/* Timestamps that could not be taken as written (counted, never
+	 * wrapped; docs/capture-differences.md):
+	 *  - ts_bad_fraction: pcap/snoop records whose fraction-of-second
+	 *    field is out of range (>= 10^6 us, >= 10^9 ns); the record keeps
+	 *    its seconds (fraction 0);
+	 *  - ts_out_of_range: pcapng (or libpcap) timestamps outside the
+	 *    int64-ns range (before 1677-09-21 or after 2262-04-11); the record
+	 *    gets the previous packet's time, as a pcapng simple packet does. */
+	uint64_t ts_bad_fraction;
+	uint64_t ts_out_of_range;
 } cf_reader_info;
 
 /* Opens `path` ("-" for standard input) and reads its header.

@@ -65,7 +65,8 @@ import tempfile
 
 IDLE_S, ACTIVE_S = 120, 1800
 CUFLOW_ARGS = ["flows", "--backend", "cpu", "--quiet", "--idle-timeout", str(IDLE_S), "--active-timeout",
-               str(ACTIVE_S), "--tcp-end", "off", "--size", "wire", "--decap", "gtp,capwap,tzsp,ipip"]
+               str(ACTIVE_S), "--tcp-end", "off", "--size", "wire", "--decap", "gtp,capwap,tzsp,ipip", "--compat",
+               "nfstream"]
 DIRS = ("bidirectional", "src2dst", "dst2src")
 FLAGS = ("syn", "cwr", "ece", "urg", "ack", "psh", "rst", "fin")
 # The 16 per-direction quantities and how each is compared.
@@ -84,16 +85,19 @@ U64 = 1 << 64
 RULES = {
     "synack_direction": (
         "pairing", "cuflow makes the receiver of a flow's first TCP packet its source when that packet is a "
-        "SYN-ACK (docs/flows.md, Key and direction); NFStream takes the first sender. Checked: the first packet "
-        "is a SYN-ACK; the directions are then compared crosswise."),
+        "SYN-ACK (docs/flows.md, Key and direction; --orientation client); NFStream takes the first sender. "
+        "--compat nfstream implies --orientation first-packet, so this is only seen with an older cuflow or an "
+        "explicit --orientation client. Checked: the first packet is a SYN-ACK; the directions are then compared "
+        "crosswise."),
     "vlan_outer_vs_inner": (
         "pairing", "with stacked 802.1Q tags cuflow keys the flow by the first (outer) VLAN id, NFStream by the "
         "innermost (nfstream_flows.md s4). Checked: the capture has frames tagged with exactly that outer/inner "
         "pair; the flows are then compared as usual."),
     "ns_clock_overflow": (
-        "pairing", "cuflow keeps times as signed 64-bit ns, which wraps past 2262-04-11; NFStream's u64 ms does "
-        "not. Checked: NFStream's time is past the int64 ns range and cuflow's equals it modulo 2^64 ns; times "
-        "are compared modulo 2^64, durations and piats as usual."),
+        "pairing", "cuflow keeps times as signed 64-bit ns, which end at 2262-04-11: a later timestamp is counted "
+        "and the packet takes the previous packet's time (docs/capture-differences.md); NFStream's u64 ms goes on. "
+        "Checked: NFStream's time is past the int64 ns range; the flows pair by key, and the times, durations and "
+        "inter-arrival times are not compared."),
     "nfstream_signed_pcap_seconds": (
         "pairing", "in a little-endian classic pcap libpcap reads the seconds as a signed 32-bit number, so "
         "NFStream puts times past 2038-01-19 2^32 s earlier (wrapped in its u64 ms); cuflow reads them unsigned "
@@ -470,15 +474,13 @@ def pair_by_first(ns, cs, wrap=False):
 
 
 def unwrap_times(n, c):
-    """cuflow's first/last seen taken modulo 2^64 ns, as the value nearest NFStream's (ns_clock_overflow)."""
+    """cuflow's row with its times left out of the comparison (ns_clock_overflow): cuflow cannot represent
+    NFStream's times there, it counts them and uses the previous packet's time."""
     v = dict(c)
     for d in DIRS:
-        if not c[d + "_packets"]:
-            continue
-        for st in ("first_seen", "last_seen"):
-            ref = n[d + "_" + st] * NS_PER_MS
-            x = (c[d + "_" + st] - ref) % U64
-            v[d + "_" + st] = ref + (x - U64 if x >= U64 // 2 else x)
+        for st, kind in STATS:
+            if kind in ("time", "duration") or "piat" in kind:
+                v[d + "_" + st] = None
     return v
 
 
@@ -684,7 +686,7 @@ class Analysis:
                     if (c["vlan_id"], n["vlan_id"]) in vp and first_dt(n, c, False) <= 1:
                         hit = (c, "vlan_outer_vs_inner", False)
                     elif (c["vlan_id"] == n["vlan_id"] and n["bidirectional_first_seen"] * NS_PER_MS >= 1 << 63
-                          and first_dt(n, c, True) <= 1):
+                          and n["bidirectional_first_seen"] < 1 << 63):
                         hit = (c, "ns_clock_overflow", True)
                     elif (c["vlan_id"] == n["vlan_id"] and n["bidirectional_first_seen"] >= 1 << 63
                           and first_dt(unsign_seconds(n), c, False) <= 1):
