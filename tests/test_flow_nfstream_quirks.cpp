@@ -314,6 +314,11 @@ TEST(FlowNfstreamQuirks, AbsurdMicrosecondsAndWireLength)
 	EXPECT_NE(def.err.find("time backwards 0"), std::string::npos) << def.err;
 	CuRun compat = cuflow_flows(cap, "--compat nfstream");
 	expect_cuflow(compat, {{"10.0.0.1", 5353, "10.0.0.2", 53, 17, 3, 60 + 65072 + 60}}, "--compat nfstream");
+	std::string info; // `cuflow info` reports the record's bad fraction too
+	ASSERT_EQ(cft::run(cft::cuflow_bin() + " info --json --backend cpu " + cft::shq(cap), &info), 0) << info;
+	EXPECT_NE(info.find("\"ts_bad_fraction\":1,\"ts_out_of_range\":0"), std::string::npos) << info;
+	ASSERT_EQ(cft::run(cft::cuflow_bin() + " info --backend cpu " + cft::shq(cap), &info), 0) << info;
+	EXPECT_NE(info.find("bad timestamps 1 fraction(s) out of range"), std::string::npos) << info;
 
 	bool skip;
 	std::vector<Row> nf = nfstream_flows(cap, &skip);
@@ -379,6 +384,9 @@ TEST(FlowNfstreamQuirks, TimestampsPast2262)
 	EXPECT_EQ(cf_reader_get_info(rd)->ts_out_of_range, 3u);
 	EXPECT_EQ(cf_reader_get_info(rd)->ts_bad_fraction, 0u);
 	cf_reader_close(rd);
+	std::string info;
+	ASSERT_EQ(cft::run(cft::cuflow_bin() + " info --json --backend cpu " + cft::shq(cap), &info), 0) << info;
+	EXPECT_NE(info.find("\"ts_bad_fraction\":0,\"ts_out_of_range\":3"), std::string::npos) << info;
 
 	bool skip;
 	std::vector<Row> nf = nfstream_flows(cap, &skip);

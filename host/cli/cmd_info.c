@@ -75,6 +75,9 @@ static void json_file(FILE *o, const char *path, const cf_scan_result *r)
 		for (uint32_t i = 0; i < in->n_linktypes; i++)
 			fprintf(o, "%s%u", i ? "," : "", in->linktypes[i]);
 		fputs("],", o);
+		/* timestamps that could not be taken as written: counted, never wrapped */
+		fprintf(o, "\"ts_bad_fraction\":%" PRIu64 ",\"ts_out_of_range\":%" PRIu64 ",", in->ts_bad_fraction,
+		        in->ts_out_of_range);
 	} else {
 		fputs(",\"format\":null,\"link_types\":[],", o);
 	}
@@ -143,6 +146,10 @@ static void text_file(FILE *o, const char *path, const cf_scan_result *r)
 		for (uint32_t i = 0; i < in->n_linktypes; i++)
 			fprintf(o, " %u", in->linktypes[i]);
 		fputc('\n', o);
+		if (in->ts_bad_fraction || in->ts_out_of_range)
+			fprintf(o, "  bad timestamps %" PRIu64 " fraction(s) out of range (seconds kept), %" PRIu64
+			           " outside 1677-2262 (previous time used)\n",
+			        in->ts_bad_fraction, in->ts_out_of_range);
 	}
 	text_counters(o, &r->summary);
 	if (r->status < 0)
