@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libpcap-dev zlib1g-dev libzstd-dev liblz4-dev liblzma-dev
-      libgtest-dev googletest libfftw3-dev libpng-dev
+      libgtest-dev googletest libfftw3-dev libpng-dev libsnappy-dev
       tshark tcpdump zstd lz4 xz-utils gzip python3 python3-numpy python3-venv
       clang libclang-rt-14-dev llvm-14 ca-certificates time)
 # (llvm-14 only for llvm-symbolizer: readable sanitizer stack traces;
@@ -43,6 +43,20 @@ netml_venv() {
 		{ echo "deps: warning: netml not installed (its comparison test will skip)"; tail -n 5 /tmp/cuflow-pip-netml.log; }
 }
 
+# Third oracle: pyarrow and DuckDB (build/arrow-venv) read back the Parquet
+# files of tests/test_parquet.cpp, which skips without them.
+arrow_venv() {
+	local root venv
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	venv=$root/build/arrow-venv
+	if "$venv/bin/python" -c 'import pyarrow.parquet, duckdb, numpy' 2>/dev/null; then
+		return 0
+	fi
+	{ python3 -m venv "$venv" && "$venv/bin/pip" install -q pyarrow==26.0.1 duckdb==2.0.1 numpy==2.4.6 &&
+		"$venv/bin/python" -c 'import pyarrow.parquet, duckdb, numpy'; } >/tmp/cuflow-pip-arrow.log 2>&1 ||
+		{ echo "deps: warning: pyarrow/duckdb not installed (the Parquet oracle tests will skip)"; tail -n 5 /tmp/cuflow-pip-arrow.log; }
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
 	# dpkg -s also succeeds for removed packages that left config files
@@ -52,6 +66,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 	echo "deps: all ${#pkgs[@]} packages present"
 	nfstream_venv
 	netml_venv
+	arrow_venv
 	exit 0
 fi
 SUDO=
@@ -67,3 +82,4 @@ done
 echo "deps: done"
 nfstream_venv
 netml_venv
+arrow_venv

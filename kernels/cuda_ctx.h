@@ -10,7 +10,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda_api.h"
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 
 // On failure: the message, the thread's last CUDA error cleared (else the
 // next Thrust call would throw it again), CF_ERR_DEVICE. Entry points then

@@ -11,7 +11,7 @@
 #include <thrust/system/cuda/execution_policy.h>
 
 #include "cuda_ctx.h"
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "flow_features_thrust.h"
 
 // Carves the device mirror of a batch with h's capacities.

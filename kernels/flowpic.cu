@@ -12,7 +12,7 @@
 #include <thrust/transform.h>
 
 #include "cuda_ctx.h"
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "flowpic_thrust.h"
 
 static size_t al16(size_t x) { return (x + 15) & ~(size_t)15; }

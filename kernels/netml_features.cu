@@ -20,7 +20,7 @@
 #include <thrust/transform.h>
 
 #include "cuda_ctx.h"
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "netml_features_thrust.h"
 
 namespace {

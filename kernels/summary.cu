@@ -18,7 +18,7 @@
 
 #include "backend/cuda_arch.h"
 #include "cuda_ctx.h"
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "summary_thrust.h"
 
 #ifndef CUFLOW_CUDA_ARCHS

@@ -1,6 +1,6 @@
 // Backend selection and the CPU reference summary, hand-computed.
 #include <gtest/gtest.h>
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 
 TEST(Backend, AutoFallsBackToCpuWithANote)
 {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "test_util.h"
 
 namespace {

@@ -6,7 +6,7 @@
 #include <thrust/system/omp/execution_policy.h>
 #include <vector>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "flow_batch_gen.h"
 #include "flow_features_thrust.h"
 

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "flowpic_batch_gen.h"
 #include "flowpic_thrust.h"
 

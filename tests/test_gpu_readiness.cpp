@@ -17,15 +17,17 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend/backend_cpu.h"
 #include "backend/cuda_arch.h"
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "flow_batch_gen.h"
 #include "flowpic_batch_gen.h"
 #include "netml_batch_gen.h"
 #include "netml_features.h"
+#include "test_util.h"
 
 namespace {
 
@@ -195,3 +197,134 @@ TEST(GpuReadiness, ForcedCudaReportsTheDeviceErrorWithoutFallback)
 }
 
 } // namespace
+
+namespace {
+
+struct Images {
+	std::vector<std::string> all; // metadata + pixels of every emitted image, in order
+};
+
+int collect(void *user, const cf_flowpic_image *im)
+{
+	auto *c = (Images *)user;
+	size_t bytes = (size_t)im->channels * im->res * im->res * 2; // COUNT: uint16 pixels
+	std::string s = std::to_string(im->session) + "/" + std::to_string(im->window) + "/" +
+	                std::to_string(im->packets) + ":";
+	s.append((const char *)im->pixels, bytes);
+	c->all.push_back(s);
+	return 0;
+}
+
+// FlowPic through an AUTO backend whose device fails at the second file's
+// batch, a file with fewer images than the first: the third file's images
+// (more again) must not keep the first file's pixels (the device leaves
+// the output dirty; the CPU path assumes it clean once it has cleared it).
+std::vector<std::string> flowpic_images_of(const std::vector<std::string> &caps, cf_backend *be)
+{
+	char err[CF_ERRBUF_SIZE];
+	cf_flowpic_opts o;
+	EXPECT_EQ(cf_flowpic_preset(&o, "mini"), CF_OK);
+	o.min_packets = 0;
+	o.min_span_s = -1;
+	o.value = CF_FLOWPIC_COUNT;
+	Images got;
+	cf_flowpic *h = nullptr;
+	EXPECT_EQ(cf_flowpic_open(&o, be, collect, &got, &h, err), CF_OK) << err;
+	cf_backend *cpu = nullptr;
+	EXPECT_EQ(cf_backend_open(CF_BACKEND_CPU, &cpu, err), CF_OK);
+	for (const std::string &c : caps) {
+		cf_scan_opts so;
+		memset(&so, 0, sizeof so);
+		so.backend = cpu; // the scan's summary: not the device under test
+		cf_scan_result res;
+		EXPECT_EQ(cf_flowpic_scan_file(h, c.c_str(), &so, &res), CF_OK) << res.error << cf_flowpic_error(h);
+	}
+	cf_flowpic_close(h);
+	cf_backend_close(cpu);
+	return got.all;
+}
+
+} // namespace
+
+TEST(GpuReadiness, FlowpicAfterAFallbackKeepsNoPixelsOfDeviceBatches)
+{
+	std::vector<std::string> caps;
+	for (int k : {300, 3, 300}) {
+		std::string cap = cft::temp_path(".pcap");
+		ASSERT_EQ(cft::run(cft::shq(cft::cuflow_bin()) + " synth -q --flows " + std::to_string(k) + " --seed " +
+		                   std::to_string(k + caps.size()) + " --duration 20 -o " + cft::shq(cap)),
+		          0);
+		caps.push_back(cap);
+	}
+	char err[CF_ERRBUF_SIZE];
+	cf_backend *cpu = nullptr, *dev = nullptr;
+	ASSERT_EQ(cf_backend_open(CF_BACKEND_CPU, &cpu, err), CF_OK);
+	std::vector<std::string> ref = flowpic_images_of(caps, cpu);
+	ASSERT_EQ(cf_backend_open_faulty(CF_BACKEND_AUTO, 1, &dev), CF_OK); // the 2nd file's batch fails
+	std::vector<std::string> got = flowpic_images_of(caps, dev);
+	cf_backend_counters k;
+	cf_backend_get_counters(dev, &k);
+	EXPECT_EQ(k.fallbacks, 1u);
+	ASSERT_GT(ref.size(), 20u);
+	ASSERT_EQ(ref.size(), got.size());
+	for (size_t i = 0; i < ref.size(); i++)
+		ASSERT_TRUE(ref[i] == got[i]) << "image " << i << " of " << ref.size();
+	cf_backend_close(dev);
+	cf_backend_close(cpu);
+}
+
+// Two threads on one AUTO backend (the scan's summary and the flow
+// engine's worker do this): the device fails while both are in flight;
+// the switch to the CPU waits for the other call, every result equals the
+// CPU's, and the fallback is counted once.
+TEST(GpuReadiness, FallbackWhileAnotherThreadUsesTheBackend)
+{
+	char err[CF_ERRBUF_SIZE];
+	cf_backend *cpu = nullptr, *dev = nullptr;
+	ASSERT_EQ(cf_backend_open(CF_BACKEND_CPU, &cpu, err), CF_OK);
+	ASSERT_EQ(cf_backend_open_faulty(CF_BACKEND_AUTO, 7, &dev), CF_OK);
+	cf_pkt_batch pb;
+	ASSERT_EQ(cf_pkt_batch_init(&pb, 5000, 0), CF_OK);
+	for (int i = 0; i < 5000; i++) {
+		cf_pkt p{};
+		p.ts_ns = 77 * i;
+		p.caplen = 40 + i % 1400;
+		p.wirelen = p.caplen;
+		p.skip = (uint8_t)(i % 3);
+		cf_pkt_batch_push(&pb, &p);
+	}
+	cf_summary ref;
+	cf_summary_clear(&ref);
+	ASSERT_EQ(cf_backend_summarize(cpu, &pb, &ref), CF_OK);
+	std::vector<cf_summary> sums(20);
+	int sum_bad = 0;
+	std::thread t([&] {
+		for (auto &s : sums) {
+			cf_summary_clear(&s);
+			sum_bad += cf_backend_summarize(dev, &pb, &s) != CF_OK;
+		}
+	});
+	for (uint64_t seed = 1; seed <= 12; seed++) {
+		cf_flow_batch a, g;
+		ASSERT_EQ(cf_flow_batch_init(&a, 300, 1u << 16, 8, 0), CF_OK);
+		ASSERT_EQ(cf_flow_batch_init(&g, 300, 1u << 16, 8, 0), CF_OK);
+		cft::random_flow_batch(&a, seed);
+		cft::random_flow_batch(&g, seed);
+		ASSERT_EQ(cf_backend_flow_features(cpu, &a), CF_OK);
+		EXPECT_EQ(cf_backend_flow_features(dev, &g), CF_OK) << cf_backend_error(dev);
+		cft::expect_same_flow_results(a, g, "threaded fallback");
+		cf_flow_batch_free(&a);
+		cf_flow_batch_free(&g);
+	}
+	t.join();
+	EXPECT_EQ(sum_bad, 0);
+	for (auto &s : sums)
+		EXPECT_EQ(0, memcmp(&s, &ref, sizeof s));
+	cf_backend_counters k;
+	cf_backend_get_counters(dev, &k);
+	EXPECT_EQ(k.fallbacks, 1u);
+	EXPECT_EQ(cf_backend_kind(dev), CF_BACKEND_CPU);
+	cf_pkt_batch_free(&pb);
+	cf_backend_close(dev);
+	cf_backend_close(cpu);
+}

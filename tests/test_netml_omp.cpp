@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "netml_features_thrust.h"
 #include "netml_batch_gen.h"
 

@@ -9,7 +9,7 @@
 #include <tuple>
 #include <vector>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "test_util.h"
 
 namespace {

@@ -5,7 +5,7 @@
 #include <thrust/execution_policy.h>
 #include <thrust/system/omp/execution_policy.h>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "summary_thrust.h"
 
 TEST(SummaryThrustOmp, EqualsCpuReferenceOnRandomBatches)

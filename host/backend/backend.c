@@ -12,8 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <inttypes.h>
+#include <pthread.h>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "flow_features.h"
 #include "netml_features.h"
 #include "flowpic_hist.h"
@@ -33,6 +34,7 @@ struct backend_ops {
 };
 
 struct cf_backend {
+	pthread_rwlock_t lock;     /* ops/kind/ctx: read by calls, written by the fallback */
 	int kind;
 	int requested;             /* the kind asked for: only AUTO falls back */
 	cf_backend_counters counters;
@@ -314,7 +316,7 @@ static const struct backend_ops cuda_ops = {"cuda", cuda_summarize, cuda_flow_fe
  * then on, so the AUTO fallback can be tested without a GPU. */
 static int fault_hit(cf_backend *b)
 {
-	if (b->fault_after-- > 0)
+	if (__atomic_fetch_sub(&b->fault_after, 1, __ATOMIC_RELAXED) > 0)
 		return 0;
 	snprintf(b->error, sizeof b->error, "injected device error (out of memory)");
 	return 1;
@@ -348,6 +350,7 @@ int cf_backend_open_faulty(int requested, int fail_from_call, cf_backend **out)
 	cf_backend *b = calloc(1, sizeof *b);
 	if (!b)
 		return CF_ERR_NOMEM;
+	pthread_rwlock_init(&b->lock, NULL);
 	b->kind = CF_BACKEND_CUDA; /* it stands for a device */
 	b->requested = requested;
 	b->ops = &fault_ops;
@@ -388,6 +391,7 @@ int cf_backend_open(int kind, cf_backend **out, char *errbuf)
 		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
 		return CF_ERR_NOMEM;
 	}
+	pthread_rwlock_init(&b->lock, NULL);
 	b->requested = kind;
 	const char *why = "cuflow was built without CUDA";
 #ifdef CUFLOW_HAVE_CUDA
@@ -431,31 +435,52 @@ const char *cf_backend_error(const cf_backend *b) { return b->error; }
 void cf_backend_get_counters(const cf_backend *b, cf_backend_counters *out) { *out = b->counters; }
 
 /* After a device operation failed: an AUTO backend moves to the CPU for
- * the rest of the run (the caller redoes the batch, whose inputs the
- * device never writes), a forced CUDA backend reports the error. */
-static int fall_back_to_cpu(cf_backend *b, int st)
+ * the rest of the run and the caller redoes the batch there (the device
+ * never writes a batch's inputs, and the CPU rewrites every output); a
+ * forced CUDA backend reports the error. Two threads may share a backend
+ * (the scan's summary and the flow engine's worker): operations hold the
+ * lock for reading, the switch for writing, so the device context is
+ * never freed under a call that is still using it. Returns 1 when the
+ * caller must redo the batch on the CPU. */
+static int fall_back_to_cpu(cf_backend *b, const struct backend_ops *used, int st)
 {
-	if (st != CF_ERR_DEVICE || b->kind == CF_BACKEND_CPU || b->requested != CF_BACKEND_AUTO)
+	if (st != CF_ERR_DEVICE || used == &cpu_ops || b->requested != CF_BACKEND_AUTO)
 		return 0;
-	char why[CF_ERRBUF_SIZE];
-	snprintf(why, sizeof why, "%s", b->error);
-	b->ops->close(b);
-	b->kind = CF_BACKEND_CPU;
-	b->ops = &cpu_ops;
-	b->counters.fallbacks++;
-	snprintf(b->note, sizeof b->note, "the CUDA device failed (%.300s); the batch was redone on the CPU, which runs the rest",
-	         why);
-	b->error[0] = 0;
+	pthread_rwlock_wrlock(&b->lock);
+	if (b->ops != &cpu_ops) { /* the first thread to fail switches; the others just redo */
+		char why[CF_ERRBUF_SIZE];
+		snprintf(why, sizeof why, "%s", b->error);
+		b->ops->close(b);
+		b->kind = CF_BACKEND_CPU;
+		b->ops = &cpu_ops;
+		b->counters.fallbacks++;
+		snprintf(b->note, sizeof b->note,
+		         "the CUDA device failed (%.300s); the batch was redone on the CPU, which runs the rest", why);
+		b->error[0] = 0;
+	}
+	pthread_rwlock_unlock(&b->lock);
 	return 1;
 }
+
+/* The backend's current operations, held for the duration of one call. */
+static const struct backend_ops *ops_enter(cf_backend *b)
+{
+	pthread_rwlock_rdlock(&b->lock);
+	return b->ops;
+}
+static void ops_leave(cf_backend *b) { pthread_rwlock_unlock(&b->lock); }
 
 int cf_backend_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc)
 {
 	cf_summary part; /* acc is left alone unless the whole batch succeeds */
 	cf_summary_clear(&part);
-	int st = b->ops->summarize(b, batch, &part);
-	if (fall_back_to_cpu(b, st))
-		st = b->ops->summarize(b, batch, &part);
+	const struct backend_ops *ops = ops_enter(b);
+	int st = ops->summarize(b, batch, &part);
+	ops_leave(b);
+	if (fall_back_to_cpu(b, ops, st)) {
+		cf_summary_clear(&part); /* the device may have merged some chunks */
+		st = cpu_summarize(b, batch, &part);
+	}
 	if (st == CF_OK)
 		cf_summary_merge(acc, &part);
 	return st;
@@ -463,18 +488,22 @@ int cf_backend_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *a
 
 int cf_backend_flow_features(cf_backend *b, cf_flow_batch *batch)
 {
-	int st = b->ops->flow_features(b, batch);
-	if (fall_back_to_cpu(b, st))
-		st = b->ops->flow_features(b, batch);
+	const struct backend_ops *ops = ops_enter(b);
+	int st = ops->flow_features(b, batch);
+	ops_leave(b);
+	if (fall_back_to_cpu(b, ops, st))
+		st = cpu_flow_features(b, batch);
 	return st;
 }
 
 int cf_backend_netml_features(cf_backend *b, cf_netml_batch *batch)
 {
 	if (b) {
-		int st = b->ops->netml_features(b, batch);
-		if (fall_back_to_cpu(b, st))
-			st = b->ops->netml_features(b, batch);
+		const struct backend_ops *ops = ops_enter(b);
+		int st = ops->netml_features(b, batch);
+		ops_leave(b);
+		if (fall_back_to_cpu(b, ops, st))
+			st = cpu_netml_features(b, batch);
 		return st;
 	}
 	cf_backend cpu; /* NULL: the CPU reference with scratch for this call */
@@ -489,9 +518,11 @@ int cf_backend_flowpic_images(cf_backend *b, cf_flowpic_batch *batch)
 {
 	if (!b)
 		return cpu_flowpic_images(NULL, batch);
-	int st = b->ops->flowpic_images(b, batch);
-	if (fall_back_to_cpu(b, st))
-		st = b->ops->flowpic_images(b, batch);
+	const struct backend_ops *ops = ops_enter(b);
+	int st = ops->flowpic_images(b, batch);
+	ops_leave(b);
+	if (fall_back_to_cpu(b, ops, st))
+		st = cpu_flowpic_images(b, batch);
 	return st;
 }
 
@@ -502,6 +533,7 @@ void cf_backend_close(cf_backend *b)
 	b->ops->close(b);
 	cf_cpu_flow_scratch_free(&b->flow_scratch);
 	free(b->sizes);
+	pthread_rwlock_destroy(&b->lock);
 	free(b);
 }
 
@@ -570,6 +602,27 @@ void cf_pkt_batch_free(cf_pkt_batch *b)
 		return;
 	batch_mem_free(b->mem, b->pinned);
 	memset(b, 0, sizeof *b);
+}
+
+int cf_pkt_batch_create(cf_pkt_batch **out, size_t capacity, const cf_backend *backend)
+{
+	*out = NULL;
+	cf_pkt_batch *b = calloc(1, sizeof *b);
+	if (!b)
+		return CF_ERR_NOMEM;
+	int st = cf_pkt_batch_init(b, capacity, backend && cf_backend_kind(backend) == CF_BACKEND_CUDA);
+	if (st < 0) {
+		free(b);
+		return st;
+	}
+	*out = b;
+	return CF_OK;
+}
+
+void cf_pkt_batch_destroy(cf_pkt_batch *b)
+{
+	cf_pkt_batch_free(b);
+	free(b);
 }
 
 

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "cuflow/backend.h"
+#include "cuflow/backend_batch.h"
 #include "cuflow/flow_batch.h"
 
 #ifdef __cplusplus

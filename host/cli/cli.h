@@ -40,7 +40,7 @@ void cli_json_str(FILE *o, const char *s);
  * --filter, then the filter, backend and batch they imply. */
 typedef struct cli_scan {
 	cf_scan_opts so;         /* decode options set; filter, backend, batch after open */
-	cf_pkt_batch batch;
+	cf_pkt_batch *batch;
 	int backend_kind;
 	const char *filter_expr;
 } cli_scan;

@@ -49,11 +49,11 @@ int cli_scan_open(cli_scan *s, const char *cmd, int show_note)
 	}
 	if (show_note && cf_backend_note(s->so.backend)[0])
 		fprintf(stderr, "cuflow: %s\n", cf_backend_note(s->so.backend));
-	if (cf_pkt_batch_init(&s->batch, 65536, cf_backend_kind(s->so.backend) == CF_BACKEND_CUDA) < 0) {
+	if (cf_pkt_batch_create(&s->batch, 65536, s->so.backend) < 0) {
 		fprintf(stderr, "cuflow %s: out of memory\n", cmd);
 		return -1;
 	}
-	s->so.batch = &s->batch;
+	s->so.batch = s->batch;
 	return 0;
 }
 
@@ -69,7 +69,8 @@ void cli_scan_close(cli_scan *s)
 			fprintf(stderr, "cuflow: FFT on the GPU by the direct DFT (%" PRIu64 " parts, %" PRIu64 " by cuFFT): %s\n",
 			        k.fft_direct, k.fft_cufft, k.fft_why);
 	}
-	cf_pkt_batch_free(&s->batch);
+	cf_pkt_batch_destroy(s->batch);
+	s->batch = NULL;
 	cf_backend_close(s->so.backend);
 	cf_filter_close(s->so.filter);
 	s->so.backend = NULL;

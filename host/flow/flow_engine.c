@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "cuflow/flow.h"
 #include "flow/flow_table.h"
 #include "backend/backend_cpu.h"

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "cuflow/flow.h"
 
 static int add_to_table(void *table, const cf_pkt *p, size_t n)

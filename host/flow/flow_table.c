@@ -24,7 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "cuflow/flow.h"
 #include "flow/flow_table.h"
 

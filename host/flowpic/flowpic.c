@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuflow/cuflow.h"
-#include "cuflow/backend.h"
+#include "cuflow/internal.h"
+#include "cuflow/backend_batch.h"
 #include "cuflow/flowpic.h"
 #include "flowpic_hist.h"
 #include "common/key_table.h"
@@ -44,6 +44,7 @@ typedef struct fbatch {
 	double *t_first, *t_last, *anchor, *edges_t, *edges_s;
 	uint32_t *acc, *packets;
 	void *out;
+	uint32_t dirty_images;   /* images of out a dense path (the device) may have left non-zero */
 	uint64_t cap_entries;
 	uint32_t cap_images;
 	cf_flowpic_image *info; /* per image, pixels filled at emit */
@@ -310,6 +311,15 @@ static int batch_flush(cf_flowpic *h)
 		for (uint64_t j = 0; j < f->offsets[b->n_images]; j++)
 			if (f->pix[j] >= 0)
 				memset((char *)f->out + (size_t)f->pix[j] * vb, 0, vb);
+		/* after a device batch larger than this one (an AUTO backend that
+		 * fell back to the CPU), images past this batch still hold its
+		 * pixels: cleared once, so "out is zero" holds again */
+		if (f->dirty_images > b->n_images)
+			memset((char *)f->out + (size_t)b->n_images * img_bytes, 0,
+			       (size_t)(f->dirty_images - b->n_images) * img_bytes);
+		f->dirty_images = 0;
+	} else if (b->n_images > f->dirty_images) {
+		f->dirty_images = b->n_images;
 	}
 	b->out_zero = cpu;
 	b->n_images = 0;

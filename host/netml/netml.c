@@ -19,8 +19,8 @@
 #include <strings.h>
 #include <arpa/inet.h>
 
-#include "cuflow/cuflow.h"
-#include "cuflow/backend.h"
+#include "cuflow/internal.h"
+#include "cuflow/backend_batch.h"
 #include "cuflow/netml.h"
 #include "common/csv_reader.h"
 #include "common/key_table.h"

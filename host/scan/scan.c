@@ -10,7 +10,7 @@
 
 #include <pcap/pcap.h>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "read/reader_internal.h"
 
 #define FILTER_LINKTYPES 16

@@ -1,18 +1,16 @@
 /*
- * Compute backends. A backend runs the batch computations (today: the
- * packet summary; later flow statistics, sequences, histograms, models) on
- * one device. The CPU backend is the reference; the CUDA backend computes
+ * Compute backends. A backend runs the batch computations (packet
+ * summary, flow statistics and sequences, netml rows, FlowPic images) on
+ * one device; the batch operations themselves are library-internal
+ * (the engines call them). The CPU backend is the reference; the CUDA backend computes
  * the same bits on a GPU. Selection is automatic (CUDA when a device
  * answers, else CPU) and can be forced.
  */
 #ifndef CUFLOW_BACKEND_H
 #define CUFLOW_BACKEND_H
 
-#include "cuflow/packet.h"
-#include "cuflow/summary.h"
-#include "cuflow/flow_batch.h"
-#include "cuflow/netml_batch.h"
-#include "cuflow/flowpic_batch.h"
+#include <stdint.h>
+#include "cuflow/status.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,22 +61,6 @@ typedef struct cf_backend_counters {
 } cf_backend_counters;
 void cf_backend_get_counters(const cf_backend *b, cf_backend_counters *out);
 
-/* acc += summary of the batch's packets. The batch is borrowed (host or
- * pinned memory); the call is synchronous. CF_OK or CF_ERR_DEVICE. */
-int cf_backend_summarize(cf_backend *b, const cf_pkt_batch *batch, cf_summary *acc);
-
-/* Computes every piece of the batch (flow_batch.h says what) in place.
- * Synchronous. CF_OK, CF_ERR_NOMEM or CF_ERR_DEVICE (cf_backend_error). */
-int cf_backend_flow_features(cf_backend *b, cf_flow_batch *batch);
-
-/* Computes every row of a netml batch (netml_batch.h) into batch->out,
- * FFT included. b NULL runs the CPU reference. Synchronous. CF_OK,
- * CF_ERR_NOMEM or CF_ERR_DEVICE (cf_backend_error). */
-int cf_backend_netml_features(cf_backend *b, cf_netml_batch *batch);
-/* Bins every image of a FlowPic batch (flowpic_batch.h) into batch->out
- * and batch->packets. b NULL runs the CPU reference. Synchronous. CF_OK or
- * CF_ERR_DEVICE (cf_backend_error). */
-int cf_backend_flowpic_images(cf_backend *b, cf_flowpic_batch *batch);
 /* Closes the backend (NULL-safe). */
 void cf_backend_close(cf_backend *b);
 

@@ -20,12 +20,34 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "cuflow/flowpic_batch.h"
 #include "cuflow/scan.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Pixel values. */
+enum cf_flowpic_value {
+	CF_FLOWPIC_COUNT = 0,  /* uint16 packet count (modulo 65536, as the official code's cast) */
+	CF_FLOWPIC_CAPPED,     /* uint8 count capped at 255 */
+	CF_FLOWPIC_NORM        /* float32 min(count, 255) / 255 */
+};
+
+/* How a packet's time becomes a column. */
+enum cf_flowpic_time_axis {
+	CF_FLOWPIC_STRETCH = 0, /* x = (t - first) / (last - first) * N, first/last of the window (official) */
+	CF_FLOWPIC_FIXED_EDGES, /* numpy histogram2d on linspace(0, D, N + 1) of t - anchor (tcbench) */
+	CF_FLOWPIC_FIXED_SCALE  /* x = (t - anchor) / D * N, floor */
+};
+
+/* How a packet's size becomes a row (sizes over 1500 are dropped or
+ * clipped first). */
+enum cf_flowpic_size_bins {
+	CF_FLOWPIC_SIZE_SCALE = 0, /* min(floor(L N / 1500), N - 1), exact integers */
+	CF_FLOWPIC_SIZE_EDGES,     /* numpy edges linspace(0, 1500, N + 1) (official: N = 1500) */
+	CF_FLOWPIC_SIZE_FLOAT      /* (L / 1500.0) * N in double on the integer edges 0..N (tcbench) */
+};
+
 
 typedef struct cf_flowpic cf_flowpic;
 

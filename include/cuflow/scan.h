@@ -6,7 +6,9 @@
 #ifndef CUFLOW_SCAN_H
 #define CUFLOW_SCAN_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include "cuflow/status.h"
 #include "cuflow/reader.h"
 #include "cuflow/decode.h"
 #include "cuflow/backend.h"
@@ -28,6 +30,14 @@ int cf_filter_open(const char *expr, cf_filter **out, char *errbuf);
 int cf_filter_match(cf_filter *f, const cf_frame *frame);
 void cf_filter_close(cf_filter *f);
 
+/* Decoded packets as the backends read them (a structure of arrays),
+ * reused across files: one allocation per run, pinned host memory when
+ * the backend is CUDA. Opaque. */
+typedef struct cf_pkt_batch cf_pkt_batch;
+/* CF_OK, CF_ERR_ARG (capacity 0 or over 2^32) or CF_ERR_NOMEM. */
+int cf_pkt_batch_create(cf_pkt_batch **out, size_t capacity, const cf_backend *backend);
+void cf_pkt_batch_destroy(cf_pkt_batch *b);
+
 /* Called from cf_scan_file about every 64 Ki packets. */
 typedef void (*cf_progress_fn)(void *user, uint64_t bytes_done, uint64_t bytes_total,
                                uint64_t packets_done);
@@ -36,8 +46,8 @@ typedef struct cf_scan_opts {
 	cf_decode_opts decode;
 	cf_filter *filter;        /* borrowed; NULL for none */
 	cf_backend *backend;      /* borrowed; must be set */
-	cf_pkt_batch *batch;      /* borrowed, reused across files (allocate once per run);
-	                             NULL: cf_scan_file allocates one for the file */
+	cf_pkt_batch *batch;      /* borrowed, reused across files (cf_pkt_batch_create once
+	                             per run); NULL: cf_scan_file allocates one for the file */
 	cf_progress_fn progress;  /* NULL for none */
 	void *progress_user;
 	/* Called with every frame's record (decoded, skipped or filtered),

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <random>
 #include <string>
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "flowpic_batch_gen.h"
 
 TEST(BackendCuda, SummaryEqualsCpuOnRandomBatches)
@@ -96,7 +96,7 @@ TEST(BackendCuda, AutoPicksTheDevice)
 	cf_backend_close(b);
 }
 
-// Device out of memory (a FlowPic batch of 2 x 200000^2 pixels: 640 GB of
+// Device out of memory (a FlowPic batch of 2 x 200000^2 pixels: 480 GB of
 // counts) is a clear CF_ERR_DEVICE, and the backend works afterwards (the
 // failed call's error does not leak into the next Thrust call).
 TEST(BackendCuda, OutOfMemoryIsReportedAndTheBackendRecovers)

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <iostream>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "flow_batch_gen.h"
 #include "test_util.h"
 

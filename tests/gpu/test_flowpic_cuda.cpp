@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "flowpic_batch_gen.h"
 #include "test_util.h"
 

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <vector>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 #include "netml_batch_gen.h"
 #include "test_util.h"
 

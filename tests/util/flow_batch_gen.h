@@ -9,7 +9,7 @@
 #include <cstring>
 #include <random>
 
-#include "cuflow/cuflow.h"
+#include "cuflow/internal.h"
 
 namespace cft {
 

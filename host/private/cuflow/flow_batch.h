@@ -15,7 +15,7 @@
 #define CUFLOW_FLOW_BATCH_H
 
 #include <stdint.h>
-#include "cuflow/flow_stats.h"
+#include "cuflow/flow_part.h"
 
 #ifdef __cplusplus
 extern "C" {

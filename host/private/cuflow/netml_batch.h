@@ -9,28 +9,11 @@
 #define CUFLOW_NETML_BATCH_H
 
 #include <stdint.h>
+#include "cuflow/netml.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* netml's feature types (netml.md section 6), in upstream's order. */
-enum cf_netml_type {
-	CF_NETML_IAT = 0,
-	CF_NETML_SIZE,
-	CF_NETML_IAT_SIZE,
-	CF_NETML_STATS,
-	CF_NETML_SAMP_NUM,
-	CF_NETML_SAMP_SIZE,
-	CF_NETML_TYPE_COUNT
-};
-
-/* Columns of a STATS row. */
-#define CF_NETML_STATS_COLS 12u
-/* Header part: 8 TCP flag counts, then the TTLs (netml.md section 6). */
-#define CF_NETML_HDR_FLAGS 8u
-/* SAMP vectors stop growing past this many windows (upstream's cap). */
-#define CF_NETML_SAMP_MAX 500
 
 typedef struct cf_netml_batch {
 	uint32_t n_rows;
