@@ -28,5 +28,6 @@
 #include "cuflow/flowpic.h"
 #include "cuflow/table.h"
 #include "cuflow/sink.h"
+#include "cuflow/flow_rows.h"
 
 #endif
