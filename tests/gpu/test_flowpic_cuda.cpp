@@ -57,13 +57,8 @@ TEST(FlowpicCuda, OffsetStartEmptyBatchesAndEmptyImages)
 	for (uint64_t seed = 40; seed < 46; seed++) {
 		cft::flowpic_batch_data a(seed, 30, 200, 32, 2, (int)(seed % 3), (int)((seed / 3) % 3), 0, 0, 15.0);
 		cft::flowpic_batch_data g(seed, 30, 200, 32, 2, (int)(seed % 3), (int)((seed / 3) % 3), 0, 0, 15.0);
-		for (auto *d : {&a, &g}) {
-			d->b.offsets += 5;
-			d->b.t_first += 5;
-			d->b.t_last += 5;
-			d->b.anchor += 5;
-			d->b.n_images -= 5;
-		}
+		a.drop_first_images(5);
+		g.drop_first_images(5);
 		ASSERT_GT(a.b.offsets[0], 0u);
 		ASSERT_EQ(cf_backend_flowpic_images(nullptr, &a.b), CF_OK);
 		ASSERT_EQ(cf_backend_flowpic_images(gpu, &g.b), CF_OK) << cf_backend_error(gpu);

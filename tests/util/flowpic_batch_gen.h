@@ -92,6 +92,17 @@ struct flowpic_batch_data {
 		b.out = out.data();
 		b.packets = packets.data();
 	}
+
+	// Leaves the first k images out: the batch then starts at entry
+	// offsets[k] (offsets[0] > 0), as the CPU reference allows.
+	void drop_first_images(uint32_t k)
+	{
+		b.offsets += k;
+		b.t_first += k;
+		b.t_last += k;
+		b.anchor += k;
+		b.n_images -= k;
+	}
 };
 
 } // namespace cft
