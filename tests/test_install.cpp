@@ -126,16 +126,17 @@ TEST(Install, CMakeFindPackageSharedAndStatic)
 	ASSERT_EQ(cft::run("mkdir -p " + cft::shq(dir)), 0);
 	write(dir + "/count.c", kProgram);
 	std::string flags = sanitize_flags();
+	// (a sanitized build's library needs its consumers built the same way)
 	write(dir + "/CMakeLists.txt", "cmake_minimum_required(VERSION 3.24)\nproject(count C CXX)\n"
+	                               "if(NOT \"" + flags + "\" STREQUAL \"\")\n"
+	                               "  add_compile_options(" + flags + ")\n  add_link_options(" + flags + ")\n"
+	                               "endif()\n"
 	                               "find_package(cuflow 0.1 REQUIRED)\n"
 	                               "add_executable(count_shared count.c)\n"
 	                               "target_link_libraries(count_shared PRIVATE cuflow::cuflow)\n"
 	                               "add_executable(count_static count.c)\n"
 	                               "target_link_libraries(count_static PRIVATE cuflow::cuflow_static)\n"
-	                               "set_target_properties(count_static PROPERTIES LINKER_LANGUAGE CXX)\n"
-	                               "if(NOT \"" + flags + "\" STREQUAL \"\")\n"
-	                               "  add_compile_options(" + flags + ")\n  add_link_options(" + flags + ")\n"
-	                               "endif()\n");
+	                               "set_target_properties(count_static PROPERTIES LINKER_LANGUAGE CXX)\n");
 	std::string log;
 	ASSERT_EQ(cft::run("cmake -S " + cft::shq(dir) + " -B " + cft::shq(dir + "/b") + " -G Ninja " +
 	                               "-DCMAKE_PREFIX_PATH=" + cft::shq(in.prefix) + " && cmake --build " +
