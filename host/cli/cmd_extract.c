@@ -9,6 +9,8 @@
  *   schema.json    columns, units, conventions, options, counters, files
  * With --shard-rows R every array is split into files of R rows
  * (features-00000.npy, ...), listed in schema.json's "files".
+ * With --format parquet all of it is one table instead, DIR/features.parquet
+ * (the library's cf_feature_rows through its Parquet sink), plus schema.json.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -24,29 +26,8 @@
 #include "cli.h"
 #include "common/text_fmt.h"
 
-#define N_STAT_COLS 22
-#define N_FEATURES (3 * N_STAT_COLS)
-
-static const char *const set_prefix[3] = {"bidirectional", "src2dst", "dst2src"};
-static const char *const stat_names[N_STAT_COLS] = {
-	"packets",      "bytes",         "duration_ns",    "min_ps",       "mean_ps",      "stddev_ps",
-	"max_ps",       "p25_ps",        "p50_ps",         "p75_ps",       "min_piat_ns",  "mean_piat_ns",
-	"stddev_piat_ns", "max_piat_ns", "syn_packets",    "cwr_packets",  "ece_packets",  "urg_packets",
-	"ack_packets",  "psh_packets",   "rst_packets",    "fin_packets"};
-static const char *const stat_units[N_STAT_COLS] = {
-	"packets", "bytes", "ns", "bytes", "bytes", "bytes", "bytes", "bytes", "bytes", "bytes", "ns",
-	"ns",      "ns",    "ns", "packets", "packets", "packets", "packets", "packets", "packets", "packets", "packets"};
-
-static void stat_row(double *o, const cf_flow_stats *s)
-{
-	double v[N_STAT_COLS] = {(double)s->packets,  (double)s->bytes,    (double)s->duration_ns, s->ps_min,
-	                         s->ps_mean,          s->ps_stddev,        s->ps_max,              s->ps_p25,
-	                         s->ps_p50,           s->ps_p75,           (double)s->piat_min,    s->piat_mean,
-	                         s->piat_stddev,      (double)s->piat_max};
-	for (int f = 0; f < CF_FF_COUNT; f++)
-		v[14 + f] = s->flag[f];
-	memcpy(o, v, sizeof v);
-}
+/* the features, their names and units: the library's (cuflow/feature_rows.h) */
+#define N_FEATURES CF_FLOW_FEATURES
 
 typedef struct extract {
 	const char *dir;
@@ -55,6 +36,9 @@ typedef struct extract {
 	double seq_pad;
 	cf_npy_writer *feat, *seq, *len, *lab;
 	FILE *csv;
+	cf_feature_rows *table_rows; /* --format parquet: rows gathered here ... */
+	cf_sink *table;              /* ... and written by the library's Parquet sink */
+	int parquet;
 	cf_labeler *labeler;
 	cli_label *labels;
 	uint64_t rows, dropped;
@@ -87,6 +71,31 @@ static void csv_field(FILE *o, const char *v)
 	fputc('"', o);
 }
 
+/* --format parquet: a batch of rows goes to the sink whenever it is full. */
+static int table_flush(extract *x)
+{
+	if (!x->failed && cf_feature_rows_count(x->table_rows) &&
+	    cf_sink_write(x->table, cf_feature_rows_batch(x->table_rows)) != CF_OK) {
+		snprintf(x->err, sizeof x->err, "%s", cf_sink_error(x->table));
+		x->failed = 1;
+	}
+	cf_feature_rows_reset(x->table_rows);
+	return x->failed ? CF_ERR_IO : CF_OK;
+}
+
+static int table_row(extract *x, const cf_flow_record *r, int64_t label)
+{
+	int st = cf_feature_rows_add(x->table_rows, r, x->rows, label,
+	                             label >= 0 ? cf_labeler_name(x->labeler, (uint32_t)label) : NULL);
+	if (st < 0) {
+		snprintf(x->err, sizeof x->err, "out of memory");
+		x->failed = 1;
+		return st;
+	}
+	x->rows++;
+	return cf_feature_rows_full(x->table_rows) ? table_flush(x) : CF_OK;
+}
+
 static int emit_row(void *user, const cf_flow_record *r)
 {
 	extract *x = user;
@@ -107,10 +116,11 @@ static int emit_row(void *user, const cf_flow_record *r)
 		}
 		label = id;
 	}
+	if (x->table)
+		return table_row(x, r, label);
 	double fv[N_FEATURES];
-	for (int d = 0; d < 3; d++)
-		stat_row(fv + d * N_STAT_COLS, d == 0 ? &r->bidir : d == 1 ? &r->src2dst : &r->dst2src);
-	for (int i = 0; i < N_FEATURES; i++)
+	cf_flow_features(r, fv);
+	for (uint32_t i = 0; i < N_FEATURES; i++)
 		put(x, i, fv[i], x->rowbuf);
 	int st = cf_npy_writer_append(x->feat, x->rowbuf, 1);
 	if (st == CF_OK && x->seq_len) {
@@ -153,7 +163,7 @@ static int emit_row(void *user, const cf_flow_record *r)
 static int extract_failed(void *user)
 {
 	extract *x = user;
-	return x->failed || ferror(x->csv);
+	return x->failed || (x->csv && ferror(x->csv));
 }
 
 static void on_file(void *user, const char *path)
@@ -189,10 +199,9 @@ static int write_schema(extract *x, const cli_flow *cf, const cf_flow_counters *
 	static const char *sizes[] = {"wire", "captured", "ip", "transport", "payload"};
 	fprintf(o, "{\n  \"cuflow_version\": \"%s\",\n  \"rows\": %" PRIu64 ",\n", cf_version(), x->rows);
 	fprintf(o, "  \"features\": {\n    \"dtype\": \"%s\",\n    \"columns\": [\n", x->f64 ? "float64" : "float32");
-	for (int d = 0; d < 3; d++)
-		for (int k = 0; k < N_STAT_COLS; k++)
-			fprintf(o, "      {\"name\": \"%s_%s\", \"unit\": \"%s\"}%s\n", set_prefix[d], stat_names[k],
-			        stat_units[k], d == 2 && k == N_STAT_COLS - 1 ? "" : ",");
+	for (uint32_t i = 0; i < N_FEATURES; i++)
+		fprintf(o, "      {\"name\": \"%s\", \"unit\": \"%s\"}%s\n", cf_flow_feature_name(i),
+		        cf_flow_feature_unit(i), i == N_FEATURES - 1 ? "" : ",");
 	fprintf(o, "    ],\n    \"stddev\": \"sample (n - 1); 0 below two values\",\n"
 	           "    \"quantiles\": \"numpy.percentile linear (default) over packet sizes\",\n"
 	           "    \"piat\": \"between consecutive packets of the same direction set; ns\",\n"
@@ -205,8 +214,8 @@ static int write_schema(extract *x, const cli_flow *cf, const cf_flow_counters *
 		snprintf(pad, sizeof pad, "\"%s\"", isnan(x->seq_pad) ? "nan" : x->seq_pad > 0 ? "inf" : "-inf");
 	fprintf(o, "  \"sequences\": {\"length\": %u, \"channels\": [\"size_bytes\", \"iat_ns\", \"direction\"], "
 	           "\"direction\": \"+1 src2dst, -1 dst2src\", \"iat\": \"since the flow's previous packet, 0 first\", "
-	           "\"pad\": %s, \"lengths\": \"lengths.npy (int32)\"},\n",
-	        x->seq_len, pad);
+	           "\"pad\": %s, \"lengths\": \"%s\"},\n",
+	        x->seq_len, pad, x->parquet ? "seq_length (int32)" : "lengths.npy (int32)");
 	fprintf(o, "  \"labels\": ");
 	if (x->labeler) {
 		fprintf(o, "{\"source\": ");
@@ -249,6 +258,12 @@ static int write_schema(extract *x, const cli_flow *cf, const cf_flow_counters *
 	        c->evictions, c->time_backwards, c->bad_wirelen, cf->ts_bad_fraction, cf->ts_out_of_range,
 	        c->split_flows, c->batches);
 	fprintf(o, "  \"files\": {\n");
+	if (x->parquet) {
+		fprintf(o, "    \"table\": [{\"path\": \"features.parquet\", \"rows\": %" PRIu64 ", \"format\": \"parquet\"}]\n  }\n}\n",
+		        x->rows);
+		int bad = ferror(o);
+		return fclose(o) != 0 || bad ? -1 : 0;
+	}
 	json_files(o, "features", x->feat, !x->seq && !x->lab);
 	if (x->seq) {
 		json_files(o, "sequences", x->seq, 0);
@@ -259,6 +274,60 @@ static int write_schema(extract *x, const cli_flow *cf, const cf_flow_counters *
 	fprintf(o, "  }\n}\n");
 	int bad = ferror(o);
 	return fclose(o) != 0 || bad ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- Parquet */
+
+/* --format parquet: the rows through the library's cf_feature_rows into its
+ * Parquet sink (DIR/features.parquet, written as .tmp-PID and renamed when
+ * complete), then schema.json. */
+static int extract_parquet(extract *x, cli_flow *cf, cli_label *lab, char **caps, int n_caps)
+{
+	char err[CF_ERRBUF_SIZE], path[4096];
+	cf_feature_rows_opts ro = {0};
+	x->parquet = 1;
+	ro.seq_len = x->seq_len;
+	ro.seq_pad = x->seq_pad;
+	ro.float64 = x->f64;
+	ro.labels = x->labeler != NULL;
+	/* about 32 MiB of rows a batch */
+	uint64_t row_bytes = (uint64_t)(N_FEATURES + 3 * (uint64_t)x->seq_len) * (x->f64 ? 8 : 4) + 256;
+	uint64_t cap = ((uint64_t)32 << 20) / row_bytes;
+	ro.capacity = (uint32_t)(cap < 64 ? 64 : cap > 65536 ? 65536 : cap);
+	snprintf(path, sizeof path, "%s/features.parquet", x->dir);
+	if (cf_feature_rows_create(&ro, &x->table_rows, err) != CF_OK ||
+	    cf_sink_open("parquet", cf_feature_rows_schema(x->table_rows), path, NULL, &x->table, err) != CF_OK) {
+		fprintf(stderr, "cuflow extract: %s\n", err);
+		cf_feature_rows_free(x->table_rows);
+		return CLI_EXIT_USAGE;
+	}
+	cli_flow_on_file = on_file;
+	cf_flow_counters counters;
+	cf_summary total;
+	int rc = cli_flow_run(cf, "extract", caps, n_caps, emit_row, x, extract_failed, &counters, &total);
+	table_flush(x);
+	const char *what = NULL;
+	if (x->failed) {
+		what = x->err[0] ? x->err : "no features.parquet written";
+		cf_sink_abort(x->table);
+	} else if (cf_sink_close(x->table, NULL, err) != CF_OK) {
+		what = err;
+	} else if (write_schema(x, cf, &counters, &total, lab->desc) < 0) {
+		what = "cannot write schema.json";
+	}
+	x->table = NULL;
+	if (what) {
+		fprintf(stderr, "cuflow extract: %s\n", what);
+		rc = CLI_EXIT_USAGE;
+	} else if (rc != CLI_EXIT_USAGE) {
+		fprintf(stderr, "cuflow extract: %" PRIu64 " rows in %s", x->rows, path);
+		if (x->labeler)
+			fprintf(stderr, " (%" PRIu64 " unlabelled flows dropped)", x->dropped);
+		fputc('\n', stderr);
+	}
+	cf_feature_rows_free(x->table_rows);
+	x->table_rows = NULL;
+	return rc;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -272,9 +341,12 @@ static void usage(FILE *o)
 	        "features.npy (N x 66), sequences.npy (N x L x 3: size, inter-arrival ns,\n"
 	        "direction +1/-1), lengths.npy, labels.npy (with a label option), flows.csv\n"
 	        "(identity, row-aligned) and schema.json (columns, units, options, counters).\n"
+	        "With --format parquet: all of it as one table, features.parquet (identity,\n"
+	        "labels, features, sequence vectors; docs/parquet.md), and schema.json.\n"
 	        "\n"
 	        "options:\n"
 	        "  -o, --output DIR      output directory (created); required\n"
+	        "  --format npy|parquet  numpy arrays + flows.csv (default) or features.parquet\n"
 	        "  --dtype float32|float64  array type of features and sequences (default float32)\n"
 	        "  --seq-pad V           value of sequence entries past a flow's end (default 0)\n"
 	        "  --shard-rows R        split every array into files of R rows\n"
@@ -286,14 +358,15 @@ static void usage(FILE *o)
 	        cli_label_usage, cli_flow_usage);
 }
 
-enum { O_DTYPE = 2000, O_PAD, O_SHARD };
+enum { O_DTYPE = 2000, O_PAD, O_SHARD, O_FORMAT };
 
 int cmd_extract(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'},        {"help", no_argument, 0, 'h'},
 		{"dtype", required_argument, 0, O_DTYPE},     {"seq-pad", required_argument, 0, O_PAD},
-		{"shard-rows", required_argument, 0, O_SHARD}, CLI_LABEL_LONGOPTS,
+		{"shard-rows", required_argument, 0, O_SHARD}, {"format", required_argument, 0, O_FORMAT},
+		CLI_LABEL_LONGOPTS,
 		CLI_FLOW_LONGOPTS,                            {0, 0, 0, 0},
 	};
 	extract x;
@@ -304,6 +377,7 @@ int cmd_extract(int argc, char **argv)
 	cli_label_init(&lab);
 	x.labels = &lab;
 	uint64_t shard = 0;
+	int parquet = 0;
 	char *end;
 	optind = 1;
 	int c;
@@ -340,9 +414,20 @@ int cmd_extract(int argc, char **argv)
 				return CLI_EXIT_USAGE;
 			}
 			break;
+		case O_FORMAT:
+			if (strcmp(optarg, "npy") && strcmp(optarg, "parquet")) {
+				fprintf(stderr, "cuflow extract: --format takes npy or parquet\n");
+				return CLI_EXIT_USAGE;
+			}
+			parquet = !strcmp(optarg, "parquet");
+			break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default: usage(stderr); return CLI_EXIT_USAGE;
 		}
+	}
+	if (parquet && shard) {
+		fprintf(stderr, "cuflow extract: --shard-rows splits the npy arrays; Parquet is one file\n");
+		return CLI_EXIT_USAGE;
 	}
 	if (optind >= argc || !x.dir) {
 		fprintf(stderr, "cuflow extract: %s\n", optind >= argc ? "no capture given" : "no output (-o) given");
@@ -359,6 +444,11 @@ int cmd_extract(int argc, char **argv)
 	if (cli_label_open(&lab, "extract", argv[optind]) < 0)
 		return CLI_EXIT_USAGE;
 	x.labeler = lab.labeler;
+	if (parquet) {
+		rc = extract_parquet(&x, &cf, &lab, argv + optind, argc - optind);
+		cli_label_close(&lab);
+		return rc;
+	}
 	int dt = x.f64 ? CF_NPY_F8 : CF_NPY_F4;
 	uint64_t fshape[1] = {N_FEATURES}, sshape[2] = {x.seq_len, 3};
 	snprintf(path, sizeof path, "%s/features.npy", x.dir);

@@ -5,6 +5,8 @@
  *   DIR/labels.npy   int64 label ids (with a label option; names in meta.json)
  *   DIR/meta.json    options, shapes, counters, label names, files
  *   DIR/png/NNNNNN.png  previews of the first K images (--png K)
+ * --format parquet writes the index as DIR/index.parquet instead of index.csv
+ * (the library's cf_flowpic_index through its Parquet sink); images stay npy.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,7 +21,7 @@
 
 enum { O_PRESET = 2000, O_RES, O_WINDOW, O_STEP, O_RIGHT_OPEN, O_TIME_AXIS, O_ANCHOR, O_OVERSIZE, O_SIZE_BINS,
        O_VALUE, O_DIR, O_MIN_PK, O_MIN_SPAN, O_SIZE, O_SESSIONS, O_IDLE, O_IPV6, O_TIME, O_MAX_WIN, O_PNG,
-       O_SHARD, O_THREADS };
+       O_SHARD, O_THREADS, O_FORMAT };
 
 static void usage(FILE *o)
 {
@@ -61,6 +63,8 @@ static void usage(FILE *o)
 	        "  --max-windows N         at most N windows per session\n"
 	        "  --png K                 PNG previews of the first K images in DIR/png\n"
 	        "  --shard-rows R          split flowpic.npy into files of R images\n"
+	        "  --format npy|parquet    parquet: the index as index.parquet (typed columns,\n"
+	        "                          docs/parquet.md) instead of index.csv; images stay npy\n"
 	        "  --threads 1|2           2: sessions and windows are tracked in a second thread\n"
 	        "                          while the next packets are read and decoded (the same\n"
 	        "                          output)\n"
@@ -77,11 +81,25 @@ typedef struct fp_out {
 	cf_flowpic_opts o;
 	cf_npy_writer *img, *lab;
 	FILE *index;
+	cf_flowpic_index *idx;  /* --format parquet: index rows gathered here ... */
+	cf_sink *idx_sink;      /* ... and written by the library's Parquet sink */
 	cli_label *labels;
 	uint64_t rows, dropped, png_left, png_done;
 	int failed;
 	char err[CF_ERRBUF_SIZE];
 } fp_out;
+
+/* --format parquet: the index rows held go to the sink. */
+static int index_flush(fp_out *x)
+{
+	if (!x->failed && cf_flowpic_index_count(x->idx) &&
+	    cf_sink_write(x->idx_sink, cf_flowpic_index_batch(x->idx)) != CF_OK) {
+		snprintf(x->err, sizeof x->err, "%s", cf_sink_error(x->idx_sink));
+		x->failed = 1;
+	}
+	cf_flowpic_index_reset(x->idx);
+	return x->failed ? -1 : 0;
+}
 
 static int emit_image(void *user, const cf_flowpic_image *im)
 {
@@ -104,11 +122,23 @@ static int emit_image(void *user, const cf_flowpic_image *im)
 		x->failed = 1;
 		return CF_ERR_IO;
 	}
-	char a[64], b[64];
-	cli_ip_str(im->src_ip, im->ip_version, a, sizeof a);
-	cli_ip_str(im->dst_ip, im->ip_version, b, sizeof b);
-	fprintf(x->index, "%s,%u,%s,%u,%u,%u,%" PRId64 ",%u,%s\n", a, im->src_port, b, im->dst_port, im->proto, im->window,
-	        im->window_start_ns, im->packets, label >= 0 ? cf_labeler_name(x->labels->labeler, (uint32_t)label) : "");
+	if (x->idx) {
+		const char *name = label >= 0 ? cf_labeler_name(x->labels->labeler, (uint32_t)label) : NULL;
+		if (cf_flowpic_index_add(x->idx, im, label, name) < 0) {
+			snprintf(x->err, sizeof x->err, "out of memory");
+			x->failed = 1;
+			return CF_ERR_NOMEM;
+		}
+		if (cf_flowpic_index_full(x->idx) && index_flush(x) < 0)
+			return CF_ERR_IO;
+	} else {
+		char a[64], b[64];
+		cli_ip_str(im->src_ip, im->ip_version, a, sizeof a);
+		cli_ip_str(im->dst_ip, im->ip_version, b, sizeof b);
+		fprintf(x->index, "%s,%u,%s,%u,%u,%u,%" PRId64 ",%u,%s\n", a, im->src_port, b, im->dst_port, im->proto, im->window,
+		        im->window_start_ns, im->packets,
+		        label >= 0 ? cf_labeler_name(x->labels->labeler, (uint32_t)label) : "");
+	}
 	if (x->png_left) {
 		char path[4096];
 		snprintf(path, sizeof path, "%s/png/%06" PRIu64 ".png", x->dir, x->rows);
@@ -232,7 +262,7 @@ int cmd_flowpic(int argc, char **argv)
 		{"idle-timeout", required_argument, 0, O_IDLE}, {"ipv6", no_argument, 0, O_IPV6},
 		{"time", required_argument, 0, O_TIME}, {"max-windows", required_argument, 0, O_MAX_WIN},
 		{"png", required_argument, 0, O_PNG}, {"shard-rows", required_argument, 0, O_SHARD},
-		{"threads", required_argument, 0, O_THREADS},
+		{"threads", required_argument, 0, O_THREADS}, {"format", required_argument, 0, O_FORMAT},
 		CLI_LABEL_LONGOPTS,
 		{"filter", required_argument, 0, 'f'}, {"backend", required_argument, 0, 'b'},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
@@ -258,6 +288,7 @@ int cmd_flowpic(int argc, char **argv)
 	x.labels = &lab;
 	int quiet = 0;
 	uint64_t shard = 0;
+	int parquet = 0;
 	double v;
 	optind = 1;
 	int opt;
@@ -339,6 +370,10 @@ int cmd_flowpic(int argc, char **argv)
 			bad = strcmp(optarg, "1") && strcmp(optarg, "2");
 			cs.so.hook_thread = !strcmp(optarg, "2");
 			break;
+		case O_FORMAT:
+			bad = strcmp(optarg, "npy") && strcmp(optarg, "parquet");
+			parquet = !strcmp(optarg, "parquet");
+			break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default:
@@ -397,12 +432,21 @@ int cmd_flowpic(int argc, char **argv)
 			goto done;
 		}
 	}
-	snprintf(path, sizeof path, "%s/index.csv", x.dir);
-	if (!(x.index = fopen(path, "w"))) {
-		fprintf(stderr, "cuflow flowpic: cannot write %s: %s\n", path, strerror(errno));
-		goto done;
+	if (parquet) {
+		snprintf(path, sizeof path, "%s/index.parquet", x.dir);
+		if (cf_flowpic_index_create(65536, lab.labeler != NULL, &x.idx, err) != CF_OK ||
+		    cf_sink_open("parquet", cf_flowpic_index_schema(x.idx), path, NULL, &x.idx_sink, err) != CF_OK) {
+			fprintf(stderr, "cuflow flowpic: %s\n", err);
+			goto done;
+		}
+	} else {
+		snprintf(path, sizeof path, "%s/index.csv", x.dir);
+		if (!(x.index = fopen(path, "w"))) {
+			fprintf(stderr, "cuflow flowpic: cannot write %s: %s\n", path, strerror(errno));
+			goto done;
+		}
+		fputs("src_ip,src_port,dst_ip,dst_port,protocol,window,window_start_ns,packets,label\n", x.index);
 	}
-	fputs("src_ip,src_port,dst_ip,dst_port,protocol,window,window_start_ns,packets,label\n", x.index);
 	if (!(res = malloc(sizeof *res)))
 		goto done;
 	cf_summary total;
@@ -438,11 +482,21 @@ int cmd_flowpic(int argc, char **argv)
 		x.failed = 1;
 	}
 	x.lab = NULL;
-	if ((ferror(x.index) | fclose(x.index)) && !x.failed) {
+	if (x.index && (ferror(x.index) | fclose(x.index)) && !x.failed) {
 		snprintf(x.err, sizeof x.err, "writing index.csv failed");
 		x.failed = 1;
 	}
 	x.index = NULL;
+	if (x.idx_sink) {
+		index_flush(&x);
+		if (x.failed)
+			cf_sink_abort(x.idx_sink);
+		else if (cf_sink_close(x.idx_sink, NULL, err) != CF_OK) {
+			snprintf(x.err, sizeof x.err, "%s", err);
+			x.failed = 1;
+		}
+		x.idx_sink = NULL;
+	}
 	if (x.failed) {
 		fprintf(stderr, "cuflow flowpic: %s\n", x.err);
 		goto done;
@@ -459,6 +513,8 @@ done:
 	cf_npy_writer_close(x.lab, NULL);
 	if (x.index)
 		fclose(x.index);
+	cf_sink_abort(x.idx_sink);
+	cf_flowpic_index_free(x.idx);
 	cf_flowpic_close(h);
 	cli_scan_close(&cs);
 	cli_label_close(&lab);

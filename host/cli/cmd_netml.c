@@ -6,6 +6,9 @@
  *   DIR/meta.json    interval, dim, SAMP width, shapes, options, counters
  * --format csv writes <TYPE>.csv and labels.csv instead of the .npy files
  * (values as %.17g: they read back to the same doubles).
+ * --format parquet writes DIR/<TYPE>.parquet instead: one table per type
+ * (the library's cf_netml_table: subflow, label, header and feature columns)
+ * through its Parquet sink; no subflows.csv or labels file (the tables hold them).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,7 +49,9 @@ static void usage(FILE *o)
 	        "  --labels CSV            CIC-IDS2017 label file: 0 benign, 1 attack; subflows\n"
 	        "                          without a row are dropped (counted)\n"
 	        "  --label N               every subflow gets label N\n"
-	        "  --format npy|csv        output format (npy)\n"
+	        "  --format npy|csv|parquet  output format (npy); parquet: DIR/<TYPE>.parquet,\n"
+	        "                          one table per type with the subflow, label, header\n"
+	        "                          and feature columns (docs/parquet.md)\n"
 	        "  --fixed LIST            departures from netml: trailing (keep the last chunk\n"
 	        "                          of a split flow), ipv6 (real IPv6 flows, not one\n"
 	        "                          pseudo-flow), all\n"
@@ -63,7 +68,7 @@ static void usage(FILE *o)
 typedef struct netml_cli {
 	const char *dir;
 	int types[CF_NETML_TYPE_COUNT], ntypes;
-	int fft, header, csv;
+	int fft, header, csv, parquet;
 	const char *labels_csv;
 	int have_label;
 	int64_t label;
@@ -262,6 +267,51 @@ out:
 	return rc;
 }
 
+/* --format parquet: one type's table (cf_netml_table) computed in blocks of
+ * rows and written by the library's Parquet sink to DIR/<TYPE>.parquet
+ * (as .tmp-PID, renamed when complete). */
+static int write_type_parquet(const netml_cli *c, cf_netml *h, cf_backend *b, int type)
+{
+	char path[4096], err[CF_ERRBUF_SIZE];
+	uint64_t n = cf_netml_rows(h);
+	uint64_t block = block_rows(n, cf_netml_row_cols(h, type, c->header));
+	if (block > 65536)
+		block = 65536;
+	snprintf(path, sizeof path, "%s/%s.parquet", c->dir, cf_netml_type_name(type));
+	cf_netml_table *t = NULL;
+	cf_sink *k = NULL;
+	if (cf_netml_table_create(h, type, c->fft, c->header, c->labels_csv || c->have_label, (uint32_t)block, &t,
+	                          err) != CF_OK ||
+	    cf_sink_open("parquet", cf_netml_table_schema(t), path, NULL, &k, err) != CF_OK) {
+		fprintf(stderr, "cuflow netml: %s\n", err);
+		cf_netml_table_free(t);
+		return -1;
+	}
+	for (uint64_t r = 0; r < n; r += block) {
+		uint32_t m = (uint32_t)(n - r < block ? n - r : block);
+		const cf_table_batch *bt;
+		int st = cf_netml_table_fill(t, b, r, m, &bt);
+		if (st < 0) {
+			fprintf(stderr, "cuflow netml: %s\n", cf_netml_error(h));
+			cf_sink_abort(k);
+			cf_netml_table_free(t);
+			return st == CF_ERR_NO_DATA ? -2 : -1;
+		}
+		if (cf_sink_write(k, bt) != CF_OK) {
+			fprintf(stderr, "cuflow netml: %s\n", cf_sink_error(k));
+			cf_sink_abort(k);
+			cf_netml_table_free(t);
+			return -1;
+		}
+	}
+	cf_netml_table_free(t);
+	if (cf_sink_close(k, NULL, err) != CF_OK) {
+		fprintf(stderr, "cuflow netml: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 static void json_counters(FILE *f, const cf_netml_counters *k, const cf_summary *s)
 {
 	fprintf(f,
@@ -333,7 +383,8 @@ static int write_meta(const netml_cli *c, cf_netml *h, const char *capture, cons
 		int t = c->types[i];
 		fprintf(f, "%s\n    \"%s\": {\"file\": \"%s.%s\", \"dtype\": \"float64\", \"shape\": [%" PRIu64 ", %u], "
 		        "\"self_dim\": %u, \"header_cols\": %u}",
-		        i ? "," : "", cf_netml_type_name(t), cf_netml_type_name(t), c->csv ? "csv" : "npy", cf_netml_rows(h),
+		        i ? "," : "", cf_netml_type_name(t), cf_netml_type_name(t), c->parquet ? "parquet" : c->csv ? "csv" : "npy",
+		        cf_netml_rows(h),
 		        cf_netml_row_cols(h, t, c->header), cf_netml_feat_cols(h, t),
 		        c->header ? CF_NETML_HDR_FLAGS + cf_netml_feat_cols(h, t) : 0);
 	}
@@ -428,10 +479,10 @@ int cmd_netml(int argc, char **argv)
 			cs.so.hook_thread = !strcmp(optarg, "2");
 			break;
 		case O_FORMAT:
-			if (!strcmp(optarg, "csv"))
-				c.csv = 1;
-			else if (strcmp(optarg, "npy")) {
-				fprintf(stderr, "cuflow netml: --format is npy or csv\n");
+			c.csv = !strcmp(optarg, "csv");
+			c.parquet = !strcmp(optarg, "parquet");
+			if (!c.csv && !c.parquet && strcmp(optarg, "npy")) {
+				fprintf(stderr, "cuflow netml: --format is npy, csv or parquet\n");
 				return CLI_EXIT_USAGE;
 			}
 			break;
@@ -529,18 +580,20 @@ int cmd_netml(int argc, char **argv)
 		if (v > buf_values)
 			buf_values = v;
 	}
-	if (!(buf = malloc(buf_values * sizeof *buf))) {
+	if (!c.parquet && !(buf = malloc(buf_values * sizeof *buf))) { /* parquet: the table has its own */
 		fprintf(stderr, "cuflow netml: out of memory\n");
 		goto done;
 	}
 	for (int i = 0; i < c.ntypes; i++) {
-		int r = write_type(&c, h, cs.so.backend, c.types[i], buf);
+		int r = c.parquet ? write_type_parquet(&c, h, cs.so.backend, c.types[i])
+		                  : write_type(&c, h, cs.so.backend, c.types[i], buf);
 		if (r < 0) {
 			rc = r == -2 ? CLI_EXIT_NO_DATA : CLI_EXIT_USAGE;
 			goto done;
 		}
 	}
-	if (write_subflows(c.dir, h) || ((c.labels_csv || c.have_label) && write_labels(c.dir, h, c.csv)) ||
+	if ((!c.parquet && write_subflows(c.dir, h)) ||
+	    (!c.parquet && (c.labels_csv || c.have_label) && write_labels(c.dir, h, c.csv)) ||
 	    write_meta(&c, h, capture, cf_backend_name(cs.so.backend), &res->summary))
 		goto done;
 	if (!quiet) {

@@ -29,5 +29,8 @@
 #include "cuflow/table.h"
 #include "cuflow/sink.h"
 #include "cuflow/flow_rows.h"
+#include "cuflow/feature_rows.h"
+#include "cuflow/netml_table.h"
+#include "cuflow/flowpic_index.h"
 
 #endif
