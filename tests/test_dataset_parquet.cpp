@@ -233,7 +233,7 @@ void expect_flowpic_same(const std::string &caps, const std::string &opts)
 TEST(FlowpicParquet, IndexEqualsIndexCsv)
 {
 	std::string cap = synth("--flows 600 --seed 41");
-	expect_flowpic_same(cft::shq(cap), "--preset mini --label 'web \"x\" é'"); // index.csv does not quote (yet)
+	expect_flowpic_same(cft::shq(cap), "--preset mini --label 'web, \"x\" é'"); // quoted in index.csv
 	expect_flowpic_same(cft::shq(cap), "--resolution 16 --window 5 --step 2 --min-span -1 --min-packets 2 "
 	                                   "--sessions bidir --direction 2ch --ipv6");
 }

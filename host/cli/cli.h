@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "cuflow/cuflow.h"
+#include "cuflow/run.h"
 
 /* Exit statuses shared by every subcommand. */
 #define CLI_EXIT_OK 0
@@ -35,6 +36,9 @@ char *cli_flow_ident_put(char *p, const cf_flow_record *r);
 #define CLI_FLOW_IDENT_HEADER "id,end_reason,src_ip,dst_ip,src_port,dst_port,protocol,ip_version,vlan_id,tunnel_id"
 /* s as a quoted JSON string (quotes, backslashes, control bytes escaped). */
 void cli_json_str(FILE *o, const char *s);
+/* v as one CSV field: as it is, or quoted (quotes doubled) when it holds a
+ * comma, a quote or a line break. */
+void cli_csv_field(FILE *o, const char *v);
 
 /* Shared by the scanning commands (info, flows): --decap, --backend and
  * --filter, then the filter, backend and batch they imply. */
@@ -97,6 +101,11 @@ int cli_flow_option(cli_flow *f, const char *cmd, int opt, const char *arg);
  * when given, says whether the output broke. Returns the exit status. */
 int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow_emit_fn emit, void *user,
                  int (*out_failed)(void *), cf_flow_counters *counters, cf_summary *total);
+/* Pieces of cli_flow_run for drivers of their own (flows: cf_run):
+ * --compat's implied settings, the counters and timestamp lines. */
+void cli_flow_apply_compat(cli_flow *f);
+void cli_flow_print_counters(FILE *e, const char *cmd, const cf_summary *s, const cf_flow_counters *c);
+void cli_flow_print_ts_counters(FILE *e, const char *cmd, const cli_flow *f);
 /* Called before each capture with its path (labels per directory);
  * NULL by default. */
 extern void (*cli_flow_on_file)(void *user, const char *path);
@@ -146,5 +155,8 @@ typedef struct cli_progress cli_progress;
 cli_progress *cli_progress_start(const char *label, int enabled);
 void cli_progress_update(void *p, uint64_t bytes_done, uint64_t bytes_total, uint64_t packets_done);
 void cli_progress_end(cli_progress *p);
+/* The same for a whole cf_run (files done/total, bytes, packets, rate,
+ * ETA); a cf_run_opts.on_progress with the cli_progress as user. */
+void cli_progress_run(void *p, const cf_run_progress *rp);
 
 #endif

@@ -59,3 +59,18 @@ void cli_json_str(FILE *o, const char *s)
 	}
 	fputc('"', o);
 }
+
+void cli_csv_field(FILE *o, const char *v)
+{
+	if (!strpbrk(v, ",\"\r\n")) {
+		fputs(v, o);
+		return;
+	}
+	fputc('"', o);
+	for (; *v; v++) {
+		if (*v == '"')
+			fputc('"', o);
+		fputc(*v, o);
+	}
+	fputc('"', o);
+}

@@ -56,21 +56,6 @@ static void put(extract *x, int64_t i, double v, void *buf)
 }
 
 /* A CSV field, quoted (RFC 4180) when it holds a comma, quote or line break. */
-static void csv_field(FILE *o, const char *v)
-{
-	if (!strpbrk(v, ",\"\r\n")) {
-		fputs(v, o);
-		return;
-	}
-	fputc('"', o);
-	for (; *v; v++) {
-		if (*v == '"')
-			fputc('"', o);
-		fputc(*v, o);
-	}
-	fputc('"', o);
-}
-
 /* --format parquet: a batch of rows goes to the sink whenever it is full. */
 static int table_flush(extract *x)
 {
@@ -150,7 +135,7 @@ static int emit_row(void *user, const cf_flow_record *r)
 	*p++ = ',';
 	fwrite(row, 1, (size_t)(p - row), x->csv);
 	if (label >= 0)
-		csv_field(x->csv, cf_labeler_name(x->labeler, (uint32_t)label));
+		cli_csv_field(x->csv, cf_labeler_name(x->labeler, (uint32_t)label));
 	fputc('\n', x->csv);
 	if (st < 0) {
 		x->failed = 1;

@@ -135,9 +135,11 @@ static int emit_image(void *user, const cf_flowpic_image *im)
 		char a[64], b[64];
 		cli_ip_str(im->src_ip, im->ip_version, a, sizeof a);
 		cli_ip_str(im->dst_ip, im->ip_version, b, sizeof b);
-		fprintf(x->index, "%s,%u,%s,%u,%u,%u,%" PRId64 ",%u,%s\n", a, im->src_port, b, im->dst_port, im->proto, im->window,
-		        im->window_start_ns, im->packets,
-		        label >= 0 ? cf_labeler_name(x->labels->labeler, (uint32_t)label) : "");
+		fprintf(x->index, "%s,%u,%s,%u,%u,%u,%" PRId64 ",%u,", a, im->src_port, b, im->dst_port, im->proto, im->window,
+		        im->window_start_ns, im->packets);
+		/* quoted where it must be: a label may hold a comma */
+		cli_csv_field(x->index, label >= 0 ? cf_labeler_name(x->labels->labeler, (uint32_t)label) : "");
+		fputc('\n', x->index);
 	}
 	if (x->png_left) {
 		char path[4096];

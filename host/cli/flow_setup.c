@@ -181,7 +181,7 @@ int cli_flow_option(cli_flow *f, const char *cmd, int c, const char *arg)
 /* --compat nfstream: the settings NFStream runs with, where the command
  * line did not choose (idle 120 s, active 1800 s and wire sizes are
  * cuflow's defaults already). */
-static void apply_compat(cli_flow *f)
+void cli_flow_apply_compat(cli_flow *f)
 {
 	if (f->fo.compat != CF_COMPAT_NFSTREAM)
 		return;
@@ -195,7 +195,7 @@ static void apply_compat(cli_flow *f)
 	}
 }
 
-static void print_counters(FILE *e, const char *cmd, const cf_summary *s, const cf_flow_counters *c)
+void cli_flow_print_counters(FILE *e, const char *cmd, const cf_summary *s, const cf_flow_counters *c)
 {
 	fprintf(e, "cuflow %s: packets read %" PRIu64 ", decoded %" PRIu64 ", used %" PRIu64 ", skipped %" PRIu64, cmd,
 	        s->packets, s->skip[CF_SKIP_NONE], c->packets_used, c->packets - c->packets_used);
@@ -212,7 +212,7 @@ static void print_counters(FILE *e, const char *cmd, const cf_summary *s, const 
 	fprintf(e, "\n");
 }
 
-static void print_ts_counters(FILE *e, const char *cmd, const cli_flow *f)
+void cli_flow_print_ts_counters(FILE *e, const char *cmd, const cli_flow *f)
 {
 	if (f->ts_bad_fraction || f->ts_out_of_range)
 		fprintf(e,
@@ -231,7 +231,7 @@ int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow
 	cf_summary_clear(total);
 	memset(counters, 0, sizeof *counters);
 	f->ts_bad_fraction = f->ts_out_of_range = 0;
-	apply_compat(f);
+	cli_flow_apply_compat(f);
 	if (cli_scan_open(&f->cs, cmd, !f->quiet) < 0)
 		goto done;
 	snprintf(f->backend_used, sizeof f->backend_used, "%s", cf_backend_name(f->cs.so.backend));
@@ -270,8 +270,8 @@ int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow
 		}
 	}
 	*counters = *cf_flow_engine_counters(e);
-	print_counters(stderr, cmd, total, counters);
-	print_ts_counters(stderr, cmd, f);
+	cli_flow_print_counters(stderr, cmd, total, counters);
+	cli_flow_print_ts_counters(stderr, cmd, f);
 	rc = failed ? CLI_EXIT_USAGE : damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
 done:
 	free(res);

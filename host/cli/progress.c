@@ -74,3 +74,28 @@ void cli_progress_end(cli_progress *p)
 		fprintf(stderr, "\r\033[K");
 	free(p);
 }
+
+/* A whole run: files done of all, input bytes, packets, rate, ETA from the
+ * bytes (the files' sizes, known at the start). */
+void cli_progress_run(void *vp, const cf_run_progress *rp)
+{
+	cli_progress *p = vp;
+	if (!p || !p->enabled)
+		return;
+	double t = now_s();
+	if (t - p->last < 0.25)
+		return;
+	p->last = t;
+	double el = rp->elapsed_s;
+	char d[32], tot[32], rate[32];
+	human_bytes((double)rp->bytes_done, d, sizeof d);
+	human_bytes((double)rp->bytes_total, tot, sizeof tot);
+	human_bytes(el > 0 ? rp->bytes_done / el : 0, rate, sizeof rate);
+	uint64_t left = rp->bytes_total > rp->bytes_done ? rp->bytes_total - rp->bytes_done : 0;
+	double eta = rp->bytes_done ? el * (double)left / (double)rp->bytes_done : 0;
+	fprintf(stderr, "\r\033[K%s: %zu/%zu files, %s / %s", p->label, rp->files_done, rp->files_total, d, tot);
+	if (rp->bytes_total)
+		fprintf(stderr, " (%.0f%%)", 100.0 * (double)rp->bytes_done / (double)rp->bytes_total);
+	fprintf(stderr, ", %.1f Mpkts, %s/s, ETA %d:%02d", rp->packets_done / 1e6, rate, (int)eta / 60, (int)eta % 60);
+	p->shown = 1;
+}

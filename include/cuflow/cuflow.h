@@ -29,6 +29,7 @@
 #include "cuflow/table.h"
 #include "cuflow/sink.h"
 #include "cuflow/flow_rows.h"
+#include "cuflow/run.h"
 #include "cuflow/feature_rows.h"
 #include "cuflow/netml_table.h"
 #include "cuflow/flowpic_index.h"

@@ -1,0 +1,1183 @@
+/*
+ * The run driver (include/cuflow/run.h): N workers, each with its own
+ * backend, filter, packet batch and flow engine, take the inputs in order;
+ * their rows go through bounded per-input queues to the committer (the
+ * caller's thread), which writes them in input order with the run's flow
+ * ids, appends one journal line per committed input, and writes the
+ * manifest at the end.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "cuflow/cuflow.h"
+#include "cuflow/run.h"
+#include "common/text_fmt.h"
+#include "run/run_internal.h"
+
+#define CHUNK_TEXT (1u << 20)   /* text bytes per queued chunk */
+#define CHUNK_ROWS 4096u        /* table rows per queued chunk (Parquet) */
+
+struct hole {
+	size_t at;    /* where the id goes in the chunk's text */
+	uint64_t id;  /* the flow's id within its file */
+};
+
+struct chunk {
+	struct chunk *next;
+	char *text;
+	size_t len, cap;
+	struct hole *holes;
+	size_t nholes, hcap;
+	cf_flow_rows *rows;   /* Parquet */
+	size_t weight;        /* bytes counted against the queue */
+	size_t *owner_pending; /* the producing worker's queued bytes */
+};
+
+struct slot {
+	struct chunk *head, *tail;
+	size_t queued;
+	int done;
+	cf_run_file f;
+	char path_stat_ok;
+	char error[CF_ERRBUF_SIZE];
+};
+
+struct run;
+
+struct worker {
+	struct run *r;
+	pthread_t th;
+	int started;
+	cf_backend *backend;
+	cf_filter *filter;
+	cf_pkt_batch *batch;
+	cf_flow_engine *engine;
+	cf_scan_result res;
+	struct slot *s;       /* the input in work */
+	size_t index;
+	struct chunk *ch;
+	uint64_t id_base;     /* engine's flows created before this input */
+	char *scratch;
+	uint64_t cur_bytes, cur_packets; /* progress within the input (atomics) */
+	size_t pending;       /* bytes this worker has queued, all its inputs (under mu) */
+};
+
+struct run {
+	const cf_run_opts *o;
+	const cf_run_inputs *in;
+	size_t n;
+	struct slot *slots;
+	pthread_mutex_t mu;
+	pthread_cond_t wake_committer, wake_workers;
+	size_t next;          /* next input to claim */
+	size_t head;          /* input being committed */
+	int abort;
+	int fatal;            /* a worker's error: status */
+	char fatal_msg[CF_ERRBUF_SIZE];
+	uint64_t bytes_finished, packets_finished; /* atomics */
+	/* output */
+	int fd;               /* text: the partial file (or 1) */
+	gzFile gz;
+	cf_sink *sink;
+	cf_flow_rows *schema_rows; /* owns the Parquet schema */
+	char *stage;          /* committer's staging buffer */
+	size_t stage_len, stage_cap;
+	uint64_t out_len;     /* text bytes written */
+	uint64_t id_offset;
+	uint64_t rows;
+	struct chunk *pool;   /* chunks to reuse (under mu) */
+	size_t npool;
+	cf_sha256 sha;        /* of the plain text output, as written */
+	FILE *journal;
+	char *path_partial, *path_journal, *path_manifest, *path_manifest_tmp;
+	char *hdr_line;       /* the journal's first line */
+	int resumed;
+	double start;
+};
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static char *str_cat(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	char *s = malloc(na + nb + 1);
+	if (s) {
+		memcpy(s, a, na);
+		memcpy(s + na, b, nb + 1);
+	}
+	return s;
+}
+
+void cf_run_opts_default(cf_run_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->jobs = 1;
+	o->format = CF_RUN_TEXT;
+	cf_flow_opts_default(&o->flow);
+	cf_decode_opts_default(&o->decode);
+	o->backend_kind = CF_BACKEND_AUTO;
+}
+
+int cf_run_manifest_path(const char *output, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%s.manifest.json", output);
+	return n < 0 || (size_t)n >= cap ? CF_ERR_ARG : CF_OK;
+}
+
+/* ------------------------------------------------------------ JSON */
+
+void cf_run_json_str(FILE *o, const char *s)
+{
+	fputc('"', o);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(o, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(o, "\\u%04x", *p);
+		else
+			fputc(*p, o);
+	}
+	fputc('"', o);
+}
+
+const char *cf_run_json_str_read(const char *p, char *out, size_t cap)
+{
+	size_t n = 0;
+	if (*p++ != '"')
+		return NULL;
+	for (; *p && *p != '"'; p++) {
+		char c = *p;
+		if (c == '\\') {
+			p++;
+			if (*p == 'u') {
+				unsigned v;
+				if (sscanf(p + 1, "%4x", &v) != 1)
+					return NULL;
+				c = (char)v;
+				p += 4;
+			} else if (*p) {
+				c = *p;
+			} else {
+				return NULL;
+			}
+		}
+		if (n + 1 >= cap)
+			return NULL;
+		out[n++] = c;
+	}
+	if (*p != '"')
+		return NULL;
+	out[n] = 0;
+	return p + 1;
+}
+
+/* ------------------------------------------------------------ workers */
+
+static void fail(struct run *r, int st, const char *msg)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->fatal) {
+		r->fatal = st < 0 ? st : CF_ERR_IO;
+		snprintf(r->fatal_msg, sizeof r->fatal_msg, "%.*s", CF_ERRBUF_SIZE - 1, msg);
+	}
+	r->abort = 1;
+	pthread_cond_broadcast(&r->wake_committer);
+	pthread_cond_broadcast(&r->wake_workers);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void chunk_free(struct chunk *c)
+{
+	if (!c)
+		return;
+	free(c->text);
+	free(c->holes);
+	cf_flow_rows_free(c->rows);
+	free(c);
+}
+
+static struct chunk *chunk_new(struct run *r)
+{
+	pthread_mutex_lock(&r->mu);
+	struct chunk *c = r->pool;
+	if (c) {
+		r->pool = c->next;
+		r->npool--;
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (c) {
+		c->next = NULL;
+		c->len = c->nholes = 0;
+		if (c->rows)
+			cf_flow_rows_reset(c->rows);
+		return c;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	if (r->o->format == CF_RUN_PARQUET) {
+		char err[CF_ERRBUF_SIZE];
+		if (cf_flow_rows_create(CHUNK_ROWS, 0, &c->rows, err) != CF_OK) {
+			free(c);
+			return NULL;
+		}
+		return c;
+	}
+	c->cap = CHUNK_TEXT > r->o->row_max ? CHUNK_TEXT : r->o->row_max;
+	c->hcap = 4096;
+	c->text = malloc(c->cap);
+	c->holes = malloc(c->hcap * sizeof *c->holes);
+	if (!c->text || !c->holes) {
+		chunk_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Keeps a committed chunk for reuse (allocating 1 MiB per input was a
+ * page-fault storm on many small files). */
+static void chunk_recycle(struct run *r, struct chunk *c)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->npool < 64) {
+		c->next = r->pool;
+		r->pool = c;
+		r->npool++;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&r->mu);
+	chunk_free(c);
+}
+
+/* Hands the worker's chunk to its input's queue; waits while the input is
+ * not being committed and its queue is full. */
+static int push_chunk(struct worker *w)
+{
+	struct run *r = w->r;
+	struct chunk *c = w->ch;
+	w->ch = NULL;
+	if (!c)
+		return CF_OK;
+	c->weight = c->rows ? (size_t)cf_flow_rows_count(c->rows) * 512 : c->len + c->nholes * sizeof(struct hole);
+	pthread_mutex_lock(&r->mu);
+	struct slot *s = w->s;
+	if (s->tail)
+		s->tail->next = c;
+	else
+		s->head = c;
+	s->tail = c;
+	s->queued += c->weight;
+	c->owner_pending = &w->pending;
+	w->pending += c->weight;
+	pthread_cond_signal(&r->wake_committer);
+	/* ahead of the committer: wait while this worker holds too much, over
+	 * every input it finished but that is not committed yet */
+	while (!r->abort && r->head != w->index && w->pending > CF_RUN_QUEUE_BYTES)
+		pthread_cond_wait(&r->wake_workers, &r->mu);
+	int ab = r->abort;
+	pthread_mutex_unlock(&r->mu);
+	return ab ? CF_ERR_IO : CF_OK;
+}
+
+static int emit(void *user, const cf_flow_record *rec)
+{
+	struct worker *w = user;
+	struct run *r = w->r;
+	if (__atomic_load_n(&r->abort, __ATOMIC_RELAXED))
+		return CF_ERR_IO;
+	uint64_t local = rec->id - w->id_base;
+	if (r->o->format == CF_RUN_PARQUET) {
+		if (!w->ch && !(w->ch = chunk_new(r)))
+			return CF_ERR_NOMEM;
+		cf_flow_record copy = *rec;
+		copy.id = local;
+		if (cf_flow_rows_add(w->ch->rows, &copy) != CF_OK)
+			return CF_ERR_ARG;
+		w->s->f.rows++;
+		return cf_flow_rows_full(w->ch->rows) ? push_chunk(w) : CF_OK;
+	}
+	size_t at = 0, idlen = 0;
+	size_t n = r->o->row(r->o->row_user, rec, w->scratch, &at, &idlen);
+	if (at + idlen > n)
+		return CF_ERR_ARG;
+	if (w->ch && (w->ch->len + n > w->ch->cap || w->ch->nholes == w->ch->hcap)) {
+		int st = push_chunk(w);
+		if (st < 0)
+			return st;
+	}
+	if (!w->ch && !(w->ch = chunk_new(r)))
+		return CF_ERR_NOMEM;
+	struct chunk *c = w->ch;
+	memcpy(c->text + c->len, w->scratch, at);
+	c->holes[c->nholes].at = c->len + at;
+	c->holes[c->nholes].id = local;
+	c->nholes++;
+	memcpy(c->text + c->len + at, w->scratch + at + idlen, n - at - idlen);
+	c->len += n - idlen;
+	w->s->f.rows++;
+	return CF_OK;
+}
+
+static void on_scan_progress(void *user, uint64_t done, uint64_t total, uint64_t packets)
+{
+	(void)total;
+	struct worker *w = user;
+	__atomic_store_n(&w->cur_bytes, done, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->cur_packets, packets, __ATOMIC_RELAXED);
+}
+
+static void counters_sub(cf_flow_counters *d, const cf_flow_counters *a, const cf_flow_counters *b)
+{
+	/* every field is a uint64 count; max_live is kept as the high-water mark */
+	const uint64_t *pa = (const uint64_t *)a, *pb = (const uint64_t *)b;
+	uint64_t *pd = (uint64_t *)d;
+	for (size_t i = 0; i < sizeof *d / sizeof(uint64_t); i++)
+		pd[i] = pa[i] - pb[i];
+	d->max_live = a->max_live;
+}
+
+static int worker_open(struct worker *w, char *err)
+{
+	const cf_run_opts *o = w->r->o;
+	int st;
+	if (o->filter && (st = cf_filter_open(o->filter, &w->filter, err)) < 0)
+		return st;
+	if ((st = cf_backend_open(o->backend_kind, &w->backend, err)) < 0)
+		return st;
+	if ((st = cf_pkt_batch_create(&w->batch, 65536, w->backend)) < 0) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return st;
+	}
+	if ((st = cf_flow_engine_open(&o->flow, w->backend, emit, w, &w->engine, err)) < 0)
+		return st;
+	if (o->format != CF_RUN_PARQUET && !(w->scratch = malloc(o->row_max ? o->row_max : 1))) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	return CF_OK;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *r = w->r;
+	const cf_run_opts *o = r->o;
+	cf_scan_opts so;
+	memset(&so, 0, sizeof so);
+	so.decode = o->decode;
+	so.filter = w->filter;
+	so.backend = w->backend;
+	so.batch = w->batch;
+	so.progress = on_scan_progress;
+	so.progress_user = w;
+	so.hook_thread = o->hook_thread;
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		size_t i = r->next;
+		if (r->abort || i >= r->n) {
+			pthread_mutex_unlock(&r->mu);
+			break;
+		}
+		r->next++;
+		pthread_mutex_unlock(&r->mu);
+		struct slot *s = &r->slots[i];
+		w->s = s;
+		w->index = i;
+		if (!s->f.skipped) {
+			cf_flow_counters before = *cf_flow_engine_counters(w->engine);
+			w->id_base = before.flows;
+			cf_flow_scan_file(s->f.path, &so, w->engine, &w->res);
+			int fin = cf_flow_engine_finish(w->engine);
+			int st = push_chunk(w);
+			if (__atomic_load_n(&r->abort, __ATOMIC_RELAXED))
+				break;
+			if (fin < 0 || st < 0) {
+				const char *msg = cf_flow_engine_error(w->engine);
+				char m[CF_ERRBUF_SIZE];
+				snprintf(m, sizeof m, "%.240s: %.240s", s->f.path, msg[0] ? msg : cf_status_str(fin < 0 ? fin : st));
+				fail(r, fin < 0 ? fin : st, m);
+				break;
+			}
+			counters_sub(&s->f.counters, cf_flow_engine_counters(w->engine), &before);
+			s->f.summary = w->res.summary;
+			s->f.status = w->res.status;
+			snprintf(s->error, sizeof s->error, "%s", w->res.status < 0 ? w->res.error : "");
+			if (w->res.opened) {
+				s->f.ts_bad_fraction = w->res.info.ts_bad_fraction;
+				s->f.ts_out_of_range = w->res.info.ts_out_of_range;
+			}
+			__atomic_add_fetch(&r->packets_finished, w->res.summary.packets, __ATOMIC_RELAXED);
+		}
+		__atomic_add_fetch(&r->bytes_finished, s->f.size, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->cur_bytes, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->cur_packets, 0, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&r->mu);
+		s->done = 1;
+		pthread_cond_signal(&r->wake_committer);
+		pthread_mutex_unlock(&r->mu);
+	}
+	chunk_free(w->ch);
+	w->ch = NULL;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ committer */
+
+static int io_fail(struct run *r, const char *what, char *err)
+{
+	snprintf(err, CF_ERRBUF_SIZE, "cannot write %s (%s): %s", r->o->output, what, strerror(errno ? errno : EIO));
+	return CF_ERR_IO;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k, n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int out_text(struct run *r, const char *p, size_t n, char *err)
+{
+	errno = 0;
+	if (r->gz) {
+		if (n && gzwrite(r->gz, p, (unsigned)n) != (int)n)
+			return io_fail(r, r->path_partial, err);
+	} else if (write_all(r->fd, p, n) < 0) {
+		return io_fail(r, r->fd == 1 ? "standard output" : r->path_partial, err);
+	} else {
+		cf_sha256_update(&r->sha, p, n);
+	}
+	r->out_len += n;
+	return CF_OK;
+}
+
+static int stage_room(struct run *r, size_t n)
+{
+	if (r->stage_len + n <= r->stage_cap)
+		return 0;
+	size_t cap = r->stage_cap ? r->stage_cap : 1u << 20;
+	while (cap < r->stage_len + n)
+		cap *= 2;
+	char *s = realloc(r->stage, cap);
+	if (!s)
+		return -1;
+	r->stage = s, r->stage_cap = cap;
+	return 0;
+}
+
+static int commit_chunk(struct run *r, struct chunk *c, char *err)
+{
+	if (c->rows) {
+		const cf_table_batch *b = cf_flow_rows_batch(c->rows);
+		/* column 0 is the id (uint64): the run's ids */
+		uint64_t *ids = (uint64_t *)(uintptr_t)b->columns[0].values;
+		for (int64_t i = 0; i < b->n_rows; i++)
+			ids[i] += r->id_offset;
+		r->rows += (uint64_t)b->n_rows;
+		if (cf_sink_write(r->sink, b) != CF_OK) {
+			snprintf(err, CF_ERRBUF_SIZE, "%s", cf_sink_error(r->sink));
+			return CF_ERR_IO;
+		}
+		return CF_OK;
+	}
+	r->stage_len = 0;
+	if (stage_room(r, c->len + c->nholes * 21) < 0) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	size_t from = 0;
+	char *p = r->stage;
+	for (size_t i = 0; i < c->nholes; i++) {
+		memcpy(p, c->text + from, c->holes[i].at - from);
+		p += c->holes[i].at - from;
+		p = cf_fmt_u64(p, r->id_offset + c->holes[i].id);
+		from = c->holes[i].at;
+	}
+	memcpy(p, c->text + from, c->len - from);
+	p += c->len - from;
+	r->rows += c->nholes;
+	return out_text(r, r->stage, (size_t)(p - r->stage), err);
+}
+
+static void json_u64s(FILE *o, const uint64_t *v, size_t n)
+{
+	fputc('[', o);
+	for (size_t i = 0; i < n; i++)
+		fprintf(o, "%s%" PRIu64, i ? "," : "", v[i]);
+	fputc(']', o);
+}
+
+#define SUMMARY_U64S (3 + CF_SUMMARY_LAYERS + CF_SKIP_COUNT)
+#define COUNTER_U64S (sizeof(cf_flow_counters) / sizeof(uint64_t))
+
+static void summary_pack(const cf_summary *s, uint64_t *v)
+{
+	size_t k = 0;
+	v[k++] = s->packets, v[k++] = s->captured_bytes, v[k++] = s->wire_bytes;
+	for (int i = 0; i < CF_SUMMARY_LAYERS; i++)
+		v[k++] = s->layer[i];
+	for (int i = 0; i < CF_SKIP_COUNT; i++)
+		v[k++] = s->skip[i];
+}
+
+static void summary_unpack(cf_summary *s, const uint64_t *v)
+{
+	size_t k = 0;
+	s->packets = v[k++], s->captured_bytes = v[k++], s->wire_bytes = v[k++];
+	for (int i = 0; i < CF_SUMMARY_LAYERS; i++)
+		s->layer[i] = v[k++];
+	for (int i = 0; i < CF_SKIP_COUNT; i++)
+		s->skip[i] = v[k++];
+}
+
+static int journal_line(struct run *r, const struct slot *s, char *err)
+{
+	FILE *j = r->journal;
+	const cf_run_file *f = &s->f;
+	uint64_t sv[SUMMARY_U64S];
+	summary_pack(&f->summary, sv);
+	errno = 0;
+	fprintf(j, "{\"i\":%zu,\"end\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"status\":%d,\"skipped\":%d,\"dup\":%ld,"
+	           "\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64 ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64
+	           ",\"ts\":[%" PRIu64 ",%" PRIu64 "],\"s\":",
+	        f->index, f->out_end, f->rows, f->status, f->skipped, f->duplicate_of, f->size, f->mtime_ns,
+	        f->summary.first_ns, f->summary.last_ns, f->ts_bad_fraction, f->ts_out_of_range);
+	json_u64s(j, sv, SUMMARY_U64S);
+	fputs(",\"c\":", j);
+	json_u64s(j, (const uint64_t *)&f->counters, COUNTER_U64S);
+	fputs(",\"path\":", j);
+	cf_run_json_str(j, f->path);
+	fputs(",\"error\":", j);
+	cf_run_json_str(j, s->error);
+	fputs("}\n", j);
+	if (fflush(j) != 0 || ferror(j))
+		return io_fail(r, r->path_journal, err);
+	return CF_OK;
+}
+
+static const char *num_after(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+	return p ? p + strlen(key) : NULL;
+}
+
+static int read_u64s(const char *p, uint64_t *v, size_t n)
+{
+	if (!p || *p++ != '[')
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char *end;
+		v[i] = strtoull(p, &end, 10);
+		if (end == p || *end != (i + 1 < n ? ',' : ']'))
+			return -1;
+		p = end + 1;
+	}
+	return 0;
+}
+
+/* One journal line back into its slot; -1 when it is not a whole line of
+ * input `want`. */
+static int journal_parse(struct run *r, const char *line, size_t want)
+{
+	struct slot *s = &r->slots[want];
+	cf_run_file f = s->f;
+	const char *p;
+	char path[4096];
+	uint64_t sv[SUMMARY_U64S], ts[2];
+	size_t idx;
+	if (sscanf(line, "{\"i\":%zu,\"end\":%" SCNu64 ",\"rows\":%" SCNu64 ",\"status\":%d,\"skipped\":%d,\"dup\":%ld,"
+	                 "\"size\":%" SCNu64 ",\"mtime_ns\":%" SCNd64 ",\"first_ns\":%" SCNd64 ",\"last_ns\":%" SCNd64,
+	           &idx, &f.out_end, &f.rows, &f.status, &f.skipped, &f.duplicate_of, &f.size, &f.mtime_ns,
+	           &f.summary.first_ns, &f.summary.last_ns) != 10 || idx != want)
+		return -1;
+	if (read_u64s(num_after(line, "\"ts\":"), ts, 2) < 0 || read_u64s(num_after(line, "\"s\":"), sv, SUMMARY_U64S) < 0 ||
+	    read_u64s(num_after(line, "\"c\":"), (uint64_t *)&f.counters, COUNTER_U64S) < 0)
+		return -1;
+	if (!(p = num_after(line, ",\"path\":")) || !(p = cf_run_json_str_read(p, path, sizeof path)) ||
+	    strcmp(path, s->f.path) || strncmp(p, ",\"error\":", 9) ||
+	    !(p = cf_run_json_str_read(p + 9, s->error, sizeof s->error)) || strcmp(p, "}"))
+		return -1;
+	f.ts_bad_fraction = ts[0], f.ts_out_of_range = ts[1];
+	summary_unpack(&f.summary, sv);
+	s->f = f;
+	return 0;
+}
+
+/* The journal's first line: what must be equal for a run to go on. */
+static int journal_header(struct run *r)
+{
+	cf_sha256 h;
+	cf_sha256_init(&h);
+	for (size_t i = 0; i < r->n; i++)
+		cf_sha256_update(&h, r->slots[i].f.path, strlen(r->slots[i].f.path) + 1);
+	char hex[65];
+	cf_sha256_hex(&h, hex);
+	const char *opt = r->o->options_json ? r->o->options_json : "{}";
+	size_t cap = strlen(opt) + 512;
+	if (!(r->hdr_line = malloc(cap)))
+		return -1;
+	snprintf(r->hdr_line, cap, "{\"cuflow_journal\":1,\"version\":\"%s\",\"format\":\"%s\",\"header_bytes\":%zu,"
+	         "\"inputs\":%zu,\"inputs_sha256\":\"%s\",\"options\":%s}\n",
+	         cf_version(), r->o->format_name ? r->o->format_name : "", r->o->header_len, r->n, hex, opt);
+	return 0;
+}
+
+/* --resume: reads the journal, restores the committed inputs, truncates
+ * the partial output to the last committed length. Returns the number of
+ * inputs committed (>= 0), or a status. */
+static long resume_load(struct run *r, char *err)
+{
+	FILE *j = fopen(r->path_journal, "r");
+	if (!j)
+		return 0; /* nothing to resume: from the start */
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long k = 0;
+	off_t good = 0;
+	int ok_header = 0;
+	if ((len = getline(&line, &cap, j)) > 0 && !strcmp(line, r->hdr_line)) {
+		ok_header = 1;
+		good = len;
+		while ((size_t)k < r->n && (len = getline(&line, &cap, j)) > 0 && line[len - 1] == '\n') {
+			line[len - 1] = 0;
+			if (journal_parse(r, line, (size_t)k) < 0)
+				break;
+			k++;
+			good += len;
+		}
+	}
+	free(line);
+	fclose(j);
+	if (!ok_header) {
+		snprintf(err, CF_ERRBUF_SIZE,
+		         "%s belongs to another run (other options, inputs or format): remove it or run without --resume",
+		         r->path_journal);
+		return CF_ERR_ARG;
+	}
+	for (long i = 0; i < k; i++) {
+		struct slot *s = &r->slots[i];
+		struct stat st;
+		if (!s->f.skipped && strcmp(s->f.path, "-") && stat(s->f.path, &st) == 0 &&
+		    ((uint64_t)st.st_size != s->f.size ||
+		     (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != s->f.mtime_ns)) {
+			snprintf(err, CF_ERRBUF_SIZE, "%s changed since the interrupted run: run without --resume", s->f.path);
+			return CF_ERR_ARG;
+		}
+	}
+	uint64_t end = k ? r->slots[k - 1].f.out_end : (uint64_t)r->o->header_len;
+	struct stat st;
+	if (stat(r->path_partial, &st) != 0 && k == (long)r->n && stat(r->o->output, &st) == 0 &&
+	    (uint64_t)st.st_size == end)
+		rename(r->o->output, r->path_partial); /* killed between the renames of the end */
+	if (stat(r->path_partial, &st) != 0 || (uint64_t)st.st_size < end) {
+		snprintf(err, CF_ERRBUF_SIZE, "%s is missing or shorter than %s says: run without --resume",
+		         r->path_partial, r->path_journal);
+		return CF_ERR_ARG;
+	}
+	if (truncate(r->path_partial, (off_t)end) != 0 || truncate(r->path_journal, good) != 0)
+		return io_fail(r, r->path_partial, err);
+	return k;
+}
+
+static void file_stat(struct slot *s)
+{
+	struct stat st;
+	if (strcmp(s->f.path, "-") && stat(s->f.path, &st) == 0) {
+		s->f.size = (uint64_t)st.st_size;
+		s->f.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	}
+}
+
+static const char *status_word(const cf_run_file *f)
+{
+	return f->skipped ? "skipped" : f->status < 0 ? "damaged" : "ok";
+}
+
+static int write_manifest(struct run *r, const char *sha, uint64_t bytes, double wall, char *err)
+{
+	FILE *m = fopen(r->path_manifest_tmp, "w");
+	if (!m) {
+		snprintf(err, CF_ERRBUF_SIZE, "cannot write %s: %s", r->path_manifest_tmp, strerror(errno));
+		return CF_ERR_IO;
+	}
+	const cf_run_opts *o = r->o;
+	fprintf(m, "{\n  \"cuflow_version\": \"%s\",\n  \"options\": %s,\n", cf_version(),
+	        o->options_json ? o->options_json : "{}");
+	fprintf(m, "  \"outputs\": [{\"path\": ");
+	cf_run_json_str(m, o->output);
+	fprintf(m, ", \"format\": \"%s\", \"rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"sha256\": \"%s\"}],\n",
+	        o->format_name ? o->format_name : "", r->rows, bytes, sha);
+	fprintf(m, "  \"inputs\": [");
+	size_t ok = 0, dmg = 0, skip = 0;
+	uint64_t pk = 0, used = 0, flows = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct slot *s = &r->slots[i];
+		const cf_run_file *f = &s->f;
+		ok += !f->skipped && f->status >= 0, dmg += !f->skipped && f->status < 0, skip += f->skipped;
+		pk += f->summary.packets, used += f->counters.packets_used, flows += f->counters.flows;
+		fprintf(m, "%s\n    {\"path\": ", i ? "," : "");
+		cf_run_json_str(m, f->path);
+		fprintf(m, ", \"size\": %" PRIu64 ", \"mtime_ns\": %" PRId64 ", \"status\": \"%s\", \"error\": ", f->size,
+		        f->mtime_ns, status_word(f));
+		if (f->skipped)
+			fprintf(m, "\"duplicate of input %ld\"", f->duplicate_of);
+		else if (f->status < 0)
+			cf_run_json_str(m, s->error);
+		else
+			fprintf(m, "null");
+		fprintf(m, ", \"packets_read\": %" PRIu64 ", \"packets_decoded\": %" PRIu64 ", \"packets_used\": %" PRIu64
+		           ", \"flows\": %" PRIu64 ", \"first_id\": %" PRIu64 ", \"rows\": %" PRIu64 "}",
+		        f->summary.packets, f->summary.skip[CF_SKIP_NONE], f->counters.packets_used, f->counters.flows,
+		        f->first_id, f->rows);
+	}
+	fprintf(m, "\n  ],\n  \"totals\": {\"inputs\": %zu, \"ok\": %zu, \"damaged\": %zu, \"skipped\": %zu, "
+	           "\"packets_read\": %" PRIu64 ", \"packets_used\": %" PRIu64 ", \"flows\": %" PRIu64 ", \"rows\": %" PRIu64
+	           "},\n",
+	        r->n, ok, dmg, skip, pk, used, flows, r->rows);
+	fprintf(m, "  \"run\": {\"jobs\": %u, \"resumed\": %s, \"started_unix_s\": %.0f, \"wall_s\": %.3f}\n}\n",
+	        o->jobs ? o->jobs : 1, r->resumed ? "true" : "false", (double)time(NULL) - wall, wall);
+	int bad = fflush(m) != 0 || ferror(m);
+	bad |= fclose(m) != 0;
+	if (bad) {
+		snprintf(err, CF_ERRBUF_SIZE, "cannot write %s: %s", r->path_manifest_tmp, strerror(errno ? errno : EIO));
+		unlink(r->path_manifest_tmp);
+		return CF_ERR_IO;
+	}
+	return CF_OK;
+}
+
+static void progress(struct run *r, struct worker *ws, uint32_t nw, uint64_t bytes_total)
+{
+	if (!r->o->on_progress)
+		return;
+	cf_run_progress p;
+	p.files_done = r->head;
+	p.files_total = r->n;
+	p.bytes_done = __atomic_load_n(&r->bytes_finished, __ATOMIC_RELAXED);
+	p.packets_done = __atomic_load_n(&r->packets_finished, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < nw; i++) {
+		p.bytes_done += __atomic_load_n(&ws[i].cur_bytes, __ATOMIC_RELAXED);
+		p.packets_done += __atomic_load_n(&ws[i].cur_packets, __ATOMIC_RELAXED);
+	}
+	p.bytes_total = bytes_total;
+	p.elapsed_s = now_s() - r->start;
+	r->o->on_progress(r->o->user, &p);
+}
+
+/* Sets the output up: partial file, journal, gzip stream or Parquet
+ * sink. Returns the number of inputs already committed (resume) or a
+ * status. */
+static long output_open(struct run *r, char *err)
+{
+	const cf_run_opts *o = r->o;
+	int to_stdout = !strcmp(o->output, "-");
+	r->fd = -1;
+	cf_sha256_init(&r->sha);
+	if (to_stdout) {
+		if (o->format != CF_RUN_TEXT) {
+			snprintf(err, CF_ERRBUF_SIZE, "standard output takes plain text only");
+			return CF_ERR_ARG;
+		}
+		if (o->resume) {
+			snprintf(err, CF_ERRBUF_SIZE, "--resume needs an output file, not standard output");
+			return CF_ERR_UNSUPPORTED;
+		}
+		r->fd = 1;
+		return out_text(r, o->header ? o->header : "", o->header_len, err);
+	}
+	if (o->resume && o->format != CF_RUN_TEXT) {
+		snprintf(err, CF_ERRBUF_SIZE, "--resume is not supported for %s output (%s): run without --resume",
+		         o->format == CF_RUN_PARQUET ? "Parquet" : "gzip", o->output);
+		return CF_ERR_UNSUPPORTED;
+	}
+	if (!(r->path_partial = str_cat(o->output, ".partial")) || !(r->path_journal = str_cat(o->output, ".journal")) ||
+	    !(r->path_manifest = str_cat(o->output, ".manifest.json")) ||
+	    !(r->path_manifest_tmp = str_cat(o->output, ".manifest.json.partial")) || journal_header(r) < 0) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	long done = 0;
+	if (o->resume) {
+		done = resume_load(r, err);
+		if (done < 0)
+			return done;
+	}
+	r->resumed = o->resume && done > 0;
+	/* an earlier run's results must not look like this run's */
+	unlink(r->path_manifest);
+	if (!r->resumed)
+		unlink(o->output);
+	if (o->format == CF_RUN_PARQUET) {
+		if (cf_flow_rows_create(1, 0, &r->schema_rows, err) != CF_OK)
+			return CF_ERR_NOMEM;
+		if (cf_sink_open("parquet", cf_flow_rows_schema(r->schema_rows), o->output, NULL, &r->sink, err) != CF_OK)
+			return CF_ERR_IO;
+		return 0;
+	}
+	errno = 0;
+	if (o->format == CF_RUN_TEXT_GZIP) {
+		if (!(r->gz = gzopen(r->path_partial, "wb1")))
+			return io_fail(r, r->path_partial, err);
+		return out_text(r, o->header ? o->header : "", o->header_len, err);
+	}
+	r->fd = open(r->path_partial, O_WRONLY | O_CREAT | (r->resumed ? 0 : O_TRUNC), 0666);
+	if (r->fd < 0)
+		return io_fail(r, r->path_partial, err);
+	r->journal = fopen(r->path_journal, r->resumed ? "a" : "w");
+	if (!r->journal)
+		return io_fail(r, r->path_journal, err);
+	if (r->resumed) {
+		r->out_len = done ? r->slots[done - 1].f.out_end : o->header_len;
+		/* the digest of what stays */
+		FILE *f = fopen(r->path_partial, "rb");
+		if (!f)
+			return io_fail(r, r->path_partial, err);
+		char buf[1 << 16];
+		size_t k;
+		while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+			cf_sha256_update(&r->sha, buf, k);
+		fclose(f);
+		if (lseek(r->fd, (off_t)r->out_len, SEEK_SET) < 0)
+			return io_fail(r, r->path_partial, err);
+		return done;
+	}
+	int st = out_text(r, o->header ? o->header : "", o->header_len, err);
+	if (st < 0)
+		return st;
+	fputs(r->hdr_line, r->journal);
+	if (fflush(r->journal) != 0)
+		return io_fail(r, r->path_journal, err);
+	return 0;
+}
+
+/* Completes the output: closes it, hashes it, writes the manifest,
+ * renames both into place, removes the journal. */
+static int output_finish(struct run *r, cf_run_result *res, char *err)
+{
+	const cf_run_opts *o = r->o;
+	char sha[65] = "";
+	uint64_t bytes = r->out_len;
+	if (r->fd == 1)
+		return CF_OK;
+	if (r->sink) {
+		cf_sink_stats st;
+		int rc = cf_sink_close(r->sink, &st, err);
+		r->sink = NULL;
+		if (rc != CF_OK)
+			return CF_ERR_IO;
+		bytes = st.bytes;
+		if (cf_sha256_file(o->output, sha, err) < 0 || write_manifest(r, sha, bytes, now_s() - r->start, err) < 0) {
+			unlink(o->output);
+			return CF_ERR_IO;
+		}
+		if (rename(r->path_manifest_tmp, r->path_manifest) != 0) {
+			unlink(o->output);
+			return io_fail(r, r->path_manifest, err);
+		}
+		res->bytes = bytes;
+		return CF_OK;
+	}
+	errno = 0;
+	if (r->gz) {
+		int zr = gzclose(r->gz);
+		r->gz = NULL;
+		if (zr != Z_OK)
+			return io_fail(r, r->path_partial, err);
+		struct stat st;
+		if (stat(r->path_partial, &st) == 0)
+			bytes = (uint64_t)st.st_size;
+	} else {
+		int cr = close(r->fd);
+		r->fd = -1;
+		if (cr != 0)
+			return io_fail(r, r->path_partial, err);
+	}
+	if (o->format == CF_RUN_TEXT_GZIP ? cf_sha256_file(r->path_partial, sha, err) < 0 : (cf_sha256_hex(&r->sha, sha), 0))
+		return CF_ERR_IO;
+	if (write_manifest(r, sha, bytes, now_s() - r->start, err) < 0)
+		return CF_ERR_IO;
+	if (rename(r->path_partial, o->output) != 0)
+		return io_fail(r, o->output, err);
+	if (rename(r->path_manifest_tmp, r->path_manifest) != 0) {
+		unlink(o->output);
+		return io_fail(r, r->path_manifest, err);
+	}
+	if (r->journal) {
+		fclose(r->journal);
+		r->journal = NULL;
+		unlink(r->path_journal);
+	}
+	res->bytes = bytes;
+	return CF_OK;
+}
+
+static void output_abandon(struct run *r)
+{
+	if (r->sink)
+		cf_sink_abort(r->sink);
+	r->sink = NULL;
+	if (r->gz) {
+		gzclose(r->gz);
+		r->gz = NULL;
+		if (r->path_partial)
+			unlink(r->path_partial); /* gzip cannot be resumed */
+	}
+	if (r->fd > 1)
+		close(r->fd);
+	r->fd = -1;
+	if (r->journal)
+		fclose(r->journal);
+	r->journal = NULL;
+	if (r->path_manifest_tmp)
+		unlink(r->path_manifest_tmp);
+}
+
+int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, char *errbuf)
+{
+	char tmp[CF_ERRBUF_SIZE];
+	char *err = errbuf ? errbuf : tmp;
+	err[0] = 0;
+	memset(res, 0, sizeof *res);
+	cf_summary_clear(&res->total);
+	if (!o || !in || !o->output || !cf_run_inputs_count(in) || o->jobs > 256 ||
+	    (o->format != CF_RUN_PARQUET && (!o->row || !o->row_max))) {
+		snprintf(err, CF_ERRBUF_SIZE, "cf_run: bad arguments");
+		return CF_ERR_ARG;
+	}
+	struct run R, *r = &R;
+	memset(r, 0, sizeof R);
+	r->o = o;
+	r->in = in;
+	r->n = cf_run_inputs_count(in);
+	r->fd = -1;
+	r->start = now_s();
+	uint32_t nw = o->jobs ? o->jobs : 1;
+	if (nw > r->n)
+		nw = (uint32_t)r->n;
+	r->slots = calloc(r->n, sizeof *r->slots);
+	struct worker *ws = calloc(nw, sizeof *ws);
+	if (!r->slots || !ws) {
+		free(r->slots);
+		free(ws);
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->wake_committer, NULL);
+	pthread_cond_init(&r->wake_workers, NULL);
+	uint64_t bytes_total = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct slot *s = &r->slots[i];
+		s->f.index = i;
+		s->f.path = cf_run_inputs_path(in, i);
+		s->f.error = s->error;
+		s->f.duplicate_of = cf_run_inputs_duplicate_of(in, i);
+		s->f.skipped = s->f.duplicate_of >= 0;
+		cf_summary_clear(&s->f.summary);
+		file_stat(s);
+		if (!s->f.skipped)
+			bytes_total += s->f.size;
+	}
+	int rc = CF_OK;
+	long done = output_open(r, err);
+	if (done < 0) {
+		rc = (int)done;
+		goto out;
+	}
+	/* the inputs a resumed run has committed already */
+	for (long i = 0; i < done; i++) {
+		struct slot *s = &r->slots[i];
+		s->f.first_id = r->id_offset + 1;
+		r->id_offset += s->f.counters.flows;
+		r->rows += s->f.rows;
+		__atomic_add_fetch(&r->bytes_finished, s->f.skipped ? 0 : s->f.size, __ATOMIC_RELAXED);
+		res->files_resumed++;
+	}
+	r->next = r->head = (size_t)done;
+	for (uint32_t i = 0; i < nw; i++) {
+		ws[i].r = r;
+		if ((rc = worker_open(&ws[i], err)) < 0)
+			goto out;
+	}
+	snprintf(res->backend, sizeof res->backend, "%s", cf_backend_name(ws[0].backend));
+	snprintf(res->backend_note, sizeof res->backend_note, "%s", cf_backend_note(ws[0].backend));
+	for (uint32_t i = 0; i < nw; i++) {
+		if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0) {
+			snprintf(err, CF_ERRBUF_SIZE, "cannot start a worker thread");
+			rc = CF_ERR_NOMEM;
+			fail(r, rc, err);
+			break;
+		}
+		ws[i].started = 1;
+	}
+	uint64_t commits = 0;
+	double last_progress = now_s();
+	while (rc == CF_OK && r->head < r->n) {
+		struct slot *s = &r->slots[r->head];
+		pthread_mutex_lock(&r->mu);
+		for (;;) {
+			while (!r->abort && !s->head && !s->done) {
+				struct timespec t;
+				clock_gettime(CLOCK_REALTIME, &t);
+				t.tv_nsec += 250000000;
+				if (t.tv_nsec >= 1000000000)
+					t.tv_sec++, t.tv_nsec -= 1000000000;
+				pthread_cond_timedwait(&r->wake_committer, &r->mu, &t);
+				if (now_s() - last_progress >= 0.25) {
+					pthread_mutex_unlock(&r->mu);
+					progress(r, ws, nw, bytes_total);
+					last_progress = now_s();
+					pthread_mutex_lock(&r->mu);
+				}
+			}
+			if (r->abort || (!s->head && s->done))
+				break;
+			struct chunk *list = s->head;
+			s->head = s->tail = NULL;
+			s->queued = 0;
+			for (struct chunk *q = list; q; q = q->next)
+				*q->owner_pending -= q->weight;
+			pthread_cond_broadcast(&r->wake_workers);
+			pthread_mutex_unlock(&r->mu);
+			while (list && rc == CF_OK) {
+				struct chunk *next = list->next;
+				rc = commit_chunk(r, list, err);
+				chunk_recycle(r, list);
+				list = next;
+			}
+			while (list) {
+				struct chunk *next = list->next;
+				chunk_free(list);
+				list = next;
+			}
+			pthread_mutex_lock(&r->mu);
+			if (rc != CF_OK)
+				break;
+		}
+		int aborted = r->abort;
+		pthread_mutex_unlock(&r->mu);
+		if (rc != CF_OK) {
+			fail(r, rc, err);
+			break;
+		}
+		if (aborted) {
+			rc = r->fatal ? r->fatal : CF_ERR_IO;
+			memcpy(err, r->fatal_msg, CF_ERRBUF_SIZE);
+			break;
+		}
+		/* the input is complete: commit it */
+		s->f.first_id = r->id_offset + 1;
+		r->id_offset += s->f.counters.flows;
+		s->f.out_end = r->journal ? r->out_len : 0;
+		if (r->journal && (rc = journal_line(r, s, err)) < 0) {
+			fail(r, rc, err);
+			break;
+		}
+		if (o->on_file)
+			o->on_file(o->user, &s->f);
+		commits++;
+		pthread_mutex_lock(&r->mu);
+		r->head++;
+		pthread_cond_broadcast(&r->wake_workers);
+		pthread_mutex_unlock(&r->mu);
+		if (now_s() - last_progress >= 0.25) {
+			progress(r, ws, nw, bytes_total);
+			last_progress = now_s();
+		}
+	}
+	for (uint32_t i = 0; i < nw; i++)
+		if (ws[i].started)
+			pthread_join(ws[i].th, NULL);
+	if (rc == CF_OK)
+		progress(r, ws, nw, bytes_total);
+	if (rc == CF_OK)
+		rc = output_finish(r, res, err);
+out:
+	if (rc != CF_OK)
+		output_abandon(r);
+	/* the totals, from every input (the resumed ones too) */
+	for (size_t i = 0; i < r->n && i < r->head; i++) {
+		const cf_run_file *f = &r->slots[i].f;
+		res->files++;
+		res->files_ok += !f->skipped && f->status >= 0;
+		res->files_damaged += !f->skipped && f->status < 0;
+		res->files_skipped += f->skipped;
+		if (f->skipped)
+			continue;
+		cf_summary_merge(&res->total, &f->summary);
+		const uint64_t *pf = (const uint64_t *)&f->counters;
+		uint64_t *pt = (uint64_t *)&res->counters;
+		uint64_t ml = res->counters.max_live;
+		for (size_t k = 0; k < COUNTER_U64S; k++)
+			pt[k] += pf[k];
+		res->counters.max_live = ml > f->counters.max_live ? ml : f->counters.max_live;
+		res->ts_bad_fraction += f->ts_bad_fraction;
+		res->ts_out_of_range += f->ts_out_of_range;
+	}
+	res->rows = r->rows;
+	if (rc == CF_OK && r->path_manifest)
+		snprintf(res->manifest, sizeof res->manifest, "%s", r->path_manifest);
+	for (uint32_t i = 0; i < nw; i++) {
+		struct worker *w = &ws[i];
+		if (w->backend) {
+			cf_backend_counters k;
+			cf_backend_get_counters(w->backend, &k);
+			res->backend_fallbacks += k.fallbacks;
+		}
+		cf_flow_engine_close(w->engine);
+		cf_pkt_batch_destroy(w->batch);
+		cf_backend_close(w->backend);
+		cf_filter_close(w->filter);
+		free(w->scratch);
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct chunk *c = r->slots[i].head;
+		while (c) {
+			struct chunk *next = c->next;
+			chunk_free(c);
+			c = next;
+		}
+	}
+	while (r->pool) {
+		struct chunk *next = r->pool->next;
+		chunk_free(r->pool);
+		r->pool = next;
+	}
+	cf_flow_rows_free(r->schema_rows);
+	free(r->stage);
+	free(r->path_partial);
+	free(r->path_journal);
+	free(r->path_manifest);
+	free(r->path_manifest_tmp);
+	free(r->hdr_line);
+	free(r->slots);
+	free(ws);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->wake_committer);
+	pthread_cond_destroy(&r->wake_workers);
+	(void)commits;
+	return rc;
+}

@@ -1,0 +1,27 @@
+/* Internals of the run driver (host/run/): SHA-256 and JSON text helpers. */
+#ifndef CUFLOW_RUN_INTERNAL_H
+#define CUFLOW_RUN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "cuflow/run.h"
+
+typedef struct cf_sha256 {
+	uint32_t h[8];
+	uint64_t len;
+	uint8_t buf[64];
+	size_t fill;
+} cf_sha256;
+void cf_sha256_init(cf_sha256 *s);
+void cf_sha256_update(cf_sha256 *s, const void *data, size_t n);
+/* Finishes and writes the digest as 64 hex digits + NUL. */
+void cf_sha256_hex(cf_sha256 *s, char hex[65]);
+
+/* s as a JSON string (quotes, backslash, control bytes escaped). */
+void cf_run_json_str(FILE *o, const char *s);
+/* Reads a JSON string starting at p (at its opening quote) into out
+ * (cap bytes); returns the byte past the closing quote, or NULL. */
+const char *cf_run_json_str_read(const char *p, char *out, size_t cap);
+
+#endif

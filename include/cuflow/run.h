@@ -1,0 +1,185 @@
+/*
+ * The run driver ("dataset engine"): many captures through the flow engine
+ * into one output, by N workers, with a manifest and resume.
+ *
+ * Inputs (cf_run_inputs_expand): each argument is a file, a directory
+ * (walked recursively; the entries of each directory in bytewise order of
+ * their names), a glob pattern (glob(3), matches sorted bytewise) or
+ * @LIST (a text file naming one input per line; blank lines ignored; each
+ * line expanded like an argument, relative paths from the working
+ * directory). "-" is standard input. Otherwise the command line's order is
+ * kept. An input met a second time (same device and inode, or the same
+ * text) is listed again with `duplicate_of` set and is skipped.
+ *
+ * Workers (cf_run_opts.jobs): each has its own backend, filter, packet
+ * batch and flow engine, and takes the next unclaimed file. The output
+ * does not depend on jobs: rows come in input-file order, then in each
+ * file's own order, and a flow's id is the number of flows created by the
+ * earlier files plus its id within its file (as one engine fed every file
+ * in order counts them). Workers hand their rows to one committer (the
+ * calling thread) through bounded in-memory queues: a worker whose file
+ * is not the one being committed waits once it holds
+ * CF_RUN_QUEUE_BYTES of output, so memory stays bounded by about
+ * jobs x CF_RUN_QUEUE_BYTES whatever the inputs. Text rows are queued
+ * without their id (its place is kept) and the committer writes the
+ * global id; table rows (Parquet) get the id offset added to their id
+ * column.
+ *
+ * Output files (not stdout): written as OUT.partial (Parquet: the sink's
+ * OUT.tmp-PID) and renamed when complete; the manifest
+ * (OUT.manifest.json) is written last. Plain text outputs also keep a
+ * journal, OUT.journal: one line per committed input (its counters and
+ * the output's length after it), appended after the input's rows were
+ * written. With resume, a run finds the journal, checks that it belongs to
+ * the same options and inputs, truncates OUT.partial to the last committed
+ * length and processes only the inputs not committed; the output and the
+ * manifest are then those of an uninterrupted run (apart from the
+ * manifest's "run" object: times, jobs, resumes). gzip and Parquet outputs
+ * cannot be resumed (CF_ERR_UNSUPPORTED). The journal is not fsync'ed: it
+ * survives the process being killed, not the machine losing power.
+ *
+ * Errors writing the output, the journal or the manifest stop the run
+ * (CF_ERR_IO, the message names the path); no file with the final name
+ * is left (the .partial and the journal stay, for --resume).
+ *
+ * The library prints nothing: damage, duplicates and progress come
+ * through callbacks, all called from the thread that called cf_run.
+ */
+#ifndef CUFLOW_RUN_H
+#define CUFLOW_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cuflow/status.h"
+#include "cuflow/decode.h"
+#include "cuflow/summary.h"
+#include "cuflow/flow.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------ inputs */
+
+typedef struct cf_run_inputs cf_run_inputs;
+
+/* Expands n arguments into the list of inputs. CF_OK; CF_ERR_IO (an @LIST
+ * or a directory that cannot be read), CF_ERR_ARG (a glob that matches
+ * nothing, an empty result) or CF_ERR_NOMEM, message in errbuf. */
+int cf_run_inputs_expand(const char *const *args, int n, cf_run_inputs **out, char *errbuf);
+size_t cf_run_inputs_count(const cf_run_inputs *in);
+const char *cf_run_inputs_path(const cf_run_inputs *in, size_t i);
+/* The index of the earlier input that input i repeats, or -1. */
+long cf_run_inputs_duplicate_of(const cf_run_inputs *in, size_t i);
+void cf_run_inputs_free(cf_run_inputs *in);
+
+/* ------------------------------------------------------------ run */
+
+/* Bytes of output a worker holds for a file that is not yet being
+ * committed before it waits. */
+#define CF_RUN_QUEUE_BYTES (32u << 20)
+
+enum cf_run_format {
+	CF_RUN_TEXT = 0,     /* rows of text (CSV, JSON lines) from cf_run_opts.row */
+	CF_RUN_TEXT_GZIP,    /* the same, gzip-compressed (level 1), one stream */
+	CF_RUN_PARQUET       /* cf_flow_rows columns through the "parquet" sink */
+};
+
+/* Formats one record as text at out (room: cf_run_opts.row_max bytes) and
+ * returns its length; *id_at and *id_len say where the digits of rec->id
+ * are in it (the committer writes the run's id there). Called from the
+ * workers at the same time: it must only read its user data. */
+typedef size_t (*cf_run_row_fn)(void *user, const cf_flow_record *rec, char *out, size_t *id_at,
+                                size_t *id_len);
+
+/* What the driver knows of one input, reported once it is committed (in
+ * input order) and written to the manifest. */
+typedef struct cf_run_file {
+	size_t index;
+	const char *path;
+	int status;             /* CF_OK, or the error that stopped the file */
+	const char *error;      /* its message ("" when ok) */
+	int skipped;            /* 1: a duplicate, not read */
+	long duplicate_of;      /* index of the input it repeats, or -1 */
+	uint64_t size;          /* bytes (0 when it could not be stat'ed) */
+	int64_t mtime_ns;
+	cf_summary summary;     /* frames read, decoded, skipped */
+	cf_flow_counters counters; /* this file's (max_live: the worker's high-water mark) */
+	uint64_t ts_bad_fraction, ts_out_of_range;
+	uint64_t first_id;      /* id of its first flow in the output */
+	uint64_t rows;          /* rows it added to the output */
+	uint64_t out_end;       /* output length after it (text outputs; 0 otherwise) */
+} cf_run_file;
+
+typedef struct cf_run_progress {
+	size_t files_done, files_total;
+	uint64_t bytes_done, bytes_total; /* input bytes */
+	uint64_t packets_done;
+	double elapsed_s;
+} cf_run_progress;
+
+typedef struct cf_run_opts {
+	const char *output;         /* a path, or "-" (standard output: text only, no
+	                               manifest, no resume) */
+	int format;                 /* enum cf_run_format */
+	const char *format_name;    /* recorded in the manifest ("csv", "jsonl", "parquet") */
+	const char *header;         /* text written before the rows (may be NULL) */
+	size_t header_len;
+	cf_run_row_fn row;          /* text formats */
+	size_t row_max;
+	void *row_user;
+	cf_flow_opts flow;          /* the engine's options (one engine per worker) */
+	cf_decode_opts decode;
+	const char *filter;         /* BPF expression or NULL */
+	int backend_kind;           /* enum cf_backend_kind */
+	int hook_thread;            /* cf_scan_opts.hook_thread of every worker */
+	uint32_t jobs;              /* workers, 1 .. 256 (0 means 1) */
+	int resume;                 /* continue an interrupted run (see above) */
+	const char *options_json;   /* a JSON object naming the options that shape the
+	                               output; recorded in the manifest and checked on
+	                               resume (NULL: {}) */
+	/* Called in input order as each input is committed (may be NULL). */
+	void (*on_file)(void *user, const cf_run_file *f);
+	/* Called about four times a second while the run goes on (may be NULL). */
+	void (*on_progress)(void *user, const cf_run_progress *p);
+	void *user;
+	/* Testing only: after this many inputs are committed (this process),
+	 * the run stops as if killed (returns CF_ERR_IO without cleaning up).
+	 * 0: never. */
+	uint64_t stop_after_commits;
+} cf_run_opts;
+
+/* Defaults: jobs 1, CF_RUN_TEXT, the flow and decode defaults, backend auto. */
+void cf_run_opts_default(cf_run_opts *o);
+
+typedef struct cf_run_result {
+	size_t files, files_ok, files_damaged, files_skipped, files_resumed;
+	cf_summary total;
+	cf_flow_counters counters;  /* summed; max_live the largest */
+	uint64_t ts_bad_fraction, ts_out_of_range;
+	uint64_t rows;              /* rows written */
+	uint64_t bytes;             /* bytes of the output file */
+	char backend[8];            /* "cpu" or "cuda" */
+	char backend_note[256];     /* cf_backend_note of the first worker's backend */
+	uint64_t backend_fallbacks; /* calls redone on the CPU, all workers */
+	char manifest[4096];        /* the manifest's path ("" when none) */
+} cf_run_result;
+
+/* Runs every input. CF_OK when the output is complete (inputs may be
+ * damaged: see result->files_damaged); CF_ERR_ARG (bad options, a journal
+ * of another run), CF_ERR_UNSUPPORTED (resume of gzip or Parquet),
+ * CF_ERR_IO (writing failed: the message names the path), CF_ERR_NOMEM,
+ * CF_ERR_DEVICE, CF_ERR_FILTER, with the message in errbuf. */
+int cf_run(const cf_run_opts *opts, const cf_run_inputs *inputs, cf_run_result *result, char *errbuf);
+
+/* The manifest path of an output path: OUT.manifest.json. */
+int cf_run_manifest_path(const char *output, char *buf, size_t cap);
+
+/* SHA-256 (FIPS 180-4) of a file as 64 hex digits + NUL. CF_OK or CF_ERR_IO. */
+int cf_sha256_file(const char *path, char hex[65], char *errbuf);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
