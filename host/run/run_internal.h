@@ -15,6 +15,9 @@ typedef struct cf_sha256 {
 } cf_sha256;
 void cf_sha256_init(cf_sha256 *s);
 void cf_sha256_update(cf_sha256 *s, const void *data, size_t n);
+/* Tests only: non-zero makes every digest use the portable loop instead
+ * of the CPU's SHA instructions. */
+extern int cf_sha256_portable;
 /* Finishes and writes the digest as 64 hex digits + NUL. */
 void cf_sha256_hex(cf_sha256 *s, char hex[65]);
 
