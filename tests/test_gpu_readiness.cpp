@@ -328,3 +328,33 @@ TEST(GpuReadiness, FallbackWhileAnotherThreadUsesTheBackend)
 	cf_backend_close(dev);
 	cf_backend_close(cpu);
 }
+
+// The scan adds up its summary on the host unless asked for the
+// backend's (cuflow info): no device round trip just to count packets.
+// A stand-in device that fails every call is never called, and the
+// summary is the CPU backend's, bit for bit.
+TEST(GpuReadiness, ScanSummaryStaysOnTheHostUnlessAskedFor)
+{
+	std::string cap = cft::temp_path(".pcap");
+	ASSERT_EQ(cft::run(cft::shq(cft::cuflow_bin()) + " synth -q --flows 500 --seed 3 -o " + cft::shq(cap)), 0);
+	char err[CF_ERRBUF_SIZE];
+	cf_backend *cpu = nullptr, *dev = nullptr;
+	ASSERT_EQ(cf_backend_open(CF_BACKEND_CPU, &cpu, err), CF_OK);
+	ASSERT_EQ(cf_backend_open_faulty(CF_BACKEND_CUDA, 0, &dev), CF_OK); // fails, and may not fall back
+	cf_scan_opts so;
+	memset(&so, 0, sizeof so);
+	cf_decode_opts_default(&so.decode);
+	cf_scan_result a, g;
+	so.backend = cpu;
+	so.summary_on_backend = 1;
+	ASSERT_EQ(cf_scan_file(cap.c_str(), &so, &a), CF_OK) << a.error;
+	so.backend = dev;
+	so.summary_on_backend = 0;
+	ASSERT_EQ(cf_scan_file(cap.c_str(), &so, &g), CF_OK) << g.error;
+	EXPECT_GT(a.summary.packets, 1000u);
+	EXPECT_EQ(0, memcmp(&a.summary, &g.summary, sizeof a.summary));
+	so.summary_on_backend = 1; // asked for: the failing device is called and its error reported
+	EXPECT_EQ(cf_scan_file(cap.c_str(), &so, &g), CF_ERR_DEVICE);
+	cf_backend_close(dev);
+	cf_backend_close(cpu);
+}

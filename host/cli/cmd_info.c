@@ -212,6 +212,7 @@ int cmd_info(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	cf_scan_opts so = cs.so;
+	so.summary_on_backend = 1; /* info is the summary: computed where --backend says */
 
 	cf_scan_result *res = malloc(sizeof *res);
 	cf_summary total;

@@ -204,8 +204,11 @@ static int hook_finish(hook_pipe *h)
 static int flush(const cf_scan_opts *o, cf_pkt_batch *b, cf_scan_result *res)
 {
 	int st = CF_OK;
-	if (b->count)
+	if (b->count && o->summary_on_backend)
 		st = cf_backend_summarize(o->backend, b, &res->summary);
+	else /* the CPU reference's loop: no device round trip for a count */
+		for (size_t i = 0; i < b->count; i++)
+			cf_summary_add(&res->summary, b->ts_ns[i], b->caplen[i], b->wirelen[i], b->layers[i], b->skip[i]);
 	b->count = 0;
 	if (st < 0 && res->status == CF_OK) {
 		res->status = st;

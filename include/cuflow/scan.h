@@ -67,6 +67,11 @@ typedef struct cf_scan_opts {
 	 * when cf_scan_file returns). The hook's state must then be its own:
 	 * nothing else may touch it during the scan. 0 (default): inline. */
 	int hook_thread;
+	/* 0 (default): the scan adds up the summary on the host as it
+	 * batches (a few additions per packet; nothing is copied to a
+	 * device for it); 1: the backend computes it (`cuflow info`: the
+	 * CUDA backend's summary is what it checks). The same bits. */
+	int summary_on_backend;
 } cf_scan_opts;
 
 typedef struct cf_scan_result {
