@@ -26,6 +26,7 @@
 
 #define CHUNK_TEXT (1u << 20)   /* text bytes per queued chunk */
 #define CHUNK_ROWS 4096u        /* table rows per queued chunk (Parquet) */
+#define CHUNK_ROW_BYTES 768u    /* memory of one cf_flow_rows row (82 columns, the strings) */
 
 struct hole {
 	size_t at;    /* where the id goes in the chunk's text */
@@ -195,7 +196,8 @@ static void fail(struct run *r, int st, const char *msg)
 		r->fatal = st < 0 ? st : CF_ERR_IO;
 		snprintf(r->fatal_msg, sizeof r->fatal_msg, "%.*s", CF_ERRBUF_SIZE - 1, msg);
 	}
-	r->abort = 1;
+	/* atomic: emit() and the workers read it without the lock */
+	__atomic_store_n(&r->abort, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&r->wake_committer);
 	pthread_cond_broadcast(&r->wake_workers);
 	pthread_mutex_unlock(&r->mu);
@@ -273,7 +275,10 @@ static int push_chunk(struct worker *w)
 	w->ch = NULL;
 	if (!c)
 		return CF_OK;
-	c->weight = c->rows ? (size_t)cf_flow_rows_count(c->rows) * 512 : c->len + c->nholes * sizeof(struct hole);
+	/* what the chunk holds in memory, not what it is filled with: every
+	 * input ends with a part-filled chunk, and many small inputs queued
+	 * ahead must still count as the memory they take */
+	c->weight = c->rows ? (size_t)CHUNK_ROWS * CHUNK_ROW_BYTES : c->cap + c->hcap * sizeof(struct hole);
 	pthread_mutex_lock(&r->mu);
 	struct slot *s = w->s;
 	if (s->tail)
@@ -285,9 +290,11 @@ static int push_chunk(struct worker *w)
 	c->owner_pending = &w->pending;
 	w->pending += c->weight;
 	pthread_cond_signal(&r->wake_committer);
-	/* ahead of the committer: wait while this worker holds too much, over
-	 * every input it finished but that is not committed yet */
-	while (!r->abort && r->head != w->index && w->pending > CF_RUN_QUEUE_BYTES)
+	/* wait while this worker holds too much, over every input it finished
+	 * that is not committed yet and its current one: also on the input
+	 * being committed, whose chunks the committer takes as it goes (a
+	 * slow output must not let them pile up) */
+	while (!r->abort && w->pending > CF_RUN_QUEUE_BYTES)
 		pthread_cond_wait(&r->wake_workers, &r->mu);
 	int ab = r->abort;
 	pthread_mutex_unlock(&r->mu);
@@ -423,7 +430,8 @@ static void *worker_main(void *arg)
 			}
 			__atomic_add_fetch(&r->packets_finished, w->res.summary.packets, __ATOMIC_RELAXED);
 		}
-		__atomic_add_fetch(&r->bytes_finished, s->f.size, __ATOMIC_RELAXED);
+		if (!s->f.skipped) /* as bytes_total counts them */
+			__atomic_add_fetch(&r->bytes_finished, s->f.size, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->cur_bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->cur_packets, 0, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&r->mu);
@@ -1099,6 +1107,13 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		if (o->on_file)
 			o->on_file(o->user, &s->f);
 		commits++;
+		if (o->stop_after_commits && commits >= o->stop_after_commits) {
+			/* tests: stop here as a killed process would, nothing cleaned up */
+			rc = CF_ERR_IO;
+			snprintf(err, CF_ERRBUF_SIZE, "stopped after %" PRIu64 " commits (stop_after_commits)", commits);
+			fail(r, rc, err);
+			break;
+		}
 		pthread_mutex_lock(&r->mu);
 		r->head++;
 		pthread_cond_broadcast(&r->wake_workers);
@@ -1178,6 +1193,5 @@ out:
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->wake_committer);
 	pthread_cond_destroy(&r->wake_workers);
-	(void)commits;
 	return rc;
 }

@@ -93,14 +93,16 @@ __attribute__((target("sha,sse4.1"))) static void blocks_shani(uint32_t h[8], co
 
 static int have_shani(void)
 {
-	static int known = -1;
-	if (known < 0) {
+	static int known = -1; /* atomic: any thread may ask first */
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	if (k < 0) {
 		unsigned a, b, c, d;
 		int sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) && (c & bit_SSSE3);
 		int sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
-		known = sse41 && sha;
+		k = sse41 && sha;
+		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
 	}
-	return known;
+	return k;
 }
 #endif
 

@@ -17,10 +17,10 @@
  * file's own order, and a flow's id is the number of flows created by the
  * earlier files plus its id within its file (as one engine fed every file
  * in order counts them). Workers hand their rows to one committer (the
- * calling thread) through bounded in-memory queues: a worker whose file
- * is not the one being committed waits once it holds
- * CF_RUN_QUEUE_BYTES of output, so memory stays bounded by about
- * jobs x CF_RUN_QUEUE_BYTES whatever the inputs. Text rows are queued
+ * calling thread) through bounded in-memory queues: a worker waits once
+ * it holds CF_RUN_QUEUE_BYTES of output the committer has not taken
+ * (chunks counted at their allocated size), so the queues stay within
+ * about 2 x jobs x CF_RUN_QUEUE_BYTES whatever the inputs. Text rows are queued
  * without their id (its place is kept) and the committer writes the
  * global id; table rows (Parquet) get the id offset added to their id
  * column.
