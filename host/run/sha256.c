@@ -132,6 +132,8 @@ void cf_sha256_init(cf_sha256 *s)
 void cf_sha256_update(cf_sha256 *s, const void *data, size_t n)
 {
 	const uint8_t *p = data;
+	if (!n) /* data may be NULL then (an empty buffer) */
+		return;
 	s->len += n;
 	if (s->fill) {
 		size_t k = 64 - s->fill < n ? 64 - s->fill : n;
