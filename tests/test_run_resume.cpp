@@ -108,8 +108,10 @@ TEST(RunResume, KilledAtFileBoundariesThenResumed)
 			EXPECT_FALSE(cft::exists(out));
 			EXPECT_FALSE(cft::exists(out + ".manifest.json"));
 			EXPECT_TRUE(cft::exists(out + ".partial"));
-			// the journal holds exactly the n committed inputs (after its header line)
-			EXPECT_EQ(cft::split(cft::slurp(out + ".journal"), '\n').size(), (size_t)n + 2);
+			// the journal holds at least the n inputs reported as committed (after its
+			// header line): the committer writes rows and journal lines in batches and
+			// reports a batch's inputs once both are written
+			EXPECT_GE(cft::split(cft::slurp(out + ".journal"), '\n').size(), (size_t)n + 2);
 			rc = cft::run(flows_cmd(out, 3 - n % 2, true), &log);
 			EXPECT_EQ(rc, 2) << log;
 			expect_same_as_reference(out, ext, "killed after " + std::to_string(n) + " commits");

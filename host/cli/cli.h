@@ -9,6 +9,7 @@
 
 #include "cuflow/cuflow.h"
 #include "cuflow/run.h"
+#include "cuflow/producers.h"
 
 /* Exit statuses shared by every subcommand. */
 #define CLI_EXIT_OK 0
@@ -109,6 +110,30 @@ void cli_flow_print_ts_counters(FILE *e, const char *cmd, const cli_flow *f);
 /* Called before each capture with its path (labels per directory);
  * NULL by default. */
 extern void (*cli_flow_on_file)(void *user, const char *path);
+
+/* The dataset commands with --jobs (run_tables.c): the producer through
+ * the library's run driver into DIR/<table>.<sink> + DIR/manifest.json. */
+typedef struct cli_tables {
+	const char *cmd;
+	const cf_producer_ops *producer;
+	const void *config;
+	cf_producer_labels *labels;  /* the config's labels (from_dir names are filled in), or NULL */
+	const char *dir;
+	const char *sink;            /* "parquet", "csv", "jsonl", "npy" */
+	uint64_t shard_rows;
+	const cli_scan *cs;
+	uint32_t jobs;
+	int quiet;
+	const char *options_json;    /* for the manifest, or NULL */
+	uint64_t row_group_rows;     /* Parquet; 0: the sink's default */
+} cli_tables;
+extern const char cli_jobs_usage[];
+/* 0, or -1 with a message printed. */
+int cli_parse_jobs(const char *cmd, const char *arg, uint32_t *jobs);
+/* --row-group-rows N into o: 0, or -1 with a message printed. */
+int cli_parse_row_group(cf_sink_opts *o, const char *cmd, const char *arg);
+/* Returns the exit status. */
+int cli_run_tables(const cli_tables *t, char **args, int n);
 
 /* Joy-compatible JSON lines (flows_jsonl.c): the configuration line, one
  * flow record (zeros: list empty packets too), and the most bytes a

@@ -315,6 +315,41 @@ static int extract_parquet(extract *x, cli_flow *cf, cli_label *lab, char **caps
 	return rc;
 }
 
+/* --jobs: the "features" producer through the library's run driver. */
+static int extract_jobs(extract *x, cli_flow *cf, cli_label *lab, uint32_t jobs, const char *format, uint64_t shard,
+                        uint64_t row_group_rows, char **caps, int n_caps)
+{
+	if (n_caps < 1 || !x->dir) {
+		fprintf(stderr, "cuflow extract: %s\n", n_caps < 1 ? "no capture given" : "no output (-o) given");
+		return CLI_EXIT_USAGE;
+	}
+	if (!!lab->constant + lab->from_dir + !!lab->csv > 1) {
+		fprintf(stderr, "cuflow extract: --label, --label-from-dir and --labels exclude each other\n");
+		return CLI_EXIT_USAGE;
+	}
+	cli_flow_apply_compat(cf);
+	cf_features_producer_config pc;
+	cf_features_producer_config_default(&pc);
+	pc.flow = cf->fo;
+	pc.rows.seq_len = cf->fo.seq_len;
+	pc.rows.seq_pad = x->seq_pad;
+	pc.rows.float64 = x->f64;
+	/* about 32 MiB of rows a batch, as the Parquet path above */
+	uint64_t row_bytes = (uint64_t)(N_FEATURES + 3 * (uint64_t)cf->fo.seq_len) * (x->f64 ? 8 : 4) + 256;
+	uint64_t cap = ((uint64_t)32 << 20) / row_bytes;
+	pc.rows.capacity = (uint32_t)(cap < 64 ? 64 : cap > 65536 ? 65536 : cap);
+	pc.labels.csv = lab->csv;
+	pc.labels.csv_opts = lab->lo;
+	pc.labels.constant = lab->constant;
+	pc.labels.from_dir = lab->from_dir;
+	char oj[512];
+	snprintf(oj, sizeof oj, "{\"command\": \"extract\", \"format\": \"%s\", \"dtype\": \"%s\", \"seq\": %u, \"seq_pad\": %.17g}",
+	         format, x->f64 ? "float64" : "float32", cf->fo.seq_len, x->seq_pad);
+	cli_tables t = {"extract", cf_producer_features(), &pc,  &pc.labels, x->dir,        format,
+	                shard,     &cf->cs,                jobs, cf->quiet,  oj,     row_group_rows};
+	return cli_run_tables(&t, caps, n_caps);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(FILE *o)
@@ -335,15 +370,17 @@ static void usage(FILE *o)
 	        "  --dtype float32|float64  array type of features and sequences (default float32)\n"
 	        "  --seq-pad V           value of sequence entries past a flow's end (default 0)\n"
 	        "  --shard-rows R        split every array into files of R rows\n"
+	        "  --row-group-rows N    Parquet with --jobs: rows per row group (default 1048576)\n"
+	        "%s"
 	        "%s"
 	        "%s"
 	        "\n"
 	        "Exit status: 0 ok; 2 when a file was damaged or not a capture (the others are\n"
 	        "still processed); 1 on a usage or output error.\n",
-	        cli_label_usage, cli_flow_usage);
+	        cli_jobs_usage, cli_label_usage, cli_flow_usage);
 }
 
-enum { O_DTYPE = 2000, O_PAD, O_SHARD, O_FORMAT };
+enum { O_DTYPE = 2000, O_PAD, O_SHARD, O_FORMAT, O_JOBS, O_ROW_GROUP };
 
 int cmd_extract(int argc, char **argv)
 {
@@ -351,6 +388,7 @@ int cmd_extract(int argc, char **argv)
 		{"output", required_argument, 0, 'o'},        {"help", no_argument, 0, 'h'},
 		{"dtype", required_argument, 0, O_DTYPE},     {"seq-pad", required_argument, 0, O_PAD},
 		{"shard-rows", required_argument, 0, O_SHARD}, {"format", required_argument, 0, O_FORMAT},
+		{"jobs", required_argument, 0, O_JOBS},       {"row-group-rows", required_argument, 0, O_ROW_GROUP},
 		CLI_LABEL_LONGOPTS,
 		CLI_FLOW_LONGOPTS,                            {0, 0, 0, 0},
 	};
@@ -363,6 +401,10 @@ int cmd_extract(int argc, char **argv)
 	x.labels = &lab;
 	uint64_t shard = 0;
 	int parquet = 0;
+	uint32_t jobs = 0;
+	const char *format = NULL;
+	cf_sink_opts rg;
+	cf_sink_opts_default(&rg);
 	char *end;
 	optind = 1;
 	int c;
@@ -400,15 +442,31 @@ int cmd_extract(int argc, char **argv)
 			}
 			break;
 		case O_FORMAT:
-			if (strcmp(optarg, "npy") && strcmp(optarg, "parquet")) {
-				fprintf(stderr, "cuflow extract: --format takes npy or parquet\n");
+			if (strcmp(optarg, "npy") && strcmp(optarg, "parquet") && strcmp(optarg, "csv") && strcmp(optarg, "jsonl")) {
+				fprintf(stderr, "cuflow extract: --format takes npy or parquet (with --jobs also csv, jsonl)\n");
 				return CLI_EXIT_USAGE;
 			}
 			parquet = !strcmp(optarg, "parquet");
+			format = optarg;
+			break;
+		case O_JOBS:
+			if (cli_parse_jobs("extract", optarg, &jobs) < 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case O_ROW_GROUP:
+			if (cli_parse_row_group(&rg, "extract", optarg) < 0)
+				return CLI_EXIT_USAGE;
 			break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default: usage(stderr); return CLI_EXIT_USAGE;
 		}
+	}
+	if (jobs)
+		return extract_jobs(&x, &cf, &lab, jobs, format ? format : "parquet", shard, rg.row_group_rows, argv + optind,
+		                    argc - optind);
+	if (format && !parquet && strcmp(format, "npy")) {
+		fprintf(stderr, "cuflow extract: --format %s needs --jobs\n", format);
+		return CLI_EXIT_USAGE;
 	}
 	if (parquet && shard) {
 		fprintf(stderr, "cuflow extract: --shard-rows splits the npy arrays; Parquet is one file\n");

@@ -21,7 +21,7 @@
 
 enum { O_PRESET = 2000, O_RES, O_WINDOW, O_STEP, O_RIGHT_OPEN, O_TIME_AXIS, O_ANCHOR, O_OVERSIZE, O_SIZE_BINS,
        O_VALUE, O_DIR, O_MIN_PK, O_MIN_SPAN, O_SIZE, O_SESSIONS, O_IDLE, O_IPV6, O_TIME, O_MAX_WIN, O_PNG,
-       O_SHARD, O_THREADS, O_FORMAT };
+       O_SHARD, O_THREADS, O_FORMAT, O_JOBS };
 
 static void usage(FILE *o)
 {
@@ -69,11 +69,14 @@ static void usage(FILE *o)
 	        "                          while the next packets are read and decoded (the same\n"
 	        "                          output)\n"
 	        "%s"
+	        "%s"
+	        "                        (flowpic: npy, the default with --jobs, holds the images;\n"
+	        "                        parquet, csv and jsonl only while an image fits 65,536 values)\n"
 	        "  --backend auto|cpu|cuda, --filter EXPR, -q/--quiet   as in other commands\n"
 	        "\n"
 	        "Exit status: 0 ok; 2 when a file was damaged or not a capture (the others are\n"
 	        "still processed); 1 on a usage or output error.\n",
-	        cli_label_usage);
+	        cli_label_usage, cli_jobs_usage);
 }
 
 typedef struct fp_out {
@@ -265,6 +268,7 @@ int cmd_flowpic(int argc, char **argv)
 		{"time", required_argument, 0, O_TIME}, {"max-windows", required_argument, 0, O_MAX_WIN},
 		{"png", required_argument, 0, O_PNG}, {"shard-rows", required_argument, 0, O_SHARD},
 		{"threads", required_argument, 0, O_THREADS}, {"format", required_argument, 0, O_FORMAT},
+		{"jobs", required_argument, 0, O_JOBS},
 		CLI_LABEL_LONGOPTS,
 		{"filter", required_argument, 0, 'f'}, {"backend", required_argument, 0, 'b'},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
@@ -291,6 +295,8 @@ int cmd_flowpic(int argc, char **argv)
 	int quiet = 0;
 	uint64_t shard = 0;
 	int parquet = 0;
+	uint32_t jobs = 0;
+	const char *format = NULL;
 	double v;
 	optind = 1;
 	int opt;
@@ -373,8 +379,13 @@ int cmd_flowpic(int argc, char **argv)
 			cs.so.hook_thread = !strcmp(optarg, "2");
 			break;
 		case O_FORMAT:
-			bad = strcmp(optarg, "npy") && strcmp(optarg, "parquet");
+			bad = strcmp(optarg, "npy") && strcmp(optarg, "parquet") && strcmp(optarg, "csv") && strcmp(optarg, "jsonl");
 			parquet = !strcmp(optarg, "parquet");
+			format = optarg;
+			break;
+		case O_JOBS:
+			if (cli_parse_jobs("flowpic", optarg, &jobs) < 0)
+				return CLI_EXIT_USAGE;
 			break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
@@ -395,6 +406,35 @@ int cmd_flowpic(int argc, char **argv)
 	if (optind >= argc || !x.dir) {
 		fprintf(stderr, "cuflow flowpic: %s\n\n", optind >= argc ? "no capture given" : "no output (-o) given");
 		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (jobs) {
+		/* the "flowpic" producer through the library's run driver: images
+		 * need an array format (npy), which is the default here */
+		if (!!lab.constant + lab.from_dir + !!lab.csv > 1) {
+			fprintf(stderr, "cuflow flowpic: --label, --label-from-dir and --labels exclude each other\n");
+			return CLI_EXIT_USAGE;
+		}
+		if (x.png_left) {
+			fprintf(stderr, "cuflow flowpic: --png is not served with --jobs yet\n");
+			return CLI_EXIT_USAGE;
+		}
+		cf_flowpic_producer_config pc;
+		cf_flowpic_producer_config_default(&pc);
+		pc.pic = x.o;
+		pc.labels.csv = lab.csv;
+		pc.labels.csv_opts = lab.lo;
+		pc.labels.constant = lab.constant;
+		pc.labels.from_dir = lab.from_dir;
+		char oj[256];
+		snprintf(oj, sizeof oj, "{\"command\": \"flowpic\", \"format\": \"%s\", \"res\": %u}",
+		         format ? format : "npy", x.o.res);
+		cli_tables t = {"flowpic", cf_producer_flowpic(), &pc, &pc.labels, x.dir, format ? format : "npy", shard, &cs,
+		                jobs, quiet, oj, 0};
+		return cli_run_tables(&t, argv + optind, argc - optind);
+	}
+	if (format && !parquet && strcmp(format, "npy")) {
+		fprintf(stderr, "cuflow flowpic: --format %s needs --jobs\n", format);
 		return CLI_EXIT_USAGE;
 	}
 	char err[CF_ERRBUF_SIZE], path[4096];

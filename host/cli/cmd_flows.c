@@ -138,6 +138,8 @@ static void usage(FILE *o)
 	        "                        output is the same, byte for byte\n"
 	        "  --resume              continue a run that was killed: only the inputs not\n"
 	        "                        yet committed are read (CSV / JSON lines, not .gz)\n"
+	        "  --row-group-rows N    Parquet: rows per row group (default 1048576; a row\n"
+	        "                        group's values are held in memory until it is written)\n"
 	        "INPUT: a capture, a directory (all files below it, sorted by name), a quoted\n"
 	        "glob, or @LIST (one input per line). OUT.manifest.json records the inputs,\n"
 	        "their counters and the output's rows, bytes and sha256 (docs/run.md).\n"
@@ -148,7 +150,7 @@ static void usage(FILE *o)
 	        cli_flow_usage);
 }
 
-enum { OPT_FORMAT = 2000, OPT_ZEROS, OPT_JOBS, OPT_RESUME };
+enum { OPT_FORMAT = 2000, OPT_ZEROS, OPT_JOBS, OPT_RESUME, OPT_ROW_GROUP };
 
 /* Rows for the run driver (cf_run): the same text as csv_row/jsonl_row,
  * with where the id's digits are, so the committer can write the run's
@@ -244,6 +246,7 @@ int cmd_flows(int argc, char **argv)
 		{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
 		{"format", required_argument, 0, OPT_FORMAT}, {"zeros", no_argument, 0, OPT_ZEROS},
 		{"jobs", required_argument, 0, OPT_JOBS}, {"resume", no_argument, 0, OPT_RESUME},
+		{"row-group-rows", required_argument, 0, OPT_ROW_GROUP},
 		CLI_FLOW_LONGOPTS, {0, 0, 0, 0},
 	};
 	const char *out_path = NULL, *format = NULL;
@@ -252,6 +255,8 @@ int cmd_flows(int argc, char **argv)
 	cli_flow_init(&cf);
 	unsigned long jobs = 1;
 	int resume = 0;
+	cf_sink_opts sink_opts;
+	cf_sink_opts_default(&sink_opts);
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
@@ -281,6 +286,10 @@ int cmd_flows(int argc, char **argv)
 			break;
 		}
 		case OPT_RESUME: resume = 1; break;
+		case OPT_ROW_GROUP:
+			if (cli_parse_row_group(&sink_opts, "flows", optarg) < 0)
+				return CLI_EXIT_USAGE;
+			break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default: usage(stderr); return CLI_EXIT_USAGE;
 		}
@@ -327,6 +336,7 @@ int cmd_flows(int argc, char **argv)
 	ro.hook_thread = cf.cs.so.hook_thread;
 	ro.jobs = (uint32_t)jobs;
 	ro.resume = resume;
+	ro.sink_opts = &sink_opts;
 	char *header = NULL;
 	size_t header_len = 0;
 	if (!parquet) {

@@ -25,7 +25,7 @@
 #define CLI_EXIT_NO_DATA 3
 
 enum { O_TYPE = 2000, O_FFT, O_HEADER, O_Q, O_INTERVAL, O_THRES, O_TCP_TO, O_UDP_TO, O_LABELS, O_LABEL, O_FORMAT,
-       O_FIXED, O_SAMP_WIDTH, O_THREADS };
+       O_FIXED, O_SAMP_WIDTH, O_THREADS, O_JOBS, O_DIM };
 
 static void usage(FILE *o)
 {
@@ -59,10 +59,18 @@ static void usage(FILE *o)
 	        "  --threads 1|2           2: flows are grouped in a second thread while the next\n"
 	        "                          packets are read and decoded (the same output)\n"
 	        "  --backend auto|cpu|cuda, --filter EXPR, -q/--quiet   as in other commands\n"
+	        "%s"
+	        "  --dim N                 netml's dimension for every capture (required with\n"
+	        "                          --jobs: one table has one row width; the other\n"
+	        "                          quantiles stay per capture); without --jobs it\n"
+	        "                          replaces the capture's quantile\n"
+	        "With --jobs, CAPTURE may be many captures, directories, globs or @lists; each\n"
+	        "capture is netml's own run, and one with no rows is counted (files_no_data).\n"
 	        "\n"
 	        "Sizes are captured lengths (scapy's len() re-encodes a few LDAP/Kerberos\n"
 	        "packets differently; see docs/netml.md). Exit 3 when no subflow survives or\n"
-	        "netml would crash (zero interval or SAMP width with gaps): the message says which.\n");
+	        "netml would crash (zero interval or SAMP width with gaps): the message says which.\n",
+	        cli_jobs_usage);
 }
 
 typedef struct netml_cli {
@@ -395,6 +403,42 @@ static int write_meta(const netml_cli *c, cf_netml *h, const char *capture, cons
 	return bad ? -1 : 0;
 }
 
+/* --jobs: the "netml" producer through the library's run driver. */
+static int netml_jobs(netml_cli *c, cli_scan *cs, uint32_t jobs, const char *format, int quiet, char **caps, int n)
+{
+	if (!c->dir || !c->ntypes || n < 1) {
+		fprintf(stderr, "cuflow netml: %s\n",
+		        !c->ntypes ? "--type is required" : !c->dir ? "-o DIR is required" : "no capture given");
+		return CLI_EXIT_USAGE;
+	}
+	if (c->labels_csv && c->have_label) {
+		fprintf(stderr, "cuflow netml: --labels and --label exclude each other\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (!c->o.fixed_dim) {
+		fprintf(stderr, "cuflow netml: --jobs needs --dim N (one table has one row width; netml's own dim\n"
+		                "of a capture is in the meta.json of a run without --jobs)\n");
+		return CLI_EXIT_USAGE;
+	}
+	cf_netml_producer_config pc;
+	cf_netml_producer_config_default(&pc);
+	pc.netml = c->o;
+	pc.dim = c->o.fixed_dim;
+	pc.types = 0;
+	for (int i = 0; i < c->ntypes; i++)
+		pc.types |= 1u << c->types[i];
+	pc.fft = c->fft;
+	pc.header = c->header;
+	pc.labels_csv = c->labels_csv;
+	pc.have_label = c->have_label;
+	pc.label = c->label;
+	char oj[256];
+	snprintf(oj, sizeof oj, "{\"command\": \"netml\", \"format\": \"%s\", \"dim\": %u, \"types\": %u, \"fft\": %d, \"header\": %d}",
+	         format, pc.dim, pc.types, pc.fft, pc.header);
+	cli_tables t = {"netml", cf_producer_netml(), &pc, NULL, c->dir, format, 0, cs, jobs, quiet, oj, 0};
+	return cli_run_tables(&t, caps, n);
+}
+
 int cmd_netml(int argc, char **argv)
 {
 	netml_cli c;
@@ -403,6 +447,8 @@ int cmd_netml(int argc, char **argv)
 	cli_scan cs;
 	cli_scan_init(&cs);
 	int quiet = 0;
+	uint32_t jobs = 0;
+	const char *format = NULL;
 	static const struct option longopts[] = {
 		{"output", required_argument, 0, 'o'},
 		{"type", required_argument, 0, O_TYPE},
@@ -417,6 +463,8 @@ int cmd_netml(int argc, char **argv)
 		{"label", required_argument, 0, O_LABEL},
 		{"format", required_argument, 0, O_FORMAT},
 		{"fixed", required_argument, 0, O_FIXED},
+		{"jobs", required_argument, 0, O_JOBS},
+		{"dim", required_argument, 0, O_DIM},
 		{"samp-width", required_argument, 0, O_SAMP_WIDTH},
 		{"threads", required_argument, 0, O_THREADS},
 		{"filter", required_argument, 0, 'f'},
@@ -481,11 +529,27 @@ int cmd_netml(int argc, char **argv)
 		case O_FORMAT:
 			c.csv = !strcmp(optarg, "csv");
 			c.parquet = !strcmp(optarg, "parquet");
-			if (!c.csv && !c.parquet && strcmp(optarg, "npy")) {
-				fprintf(stderr, "cuflow netml: --format is npy, csv or parquet\n");
+			format = optarg;
+			if (!c.csv && !c.parquet && strcmp(optarg, "npy") && strcmp(optarg, "jsonl")) {
+				fprintf(stderr, "cuflow netml: --format is npy, csv or parquet (with --jobs also jsonl)\n");
 				return CLI_EXIT_USAGE;
 			}
 			break;
+		case O_JOBS:
+			if (cli_parse_jobs("netml", optarg, &jobs) < 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case O_DIM: {
+			char *e;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &e, 10);
+			if (errno || e == optarg || *e || optarg[0] == '-' || v < 2 || v > (1u << 23)) {
+				fprintf(stderr, "cuflow netml: --dim takes 2 .. 8388608\n");
+				return CLI_EXIT_USAGE;
+			}
+			c.o.fixed_dim = (uint32_t)v;
+			break;
+		}
 		case O_FIXED: {
 			char *dup = strdup(optarg), *save = NULL;
 			for (char *w = dup ? strtok_r(dup, ",", &save) : NULL; w; w = strtok_r(NULL, ",", &save)) {
@@ -517,6 +581,12 @@ int cmd_netml(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 		}
+	}
+	if (jobs)
+		return netml_jobs(&c, &cs, jobs, format ? format : "parquet", quiet, argv + optind, argc - optind);
+	if (format && !strcmp(format, "jsonl")) {
+		fprintf(stderr, "cuflow netml: --format jsonl needs --jobs\n");
+		return CLI_EXIT_USAGE;
 	}
 	if (!c.dir || !c.ntypes || optind + 1 != argc) {
 		fprintf(stderr, "cuflow netml: %s\n\n",

@@ -87,8 +87,10 @@ static int build_schema(cf_feature_rows *r, char *e)
 	const int ft = r->o.float64 ? CF_DTYPE_FLOAT64 : CF_DTYPE_FLOAT32;
 	int st = 0;
 #define ADD(name, dtype, width, unit, doc) st |= cf_table_schema_add(s, name, dtype, width, unit, doc, 0, e)
-	ADD("row", CF_DTYPE_UINT64, 1, "", "row number in the output: 0, 1, ... (flows.csv's row)");
-	ADD("id", CF_DTYPE_UINT64, 1, "", "flow id: 1, 2, ... in order of creation");
+	st |= cf_table_schema_add(s, "row", CF_DTYPE_UINT64, 1, "", "row number in the output: 0, 1, ... (flows.csv's row)",
+	                          CF_COLUMN_ROW_NUMBER, e);
+	st |= cf_table_schema_add(s, "id", CF_DTYPE_UINT64, 1, "", "flow id: 1, 2, ... in order of creation",
+	                          CF_COLUMN_RUN_ID, e);
 	ADD("end_reason", CF_DTYPE_STRING, 1, "", "why the flow ended (idle, active, fin, rst, ...)");
 	ADD("src_ip", CF_DTYPE_STRING, 1, "", "source address (the client), text");
 	ADD("dst_ip", CF_DTYPE_STRING, 1, "", "destination address, text");

@@ -41,7 +41,8 @@ static int add(cf_table_schema *s, const char *name, int dtype, uint32_t width, 
 static int build_schema(cf_table_schema *s, uint32_t seq_len, char *e)
 {
 	int st = 0;
-	st |= add(s, "id", CF_DTYPE_UINT64, 1, "", "flow id: 1, 2, ... in order of creation", e);
+	st |= cf_table_schema_add(s, "id", CF_DTYPE_UINT64, 1, "", "flow id: 1, 2, ... in order of creation",
+	                          CF_COLUMN_RUN_ID, e);
 	st |= add(s, "end_reason", CF_DTYPE_STRING, 1, "", "why the flow ended (idle, active, fin, rst, ...)", e);
 	st |= add(s, "src_ip", CF_DTYPE_STRING, 1, "", "source address (the client), text", e);
 	st |= add(s, "dst_ip", CF_DTYPE_STRING, 1, "", "destination address, text", e);

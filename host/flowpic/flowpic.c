@@ -727,10 +727,30 @@ out:
 	return st;
 }
 
-int cf_flowpic_scan_file(cf_flowpic *h, const char *path, const cf_scan_opts *opts, cf_scan_result *res)
+void cf_flowpic_begin_file(cf_flowpic *h)
 {
 	reset_file(h);
 	h->err[0] = 0;
+}
+
+int cf_flowpic_add(cf_flowpic *h, const cf_pkt *p, size_t n)
+{
+	return scan_hook(h, p, n);
+}
+
+int cf_flowpic_end_file(cf_flowpic *h, const cf_scan_result *res)
+{
+	if (h->err[0])
+		return CF_ERR_NOMEM; /* the packets stopped: no images from a partial session table */
+	if (res && !res->opened)
+		return CF_OK;
+	h->ts_ns_exact = res && res->info.format == CF_FORMAT_PCAP && res->info.ts_resolution_ns == 1;
+	return file_images(h);
+}
+
+int cf_flowpic_scan_file(cf_flowpic *h, const char *path, const cf_scan_opts *opts, cf_scan_result *res)
+{
+	cf_flowpic_begin_file(h);
 	cf_scan_opts so = *opts;
 	so.decode.decap = CF_DECAP_NONE;
 	so.on_packet = NULL;
@@ -741,8 +761,7 @@ int cf_flowpic_scan_file(cf_flowpic *h, const char *path, const cf_scan_opts *op
 		return CF_ERR_NOMEM;
 	if (!res->opened)
 		return res->status;
-	h->ts_ns_exact = res->info.format == CF_FORMAT_PCAP && res->info.ts_resolution_ns == 1;
-	int st = file_images(h);
+	int st = cf_flowpic_end_file(h, res);
 	if (st < 0)
 		return st;
 	return res->status;

@@ -120,6 +120,8 @@ int cf_netml_open(const cf_netml_opts *o, cf_netml **out, char *errbuf)
 		bad = "timeouts must be >= 0 seconds";
 	else if (!(o->samp_width >= 0.0) || !isfinite(o->samp_width))
 		bad = "samp_width must be >= 0 seconds";
+	else if (o->fixed_dim == 1 || o->fixed_dim > (1u << 23))
+		bad = "fixed_dim must be 0 (netml's quantile) or 2..8388608";
 	if (bad) {
 		if (errbuf)
 			snprintf(errbuf, CF_ERRBUF_SIZE, "netml: %s", bad);
@@ -394,7 +396,10 @@ static int row_quantiles(cf_netml *h)
 		return -1;
 	for (uint64_t r = 0; r < h->nrows; r++)
 		v[r] = (double)h->rows[r].len;
-	h->dim = h->nrows ? (uint32_t)floor(quantile_of(v, h->nrows, h->o.q_interval)) : 0;
+	if (h->o.fixed_dim)
+		h->dim = h->o.fixed_dim; /* one width for every capture */
+	else
+		h->dim = h->nrows ? (uint32_t)floor(quantile_of(v, h->nrows, h->o.q_interval)) : 0;
 	for (uint64_t r = 0; r < h->nrows; r++) {
 		const range *g = &h->rows[r];
 		v[r] = h->t[g->start + g->len - 1] - h->t[g->start];

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,12 +22,16 @@
 
 #include "cuflow/cuflow.h"
 #include "cuflow/run.h"
+#include "cuflow/table_copy.h"
 #include "common/text_fmt.h"
 #include "run/run_internal.h"
 
 #define CHUNK_TEXT (1u << 20)   /* text bytes per queued chunk */
 #define CHUNK_ROWS 4096u        /* table rows per queued chunk (Parquet) */
 #define CHUNK_ROW_BYTES 768u    /* memory of one cf_flow_rows row (82 columns, the strings) */
+#define STAGE_BYTES (1u << 20)  /* committed text written once this much is staged */
+#define BATCH_SECONDS 0.01      /* ... or this long after the last write */
+#define POLL_NS 1000000         /* the committer looks for finished work every 1 ms */
 
 struct hole {
 	size_t at;    /* where the id goes in the chunk's text */
@@ -40,6 +45,7 @@ struct chunk {
 	struct hole *holes;
 	size_t nholes, hcap;
 	cf_flow_rows *rows;   /* Parquet */
+	cf_table_copy *tab;   /* CF_RUN_TABLES: one batch of one table */
 	size_t weight;        /* bytes counted against the queue */
 	size_t *owner_pending; /* the producing worker's queued bytes */
 };
@@ -49,6 +55,9 @@ struct slot {
 	size_t queued;
 	int done;
 	cf_run_file f;
+	uint64_t ids;         /* ids the input used (flows created; a producer's ids_used) */
+	uint64_t *named_vals; /* CF_RUN_TABLES: the producer's counters */
+	char *jbody;          /* its journal line after "rows" (text outputs), by the worker */
 	char path_stat_ok;
 	char error[CF_ERRBUF_SIZE];
 };
@@ -63,6 +72,7 @@ struct worker {
 	cf_filter *filter;
 	cf_pkt_batch *batch;
 	cf_flow_engine *engine;
+	void *prod;           /* CF_RUN_TABLES: the worker's producer instance */
 	cf_scan_result res;
 	struct slot *s;       /* the input in work */
 	size_t index;
@@ -93,6 +103,9 @@ struct run {
 	cf_flow_rows *schema_rows; /* owns the Parquet schema */
 	char *stage;          /* committer's staging buffer */
 	size_t stage_len, stage_cap;
+	double last_flush;    /* when flush_batch last wrote */
+	char *jbuf;           /* journal lines not yet written (their rows may not be) */
+	size_t jlen, jcap;
 	uint64_t out_len;     /* text bytes written */
 	uint64_t id_offset;
 	uint64_t rows;
@@ -102,9 +115,25 @@ struct run {
 	FILE *journal;
 	char *path_partial, *path_journal, *path_manifest, *path_manifest_tmp;
 	char *hdr_line;       /* the journal's first line */
+	/* CF_RUN_TABLES */
+	const cf_producer_ops *pops;
+	uint32_t n_tables;
+	const cf_table_schema **schemas; /* worker 0's producer's */
+	const char **table_names;
+	char **table_paths;
+	const cf_sink_ops *sink_ops;
+	cf_sink **sinks;
+	uint64_t *table_rows;  /* rows written per table */
+	uint64_t *table_base;  /* of those, before the input being committed */
+	cf_producer_counter *named; /* names (worker 0's), values per slot */
+	uint32_t n_named;
+	uint64_t *table_bytes;
+	char (*table_sha)[65];
 	int resumed;
 	double start;
 };
+
+static char *journal_body(const struct slot *s);
 
 static double now_s(void)
 {
@@ -210,6 +239,7 @@ static void chunk_free(struct chunk *c)
 	free(c->text);
 	free(c->holes);
 	cf_flow_rows_free(c->rows);
+	cf_table_copy_free(c->tab);
 	free(c);
 }
 
@@ -225,6 +255,7 @@ static struct chunk *chunk_new(struct run *r)
 	if (c) {
 		c->next = NULL;
 		c->len = c->nholes = 0;
+		c->tab = NULL;
 		if (c->rows)
 			cf_flow_rows_reset(c->rows);
 		return c;
@@ -232,6 +263,8 @@ static struct chunk *chunk_new(struct run *r)
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
+	if (r->o->format == CF_RUN_TABLES)
+		return c;
 	if (r->o->format == CF_RUN_PARQUET) {
 		char err[CF_ERRBUF_SIZE];
 		if (cf_flow_rows_create(CHUNK_ROWS, 0, &c->rows, err) != CF_OK) {
@@ -255,6 +288,8 @@ static struct chunk *chunk_new(struct run *r)
  * page-fault storm on many small files). */
 static void chunk_recycle(struct run *r, struct chunk *c)
 {
+	cf_table_copy_free(c->tab); /* a table batch is sized to its rows: not kept */
+	c->tab = NULL;
 	pthread_mutex_lock(&r->mu);
 	if (r->npool < 64) {
 		c->next = r->pool;
@@ -278,7 +313,9 @@ static int push_chunk(struct worker *w)
 	/* what the chunk holds in memory, not what it is filled with: every
 	 * input ends with a part-filled chunk, and many small inputs queued
 	 * ahead must still count as the memory they take */
-	c->weight = c->rows ? (size_t)CHUNK_ROWS * CHUNK_ROW_BYTES : c->cap + c->hcap * sizeof(struct hole);
+	c->weight = c->tab    ? c->tab->bytes
+	            : c->rows ? (size_t)CHUNK_ROWS * CHUNK_ROW_BYTES
+	                      : c->cap + c->hcap * sizeof(struct hole);
 	pthread_mutex_lock(&r->mu);
 	struct slot *s = w->s;
 	if (s->tail)
@@ -289,11 +326,13 @@ static int push_chunk(struct worker *w)
 	s->queued += c->weight;
 	c->owner_pending = &w->pending;
 	w->pending += c->weight;
-	pthread_cond_signal(&r->wake_committer);
+	/* (the committer polls: no wake-up per chunk) */
 	/* wait while this worker holds too much, over every input it finished
 	 * that is not committed yet and its current one: also on the input
 	 * being committed, whose chunks the committer takes as it goes (a
 	 * slow output must not let them pile up) */
+	if (w->pending > CF_RUN_QUEUE_BYTES)
+		pthread_cond_signal(&r->wake_committer); /* about to wait: the committer drains now */
 	while (!r->abort && w->pending > CF_RUN_QUEUE_BYTES)
 		pthread_cond_wait(&r->wake_workers, &r->mu);
 	int ab = r->abort;
@@ -340,6 +379,29 @@ static int emit(void *user, const cf_flow_record *rec)
 	return CF_OK;
 }
 
+/* CF_RUN_TABLES: a producer's batch, copied and queued for its input. */
+static int emit_table(void *user, uint32_t table, const cf_table_batch *batch)
+{
+	struct worker *w = user;
+	struct run *r = w->r;
+	if (__atomic_load_n(&r->abort, __ATOMIC_RELAXED))
+		return CF_ERR_IO;
+	if (table >= r->n_tables || !batch->n_rows)
+		return table >= r->n_tables ? CF_ERR_ARG : CF_OK;
+	struct chunk *c = chunk_new(r);
+	if (!c)
+		return CF_ERR_NOMEM;
+	int st = cf_table_batch_copy(r->schemas[table], batch, &c->tab);
+	if (st < 0) {
+		chunk_free(c);
+		return st;
+	}
+	c->tab->table = table;
+	w->s->f.rows += (uint64_t)batch->n_rows;
+	w->ch = c;
+	return push_chunk(w);
+}
+
 static void on_scan_progress(void *user, uint64_t done, uint64_t total, uint64_t packets)
 {
 	(void)total;
@@ -369,6 +431,12 @@ static int worker_open(struct worker *w, char *err)
 	if ((st = cf_pkt_batch_create(&w->batch, 65536, w->backend)) < 0) {
 		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
 		return st;
+	}
+	if (o->format == CF_RUN_TABLES) {
+		cf_producer_env env = {w->backend, emit_table, w};
+		if ((st = o->producer->open(o->producer_config, &env, &w->prod, err)) < 0)
+			return st;
+		return CF_OK;
 	}
 	if ((st = cf_flow_engine_open(&o->flow, w->backend, emit, w, &w->engine, err)) < 0)
 		return st;
@@ -405,7 +473,39 @@ static void *worker_main(void *arg)
 		struct slot *s = &r->slots[i];
 		w->s = s;
 		w->index = i;
-		if (!s->f.skipped) {
+		if (!s->f.skipped && o->format == CF_RUN_TABLES) {
+			const cf_producer_ops *po = o->producer;
+			cf_producer_file pf = {s->f.path, i};
+			uint64_t ids = 0;
+			int st = cf_producer_scan_file(po, w->prod, &pf, &so, &w->res, &ids);
+			if (st >= 0)
+				st = push_chunk(w);
+			if (__atomic_load_n(&r->abort, __ATOMIC_RELAXED))
+				break;
+			const char *perr = po->error(w->prod);
+			if (perr[0] || (st < 0 && w->res.status >= 0)) {
+				/* the producer failed (not the capture): the run stops */
+				char m[CF_ERRBUF_SIZE];
+				snprintf(m, sizeof m, "%.240s: %.240s", s->f.path, perr[0] ? perr : cf_status_str(st));
+				fail(r, st < 0 ? st : CF_ERR_IO, m);
+				break;
+			}
+			s->ids = ids;
+			if (s->named_vals) {
+				cf_producer_counter tmp[256];
+				uint32_t k = po->counters(w->prod, tmp, 256);
+				for (uint32_t j = 0; j < k && j < r->n_named; j++)
+					s->named_vals[j] = tmp[j].value;
+			}
+			s->f.summary = w->res.summary;
+			s->f.status = w->res.status;
+			snprintf(s->error, sizeof s->error, "%s", w->res.status < 0 ? w->res.error : "");
+			if (w->res.opened) {
+				s->f.ts_bad_fraction = w->res.info.ts_bad_fraction;
+				s->f.ts_out_of_range = w->res.info.ts_out_of_range;
+			}
+			__atomic_add_fetch(&r->packets_finished, w->res.summary.packets, __ATOMIC_RELAXED);
+		} else if (!s->f.skipped) {
 			cf_flow_counters before = *cf_flow_engine_counters(w->engine);
 			w->id_base = before.flows;
 			cf_flow_scan_file(s->f.path, &so, w->engine, &w->res);
@@ -421,6 +521,7 @@ static void *worker_main(void *arg)
 				break;
 			}
 			counters_sub(&s->f.counters, cf_flow_engine_counters(w->engine), &before);
+			s->ids = s->f.counters.flows;
 			s->f.summary = w->res.summary;
 			s->f.status = w->res.status;
 			snprintf(s->error, sizeof s->error, "%s", w->res.status < 0 ? w->res.error : "");
@@ -434,9 +535,10 @@ static void *worker_main(void *arg)
 			__atomic_add_fetch(&r->bytes_finished, s->f.size, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->cur_bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->cur_packets, 0, __ATOMIC_RELAXED);
+		char *jb = r->journal ? journal_body(s) : NULL; /* NULL: the committer formats it */
 		pthread_mutex_lock(&r->mu);
-		s->done = 1;
-		pthread_cond_signal(&r->wake_committer);
+		s->jbody = jb;
+		s->done = 1; /* the committer polls: no wake-up per input */
 		pthread_mutex_unlock(&r->mu);
 	}
 	chunk_free(w->ch);
@@ -481,6 +583,14 @@ static int out_text(struct run *r, const char *p, size_t n, char *err)
 	return CF_OK;
 }
 
+/* Writes the staged rows. */
+static int stage_flush(struct run *r, char *err)
+{
+	size_t n = r->stage_len;
+	r->stage_len = 0;
+	return n ? out_text(r, r->stage, n, err) : CF_OK;
+}
+
 static int stage_room(struct run *r, size_t n)
 {
 	if (r->stage_len + n <= r->stage_cap)
@@ -497,6 +607,27 @@ static int stage_room(struct run *r, size_t n)
 
 static int commit_chunk(struct run *r, struct chunk *c, char *err)
 {
+	if (c->tab) {
+		uint32_t t = c->tab->table;
+		const cf_table_schema *sc = r->schemas[t];
+		cf_table_batch *b = &c->tab->batch;
+		for (uint32_t k = 0; k < b->n_columns; k++) {
+			uint32_t fl = cf_table_schema_column(sc, k)->flags;
+			uint64_t add = fl & CF_COLUMN_RUN_ID ? r->id_offset : fl & CF_COLUMN_ROW_NUMBER ? r->table_base[t] : 0;
+			if (!add)
+				continue;
+			uint64_t *v = cf_table_copy_values(c->tab, k); /* uint64 or int64: the same addition */
+			for (int64_t i = 0; i < b->n_rows; i++)
+				v[i] += add;
+		}
+		r->rows += (uint64_t)b->n_rows;
+		r->table_rows[t] += (uint64_t)b->n_rows;
+		if (cf_sink_write(r->sinks[t], b) != CF_OK) {
+			snprintf(err, CF_ERRBUF_SIZE, "%s", cf_sink_error(r->sinks[t]));
+			return CF_ERR_IO;
+		}
+		return CF_OK;
+	}
 	if (c->rows) {
 		const cf_table_batch *b = cf_flow_rows_batch(c->rows);
 		/* column 0 is the id (uint64): the run's ids */
@@ -510,13 +641,14 @@ static int commit_chunk(struct run *r, struct chunk *c, char *err)
 		}
 		return CF_OK;
 	}
-	r->stage_len = 0;
+	/* rows of several chunks (and inputs) are staged and written together:
+	 * one write per MiB, not one per small input */
 	if (stage_room(r, c->len + c->nholes * 21) < 0) {
 		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
 		return CF_ERR_NOMEM;
 	}
 	size_t from = 0;
-	char *p = r->stage;
+	char *p = r->stage + r->stage_len;
 	for (size_t i = 0; i < c->nholes; i++) {
 		memcpy(p, c->text + from, c->holes[i].at - from);
 		p += c->holes[i].at - from;
@@ -526,7 +658,8 @@ static int commit_chunk(struct run *r, struct chunk *c, char *err)
 	memcpy(p, c->text + from, c->len - from);
 	p += c->len - from;
 	r->rows += c->nholes;
-	return out_text(r, r->stage, (size_t)(p - r->stage), err);
+	r->stage_len = (size_t)(p - r->stage);
+	return r->stage_len >= STAGE_BYTES ? stage_flush(r, err) : CF_OK;
 }
 
 static void json_u64s(FILE *o, const uint64_t *v, size_t n)
@@ -560,18 +693,23 @@ static void summary_unpack(cf_summary *s, const uint64_t *v)
 		s->skip[i] = v[k++];
 }
 
-static int journal_line(struct run *r, const struct slot *s, char *err)
+/* The journal line of an input after its "rows" field, formatted by the
+ * worker that finished the input (the committer then only writes it: the
+ * formatting was a fifth of the committer's time on many small inputs). */
+static char *journal_body(const struct slot *s)
 {
-	FILE *j = r->journal;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *j = open_memstream(&buf, &len);
+	if (!j)
+		return NULL;
 	const cf_run_file *f = &s->f;
 	uint64_t sv[SUMMARY_U64S];
 	summary_pack(&f->summary, sv);
-	errno = 0;
-	fprintf(j, "{\"i\":%zu,\"end\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"status\":%d,\"skipped\":%d,\"dup\":%ld,"
-	           "\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64 ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64
-	           ",\"ts\":[%" PRIu64 ",%" PRIu64 "],\"s\":",
-	        f->index, f->out_end, f->rows, f->status, f->skipped, f->duplicate_of, f->size, f->mtime_ns,
-	        f->summary.first_ns, f->summary.last_ns, f->ts_bad_fraction, f->ts_out_of_range);
+	fprintf(j, "\"status\":%d,\"skipped\":%d,\"dup\":%ld,\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64
+	           ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64 ",\"ts\":[%" PRIu64 ",%" PRIu64 "],\"s\":",
+	        f->status, f->skipped, f->duplicate_of, f->size, f->mtime_ns, f->summary.first_ns, f->summary.last_ns,
+	        f->ts_bad_fraction, f->ts_out_of_range);
 	json_u64s(j, sv, SUMMARY_U64S);
 	fputs(",\"c\":", j);
 	json_u64s(j, (const uint64_t *)&f->counters, COUNTER_U64S);
@@ -580,8 +718,65 @@ static int journal_line(struct run *r, const struct slot *s, char *err)
 	fputs(",\"error\":", j);
 	cf_run_json_str(j, s->error);
 	fputs("}\n", j);
-	if (fflush(j) != 0 || ferror(j))
-		return io_fail(r, r->path_journal, err);
+	if (fclose(j) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Appends an input's journal line to the committer's journal buffer,
+ * which flush_batch writes after the rows it describes (not to the FILE:
+ * stdio would write a full buffer whenever it likes). */
+static int journal_line(struct run *r, const struct slot *s, char *err)
+{
+	const cf_run_file *f = &s->f;
+	char *own = s->jbody ? NULL : journal_body(s);
+	const char *body = s->jbody ? s->jbody : own;
+	char head[96];
+	int hn = snprintf(head, sizeof head, "{\"i\":%zu,\"end\":%" PRIu64 ",\"rows\":%" PRIu64 ",", f->index,
+	                  f->out_end, f->rows);
+	size_t bn = body ? strlen(body) : 0;
+	if (body && r->jlen + (size_t)hn + bn > r->jcap) {
+		size_t cap = r->jcap ? r->jcap : 1u << 16;
+		while (cap < r->jlen + (size_t)hn + bn)
+			cap *= 2;
+		char *p = realloc(r->jbuf, cap);
+		if (p)
+			r->jbuf = p, r->jcap = cap;
+		else
+			body = NULL;
+	}
+	if (!body) {
+		free(own);
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	memcpy(r->jbuf + r->jlen, head, (size_t)hn);
+	memcpy(r->jbuf + r->jlen + hn, body, bn);
+	r->jlen += (size_t)hn + bn;
+	free(own);
+	return CF_OK;
+}
+
+/* Writes what the committer holds back, staged rows first, then the
+ * journal lines that describe them (so a journal line is on disk only
+ * once its input's rows are), and reports those inputs as committed. */
+static int flush_batch(struct run *r, size_t *announced, char *err)
+{
+	int rc = stage_flush(r, err);
+	errno = 0;
+	if (rc == CF_OK && r->journal &&
+	    ((r->jlen && fwrite(r->jbuf, 1, r->jlen, r->journal) != r->jlen) || fflush(r->journal) != 0 ||
+	     ferror(r->journal)))
+		rc = io_fail(r, r->path_journal, err);
+	r->jlen = 0;
+	if (rc != CF_OK)
+		return rc;
+	for (; *announced < r->head; (*announced)++)
+		if (r->o->on_file)
+			r->o->on_file(r->o->user, &r->slots[*announced].f);
+	r->last_flush = now_s();
 	return CF_OK;
 }
 
@@ -734,10 +929,27 @@ static int write_manifest(struct run *r, const char *sha, uint64_t bytes, double
 	const cf_run_opts *o = r->o;
 	fprintf(m, "{\n  \"cuflow_version\": \"%s\",\n  \"options\": %s,\n", cf_version(),
 	        o->options_json ? o->options_json : "{}");
-	fprintf(m, "  \"outputs\": [{\"path\": ");
-	cf_run_json_str(m, o->output);
-	fprintf(m, ", \"format\": \"%s\", \"rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"sha256\": \"%s\"}],\n",
-	        o->format_name ? o->format_name : "", r->rows, bytes, sha);
+	if (o->format == CF_RUN_TABLES) {
+		fprintf(m, "  \"producer\": \"%s\",\n  \"outputs\": [", r->pops->name);
+		for (uint32_t t = 0; t < r->n_tables; t++) {
+			fprintf(m, "%s\n    {\"table\": ", t ? "," : "");
+			cf_run_json_str(m, r->table_names[t]);
+			fprintf(m, ", \"path\": "); /* within the output directory: the dataset can move */
+			cf_run_json_str(m, r->table_paths[t] + strlen(o->output) + 1);
+			fprintf(m, ", \"format\": \"%s\", \"rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"sha256\": ", o->sink,
+			        r->table_rows[t], r->table_bytes[t]);
+			if (r->table_sha[t][0])
+				fprintf(m, "\"%s\"}", r->table_sha[t]);
+			else
+				fprintf(m, "null}");
+		}
+		fprintf(m, "\n  ],\n");
+	} else {
+		fprintf(m, "  \"outputs\": [{\"path\": ");
+		cf_run_json_str(m, o->output);
+		fprintf(m, ", \"format\": \"%s\", \"rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"sha256\": \"%s\"}],\n",
+		        o->format_name ? o->format_name : "", r->rows, bytes, sha);
+	}
 	fprintf(m, "  \"inputs\": [");
 	size_t ok = 0, dmg = 0, skip = 0;
 	uint64_t pk = 0, used = 0, flows = 0;
@@ -756,15 +968,32 @@ static int write_manifest(struct run *r, const char *sha, uint64_t bytes, double
 			cf_run_json_str(m, s->error);
 		else
 			fprintf(m, "null");
-		fprintf(m, ", \"packets_read\": %" PRIu64 ", \"packets_decoded\": %" PRIu64 ", \"packets_used\": %" PRIu64
-		           ", \"flows\": %" PRIu64 ", \"first_id\": %" PRIu64 ", \"rows\": %" PRIu64 "}",
-		        f->summary.packets, f->summary.skip[CF_SKIP_NONE], f->counters.packets_used, f->counters.flows,
-		        f->first_id, f->rows);
+		if (o->format == CF_RUN_TABLES) /* what the producer used is in its counters */
+			fprintf(m, ", \"packets_read\": %" PRIu64 ", \"packets_decoded\": %" PRIu64 ", \"first_id\": %" PRIu64
+			           ", \"rows\": %" PRIu64,
+			        f->summary.packets, f->summary.skip[CF_SKIP_NONE], f->first_id, f->rows);
+		else
+			fprintf(m, ", \"packets_read\": %" PRIu64 ", \"packets_decoded\": %" PRIu64 ", \"packets_used\": %" PRIu64
+			           ", \"flows\": %" PRIu64 ", \"first_id\": %" PRIu64 ", \"rows\": %" PRIu64,
+			        f->summary.packets, f->summary.skip[CF_SKIP_NONE], f->counters.packets_used, f->counters.flows,
+			        f->first_id, f->rows);
+		if (s->named_vals && !f->skipped) {
+			fprintf(m, ", \"counters\": {");
+			for (uint32_t k = 0; k < r->n_named; k++)
+				fprintf(m, "%s\"%s\": %" PRIu64, k ? ", " : "", r->named[k].name, s->named_vals[k]);
+			fputc('}', m);
+		}
+		fputc('}', m);
 	}
-	fprintf(m, "\n  ],\n  \"totals\": {\"inputs\": %zu, \"ok\": %zu, \"damaged\": %zu, \"skipped\": %zu, "
-	           "\"packets_read\": %" PRIu64 ", \"packets_used\": %" PRIu64 ", \"flows\": %" PRIu64 ", \"rows\": %" PRIu64
-	           "},\n",
-	        r->n, ok, dmg, skip, pk, used, flows, r->rows);
+	if (o->format == CF_RUN_TABLES)
+		fprintf(m, "\n  ],\n  \"totals\": {\"inputs\": %zu, \"ok\": %zu, \"damaged\": %zu, \"skipped\": %zu, "
+		           "\"packets_read\": %" PRIu64 ", \"rows\": %" PRIu64 "},\n",
+		        r->n, ok, dmg, skip, pk, r->rows);
+	else
+		fprintf(m, "\n  ],\n  \"totals\": {\"inputs\": %zu, \"ok\": %zu, \"damaged\": %zu, \"skipped\": %zu, "
+		           "\"packets_read\": %" PRIu64 ", \"packets_used\": %" PRIu64 ", \"flows\": %" PRIu64 ", \"rows\": %" PRIu64
+		           "},\n",
+		        r->n, ok, dmg, skip, pk, used, flows, r->rows);
 	fprintf(m, "  \"run\": {\"jobs\": %u, \"resumed\": %s, \"started_unix_s\": %.0f, \"wall_s\": %.3f}\n}\n",
 	        o->jobs ? o->jobs : 1, r->resumed ? "true" : "false", (double)time(NULL) - wall, wall);
 	int bad = fflush(m) != 0 || ferror(m);
@@ -795,6 +1024,64 @@ static void progress(struct run *r, struct worker *ws, uint32_t nw, uint64_t byt
 	r->o->on_progress(r->o->user, &p);
 }
 
+/* CF_RUN_TABLES: the directory and one sink per table, from worker 0's
+ * producer (every worker's has the same tables). */
+static int tables_open(struct run *r, struct worker *w0, char *err)
+{
+	const cf_run_opts *o = r->o;
+	const cf_producer_ops *po = o->producer;
+	uint32_t n = po->tables(w0->prod);
+	r->n_tables = n;
+	r->schemas = calloc(n ? n : 1, sizeof *r->schemas);
+	r->table_names = calloc(n ? n : 1, sizeof *r->table_names);
+	r->table_paths = calloc(n ? n : 1, sizeof *r->table_paths);
+	r->sinks = calloc(n ? n : 1, sizeof *r->sinks);
+	r->table_rows = calloc(n ? n : 1, sizeof *r->table_rows);
+	r->table_base = calloc(n ? n : 1, sizeof *r->table_base);
+	r->table_bytes = calloc(n ? n : 1, sizeof *r->table_bytes);
+	r->table_sha = calloc(n ? n : 1, sizeof *r->table_sha);
+	if (!r->schemas || !r->table_names || !r->table_paths || !r->sinks || !r->table_rows || !r->table_base ||
+	    !r->table_bytes || !r->table_sha) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	/* counter names, and room for every input's values */
+	r->n_named = po->counters(w0->prod, NULL, 0);
+	if (r->n_named) {
+		if (!(r->named = calloc(r->n_named, sizeof *r->named))) {
+			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+			return CF_ERR_NOMEM;
+		}
+		po->counters(w0->prod, r->named, r->n_named);
+		for (size_t i = 0; i < r->n; i++)
+			if (!(r->slots[i].named_vals = calloc(r->n_named, sizeof(uint64_t)))) {
+				snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+				return CF_ERR_NOMEM;
+			}
+	}
+	for (uint32_t t = 0; t < n; t++) {
+		r->schemas[t] = po->schema(w0->prod, t);
+		r->table_names[t] = po->table_name(w0->prod, t);
+		const char *name = r->table_names[t];
+		if (!r->schemas[t] || !name || !name[0] || strlen(name) > CF_PRODUCER_TABLE_NAME_MAX ||
+		    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(name) ||
+		    name[0] == '.') {
+			snprintf(err, CF_ERRBUF_SIZE, "producer %s: table %u has no schema or a bad name", po->name, t);
+			return CF_ERR_ARG;
+		}
+		size_t cap = strlen(o->output) + strlen(name) + strlen(r->sink_ops->extension) + 2;
+		if (!(r->table_paths[t] = malloc(cap))) {
+			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+			return CF_ERR_NOMEM;
+		}
+		snprintf(r->table_paths[t], cap, "%s/%s%s", o->output, name, r->sink_ops->extension);
+	}
+	for (uint32_t t = 0; t < n; t++)
+		if (cf_sink_open(o->sink, r->schemas[t], r->table_paths[t], o->sink_opts, &r->sinks[t], err) != CF_OK)
+			return CF_ERR_IO;
+	return CF_OK;
+}
+
 /* Sets the output up: partial file, journal, gzip stream or Parquet
  * sink. Returns the number of inputs already committed (resume) or a
  * status. */
@@ -818,8 +1105,22 @@ static long output_open(struct run *r, char *err)
 	}
 	if (o->resume && o->format != CF_RUN_TEXT) {
 		snprintf(err, CF_ERRBUF_SIZE, "--resume is not supported for %s output (%s): run without --resume",
-		         o->format == CF_RUN_PARQUET ? "Parquet" : "gzip", o->output);
+		         o->format == CF_RUN_PARQUET ? "Parquet" : o->format == CF_RUN_TABLES ? "table" : "gzip", o->output);
 		return CF_ERR_UNSUPPORTED;
+	}
+	if (o->format == CF_RUN_TABLES) {
+		/* the sinks open once the workers' producers say what the tables are */
+		if (mkdir(o->output, 0777) != 0 && errno != EEXIST) {
+			snprintf(err, CF_ERRBUF_SIZE, "cannot create %s: %s", o->output, strerror(errno));
+			return CF_ERR_IO;
+		}
+		if (!(r->path_manifest = str_cat(o->output, "/manifest.json")) ||
+		    !(r->path_manifest_tmp = str_cat(o->output, "/manifest.json.partial"))) {
+			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+			return CF_ERR_NOMEM;
+		}
+		unlink(r->path_manifest);
+		return 0;
 	}
 	if (!(r->path_partial = str_cat(o->output, ".partial")) || !(r->path_journal = str_cat(o->output, ".journal")) ||
 	    !(r->path_manifest = str_cat(o->output, ".manifest.json")) ||
@@ -841,7 +1142,7 @@ static long output_open(struct run *r, char *err)
 	if (o->format == CF_RUN_PARQUET) {
 		if (cf_flow_rows_create(1, 0, &r->schema_rows, err) != CF_OK)
 			return CF_ERR_NOMEM;
-		if (cf_sink_open("parquet", cf_flow_rows_schema(r->schema_rows), o->output, NULL, &r->sink, err) != CF_OK)
+		if (cf_sink_open("parquet", cf_flow_rows_schema(r->schema_rows), o->output, o->sink_opts, &r->sink, err) != CF_OK)
 			return CF_ERR_IO;
 		return 0;
 	}
@@ -890,6 +1191,34 @@ static int output_finish(struct run *r, cf_run_result *res, char *err)
 	uint64_t bytes = r->out_len;
 	if (r->fd == 1)
 		return CF_OK;
+	if (o->format == CF_RUN_TABLES) {
+		for (uint32_t t = 0; t < r->n_tables; t++) {
+			cf_sink_stats st;
+			int rc = cf_sink_close(r->sinks[t], &st, err);
+			r->sinks[t] = NULL;
+			if (rc != CF_OK) {
+				for (uint32_t k = 0; k < t; k++)
+					unlink(r->table_paths[k]);
+				for (uint32_t k = t + 1; k < r->n_tables; k++) {
+					cf_sink_abort(r->sinks[k]);
+					r->sinks[k] = NULL;
+				}
+				return CF_ERR_IO;
+			}
+			r->table_bytes[t] = st.bytes;
+			struct stat sb;
+			/* array formats write a directory: its files are listed in it, not hashed here */
+			if (stat(r->table_paths[t], &sb) == 0 && S_ISREG(sb.st_mode) &&
+			    cf_sha256_file(r->table_paths[t], r->table_sha[t], err) < 0)
+				return CF_ERR_IO;
+			res->bytes += st.bytes;
+		}
+		if (write_manifest(r, "", res->bytes, now_s() - r->start, err) < 0)
+			return CF_ERR_IO;
+		if (rename(r->path_manifest_tmp, r->path_manifest) != 0)
+			return io_fail(r, r->path_manifest, err);
+		return CF_OK;
+	}
 	if (r->sink) {
 		cf_sink_stats st;
 		int rc = cf_sink_close(r->sink, &st, err);
@@ -947,6 +1276,10 @@ static void output_abandon(struct run *r)
 	if (r->sink)
 		cf_sink_abort(r->sink);
 	r->sink = NULL;
+	for (uint32_t t = 0; r->sinks && t < r->n_tables; t++) {
+		cf_sink_abort(r->sinks[t]);
+		r->sinks[t] = NULL;
+	}
 	if (r->gz) {
 		gzclose(r->gz);
 		r->gz = NULL;
@@ -956,8 +1289,12 @@ static void output_abandon(struct run *r)
 	if (r->fd > 1)
 		close(r->fd);
 	r->fd = -1;
-	if (r->journal)
+	if (r->journal) {
+		/* journal lines not yet flushed describe rows that were not written
+		 * (flush_batch writes rows first): they must not reach the file */
+		__fpurge(r->journal);
 		fclose(r->journal);
+	}
 	r->journal = NULL;
 	if (r->path_manifest_tmp)
 		unlink(r->path_manifest_tmp);
@@ -971,13 +1308,21 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 	memset(res, 0, sizeof *res);
 	cf_summary_clear(&res->total);
 	if (!o || !in || !o->output || !cf_run_inputs_count(in) || o->jobs > 256 ||
-	    (o->format != CF_RUN_PARQUET && (!o->row || !o->row_max))) {
+	    (o->format != CF_RUN_PARQUET && o->format != CF_RUN_TABLES && (!o->row || !o->row_max)) ||
+	    (o->format == CF_RUN_TABLES && (!o->producer || !o->producer_config || !o->sink || !cf_sink_find(o->sink)))) {
 		snprintf(err, CF_ERRBUF_SIZE, "cf_run: bad arguments");
 		return CF_ERR_ARG;
+	}
+	if (o->format == CF_RUN_TABLES && (o->producer->flags & CF_PRODUCER_NEEDS_FRAMES)) {
+		snprintf(err, CF_ERRBUF_SIZE, "producer %s needs frame bytes, which the run driver does not serve yet",
+		         o->producer->name);
+		return CF_ERR_UNSUPPORTED;
 	}
 	struct run R, *r = &R;
 	memset(r, 0, sizeof R);
 	r->o = o;
+	r->pops = o->producer;
+	r->sink_ops = o->sink ? cf_sink_find(o->sink) : NULL;
 	r->in = in;
 	r->n = cf_run_inputs_count(in);
 	r->fd = -1;
@@ -1005,7 +1350,10 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		s->f.duplicate_of = cf_run_inputs_duplicate_of(in, i);
 		s->f.skipped = s->f.duplicate_of >= 0;
 		cf_summary_clear(&s->f.summary);
-		file_stat(s);
+		/* the stat made when the inputs were listed (a second one per input
+		 * was a tenth of the committer's time on many small files) */
+		if (cf_run_inputs_stat(in, i, &s->f.size, &s->f.mtime_ns) < 0)
+			file_stat(s);
 		if (!s->f.skipped)
 			bytes_total += s->f.size;
 	}
@@ -1030,6 +1378,8 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		if ((rc = worker_open(&ws[i], err)) < 0)
 			goto out;
 	}
+	if (o->format == CF_RUN_TABLES && (rc = tables_open(r, &ws[0], err)) < 0)
+		goto out;
 	snprintf(res->backend, sizeof res->backend, "%s", cf_backend_name(ws[0].backend));
 	snprintf(res->backend_note, sizeof res->backend_note, "%s", cf_backend_note(ws[0].backend));
 	for (uint32_t i = 0; i < nw; i++) {
@@ -1042,15 +1392,29 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		ws[i].started = 1;
 	}
 	uint64_t commits = 0;
+	size_t announced = r->head; /* inputs reported through on_file */
 	double last_progress = now_s();
+	r->last_flush = last_progress;
 	while (rc == CF_OK && r->head < r->n) {
 		struct slot *s = &r->slots[r->head];
 		pthread_mutex_lock(&r->mu);
 		for (;;) {
 			while (!r->abort && !s->head && !s->done) {
+				if (announced < r->head || r->stage_len) {
+					/* nothing to do: first write what is held back */
+					pthread_mutex_unlock(&r->mu);
+					rc = flush_batch(r, &announced, err);
+					pthread_mutex_lock(&r->mu);
+					if (rc != CF_OK)
+						break;
+					continue;
+				}
+				/* poll: workers do not wake the committer for each input or
+				 * chunk (thousands of small inputs were as many context
+				 * switches); errors (fail) still wake it at once */
 				struct timespec t;
 				clock_gettime(CLOCK_REALTIME, &t);
-				t.tv_nsec += 250000000;
+				t.tv_nsec += POLL_NS;
 				if (t.tv_nsec >= 1000000000)
 					t.tv_sec++, t.tv_nsec -= 1000000000;
 				pthread_cond_timedwait(&r->wake_committer, &r->mu, &t);
@@ -1061,6 +1425,8 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 					pthread_mutex_lock(&r->mu);
 				}
 			}
+			if (rc != CF_OK)
+				break;
 			if (r->abort || (!s->head && s->done))
 				break;
 			struct chunk *list = s->head;
@@ -1098,31 +1464,44 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		}
 		/* the input is complete: commit it */
 		s->f.first_id = r->id_offset + 1;
-		r->id_offset += s->f.counters.flows;
-		s->f.out_end = r->journal ? r->out_len : 0;
+		r->id_offset += s->ids;
+		for (uint32_t t = 0; t < r->n_tables; t++)
+			r->table_base[t] = r->table_rows[t];
+		s->f.out_end = r->journal ? r->out_len + r->stage_len : 0;
 		if (r->journal && (rc = journal_line(r, s, err)) < 0) {
 			fail(r, rc, err);
 			break;
 		}
-		if (o->on_file)
-			o->on_file(o->user, &s->f);
+		free(s->jbody);
+		s->jbody = NULL;
+		s->f.named = r->named;
+		s->f.n_named = s->named_vals ? r->n_named : 0;
 		commits++;
-		if (o->stop_after_commits && commits >= o->stop_after_commits) {
+		pthread_mutex_lock(&r->mu);
+		r->head++;
+		pthread_cond_broadcast(&r->wake_workers);
+		pthread_mutex_unlock(&r->mu);
+		int stop = o->stop_after_commits && commits >= o->stop_after_commits;
+		if (stop || r->stage_len >= STAGE_BYTES || now_s() - r->last_flush >= BATCH_SECONDS) {
+			if ((rc = flush_batch(r, &announced, err)) < 0) {
+				fail(r, rc, err);
+				break;
+			}
+		}
+		if (stop) {
 			/* tests: stop here as a killed process would, nothing cleaned up */
 			rc = CF_ERR_IO;
 			snprintf(err, CF_ERRBUF_SIZE, "stopped after %" PRIu64 " commits (stop_after_commits)", commits);
 			fail(r, rc, err);
 			break;
 		}
-		pthread_mutex_lock(&r->mu);
-		r->head++;
-		pthread_cond_broadcast(&r->wake_workers);
-		pthread_mutex_unlock(&r->mu);
 		if (now_s() - last_progress >= 0.25) {
 			progress(r, ws, nw, bytes_total);
 			last_progress = now_s();
 		}
 	}
+	if (rc == CF_OK && (rc = flush_batch(r, &announced, err)) < 0)
+		fail(r, rc, err);
 	for (uint32_t i = 0; i < nw; i++)
 		if (ws[i].started)
 			pthread_join(ws[i].th, NULL);
@@ -1163,6 +1542,8 @@ out:
 			res->backend_fallbacks += k.fallbacks;
 		}
 		cf_flow_engine_close(w->engine);
+		if (w->prod)
+			o->producer->close(w->prod);
 		cf_pkt_batch_destroy(w->batch);
 		cf_backend_close(w->backend);
 		cf_filter_close(w->filter);
@@ -1182,7 +1563,23 @@ out:
 		r->pool = next;
 	}
 	cf_flow_rows_free(r->schema_rows);
+	for (uint32_t t = 0; r->table_paths && t < r->n_tables; t++)
+		free(r->table_paths[t]);
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->slots[i].named_vals);
+		free(r->slots[i].jbody);
+	}
+	free(r->schemas);
+	free(r->table_names);
+	free(r->table_paths);
+	free(r->sinks);
+	free(r->table_rows);
+	free(r->table_base);
+	free(r->table_bytes);
+	free(r->table_sha);
+	free(r->named);
 	free(r->stage);
+	free(r->jbuf);
 	free(r->path_partial);
 	free(r->path_journal);
 	free(r->path_manifest);

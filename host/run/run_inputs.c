@@ -17,6 +17,8 @@ struct entry {
 	int have_id;
 	dev_t dev;
 	ino_t ino;
+	uint64_t size;    /* from the same stat, for the run (one stat per input) */
+	int64_t mtime_ns;
 };
 
 struct cf_run_inputs {
@@ -24,7 +26,8 @@ struct cf_run_inputs {
 	size_t n, cap;
 };
 
-static int add(cf_run_inputs *in, const char *path, char *err)
+/* st: the path's stat when the caller has it (NULL: stat it here) */
+static int add(cf_run_inputs *in, const char *path, const struct stat *st_known, char *err)
 {
 	if (in->n == in->cap) {
 		size_t cap = in->cap ? 2 * in->cap : 64;
@@ -39,8 +42,12 @@ static int add(cf_run_inputs *in, const char *path, char *err)
 	if (!(e->path = strdup(path)))
 		goto nomem;
 	struct stat st;
-	if (strcmp(path, "-") && stat(path, &st) == 0) {
+	if (strcmp(path, "-") && (st_known || stat(path, &st) == 0)) {
+		if (st_known)
+			st = *st_known;
 		e->have_id = 1, e->dev = st.st_dev, e->ino = st.st_ino;
+		e->size = (uint64_t)st.st_size;
+		e->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	}
 	in->n++;
 	return CF_OK;
@@ -103,10 +110,11 @@ static int walk(cf_run_inputs *in, const char *dir, int depth, char *err)
 		}
 		snprintf(p, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", names[i]);
 		struct stat st;
-		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+		int ok = stat(p, &st) == 0;
+		if (ok && S_ISDIR(st.st_mode))
 			rc = walk(in, p, depth + 1, err);
-		else if (stat(p, &st) != 0 || S_ISREG(st.st_mode))
-			rc = add(in, p, err); /* a dangling link is reported when read */
+		else if (!ok || S_ISREG(st.st_mode))
+			rc = add(in, p, ok ? &st : NULL, err); /* a dangling link is reported when read */
 		/* sockets, fifos, devices inside a directory are left out */
 		free(p);
 	}
@@ -120,7 +128,7 @@ static int expand_one(cf_run_inputs *in, const char *arg, int allow_list, char *
 {
 	struct stat st;
 	if (!strcmp(arg, "-"))
-		return add(in, arg, err);
+		return add(in, arg, NULL, err);
 	if (allow_list && arg[0] == '@' && arg[1]) {
 		FILE *f = fopen(arg + 1, "r");
 		if (!f) {
@@ -146,7 +154,7 @@ static int expand_one(cf_run_inputs *in, const char *arg, int allow_list, char *
 		return rc;
 	}
 	if (stat(arg, &st) == 0)
-		return S_ISDIR(st.st_mode) ? walk(in, arg, 0, err) : add(in, arg, err);
+		return S_ISDIR(st.st_mode) ? walk(in, arg, 0, err) : add(in, arg, &st, err);
 	if (strpbrk(arg, "*?[")) {
 		glob_t g;
 		int r = glob(arg, 0, NULL, &g); /* glob sorts its matches (strcoll; LC_COLLATE is C in the CLI) */
@@ -161,12 +169,14 @@ static int expand_one(cf_run_inputs *in, const char *arg, int allow_list, char *
 		qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cmp_str); /* bytewise, whatever the locale */
 		int rc = CF_OK;
 		for (size_t i = 0; i < g.gl_pathc && rc == CF_OK; i++)
-			rc = stat(g.gl_pathv[i], &st) == 0 && S_ISDIR(st.st_mode) ? walk(in, g.gl_pathv[i], 0, err)
-			                                                            : add(in, g.gl_pathv[i], err);
+		{
+			int ok = stat(g.gl_pathv[i], &st) == 0;
+			rc = ok && S_ISDIR(st.st_mode) ? walk(in, g.gl_pathv[i], 0, err) : add(in, g.gl_pathv[i], ok ? &st : NULL, err);
+		}
 		globfree(&g);
 		return rc;
 	}
-	return add(in, arg, err); /* missing: reported as the file's error when it is read */
+	return add(in, arg, NULL, err); /* missing: reported as the file's error when it is read */
 }
 
 /* Duplicates: the same file (device, inode), or the same text for a path
@@ -250,6 +260,15 @@ size_t cf_run_inputs_count(const cf_run_inputs *in)
 const char *cf_run_inputs_path(const cf_run_inputs *in, size_t i)
 {
 	return in && i < in->n ? in->v[i].path : NULL;
+}
+
+int cf_run_inputs_stat(const cf_run_inputs *in, size_t i, uint64_t *size, int64_t *mtime_ns)
+{
+	if (!in || i >= in->n || !in->v[i].have_id)
+		return -1;
+	*size = in->v[i].size;
+	*mtime_ns = in->v[i].mtime_ns;
+	return 0;
 }
 
 long cf_run_inputs_duplicate_of(const cf_run_inputs *in, size_t i)

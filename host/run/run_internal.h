@@ -23,6 +23,9 @@ void cf_sha256_hex(cf_sha256 *s, char hex[65]);
 
 /* s as a JSON string (quotes, backslash, control bytes escaped). */
 void cf_run_json_str(FILE *o, const char *s);
+/* Size and mtime of input i from the stat made when the inputs were
+ * listed; -1 when it could not be stat'ed then. */
+int cf_run_inputs_stat(const cf_run_inputs *in, size_t i, uint64_t *size, int64_t *mtime_ns);
 /* Reads a JSON string starting at p (at its opening quote) into out
  * (cap bytes); returns the byte past the closing quote, or NULL. */
 const char *cf_run_json_str_read(const char *p, char *out, size_t cap);

@@ -33,6 +33,13 @@ static int csv_open(const cf_table_schema *schema, const char *path, const cf_si
 		return CF_ERR_NOMEM;
 	}
 	s->schema = schema;
+	for (uint32_t i = 0; i < cf_table_schema_columns(schema); i++)
+		if (cf_table_schema_column(schema, i)->width > CF_COLUMN_FLAT_WIDTH_MAX) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "csv: %s: column %s is wider than %u elements: use an array format (npy)",
+			         path, cf_table_schema_column(schema, i)->name, CF_COLUMN_FLAT_WIDTH_MAX);
+			free(s);
+			return CF_ERR_ARG;
+		}
 	int rc = cf_out_open(&s->out, "csv", path, 1u << 20);
 	if (rc) {
 		snprintf(errbuf, CF_ERRBUF_SIZE, "%s", s->out.msg);

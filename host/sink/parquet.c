@@ -946,8 +946,15 @@ static int pq_open(const cf_table_schema *schema, const char *path, const cf_sin
 	/* leaves: one per element of every column */
 	uint32_t nc = cf_table_schema_columns(schema);
 	uint64_t nl = 0;
-	for (uint32_t i = 0; i < nc; i++)
-		nl += cf_table_schema_column(schema, i)->width;
+	uint32_t wide = 0;
+	for (uint32_t i = 0; i < nc; i++) {
+		uint32_t w = cf_table_schema_column(schema, i)->width;
+		nl += w;
+		wide |= w > CF_COLUMN_FLAT_WIDTH_MAX;
+	}
+	if (rc == CF_OK && wide)
+		rc = pq_fail(s, CF_ERR_ARG, "parquet: %s: a vector column is wider than %u elements (one Parquet column each): "
+		             "use an array format (npy)", path, CF_COLUMN_FLAT_WIDTH_MAX);
 	if (rc == CF_OK && nl > INT32_MAX / 2)
 		rc = pq_fail(s, CF_ERR_ARG, "parquet: %s: too many columns", path);
 	if (rc == CF_OK && !(s->leaves = calloc(nl ? nl : 1, sizeof *s->leaves)))

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const cf_sink_ops *const sinks[] = {&cf_sink_parquet, &cf_sink_csv};
+extern const cf_sink_ops cf_sink_npy;   /* host/sink/npy_dir.c */
+extern const cf_sink_ops cf_sink_jsonl; /* host/sink/jsonl.c */
+
+static const cf_sink_ops *const sinks[] = {&cf_sink_parquet, &cf_sink_csv, &cf_sink_npy, &cf_sink_jsonl};
 #define N_SINKS (sizeof sinks / sizeof sinks[0])
 
 struct cf_sink {

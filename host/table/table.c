@@ -194,7 +194,7 @@ int cf_table_schema_add(cf_table_schema *s, const char *name, int dtype, uint32_
 	if (width < 1 || width > CF_COLUMN_WIDTH_MAX)
 		return fail(errbuf, CF_ERR_ARG, "table: column %s: width %u is not in 1..%u", name, width,
 		            CF_COLUMN_WIDTH_MAX);
-	if (flags & ~CF_COLUMN_NULLABLE)
+	if (flags & ~(CF_COLUMN_NULLABLE | CF_COLUMN_RUN_ID | CF_COLUMN_ROW_NUMBER))
 		return fail(errbuf, CF_ERR_ARG, "table: column %s: unknown flags 0x%x", name, flags);
 	unit = unit ? unit : "";
 	doc = doc ? doc : "";
@@ -214,12 +214,30 @@ int cf_table_schema_add(cf_table_schema *s, const char *name, int dtype, uint32_
 		s->cols = c;
 		s->cap = cap;
 	}
-	cf_table_column c = {strdup(name), dtype, width, strdup(unit), strdup(doc), flags};
+	if ((flags & (CF_COLUMN_RUN_ID | CF_COLUMN_ROW_NUMBER)) &&
+	    (width != 1 || (dtype != CF_DTYPE_UINT64 && dtype != CF_DTYPE_INT64)))
+		return fail(errbuf, CF_ERR_ARG, "table: column %s: run ids and row numbers are scalar uint64/int64", name);
+	cf_table_column c = {strdup(name), dtype, width, strdup(unit), strdup(doc), flags, 0, {0, 0, 0, 0}};
 	if (!c.name || !c.unit || !c.doc) {
 		free_column(&c);
 		return fail(errbuf, CF_ERR_NOMEM, "table: out of memory");
 	}
 	s->cols[s->n++] = c;
+	return CF_OK;
+}
+
+int cf_table_schema_set_shape(cf_table_schema *s, uint32_t i, uint32_t ndim, const uint32_t *dims, char *errbuf)
+{
+	if (!s || i >= s->n || !dims || ndim < 1 || ndim > CF_COLUMN_NDIM_MAX)
+		return fail(errbuf, CF_ERR_ARG, "table: bad shape arguments");
+	uint64_t w = 1;
+	for (uint32_t k = 0; k < ndim; k++)
+		w *= dims[k];
+	if (w != s->cols[i].width)
+		return fail(errbuf, CF_ERR_ARG, "table: column %s: shape has %llu elements, width is %u", s->cols[i].name,
+		            (unsigned long long)w, s->cols[i].width);
+	s->cols[i].ndim = ndim;
+	memcpy(s->cols[i].dims, dims, ndim * sizeof *dims);
 	return CF_OK;
 }
 
@@ -233,6 +251,8 @@ int cf_table_schema_clone(const cf_table_schema *s, cf_table_schema **out, char 
 	for (uint32_t i = 0; rc == CF_OK && i < s->n; i++) {
 		const cf_table_column *k = &s->cols[i];
 		rc = cf_table_schema_add(c, k->name, k->dtype, k->width, k->unit, k->doc, k->flags, errbuf);
+		if (rc == CF_OK && k->ndim)
+			rc = cf_table_schema_set_shape(c, i, k->ndim, k->dims, errbuf);
 	}
 	if (rc) {
 		cf_table_schema_free(c);
@@ -321,6 +341,14 @@ int cf_table_schema_json(const cf_table_schema *s, char *buf, size_t cap, size_t
 		jstr(&b, c->unit);
 		jraw(&b, ",\"doc\":");
 		jstr(&b, c->doc);
+		if (c->ndim) {
+			jraw(&b, ",\"shape\":[");
+			for (uint32_t k = 0; k < c->ndim; k++) {
+				snprintf(num, sizeof num, k ? ",%u" : "%u", c->dims[k]);
+				jraw(&b, num);
+			}
+			jraw(&b, "]");
+		}
 		jraw(&b, c->flags & CF_COLUMN_NULLABLE ? ",\"nullable\":true}" : ",\"nullable\":false}");
 	}
 	jraw(&b, "]}");

@@ -33,5 +33,7 @@
 #include "cuflow/feature_rows.h"
 #include "cuflow/netml_table.h"
 #include "cuflow/flowpic_index.h"
+#include "cuflow/producer.h"
+#include "cuflow/producers.h"
 
 #endif

@@ -130,6 +130,18 @@ const char *cf_flowpic_error(const cf_flowpic *h);
  * images (cf_flowpic_error). The packets before damage are used. */
 int cf_flowpic_scan_file(cf_flowpic *h, const char *path, const cf_scan_opts *opts, cf_scan_result *res);
 
+/* The same in steps, for callers that run the scan themselves (the
+ * "flowpic" producer): begin_file, then add with every decoded record in
+ * capture order (decoded with tunnels off; add returns CF_OK or
+ * CF_ERR_NOMEM, after which the file is lost), then end_file with the
+ * file's scan result (its format sets the DPKT time model's rounding;
+ * NULL: not a nanosecond pcap), which emits the file's images: CF_OK, or
+ * the error that stopped them (cf_flowpic_error). A file that did not
+ * open (res->opened 0) emits nothing. */
+void cf_flowpic_begin_file(cf_flowpic *h);
+int cf_flowpic_add(cf_flowpic *h, const cf_pkt *p, size_t n);
+int cf_flowpic_end_file(cf_flowpic *h, const cf_scan_result *res);
+
 /* A PNG preview of one image (libpng): log-scaled counts, size up the y
  * axis from 0 to 1500 B, time along x over the window, ticks labelled;
  * two channels as red (up) and blue (down). o gives the value type and

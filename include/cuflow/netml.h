@@ -57,6 +57,10 @@ typedef struct cf_netml_opts {
 	int keep_trailing;        /* keep the last chunk of a flow that was split (both steps) */
 	int ipv6_flows;           /* IPv6 packets form real 5-tuple flows instead of one pseudo-flow */
 	double samp_width;        /* > 0: SAMP window width instead of the 0.3 quantile of durations */
+	/* > 0 (2..2^23): this dimension (self.dim) for every capture instead of
+	 * the q_interval quantile of its subflow sizes, so that the rows of
+	 * several captures have one width; 0 (default): netml's quantile. */
+	uint32_t fixed_dim;
 } cf_netml_opts;
 
 /* netml's defaults (q 0.9, threshold 2, 600 s, no fixes). */
@@ -110,7 +114,7 @@ typedef struct cf_netml_subflow {
 uint64_t cf_netml_rows(const cf_netml *h);
 void cf_netml_subflow_at(const cf_netml *h, uint64_t i, cf_netml_subflow *out);
 /* netml's interval, base dimension (floor of the q quantile of subflow
- * sizes) and SAMP window width (0.3 quantile of subflow durations, or
+ * sizes, or fixed_dim) and SAMP window width (0.3 quantile of subflow durations, or
  * the option). */
 double cf_netml_interval(const cf_netml *h);
 uint32_t cf_netml_dim(const cf_netml *h);

@@ -54,6 +54,8 @@
 #include "cuflow/decode.h"
 #include "cuflow/summary.h"
 #include "cuflow/flow.h"
+#include "cuflow/producer.h"
+#include "cuflow/sink.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,7 +84,9 @@ void cf_run_inputs_free(cf_run_inputs *in);
 enum cf_run_format {
 	CF_RUN_TEXT = 0,     /* rows of text (CSV, JSON lines) from cf_run_opts.row */
 	CF_RUN_TEXT_GZIP,    /* the same, gzip-compressed (level 1), one stream */
-	CF_RUN_PARQUET       /* cf_flow_rows columns through the "parquet" sink */
+	CF_RUN_PARQUET,      /* cf_flow_rows columns through the "parquet" sink */
+	CF_RUN_TABLES        /* any producer's tables, each through the sink named
+	                        cf_run_opts.sink, into the directory `output` */
 };
 
 /* Formats one record as text at out (room: cf_run_opts.row_max bytes) and
@@ -109,6 +113,9 @@ typedef struct cf_run_file {
 	uint64_t first_id;      /* id of its first flow in the output */
 	uint64_t rows;          /* rows it added to the output */
 	uint64_t out_end;       /* output length after it (text outputs; 0 otherwise) */
+	/* CF_RUN_TABLES: the producer's counters for this input */
+	const cf_producer_counter *named;
+	uint32_t n_named;
 } cf_run_file;
 
 typedef struct cf_run_progress {
@@ -143,6 +150,18 @@ typedef struct cf_run_opts {
 	/* Called about four times a second while the run goes on (may be NULL). */
 	void (*on_progress)(void *user, const cf_run_progress *p);
 	void *user;
+	/* CF_RUN_TABLES: every worker opens `producer` with `producer_config`
+	 * (which must stay valid during cf_run); table T goes to
+	 * OUTPUT/T<extension> through the sink named `sink` ("parquet", "csv",
+	 * "npy", "jsonl"; sink_opts, NULL for the defaults), and the manifest
+	 * to OUTPUT/manifest.json. OUTPUT is created when missing. Rows come in
+	 * input order then in each file's own order; CF_COLUMN_RUN_ID and
+	 * CF_COLUMN_ROW_NUMBER columns are numbered over the run. No resume
+	 * yet (CF_ERR_UNSUPPORTED). flow, row, header are not used. */
+	const cf_producer_ops *producer;
+	const void *producer_config;
+	const char *sink;
+	const cf_sink_opts *sink_opts;
 	/* Testing only: after this many inputs are committed (this process),
 	 * the run stops as if killed (returns CF_ERR_IO without cleaning up).
 	 * 0: never. */

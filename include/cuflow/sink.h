@@ -1,12 +1,14 @@
 /*
- * Sinks: one output format each (Parquet, CSV, later npy directories,
- * JSON lines, SQLite), all behind one table of operations, so producers
- * hand column tables (include/cuflow/table.h) to any of them without
- * knowing which.
+ * Sinks: one output format each ("parquet", "csv", "npy": a directory of
+ * one .npy or .txt file per column, "jsonl": JSON lines; later SQLite),
+ * all behind one table of operations, so producers hand column tables
+ * (include/cuflow/table.h) to any of them without knowing which
+ * (docs/sinks.md).
  *
- * A sink writes to PATH.tmp-<pid> and renames it to PATH only when close
- * succeeds: a file with the final name is always complete. abort (and a
- * failed close) removes the temporary file. Errors name the path.
+ * A sink writes to PATH.tmp-<pid> (a directory for "npy") and renames it
+ * to PATH only when close succeeds: an output with the final name is
+ * always complete. abort (and a failed close) removes the temporary
+ * output. Errors name the path.
  *
  * Typical use:
  *
@@ -48,6 +50,7 @@ typedef struct cf_sink_opts {
 	                                bytes (default 1 MiB); 0 turns dictionaries off */
 	int compression;             /* enum cf_sink_compression */
 	int compression_level;       /* ZSTD level; 0 = the codec's default (3) */
+	uint64_t shard_rows;         /* array formats (npy): rows per file, 0 = one file */
 } cf_sink_opts;
 
 /* Fills o with the defaults above. */
@@ -67,8 +70,8 @@ typedef struct cf_sink_stats {
  * (CF_ERRBUF_SIZE bytes, never NULL here) receives the message of a
  * failure. */
 typedef struct cf_sink_ops {
-	const char *name;       /* "parquet", "csv" */
-	const char *extension;  /* ".parquet", ".csv" */
+	const char *name;       /* "parquet", "csv", "npy", "jsonl" */
+	const char *extension;  /* ".parquet", ".csv", "" (npy: a directory), ".jsonl" */
 	int (*open)(const cf_table_schema *schema, const char *path, const cf_sink_opts *opts, void **state,
 	            char *errbuf);
 	int (*write)(void *state, const cf_table_batch *batch, char *errbuf);
@@ -79,8 +82,9 @@ typedef struct cf_sink_ops {
 	void (*abort)(void *state);
 } cf_sink_ops;
 
-/* The registered formats: the ops named `name` ("parquet", "csv"), or
- * NULL; and the i-th of cf_sink_count() (NULL when out of range). */
+/* The registered formats: the ops named `name` ("parquet", "csv", "npy",
+ * "jsonl"), or NULL; and the i-th of cf_sink_count() (NULL when out of
+ * range). */
 const cf_sink_ops *cf_sink_find(const char *name);
 uint32_t cf_sink_count(void);
 const cf_sink_ops *cf_sink_at(uint32_t i);

@@ -72,12 +72,22 @@ const char *cf_dtype_name(int dtype);
 size_t cf_dtype_size(int dtype);
 
 /* Column flags. */
-#define CF_COLUMN_NULLABLE 1u /* batches may give this column a validity bitmap */
+#define CF_COLUMN_NULLABLE 1u   /* batches may give this column a validity bitmap */
+/* For drivers that join the rows of many inputs (cuflow/producer.h): */
+#define CF_COLUMN_RUN_ID 2u     /* an id counted from 1 within its input: the run adds
+                                   the ids the earlier inputs used (uint64/int64) */
+#define CF_COLUMN_ROW_NUMBER 4u /* the row's number within its input, from 0: the run
+                                   adds the earlier inputs' rows (uint64/int64) */
 
 /* Longest column name, in bytes without the NUL. */
 #define CF_COLUMN_NAME_MAX 120
-/* Widest vector column. */
-#define CF_COLUMN_WIDTH_MAX 65536u
+/* Widest vector column (a 2 x 1500 x 1500 FlowPic image fits). */
+#define CF_COLUMN_WIDTH_MAX (1u << 24)
+/* Widest vector column a format that writes one column per element
+ * (Parquet, CSV) takes; wider ones are for array formats (npy). */
+#define CF_COLUMN_FLAT_WIDTH_MAX 65536u
+/* Most dimensions of a vector column's shape. */
+#define CF_COLUMN_NDIM_MAX 4u
 
 /* One column of a schema, as cf_table_schema_column returns it. Every
  * string belongs to the schema. */
@@ -88,6 +98,10 @@ typedef struct cf_table_column {
 	const char *unit;  /* "" when none */
 	const char *doc;   /* one line, "" when none */
 	uint32_t flags;    /* CF_COLUMN_* */
+	uint32_t ndim;     /* 0: a plain vector of `width`; else the row's element is
+	                      an array of dims[0] x .. x dims[ndim-1] = width elements,
+	                      row-major (an image: channels, height, width) */
+	uint32_t dims[CF_COLUMN_NDIM_MAX];
 } cf_table_column;
 
 typedef struct cf_table_schema cf_table_schema;
@@ -107,6 +121,10 @@ int cf_table_schema_create(cf_table_schema **out, char *errbuf);
 int cf_table_schema_add(cf_table_schema *s, const char *name, int dtype, uint32_t width, const char *unit,
                         const char *doc, uint32_t flags, char *errbuf);
 
+/* Gives column i (a vector) a shape: ndim 1..CF_COLUMN_NDIM_MAX dims
+ * whose product is the column's width. Array formats (npy) write the
+ * column as N x dims; schema.json lists "shape". CF_OK or CF_ERR_ARG. */
+int cf_table_schema_set_shape(cf_table_schema *s, uint32_t i, uint32_t ndim, const uint32_t *dims, char *errbuf);
 /* Frees the schema; NULL is accepted. */
 void cf_table_schema_free(cf_table_schema *s);
 

@@ -1,0 +1,138 @@
+/*
+ * The dataset commands (extract, netml, flowpic) with --jobs: their
+ * producer through the library's run driver (cf_run, CF_RUN_TABLES), one
+ * table file per producer table in DIR plus DIR/manifest.json.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char cli_jobs_usage[] =
+	"  --jobs N              the library's run driver with N workers (1..256), each on its\n"
+	"                        own files: DIR/<table>.<format> (--format parquet, the default\n"
+	"                        here, csv, jsonl or npy) and DIR/manifest.json (inputs, counters,\n"
+	"                        outputs with rows and sha256); the same bytes for every N;\n"
+	"                        inputs may be directories, globs or @lists\n";
+
+int cli_parse_jobs(const char *cmd, const char *arg, uint32_t *jobs)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v < 1 || v > 256) {
+		fprintf(stderr, "cuflow %s: --jobs takes 1 .. 256\n", cmd);
+		return -1;
+	}
+	*jobs = (uint32_t)v;
+	return 0;
+}
+
+int cli_parse_row_group(cf_sink_opts *o, const char *cmd, const char *arg)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v < 1 || v > INT32_MAX) {
+		fprintf(stderr, "cuflow %s: --row-group-rows takes 1 .. 2147483647\n", cmd);
+		return -1;
+	}
+	o->row_group_rows = v;
+	return 0;
+}
+
+struct report {
+	const char *cmd;
+	cli_progress *pr;
+};
+
+static void on_file(void *user, const cf_run_file *f)
+{
+	struct report *rep = user;
+	if (f->skipped)
+		fprintf(stderr, "cuflow %s: %s: the same file as input %ld, skipped\n", rep->cmd, f->path, f->duplicate_of + 1);
+	else if (f->status < 0)
+		fprintf(stderr, "cuflow %s: %s\n", rep->cmd, f->error);
+}
+
+static void on_progress(void *user, const cf_run_progress *p)
+{
+	cli_progress_run(((struct report *)user)->pr, p);
+}
+
+int cli_run_tables(const cli_tables *t, char **args, int n)
+{
+	char err[CF_ERRBUF_SIZE];
+	cf_run_inputs *inputs = NULL;
+	if (cf_run_inputs_expand((const char *const *)args, n, &inputs, err) < 0) {
+		fprintf(stderr, "cuflow %s: %s\n", t->cmd, err);
+		return CLI_EXIT_USAGE;
+	}
+	size_t ni = cf_run_inputs_count(inputs);
+	/* --label-from-dir: every input's directory name, numbered in input order */
+	char **names = NULL;
+	if (t->labels && t->labels->from_dir) {
+		names = calloc(ni, sizeof *names);
+		for (size_t i = 0; names && i < ni; i++) {
+			char name[4096] = "unknown";
+			cf_label_dir_name(cf_run_inputs_path(inputs, i), name, sizeof name);
+			names[i] = strdup(name);
+		}
+		t->labels->dir_names = (const char *const *)names;
+		t->labels->n_dir_names = (uint32_t)ni;
+	}
+	cf_sink_opts so;
+	cf_sink_opts_default(&so);
+	so.shard_rows = t->shard_rows;
+	if (t->row_group_rows)
+		so.row_group_rows = t->row_group_rows;
+	cf_run_opts ro;
+	cf_run_opts_default(&ro);
+	ro.output = t->dir;
+	ro.format = CF_RUN_TABLES;
+	ro.format_name = t->sink;
+	ro.producer = t->producer;
+	ro.producer_config = t->config;
+	ro.sink = t->sink;
+	ro.sink_opts = &so;
+	ro.decode = t->cs->so.decode;
+	ro.filter = t->cs->filter_expr;
+	ro.backend_kind = t->cs->backend_kind;
+	ro.hook_thread = t->cs->so.hook_thread;
+	ro.jobs = t->jobs;
+	ro.options_json = t->options_json;
+	struct report rep = {t->cmd, cli_progress_start(t->cmd, !t->quiet)};
+	ro.on_file = on_file;
+	ro.on_progress = on_progress;
+	ro.user = &rep;
+	signal(SIGXFSZ, SIG_IGN); /* a file size limit: write() fails with EFBIG, reported */
+	cf_run_result res;
+	int st = cf_run(&ro, inputs, &res, err);
+	cli_progress_end(rep.pr);
+	if (!t->quiet && res.backend_note[0])
+		fprintf(stderr, "cuflow: %s\n", res.backend_note);
+	int rc;
+	if (st < 0) {
+		fprintf(stderr, "cuflow %s: %s\n", t->cmd, err);
+		rc = CLI_EXIT_USAGE;
+	} else {
+		fprintf(stderr,
+		        "cuflow %s: %" PRIu64 " rows from %zu files (%zu damaged, %zu skipped; %" PRIu64
+		        " packets read) in %s; counters per input in %s\n",
+		        t->cmd, res.rows, res.files, res.files_damaged, res.files_skipped, res.total.packets, t->dir,
+		        res.manifest);
+		if (res.backend_fallbacks)
+			fprintf(stderr, "cuflow: %s\n", res.backend_note);
+		rc = res.files_damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
+	}
+	for (size_t i = 0; names && i < ni; i++)
+		free(names[i]);
+	free(names);
+	cf_run_inputs_free(inputs);
+	return rc;
+}

@@ -1,0 +1,243 @@
+// The run driver with producers (CF_RUN_TABLES, include/cuflow/producer.h)
+// through `cuflow extract|netml|flowpic --jobs N`:
+//  - every output file is byte-identical for --jobs 1, 2 and 3 over a
+//    directory of 14 synthetic captures of different sizes (one truncated),
+//    and so is the manifest apart from its "run" object;
+//  - the rows equal an independent path: the same captures, in the
+//    driver's input order, through the single-threaded commands without
+//    --jobs (extract --format parquet, flowpic's npy + index.csv), compared
+//    value for value by pyarrow / numpy;
+//  - the manifest lists every input with its producer counters, and every
+//    table with its rows and (for files) the sha256 hashlib computes.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+namespace {
+
+std::string cf() { return cft::shq(cft::cuflow_bin()); }
+
+std::string arrow_python() { return cft::venv_python("CUFLOW_ARROW_PYTHON", "arrow-venv", "pyarrow"); }
+
+struct Corpus {
+	std::string dir;
+	std::vector<std::string> files;  // in the driver's order
+};
+
+const Corpus &corpus()
+{
+	static Corpus c = [] {
+		Corpus k;
+		k.dir = cft::temp_path("tables-corpus");
+		mkdir(k.dir.c_str(), 0755);
+		mkdir((k.dir + "/web").c_str(), 0755);
+		mkdir((k.dir + "/iot").c_str(), 0755);
+		for (int i = 0; i < 13; i++) {
+			std::string sub = i % 2 ? "/web" : "/iot";
+			std::string name = k.dir + sub + "/c" + std::to_string(10 + i) + ".pcap";
+			int flows = 3 + (i * 29) % 47;
+			std::string cmd = cf() + " synth -q --snaplen 128 --flows " + std::to_string(flows) + " --seed " +
+			                  std::to_string(700 + i) + " -o " + cft::shq(name);
+			EXPECT_EQ(cft::run(cmd), 0) << cmd;
+		}
+		std::vector<uint8_t> b = cft::read_file(k.dir + "/web/c11.pcap");
+		b.resize(b.size() / 2 + 7);
+		cft::write_file(k.dir + "/web/cut.pcap", b);
+		std::string out;
+		cft::run("cd " + cft::shq(k.dir) + " && LC_ALL=C find . -type f | LC_ALL=C sort", &out);
+		for (const std::string &l : cft::split(out, '\n'))
+			if (!l.empty())
+				k.files.push_back(k.dir + "/" + l.substr(2));
+		return k;
+	}();
+	return c;
+}
+
+// Every file under dir (relative path -> bytes), the manifest without its
+// "run" line.
+std::vector<std::pair<std::string, std::string>> tree(const std::string &dir)
+{
+	std::vector<std::pair<std::string, std::string>> t;
+	std::string out;
+	cft::run("cd " + cft::shq(dir) + " && LC_ALL=C find . -type f | LC_ALL=C sort", &out);
+	for (const std::string &l : cft::split(out, '\n')) {
+		if (l.empty())
+			continue;
+		std::string body = cft::slurp(dir + "/" + l);
+		if (l == "./manifest.json") {
+			std::string keep;
+			for (const std::string &line : cft::split(body, '\n'))
+				if (line.find("\"run\":") == std::string::npos && line.find("\"jobs\"") == std::string::npos)
+					keep += line + "\n";
+			body = keep;
+		}
+		t.emplace_back(l, body);
+	}
+	return t;
+}
+
+void expect_same_for_jobs(const std::string &what, const std::string &args)
+{
+	std::vector<std::pair<std::string, std::string>> first;
+	for (int jobs : {1, 2, 3}) {
+		std::string out = cft::temp_path(what + "-j" + std::to_string(jobs));
+		std::string cmd = cf() + " " + args + " -q --jobs " + std::to_string(jobs) + " -o " + cft::shq(out) + " " +
+		                  cft::shq(corpus().dir) + " 2>/dev/null";
+		// the truncated capture is reported: exit 2
+		EXPECT_EQ(cft::run(cmd), 2) << cmd;
+		auto t = tree(out);
+		ASSERT_FALSE(t.empty()) << cmd;
+		if (jobs == 1) {
+			first = t;
+			continue;
+		}
+		ASSERT_EQ(t.size(), first.size()) << cmd;
+		for (size_t i = 0; i < t.size(); i++) {
+			EXPECT_EQ(t[i].first, first[i].first);
+			EXPECT_TRUE(t[i].second == first[i].second) << what << ": " << t[i].first << " differs for --jobs " << jobs;
+		}
+	}
+}
+
+std::string files_args()
+{
+	std::string s;
+	for (const std::string &f : corpus().files)
+		s += " " + cft::shq(f);
+	return s;
+}
+
+TEST(RunTables, ExtractSameBytesForEveryJobs)
+{
+	expect_same_for_jobs("extract-pq", "extract --seq 8 --format parquet --label-from-dir");
+	expect_same_for_jobs("extract-csv", "extract --format csv");
+}
+
+TEST(RunTables, NetmlSameBytesForEveryJobs)
+{
+	expect_same_for_jobs("netml-pq", "netml --type IAT,SIZE,STATS --dim 12 --format parquet");
+	expect_same_for_jobs("netml-fft", "netml --type IAT,SAMP_SIZE --dim 9 --fft --header --format npy");
+}
+
+TEST(RunTables, FlowpicSameBytesForEveryJobs)
+{
+	expect_same_for_jobs("flowpic-npy", "flowpic --preset mini --label-from-dir");
+}
+
+// The driver's images and index equal the single-threaded flowpic over the
+// same files in the same order (flowpic.npy, index.csv, labels.npy).
+TEST(RunTables, FlowpicEqualsSingleThreadedCommand)
+{
+	std::string py = cft::numpy_python();
+	if (py.empty())
+		GTEST_SKIP() << "numpy is not importable";
+	std::string a = cft::temp_path("fp-driver"), b = cft::temp_path("fp-legacy");
+	std::string opts = " -q --preset mini --label-from-dir";
+	EXPECT_EQ(cft::run(cf() + " flowpic" + opts + " --jobs 3 -o " + cft::shq(a) + " " + cft::shq(corpus().dir) +
+	                   " 2>/dev/null"),
+	          2);
+	EXPECT_EQ(cft::run(cf() + " flowpic" + opts + " -o " + cft::shq(b) + files_args() + " 2>/dev/null"), 2);
+	std::string script =
+	    "import numpy as np,csv,json,sys\n"
+	    "a,b=sys.argv[1],sys.argv[2]\n"
+	    "x=np.load(a+'/images/image.npy'); y=np.load(b+'/flowpic.npy')\n"
+	    "assert x.shape==y.shape and x.shape[0]>20,(x.shape,y.shape)\n"
+	    "assert x.dtype==y.dtype and np.array_equal(x,y)\n"
+	    "rows=list(csv.DictReader(open(b+'/index.csv')))\n"
+	    "assert len(rows)==x.shape[0]\n"
+	    "for col,conv in (('src_port',int),('dst_port',int),('protocol',int),('window',int),('window_start_ns',int),('packets',int)):\n"
+	    "  v=np.load(a+'/index/'+col+'.npy')\n"
+	    "  assert [int(t) for t in v]==[conv(r[col]) for r in rows],col\n"
+	    "for col in ('src_ip','dst_ip','label'):\n"
+	    "  v=open(a+'/index/'+col+'.txt').read().split('\\n')[:-1]\n"
+	    "  assert v==[r[col] for r in rows],col\n"
+	    "assert np.array_equal(np.load(a+'/index/label_id.npy'),np.load(b+'/labels.npy'))\n"
+	    "print('ok',x.shape)\n";
+	std::string sp = cft::temp_path("fp-cmp.py");
+	cft::write_file(sp, std::vector<uint8_t>(script.begin(), script.end()));
+	std::string out;
+	EXPECT_EQ(cft::run(py + " " + cft::shq(sp) + " " + cft::shq(a) + " " + cft::shq(b) + " 2>&1", &out), 0) << out;
+	EXPECT_NE(out.find("ok"), std::string::npos) << out;
+}
+
+// The driver's features table equals the single-threaded extract over the
+// same files in the same order (one engine: the same ids and rows).
+TEST(RunTables, ExtractEqualsSingleThreadedCommand)
+{
+	std::string py = arrow_python();
+	if (py.empty())
+		GTEST_SKIP() << "pyarrow is not importable (bash .ci/deps.sh makes build/arrow-venv)";
+	std::string a = cft::temp_path("ext-driver"), b = cft::temp_path("ext-legacy");
+	std::string opts = " -q --seq 8 --format parquet --label-from-dir";
+	EXPECT_EQ(cft::run(cf() + " extract" + opts + " --jobs 2 -o " + cft::shq(a) + " " + cft::shq(corpus().dir) +
+	                   " 2>/dev/null"),
+	          2);
+	EXPECT_EQ(cft::run(cf() + " extract" + opts + " -o " + cft::shq(b) + files_args() + " 2>/dev/null"), 2);
+	std::string script = "import pyarrow.parquet as pq,sys\n"
+	                     "x=pq.read_table(sys.argv[1]); y=pq.read_table(sys.argv[2])\n"
+	                     "assert x.num_rows==y.num_rows>0,(x.num_rows,y.num_rows)\n"
+	                     "assert x.column_names==y.column_names\n"
+	                     "for n in x.column_names:\n"
+	                     "  assert x[n].combine_chunks().equals(y[n].combine_chunks()),n\n"
+	                     "print('ok',x.num_rows)\n";
+	std::string sp = cft::temp_path("ext-cmp.py");
+	cft::write_file(sp, std::vector<uint8_t>(script.begin(), script.end()));
+	std::string out;
+	EXPECT_EQ(cft::run(py + " " + cft::shq(sp) + " " + cft::shq(a + "/features.parquet") + " " +
+	                       cft::shq(b + "/features.parquet") + " 2>&1",
+	                   &out),
+	          0)
+	    << out;
+	EXPECT_NE(out.find("ok"), std::string::npos) << out;
+}
+
+// The manifest: every input with its status and counters, the table's
+// rows and sha256 (hashlib).
+TEST(RunTables, ManifestListsInputsCountersAndHashes)
+{
+	std::string out = cft::temp_path("ext-manifest");
+	EXPECT_EQ(cft::run(cf() + " extract -q --format parquet --jobs 2 -o " + cft::shq(out) + " " +
+	                   cft::shq(corpus().dir) + " 2>/dev/null"),
+	          2);
+	std::string script =
+	    "import json,hashlib,sys,os\n"
+	    "m=json.load(open(sys.argv[1]+'/manifest.json'))\n"
+	    "assert m['producer']=='features'\n"
+	    "ins=m['inputs']; assert len(ins)==int(sys.argv[2]),len(ins)\n"
+	    "assert sum(1 for i in ins if i['status']=='damaged')==1\n"
+	    "assert all('counters' in i and 'flows' not in i for i in ins)\n"
+	    "o=m['outputs'][0]; p=os.path.join(sys.argv[1],o['path'])\n"
+	    "assert o['table']=='features' and o['sha256']==hashlib.sha256(open(p,'rb').read()).hexdigest()\n"
+	    "assert o['bytes']==os.path.getsize(p)\n"
+	    "assert o['rows']==sum(i['rows'] for i in ins)==sum(i['counters']['flows']-i['counters']['rows_unlabelled_dropped'] for i in ins)\n"
+	    "print('ok')\n";
+	std::string sp = cft::temp_path("manifest-check.py");
+	cft::write_file(sp, std::vector<uint8_t>(script.begin(), script.end()));
+	std::string res;
+	EXPECT_EQ(cft::run("python3 " + cft::shq(sp) + " " + cft::shq(out) + " " + std::to_string(corpus().files.size()) +
+	                       " 2>&1",
+	                   &res),
+	          0)
+	    << res;
+}
+
+// Refusals: resume is not served for tables, nor npy-only columns in Parquet.
+TEST(RunTables, RefusesWhatItCannotDo)
+{
+	std::string out = cft::temp_path("fp-pq");
+	std::string msg;
+	EXPECT_EQ(cft::run(cf() + " flowpic -q --format parquet --jobs 1 -o " + cft::shq(out) + " " +
+	                       cft::shq(corpus().files[0]) + " 2>&1",
+	                   &msg),
+	          1);
+	EXPECT_NE(msg.find("wider than"), std::string::npos) << msg;
+	EXPECT_FALSE(cft::exists(out + "/manifest.json"));
+}
+
+}  // namespace
