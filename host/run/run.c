@@ -26,7 +26,8 @@
 #include "common/text_fmt.h"
 #include "run/run_internal.h"
 
-#define CHUNK_TEXT (1u << 20)   /* text bytes per queued chunk */
+#define CHUNK_TEXT (256u << 10) /* text bytes per queued chunk: an input with little
+                                   output holds one, counted at this size */
 #define CHUNK_ROWS 4096u        /* table rows per queued chunk (Parquet) */
 #define CHUNK_ROW_BYTES 768u    /* memory of one cf_flow_rows row (82 columns, the strings) */
 #define STAGE_BYTES (1u << 20)  /* committed text written once this much is staged */
