@@ -240,4 +240,50 @@ TEST(RunTables, RefusesWhatItCannotDo)
 	EXPECT_FALSE(cft::exists(out + "/manifest.json"));
 }
 
+// Outputs of an earlier run inside an input directory are not inputs: the
+// output, its manifest (flows) and a table run's output directory are
+// listed as skipped ("the run's own output"), not read as damaged captures.
+TEST(RunDriver, OwnOutputsAreNotInputs)
+{
+	std::string d = cft::temp_path("own");
+	mkdir(d.c_str(), 0755);
+	ASSERT_EQ(cft::run(cf() + " synth -q --flows 20 -o " + cft::shq(d + "/a.pcap")), 0);
+	std::string log;
+	for (int pass = 0; pass < 2; pass++)
+		EXPECT_EQ(cft::run(cf() + " flows -q " + cft::shq(d) + " -o " + cft::shq(d + "/out.csv") + " 2>&1", &log), 0)
+		    << log;
+	EXPECT_NE(log.find("out.csv: the run's own output, skipped"), std::string::npos) << log;
+	std::string m = cft::slurp(d + "/out.csv.manifest.json");
+	EXPECT_NE(m.find("\"error\": \"the run's own output\""), std::string::npos) << m;
+	EXPECT_EQ(m.find("damaged\","), std::string::npos) << m;
+	std::string ds = d + "/ds";
+	for (int pass = 0; pass < 2; pass++)
+		cft::run(cf() + " extract -q --jobs 2 " + cft::shq(d) + " -o " + cft::shq(ds) + " 2>&1", &log);
+	EXPECT_NE(log.find("ds/features.parquet: the run's own output, skipped"), std::string::npos) << log;
+	EXPECT_NE(log.find("ds/manifest.json: the run's own output, skipped"), std::string::npos) << log;
+}
+
+// --resume refuses when an input committed by the interrupted run was
+// removed since (its rows are in the output, the manifest would lie).
+TEST(RunDriver, ResumeRefusesARemovedCommittedInput)
+{
+	std::string d = cft::temp_path("resume-rm");
+	mkdir(d.c_str(), 0755);
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(cft::run(cf() + " synth -q --flows 30 --seed " + std::to_string(i + 1) + " -o " +
+		                   cft::shq(d + "/c" + std::to_string(i) + ".pcap")),
+		          0);
+	std::string out = cft::temp_path("resume-rm.csv"), log;
+	// named one by one (a directory would list one input fewer: another run)
+	std::string cmd = cf() + " flows -q --jobs 1";
+	for (int i = 0; i < 4; i++)
+		cmd += " " + cft::shq(d + "/c" + std::to_string(i) + ".pcap");
+	cmd += " -o " + cft::shq(out);
+	EXPECT_EQ(cft::run("CUFLOW_TEST_KILL_AFTER_COMMITS=2 " + cmd + " 2>&1", &log), 128 + 9) << log;
+	ASSERT_EQ(unlink((d + "/c0.pcap").c_str()), 0);
+	EXPECT_EQ(cft::run(cmd + " --resume 2>&1", &log), 1) << log;
+	EXPECT_NE(log.find("c0.pcap was removed since the interrupted run"), std::string::npos) << log;
+	EXPECT_FALSE(cft::exists(out));
+}
+
 }  // namespace

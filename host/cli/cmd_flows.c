@@ -227,8 +227,10 @@ struct flows_report {
 static void on_file(void *user, const cf_run_file *f)
 {
 	struct flows_report *rep = user;
-	if (f->skipped)
+	if (f->skipped && f->duplicate_of >= 0)
 		fprintf(stderr, "cuflow %s: %s: the same file as input %ld, skipped\n", rep->cmd, f->path, f->duplicate_of + 1);
+	else if (f->skipped)
+		fprintf(stderr, "cuflow %s: %s: %s, skipped\n", rep->cmd, f->path, f->error);
 	else if (f->status < 0)
 		fprintf(stderr, "cuflow %s: %s\n", rep->cmd, f->error);
 	if (rep->kill_after && ++rep->commits >= rep->kill_after)

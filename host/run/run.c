@@ -884,10 +884,15 @@ static long resume_load(struct run *r, char *err)
 	for (long i = 0; i < k; i++) {
 		struct slot *s = &r->slots[i];
 		struct stat st;
-		if (!s->f.skipped && strcmp(s->f.path, "-") && stat(s->f.path, &st) == 0 &&
-		    ((uint64_t)st.st_size != s->f.size ||
-		     (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != s->f.mtime_ns)) {
-			snprintf(err, CF_ERRBUF_SIZE, "%s changed since the interrupted run: run without --resume", s->f.path);
+		if (s->f.skipped || !strcmp(s->f.path, "-"))
+			continue;
+		int gone = stat(s->f.path, &st) != 0;
+		/* an input that could not be stat'ed then (size 0) may still be absent */
+		if (gone ? s->f.size != 0 || s->f.mtime_ns != 0
+		         : (uint64_t)st.st_size != s->f.size ||
+		               (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != s->f.mtime_ns) {
+			snprintf(err, CF_ERRBUF_SIZE, "%s %s since the interrupted run: run without --resume", s->f.path,
+			         gone ? "was removed" : "changed");
 			return CF_ERR_ARG;
 		}
 	}
@@ -912,6 +917,43 @@ static void file_stat(struct slot *s)
 	if (strcmp(s->f.path, "-") && stat(s->f.path, &st) == 0) {
 		s->f.size = (uint64_t)st.st_size;
 		s->f.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	}
+}
+
+/* The run's own files are never its inputs: an output written inside an
+ * input directory by an earlier run (OUT, OUT.partial, its journal or
+ * manifest, or anything under a table run's output directory) would
+ * otherwise be read, or removed while it is read. Marked skipped. */
+static void skip_own_outputs(struct run *r)
+{
+	const char *out = r->o->output;
+	if (!strcmp(out, "-"))
+		return;
+	static const char *const sfx[] = {"", ".partial", ".journal", ".manifest.json", ".manifest.json.partial"};
+	struct stat own[5];
+	int have[5];
+	for (int k = 0; k < 5; k++) {
+		char p[4096];
+		snprintf(p, sizeof p, "%s%s", out, sfx[k]);
+		have[k] = stat(p, &own[k]) == 0 && S_ISREG(own[k].st_mode);
+	}
+	size_t ol = strlen(out);
+	while (ol > 1 && out[ol - 1] == '/')
+		ol--;
+	for (size_t i = 0; i < r->n; i++) {
+		struct slot *s = &r->slots[i];
+		if (s->f.skipped)
+			continue;
+		int mine = r->o->format == CF_RUN_TABLES && !strncmp(s->f.path, out, ol) && s->f.path[ol] == '/';
+		dev_t dev;
+		ino_t ino;
+		for (int k = 0; k < 5 && !mine; k++)
+			mine = have[k] && cf_run_inputs_id(r->in, i, &dev, &ino) == 0 && dev == own[k].st_dev &&
+			       ino == own[k].st_ino;
+		if (mine) {
+			s->f.skipped = 1;
+			snprintf(s->error, sizeof s->error, "the run's own output");
+		}
 	}
 }
 
@@ -963,8 +1005,10 @@ static int write_manifest(struct run *r, const char *sha, uint64_t bytes, double
 		cf_run_json_str(m, f->path);
 		fprintf(m, ", \"size\": %" PRIu64 ", \"mtime_ns\": %" PRId64 ", \"status\": \"%s\", \"error\": ", f->size,
 		        f->mtime_ns, status_word(f));
-		if (f->skipped)
+		if (f->skipped && f->duplicate_of >= 0)
 			fprintf(m, "\"duplicate of input %ld\"", f->duplicate_of);
+		else if (f->skipped)
+			cf_run_json_str(m, s->error);
 		else if (f->status < 0)
 			cf_run_json_str(m, s->error);
 		else
@@ -1257,11 +1301,15 @@ static int output_finish(struct run *r, cf_run_result *res, char *err)
 		return CF_ERR_IO;
 	if (write_manifest(r, sha, bytes, now_s() - r->start, err) < 0)
 		return CF_ERR_IO;
-	if (rename(r->path_partial, o->output) != 0)
-		return io_fail(r, o->output, err);
-	if (rename(r->path_manifest_tmp, r->path_manifest) != 0) {
-		unlink(o->output);
+	/* the manifest first: a failure then never removes a finished output,
+	 * and an output with its final name always has its manifest */
+	if (rename(r->path_manifest_tmp, r->path_manifest) != 0)
 		return io_fail(r, r->path_manifest, err);
+	if (rename(r->path_partial, o->output) != 0) {
+		int e = errno;
+		unlink(r->path_manifest);
+		errno = e;
+		return io_fail(r, o->output, err); /* OUT.partial and the journal stay: --resume */
 	}
 	if (r->journal) {
 		fclose(r->journal);
@@ -1358,6 +1406,10 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		if (!s->f.skipped)
 			bytes_total += s->f.size;
 	}
+	skip_own_outputs(r);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->slots[i].f.skipped && r->slots[i].f.duplicate_of < 0)
+			bytes_total -= r->slots[i].f.size;
 	int rc = CF_OK;
 	long done = output_open(r, err);
 	if (done < 0) {

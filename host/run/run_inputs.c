@@ -271,6 +271,15 @@ int cf_run_inputs_stat(const cf_run_inputs *in, size_t i, uint64_t *size, int64_
 	return 0;
 }
 
+int cf_run_inputs_id(const cf_run_inputs *in, size_t i, dev_t *dev, ino_t *ino)
+{
+	if (!in || i >= in->n || !in->v[i].have_id)
+		return -1;
+	*dev = in->v[i].dev;
+	*ino = in->v[i].ino;
+	return 0;
+}
+
 long cf_run_inputs_duplicate_of(const cf_run_inputs *in, size_t i)
 {
 	return in && i < in->n ? in->v[i].dup_of : -1;

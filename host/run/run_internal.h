@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include "cuflow/run.h"
 
 typedef struct cf_sha256 {
@@ -26,6 +27,8 @@ void cf_run_json_str(FILE *o, const char *s);
 /* Size and mtime of input i from the stat made when the inputs were
  * listed; -1 when it could not be stat'ed then. */
 int cf_run_inputs_stat(const cf_run_inputs *in, size_t i, uint64_t *size, int64_t *mtime_ns);
+/* Device and inode of input i (-1 when it could not be stat'ed). */
+int cf_run_inputs_id(const cf_run_inputs *in, size_t i, dev_t *dev, ino_t *ino);
 /* Reads a JSON string starting at p (at its opening quote) into out
  * (cap bytes); returns the byte past the closing quote, or NULL. */
 const char *cf_run_json_str_read(const char *p, char *out, size_t cap);
