@@ -115,7 +115,7 @@ std::string files_args()
 
 TEST(RunTables, ExtractSameBytesForEveryJobs)
 {
-	expect_same_for_jobs("extract-pq", "extract --seq 8 --format parquet --label-from-dir");
+	expect_same_for_jobs("extract-pq", "extract --seq 8 --format parquet --label-from-dir --part-rows 37");
 	expect_same_for_jobs("extract-csv", "extract --format csv");
 }
 
@@ -139,25 +139,29 @@ TEST(RunTables, FlowpicEqualsSingleThreadedCommand)
 		GTEST_SKIP() << "numpy is not importable";
 	std::string a = cft::temp_path("fp-driver"), b = cft::temp_path("fp-legacy");
 	std::string opts = " -q --preset mini --label-from-dir";
-	EXPECT_EQ(cft::run(cf() + " flowpic" + opts + " --jobs 3 -o " + cft::shq(a) + " " + cft::shq(corpus().dir) +
+	EXPECT_EQ(cft::run(cf() + " flowpic" + opts + " --jobs 3 --part-rows 40 -o " + cft::shq(a) + " " + cft::shq(corpus().dir) +
 	                   " 2>/dev/null"),
 	          2);
 	EXPECT_EQ(cft::run(cf() + " flowpic" + opts + " -o " + cft::shq(b) + files_args() + " 2>/dev/null"), 2);
 	std::string script =
-	    "import numpy as np,csv,json,sys\n"
+	    "import numpy as np,csv,json,sys,glob\n"
 	    "a,b=sys.argv[1],sys.argv[2]\n"
-	    "x=np.load(a+'/images/image.npy'); y=np.load(b+'/flowpic.npy')\n"
+	    "def cat(table,f):\n"
+	    "  return np.concatenate([np.load(p+'/'+f) for p in sorted(glob.glob(a+'/'+table+'/part-*'))])\n"
+	    "def txt(table,f):\n"
+	    "  return sum((open(p+'/'+f).read().split('\\n')[:-1] for p in sorted(glob.glob(a+'/'+table+'/part-*'))),[])\n"
+	    "x=cat('images','image.npy'); y=np.load(b+'/flowpic.npy')\n"
 	    "assert x.shape==y.shape and x.shape[0]>20,(x.shape,y.shape)\n"
 	    "assert x.dtype==y.dtype and np.array_equal(x,y)\n"
 	    "rows=list(csv.DictReader(open(b+'/index.csv')))\n"
 	    "assert len(rows)==x.shape[0]\n"
 	    "for col,conv in (('src_port',int),('dst_port',int),('protocol',int),('window',int),('window_start_ns',int),('packets',int)):\n"
-	    "  v=np.load(a+'/index/'+col+'.npy')\n"
+	    "  v=cat('index',col+'.npy')\n"
 	    "  assert [int(t) for t in v]==[conv(r[col]) for r in rows],col\n"
 	    "for col in ('src_ip','dst_ip','label'):\n"
-	    "  v=open(a+'/index/'+col+'.txt').read().split('\\n')[:-1]\n"
+	    "  v=txt('index',col+'.txt')\n"
 	    "  assert v==[r[col] for r in rows],col\n"
-	    "assert np.array_equal(np.load(a+'/index/label_id.npy'),np.load(b+'/labels.npy'))\n"
+	    "assert np.array_equal(cat('index','label_id.npy'),np.load(b+'/labels.npy'))\n"
 	    "print('ok',x.shape)\n";
 	std::string sp = cft::temp_path("fp-cmp.py");
 	cft::write_file(sp, std::vector<uint8_t>(script.begin(), script.end()));
@@ -175,7 +179,7 @@ TEST(RunTables, ExtractEqualsSingleThreadedCommand)
 		GTEST_SKIP() << "pyarrow is not importable (bash .ci/deps.sh makes build/arrow-venv)";
 	std::string a = cft::temp_path("ext-driver"), b = cft::temp_path("ext-legacy");
 	std::string opts = " -q --seq 8 --format parquet --label-from-dir";
-	EXPECT_EQ(cft::run(cf() + " extract" + opts + " --jobs 2 -o " + cft::shq(a) + " " + cft::shq(corpus().dir) +
+	EXPECT_EQ(cft::run(cf() + " extract" + opts + " --jobs 2 --part-rows 100 -o " + cft::shq(a) + " " + cft::shq(corpus().dir) +
 	                   " 2>/dev/null"),
 	          2);
 	EXPECT_EQ(cft::run(cf() + " extract" + opts + " -o " + cft::shq(b) + files_args() + " 2>/dev/null"), 2);
@@ -189,7 +193,7 @@ TEST(RunTables, ExtractEqualsSingleThreadedCommand)
 	std::string sp = cft::temp_path("ext-cmp.py");
 	cft::write_file(sp, std::vector<uint8_t>(script.begin(), script.end()));
 	std::string out;
-	EXPECT_EQ(cft::run(py + " " + cft::shq(sp) + " " + cft::shq(a + "/features.parquet") + " " +
+	EXPECT_EQ(cft::run(py + " " + cft::shq(sp) + " " + cft::shq(a + "/features") + " " +
 	                       cft::shq(b + "/features.parquet") + " 2>&1",
 	                   &out),
 	          0)
@@ -202,7 +206,7 @@ TEST(RunTables, ExtractEqualsSingleThreadedCommand)
 TEST(RunTables, ManifestListsInputsCountersAndHashes)
 {
 	std::string out = cft::temp_path("ext-manifest");
-	EXPECT_EQ(cft::run(cf() + " extract -q --format parquet --jobs 2 -o " + cft::shq(out) + " " +
+	EXPECT_EQ(cft::run(cf() + " extract -q --format parquet --jobs 2 --part-rows 100 -o " + cft::shq(out) + " " +
 	                   cft::shq(corpus().dir) + " 2>/dev/null"),
 	          2);
 	std::string script =
@@ -212,9 +216,12 @@ TEST(RunTables, ManifestListsInputsCountersAndHashes)
 	    "ins=m['inputs']; assert len(ins)==int(sys.argv[2]),len(ins)\n"
 	    "assert sum(1 for i in ins if i['status']=='damaged')==1\n"
 	    "assert all('counters' in i and 'flows' not in i for i in ins)\n"
-	    "o=m['outputs'][0]; p=os.path.join(sys.argv[1],o['path'])\n"
-	    "assert o['table']=='features' and o['sha256']==hashlib.sha256(open(p,'rb').read()).hexdigest()\n"
-	    "assert o['bytes']==os.path.getsize(p)\n"
+	    "o=m['outputs'][0]; assert o['table']=='features' and o['path']=='features' and len(o['parts'])>1\n"
+	    "for q in o['parts']:\n"
+	    "  p=os.path.join(sys.argv[1],q['path'])\n"
+	    "  assert q['sha256']==hashlib.sha256(open(p,'rb').read()).hexdigest() and q['bytes']==os.path.getsize(p)\n"
+	    "assert o['bytes']==sum(q['bytes'] for q in o['parts']) and o['rows']==sum(q['rows'] for q in o['parts'])\n"
+	    "assert sorted(os.listdir(sys.argv[1]+'/features'))==[q['path'].split('/')[1] for q in o['parts']]\n"
 	    "assert o['rows']==sum(i['rows'] for i in ins)==sum(i['counters']['flows']-i['counters']['rows_unlabelled_dropped'] for i in ins)\n"
 	    "print('ok')\n";
 	std::string sp = cft::temp_path("manifest-check.py");
@@ -240,6 +247,58 @@ TEST(RunTables, RefusesWhatItCannotDo)
 	EXPECT_FALSE(cft::exists(out + "/manifest.json"));
 }
 
+// Table runs are resumable: killed after 1, 4, 9 and 13 inputs (and at a
+// random moment), the same command with --resume gives the parts and the
+// manifest of an uninterrupted run (its "run" object apart), for every
+// producer's table shape (one table, several tables, npy directories).
+TEST(RunTables, KilledAndResumedEqualsUninterrupted)
+{
+	struct Case {
+		std::string name, args;
+	} cases[] = {
+	    {"ext", "extract --seq 6 --format parquet --label-from-dir --part-rows 40"},
+	    {"nml", "netml --type IAT,STATS --dim 10 --format csv --part-rows 25"},
+	    {"fpc", "flowpic --preset mini --part-rows 30"},
+	};
+	for (const Case &c : cases) {
+		std::string ref = cft::temp_path("res-ref-" + c.name);
+		std::string base = cf() + " " + c.args + " -q --jobs 2 " + cft::shq(corpus().dir) + " -o ";
+		EXPECT_EQ(cft::run(base + cft::shq(ref) + " 2>/dev/null"), 2);
+		auto want = tree(ref);
+		ASSERT_GT(want.size(), 3u) << c.name;
+		for (int n : {1, 4, 9, 13, 0}) {
+			std::string out = cft::temp_path("res-" + c.name + std::to_string(n)), log;
+			int rc = n ? cft::run("CUFLOW_TEST_KILL_AFTER_COMMITS=" + std::to_string(n) + " " + base + cft::shq(out) +
+			                          " 2>&1",
+			                      &log)
+			           : cft::run("timeout -s KILL 0.03 " + base + cft::shq(out) + " 2>/dev/null");
+			if (n) {
+				EXPECT_EQ(rc, 128 + 9) << c.name << " " << n << " " << log;
+			}
+			// killed after its n-th input: nothing looks complete (a run killed by the
+			// timer may have finished, or been killed while it exited)
+			if (n) {
+				EXPECT_FALSE(cft::exists(out + "/manifest.json")) << c.name << " " << n;
+			}
+			// resumed once killed again, then to the end
+			cft::run("CUFLOW_TEST_KILL_AFTER_COMMITS=3 " + base + cft::shq(out) + " --resume 2>/dev/null");
+			EXPECT_EQ(cft::run(base + cft::shq(out) + " --resume 2>&1", &log), 2) << c.name << " " << n << log;
+			auto got = tree(out);
+			ASSERT_EQ(got.size(), want.size()) << c.name << " " << n;
+			for (size_t i = 0; i < got.size(); i++) {
+				EXPECT_EQ(got[i].first, want[i].first) << c.name << " " << n;
+				std::string g = got[i].second, w = want[i].second;
+				if (got[i].first == "./manifest.json") {
+					// the manifest names its own directory nowhere; "resumed" differs
+					g = g.substr(0, g.find("\"run\""));
+					w = w.substr(0, w.find("\"run\""));
+				}
+				EXPECT_TRUE(g == w) << c.name << " killed after " << n << ": " << got[i].first << " differs";
+			}
+		}
+	}
+}
+
 // Outputs of an earlier run inside an input directory are not inputs: the
 // output, its manifest (flows) and a table run's output directory are
 // listed as skipped ("the run's own output"), not read as damaged captures.
@@ -259,7 +318,7 @@ TEST(RunDriver, OwnOutputsAreNotInputs)
 	std::string ds = d + "/ds";
 	for (int pass = 0; pass < 2; pass++)
 		cft::run(cf() + " extract -q --jobs 2 " + cft::shq(d) + " -o " + cft::shq(ds) + " 2>&1", &log);
-	EXPECT_NE(log.find("ds/features.parquet: the run's own output, skipped"), std::string::npos) << log;
+	EXPECT_NE(log.find("ds/features/part-00000.parquet: the run's own output, skipped"), std::string::npos) << log;
 	EXPECT_NE(log.find("ds/manifest.json: the run's own output, skipped"), std::string::npos) << log;
 }
 

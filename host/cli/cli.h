@@ -112,7 +112,22 @@ void cli_flow_print_ts_counters(FILE *e, const char *cmd, const cli_flow *f);
 extern void (*cli_flow_on_file)(void *user, const char *path);
 
 /* The dataset commands with --jobs (run_tables.c): the producer through
- * the library's run driver into DIR/<table>.<sink> + DIR/manifest.json. */
+ * the library's run driver into DIR/<table>/part-NNNNN.<sink> +
+ * DIR/manifest.json. Their shared options: */
+enum cli_tables_opt { CLI_OPT_JOBS = 1200, CLI_OPT_ROW_GROUP, CLI_OPT_PART_ROWS, CLI_OPT_RESUME };
+#define CLI_TABLES_LONGOPTS                                                                            \
+	{"jobs", required_argument, 0, CLI_OPT_JOBS},                                                      \
+	{"row-group-rows", required_argument, 0, CLI_OPT_ROW_GROUP},                                       \
+	{"part-rows", required_argument, 0, CLI_OPT_PART_ROWS},                                            \
+	{"resume", no_argument, 0, CLI_OPT_RESUME}
+typedef struct cli_tables_opts {
+	uint32_t jobs;            /* 0: not given (the command's own loop) */
+	uint64_t row_group_rows;  /* Parquet; 0: the sink's default */
+	uint64_t part_rows;       /* 0: the driver's default */
+	int resume;
+} cli_tables_opts;
+/* 1 handled, 0 not ours, -1 bad value (message printed). */
+int cli_tables_option(cli_tables_opts *o, const char *cmd, int opt, const char *arg);
 typedef struct cli_tables {
 	const char *cmd;
 	const cf_producer_ops *producer;
@@ -122,10 +137,9 @@ typedef struct cli_tables {
 	const char *sink;            /* "parquet", "csv", "jsonl", "npy" */
 	uint64_t shard_rows;
 	const cli_scan *cs;
-	uint32_t jobs;
+	cli_tables_opts run;
 	int quiet;
 	const char *options_json;    /* for the manifest, or NULL */
-	uint64_t row_group_rows;     /* Parquet; 0: the sink's default */
 } cli_tables;
 extern const char cli_jobs_usage[];
 /* 0, or -1 with a message printed. */

@@ -316,8 +316,8 @@ static int extract_parquet(extract *x, cli_flow *cf, cli_label *lab, char **caps
 }
 
 /* --jobs: the "features" producer through the library's run driver. */
-static int extract_jobs(extract *x, cli_flow *cf, cli_label *lab, uint32_t jobs, const char *format, uint64_t shard,
-                        uint64_t row_group_rows, char **caps, int n_caps)
+static int extract_jobs(extract *x, cli_flow *cf, cli_label *lab, const cli_tables_opts *tab, const char *format,
+                        uint64_t shard, char **caps, int n_caps)
 {
 	if (n_caps < 1 || !x->dir) {
 		fprintf(stderr, "cuflow extract: %s\n", n_caps < 1 ? "no capture given" : "no output (-o) given");
@@ -345,8 +345,7 @@ static int extract_jobs(extract *x, cli_flow *cf, cli_label *lab, uint32_t jobs,
 	char oj[512];
 	snprintf(oj, sizeof oj, "{\"command\": \"extract\", \"format\": \"%s\", \"dtype\": \"%s\", \"seq\": %u, \"seq_pad\": %.17g}",
 	         format, x->f64 ? "float64" : "float32", cf->fo.seq_len, x->seq_pad);
-	cli_tables t = {"extract", cf_producer_features(), &pc,  &pc.labels, x->dir,        format,
-	                shard,     &cf->cs,                jobs, cf->quiet,  oj,     row_group_rows};
+	cli_tables t = {"extract", cf_producer_features(), &pc, &pc.labels, x->dir, format, shard, &cf->cs, *tab, cf->quiet, oj};
 	return cli_run_tables(&t, caps, n_caps);
 }
 
@@ -370,7 +369,6 @@ static void usage(FILE *o)
 	        "  --dtype float32|float64  array type of features and sequences (default float32)\n"
 	        "  --seq-pad V           value of sequence entries past a flow's end (default 0)\n"
 	        "  --shard-rows R        split every array into files of R rows\n"
-	        "  --row-group-rows N    Parquet with --jobs: rows per row group (default 1048576)\n"
 	        "%s"
 	        "%s"
 	        "%s"
@@ -380,7 +378,7 @@ static void usage(FILE *o)
 	        cli_jobs_usage, cli_label_usage, cli_flow_usage);
 }
 
-enum { O_DTYPE = 2000, O_PAD, O_SHARD, O_FORMAT, O_JOBS, O_ROW_GROUP };
+enum { O_DTYPE = 2000, O_PAD, O_SHARD, O_FORMAT };
 
 int cmd_extract(int argc, char **argv)
 {
@@ -388,7 +386,7 @@ int cmd_extract(int argc, char **argv)
 		{"output", required_argument, 0, 'o'},        {"help", no_argument, 0, 'h'},
 		{"dtype", required_argument, 0, O_DTYPE},     {"seq-pad", required_argument, 0, O_PAD},
 		{"shard-rows", required_argument, 0, O_SHARD}, {"format", required_argument, 0, O_FORMAT},
-		{"jobs", required_argument, 0, O_JOBS},       {"row-group-rows", required_argument, 0, O_ROW_GROUP},
+		CLI_TABLES_LONGOPTS,
 		CLI_LABEL_LONGOPTS,
 		CLI_FLOW_LONGOPTS,                            {0, 0, 0, 0},
 	};
@@ -401,10 +399,8 @@ int cmd_extract(int argc, char **argv)
 	x.labels = &lab;
 	uint64_t shard = 0;
 	int parquet = 0;
-	uint32_t jobs = 0;
+	cli_tables_opts tab = {0};
 	const char *format = NULL;
-	cf_sink_opts rg;
-	cf_sink_opts_default(&rg);
 	char *end;
 	optind = 1;
 	int c;
@@ -412,6 +408,8 @@ int cmd_extract(int argc, char **argv)
 		int handled = cli_flow_option(&cf, "extract", c, optarg);
 		if (!handled)
 			handled = cli_label_option(&lab, "extract", c, optarg);
+		if (!handled)
+			handled = cli_tables_option(&tab, "extract", c, optarg);
 		if (handled < 0)
 			return CLI_EXIT_USAGE;
 		if (handled)
@@ -449,21 +447,16 @@ int cmd_extract(int argc, char **argv)
 			parquet = !strcmp(optarg, "parquet");
 			format = optarg;
 			break;
-		case O_JOBS:
-			if (cli_parse_jobs("extract", optarg, &jobs) < 0)
-				return CLI_EXIT_USAGE;
-			break;
-		case O_ROW_GROUP:
-			if (cli_parse_row_group(&rg, "extract", optarg) < 0)
-				return CLI_EXIT_USAGE;
-			break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default: usage(stderr); return CLI_EXIT_USAGE;
 		}
 	}
-	if (jobs)
-		return extract_jobs(&x, &cf, &lab, jobs, format ? format : "parquet", shard, rg.row_group_rows, argv + optind,
-		                    argc - optind);
+	if (tab.jobs)
+		return extract_jobs(&x, &cf, &lab, &tab, format ? format : "parquet", shard, argv + optind, argc - optind);
+	if (tab.resume || tab.part_rows || tab.row_group_rows) {
+		fprintf(stderr, "cuflow extract: --resume, --part-rows and --row-group-rows need --jobs\n");
+		return CLI_EXIT_USAGE;
+	}
 	if (format && !parquet && strcmp(format, "npy")) {
 		fprintf(stderr, "cuflow extract: --format %s needs --jobs\n", format);
 		return CLI_EXIT_USAGE;

@@ -21,7 +21,7 @@
 
 enum { O_PRESET = 2000, O_RES, O_WINDOW, O_STEP, O_RIGHT_OPEN, O_TIME_AXIS, O_ANCHOR, O_OVERSIZE, O_SIZE_BINS,
        O_VALUE, O_DIR, O_MIN_PK, O_MIN_SPAN, O_SIZE, O_SESSIONS, O_IDLE, O_IPV6, O_TIME, O_MAX_WIN, O_PNG,
-       O_SHARD, O_THREADS, O_FORMAT, O_JOBS };
+       O_SHARD, O_THREADS, O_FORMAT };
 
 static void usage(FILE *o)
 {
@@ -268,7 +268,7 @@ int cmd_flowpic(int argc, char **argv)
 		{"time", required_argument, 0, O_TIME}, {"max-windows", required_argument, 0, O_MAX_WIN},
 		{"png", required_argument, 0, O_PNG}, {"shard-rows", required_argument, 0, O_SHARD},
 		{"threads", required_argument, 0, O_THREADS}, {"format", required_argument, 0, O_FORMAT},
-		{"jobs", required_argument, 0, O_JOBS},
+		CLI_TABLES_LONGOPTS,
 		CLI_LABEL_LONGOPTS,
 		{"filter", required_argument, 0, 'f'}, {"backend", required_argument, 0, 'b'},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
@@ -295,13 +295,15 @@ int cmd_flowpic(int argc, char **argv)
 	int quiet = 0;
 	uint64_t shard = 0;
 	int parquet = 0;
-	uint32_t jobs = 0;
+	cli_tables_opts tab = {0};
 	const char *format = NULL;
 	double v;
 	optind = 1;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "o:f:b:qh", longopts, NULL)) != -1) {
 		int r = cli_label_option(&lab, "flowpic", opt, optarg);
+		if (!r)
+			r = cli_tables_option(&tab, "flowpic", opt, optarg);
 		if (r < 0)
 			return CLI_EXIT_USAGE;
 		if (r)
@@ -383,10 +385,6 @@ int cmd_flowpic(int argc, char **argv)
 			parquet = !strcmp(optarg, "parquet");
 			format = optarg;
 			break;
-		case O_JOBS:
-			if (cli_parse_jobs("flowpic", optarg, &jobs) < 0)
-				return CLI_EXIT_USAGE;
-			break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default:
@@ -408,7 +406,11 @@ int cmd_flowpic(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (jobs) {
+	if (!tab.jobs && (tab.resume || tab.part_rows || tab.row_group_rows)) {
+		fprintf(stderr, "cuflow flowpic: --resume, --part-rows and --row-group-rows need --jobs\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (tab.jobs) {
 		/* the "flowpic" producer through the library's run driver: images
 		 * need an array format (npy), which is the default here */
 		if (!!lab.constant + lab.from_dir + !!lab.csv > 1) {
@@ -430,7 +432,7 @@ int cmd_flowpic(int argc, char **argv)
 		snprintf(oj, sizeof oj, "{\"command\": \"flowpic\", \"format\": \"%s\", \"res\": %u}",
 		         format ? format : "npy", x.o.res);
 		cli_tables t = {"flowpic", cf_producer_flowpic(), &pc, &pc.labels, x.dir, format ? format : "npy", shard, &cs,
-		                jobs, quiet, oj, 0};
+		                tab, quiet, oj};
 		return cli_run_tables(&t, argv + optind, argc - optind);
 	}
 	if (format && !parquet && strcmp(format, "npy")) {

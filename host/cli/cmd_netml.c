@@ -25,7 +25,7 @@
 #define CLI_EXIT_NO_DATA 3
 
 enum { O_TYPE = 2000, O_FFT, O_HEADER, O_Q, O_INTERVAL, O_THRES, O_TCP_TO, O_UDP_TO, O_LABELS, O_LABEL, O_FORMAT,
-       O_FIXED, O_SAMP_WIDTH, O_THREADS, O_JOBS, O_DIM };
+       O_FIXED, O_SAMP_WIDTH, O_THREADS, O_DIM };
 
 static void usage(FILE *o)
 {
@@ -404,7 +404,8 @@ static int write_meta(const netml_cli *c, cf_netml *h, const char *capture, cons
 }
 
 /* --jobs: the "netml" producer through the library's run driver. */
-static int netml_jobs(netml_cli *c, cli_scan *cs, uint32_t jobs, const char *format, int quiet, char **caps, int n)
+static int netml_jobs(netml_cli *c, cli_scan *cs, const cli_tables_opts *tab, const char *format, int quiet,
+                      char **caps, int n)
 {
 	if (!c->dir || !c->ntypes || n < 1) {
 		fprintf(stderr, "cuflow netml: %s\n",
@@ -435,7 +436,7 @@ static int netml_jobs(netml_cli *c, cli_scan *cs, uint32_t jobs, const char *for
 	char oj[256];
 	snprintf(oj, sizeof oj, "{\"command\": \"netml\", \"format\": \"%s\", \"dim\": %u, \"types\": %u, \"fft\": %d, \"header\": %d}",
 	         format, pc.dim, pc.types, pc.fft, pc.header);
-	cli_tables t = {"netml", cf_producer_netml(), &pc, NULL, c->dir, format, 0, cs, jobs, quiet, oj, 0};
+	cli_tables t = {"netml", cf_producer_netml(), &pc, NULL, c->dir, format, 0, cs, *tab, quiet, oj};
 	return cli_run_tables(&t, caps, n);
 }
 
@@ -447,7 +448,7 @@ int cmd_netml(int argc, char **argv)
 	cli_scan cs;
 	cli_scan_init(&cs);
 	int quiet = 0;
-	uint32_t jobs = 0;
+	cli_tables_opts tab = {0};
 	const char *format = NULL;
 	static const struct option longopts[] = {
 		{"output", required_argument, 0, 'o'},
@@ -463,7 +464,7 @@ int cmd_netml(int argc, char **argv)
 		{"label", required_argument, 0, O_LABEL},
 		{"format", required_argument, 0, O_FORMAT},
 		{"fixed", required_argument, 0, O_FIXED},
-		{"jobs", required_argument, 0, O_JOBS},
+		CLI_TABLES_LONGOPTS,
 		{"dim", required_argument, 0, O_DIM},
 		{"samp-width", required_argument, 0, O_SAMP_WIDTH},
 		{"threads", required_argument, 0, O_THREADS},
@@ -535,8 +536,11 @@ int cmd_netml(int argc, char **argv)
 				return CLI_EXIT_USAGE;
 			}
 			break;
-		case O_JOBS:
-			if (cli_parse_jobs("netml", optarg, &jobs) < 0)
+		case CLI_OPT_JOBS:
+		case CLI_OPT_ROW_GROUP:
+		case CLI_OPT_PART_ROWS:
+		case CLI_OPT_RESUME:
+			if (cli_tables_option(&tab, "netml", opt, optarg) < 0)
 				return CLI_EXIT_USAGE;
 			break;
 		case O_DIM: {
@@ -582,8 +586,12 @@ int cmd_netml(int argc, char **argv)
 		}
 		}
 	}
-	if (jobs)
-		return netml_jobs(&c, &cs, jobs, format ? format : "parquet", quiet, argv + optind, argc - optind);
+	if (tab.jobs)
+		return netml_jobs(&c, &cs, &tab, format ? format : "parquet", quiet, argv + optind, argc - optind);
+	if (tab.resume || tab.part_rows || tab.row_group_rows) {
+		fprintf(stderr, "cuflow netml: --resume, --part-rows and --row-group-rows need --jobs\n");
+		return CLI_EXIT_USAGE;
+	}
 	if (format && !strcmp(format, "jsonl")) {
 		fprintf(stderr, "cuflow netml: --format jsonl needs --jobs\n");
 		return CLI_EXIT_USAGE;

@@ -15,10 +15,39 @@
 
 const char cli_jobs_usage[] =
 	"  --jobs N              the library's run driver with N workers (1..256), each on its\n"
-	"                        own files: DIR/<table>.<format> (--format parquet, the default\n"
-	"                        here, csv, jsonl or npy) and DIR/manifest.json (inputs, counters,\n"
-	"                        outputs with rows and sha256); the same bytes for every N;\n"
-	"                        inputs may be directories, globs or @lists\n";
+	"                        own files: DIR/<table>/part-NNNNN.<format> (--format parquet,\n"
+	"                        the default here, csv, jsonl or npy) and DIR/manifest.json\n"
+	"                        (inputs, counters, parts with rows and sha256); the same bytes\n"
+	"                        for every N; inputs may be directories, globs or @lists\n"
+	"  --part-rows N         with --jobs: parts close (a checkpoint) once one holds N rows\n"
+	"                        (default 1048576)\n"
+	"  --resume              with --jobs: continue a killed run after its last checkpoint\n"
+	"  --row-group-rows N    with --jobs, Parquet: rows per row group (default 1048576)\n";
+
+int cli_tables_option(cli_tables_opts *o, const char *cmd, int opt, const char *arg)
+{
+	char *end;
+	unsigned long long v;
+	switch (opt) {
+	case CLI_OPT_JOBS: return cli_parse_jobs(cmd, arg, &o->jobs) < 0 ? -1 : 1;
+	case CLI_OPT_RESUME: o->resume = 1; return 1;
+	case CLI_OPT_ROW_GROUP:
+	case CLI_OPT_PART_ROWS:
+		errno = 0;
+		v = strtoull(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || v < 1 || v > INT32_MAX) {
+			fprintf(stderr, "cuflow %s: --%s takes 1 .. 2147483647\n", cmd,
+			        opt == CLI_OPT_ROW_GROUP ? "row-group-rows" : "part-rows");
+			return -1;
+		}
+		if (opt == CLI_OPT_ROW_GROUP)
+			o->row_group_rows = v;
+		else
+			o->part_rows = v;
+		return 1;
+	default: return 0;
+	}
+}
 
 int cli_parse_jobs(const char *cmd, const char *arg, uint32_t *jobs)
 {
@@ -49,6 +78,7 @@ int cli_parse_row_group(cf_sink_opts *o, const char *cmd, const char *arg)
 struct report {
 	const char *cmd;
 	cli_progress *pr;
+	uint64_t commits, kill_after; /* test hook: CUFLOW_TEST_KILL_AFTER_COMMITS */
 };
 
 static void on_file(void *user, const cf_run_file *f)
@@ -60,6 +90,8 @@ static void on_file(void *user, const cf_run_file *f)
 		fprintf(stderr, "cuflow %s: %s: %s, skipped\n", rep->cmd, f->path, f->error);
 	else if (f->status < 0)
 		fprintf(stderr, "cuflow %s: %s\n", rep->cmd, f->error);
+	if (rep->kill_after && ++rep->commits >= rep->kill_after)
+		raise(SIGKILL); /* tests: a run killed right after a commit */
 }
 
 static void on_progress(void *user, const cf_run_progress *p)
@@ -91,8 +123,8 @@ int cli_run_tables(const cli_tables *t, char **args, int n)
 	cf_sink_opts so;
 	cf_sink_opts_default(&so);
 	so.shard_rows = t->shard_rows;
-	if (t->row_group_rows)
-		so.row_group_rows = t->row_group_rows;
+	if (t->run.row_group_rows)
+		so.row_group_rows = t->run.row_group_rows;
 	cf_run_opts ro;
 	cf_run_opts_default(&ro);
 	ro.output = t->dir;
@@ -106,9 +138,14 @@ int cli_run_tables(const cli_tables *t, char **args, int n)
 	ro.filter = t->cs->filter_expr;
 	ro.backend_kind = t->cs->backend_kind;
 	ro.hook_thread = t->cs->so.hook_thread;
-	ro.jobs = t->jobs;
+	ro.jobs = t->run.jobs;
+	ro.resume = t->run.resume;
+	ro.part_rows = t->run.part_rows;
 	ro.options_json = t->options_json;
-	struct report rep = {t->cmd, cli_progress_start(t->cmd, !t->quiet)};
+	struct report rep = {t->cmd, cli_progress_start(t->cmd, !t->quiet), 0, 0};
+	const char *k = getenv("CUFLOW_TEST_KILL_AFTER_COMMITS");
+	if (k)
+		rep.kill_after = strtoull(k, NULL, 10);
 	ro.on_file = on_file;
 	ro.on_progress = on_progress;
 	ro.user = &rep;

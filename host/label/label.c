@@ -14,6 +14,11 @@
  * Times are stored already shifted by time_offset_ns and widened by
  * slack_ns; INT64_MIN / INT64_MAX stand for an open end and are never
  * shifted.
+ *
+ * CF_LABEL_MATCH_TUPLE_DIRECTIONAL (netml's semantics) reuses the same
+ * layout: CIC rows keyed by their 5-tuple as written (not canonical), each
+ * row open at both ends, so a lookup meets every row of its key and the
+ * one latest in the file wins.
  */
 #include "cuflow/label.h"
 #include "cuflow/cuflow.h"
@@ -22,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +100,7 @@ struct cf_labeler {
 	uint32_t nrules, rules_cap;
 
 	int64_t slack_ns;
+	int tuple;                /* CF_LABEL_MATCH_TUPLE_DIRECTIONAL */
 	cf_label_totals tot;
 };
 
@@ -176,14 +183,15 @@ static uint32_t str_hash(const char *s)
 	return h;
 }
 
-/* Builds the canonical key of two endpoints. */
-static void make_key(lkey *k, uint8_t ver, uint8_t proto, const uint8_t *ipa, uint16_t pa,
-                     const uint8_t *ipb, uint16_t pb)
+/* Builds the key of two endpoints: canonical (sorted), or as given when
+ * directional (tuple mode: the reverse direction is another key). */
+static void make_key_as(lkey *k, int directional, uint8_t ver, uint8_t proto, const uint8_t *ipa, uint16_t pa,
+                        const uint8_t *ipb, uint16_t pb)
 {
 	memset(k, 0, sizeof *k);
 	size_t n = ver == 4 ? 4 : 16;
-	int c = memcmp(ipa, ipb, n);
-	if (c > 0 || (c == 0 && pa > pb)) {
+	int c = directional ? 0 : memcmp(ipa, ipb, n);
+	if (!directional && (c > 0 || (c == 0 && pa > pb))) {
 		const uint8_t *t = ipa;
 		ipa = ipb;
 		ipb = t;
@@ -197,6 +205,12 @@ static void make_key(lkey *k, uint8_t ver, uint8_t proto, const uint8_t *ipa, ui
 	k->port[1] = pb;
 	k->ver = ver;
 	k->proto = proto;
+}
+
+static void make_key(lkey *k, uint8_t ver, uint8_t proto, const uint8_t *ipa, uint16_t pa, const uint8_t *ipb,
+                     uint16_t pb)
+{
+	make_key_as(k, 0, ver, proto, ipa, pa, ipb, pb);
 }
 
 /* ------------------------------------------------------------------ labels */
@@ -799,6 +813,45 @@ static int load_cic_row(cf_labeler *l, pending *pd, csvr *c, const int *col, con
 	return CF_OK;
 }
 
+/* pandas reads "80" and "80.0" alike; netml 0.7.1 took ports that way. */
+static int parse_port_num(const char *s, uint16_t *out)
+{
+	char *e;
+	double d = strtod(s, &e);
+	if (e == s || *e || d != floor(d) || d < 0 || d > 65535)
+		return -1;
+	*out = (uint16_t)d;
+	return 0;
+}
+
+/* One CICFlowMeter data row in tuple mode (label.h, cf_label_opts.match). */
+static int load_tuple_row(cf_labeler *l, pending *pd, csvr *c, const int *col, char *errbuf)
+{
+	const char *P = c->path;
+	char **f = c->fld;
+	uint16_t sp, dp;
+	char *e;
+	const char *ps = f[col[C_PROTO]];
+	long pr = strtol(ps, &e, 10);
+	if (parse_port_num(f[col[C_SRC_PORT]], &sp) || parse_port_num(f[col[C_DST_PORT]], &dp) || *e || e == ps ||
+	    pr < 0 || pr > 255)
+		return fail(errbuf, CF_ERR_CORRUPT,
+		            "%.200s:%llu: bad port or protocol number (\"%.20s\", \"%.20s\", \"%.20s\")", P,
+		            (unsigned long long)c->rec_line, f[col[C_SRC_PORT]], f[col[C_DST_PORT]], ps);
+	/* addresses that are not one IP version: no flow can have them */
+	uint8_t ipa[16], ipb[16], va, vb;
+	if (parse_ip(f[col[C_SRC_IP]], ipa, &va) || parse_ip(f[col[C_DST_IP]], ipb, &vb) || va != vb)
+		return CF_OK;
+	int32_t id = intern(l, f[col[C_LABEL]]);
+	if (id < 0 || add_rule_meta(l, c->rec_line, (uint32_t)id))
+		return fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+	lkey k;
+	make_key_as(&k, 1, va, (uint8_t)pr, ipa, sp, ipb, dp);
+	if (add_exact(l, pd, &k, INT64_MIN, INT64_MAX, (uint32_t)id))
+		return fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+	return CF_OK;
+}
+
 /* One rules data row. */
 static int load_rule_row(cf_labeler *l, pending *pd, csvr *c, const int *col, const cf_label_opts *o,
                          char *errbuf)
@@ -894,7 +947,7 @@ static int load_csv(cf_labeler *l, csvr *c, const cf_label_opts *o, char *errbuf
 
 	/* the format: a Timestamp column means CICFlowMeter */
 	int col[C_N];
-	int format = FMT_RULES;
+	int format = l->tuple ? FMT_CIC : FMT_RULES;
 	for (uint32_t i = 0; i < c->nfld; i++)
 		if (!strcasecmp(c->fld[i], "timestamp"))
 			format = FMT_CIC;
@@ -925,6 +978,8 @@ static int load_csv(cf_labeler *l, csvr *c, const cf_label_opts *o, char *errbuf
 		            P, (unsigned long long)c->rec_line);
 	}
 	l->format = format;
+	if (l->tuple)
+		col[C_TS] = col[C_DUR] = -1; /* not read, so a short row may lack them */
 	int maxcol = 0;
 	for (int i = 0; i < C_N; i++)
 		if (col[i] > maxcol)
@@ -955,7 +1010,9 @@ static int load_csv(cf_labeler *l, csvr *c, const cf_label_opts *o, char *errbuf
 			          (unsigned long long)c->rec_line, c->nfld, maxcol + 1);
 			break;
 		}
-		st = format == FMT_CIC ? load_cic_row(l, &pd, c, col, o, errbuf) : load_rule_row(l, &pd, c, col, o, errbuf);
+		st = l->tuple ? load_tuple_row(l, &pd, c, col, errbuf)
+		   : format == FMT_CIC ? load_cic_row(l, &pd, c, col, o, errbuf)
+		                       : load_rule_row(l, &pd, c, col, o, errbuf);
 		if (st < 0)
 			break;
 	}
@@ -998,6 +1055,8 @@ int cf_labeler_open_csv(const char *path, const cf_label_opts *opts, cf_labeler 
 		return fail(errbuf, CF_ERR_ARG, "label slack must be >= 0");
 	if (o.default_label && !*o.default_label)
 		return fail(errbuf, CF_ERR_ARG, "empty default label");
+	if (o.match != CF_LABEL_MATCH_TIME && o.match != CF_LABEL_MATCH_TUPLE_DIRECTIONAL)
+		return fail(errbuf, CF_ERR_ARG, "unknown label match mode %d", o.match);
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return fail(errbuf, CF_ERR_IO, "%.200s: %s", path, strerror(errno));
@@ -1007,6 +1066,7 @@ int cf_labeler_open_csv(const char *path, const cf_label_opts *opts, cf_labeler 
 		st = fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", path);
 	} else {
 		l->slack_ns = o.slack_ns;
+		l->tuple = o.match == CF_LABEL_MATCH_TUPLE_DIRECTIONAL;
 		csvr c;
 		csvr_init(&c, f, path);
 		st = load_csv(l, &c, &o, errbuf);
@@ -1122,7 +1182,7 @@ static void consider(cf_labeler *l, best *b, uint32_t rule, uint32_t label, int6
 {
 	l->rules[rule].matched++;
 	uint64_t dist = 0;
-	if (l->format == FMT_CIC) /* CIC rows are always bounded */
+	if (l->format == FMT_CIC && !l->tuple) /* CIC rows are always bounded */
 		dist = start > anchor ? (uint64_t)start - (uint64_t)anchor : (uint64_t)anchor - (uint64_t)start;
 	if (!b->found) {
 		b->found = 1;
@@ -1135,8 +1195,11 @@ static void consider(cf_labeler *l, best *b, uint32_t rule, uint32_t label, int6
 	if (label != b->first_label)
 		b->differ = 1;
 	/* rules: the earlier row; CIC: the start nearest the flow's first
-	 * packet, then the earlier row */
-	int better = l->format == FMT_CIC ? (dist < b->dist || (dist == b->dist && rule < b->rule)) : rule < b->rule;
+	 * packet, then the earlier row; tuple mode: the later row (netml's
+	 * dict keeps the last assignment) */
+	int better = l->tuple ? rule > b->rule
+	           : l->format == FMT_CIC ? (dist < b->dist || (dist == b->dist && rule < b->rule))
+	                                  : rule < b->rule;
 	if (better) {
 		b->rule = rule;
 		b->label = label;
@@ -1165,9 +1228,11 @@ int cf_labeler_match(cf_labeler *l, const cf_label_query *q)
 		if (l->ngroups) {
 			lkey k;
 			uint16_t sp = q->src_port, dp = q->dst_port;
-			if (l->format == FMT_CIC && (q->proto == 1 || q->proto == 58))
+			if (l->format == FMT_CIC && !l->tuple && (q->proto == 1 || q->proto == 58))
 				sp = dp = 0;
-			make_key(&k, q->ip_version, q->proto, q->src_ip, sp, q->dst_ip, dp);
+			/* tuple mode: rows are open at both ends, so the walk below
+			 * meets every row of the key */
+			make_key_as(&k, l->tuple, q->ip_version, q->proto, q->src_ip, sp, q->dst_ip, dp);
 			uint32_t h = key_hash(&k);
 			const lgroup *g = NULL;
 			for (uint32_t i = h & l->group_mask;; i = (i + 1) & l->group_mask) {
@@ -1220,6 +1285,11 @@ int cf_labeler_match(cf_labeler *l, const cf_label_query *q)
 	}
 	l->tot.dropped++;
 	return CF_LABEL_DROP;
+}
+
+const char *cf_labeler_source(const cf_labeler *l)
+{
+	return l ? l->source : NULL;
 }
 
 uint32_t cf_labeler_count(const cf_labeler *l)

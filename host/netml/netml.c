@@ -10,19 +10,16 @@
  * compacts the surviving subflows' packets into adjacent ranges: the CSR
  * rows of the feature batches.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
 
 #include "cuflow/internal.h"
 #include "cuflow/backend_batch.h"
 #include "cuflow/netml.h"
-#include "common/csv_reader.h"
 #include "common/key_table.h"
 #include "netml_features.h"
 
@@ -591,28 +588,78 @@ void cf_netml_label_constant(cf_netml *h, int64_t label)
 	h->labelled = 1;
 }
 
-typedef struct lrow {
-	fkey k;
-	int32_t label;
-	uint32_t used;
-} lrow;
-
-static int col_index(const csvr *c, const char *name)
+static int is_normal(const char *name)
 {
-	for (uint32_t i = 0; i < c->nfld; i++)
-		if (!strcasecmp(c->fld[i], name))
-			return (int)i;
-	return -1;
+	return name && (!strcasecmp(name, "BENIGN") || !strcasecmp(name, "NORMAL"));
 }
 
-static int parse_port(const char *s, long *v)
+/* A subflow time (double seconds) for cf_label_query; only time-mode
+ * labelers look at it. */
+static int64_t t_ns(double t)
 {
-	char *e;
-	double d = strtod(s, &e); /* pandas reads "80" and "80.0" alike */
-	if (e == s || *e || d != floor(d) || d < 0 || d > 65535)
-		return -1;
-	*v = (long)d;
-	return 0;
+	double v = t * 1e9;
+	if (!(v > -9.2e18))
+		return INT64_MIN;
+	return v < 9.2e18 ? (int64_t)llround(v) : INT64_MAX;
+}
+
+int cf_netml_label_with(cf_netml *h, cf_labeler *l, char *errbuf)
+{
+	char eb[CF_ERRBUF_SIZE];
+	if (!errbuf)
+		errbuf = eb;
+	if (!h || !l) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "netml: cf_netml_label_with: NULL argument");
+		return CF_ERR_ARG;
+	}
+	if (!h->finished || h->labelled) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "netml: labels go after finish, once");
+		return fail(h, CF_ERR_ARG, "%s", errbuf);
+	}
+	const char *src = cf_labeler_source(l);
+	if (!src)
+		src = cf_labeler_format(l);
+	free(h->labels);
+	h->labels = malloc((h->nrows ? h->nrows : 1) * sizeof *h->labels);
+	if (!h->labels) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: out of memory", src);
+		return fail(h, CF_ERR_NOMEM, "%s", errbuf);
+	}
+	/* each subflow by its flow's directional 5-tuple; the IPv6 pseudo-flow
+	 * (key all zero) goes as IP version 0, which no CSV row names */
+	uint64_t k = 0;
+	for (uint64_t i = 0; i < h->nrows; i++) {
+		const range *g = &h->rows[i];
+		const fkey *f = &h->flows.keys[g->flow];
+		cf_label_query q;
+		q.ip_version = f->ver;
+		q.proto = f->proto;
+		q.src_ip = f->src;
+		q.dst_ip = f->dst;
+		q.src_port = f->sport;
+		q.dst_port = f->dport;
+		q.first_ns = t_ns(h->t[g->start]);
+		q.last_ns = t_ns(h->t[g->start + g->len - 1]);
+		int id = cf_labeler_match(l, &q);
+		if (id < 0) {
+			h->c.subflows_unlabelled++;
+			h->c.pkts_unlabelled += g->len;
+			continue;
+		}
+		h->labels[k] = is_normal(cf_labeler_name(l, (uint32_t)id)) ? 0 : 1;
+		h->rows[k++] = *g;
+	}
+	h->nrows = k;
+	h->labelled = 1;
+	if (!k) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: no subflow has a row in this label file", src);
+		return fail(h, CF_ERR_NO_DATA, "%s", errbuf);
+	}
+	if (compact_rows(h) || row_quantiles(h)) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: out of memory", src);
+		return fail(h, CF_ERR_NOMEM, "%s", errbuf);
+	}
+	return CF_OK;
 }
 
 int cf_netml_label_csv(cf_netml *h, const char *path, char *errbuf)
@@ -620,128 +667,23 @@ int cf_netml_label_csv(cf_netml *h, const char *path, char *errbuf)
 	char eb[CF_ERRBUF_SIZE];
 	if (!errbuf)
 		errbuf = eb;
-	if (!h->finished || h->labelled) {
-		snprintf(errbuf, CF_ERRBUF_SIZE, "netml: labels go after finish, once");
+	if (!h || !path) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "netml: cf_netml_label_csv: NULL argument");
 		return CF_ERR_ARG;
 	}
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: cannot open: %s", path, strerror(errno));
-		return CF_ERR_IO;
+	if (!h->finished || h->labelled) { /* before reading a large file */
+		snprintf(errbuf, CF_ERRBUF_SIZE, "netml: labels go after finish, once");
+		return fail(h, CF_ERR_ARG, "%s", errbuf);
 	}
-	csvr c;
-	csvr_init(&c, f, path);
-	int st = CF_OK, r;
-	int col[6];
-	static const char *const names[6] = {"Source IP", "Destination IP", "Source Port", "Destination Port",
-	                                     "Protocol", "Label"};
-	/* flow id -> label: a table over the flows seen (fids not in the
-	 * capture cannot match anything) */
-	int32_t *lab = malloc(((size_t)h->flows.n + 1) * sizeof *lab);
-	if (!lab) {
-		st = CF_ERR_NOMEM;
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: out of memory", path);
-		goto done;
-	}
-	for (uint32_t i = 0; i < h->flows.n; i++)
-		lab[i] = -1;
-	if ((r = csvr_next(&c)) != 1) {
-		st = r == 0 ? CF_ERR_ARG : CF_ERR_IO;
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: %s", path, r == 0 ? "empty file, no header line" : "unreadable");
-		goto done;
-	}
-	for (int i = 0; i < 6; i++)
-		if ((col[i] = col_index(&c, names[i])) < 0) {
-			st = CF_ERR_ARG;
-			snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s:1: no \"%s\" column (a CIC-IDS2017 / CICFlowMeter CSV is expected)",
-			         path, names[i]);
-			goto done;
-		}
-	uint64_t rows_read = 0;
-	while ((r = csvr_next(&c)) == 1) {
-		rows_read++;
-		int maxc = 0;
-		for (int i = 0; i < 6; i++)
-			if (col[i] > maxc)
-				maxc = col[i];
-		if ((int)c.nfld <= maxc) {
-			st = CF_ERR_ARG;
-			snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s:%llu: %u fields, the header has more", path,
-			         (unsigned long long)c.rec_line, c.nfld);
-			goto done;
-		}
-		fkey k;
-		memset(&k, 0, sizeof k);
-		long sp, dp, pr;
-		char *e;
-		if (parse_port(c.fld[col[2]], &sp) || parse_port(c.fld[col[3]], &dp) ||
-		    (pr = strtol(c.fld[col[4]], &e, 10), *e || e == c.fld[col[4]] || pr < 0 || pr > 255)) {
-			st = CF_ERR_ARG;
-			snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s:%llu: bad port or protocol number", path,
-			         (unsigned long long)c.rec_line);
-			goto done;
-		}
-		k.sport = (uint16_t)sp;
-		k.dport = (uint16_t)dp;
-		k.proto = (uint8_t)pr;
-		/* netml compares str(IP) with scapy's dotted quads; IPv6 text
-		 * never matches a netml fid (cuflow's ipv6_flows keys do) */
-		if (inet_pton(AF_INET, c.fld[col[0]], k.src) == 1 && inet_pton(AF_INET, c.fld[col[1]], k.dst) == 1)
-			k.ver = 4;
-		else if (h->o.ipv6_flows && inet_pton(AF_INET6, c.fld[col[0]], k.src) == 1 &&
-		         inet_pton(AF_INET6, c.fld[col[1]], k.dst) == 1)
-			k.ver = 6;
-		else
-			continue;
-		int64_t fl = cf_keymap_find(&h->flows, &k);
-		if (fl >= 0) {
-			const char *L = c.fld[col[5]];
-			lab[fl] = !strcasecmp(L, "BENIGN") || !strcasecmp(L, "NORMAL") ? 0 : 1;
-		}
-	}
-	if (r < 0) {
-		st = r == -1 ? CF_ERR_NOMEM : CF_ERR_ARG;
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s:%llu: %s", path, (unsigned long long)c.rec_line,
-		         r == -1 ? "out of memory" : r == -2 ? "unterminated quote" : "read error");
-		goto done;
-	}
-	(void)rows_read;
-	/* keep labelled rows only */
-	free(h->labels);
-	h->labels = malloc((h->nrows ? h->nrows : 1) * sizeof *h->labels);
-	if (!h->labels) {
-		st = CF_ERR_NOMEM;
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: out of memory", path);
-		goto done;
-	}
-	uint64_t k = 0;
-	for (uint64_t i = 0; i < h->nrows; i++) {
-		int32_t L = lab[h->rows[i].flow];
-		if (L < 0) {
-			h->c.subflows_unlabelled++;
-			h->c.pkts_unlabelled += h->rows[i].len;
-			continue;
-		}
-		h->labels[k] = L;
-		h->rows[k++] = h->rows[i];
-	}
-	h->nrows = k;
-	h->labelled = 1;
-	if (!k) {
-		st = CF_ERR_NO_DATA;
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: no subflow has a row in this label file", path);
-		goto done;
-	}
-	if (compact_rows(h) || row_quantiles(h)) {
-		st = CF_ERR_NOMEM;
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: out of memory", path);
-	}
-done:
+	cf_label_opts o;
+	cf_label_opts_default(&o);
+	o.match = CF_LABEL_MATCH_TUPLE_DIRECTIONAL;
+	cf_labeler *l = NULL;
+	int st = cf_labeler_open_csv(path, &o, &l, errbuf);
 	if (st < 0)
-		snprintf(h->err, sizeof h->err, "%s", errbuf);
-	free(lab);
-	csvr_free(&c);
-	fclose(f);
+		return fail(h, st, "%s", errbuf);
+	st = cf_netml_label_with(h, l, errbuf);
+	cf_labeler_close(l);
 	return st;
 }
 

@@ -5,6 +5,8 @@
  * netml's quantiles are per capture, so each file gets a fresh cf_netml;
  * its packets are held until end_file, which finishes it, labels it and
  * computes each type's rows in blocks of batch_rows (cf_netml_table).
+ * A label CSV is loaded once, at open, into a labeler (netml's tuple
+ * matching, cf_netml_label_csv's) that labels every file.
  * The row width is fixed for the whole run by the config's dim (netml's
  * per-file dimension would give each file its own width), so the schemas
  * are known at open: they are taken from a cf_netml_table of a one-row
@@ -22,7 +24,7 @@ typedef struct netml_state {
 	cf_producer_env env;
 	cf_netml_opts opts;          /* fixed_dim = the config's dim */
 	int fft, header, labels;
-	char *labels_csv;            /* owned copy, NULL: none */
+	cf_labeler *labeler;         /* the config's labels_csv, NULL: none */
 	int have_label;
 	int64_t label;
 	uint32_t batch_rows;
@@ -61,7 +63,7 @@ static void netml_close(void *state)
 	cf_netml_close(s->h);
 	for (uint32_t t = 0; t < s->ntables; t++)
 		cf_table_schema_free(s->schema[t]);
-	free(s->labels_csv);
+	cf_labeler_close(s->labeler);
 	free(s);
 }
 
@@ -149,19 +151,14 @@ static int netml_open(const void *config, const cf_producer_env *env, void **sta
 	int st = cf_netml_open(&s->opts, &probe, errbuf);
 	cf_netml_close(probe);
 	if (st == CF_OK && c->labels_csv) {
-		/* read again for every file (netml matches per capture); fail
-		 * here rather than at the first file when it cannot be read */
-		FILE *f = fopen(c->labels_csv, "r");
-		if (!f) {
-			snprintf(errbuf, CF_ERRBUF_SIZE, "netml producer: cannot read %.300s", c->labels_csv);
-			st = CF_ERR_IO;
-		} else {
-			fclose(f);
-			if (!(s->labels_csv = strdup(c->labels_csv))) {
-				snprintf(errbuf, CF_ERRBUF_SIZE, "netml producer: out of memory");
-				st = CF_ERR_NOMEM;
-			}
-		}
+		/* once for every file (a CIC CSV can be hundreds of MB); its
+		 * errors come here rather than at the first file */
+		cf_label_opts lo;
+		cf_label_opts_default(&lo);
+		lo.match = CF_LABEL_MATCH_TUPLE_DIRECTIONAL;
+		char e[CF_ERRBUF_SIZE] = "";
+		if ((st = cf_labeler_open_csv(c->labels_csv, &lo, &s->labeler, e)) < 0)
+			snprintf(errbuf, CF_ERRBUF_SIZE, "netml producer: %s", e);
 	}
 	if (st == CF_OK)
 		st = make_schemas(s, errbuf);
@@ -257,8 +254,8 @@ static int file_rows(netml_state *s, int *no_data)
 	cf_netml *h = s->h;
 	char e[CF_ERRBUF_SIZE] = "";
 	int st = cf_netml_finish(h);
-	if (st == CF_OK && s->labels_csv) {
-		if ((st = cf_netml_label_csv(h, s->labels_csv, e)) < 0 && st != CF_ERR_NO_DATA)
+	if (st == CF_OK && s->labeler) {
+		if ((st = cf_netml_label_with(h, s->labeler, e)) < 0 && st != CF_ERR_NO_DATA)
 			return fail(s, st, "netml producer: %s", e);
 	} else if (st == CF_OK && s->have_label) {
 		cf_netml_label_constant(h, s->label);

@@ -7,6 +7,7 @@
  * manifest at the end.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -64,6 +65,12 @@ struct slot {
 };
 
 struct run;
+
+struct part {
+	uint32_t table, index;
+	uint64_t rows, bytes;
+	char sha[65];          /* "" for a directory (npy) */
+};
 
 struct worker {
 	struct run *r;
@@ -130,11 +137,22 @@ struct run {
 	uint32_t n_named;
 	uint64_t *table_bytes;
 	char (*table_sha)[65];
+	/* CF_RUN_TABLES parts: table t is OUTPUT/<name>/part-NNNNN<ext>; all
+	 * tables' parts close together at an input boundary (a checkpoint) */
+	struct part *parts;    /* closed parts, every table, in order */
+	size_t nparts, parts_cap;
+	uint32_t *part_index;  /* per table: the part being written (or next) */
+	uint64_t *part_rows;   /* per table: rows in it */
+	uint64_t part_limit;   /* rows that close the parts */
+	uint32_t checkpoints;
 	int resumed;
 	double start;
 };
 
-static char *journal_body(const struct slot *s);
+struct run;
+static char *journal_body(const struct run *r, const struct slot *s);
+static int part_open(struct run *r, uint32_t t, char *err);
+static int mkdir_p(const char *path);
 
 static double now_s(void)
 {
@@ -536,7 +554,7 @@ static void *worker_main(void *arg)
 			__atomic_add_fetch(&r->bytes_finished, s->f.size, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->cur_bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->cur_packets, 0, __ATOMIC_RELAXED);
-		char *jb = r->journal ? journal_body(s) : NULL; /* NULL: the committer formats it */
+		char *jb = r->journal ? journal_body(r, s) : NULL; /* NULL: the committer formats it */
 		pthread_mutex_lock(&r->mu);
 		s->jbody = jb;
 		s->done = 1; /* the committer polls: no wake-up per input */
@@ -623,6 +641,9 @@ static int commit_chunk(struct run *r, struct chunk *c, char *err)
 		}
 		r->rows += (uint64_t)b->n_rows;
 		r->table_rows[t] += (uint64_t)b->n_rows;
+		if (!r->sinks[t] && part_open(r, t, err) < 0)
+			return CF_ERR_IO;
+		r->part_rows[t] += (uint64_t)b->n_rows;
 		if (cf_sink_write(r->sinks[t], b) != CF_OK) {
 			snprintf(err, CF_ERRBUF_SIZE, "%s", cf_sink_error(r->sinks[t]));
 			return CF_ERR_IO;
@@ -697,7 +718,7 @@ static void summary_unpack(cf_summary *s, const uint64_t *v)
 /* The journal line of an input after its "rows" field, formatted by the
  * worker that finished the input (the committer then only writes it: the
  * formatting was a fifth of the committer's time on many small inputs). */
-static char *journal_body(const struct slot *s)
+static char *journal_body(const struct run *r, const struct slot *s)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -714,6 +735,14 @@ static char *journal_body(const struct slot *s)
 	json_u64s(j, sv, SUMMARY_U64S);
 	fputs(",\"c\":", j);
 	json_u64s(j, (const uint64_t *)&f->counters, COUNTER_U64S);
+	if (r->o->format == CF_RUN_TABLES) {
+		/* a producer's ids and counters */
+		fprintf(j, ",\"ids\":%" PRIu64 ",\"n\":", s->ids);
+		if (s->named_vals)
+			json_u64s(j, s->named_vals, r->n_named);
+		else
+			fputs("[]", j);
+	}
 	fputs(",\"path\":", j);
 	cf_run_json_str(j, f->path);
 	fputs(",\"error\":", j);
@@ -732,7 +761,7 @@ static char *journal_body(const struct slot *s)
 static int journal_line(struct run *r, const struct slot *s, char *err)
 {
 	const cf_run_file *f = &s->f;
-	char *own = s->jbody ? NULL : journal_body(s);
+	char *own = s->jbody ? NULL : journal_body(r, s);
 	const char *body = s->jbody ? s->jbody : own;
 	char head[96];
 	int hn = snprintf(head, sizeof head, "{\"i\":%zu,\"end\":%" PRIu64 ",\"rows\":%" PRIu64 ",", f->index,
@@ -825,6 +854,17 @@ static int journal_parse(struct run *r, const char *line, size_t want)
 		return -1;
 	f.ts_bad_fraction = ts[0], f.ts_out_of_range = ts[1];
 	summary_unpack(&f.summary, sv);
+	s->ids = f.counters.flows;
+	if (r->o->format == CF_RUN_TABLES) {
+		const char *q = num_after(line, ",\"ids\":");
+		char *e;
+		if (!q)
+			return -1;
+		s->ids = strtoull(q, &e, 10);
+		if (e == q || (s->named_vals ? read_u64s(num_after(line, ",\"n\":"), s->named_vals, r->n_named) < 0
+		                             : !num_after(line, ",\"n\":[]")))
+			return -1;
+	}
 	s->f = f;
 	return 0;
 }
@@ -979,12 +1019,20 @@ static int write_manifest(struct run *r, const char *sha, uint64_t bytes, double
 			cf_run_json_str(m, r->table_names[t]);
 			fprintf(m, ", \"path\": "); /* within the output directory: the dataset can move */
 			cf_run_json_str(m, r->table_paths[t] + strlen(o->output) + 1);
-			fprintf(m, ", \"format\": \"%s\", \"rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"sha256\": ", o->sink,
+			fprintf(m, ", \"format\": \"%s\", \"rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"parts\": [", o->sink,
 			        r->table_rows[t], r->table_bytes[t]);
-			if (r->table_sha[t][0])
-				fprintf(m, "\"%s\"}", r->table_sha[t]);
-			else
-				fprintf(m, "null}");
+			int first = 1;
+			for (size_t k = 0; k < r->nparts; k++) {
+				const struct part *p = &r->parts[k];
+				if (p->table != t)
+					continue;
+				fprintf(m, "%s{\"path\": \"%s/part-%05u%s\", \"rows\": %" PRIu64 ", \"bytes\": %" PRIu64
+				           ", \"sha256\": ",
+				        first ? "" : ", ", r->table_names[t], p->index, r->sink_ops->extension, p->rows, p->bytes);
+				fprintf(m, p->sha[0] ? "\"%s\"}" : "null}", p->sha);
+				first = 0;
+			}
+			fputs("]}", m);
 		}
 		fprintf(m, "\n  ],\n");
 	} else {
@@ -1069,8 +1117,277 @@ static void progress(struct run *r, struct worker *ws, uint32_t nw, uint64_t byt
 	r->o->on_progress(r->o->user, &p);
 }
 
-/* CF_RUN_TABLES: the directory and one sink per table, from worker 0's
- * producer (every worker's has the same tables). */
+/* mkdir -p: the output directory and its missing parents. */
+static int mkdir_p(const char *path);
+static int mkdir_p(const char *path)
+{
+	char p[4096];
+	int n = snprintf(p, sizeof p, "%s", path);
+	if (n <= 0 || (size_t)n >= sizeof p)
+		return errno = ENAMETOOLONG, -1;
+	for (char *c = p + 1; *c; c++)
+		if (*c == '/') {
+			*c = 0;
+			if (mkdir(p, 0777) != 0 && errno != EEXIST)
+				return -1;
+			*c = '/';
+		}
+	return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void part_path(const struct run *r, uint32_t t, uint32_t index, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/part-%05u%s", r->table_paths[t], index, r->sink_ops->extension);
+}
+
+/* Removes what a table directory holds of earlier runs: parts from
+ * `keep` on, and any sink's temporary (PATH.tmp-PID, PATH.old-PID). Only
+ * names this driver writes are touched. */
+static void remove_tree_parts(const char *dir, uint32_t keep)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	char path[4096];
+	while ((de = readdir(d))) {
+		unsigned idx;
+		int n = 0;
+		if (strncmp(de->d_name, "part-", 5) || sscanf(de->d_name, "part-%5u%n", &idx, &n) != 1 || n != 10)
+			continue;
+		int temp = strstr(de->d_name, ".tmp-") || strstr(de->d_name, ".old-");
+		if (!temp && idx < keep)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			/* an npy part: its files, then itself */
+			DIR *sub = opendir(path);
+			struct dirent *e2;
+			char p2[4096 + 256];
+			while (sub && (e2 = readdir(sub)))
+				if (strcmp(e2->d_name, ".") && strcmp(e2->d_name, "..")) {
+					snprintf(p2, sizeof p2, "%s/%s", path, e2->d_name);
+					unlink(p2);
+				}
+			if (sub)
+				closedir(sub);
+			rmdir(path);
+		} else {
+			unlink(path);
+		}
+	}
+	closedir(d);
+}
+
+static int parts_add(struct run *r, const struct part *p)
+{
+	if (r->nparts == r->parts_cap) {
+		size_t cap = r->parts_cap ? 2 * r->parts_cap : 64;
+		struct part *v = realloc(r->parts, cap * sizeof *v);
+		if (!v)
+			return -1;
+		r->parts = v, r->parts_cap = cap;
+	}
+	r->parts[r->nparts++] = *p;
+	return 0;
+}
+
+/* Opens table t's current part when its first rows come. */
+static int part_open(struct run *r, uint32_t t, char *err)
+{
+	char path[4096];
+	part_path(r, t, r->part_index[t], path, sizeof path);
+	if (cf_sink_open(r->o->sink, r->schemas[t], path, r->o->sink_opts, &r->sinks[t], err) != CF_OK)
+		return CF_ERR_IO;
+	r->part_rows[t] = 0;
+	return CF_OK;
+}
+
+/* Closes every open part (renamed into place by its sink), hashes it and
+ * records it; `empty_too`: a table with no part at all gets an empty one
+ * (the end of the run: every table has its schema on disk). */
+static int parts_close(struct run *r, int empty_too, char *err)
+{
+	for (uint32_t t = 0; t < r->n_tables; t++) {
+		if (!r->sinks[t] && empty_too) {
+			int have = 0;
+			for (size_t k = 0; k < r->nparts && !have; k++)
+				have = r->parts[k].table == t;
+			if (!have && part_open(r, t, err) < 0)
+				return CF_ERR_IO;
+		}
+		if (!r->sinks[t])
+			continue;
+		cf_sink_stats st;
+		int rc = cf_sink_close(r->sinks[t], &st, err);
+		r->sinks[t] = NULL;
+		if (rc != CF_OK)
+			return CF_ERR_IO;
+		struct part p = {t, r->part_index[t], st.rows, st.bytes, ""};
+		char path[4096];
+		struct stat sb;
+		part_path(r, t, p.index, path, sizeof path);
+		/* array formats write a directory: its files are listed in it, not hashed here */
+		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && cf_sha256_file(path, p.sha, err) < 0)
+			return CF_ERR_IO;
+		if (parts_add(r, &p) < 0) {
+			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+			return CF_ERR_NOMEM;
+		}
+		r->part_index[t]++;
+		r->part_rows[t] = 0;
+	}
+	return CF_OK;
+}
+
+/* A checkpoint: the inputs committed so far are on disk for good. Their
+ * journal lines are written first (flush_batch), then every open part is
+ * closed, then one line names the parts; --resume continues after the
+ * last such line. */
+static int checkpoint(struct run *r, size_t *announced, char *err)
+{
+	int rc = flush_batch(r, announced, err);
+	size_t first = r->nparts;
+	if (rc == CF_OK)
+		rc = parts_close(r, 0, err);
+	if (rc != CF_OK)
+		return rc;
+	FILE *j = r->journal;
+	errno = 0;
+	fprintf(j, "{\"checkpoint\":%u,\"inputs\":%zu,\"parts\":[", r->checkpoints, r->head);
+	for (size_t k = first; k < r->nparts; k++)
+		fprintf(j, "%s[%u,%u,%" PRIu64 ",%" PRIu64 ",\"%s\"]", k > first ? "," : "", r->parts[k].table,
+		        r->parts[k].index, r->parts[k].rows, r->parts[k].bytes, r->parts[k].sha);
+	fputs("]}\n", j);
+	if (fflush(j) != 0 || ferror(j))
+		return io_fail(r, r->path_journal, err);
+	r->checkpoints++;
+	return CF_OK;
+}
+
+/* --resume of a table run: the journal's inputs up to its last checkpoint
+ * are restored, its parts kept, anything after removed. Returns the
+ * inputs restored or a status. */
+static long tables_resume(struct run *r, char *err)
+{
+	FILE *j = fopen(r->path_journal, "r");
+	if (!j)
+		return 0;
+	cf_run_file *keep = malloc(r->n * sizeof *keep); /* the slots as they were, for undoing */
+	if (!keep) {
+		fclose(j);
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		keep[i] = r->slots[i].f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long k = 0, committed = 0;
+	off_t good = 0, at = 0;
+	int ok_header = 0;
+	if ((len = getline(&line, &cap, j)) > 0 && !strcmp(line, r->hdr_line)) {
+		ok_header = 1;
+		good = at = len;
+		while ((len = getline(&line, &cap, j)) > 0 && line[len - 1] == '\n') {
+			line[len - 1] = 0;
+			at += len;
+			unsigned ck;
+			size_t inputs;
+			int off = 0;
+			if (sscanf(line, "{\"checkpoint\":%u,\"inputs\":%zu,\"parts\":[%n", &ck, &inputs, &off) == 2 && off) {
+				if (inputs != (size_t)k)
+					break;
+				const char *p = line + off;
+				int bad = 0;
+				while (*p == '[' || *p == ',') {
+					if (*p == ',')
+						p++;
+					struct part pt;
+					int n = 0;
+					if (sscanf(p, "[%u,%u,%" SCNu64 ",%" SCNu64 ",\"%64[0-9a-f]\"]%n", &pt.table, &pt.index, &pt.rows,
+					           &pt.bytes, pt.sha, &n) != 5 &&
+					    (pt.sha[0] = 0,
+					     sscanf(p, "[%u,%u,%" SCNu64 ",%" SCNu64 ",\"\"]%n", &pt.table, &pt.index, &pt.rows, &pt.bytes,
+					            &n) != 4))
+						bad = 1;
+					if (bad || !n || pt.table >= r->n_tables || pt.index != r->part_index[pt.table] ||
+					    parts_add(r, &pt) < 0) {
+						bad = 1;
+						break;
+					}
+					r->part_index[pt.table]++;
+					r->table_rows[pt.table] += pt.rows;
+					p += n;
+				}
+				if (bad || strcmp(p, "]}"))
+					break;
+				committed = k;
+				good = at;
+				r->checkpoints = ck + 1;
+				continue;
+			}
+			if ((size_t)k >= r->n || journal_parse(r, line, (size_t)k) < 0)
+				break;
+			k++;
+		}
+	}
+	free(line);
+	fclose(j);
+	/* the inputs after the last checkpoint are done again */
+	for (long i = committed; i < k; i++) {
+		r->slots[i].f = keep[i];
+		r->slots[i].error[0] = 0;
+		r->slots[i].ids = 0;
+		if (r->slots[i].named_vals)
+			memset(r->slots[i].named_vals, 0, r->n_named * sizeof(uint64_t));
+	}
+	free(keep);
+	if (!ok_header) {
+		snprintf(err, CF_ERRBUF_SIZE,
+		         "%s belongs to another run (other options, inputs or format): remove it or run without --resume",
+		         r->path_journal);
+		return CF_ERR_ARG;
+	}
+	for (long i = 0; i < committed; i++) {
+		struct slot *s = &r->slots[i];
+		struct stat st;
+		if (s->f.skipped || !strcmp(s->f.path, "-"))
+			continue;
+		int gone = stat(s->f.path, &st) != 0;
+		if (gone ? s->f.size != 0 || s->f.mtime_ns != 0
+		         : (uint64_t)st.st_size != s->f.size ||
+		               (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != s->f.mtime_ns) {
+			snprintf(err, CF_ERRBUF_SIZE, "%s %s since the interrupted run: run without --resume", s->f.path,
+			         gone ? "was removed" : "changed");
+			return CF_ERR_ARG;
+		}
+	}
+	/* the recorded parts must be there */
+	for (size_t p = 0; p < r->nparts; p++) {
+		char path[4096];
+		struct stat st;
+		part_path(r, r->parts[p].table, r->parts[p].index, path, sizeof path);
+		if (stat(path, &st) != 0) {
+			snprintf(err, CF_ERRBUF_SIZE, "%.200s is missing (%.200s names it): run without --resume", path,
+			         r->path_journal);
+			return CF_ERR_ARG;
+		}
+	}
+	for (uint32_t t = 0; t < r->n_tables; t++) {
+		remove_tree_parts(r->table_paths[t], r->part_index[t]);
+		r->table_base[t] = r->table_rows[t];
+	}
+	if (truncate(r->path_journal, good) != 0)
+		return io_fail(r, r->path_journal, err);
+	return committed;
+}
+
+/* CF_RUN_TABLES: the tables of worker 0's producer (every worker's has
+ * the same), their directories, and the journal; with resume, what the
+ * interrupted run finished. Returns the inputs restored, or a status. */
 static int tables_open(struct run *r, struct worker *w0, char *err)
 {
 	const cf_run_opts *o = r->o;
@@ -1114,17 +1431,40 @@ static int tables_open(struct run *r, struct worker *w0, char *err)
 			snprintf(err, CF_ERRBUF_SIZE, "producer %s: table %u has no schema or a bad name", po->name, t);
 			return CF_ERR_ARG;
 		}
-		size_t cap = strlen(o->output) + strlen(name) + strlen(r->sink_ops->extension) + 2;
+		/* the table's directory of parts */
+		size_t cap = strlen(o->output) + strlen(name) + 2;
 		if (!(r->table_paths[t] = malloc(cap))) {
 			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
 			return CF_ERR_NOMEM;
 		}
-		snprintf(r->table_paths[t], cap, "%s/%s%s", o->output, name, r->sink_ops->extension);
+		snprintf(r->table_paths[t], cap, "%s/%s", o->output, name);
 	}
-	for (uint32_t t = 0; t < n; t++)
-		if (cf_sink_open(o->sink, r->schemas[t], r->table_paths[t], o->sink_opts, &r->sinks[t], err) != CF_OK)
+	if (!(r->part_index = calloc(n ? n : 1, sizeof *r->part_index)) ||
+	    !(r->part_rows = calloc(n ? n : 1, sizeof *r->part_rows))) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	r->part_limit = o->part_rows ? o->part_rows : CF_RUN_PART_ROWS;
+	long done = 0;
+	if (o->resume && (done = tables_resume(r, err)) < 0)
+		return (int)done;
+	r->resumed = o->resume && done > 0;
+	for (uint32_t t = 0; t < n; t++) {
+		if (!r->resumed)
+			remove_tree_parts(r->table_paths[t], 0);
+		if (mkdir(r->table_paths[t], 0777) != 0 && errno != EEXIST) {
+			snprintf(err, CF_ERRBUF_SIZE, "cannot create %s: %s", r->table_paths[t], strerror(errno));
 			return CF_ERR_IO;
-	return CF_OK;
+		}
+	}
+	if (!r->resumed) {
+		if (!(r->journal = fopen(r->path_journal, "w")) || fputs(r->hdr_line, r->journal) < 0 ||
+		    fflush(r->journal) != 0)
+			return io_fail(r, r->path_journal, err);
+	} else if (!(r->journal = fopen(r->path_journal, "a"))) {
+		return io_fail(r, r->path_journal, err);
+	}
+	return (int)done;
 }
 
 /* Sets the output up: partial file, journal, gzip stream or Parquet
@@ -1148,24 +1488,25 @@ static long output_open(struct run *r, char *err)
 		r->fd = 1;
 		return out_text(r, o->header ? o->header : "", o->header_len, err);
 	}
-	if (o->resume && o->format != CF_RUN_TEXT) {
+	if (o->resume && o->format != CF_RUN_TEXT && o->format != CF_RUN_TABLES) {
 		snprintf(err, CF_ERRBUF_SIZE, "--resume is not supported for %s output (%s): run without --resume",
 		         o->format == CF_RUN_PARQUET ? "Parquet" : o->format == CF_RUN_TABLES ? "table" : "gzip", o->output);
 		return CF_ERR_UNSUPPORTED;
 	}
 	if (o->format == CF_RUN_TABLES) {
 		/* the sinks open once the workers' producers say what the tables are */
-		if (mkdir(o->output, 0777) != 0 && errno != EEXIST) {
+		if (mkdir_p(o->output) != 0) {
 			snprintf(err, CF_ERRBUF_SIZE, "cannot create %s: %s", o->output, strerror(errno));
 			return CF_ERR_IO;
 		}
 		if (!(r->path_manifest = str_cat(o->output, "/manifest.json")) ||
-		    !(r->path_manifest_tmp = str_cat(o->output, "/manifest.json.partial"))) {
+		    !(r->path_manifest_tmp = str_cat(o->output, "/manifest.json.partial")) ||
+		    !(r->path_journal = str_cat(o->output, "/.cuflow-journal")) || journal_header(r) < 0) {
 			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
 			return CF_ERR_NOMEM;
 		}
 		unlink(r->path_manifest);
-		return 0;
+		return 0; /* resume: tables_open, once the tables are known */
 	}
 	if (!(r->path_partial = str_cat(o->output, ".partial")) || !(r->path_journal = str_cat(o->output, ".journal")) ||
 	    !(r->path_manifest = str_cat(o->output, ".manifest.json")) ||
@@ -1237,31 +1578,22 @@ static int output_finish(struct run *r, cf_run_result *res, char *err)
 	if (r->fd == 1)
 		return CF_OK;
 	if (o->format == CF_RUN_TABLES) {
-		for (uint32_t t = 0; t < r->n_tables; t++) {
-			cf_sink_stats st;
-			int rc = cf_sink_close(r->sinks[t], &st, err);
-			r->sinks[t] = NULL;
-			if (rc != CF_OK) {
-				for (uint32_t k = 0; k < t; k++)
-					unlink(r->table_paths[k]);
-				for (uint32_t k = t + 1; k < r->n_tables; k++) {
-					cf_sink_abort(r->sinks[k]);
-					r->sinks[k] = NULL;
-				}
-				return CF_ERR_IO;
-			}
-			r->table_bytes[t] = st.bytes;
-			struct stat sb;
-			/* array formats write a directory: its files are listed in it, not hashed here */
-			if (stat(r->table_paths[t], &sb) == 0 && S_ISREG(sb.st_mode) &&
-			    cf_sha256_file(r->table_paths[t], r->table_sha[t], err) < 0)
-				return CF_ERR_IO;
-			res->bytes += st.bytes;
+		/* the last parts (no checkpoint line: the manifest is the end) */
+		if (parts_close(r, 1, err) < 0)
+			return CF_ERR_IO;
+		for (size_t k = 0; k < r->nparts; k++) {
+			r->table_bytes[r->parts[k].table] += r->parts[k].bytes;
+			res->bytes += r->parts[k].bytes;
 		}
 		if (write_manifest(r, "", res->bytes, now_s() - r->start, err) < 0)
 			return CF_ERR_IO;
 		if (rename(r->path_manifest_tmp, r->path_manifest) != 0)
 			return io_fail(r, r->path_manifest, err);
+		if (r->journal) {
+			fclose(r->journal);
+			r->journal = NULL;
+			unlink(r->path_journal);
+		}
 		return CF_OK;
 	}
 	if (r->sink) {
@@ -1416,23 +1748,25 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		rc = (int)done;
 		goto out;
 	}
-	/* the inputs a resumed run has committed already */
-	for (long i = 0; i < done; i++) {
-		struct slot *s = &r->slots[i];
-		s->f.first_id = r->id_offset + 1;
-		r->id_offset += s->f.counters.flows;
-		r->rows += s->f.rows;
-		__atomic_add_fetch(&r->bytes_finished, s->f.skipped ? 0 : s->f.size, __ATOMIC_RELAXED);
-		res->files_resumed++;
-	}
-	r->next = r->head = (size_t)done;
 	for (uint32_t i = 0; i < nw; i++) {
 		ws[i].r = r;
 		if ((rc = worker_open(&ws[i], err)) < 0)
 			goto out;
 	}
-	if (o->format == CF_RUN_TABLES && (rc = tables_open(r, &ws[0], err)) < 0)
+	if (o->format == CF_RUN_TABLES && (done = tables_open(r, &ws[0], err)) < 0) {
+		rc = (int)done;
 		goto out;
+	}
+	/* the inputs a resumed run has committed already */
+	for (long i = 0; i < done; i++) {
+		struct slot *s = &r->slots[i];
+		s->f.first_id = r->id_offset + 1;
+		r->id_offset += s->ids;
+		r->rows += s->f.rows;
+		__atomic_add_fetch(&r->bytes_finished, s->f.skipped ? 0 : s->f.size, __ATOMIC_RELAXED);
+		res->files_resumed++;
+	}
+	r->next = r->head = (size_t)done;
 	snprintf(res->backend, sizeof res->backend, "%s", cf_backend_name(ws[0].backend));
 	snprintf(res->backend_note, sizeof res->backend_note, "%s", cf_backend_note(ws[0].backend));
 	for (uint32_t i = 0; i < nw; i++) {
@@ -1535,6 +1869,13 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		pthread_cond_broadcast(&r->wake_workers);
 		pthread_mutex_unlock(&r->mu);
 		int stop = o->stop_after_commits && commits >= o->stop_after_commits;
+		int full = 0;
+		for (uint32_t t = 0; t < r->n_tables; t++)
+			full |= r->part_rows[t] >= r->part_limit;
+		if (full && (rc = checkpoint(r, &announced, err)) < 0) {
+			fail(r, rc, err);
+			break;
+		}
 		if (stop || r->stage_len >= STAGE_BYTES || now_s() - r->last_flush >= BATCH_SECONDS) {
 			if ((rc = flush_batch(r, &announced, err)) < 0) {
 				fail(r, rc, err);
@@ -1631,6 +1972,9 @@ out:
 	free(r->table_bytes);
 	free(r->table_sha);
 	free(r->named);
+	free(r->parts);
+	free(r->part_index);
+	free(r->part_rows);
 	free(r->stage);
 	free(r->jbuf);
 	free(r->path_partial);

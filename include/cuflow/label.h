@@ -48,7 +48,9 @@
  * and on time overlap: the flow's [first, last] packet times must meet
  * the row's range shifted by time_offset_ns and widened by slack_ns on
  * both sides. A flow that matches nothing gets default_label, or is
- * dropped when there is none.
+ * dropped when there is none. (cf_label_opts.match =
+ * CF_LABEL_MATCH_TUPLE_DIRECTIONAL reads CICFlowMeter CSVs as netml
+ * does instead: one direction, no times, the last row wins; see there.)
  *
  * CSV text: comma-separated, header names compared case-insensitively
  * with surrounding spaces trimmed (CIC headers read " Source IP"), fields
@@ -99,6 +101,12 @@ typedef struct cf_label_query {
 	int64_t first_ns, last_ns;      /* first/last packet, ns since the Unix epoch (UTC) */
 } cf_label_query;
 
+/* cf_label_opts.match */
+enum cf_label_match {
+	CF_LABEL_MATCH_TIME = 0,             /* default: either orientation, time overlap (above) */
+	CF_LABEL_MATCH_TUPLE_DIRECTIONAL = 1 /* netml 0.7.1's label_flows (cf_label_opts) */
+};
+
 typedef struct cf_label_opts {
 	const char *default_label;  /* label for unmatched flows; NULL: drop them */
 	int64_t time_offset_ns;     /* added to every time in the CSV before comparing;
@@ -124,10 +132,31 @@ typedef struct cf_label_opts {
 	 * (24-hour files such as CSE-CIC-IDS2018's "14/02/2018 08:31:01"). An
 	 * explicit AM/PM always wins. */
 	int pm_hours_below;
+	/* CF_LABEL_MATCH_TIME (0, default): everything above.
+	 * CF_LABEL_MATCH_TUPLE_DIRECTIONAL: netml 0.7.1's label_flows, which
+	 * looks each flow's (src ip, dst ip, src port, dst port, protocol) up
+	 * in a dict built from the CSV rows:
+	 *  - the header must name Source IP, Destination IP, Source Port,
+	 *    Destination Port, Protocol and Label (or the short names);
+	 *    Timestamp and Flow Duration are not needed and not read, a rules
+	 *    header gives CF_ERR_UNSUPPORTED;
+	 *  - ports are whole numbers 0..65535 as strtod reads them ("80" and
+	 *    "80.0" alike: pandas reads them so), Protocol an integer 0..255
+	 *    (strtol); anything else fails the open (CF_ERR_CORRUPT, FILE:LINE);
+	 *  - a row whose two addresses are not both IPv4 or both IPv6 is
+	 *    skipped (netml compares the text with scapy's: it never matches);
+	 *  - any Label text is a name, empty included;
+	 *  - a flow matches the rows with its exact 5-tuple in its own
+	 *    direction only (ports compared for ICMP too), whatever the times;
+	 *    of several, the LAST row in the file wins (ambiguous counted
+	 *    when their labels differ); unmatched: default_label or drop.
+	 * time_offset_ns, slack_ns, month_first and pm_hours_below are not
+	 * used. Other values: CF_ERR_ARG. */
+	int match;
 } cf_label_opts;
 
 /* All zero: drop unmatched flows, no offset, no slack, day first,
- * 24-hour times. */
+ * 24-hour times, CF_LABEL_MATCH_TIME. */
 void cf_label_opts_default(cf_label_opts *o);
 /* Sets the time fields for the CIC-IDS2017 CSVs: time_offset_ns = +3 h,
  * slack_ns = 1 s, month_first = 0, pm_hours_below = 8. default_label is
@@ -171,6 +200,8 @@ const char *cf_labeler_name(const cf_labeler *l, uint32_t id);
 int cf_labeler_find(const cf_labeler *l, const char *name);
 /* "constant", "cicflowmeter" or "rules". */
 const char *cf_labeler_format(const cf_labeler *l);
+/* The CSV path given to open; NULL for constant labelers. */
+const char *cf_labeler_source(const cf_labeler *l);
 
 /* Counters since open. */
 typedef struct cf_label_totals {

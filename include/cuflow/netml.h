@@ -6,9 +6,9 @@
  *
  * Use: cf_netml_open, feed packets (cf_netml_scan_file, or cf_netml_add
  * from your own decode loop), cf_netml_finish (flows, interval,
- * subflows), optionally cf_netml_label_csv, then cf_netml_features for
- * each type, in row blocks of any size. Every packet not used is counted
- * by reason (cf_netml_counters).
+ * subflows), optionally cf_netml_label_csv or cf_netml_label_with, then
+ * cf_netml_features for each type, in row blocks of any size. Every
+ * packet not used is counted by reason (cf_netml_counters).
  *
  * Memory: netml's split interval and dimension are quantiles over the
  * whole capture, so the kept packets' metadata is held until the end:
@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cuflow/label.h"
 #include "cuflow/packet.h"
 #include "cuflow/scan.h"
 
@@ -90,12 +91,26 @@ int cf_netml_scan_file(cf_netml *h, const char *path, const cf_scan_opts *opts, 
  * gap (netml 0.7.1 crashes on both), with the reason in cf_netml_error. */
 int cf_netml_finish(cf_netml *h);
 
-/* Labels (after finish, before features; at most once). A CIC-IDS2017 /
- * CICFlowMeter CSV: the columns " Source IP", " Destination IP",
- * " Source Port", " Destination Port", " Protocol" and " Label" (spaces
- * around names ignored); label 0 for BENIGN/NORMAL (any case), else 1;
- * a later row wins for the same directional 5-tuple; subflows without a
- * row are dropped (counted). Errors name the file and line. */
+/* Labels (after finish, before features; at most once), from the
+ * library's labeler (cuflow/label.h): each subflow's flow, as its
+ * directional 5-tuple (the IPv6 pseudo-flow as IP version 0) and the
+ * subflow's first/last packet times, goes to cf_labeler_match; the name
+ * it gets gives label 0 when it is BENIGN or NORMAL (any case), else 1;
+ * subflows it drops are dropped and counted (pkts_unlabelled,
+ * subflows_unlabelled). The labeler is only read from, so one opened
+ * once serves every capture. CF_OK; CF_ERR_NO_DATA when no subflow is
+ * left; CF_ERR_ARG (NULL, before finish, twice); CF_ERR_NOMEM. errbuf
+ * (may be NULL) and cf_netml_error get the message. */
+int cf_netml_label_with(cf_netml *h, cf_labeler *l, char *errbuf);
+/* netml 0.7.1's label_flows: cf_netml_label_with a labeler opened on a
+ * CIC-IDS2017 / CICFlowMeter CSV with match =
+ * CF_LABEL_MATCH_TUPLE_DIRECTIONAL (columns " Source IP",
+ * " Destination IP", " Source Port", " Destination Port", " Protocol",
+ * " Label", spaces around names ignored; the same directional 5-tuple
+ * only, no times, a later row wins), then closed. Errors of the file
+ * are cf_labeler_open_csv's and name the file and line. To label many
+ * captures with one file, open the labeler once and call
+ * cf_netml_label_with. */
 int cf_netml_label_csv(cf_netml *h, const char *path, char *errbuf);
 /* Every subflow gets `label`. */
 void cf_netml_label_constant(cf_netml *h, int64_t label);

@@ -83,9 +83,10 @@ const cf_producer_ops *cf_producer_features(void);
  *
  * Every other quantile (split interval, SAMP width) stays per file.
  * Decoding reads the outer headers only (tunnels not followed), as
- * cf_netml_scan_file. Labels: a CIC-IDS2017 CSV (cf_netml_label_csv,
- * read again for each file, whose subflows without a row are dropped and
- * counted) or one constant. A file where netml has no rows or would crash
+ * cf_netml_scan_file. Labels: a CIC-IDS2017 CSV, loaded once at open into
+ * the library's labeler (CF_LABEL_MATCH_TUPLE_DIRECTIONAL) and applied to
+ * each file with cf_netml_label_with (subflows without a row are dropped
+ * and counted), or one constant. A file where netml has no rows or would crash
  * (its CF_ERR_NO_DATA: no flow survives, a zero split interval or SAMP
  * width with gaps, no subflow in the label file) adds no rows to any
  * table and is counted (counter "files_no_data"); it is not an error.

@@ -80,6 +80,8 @@ void cf_run_inputs_free(cf_run_inputs *in);
 /* Bytes of output a worker holds for a file that is not yet being
  * committed before it waits. */
 #define CF_RUN_QUEUE_BYTES (32u << 20)
+/* Rows of a table part before a checkpoint closes the parts (CF_RUN_TABLES). */
+#define CF_RUN_PART_ROWS (1u << 20)
 
 enum cf_run_format {
 	CF_RUN_TEXT = 0,     /* rows of text (CSV, JSON lines) from cf_run_opts.row */
@@ -156,12 +158,20 @@ typedef struct cf_run_opts {
 	 * "npy", "jsonl"; sink_opts, NULL for the defaults), and the manifest
 	 * to OUTPUT/manifest.json. OUTPUT is created when missing. Rows come in
 	 * input order then in each file's own order; CF_COLUMN_RUN_ID and
-	 * CF_COLUMN_ROW_NUMBER columns are numbered over the run. No resume
-	 * yet (CF_ERR_UNSUPPORTED). flow, row, header are not used. */
+	 * CF_COLUMN_ROW_NUMBER columns are numbered over the run.
+	 * Each table is a directory of parts, OUTPUT/T/part-00000<extension>,
+	 * ...: once a table's open part holds part_rows rows, at the end of the
+	 * input being committed, every table's part is closed (a checkpoint:
+	 * a journal line, OUTPUT/.cuflow-journal), so parts end at the same
+	 * inputs for every jobs count. With resume, a killed run goes on after
+	 * its last checkpoint (later parts and temporaries removed); the parts
+	 * and manifest equal an uninterrupted run's. flow, row, header are not
+	 * used. */
 	const cf_producer_ops *producer;
 	const void *producer_config;
 	const char *sink;
 	const cf_sink_opts *sink_opts;
+	uint64_t part_rows;         /* CF_RUN_TABLES: rows that close a part (0: CF_RUN_PART_ROWS) */
 	/* Testing only: after this many inputs are committed (this process),
 	 * the run stops as if killed (returns CF_ERR_IO without cleaning up).
 	 * 0: never. */
