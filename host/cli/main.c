@@ -1,4 +1,5 @@
 /* cuflow: entry point, dispatch to subcommands. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,13 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* Buffers of a few MB (a reader's per file, a worker's chunks) come from
+	 * the heap and stay there between files: glibc's defaults mmap and
+	 * unmap them (and trim the heap) once per file, which on thousands of
+	 * small captures was thousands of page faults and, with --jobs, TLB
+	 * shootdowns between the workers' cores. */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;
