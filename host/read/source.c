@@ -392,7 +392,22 @@ static int stream_init(cf_source *s, uint64_t size, char *errbuf)
 		return CF_ERR_NOMEM;
 	}
 	s->buf = s->own;
-	/* sniff compression from the first raw bytes */
+	/* sniff compression from the first raw bytes. A small file read whole
+	 * into raw here would then be copied into the window; read a few bytes,
+	 * so a plain one goes straight into the window (plain_produce) */
+	if (small && s->fd >= 0 && !s->mem) {
+		ssize_t n;
+		do
+			n = read(s->fd, s->raw, 64);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "read error: %s", strerror(errno));
+			return CF_ERR_IO;
+		}
+		s->raw_eof = n == 0;
+		s->raw_len = (size_t)n;
+		s->raw_total = (uint64_t)n;
+	}
 	while (s->raw_len < 6 && !s->raw_eof)
 		if (raw_fill(s) < 0) {
 			snprintf(errbuf, CF_ERRBUF_SIZE, "%s", s->err);
