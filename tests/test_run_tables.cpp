@@ -299,6 +299,52 @@ TEST(RunTables, KilledAndResumedEqualsUninterrupted)
 	}
 }
 
+// `cuflow info --jobs N -o DIR`: the "summary" producer's inventory has,
+// for every input, the numbers `cuflow info --json` prints for it (whose
+// counts the corpus tests check against capinfos and tshark).
+TEST(RunTables, InfoInventoryEqualsInfoJson)
+{
+	std::string out = cft::temp_path("inventory"), js = cft::temp_path("inventory.json");
+	std::vector<std::string> files = corpus().files;
+	std::string shared = cft::shared_dir() + "/captures/libpcap";
+	if (cft::exists(shared)) {
+		std::string list;
+		cft::run("LC_ALL=C find " + cft::shq(shared) + " -type f | LC_ALL=C sort", &list);
+		for (const std::string &l : cft::split(list, '\n'))
+			if (!l.empty())
+				files.push_back(l);
+	}
+	std::string args;
+	for (const std::string &f : files)
+		args += " " + cft::shq(f);
+	EXPECT_EQ(cft::run(cf() + " info -q --jobs 2 --format jsonl -o " + cft::shq(out) + args + " 2>/dev/null"), 2);
+	// (cft::run appends 2>&1: the group keeps stderr out of the file)
+	EXPECT_EQ(cft::run("{ " + cf() + " info -q --json" + args + " > " + cft::shq(js) + "; } 2>/dev/null"), 2);
+	std::string script =
+	    "import json,sys\n"
+	    "rows=[json.loads(l) for l in open(sys.argv[1]+'/summary/part-00000.jsonl')]\n"
+	    "info=json.load(open(sys.argv[2]))['files']\n"
+	    "assert len(rows)==len(info)>10,(len(rows),len(info))\n"
+	    "lay=['ipv4','ipv6','tcp','udp','icmp','icmpv6','sctp','other','vlan','mpls','pppoe','tunnel','arp']\n"
+	    "bad=0\n"
+	    "for r,f in zip(rows,info):\n"
+	    "  assert r['input']==f['path'],(r['input'],f['path'])\n"
+	    "  assert (r['status']!='ok')==('error' in f and f['error'] is not None),(r,f.get('error'))\n"
+	    "  bad+=r['status']!='ok'\n"
+	    "  if f.get('format') is not None: assert r['format']==f['format'] and r['compression']==f['compression'],(r['format'],f['format'],r['compression'],f.get('compression'))\n"
+	    "  else: assert r['format']=='' and r['compression']==''\n"
+	    "  for k in ('packets','captured_bytes','wire_bytes'): assert r[k]==f.get(k,0),(k,r[k],f.get(k))\n"
+	    "  if f.get('packets'): assert r['first_ns']==f['first_ns'] and r['last_ns']==f['last_ns']\n"
+	    "  for k in lay: assert r['frames_'+k]==f.get(k,0),(k,r['input'])\n"
+	    "  assert r['skipped_none']==f.get('decoded',0)\n"
+	    "  for k,v in f.get('skipped',{}).items(): assert r['skipped_'+k]==v,(k,r['input'])\n"
+	    "assert bad>=1\n"
+	    "print('ok',len(rows),bad)\n";
+	std::string sp = cft::temp_path("inventory.py"), log;
+	cft::write_file(sp, std::vector<uint8_t>(script.begin(), script.end()));
+	EXPECT_EQ(cft::run("python3 " + cft::shq(sp) + " " + cft::shq(out) + " " + cft::shq(js) + " 2>&1", &log), 0) << log;
+}
+
 // Outputs of an earlier run inside an input directory are not inputs: the
 // output, its manifest (flows) and a table run's output directory are
 // listed as skipped ("the run's own output"), not read as damaged captures.

@@ -25,16 +25,6 @@ int cmd_flowpic(int argc, char **argv);
 
 /* An IP address as text (inet_ntop; "?" when impossible). */
 void cli_ip_str(const uint8_t *a, int version, char *out, size_t cap);
-/* The same text written at p (room: INET6_ADDRSTRLEN); returns its end. */
-char *cli_ip_put(char *p, const uint8_t *a, int version);
-/* s written at p (no terminator); returns its end. */
-char *cli_str_put(char *p, const char *s);
-/* A flow's identity columns, as flows.csv of both flows and extract have
- * them: id,end_reason,src_ip,dst_ip,src_port,dst_port,protocol,ip_version,
- * vlan_id,tunnel_id (no trailing comma); returns the end. */
-char *cli_flow_ident_put(char *p, const cf_flow_record *r);
-/* Their names, for the header row. */
-#define CLI_FLOW_IDENT_HEADER "id,end_reason,src_ip,dst_ip,src_port,dst_port,protocol,ip_version,vlan_id,tunnel_id"
 /* s as a quoted JSON string (quotes, backslashes, control bytes escaped). */
 void cli_json_str(FILE *o, const char *s);
 /* v as one CSV field: as it is, or quoted (quotes doubled) when it holds a
@@ -148,13 +138,6 @@ int cli_parse_jobs(const char *cmd, const char *arg, uint32_t *jobs);
 int cli_parse_row_group(cf_sink_opts *o, const char *cmd, const char *arg);
 /* Returns the exit status. */
 int cli_run_tables(const cli_tables *t, char **args, int n);
-
-/* Joy-compatible JSON lines (flows_jsonl.c): the configuration line, one
- * flow record (zeros: list empty packets too), and the most bytes a
- * record takes with these options. Each returns the end of its text. */
-char *cli_joy_config(char *p, const cf_flow_opts *fo, int zeros);
-char *cli_joy_record(char *p, const cf_flow_record *r, int zeros);
-size_t cli_joy_record_max(const cf_flow_opts *fo);
 
 /* Shared by the dataset commands (extract, flowpic): the label options
  * and the labeler they imply. */

@@ -1,114 +1,29 @@
 /*
  * cuflow flows: one row per flow, written as flows end (never all in
- * memory), with counters on stderr at the end: CSV, or Joy-compatible
- * JSON lines (flows_jsonl.c), by the output's name or --format; a name
- * ending in .gz is gzip-compressed. Damaged files are reported and the
- * run goes on with the next one; the exit status is then 2. Each capture
- * is its own stream of flows: the engine is flushed (end_of_input) at the
- * end of every file; ids keep counting. The run itself is the library's
- * driver (cf_run, include/cuflow/run.h): inputs may be directories, globs
- * and @lists, --jobs N workers give the same bytes, a manifest is written
- * beside the output, --resume continues a killed run (docs/run.md).
+ * memory), with counters on stderr at the end: CSV or Joy-compatible JSON
+ * lines (formatted by the library: cuflow/flow_text.h), or Parquet, by
+ * the output's name or --format; a name ending in .gz is gzip-compressed.
+ * Damaged files are reported and the run goes on with the next one; the
+ * exit status is then 2. Each capture is its own stream of flows: the
+ * engine is flushed (end_of_input) at the end of every file; ids keep
+ * counting. The run itself is the library's driver (cf_run,
+ * include/cuflow/run.h): inputs may be directories, globs and @lists,
+ * --jobs N workers give the same bytes, a manifest is written beside the
+ * output, --resume continues a killed run (docs/run.md).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cuflow/cuflow.h"
 #include "cli.h"
-#include "common/text_fmt.h"
-
-/* The header's text (a memory stream) and the formatting options the
- * workers share (read only). */
-typedef struct sink {
-	FILE *f;
-	int failed;
-	int zeros;      /* JSON lines: list empty packets */
-	char *row;      /* the header's scratch */
-} sink;
-
-static int sink_write(sink *o, const char *buf, size_t n)
-{
-	if (o->failed)
-		return CF_ERR_IO;
-	if (fwrite(buf, 1, n, o->f) != n)
-		o->failed = 1;
-	return o->failed ? CF_ERR_IO : CF_OK;
-}
 
 static int ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), k = strlen(suffix);
 	return n >= k && !strcmp(s + n - k, suffix);
-}
-
-static const char *const dir_prefix[3] = {"bidirectional", "src2dst", "dst2src"};
-static const char *const flag_names[CF_FF_COUNT] = {"syn", "cwr", "ece", "urg", "ack", "psh", "rst", "fin"};
-
-static int csv_header(sink *o)
-{
-	char h[8192];
-	int n = snprintf(h, sizeof h, "%s", CLI_FLOW_IDENT_HEADER);
-	for (int d = 0; d < 3; d++) {
-		const char *p = dir_prefix[d];
-		n += snprintf(h + n, sizeof h - n, ",%s_first_seen_ns,%s_last_seen_ns,%s_duration_ns,%s_packets,%s_bytes", p,
-		              p, p, p, p);
-		n += snprintf(h + n, sizeof h - n, ",%s_min_ps,%s_mean_ps,%s_stddev_ps,%s_max_ps,%s_p25_ps,%s_p50_ps,%s_p75_ps",
-		              p, p, p, p, p, p, p);
-		n += snprintf(h + n, sizeof h - n, ",%s_min_piat_ns,%s_mean_piat_ns,%s_stddev_piat_ns,%s_max_piat_ns", p, p,
-		              p, p);
-		for (int f = 0; f < CF_FF_COUNT; f++)
-			n += snprintf(h + n, sizeof h - n, ",%s_%s_packets", p, flag_names[f]);
-	}
-	n += snprintf(h + n, sizeof h - n, "\n");
-	return sink_write(o, h, (size_t)n);
-}
-
-/* A row is built in a buffer (one stdio call per flow): printf was most
- * of the run on captures of many short flows. */
-#define ROW_MAX 4096
-
-static char *csv_stats(char *p, const cf_flow_stats *a)
-{
-	const int64_t i[3] = {a->first_ns, a->last_ns, a->duration_ns};
-	for (int k = 0; k < 3; k++) {
-		*p++ = ',';
-		p = cf_fmt_i64(p, i[k]);
-	}
-	*p++ = ',';
-	p = cf_fmt_u64(p, a->packets);
-	*p++ = ',';
-	p = cf_fmt_u64(p, a->bytes);
-	*p++ = ',';
-	p = cf_fmt_u64(p, a->ps_min);
-	*p++ = ',';
-	p = cf_fmt_g17(p, a->ps_mean);
-	*p++ = ',';
-	p = cf_fmt_g17(p, a->ps_stddev);
-	*p++ = ',';
-	p = cf_fmt_u64(p, a->ps_max);
-	const double q[3] = {a->ps_p25, a->ps_p50, a->ps_p75};
-	for (int k = 0; k < 3; k++) {
-		*p++ = ',';
-		p = cf_fmt_g17(p, q[k]);
-	}
-	*p++ = ',';
-	p = cf_fmt_i64(p, a->piat_min);
-	*p++ = ',';
-	p = cf_fmt_g17(p, a->piat_mean);
-	*p++ = ',';
-	p = cf_fmt_g17(p, a->piat_stddev);
-	*p++ = ',';
-	p = cf_fmt_i64(p, a->piat_max);
-	for (int f = 0; f < CF_FF_COUNT; f++) {
-		*p++ = ',';
-		p = cf_fmt_u64(p, a->flag[f]);
-	}
-	return p;
 }
 
 static void usage(FILE *o)
@@ -152,71 +67,6 @@ static void usage(FILE *o)
 
 enum { OPT_FORMAT = 2000, OPT_ZEROS, OPT_JOBS, OPT_RESUME, OPT_ROW_GROUP };
 
-/* Rows for the run driver (cf_run): the same text as csv_row/jsonl_row,
- * with where the id's digits are, so the committer can write the run's
- * id there. */
-static size_t csv_row_at(void *user, const cf_flow_record *r, char *out, size_t *id_at, size_t *id_len)
-{
-	(void)user;
-	char *p = cli_flow_ident_put(out, r); /* starts with the id */
-	char digits[24];
-	*id_at = 0;
-	*id_len = (size_t)(cf_fmt_u64(digits, r->id) - digits);
-	p = csv_stats(p, &r->bidir);
-	p = csv_stats(p, &r->src2dst);
-	p = csv_stats(p, &r->dst2src);
-	*p++ = '\n';
-	return (size_t)(p - out);
-}
-
-static size_t jsonl_row_at(void *user, const cf_flow_record *r, char *out, size_t *id_at, size_t *id_len)
-{
-	const sink *o = user;
-	char *end = cli_joy_record(out, r, o->zeros);
-	static const char key[] = "\"flow_id\":";
-	const size_t k = sizeof key - 1;
-	char digits[24];
-	*id_len = (size_t)(cf_fmt_u64(digits, r->id) - digits);
-	*id_at = (size_t)(end - out); /* found below: the record's last flow_id key */
-	for (char *q = end - k; q >= out; q--)
-		if (!memcmp(q, key, k)) {
-			*id_at = (size_t)(q + k - out);
-			break;
-		}
-	return (size_t)(end - out);
-}
-
-/* What shapes the output, as JSON (the manifest records it; --resume
- * checks it): the format and every option that changes rows. */
-static char *options_json(const cli_flow *cf, const char *format, int zeros)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	if (!m)
-		return NULL;
-	const cf_flow_opts *fo = &cf->fo;
-	fprintf(m, "{\"command\": \"flows\", \"format\": \"%s\", \"zeros\": %s, \"idle_timeout_ns\": %" PRId64
-	           ", \"active_timeout_ns\": %" PRId64 ", \"tcp_linger_ns\": %" PRId64 ", \"tcp_end\": %d"
-	           ", \"unidirectional\": %d, \"size\": %d, \"orientation\": \"%s\", \"compat\": \"%s\", \"order\": \"%s\""
-	           ", \"max_flows\": %u, \"seq\": %u, \"ip_ids\": %u, \"decap\": %u, \"max_depth\": %u, \"filter\": ",
-	        format, zeros ? "true" : "false", fo->idle_timeout_ns, fo->active_timeout_ns, fo->tcp_linger_ns,
-	        fo->tcp_end, fo->unidirectional, fo->size_mode,
-	        fo->orientation == CF_ORIENT_CLIENT ? "client" : "first-packet",
-	        fo->compat == CF_COMPAT_NFSTREAM ? "nfstream" : "none", fo->end_order ? "end" : "first", fo->max_flows,
-	        fo->seq_len, fo->ip_ids, cf->cs.so.decode.decap, cf->cs.so.decode.max_depth);
-	if (cf->cs.filter_expr)
-		cli_json_str(m, cf->cs.filter_expr);
-	else
-		fputs("null", m);
-	fputc('}', m);
-	if (fclose(m) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 /* Reports of the run, in input order: damage as before, duplicates. */
 struct flows_report {
 	const char *cmd;
@@ -252,7 +102,7 @@ int cmd_flows(int argc, char **argv)
 		CLI_FLOW_LONGOPTS, {0, 0, 0, 0},
 	};
 	const char *out_path = NULL, *format = NULL;
-	sink out = {0};
+	cf_flow_text text = {CF_FLOW_TEXT_CSV, 0};
 	cli_flow cf;
 	cli_flow_init(&cf);
 	unsigned long jobs = 1;
@@ -276,7 +126,7 @@ int cmd_flows(int argc, char **argv)
 			}
 			format = optarg;
 			break;
-		case OPT_ZEROS: out.zeros = 1; break;
+		case OPT_ZEROS: text.zeros = 1; break;
 		case OPT_JOBS: {
 			char *end;
 			errno = 0;
@@ -339,33 +189,22 @@ int cmd_flows(int argc, char **argv)
 	ro.jobs = (uint32_t)jobs;
 	ro.resume = resume;
 	ro.sink_opts = &sink_opts;
-	char *header = NULL;
-	size_t header_len = 0;
+	char header[CF_FLOW_HEADER_MAX];
 	if (!parquet) {
-		out.row = malloc(jsonl ? cli_joy_record_max(&cf.fo) : ROW_MAX);
-		/* the header text, through the same writers as before */
-		out.f = open_memstream(&header, &header_len);
-		if (!out.row || !out.f) {
-			fprintf(stderr, "cuflow flows: out of memory\n");
-			free(out.row);
-			cf_run_inputs_free(inputs);
-			return CLI_EXIT_USAGE;
-		}
-		if (jsonl) {
-			char *end = cli_joy_config(out.row, &cf.fo, out.zeros);
-			sink_write(&out, out.row, (size_t)(end - out.row));
-		} else {
-			csv_header(&out);
-		}
-		fclose(out.f);
-		out.f = NULL;
+		text.format = jsonl ? CF_FLOW_TEXT_JOY : CF_FLOW_TEXT_CSV;
 		ro.header = header;
-		ro.header_len = header_len;
-		ro.row = jsonl ? jsonl_row_at : csv_row_at;
-		ro.row_max = jsonl ? cli_joy_record_max(&cf.fo) : ROW_MAX;
-		ro.row_user = &out;
+		ro.header_len = cf_flow_text_header(&text, &cf.fo, header);
+		ro.row = cf_flow_text_row;
+		ro.row_max = cf_flow_text_row_max(&text, &cf.fo);
+		ro.row_user = &text;
 	}
-	char *oj = options_json(&cf, ro.format_name, out.zeros);
+	/* what shapes the output, for the manifest (--resume checks it) */
+	size_t oj_len = cf_flow_options_json(NULL, 0, ro.format_name, text.zeros, &cf.fo, &cf.cs.so.decode,
+	                                     cf.cs.filter_expr);
+	char *oj = malloc(oj_len + 1);
+	if (oj)
+		cf_flow_options_json(oj, oj_len + 1, ro.format_name, text.zeros, &cf.fo, &cf.cs.so.decode,
+		                     cf.cs.filter_expr);
 	ro.options_json = oj;
 	struct flows_report rep = {"flows", NULL, 0, 0};
 	const char *k = getenv("CUFLOW_TEST_KILL_AFTER_COMMITS");
@@ -395,8 +234,6 @@ int cmd_flows(int argc, char **argv)
 		rc = res.files_damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
 	}
 	free(oj);
-	free(header);
-	free(out.row);
 	cf_run_inputs_free(inputs);
 	return rc;
 }

@@ -14,27 +14,9 @@
 #include "cuflow/cuflow.h"
 #include "cli.h"
 
-static const char *format_name(int f)
-{
-	switch (f) {
-	case CF_FORMAT_PCAP: return "pcap";
-	case CF_FORMAT_PCAPNG: return "pcapng";
-	case CF_FORMAT_SNOOP: return "snoop";
-	case CF_FORMAT_LIBPCAP: return "libpcap";
-	}
-	return "unknown";
-}
-
-static const char *compression_name(int c)
-{
-	switch (c) {
-	case CF_COMPRESSION_GZIP: return "gzip";
-	case CF_COMPRESSION_ZSTD: return "zstd";
-	case CF_COMPRESSION_LZ4: return "lz4";
-	case CF_COMPRESSION_XZ: return "xz";
-	}
-	return "none";
-}
+/* the library's names (cuflow/reader.h) */
+#define format_name cf_format_name
+#define compression_name cf_compression_name
 
 /* Layer bit index -> JSON key, in output order. */
 static const struct { int bit; const char *key; } layer_keys[] = {
@@ -170,6 +152,11 @@ static void usage(FILE *o)
 	      "                     of gre,ipip,vxlan,geneve,gtp,teredo,capwap,tzsp\n"
 	      "  --backend NAME     auto (default), cpu or cuda\n"
 	      "  --quiet            no progress line\n"
+	      "  -o DIR --jobs N    an inventory table instead: one row per input (the numbers\n"
+	      "                     above, the format, the error of a damaged file) in\n"
+	      "                     DIR/summary/part-NNNNN.<format> + DIR/manifest.json, by N\n"
+	      "                     workers (--format parquet (default), csv, jsonl, npy;\n"
+	      "                     inputs may be directories, globs or @lists; --resume)\n"
 	      "\n"
 	      "Exit status: 0 ok; 2 when a file was damaged or not a capture (the others are\n"
 	      "still reported); 1 on a usage error.\n",
@@ -182,15 +169,20 @@ int cmd_info(int argc, char **argv)
 		{"json", no_argument, 0, 'j'},     {"filter", required_argument, 0, 'f'},
 		{"decap", required_argument, 0, 'd'}, {"backend", required_argument, 0, 'b'},
 		{"quiet", no_argument, 0, 'q'},    {"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+		{"output", required_argument, 0, 'o'}, {"format", required_argument, 0, 'F'},
+		CLI_TABLES_LONGOPTS,               {0, 0, 0, 0},
 	};
 	int json = 0, quiet = 0;
+	const char *out = NULL, *format = "parquet";
+	cli_tables_opts tab = {0};
 	cli_scan cs;
 	cli_scan_init(&cs);
 	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "jf:d:b:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jf:d:b:qho:", opts, NULL)) != -1) {
 		int handled = cli_scan_option(&cs, "info", c, optarg);
+		if (!handled)
+			handled = cli_tables_option(&tab, "info", c, optarg);
 		if (handled < 0)
 			return CLI_EXIT_USAGE;
 		if (handled)
@@ -198,6 +190,14 @@ int cmd_info(int argc, char **argv)
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'q': quiet = 1; break;
+		case 'o': out = optarg; break;
+		case 'F':
+			if (!cf_sink_find(optarg)) {
+				fprintf(stderr, "cuflow info: --format takes parquet, csv, jsonl or npy\n");
+				return CLI_EXIT_USAGE;
+			}
+			format = optarg;
+			break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default: usage(stderr); return CLI_EXIT_USAGE;
 		}
@@ -206,6 +206,18 @@ int cmd_info(int argc, char **argv)
 		fprintf(stderr, "cuflow info: no capture given\n");
 		usage(stderr);
 		return CLI_EXIT_USAGE;
+	}
+	if (!!out != !!tab.jobs) {
+		fprintf(stderr, "cuflow info: -o DIR and --jobs N go together (the inventory table)\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (out) {
+		cf_summary_producer_config pc;
+		cf_summary_producer_config_default(&pc);
+		char oj[128];
+		snprintf(oj, sizeof oj, "{\"command\": \"info\", \"format\": \"%s\"}", format);
+		cli_tables t = {"info", cf_producer_summary(), &pc, NULL, out, format, 0, &cs, tab, quiet, oj};
+		return cli_run_tables(&t, argv + optind, argc - optind);
 	}
 	if (cli_scan_open(&cs, "info", 1) < 0) {
 		cli_scan_close(&cs);

@@ -7,6 +7,7 @@
 #define CUFLOW_TEXT_FMT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 /* Room one call may need at most. */
 #define CF_FMT_MAX 32
@@ -18,5 +19,12 @@ char *cf_fmt_i64(char *p, int64_t v);
 char *cf_fmt_g17(char *p, double v);
 /* a.b.c.d from 4 bytes in network order. */
 char *cf_fmt_ipv4(char *p, const uint8_t a[4]);
+
+/* A JSON string (quotes, \\ and \" escaped, control bytes as \u00XX;
+ * the bytes are UTF-8 already); NULL writes null. */
+void cf_fput_json_str(FILE *f, const char *s);
+/* A CSV field, quoted (RFC 4180) only when it holds a comma, quote or
+ * line break (a label may). */
+void cf_fput_csv_field(FILE *f, const char *v);
 
 #endif

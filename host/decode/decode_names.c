@@ -106,3 +106,32 @@ int cf_decode_parse_decap(const char *list, uint32_t *decap, char *errbuf)
 	*decap = bits;
 	return CF_OK;
 }
+
+const char *cf_layer_name(int i)
+{
+	static const char *const names[] = {"ipv4", "ipv6", "tcp",  "udp",   "icmp",   "icmpv6", "sctp",
+	                                    "other", "vlan", "mpls", "pppoe", "tunnel", "arp"};
+	return i >= 0 && i < (int)(sizeof names / sizeof names[0]) ? names[i] : NULL;
+}
+
+const char *cf_format_name(int f)
+{
+	switch (f) {
+	case CF_FORMAT_PCAP: return "pcap";
+	case CF_FORMAT_PCAPNG: return "pcapng";
+	case CF_FORMAT_SNOOP: return "snoop";
+	case CF_FORMAT_LIBPCAP: return "libpcap";
+	}
+	return "unknown";
+}
+
+const char *cf_compression_name(int c)
+{
+	switch (c) {
+	case CF_COMPRESSION_GZIP: return "gzip";
+	case CF_COMPRESSION_ZSTD: return "zstd";
+	case CF_COMPRESSION_LZ4: return "lz4";
+	case CF_COMPRESSION_XZ: return "xz";
+	}
+	return "none";
+}

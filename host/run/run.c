@@ -1633,16 +1633,13 @@ static int output_finish(struct run *r, cf_run_result *res, char *err)
 		return CF_ERR_IO;
 	if (write_manifest(r, sha, bytes, now_s() - r->start, err) < 0)
 		return CF_ERR_IO;
-	/* the manifest first: a failure then never removes a finished output,
-	 * and an output with its final name always has its manifest */
+	if (rename(r->path_partial, o->output) != 0)
+		return io_fail(r, o->output, err); /* OUT.partial and the journal stay: --resume */
+	/* a failure here leaves the finished output (the journal stays too:
+	 * --resume, which knows a run killed between these renames, writes the
+	 * manifest) rather than removing it */
 	if (rename(r->path_manifest_tmp, r->path_manifest) != 0)
 		return io_fail(r, r->path_manifest, err);
-	if (rename(r->path_partial, o->output) != 0) {
-		int e = errno;
-		unlink(r->path_manifest);
-		errno = e;
-		return io_fail(r, o->output, err); /* OUT.partial and the journal stay: --resume */
-	}
 	if (r->journal) {
 		fclose(r->journal);
 		r->journal = NULL;

@@ -129,6 +129,11 @@ typedef struct cf_pkt {
 
 /* Stable lower-case name of a skip reason ("truncated_ip", ...). */
 const char *cf_skip_name(int skip);
+/* Stable lower-case name of layer bit i of enum cf_layer ("ipv4", "ipv6",
+ * "tcp", "udp", "icmp", "icmpv6", "sctp", "other", "vlan", "mpls",
+ * "pppoe", "tunnel", "arp"), as `cuflow info` names its counts; NULL when
+ * i is out of range. */
+const char *cf_layer_name(int i);
 /* Stable lower-case name of a tunnel kind ("gre", "vxlan", ...). */
 const char *cf_tunnel_name(int tunnel);
 

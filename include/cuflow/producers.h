@@ -10,6 +10,7 @@
  *                                     (cuflow/netml_table.h); netml's quantiles are
  *                                     taken over each input file on its own, except
  *                                     the dimension, which the config fixes (`dim`)
+ *   summary    "summary"              one per input: what the scan counted (cuflow info)
  *   flowpic    "index", "images"      one per image, same rows in both: cf_flowpic_index
  *                                     (cuflow/flowpic_index.h), and the image as one
  *                                     vector column `image` of shape channels x res x res
@@ -122,6 +123,16 @@ typedef struct cf_flowpic_producer_config {
 } cf_flowpic_producer_config;
 void cf_flowpic_producer_config_default(cf_flowpic_producer_config *c);
 const cf_producer_ops *cf_producer_flowpic(void);
+
+/* "summary": one row per input of what the scan counted (`cuflow info`'s
+ * numbers: frames, bytes, first/last time, frames per layer, frames not
+ * decoded per reason, format, and the error that stopped a damaged file).
+ * No options yet. */
+typedef struct cf_summary_producer_config {
+	int reserved;
+} cf_summary_producer_config;
+void cf_summary_producer_config_default(cf_summary_producer_config *c);
+const cf_producer_ops *cf_producer_summary(void);
 
 #ifdef __cplusplus
 }

@@ -54,6 +54,12 @@ enum cf_compression {
 	CF_COMPRESSION_XZ
 };
 
+/* "pcap", "pcapng", "snoop", "libpcap" ("unknown" otherwise) and "none",
+ * "gzip", "zstd", "lz4", "xz" ("none" otherwise): the names `cuflow info`
+ * writes. */
+const char *cf_format_name(int format);
+const char *cf_compression_name(int compression);
+
 #define CF_MAX_LINKTYPES 16
 
 /* What a reader learned about its input. Fields that grow while reading
