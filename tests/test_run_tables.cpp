@@ -368,6 +368,19 @@ TEST(RunDriver, OwnOutputsAreNotInputs)
 	EXPECT_NE(log.find("ds/manifest.json: the run's own output, skipped"), std::string::npos) << log;
 }
 
+// Standard input named twice is read once (the second is a duplicate):
+// two workers must not share one stream.
+TEST(RunDriver, StandardInputTwiceIsReadOnce)
+{
+	std::string cap = cft::temp_path("stdin2.pcap"), out = cft::temp_path("stdin2.csv"), log;
+	ASSERT_EQ(cft::run(cf() + " synth -q --flows 25 -o " + cft::shq(cap)), 0);
+	EXPECT_EQ(cft::run(cf() + " flows -q --jobs 2 - - -o " + cft::shq(out) + " < " + cft::shq(cap), &log), 0) << log;
+	EXPECT_NE(log.find("-: the same file as input 1, skipped"), std::string::npos) << log;
+	std::string m = cft::slurp(out + ".manifest.json");
+	EXPECT_NE(m.find("\"status\": \"skipped\""), std::string::npos) << m;
+	EXPECT_EQ(m.find("\"status\": \"damaged\""), std::string::npos) << m;
+}
+
 // --resume refuses when an input committed by the interrupted run was
 // removed since (its rows are in the output, the manifest would lie).
 TEST(RunDriver, ResumeRefusesARemovedCommittedInput)

@@ -421,6 +421,47 @@ static int emit_table(void *user, uint32_t table, const cf_table_batch *batch)
 	return push_chunk(w);
 }
 
+/* The scan hooks of the workers: a stopped run (an error elsewhere, the
+ * committer failing) ends the file being read at once, not at its end. */
+static int engine_packets(void *user, const cf_pkt *p, size_t n)
+{
+	struct worker *w = user;
+	if (__atomic_load_n(&w->r->abort, __ATOMIC_RELAXED))
+		return CF_ERR_IO;
+	return cf_flow_engine_add_batch(w->engine, p, n);
+}
+
+static int producer_packets(void *user, const cf_pkt *p, size_t n)
+{
+	struct worker *w = user;
+	if (__atomic_load_n(&w->r->abort, __ATOMIC_RELAXED))
+		return CF_ERR_IO;
+	return w->r->o->producer->packets(w->prod, p, n);
+}
+
+/* cf_producer_scan_file with the stop check in the hook. */
+static int worker_scan_producer(struct worker *w, const cf_producer_file *pf, const cf_scan_opts *base, uint64_t *ids)
+{
+	const cf_producer_ops *po = w->r->o->producer;
+	*ids = 0;
+	int st = po->begin_file(w->prod, pf);
+	if (st < 0) {
+		memset(&w->res, 0, sizeof w->res);
+		w->res.error_offset = -1;
+		cf_summary_clear(&w->res.summary);
+		return w->res.status = st;
+	}
+	cf_scan_opts so = *base;
+	if (po->decode_opts)
+		po->decode_opts(w->prod, &so.decode);
+	so.on_packet = NULL;
+	so.on_packets = producer_packets;
+	so.on_packet_user = w;
+	cf_scan_file(pf->path, &so, &w->res);
+	st = po->end_file(w->prod, &w->res, ids);
+	return w->res.status < 0 ? w->res.status : st;
+}
+
 static void on_scan_progress(void *user, uint64_t done, uint64_t total, uint64_t packets)
 {
 	(void)total;
@@ -496,7 +537,7 @@ static void *worker_main(void *arg)
 			const cf_producer_ops *po = o->producer;
 			cf_producer_file pf = {s->f.path, i};
 			uint64_t ids = 0;
-			int st = cf_producer_scan_file(po, w->prod, &pf, &so, &w->res, &ids);
+			int st = worker_scan_producer(w, &pf, &so, &ids);
 			if (st >= 0)
 				st = push_chunk(w);
 			if (__atomic_load_n(&r->abort, __ATOMIC_RELAXED))
@@ -527,7 +568,10 @@ static void *worker_main(void *arg)
 		} else if (!s->f.skipped) {
 			cf_flow_counters before = *cf_flow_engine_counters(w->engine);
 			w->id_base = before.flows;
-			cf_flow_scan_file(s->f.path, &so, w->engine, &w->res);
+			cf_scan_opts fso = so;
+			fso.on_packets = engine_packets;
+			fso.on_packet_user = w;
+			cf_scan_file(s->f.path, &fso, &w->res);
 			int fin = cf_flow_engine_finish(w->engine);
 			int st = push_chunk(w);
 			if (__atomic_load_n(&r->abort, __ATOMIC_RELAXED))
@@ -902,7 +946,15 @@ static long resume_load(struct run *r, char *err)
 	long k = 0;
 	off_t good = 0;
 	int ok_header = 0;
-	if ((len = getline(&line, &cap, j)) > 0 && !strcmp(line, r->hdr_line)) {
+	len = getline(&line, &cap, j);
+	if (len <= 0 || line[len - 1] != '\n') {
+		/* killed before the journal's first line was whole: nothing was
+		 * committed, the run starts over */
+		free(line);
+		fclose(j);
+		return 0;
+	}
+	if (!strcmp(line, r->hdr_line)) {
 		ok_header = 1;
 		good = len;
 		while ((size_t)k < r->n && (len = getline(&line, &cap, j)) > 0 && line[len - 1] == '\n') {
@@ -921,6 +973,8 @@ static long resume_load(struct run *r, char *err)
 		         r->path_journal);
 		return CF_ERR_ARG;
 	}
+	if (k == 0)
+		return 0; /* nothing committed (a run killed as it started): start over */
 	for (long i = 0; i < k; i++) {
 		struct slot *s = &r->slots[i];
 		struct stat st;
@@ -1288,7 +1342,15 @@ static long tables_resume(struct run *r, char *err)
 	long k = 0, committed = 0;
 	off_t good = 0, at = 0;
 	int ok_header = 0;
-	if ((len = getline(&line, &cap, j)) > 0 && !strcmp(line, r->hdr_line)) {
+	len = getline(&line, &cap, j);
+	if (len <= 0 || line[len - 1] != '\n') {
+		/* killed before the first line was whole: nothing committed */
+		free(line);
+		fclose(j);
+		free(keep);
+		return 0;
+	}
+	if (!strcmp(line, r->hdr_line)) {
 		ok_header = 1;
 		good = at = len;
 		while ((len = getline(&line, &cap, j)) > 0 && line[len - 1] == '\n') {

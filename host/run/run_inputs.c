@@ -212,8 +212,8 @@ static int mark_duplicates(cf_run_inputs *in)
 	for (size_t i = 1; i < in->n; i++) {
 		const struct entry *first = &in->v[ix[i - 1]];
 		struct entry *e = &in->v[ix[i]];
-		if (!strcmp(e->path, "-"))
-			continue;
+		/* "-" again is standard input again: a duplicate too (two workers
+		 * reading one stream would each get part of it) */
 		int same = e->have_id == first->have_id &&
 		           (e->have_id ? e->dev == first->dev && e->ino == first->ino : !strcmp(e->path, first->path));
 		if (same)
