@@ -116,10 +116,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t n = size - (size_t)(csv - data);
 			int ok = write(fd, csv, n) == (ssize_t)n;
 			close(fd);
+			err[0] = 0;
 			int ls = ok ? cf_netml_label_csv(h, path, err) : CF_ERR_IO;
 			unlink(path);
-			if (ls != CF_OK && ls != CF_ERR_ARG && ls != CF_ERR_NO_DATA && ls != CF_ERR_IO && ls != CF_ERR_NOMEM)
+			/* the labeler's codes (cf_labeler_open_csv): bad rows CORRUPT, a header
+			 * it cannot read UNSUPPORTED; and netml's own */
+			if (ls != CF_OK && ls != CF_ERR_ARG && ls != CF_ERR_NO_DATA && ls != CF_ERR_IO && ls != CF_ERR_NOMEM &&
+			    ls != CF_ERR_CORRUPT && ls != CF_ERR_UNSUPPORTED)
 				FUZZ_FAIL("cf_netml_label_csv returned %d", ls);
+			if (ls != CF_OK && ok && !err[0])
+				FUZZ_FAIL("cf_netml_label_csv failed (%d) without a message", ls);
 			if (ls != CF_OK) {
 				cf_netml_close(h);
 				return 0;
