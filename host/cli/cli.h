@@ -131,6 +131,18 @@ typedef struct cli_tables {
 	int quiet;
 	const char *options_json;    /* for the manifest, or NULL */
 } cli_tables;
+/* The reporting of a cf_run (flows, the --jobs commands): damaged,
+ * duplicate and own-output inputs on stderr, the progress line, the
+ * CUFLOW_TEST_KILL_AFTER_COMMITS test hook; sets ro's callbacks and
+ * ignores SIGXFSZ (a file size limit is reported as a write error).
+ * cli_progress_end(rep.pr) after the run. */
+typedef struct cli_progress cli_progress;
+typedef struct cli_run_report {
+	const char *cmd;
+	cli_progress *pr;
+	uint64_t commits, kill_after;
+} cli_run_report;
+void cli_run_report_start(cli_run_report *rep, const char *cmd, int quiet, cf_run_opts *ro);
 extern const char cli_jobs_usage[];
 /* 0, or -1 with a message printed. */
 int cli_parse_jobs(const char *cmd, const char *arg, uint32_t *jobs);

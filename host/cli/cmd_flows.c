@@ -67,31 +67,6 @@ static void usage(FILE *o)
 
 enum { OPT_FORMAT = 2000, OPT_ZEROS, OPT_JOBS, OPT_RESUME, OPT_ROW_GROUP };
 
-/* Reports of the run, in input order: damage as before, duplicates. */
-struct flows_report {
-	const char *cmd;
-	cli_progress *pr;
-	uint64_t commits, kill_after; /* test hook: CUFLOW_TEST_KILL_AFTER_COMMITS */
-};
-
-static void on_file(void *user, const cf_run_file *f)
-{
-	struct flows_report *rep = user;
-	if (f->skipped && f->duplicate_of >= 0)
-		fprintf(stderr, "cuflow %s: %s: the same file as input %ld, skipped\n", rep->cmd, f->path, f->duplicate_of + 1);
-	else if (f->skipped)
-		fprintf(stderr, "cuflow %s: %s: %s, skipped\n", rep->cmd, f->path, f->error);
-	else if (f->status < 0)
-		fprintf(stderr, "cuflow %s: %s\n", rep->cmd, f->error);
-	if (rep->kill_after && ++rep->commits >= rep->kill_after)
-		raise(SIGKILL); /* tests: a run killed right after a commit */
-}
-
-static void on_progress(void *user, const cf_run_progress *p)
-{
-	cli_progress_run(((struct flows_report *)user)->pr, p);
-}
-
 int cmd_flows(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -206,15 +181,8 @@ int cmd_flows(int argc, char **argv)
 		cf_flow_options_json(oj, oj_len + 1, ro.format_name, text.zeros, &cf.fo, &cf.cs.so.decode,
 		                     cf.cs.filter_expr);
 	ro.options_json = oj;
-	struct flows_report rep = {"flows", NULL, 0, 0};
-	const char *k = getenv("CUFLOW_TEST_KILL_AFTER_COMMITS");
-	if (k)
-		rep.kill_after = strtoull(k, NULL, 10);
-	rep.pr = cli_progress_start("flows", !cf.quiet);
-	ro.on_file = on_file;
-	ro.on_progress = on_progress;
-	ro.user = &rep;
-	signal(SIGXFSZ, SIG_IGN); /* a file size limit: write() fails with EFBIG, reported */
+	cli_run_report rep;
+	cli_run_report_start(&rep, "flows", cf.quiet, &ro);
 	cf_run_result res;
 	int st = cf_run(&ro, inputs, &res, err);
 	cli_progress_end(rep.pr);

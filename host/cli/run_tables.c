@@ -75,15 +75,11 @@ int cli_parse_row_group(cf_sink_opts *o, const char *cmd, const char *arg)
 	return 0;
 }
 
-struct report {
-	const char *cmd;
-	cli_progress *pr;
-	uint64_t commits, kill_after; /* test hook: CUFLOW_TEST_KILL_AFTER_COMMITS */
-};
-
+/* What every driver run reports, in input order: damage, duplicates and
+ * the run's own outputs; the progress line. */
 static void on_file(void *user, const cf_run_file *f)
 {
-	struct report *rep = user;
+	cli_run_report *rep = user;
 	if (f->skipped && f->duplicate_of >= 0)
 		fprintf(stderr, "cuflow %s: %s: the same file as input %ld, skipped\n", rep->cmd, f->path, f->duplicate_of + 1);
 	else if (f->skipped)
@@ -96,7 +92,21 @@ static void on_file(void *user, const cf_run_file *f)
 
 static void on_progress(void *user, const cf_run_progress *p)
 {
-	cli_progress_run(((struct report *)user)->pr, p);
+	cli_progress_run(((cli_run_report *)user)->pr, p);
+}
+
+void cli_run_report_start(cli_run_report *rep, const char *cmd, int quiet, cf_run_opts *ro)
+{
+	memset(rep, 0, sizeof *rep);
+	rep->cmd = cmd;
+	const char *k = getenv("CUFLOW_TEST_KILL_AFTER_COMMITS");
+	if (k)
+		rep->kill_after = strtoull(k, NULL, 10);
+	rep->pr = cli_progress_start(cmd, !quiet);
+	ro->on_file = on_file;
+	ro->on_progress = on_progress;
+	ro->user = rep;
+	signal(SIGXFSZ, SIG_IGN); /* a file size limit: write() fails with EFBIG, reported */
 }
 
 int cli_run_tables(const cli_tables *t, char **args, int n)
@@ -142,14 +152,8 @@ int cli_run_tables(const cli_tables *t, char **args, int n)
 	ro.resume = t->run.resume;
 	ro.part_rows = t->run.part_rows;
 	ro.options_json = t->options_json;
-	struct report rep = {t->cmd, cli_progress_start(t->cmd, !t->quiet), 0, 0};
-	const char *k = getenv("CUFLOW_TEST_KILL_AFTER_COMMITS");
-	if (k)
-		rep.kill_after = strtoull(k, NULL, 10);
-	ro.on_file = on_file;
-	ro.on_progress = on_progress;
-	ro.user = &rep;
-	signal(SIGXFSZ, SIG_IGN); /* a file size limit: write() fails with EFBIG, reported */
+	cli_run_report rep;
+	cli_run_report_start(&rep, t->cmd, t->quiet, &ro);
 	cf_run_result res;
 	int st = cf_run(&ro, inputs, &res, err);
 	cli_progress_end(rep.pr);

@@ -932,6 +932,28 @@ static int journal_header(struct run *r)
 	return 0;
 }
 
+/* --resume: the first k inputs, committed by the interrupted run, must
+ * still be there with the size and mtime it saw (one whose stat failed
+ * then, size 0, may still be absent). 0, or -1 with the message. */
+static int committed_unchanged(const struct run *r, long k, char *err)
+{
+	for (long i = 0; i < k; i++) {
+		const struct slot *s = &r->slots[i];
+		struct stat st;
+		if (s->f.skipped || !strcmp(s->f.path, "-"))
+			continue;
+		int gone = stat(s->f.path, &st) != 0;
+		if (gone ? s->f.size != 0 || s->f.mtime_ns != 0
+		         : (uint64_t)st.st_size != s->f.size ||
+		               (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != s->f.mtime_ns) {
+			snprintf(err, CF_ERRBUF_SIZE, "%s %s since the interrupted run: run without --resume", s->f.path,
+			         gone ? "was removed" : "changed");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* --resume: reads the journal, restores the committed inputs, truncates
  * the partial output to the last committed length. Returns the number of
  * inputs committed (>= 0), or a status. */
@@ -975,21 +997,8 @@ static long resume_load(struct run *r, char *err)
 	}
 	if (k == 0)
 		return 0; /* nothing committed (a run killed as it started): start over */
-	for (long i = 0; i < k; i++) {
-		struct slot *s = &r->slots[i];
-		struct stat st;
-		if (s->f.skipped || !strcmp(s->f.path, "-"))
-			continue;
-		int gone = stat(s->f.path, &st) != 0;
-		/* an input that could not be stat'ed then (size 0) may still be absent */
-		if (gone ? s->f.size != 0 || s->f.mtime_ns != 0
-		         : (uint64_t)st.st_size != s->f.size ||
-		               (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != s->f.mtime_ns) {
-			snprintf(err, CF_ERRBUF_SIZE, "%s %s since the interrupted run: run without --resume", s->f.path,
-			         gone ? "was removed" : "changed");
-			return CF_ERR_ARG;
-		}
-	}
+	if (committed_unchanged(r, k, err) < 0)
+		return CF_ERR_ARG;
 	uint64_t end = k ? r->slots[k - 1].f.out_end : (uint64_t)r->o->header_len;
 	struct stat st;
 	if (stat(r->path_partial, &st) != 0 && k == (long)r->n && stat(r->o->output, &st) == 0 &&
@@ -1413,20 +1422,8 @@ static long tables_resume(struct run *r, char *err)
 		         r->path_journal);
 		return CF_ERR_ARG;
 	}
-	for (long i = 0; i < committed; i++) {
-		struct slot *s = &r->slots[i];
-		struct stat st;
-		if (s->f.skipped || !strcmp(s->f.path, "-"))
-			continue;
-		int gone = stat(s->f.path, &st) != 0;
-		if (gone ? s->f.size != 0 || s->f.mtime_ns != 0
-		         : (uint64_t)st.st_size != s->f.size ||
-		               (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != s->f.mtime_ns) {
-			snprintf(err, CF_ERRBUF_SIZE, "%s %s since the interrupted run: run without --resume", s->f.path,
-			         gone ? "was removed" : "changed");
-			return CF_ERR_ARG;
-		}
-	}
+	if (committed_unchanged(r, committed, err) < 0)
+		return CF_ERR_ARG;
 	/* the recorded parts must be there */
 	for (size_t p = 0; p < r->nparts; p++) {
 		char path[4096];
