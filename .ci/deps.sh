@@ -11,6 +11,12 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       clang libclang-rt-14-dev llvm-14 ca-certificates time)
 # (llvm-14 only for llvm-symbolizer: readable sanitizer stack traces;
 #  clang + libclang-rt for the libFuzzer build.)
+# The traffic lab's real servers and clients (bench/lab, tests/test_lab.cpp,
+# which runs its CI preset as root): installed with their services kept from
+# starting (policy-rc.d below), since the lab runs each one by hand inside
+# its own network namespace and nothing of it may listen on the machine.
+pkgs+=(iproute2 ethtool curl openssl nginx-light openssh-server openssh-client dnsmasq-base
+       bind9-dnsutils baresip-core ngircd mosquitto mosquitto-clients chrony udhcpc ieee-data)
 # Test oracle from PyPI: NFStream itself, in a virtual environment the
 # tests find (build/nfs-venv); the comparison test skips without it, so a
 # failed download is a warning, not an error.
@@ -74,8 +80,18 @@ SUDO=
 echo "deps: installing ${missing[*]}"
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
+# Debian's hook that keeps packages from starting their services (101 =
+# "action forbidden"): nginx, sshd, mosquitto, chrony stay stopped. Chrony
+# in particular would steer the machine's clock. Removed after, if ours.
+policy_made=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+	$SUDO chmod +x /usr/sbin/policy-rc.d
+	policy_made=1
+fi
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends -o Dpkg::Use-Pty=0 \
-	"${missing[@]}" >/tmp/cuflow-apt.log 2>&1 || { tail -n 40 /tmp/cuflow-apt.log; exit 1; }
+	"${missing[@]}" >/tmp/cuflow-apt.log 2>&1 || { [ -z "$policy_made" ] || $SUDO rm -f /usr/sbin/policy-rc.d; tail -n 40 /tmp/cuflow-apt.log; exit 1; }
+[ -z "$policy_made" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 for p in "${missing[@]}"; do
 	[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || { echo "deps: $p not installed"; exit 1; }
 done
