@@ -672,6 +672,53 @@ TEST(Extract, LabelFromDirectory)
 	check(r, all); // flows in file order, each with its directory's label
 }
 
+// A directory (or a quoted glob) given to extract or flowpic without --jobs
+// is its files in name order, as for `cuflow flows`: the outputs equal
+// those of the files named one by one (the traffic lab's layout: one
+// directory per class, for --label-from-dir).
+TEST(Extract, DirectoryArgumentIsItsFilesInNameOrder)
+{
+	std::string base = cft::temp_path("_dirarg");
+	ASSERT_EQ(mkdir(base.c_str(), 0755), 0);
+	ASSERT_EQ(mkdir((base + "/chat").c_str(), 0755), 0);
+	ASSERT_EQ(mkdir((base + "/voip").c_str(), 0755), 0);
+	Capture a, b, cc;
+	int f = a.flow4(A, B, 1000, 2000, 17);
+	for (int i = 0; i < 12; i++)
+		a.udp(f, T0 + i * 50 * MS, i & 1, 40 + 10 * i);
+	f = b.flow4(C, B, 5060, 5061, 17);
+	for (int i = 0; i < 12; i++)
+		b.udp(f, T0 + i * 20 * MS, 0, 172);
+	f = cc.flow4(B, C, 443, 50001, 6);
+	cc.tcp(f, T0 + 100 * MS, 0, ACK, 5);
+	std::string pa = base + "/chat/a.pcap", pb = base + "/voip/b.pcap", pc = base + "/chat/c.pcap";
+	a.write(pa);
+	b.write(pb);
+	cc.write(pc);
+	Result named = extract({pa, pc, pb}, "--label-from-dir");
+	ASSERT_EQ(named.rc, 0) << named.log;
+	for (std::string arg : {base, base + "/*/*.pcap"}) {
+		Result whole = extract({arg}, "--label-from-dir");
+		ASSERT_EQ(whole.rc, 0) << whole.log;
+		for (const char *file : {"features.npy", "labels.npy", "flows.csv", "schema.json", "sequences.npy"})
+			EXPECT_EQ(cft::slurp(whole.dir + "/" + file), cft::slurp(named.dir + "/" + file)) << arg << " " << file;
+	}
+	for (std::string arg : {base, base + "/*/*.pcap"}) {
+		std::string d1 = cft::temp_path("_fp_named"), d2 = cft::temp_path("_fp_dir"), log;
+		std::string fp = cft::shq(cft::cuflow_bin()) + " flowpic -q --preset mini --min-packets 2 --label-from-dir ";
+		ASSERT_EQ(cft::run(fp + cft::shq(pa) + " " + cft::shq(pc) + " " + cft::shq(pb) + " -o " + cft::shq(d1), &log), 0)
+		        << log;
+		ASSERT_EQ(cft::run(fp + cft::shq(arg) + " -o " + cft::shq(d2), &log), 0) << log;
+		for (const char *file : {"flowpic.npy", "index.csv", "labels.npy"})
+			EXPECT_EQ(cft::slurp(d1 + "/" + file), cft::slurp(d2 + "/" + file)) << arg << " " << file;
+		EXPECT_GT(cft::slurp(d1 + "/index.csv").size(), 60u);
+	}
+	// A glob that matches nothing is refused by name.
+	Result none = extract({base + "/*/*.pcapng"}, "");
+	EXPECT_NE(none.rc, 0);
+	EXPECT_NE(none.log.find("no input matches"), std::string::npos) << none.log;
+}
+
 // Rules CSV: precedence, CIDR, either orientation, epoch-second ranges;
 // with --default-label every flow is a row, without it the unmatched
 // flows are dropped and the rows stay aligned.

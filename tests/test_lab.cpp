@@ -55,4 +55,47 @@ TEST(TrafficLab, CiPresetEveryClassMatchedInsideTheLab) {
   EXPECT_TRUE(cft::exists(out + "/lab.json"));
 }
 
+// The plan (hosts, sessions, sizes, schedule) is a function of the seed:
+// the same seed plans the same run, another seed another one. No root needed.
+TEST(TrafficLab, PlanIsTheSeeds) {
+  if (!cft::exists("/usr/share/ieee-data/oui.csv")) GTEST_SKIP() << "needs ieee-data (the IEEE OUI registry)";
+  std::string a, b, c;
+  std::string run = "python3 " + cft::shq(lab_dir() + "/run") + " --preset bench --plan --seed ";
+  ASSERT_EQ(cft::run(run + "11", &a), 0) << a;
+  ASSERT_EQ(cft::run(run + "11", &b), 0) << b;
+  ASSERT_EQ(cft::run(run + "12", &c), 0) << c;
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  // Every class is planned, and the bench preset has hundreds of sessions.
+  for (const char *cls : {"\"web\"", "\"file\"", "\"voip\"", "\"video\"", "\"chat\"", "\"dns\""})
+    EXPECT_NE(a.find(std::string("\"class\": ") + cls), std::string::npos) << cls;
+  EXPECT_NE(a.find("\"kind\": \"camera\""), std::string::npos);
+}
+
+// Stopped half-way (SIGTERM, as Ctrl-C would), the lab tears itself down:
+// exit 130, no namespace of the run left, no process still using its files.
+TEST(TrafficLab, StoppedRunLeavesNothingBehind) {
+  if (geteuid() != 0) GTEST_SKIP() << "the lab needs root (network namespaces)";
+  std::string why;
+  int rc = cft::run("python3 " + cft::shq(lab_dir() + "/run") + " --check", &why);
+  if (rc == 77) GTEST_SKIP() << why;
+  ASSERT_EQ(rc, 0) << why;
+  std::string out = cft::temp_path("lab-stop");
+  // (The pattern for pgrep starts with a bracketed character, so that it
+  // does not find this very shell, whose command line holds the pattern.)
+  std::string log;
+  rc = cft::run("python3 " + cft::shq(lab_dir() + "/run") + " --minutes 0.5 --seed 3 -o " + cft::shq(out) +
+                    " & pid=$!; sleep 12; kill -TERM $pid; wait $pid; echo \"rc=$?\"; sleep 1; "
+                    "echo \"left=$(ip netns list | grep -c \"^cfl$pid\")\"; "
+                    "echo \"procs=$(pgrep -f " + cft::shq("[" + out.substr(0, 1) + "]" + out.substr(1) + "/.lab") +
+                    " | wc -l)\"; "
+                    "echo \"etc=$(ls -d /etc/netns/cfl$pid* 2>/dev/null | wc -l)\"",
+                &log);
+  ASSERT_EQ(rc, 0) << log;
+  EXPECT_NE(log.find("rc=130"), std::string::npos) << log;
+  EXPECT_NE(log.find("left=0"), std::string::npos) << log;
+  EXPECT_NE(log.find("procs=0"), std::string::npos) << log;
+  EXPECT_NE(log.find("etc=0"), std::string::npos) << log;
+}
+
 }  // namespace

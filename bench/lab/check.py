@@ -14,8 +14,10 @@ import csv
 import ipaddress
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -84,8 +86,9 @@ def main():
     if bad:
         fails.append("%d frames leave the lab's addresses, e.g. %s" % (len(bad), bad[:3]))
 
-    listing = os.path.join(args.dir, ".check-inputs.txt")
-    flows_csv = os.path.join(args.dir, ".check-flows.csv")
+    tmp = tempfile.mkdtemp(prefix="lab-check-")
+    listing = os.path.join(tmp, "inputs.txt")
+    flows_csv = os.path.join(tmp, "flows.csv")
     with open(listing, "w") as f:
         f.write("".join(p + "\n" for p in paths))
     r = subprocess.run([args.cuflow, "flows", "-q", "@" + listing, "-o", flows_csv],
@@ -118,6 +121,25 @@ def main():
             pc["matched"] += 1
         else:
             unmatched.append(lb)
+    # The directory labels as a training set sees them: `cuflow extract
+    # --label-from-dir` rows per class, at least the class's labelled
+    # sessions (a long idle gap may split one session into two flows).
+    ext = os.path.join(tmp, "extract")
+    r = subprocess.run([args.cuflow, "extract", "-q", "--label-from-dir", "@" + listing, "-o", ext],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    extract_rows = {}
+    if r.returncode != 0:
+        fails.append("cuflow extract --label-from-dir failed (%d): %s" % (r.returncode, r.stderr.strip()[-500:]))
+    else:
+        with open(os.path.join(ext, "schema.json")) as f:
+            rep = json.load(f)["labels"]["report"]["labels"]
+        extract_rows = {x["name"]: x["matched"] for x in rep}
+        for c, pc in per_class.items():
+            pc["extract_rows"] = extract_rows.get(c, 0)
+            if pc["labels"] and pc["extract_rows"] < pc["labels"]:
+                fails.append("class %s: %d extract rows for %d labelled sessions" % (c, pc["extract_rows"], pc["labels"]))
+        if sum(extract_rows.values()) != len(flows):
+            fails.append("extract has %d rows, flows %d" % (sum(extract_rows.values()), len(flows)))
     rate = matched / len(labels) if labels else 0.0
     if rate < args.min_match:
         fails.append("only %d of %d labelled sessions (%.2f%%) match a cuflow flow, e.g. %s" % (
@@ -125,8 +147,7 @@ def main():
     summary = {"captures": len(paths), "frames": frames, "frames_outside_lab": len(bad),
                "labels": len(labels), "matched": matched, "match_rate": rate, "cuflow_flows": len(flows),
                "per_class": per_class, "failures": fails}
-    for p in (listing, flows_csv):
-        os.unlink(p) if os.path.exists(p) else None
+    shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=1)

@@ -467,6 +467,7 @@ def run_iot(run, devices):
     os.makedirs(os.path.join(run.out, "iot"), exist_ok=True)
 
     def one(dev, idx):
+        t0 = time.time()
         result = {"id": dev["name"], "class": "iot", "device": dev["name"], "generator": "iot-" + dev["kind"],
                   "captures": [], "error": None}
         d = _Device(run, dev, idx)
@@ -494,6 +495,7 @@ def run_iot(run, devices):
             if emu:
                 lab.remove_emulated_host(d.ns, 1000 + idx, emu)
             shutil.rmtree(netns_etc, ignore_errors=True)
+            result["wall_s"] = round(time.time() - t0, 2)
             with run.lock:
                 run.results.append(result)
 

@@ -37,6 +37,7 @@ class Lab:
         self.lock = threading.Lock()
         self.namespaces = []
         self.procs = []
+        self.closing = False
         self.sw = prefix + "sw"
         self.wan = prefix + "wan"
         self.log = open(os.path.join(workdir, "lab.log"), "a", buffering=1)
@@ -54,6 +55,8 @@ class Lab:
         return r
 
     def spawn(self, ns, argv, stdout=None, stderr=None, stdin=None, cwd=None, env=None):
+        if self.closing:
+            raise LabError("the lab is being torn down")
         full = ["ip", "netns", "exec", ns] + list(argv)
         self.log.write("& [%s] %s\n" % (ns, " ".join(argv)))
         out = stdout if stdout is not None else self.log
@@ -96,6 +99,8 @@ class Lab:
 
     # --- namespaces and links --------------------------------------------
     def ns_add(self, name):
+        if self.closing:
+            raise LabError("the lab is being torn down")
         self.sh(["ip", "netns", "add", name])
         with self.lock:
             self.namespaces.append(name)
@@ -223,6 +228,7 @@ class Lab:
 
     # --- teardown --------------------------------------------------------
     def teardown(self):
+        self.closing = True
         with self.lock:
             procs = list(self.procs)
         for p in procs:
@@ -240,10 +246,14 @@ class Lab:
                     os.killpg(p.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        with self.lock:
-            names = list(self.namespaces)
-        for ns in reversed(names):
-            self.ns_del(ns)
+        # Twice: a session thread may have been creating a host meanwhile.
+        for _ in range(2):
+            names = set(leftover_namespaces(self.prefix))
+            with self.lock:
+                names |= set(self.namespaces)
+            for ns in sorted(names, reverse=True):
+                self.ns_del(ns)
+            time.sleep(0.3)
         # Per-namespace resolv.conf files (ip netns exec bind-mounts them).
         try:
             for n in os.listdir("/etc/netns"):

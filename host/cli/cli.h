@@ -87,8 +87,13 @@ typedef struct cli_flow {
 void cli_flow_init(cli_flow *f);
 /* 1 handled, 0 not ours, -1 bad value (message printed). */
 int cli_flow_option(cli_flow *f, const char *cmd, int opt, const char *arg);
-/* Opens backend and engine, runs every file (each ends with end of
- * input), prints damage and the counters to stderr. out_failed(user),
+/* The command's inputs expanded as `cuflow flows` expands them (a
+ * directory: every file below it, sorted by name; a quoted glob; @LIST), for
+ * the single-process paths of extract and flowpic. NULL after a message on
+ * stderr when an argument cannot be expanded. */
+cf_run_inputs *cli_inputs_expand(const char *cmd, char **args, int n);
+/* Opens backend and engine, runs every input (files expanded as above; each
+ * ends with end of input), prints damage and the counters to stderr. out_failed(user),
  * when given, says whether the output broke. Returns the exit status. */
 int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow_emit_fn emit, void *user,
                  int (*out_failed)(void *), cf_flow_counters *counters, cf_summary *total);

@@ -61,6 +61,8 @@ static void usage(FILE *o)
 	        "(identity, row-aligned) and schema.json (columns, units, options, counters).\n"
 	        "With --format parquet: all of it as one table, features.parquet (identity,\n"
 	        "labels, features, sequence vectors; docs/parquet.md), and schema.json.\n"
+	        "CAPTURE: a file, a directory (all files below it, sorted by name), a quoted\n"
+	        "glob, or @LIST (one per line).\n"
 	        "\n"
 	        "options:\n"
 	        "  -o, --output DIR      output directory (created); required\n"
@@ -185,7 +187,13 @@ int cmd_extract(int argc, char **argv)
 		fprintf(stderr, "cuflow extract: cannot create %s: %s\n", dir, strerror(errno));
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_label_open(&lab, "extract", argv[optind]) < 0)
+	/* the first input's directory (a directory argument: its first file's) */
+	cf_run_inputs *first = cli_inputs_expand("extract", argv + optind, argc - optind);
+	if (!first)
+		return CLI_EXIT_USAGE;
+	int lab_rc = cli_label_open(&lab, "extract", cf_run_inputs_path(first, 0));
+	cf_run_inputs_free(first);
+	if (lab_rc < 0)
 		return CLI_EXIT_USAGE;
 	char err[CF_ERRBUF_SIZE];
 	cf_extract_writer *w;

@@ -27,6 +27,8 @@ static void usage(FILE *o)
 	        "\n"
 	        "FlowPic images (2-D histograms of packet size against time) of every flow window:\n"
 	        "DIR/flowpic.npy (N x C x H x W), index.csv, labels.npy, meta.json.\n"
+	        "CAPTURE: a file, a directory (all files below it, sorted by name), a quoted\n"
+	        "glob, or @LIST (one per line).\n"
 	        "\n"
 	        "  -o, --output DIR        output directory (created)\n"
 	        "  --preset official|mini  official: talshapira/FlowPic (1500 x 1500, 60 s windows,\n"
@@ -250,8 +252,13 @@ int cmd_flowpic(int argc, char **argv)
 	cf_flowpic *h = NULL;
 	cf_flowpic_writer *w = NULL;
 	cf_scan_result *res = NULL;
-	if (cli_label_open(&lab, "flowpic", argv[optind]) < 0)
+	cf_run_inputs *in = cli_inputs_expand("flowpic", argv + optind, argc - optind);
+	if (!in)
 		return CLI_EXIT_USAGE;
+	if (cli_label_open(&lab, "flowpic", cf_run_inputs_path(in, 0)) < 0) {
+		cf_run_inputs_free(in);
+		return CLI_EXIT_USAGE;
+	}
 	/* the directory before the engine, as ever (the writer creates it too) */
 	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
 		fprintf(stderr, "cuflow flowpic: cannot create %s: %s\n", dir, strerror(errno));
@@ -273,12 +280,13 @@ int cmd_flowpic(int argc, char **argv)
 		goto done;
 	cf_summary total;
 	cf_summary_clear(&total);
-	for (int i = optind; i < argc && !failed; i++) {
-		cli_label_file(&lab, argv[i]);
-		cli_progress *pr = cli_progress_start(argv[i], !quiet);
+	for (size_t i = 0; i < cf_run_inputs_count(in) && !failed; i++) {
+		const char *file = cf_run_inputs_path(in, i);
+		cli_label_file(&lab, file);
+		cli_progress *pr = cli_progress_start(file, !quiet);
 		cs.so.progress = cli_progress_update;
 		cs.so.progress_user = pr;
-		int st = cf_flowpic_scan_file(h, argv[i], &cs.so, res);
+		int st = cf_flowpic_scan_file(h, file, &cs.so, res);
 		cli_progress_end(pr);
 		cf_summary_merge(&total, &res->summary);
 		if (cf_flowpic_writer_failed(w) || (st < 0 && cf_flowpic_error(h)[0])) {
@@ -316,5 +324,6 @@ done:
 	cf_flowpic_close(h);
 	cli_scan_close(&cs);
 	cli_label_close(&lab);
+	cf_run_inputs_free(in);
 	return rc;
 }

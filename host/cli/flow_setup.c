@@ -221,7 +221,18 @@ void cli_flow_print_ts_counters(FILE *e, const char *cmd, const cli_flow *f)
 		        cmd, f->ts_bad_fraction, f->ts_out_of_range);
 }
 
-int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow_emit_fn emit, void *user,
+cf_run_inputs *cli_inputs_expand(const char *cmd, char **args, int n)
+{
+	char err[CF_ERRBUF_SIZE];
+	cf_run_inputs *in = NULL;
+	if (cf_run_inputs_expand((const char *const *)args, n, &in, err) < 0) {
+		fprintf(stderr, "cuflow %s: %s\n", cmd, err);
+		return NULL;
+	}
+	return in;
+}
+
+int cli_flow_run(cli_flow *f, const char *cmd, char **args, int nargs, cf_flow_emit_fn emit, void *user,
                  int (*out_failed)(void *), cf_flow_counters *counters, cf_summary *total)
 {
 	char err[CF_ERRBUF_SIZE];
@@ -230,6 +241,10 @@ int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow
 	int rc = CLI_EXIT_USAGE;
 	cf_summary_clear(total);
 	memset(counters, 0, sizeof *counters);
+	cf_run_inputs *in = cli_inputs_expand(cmd, args, nargs);
+	if (!in)
+		return CLI_EXIT_USAGE;
+	size_t nfiles = cf_run_inputs_count(in);
 	f->ts_bad_fraction = f->ts_out_of_range = 0;
 	cli_flow_apply_compat(f);
 	if (cli_scan_open(&f->cs, cmd, !f->quiet) < 0)
@@ -247,13 +262,14 @@ int cli_flow_run(cli_flow *f, const char *cmd, char **files, int nfiles, cf_flow
 	uint64_t damaged = 0;
 	int failed = 0;
 	cf_scan_opts *so = &f->cs.so;
-	for (int i = 0; i < nfiles && !failed; i++) {
+	for (size_t i = 0; i < nfiles && !failed; i++) {
+		const char *file = cf_run_inputs_path(in, i);
 		if (cli_flow_on_file)
-			cli_flow_on_file(user, files[i]);
-		cli_progress *pr = cli_progress_start(files[i], !f->quiet);
+			cli_flow_on_file(user, file);
+		cli_progress *pr = cli_progress_start(file, !f->quiet);
 		so->progress = cli_progress_update;
 		so->progress_user = pr;
-		cf_flow_scan_file(files[i], so, e, res);
+		cf_flow_scan_file(file, so, e, res);
 		cli_progress_end(pr);
 		cf_summary_merge(total, &res->summary);
 		if (res->opened) {
@@ -277,5 +293,6 @@ done:
 	free(res);
 	cf_flow_engine_close(e);
 	cli_scan_close(&f->cs);
+	cf_run_inputs_free(in);
 	return rc;
 }
