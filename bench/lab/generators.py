@@ -481,7 +481,7 @@ def run_iot(run, devices):
             os.makedirs(netns_etc, exist_ok=True)
             with open(os.path.join(netns_etc, "resolv.conf"), "w") as f:
                 f.write("nameserver %s\noptions timeout:2 attempts:2\n" % IOT_CLOUD_ADDR)
-            swport, emu = lab.add_emulated_host(d.ns, 1000 + idx, None, dev["mac"], dev["os"], dev["link"],
+            swport, emu = lab.add_emulated_host(d.ns, 1000000 + idx, None, dev["mac"], dev["os"], dev["link"],
                                                 dev["seed"])
             cap = lab.capture(swport, path, dev["mac"])
             d.live(end)
@@ -493,7 +493,7 @@ def run_iot(run, devices):
                 lab.end_capture(cap, path)
                 result["captures"].append(os.path.relpath(path, run.out))
             if emu:
-                lab.remove_emulated_host(d.ns, 1000 + idx, emu)
+                lab.remove_emulated_host(d.ns, 1000000 + idx, emu)
             shutil.rmtree(netns_etc, ignore_errors=True)
             result["wall_s"] = round(time.time() - t0, 2)
             with run.lock:
