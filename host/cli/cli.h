@@ -92,6 +92,9 @@ int cli_flow_option(cli_flow *f, const char *cmd, int opt, const char *arg);
  * the single-process paths of extract and flowpic. NULL after a message on
  * stderr when an argument cannot be expanded. */
 cf_run_inputs *cli_inputs_expand(const char *cmd, char **args, int n);
+/* `cuflow flows --joy-compat` (flows_joy.c): Joy 4.5.0's records of the
+ * inputs into out_path (gz: gzip; "-": stdout). Returns the exit status. */
+int cli_flows_joy(const char *out_path, int gz, char **args, int nargs, int quiet);
 /* Opens backend and engine, runs every input (files expanded as above; each
  * ends with end of input), prints damage and the counters to stderr. out_failed(user),
  * when given, says whether the output broke. Returns the exit status. */

@@ -55,6 +55,9 @@ static void usage(FILE *o)
 	        "                        yet committed are read (CSV / JSON lines, not .gz)\n"
 	        "  --row-group-rows N    Parquet: rows per row group (default 1048576; a row\n"
 	        "                        group's values are held in memory until it is written)\n"
+	        "  --joy-compat          JSON lines exactly as Cisco Joy 4.5.0 writes them (joy\n"
+	        "                        bidir=1): its timeouts, filter, client rule, counters and\n"
+	        "                        keys (docs/flows.md); the flow options below do not apply\n"
 	        "INPUT: a capture, a directory (all files below it, sorted by name), a quoted\n"
 	        "glob, or @LIST (one input per line). OUT.manifest.json records the inputs,\n"
 	        "their counters and the output's rows, bytes and sha256 (docs/run.md).\n"
@@ -65,7 +68,7 @@ static void usage(FILE *o)
 	        cli_flow_usage);
 }
 
-enum { OPT_FORMAT = 2000, OPT_ZEROS, OPT_JOBS, OPT_RESUME, OPT_ROW_GROUP };
+enum { OPT_FORMAT = 2000, OPT_ZEROS, OPT_JOBS, OPT_RESUME, OPT_ROW_GROUP, OPT_JOY_COMPAT };
 
 int cmd_flows(int argc, char **argv)
 {
@@ -74,6 +77,7 @@ int cmd_flows(int argc, char **argv)
 		{"format", required_argument, 0, OPT_FORMAT}, {"zeros", no_argument, 0, OPT_ZEROS},
 		{"jobs", required_argument, 0, OPT_JOBS}, {"resume", no_argument, 0, OPT_RESUME},
 		{"row-group-rows", required_argument, 0, OPT_ROW_GROUP},
+		{"joy-compat", no_argument, 0, OPT_JOY_COMPAT},
 		CLI_FLOW_LONGOPTS, {0, 0, 0, 0},
 	};
 	const char *out_path = NULL, *format = NULL;
@@ -81,7 +85,7 @@ int cmd_flows(int argc, char **argv)
 	cli_flow cf;
 	cli_flow_init(&cf);
 	unsigned long jobs = 1;
-	int resume = 0;
+	int resume = 0, joy_compat = 0;
 	cf_sink_opts sink_opts;
 	cf_sink_opts_default(&sink_opts);
 	optind = 1;
@@ -113,6 +117,7 @@ int cmd_flows(int argc, char **argv)
 			break;
 		}
 		case OPT_RESUME: resume = 1; break;
+		case OPT_JOY_COMPAT: joy_compat = 1; break;
 		case OPT_ROW_GROUP:
 			if (cli_parse_row_group(&sink_opts, "flows", optarg) < 0)
 				return CLI_EXIT_USAGE;
@@ -131,6 +136,17 @@ int cmd_flows(int argc, char **argv)
 	                   : ends_with(out_path, ".jsonl") || ends_with(out_path, ".jsonl.gz") ||
 	                         ends_with(out_path, ".json") || ends_with(out_path, ".json.gz");
 	int parquet = format ? !strcmp(format, "parquet") : ends_with(out_path, ".parquet");
+	if (joy_compat) {
+		if ((format && strcmp(format, "jsonl")) || (!format && !to_stdout && (parquet || !jsonl))) {
+			fprintf(stderr, "cuflow flows: --joy-compat writes JSON lines (OUT.jsonl[.gz], or --format jsonl)\n");
+			return CLI_EXIT_USAGE;
+		}
+		if (jobs > 1 || resume || text.zeros) {
+			fprintf(stderr, "cuflow flows: --joy-compat runs one process over the inputs: no --jobs, --resume or --zeros\n");
+			return CLI_EXIT_USAGE;
+		}
+		return cli_flows_joy(out_path, gz, argv + optind, argc - optind, cf.quiet);
+	}
 	if (parquet && to_stdout) {
 		fprintf(stderr, "cuflow flows: Parquet needs a file (-o OUT.parquet), not stdout\n");
 		return CLI_EXIT_USAGE;

@@ -1,0 +1,67 @@
+/*
+ * Joy 4.5.0's records exactly as Joy writes them (`cuflow flows --joy-compat`).
+ *
+ * Cisco Joy's flow records (`joy bidir=1`, every other setting at its
+ * default) are the input format of models trained on Joy archives (seed
+ * 003). cuflow's own JSON lines (cuflow/flow_text.h) keep cuflow's exact
+ * flow semantics; this tracker reproduces Joy's instead, quirks included:
+ * its filter ("ip or ip6 or vlan") and its expiry check after every 10
+ * packets that pass it, 10 s idle / 30 s active timeouts measured over
+ * both directions, its client rule (TLS/HTTP keywords, then SYN, then the
+ * earlier side; a DNS query marks the querier as the server), time_end of
+ * the first-seen side, one-sided records without the "in" keys, TCP
+ * retransmissions left out, 16-bit byte and 8-bit packet counters, IPv6
+ * extension headers counted as 8-byte payload, ICMP per host pair,
+ * fragments as protocol 0, truncated packets counting captured bytes, the
+ * tcp, probable_os and debug objects, and Joy's key order. docs/flows.md
+ * ("Joy 4.5.0 exactly") lists the rules; tests hold them against Joy's
+ * own output (../shared/data/joy/reference) and hand-built captures.
+ *
+ * Like Joy it reads Ethernet framing whatever the link type says. CPU
+ * only: a record per flow, written as text through a callback.
+ */
+#ifndef CUFLOW_JOY_H
+#define CUFLOW_JOY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cuflow/status.h"
+#include "cuflow/reader.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cf_joy cf_joy;
+
+/* Receives whole lines (each ends with '\n'); a negative return stops the
+ * tracker (cf_joy_frame/cf_joy_end then return CF_ERR_IO). */
+typedef int (*cf_joy_write_fn)(void *user, const char *text, size_t len);
+
+/* CF_OK, CF_ERR_NOMEM or CF_ERR_FILTER (libpcap could not compile Joy's
+ * filter), message in errbuf. */
+int cf_joy_open(cf_joy_write_fn write, void *user, cf_joy **out, char *errbuf);
+/* One frame, in capture order. Frames Joy's filter rejects are ignored;
+ * after every 10th frame that passes it, expired records are written. */
+int cf_joy_frame(cf_joy *j, const cf_frame *frame);
+/* End of the capture: every remaining record is written (Joy's end of
+ * file), and the tracker is empty again for the next capture. */
+int cf_joy_end(cf_joy *j);
+/* Reads a capture through the tracker (cf_reader) and ends it. CF_OK, or
+ * the reader's status with its message (file and byte offset) in errbuf;
+ * the records of the frames read before damage are written. */
+int cf_joy_scan_file(cf_joy *j, const char *path, uint64_t *frames, char *errbuf);
+/* Records written so far. */
+uint64_t cf_joy_records(const cf_joy *j);
+void cf_joy_close(cf_joy *j);
+
+/* Joy's configuration line (its first line: bidir 1, num_pkts 50, ...)
+ * with `output` and cuflow's version; '\n'-terminated, in buf (size cap).
+ * Returns the length, or what it would have been when cap is too small. */
+size_t cf_joy_config_line(char *buf, size_t cap, const char *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
