@@ -20,7 +20,7 @@
 #
 # Environment (all optional):
 #   FUZZ_SECONDS      seconds per target (default 60; the argument wins)
-#   FUZZ_TARGETS      default "fuzz_reader fuzz_decode fuzz_netml"
+#   FUZZ_TARGETS      default "fuzz_reader fuzz_decode fuzz_netml fuzz_joy"
 #   FUZZ_BUILD_DIR    clang build directory (default <repo>/build-fuzz)
 #   FUZZ_BIN_DIR      use the fuzz binaries in this directory, build nothing
 #   FUZZ_WORK_DIR     seeds, corpus, artifacts, logs (default <build dir>/work)
@@ -35,7 +35,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-${FUZZ_SECONDS:-60}}
-targets=${FUZZ_TARGETS:-fuzz_reader fuzz_decode fuzz_netml}
+targets=${FUZZ_TARGETS:-fuzz_reader fuzz_decode fuzz_netml fuzz_joy}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 bin=${FUZZ_BIN_DIR:-$build/tests/fuzz}
 work=${FUZZ_WORK_DIR:-$build/work}
@@ -129,8 +129,8 @@ else
 	for t in $targets; do mkdir -p "$seeds/$t"; done
 fi
 t2=$(now)
-# fuzz_netml takes whole captures, like fuzz_reader
-rm -rf "$seeds/fuzz_netml" && cp -r "$seeds/fuzz_reader" "$seeds/fuzz_netml"
+# fuzz_netml and fuzz_joy take whole captures, like fuzz_reader
+rm -rf "$seeds/fuzz_netml" "$seeds/fuzz_joy" && cp -r "$seeds/fuzz_reader" "$seeds/fuzz_netml" && cp -r "$seeds/fuzz_reader" "$seeds/fuzz_joy"
 log "seeds: $((t2 - t1)) s"
 
 # ------------------------------------------------------------ (4) fuzz
