@@ -60,6 +60,42 @@ void cf_joy_close(cf_joy *j);
  * Returns the length, or what it would have been when cap is too small. */
 size_t cf_joy_config_line(char *buf, size_t cap, const char *output);
 
+/* ------------------------------------------------------------ reading */
+
+/* Reading Joy files (Joy's own, plain or gzip, or cuflow's JSON lines of
+ * either kind): the fields a model trained on Joy archives takes. The
+ * configuration line (a line with "end-config") is skipped; keys not
+ * listed here (ip, tcp, probable_os, debug, cuflow's own) are skipped. */
+typedef struct cf_joy_packet {
+	uint32_t b;   /* payload bytes ("rep" entries: 65536 - rep, as Joy stored them) */
+	int8_t dir;   /* +1 ">" (sa to da), -1 "<" */
+	uint32_t ipt; /* milliseconds, as written (Joy's wrap included) */
+} cf_joy_packet;
+
+typedef struct cf_joy_flow {
+	char sa[48], da[48];
+	uint8_t pr;
+	int32_t sp, dp;              /* -1 for null */
+	uint64_t bytes_out, num_pkts_out, bytes_in, num_pkts_in;
+	int has_in;                  /* 0: one-sided (Joy omits bytes_in/num_pkts_in) */
+	int64_t time_start_ns, time_end_ns; /* the decimal seconds as written, exactly */
+	char expire_type;            /* 'i', 'a', or 0 when absent */
+	size_t npackets;
+	const cf_joy_packet *packets; /* the reader's; valid until the next call */
+	uint64_t line;               /* line number in the file */
+} cf_joy_flow;
+
+typedef struct cf_joy_reader cf_joy_reader;
+
+/* CF_OK; CF_ERR_IO (cannot open) or CF_ERR_NOMEM, message in errbuf. */
+int cf_joy_reader_open(const char *path, cf_joy_reader **out, char *errbuf);
+/* The next record: CF_OK, CF_EOF, or CF_ERR_CORRUPT / CF_ERR_IO with a
+ * message naming the file and line (cf_joy_reader_error); a corrupt line
+ * stops the reader (every later call returns the same status). */
+int cf_joy_reader_next(cf_joy_reader *r, cf_joy_flow *flow);
+const char *cf_joy_reader_error(const cf_joy_reader *r);
+void cf_joy_reader_close(cf_joy_reader *r);
+
 #ifdef __cplusplus
 }
 #endif
