@@ -20,7 +20,7 @@
 #
 # Environment (all optional):
 #   FUZZ_SECONDS      seconds per target (default 60; the argument wins)
-#   FUZZ_TARGETS      default "fuzz_reader fuzz_decode fuzz_netml fuzz_joy"
+#   FUZZ_TARGETS      default "fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader"
 #   FUZZ_BUILD_DIR    clang build directory (default <repo>/build-fuzz)
 #   FUZZ_BIN_DIR      use the fuzz binaries in this directory, build nothing
 #   FUZZ_WORK_DIR     seeds, corpus, artifacts, logs (default <build dir>/work)
@@ -35,7 +35,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-${FUZZ_SECONDS:-60}}
-targets=${FUZZ_TARGETS:-fuzz_reader fuzz_decode fuzz_netml fuzz_joy}
+targets=${FUZZ_TARGETS:-fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 bin=${FUZZ_BIN_DIR:-$build/tests/fuzz}
 work=${FUZZ_WORK_DIR:-$build/work}
@@ -131,6 +131,16 @@ fi
 t2=$(now)
 # fuzz_netml and fuzz_joy take whole captures, like fuzz_reader
 rm -rf "$seeds/fuzz_netml" "$seeds/fuzz_joy" && cp -r "$seeds/fuzz_reader" "$seeds/fuzz_netml" && cp -r "$seeds/fuzz_reader" "$seeds/fuzz_joy"
+# fuzz_joy_reader: Joy's own records (gzip, and the first lines as plain text)
+mkdir -p "$seeds/fuzz_joy_reader"
+for f in "$shared"/data/joy/reference/*.joy.json.gz; do
+	[ -e "$f" ] || continue
+	b=$(basename "$f" .joy.json.gz)
+	[ "$(stat -c %s "$f")" -lt 65536 ] && cp "$f" "$seeds/fuzz_joy_reader/$b.gz"
+	zcat "$f" | head -n 6 > "$seeds/fuzz_joy_reader/$b.json" || true
+done
+printf '{"sa":"10.0.0.1","da":"10.0.0.2","pr":17,"sp":null,"dp":2,"bytes_out":5,"num_pkts_out":1,"time_start":1.5,"time_end":1.5,"packets":[{"rep":5,"dir":">","ipt":4294967295}]}\n' \
+	> "$seeds/fuzz_joy_reader/one.json"
 log "seeds: $((t2 - t1)) s"
 
 # ------------------------------------------------------------ (4) fuzz
