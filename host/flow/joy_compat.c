@@ -28,10 +28,12 @@
 
 enum { JOY_DIR_NONE = 0, JOY_DIR_CLIENT = 1, JOY_DIR_SERVER = 2 };
 
+/* As Joy's flow_key_t: no address family; an IPv4 address fills the first
+ * 4 bytes of 16 zeroed ones (so 1.2.3.4 and 102:304:: share a key). */
 typedef struct joy_key {
 	uint8_t sa[16], da[16];
 	uint16_t sp, dp;
-	uint8_t prot, ipv;
+	uint8_t prot, pad;
 } joy_key;
 
 typedef struct joy_rec {
@@ -289,8 +291,9 @@ static int identify(const joy_keyword *kw, size_t nkw, const cf_frame *f, size_t
 
 /* ------------------------------------------------------------ packets */
 
-/* process_tcp. -1: malformed (data offset under 20 or past the segment) or a
- * retransmission (its record then says so in is_tcp_retrans). */
+/* process_tcp. -1: malformed (data offset under 20 or past the segment;
+ * the key's ports stay 0); -3: a retransmission (its record then says so
+ * in is_tcp_retrans). */
 static int32_t joy_tcp(cf_joy *j, const cf_frame *f, size_t t, int64_t tlen, joy_key *k, int64_t ts)
 {
 	uint32_t hl = (uint32_t)(byte_at(f, t + 12) >> 4) * 4;
@@ -324,7 +327,7 @@ static int32_t joy_tcp(cf_joy *j, const cf_frame *f, size_t t, int64_t tlen, joy
 		r->is_tcp_retrans = (uint8_t)rc;
 		if (rc) {
 			r->retrans++;
-			return -1;
+			return -3;
 		}
 		if (r->op < JOY_MAX_PKT_LEN - 1) {
 			add_pkt(r, (uint32_t)n, ts);
@@ -456,7 +459,6 @@ static int joy_packet(cf_joy *j, const cf_frame *f)
 			k.sa[b] = byte_at(f, off + 8 + (size_t)b);
 			k.da[b] = byte_at(f, off + 24 + (size_t)b);
 		}
-		k.ipv = 6;
 		tlen = ip_len - 40; /* extension headers counted as payload */
 		t = off + 40 + 8 * (size_t)next;
 	} else {
@@ -464,7 +466,6 @@ static int joy_packet(cf_joy *j, const cf_frame *f)
 			k.sa[b] = byte_at(f, off + 12 + (size_t)b);
 			k.da[b] = byte_at(f, off + 16 + (size_t)b);
 		}
-		k.ipv = 4;
 		k.prot = (be16_at(f, off + 6) & 0x3fff) ? 0 : byte_at(f, off + 9); /* fragments: protocol 0 */
 		tlen = ip_len - hl;
 		t = off + hl;
@@ -474,12 +475,19 @@ static int joy_packet(cf_joy *j, const cf_frame *f)
 	int32_t i;
 	if (k.prot == 6) {
 		i = joy_tcp(j, f, t, tlen, &k, ts);
-		if (i == -1) {
+		if (i == -1 || i == -3) {
+			/* Joy looks the key up without creating it: a retransmission
+			 * stops there; a malformed segment whose (ports 0) record
+			 * exists joins it without bytes or a listed packet (only the
+			 * first one goes through process_ip) */
 			int32_t x = find(j, &k);
 			if (x >= 0) {
 				j->recs[x].ip_type = v6 ? 6 : 4;
 				if (j->recs[x].is_tcp_retrans)
 					return 0;
+				i = x;
+			} else if (i == -3) {
+				return 0;
 			}
 		}
 	} else if (k.prot == 17 || k.prot == 1 || k.prot == 58) {
