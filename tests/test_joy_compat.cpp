@@ -465,3 +465,42 @@ TEST(JoyCompat, ByteCounterWraps)
 	                R"("packets":[)" +
 	                    packets + R"(],"ip":{"out":{"ttl":64,"id":[)" + ids + "]}}}"});
 }
+
+// 12. Two malformed TCP segments (data offset 28 > the 20 bytes there) of
+// one 4-tuple: the first goes through Joy's process_ip to a (6, ports 0)
+// record, counted with its bytes and listed, "invalid"; the second finds
+// that record (Joy looks it up before process_ip) and joins it with its
+// packet count, id and time only: no bytes, no listed packet.
+TEST(JoyCompat, SecondMalformedTcpJoinsWithoutBytes)
+{
+	auto bad = [](uint16_t id) {
+		Bytes seg = cft::tcp(1000, 80, 5, 0, ACK, 100, 0); // 20 bytes, no payload
+		seg[12] = (uint8_t)(7 << 4);                       // data offset 28: past the segment
+		return e4(A, B, 6, seg, 64, id);
+	};
+	std::vector<cft::Frame> f = {at(0, bad(1)), at(4, bad(2))};
+	// b = the IP payload (20); bytes_out 20 once, num_pkts_out 2, ids both,
+	// time_end the second packet's; sp/dp 0 (the ports were never read).
+	expect_records(joy_records(f),
+	               {R"({"sa":"10.0.0.1","da":"10.0.0.2","pr":6,"sp":0,"dp":0,"bytes_out":20,"num_pkts_out":2,)"
+	                R"("time_start":1700000000.000000,"time_end":1700000000.000004,)"
+	                R"("packets":[{"b":20,"dir":"<","ipt":0}],"ip":{"out":{"ttl":64,"id":[1,2]}},)"
+	                R"("debug":{"invalid":1}})"});
+}
+
+// 13. Joy's flow key has no address family: 1.2.3.4 -> 5.6.7.8 and
+// 102:304:: -> 506:708:: (the same 16 key bytes) are one record, printed
+// by the family of its last packet; the IPv4 packet's id stays listed.
+TEST(JoyCompat, Ipv4AndIpv6ShareAKey)
+{
+	uint8_t s6[16] = {1, 2, 3, 4}, d6[16] = {5, 6, 7, 8};
+	std::vector<cft::Frame> f = {
+		at(0, e4(0x01020304, 0x05060708, 17, cft::udp(1111, 2222, fill(7)), 64, 1)),
+		at(10, cft::cat(cft::eth(kMacB, kMacA, 0x86dd), cft::ipv6(s6, d6, 17, cft::udp(1111, 2222, fill(7)), 64))),
+	};
+	expect_records(joy_records(f),
+	               {R"({"sa":"102:304::","da":"506:708::","pr":17,"sp":1111,"dp":2222,"bytes_out":14,)"
+	                R"("num_pkts_out":2,"time_start":1700000000.000000,"time_end":1700000000.000010,)"
+	                R"("packets":[{"b":7,"dir":"<","ipt":0},{"b":7,"dir":"<","ipt":0}],)"
+	                R"("ip":{"out":{"ttl":64,"id":[1]}}})"});
+}
