@@ -74,22 +74,36 @@ def main():
     groups = np.array([r["session"] for r in labels])
     result = {"flows": len(labels), "classes": {c: int((y == i).sum()) for i, c in enumerate(classes)},
               "excluded": sorted(excl), "folds": []}
-    acc = {"forest": [], "tree": [], "majority": []}
-    for train, test in GroupKFold(n_splits=5).split(X, y, groups):
-        maj = np.bincount(y[train], minlength=len(classes)).argmax()
-        acc["majority"].append(float((y[test] == maj).mean()))
-        for name, model in (("forest", RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=2)),
-                            ("tree", DecisionTreeClassifier(random_state=0))):
-            model.fit(X[train], y[train])
-            acc[name].append(float((model.predict(X[test]) == y[test]).mean()))
-    for k, v in acc.items():
-        result[k + "_accuracy"] = round(sum(v) / len(v), 4)
-        result[k + "_folds"] = [round(a, 4) for a in v]
-    result["forest_minus_majority_points"] = round(100 * (result["forest_accuracy"] - result["majority_accuracy"]), 2)
-    result["tree_minus_majority_points"] = round(100 * (result["tree_accuracy"] - result["majority_accuracy"]), 2)
-    model = RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=2).fit(X, y)
     names = ["src_addr", "dst_addr", "src_port", "dst_port", "ttl_fwd", "ttl_bwd", "ipid_step_fwd", "ipid_step_bwd"]
+
+    def evaluate(cols):
+        acc = {"forest": [], "tree": [], "majority": []}
+        for train, test in GroupKFold(n_splits=5).split(X, y, groups):
+            maj = np.bincount(y[train], minlength=len(classes)).argmax()
+            acc["majority"].append(float((y[test] == maj).mean()))
+            for name, model in (("forest", RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=2)),
+                                ("tree", DecisionTreeClassifier(random_state=0))):
+                model.fit(X[train][:, cols], y[train])
+                acc[name].append(float((model.predict(X[test][:, cols]) == y[test]).mean()))
+        out = {}
+        for k, v in acc.items():
+            out[k + "_accuracy"] = round(sum(v) / len(v), 4)
+            out[k + "_folds"] = [round(a, 4) for a in v]
+        out["forest_minus_majority_points"] = round(100 * (out["forest_accuracy"] - out["majority_accuracy"]), 2)
+        out["tree_minus_majority_points"] = round(100 * (out["tree_accuracy"] - out["majority_accuracy"]), 2)
+        return out
+
+    result.update(evaluate(list(range(len(names)))))
+    model = RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=2).fit(X, y)
     result["importances"] = {n: round(float(w), 4) for n, w in zip(names, model.feature_importances_)}
+    # Which feature group carries what: each group left out, and each alone.
+    groups_of = {"addresses": [0, 1], "ports": [2, 3], "ttls": [4, 5], "ipid_steps": [6, 7]}
+    result["ablation"] = {}
+    for g, cols in groups_of.items():
+        rest = [c for c in range(len(names)) if c not in cols]
+        a, b = evaluate(rest), evaluate(cols)
+        result["ablation"]["without_" + g] = {k: a[k] for k in ("forest_minus_majority_points", "tree_minus_majority_points")}
+        result["ablation"]["only_" + g] = {k: b[k] for k in ("forest_minus_majority_points", "tree_minus_majority_points")}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
