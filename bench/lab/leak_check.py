@@ -28,7 +28,7 @@ sys.path.insert(0, HERE)
 import labpcap  # noqa: E402
 
 
-def flow_features(out_dir, labels):
+def flow_features(out_dir, labels, min_packets=0):
     by_capture = {}
     for lb in labels:
         by_capture.setdefault(lb["capture"], []).append(lb)
@@ -48,6 +48,9 @@ def flow_features(out_dir, labels):
                 d = [(b[1] - a[1]) % 65536 for a, b in zip(pk, pk[1:])]
                 return statistics.median(d) if d else -1
 
+            if len(fwd) < min_packets or len(bwd) < min_packets:
+                feats[id(lb)] = None
+                continue
             feats[id(lb)] = [int(ipaddress.ip_address(lb["src_ip"])), int(ipaddress.ip_address(lb["dst_ip"])),
                              int(lb["src_port"]), int(lb["dst_port"]),
                              fwd[0][0] if fwd else -1, bwd[0][0] if bwd else -1, step(fwd), step(bwd)]
@@ -59,6 +62,8 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--exclude", default="", help="comma-separated classes left out")
     ap.add_argument("--json")
+    ap.add_argument("--min-packets", type=int, default=0,
+                    help="only flows with at least N packets each way (where an IP-id step exists: 2)")
     args = ap.parse_args()
     import numpy as np
     from sklearn.ensemble import RandomForestClassifier
@@ -68,12 +73,15 @@ def main():
     excl = {c for c in args.exclude.split(",") if c}
     with open(os.path.join(args.dir, "labels.csv"), newline="") as f:
         labels = [r for r in csv.DictReader(f) if r["class"] not in excl]
-    X = np.array(flow_features(args.dir, labels), dtype=np.float64)
+    feats = flow_features(args.dir, labels, args.min_packets)
+    keep = [i for i, f in enumerate(feats) if f is not None]
+    labels = [labels[i] for i in keep]
+    X = np.array([feats[i] for i in keep], dtype=np.float64)
     classes = sorted({r["class"] for r in labels})
     y = np.array([classes.index(r["class"]) for r in labels])
     groups = np.array([r["session"] for r in labels])
     result = {"flows": len(labels), "classes": {c: int((y == i).sum()) for i, c in enumerate(classes)},
-              "excluded": sorted(excl), "folds": []}
+              "excluded": sorted(excl), "min_packets": args.min_packets}
     names = ["src_addr", "dst_addr", "src_port", "dst_port", "ttl_fwd", "ttl_bwd", "ipid_step_fwd", "ipid_step_bwd"]
 
     def evaluate(cols):
