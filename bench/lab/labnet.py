@@ -170,7 +170,7 @@ class Lab:
                                     "--jitter-ms", "%.1f" % link["jitter_ms"],
                                     "--loss", "%.4f" % link["loss"],
                                     "--rate-kbit", "%d" % link["rate_kbit"],
-                                    "--seed", str(seed)])
+                                    "--seed", str(seed), "--ipid", os_like.get("ipid", "keep")])
         return s, emu
 
     def remove_emulated_host(self, ns, idx, emu):

@@ -11,6 +11,13 @@ the one before it); the queue behind the rate limit holds at most
 --queue-ms of traffic, later frames are dropped (a tail-drop buffer).
 Offloads must be off on both interfaces (the lab does it with ethtool):
 GSO super-frames and partial checksums could not be sent on as frames.
+
+--ipid POLICY renumbers the IPv4 identification of the host's frames
+(IF_A -> IF_B; the header checksum is redone; fragments are left alone) as
+an OS-like stack would, so that the lab's single Linux kernel does not
+give every class the same IP-id behaviour: `flow` (a counter per 5-tuple
+from a random start), `global` (one counter per host), `zero` (0 with DF,
+else the global counter), `random`, or `keep`.
 """
 import argparse
 import random
@@ -31,6 +38,54 @@ def open_if(name):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.setblocking(False)
     return s
+
+
+class IpId:
+    """Renumbers IPv4 ids of frames from the host by an OS-like policy."""
+
+    def __init__(self, policy, rng):
+        self.policy, self.rng = policy, rng
+        self.counter = rng.getrandbits(16)
+        self.flows = {}
+
+    def rewrite(self, frame):
+        if self.policy == "keep" or len(frame) < 34 or frame[12:14] != b"\x08\x00":
+            return frame
+        ihl = (frame[14] & 15) * 4
+        if ihl < 20 or len(frame) < 14 + ihl:
+            return frame
+        flags_frag = (frame[20] << 8) | frame[21]
+        if flags_frag & 0x3FFF:  # a fragment: its datagram's id must stay
+            return frame
+        if self.policy == "random":
+            new = self.rng.getrandbits(16)
+        elif self.policy == "zero" and flags_frag & 0x4000:
+            new = 0
+        elif self.policy == "flow":
+            proto = frame[23]
+            ports = bytes(frame[14 + ihl:14 + ihl + 4]) if proto in (6, 17) else b""
+            key = (bytes(frame[26:34]), proto, ports)
+            cur = self.flows.get(key)
+            if cur is None:
+                if len(self.flows) > 65536:
+                    self.flows.clear()
+                cur = self.rng.getrandbits(16)
+            new = cur
+            self.flows[key] = (cur + 1) & 0xFFFF
+        else:  # global, and zero without DF
+            new = self.counter
+            self.counter = (self.counter + 1) & 0xFFFF
+        b = bytearray(frame)
+        b[18], b[19] = new >> 8, new & 0xFF
+        b[24] = b[25] = 0
+        s = 0
+        for i in range(14, 14 + ihl, 2):
+            s += (b[i] << 8) | b[i + 1]
+        while s >> 16:
+            s = (s & 0xFFFF) + (s >> 16)
+        s = ~s & 0xFFFF
+        b[24], b[25] = s >> 8, s & 0xFF
+        return bytes(b)
 
 
 class Direction:
@@ -73,6 +128,7 @@ def main():
     ap.add_argument("--rate-kbit", type=float, default=0.0)
     ap.add_argument("--queue-ms", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ipid", choices=["keep", "flow", "global", "zero", "random"], default="keep")
     args = ap.parse_args()
 
     stop = []
@@ -82,6 +138,7 @@ def main():
     a, b = open_if(args.if_a), open_if(args.if_b)
     # a->b and b->a: each with its own queue and link state.
     dirs = {a.fileno(): (a, b, Direction(args, rng)), b.fileno(): (b, a, Direction(args, rng))}
+    ipid = IpId(args.ipid, random.Random(args.seed ^ 0x1D1D))
     while not stop:
         now = time.monotonic()
         timeout = 0.05
@@ -109,6 +166,8 @@ def main():
                     break
                 if addr[2] == PACKET_OUTGOING:
                     continue
+                if s is a:
+                    frame = ipid.rewrite(frame)
                 d.admit(frame, now)
     da, db = dirs[a.fileno()][2], dirs[b.fileno()][2]
     print(f"linkemu {args.if_a}->{args.if_b}: sent {da.sent} lost {da.lost} dropped {da.dropped}; "
