@@ -22,6 +22,10 @@ int cmd_flows(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_netml(int argc, char **argv);
 int cmd_flowpic(int argc, char **argv);
+/* The models (cmd_model.c). */
+int cmd_train(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* An IP address as text (inet_ntop; "?" when impossible). */
 void cli_ip_str(const uint8_t *a, int version, char *out, size_t cap);

@@ -19,6 +19,9 @@ static void usage(FILE *out)
 		"  extract CAPTURE... -o DIR   per-flow features, sequences, labels as numpy arrays\n"
 		"  netml --type T CAPTURE -o DIR  netml 0.7.1's feature matrices, bit for bit\n"
 		"  flowpic CAPTURE... -o DIR   FlowPic images (official or mini presets) as numpy arrays\n"
+		"  train --model nested DATA... -o MODEL_DIR   train seed 003's nested LSTM model on flows\n"
+		"  evaluate MODEL_DIR DATA... -o DIR  accuracy, per-class F1, confusion matrix\n"
+		"  predict MODEL_DIR INPUT... -o OUT  class probabilities per flow (captures or Joy records)\n"
 		"  synth -o FILE [options]     write a synthetic capture (tests, demos, benchmarks)\n"
 		"  version                     print the version\n"
 		"\n"
@@ -50,6 +53,12 @@ int main(int argc, char **argv)
 		return cmd_flowpic(argc - 1, argv + 1);
 	if (!strcmp(cmd, "netml"))
 		return cmd_netml(argc - 1, argv + 1);
+	if (!strcmp(cmd, "train"))
+		return cmd_train(argc - 1, argv + 1);
+	if (!strcmp(cmd, "evaluate"))
+		return cmd_evaluate(argc - 1, argv + 1);
+	if (!strcmp(cmd, "predict"))
+		return cmd_predict(argc - 1, argv + 1);
 	if (!strcmp(cmd, "synth"))
 		return cmd_synth(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -62,10 +62,11 @@ size_t cf_joy_config_line(char *buf, size_t cap, const char *output);
 
 /* ------------------------------------------------------------ reading */
 
-/* Reading Joy files (Joy's own, plain or gzip, or cuflow's JSON lines of
- * either kind): the fields a model trained on Joy archives takes. The
- * configuration line (a line with "end-config") is skipped; keys not
- * listed here (ip, tcp, probable_os, debug, cuflow's own) are skipped. */
+/* Reading Joy records (Joy's own files, plain or gzip, cuflow's JSON lines
+ * of either kind, or a capture run through the tracker above): the fields
+ * a model trained on Joy archives takes. The configuration line (a line
+ * with "end-config") is skipped; keys not listed here (tcp, probable_os,
+ * debug, cuflow's own) are skipped. */
 typedef struct cf_joy_packet {
 	uint32_t b;   /* payload bytes ("rep" entries: 65536 - rep, as Joy stored them) */
 	int8_t dir;   /* +1 ">" (sa to da), -1 "<" */
@@ -82,16 +83,40 @@ typedef struct cf_joy_flow {
 	char expire_type;            /* 'i', 'a', or 0 when absent */
 	size_t npackets;
 	const cf_joy_packet *packets; /* the reader's; valid until the next call */
-	uint64_t line;               /* line number in the file */
+	uint64_t line;               /* line number in the file; from a capture,
+	                                the record's ordinal (1-based) */
+	/* "ip":{"out":{"ttl":N,"id":[...]},"in":{...}}: either side or the
+	 * whole object may be absent, and "id" too (IPv6) */
+	int ttl_out, ttl_in;         /* ip.out.ttl / ip.in.ttl (0..255); -1 when absent */
+	size_t n_ids_out, n_ids_in;  /* ip.out.id / ip.in.id list lengths */
+	const uint16_t *ids_out, *ids_in; /* the reader's; valid until the next call */
+	/* A top-level "label" string (cuflow's labelled JSON lines), JSON
+	 * escapes decoded; NULL when absent (or null). The reader's; valid
+	 * until the next call. */
+	const char *label;
 } cf_joy_flow;
 
 typedef struct cf_joy_reader cf_joy_reader;
 
-/* CF_OK; CF_ERR_IO (cannot open) or CF_ERR_NOMEM, message in errbuf. */
+/* A Joy file ("-": standard input). CF_OK; CF_ERR_IO (cannot open) or
+ * CF_ERR_NOMEM, message in errbuf. */
 int cf_joy_reader_open(const char *path, cf_joy_reader **out, char *errbuf);
+/* The records the Joy-compatible tracker writes for a capture (what
+ * `cuflow flows --joy-compat CAPTURE` writes after its configuration
+ * line), made while reading: frames are read only until the tracker has
+ * written a line, so memory stays that of the tracker. CF_OK, or
+ * cf_reader_open's status and message, CF_ERR_FILTER or CF_ERR_NOMEM. */
+int cf_joy_reader_open_capture(const char *path, cf_joy_reader **out, char *errbuf);
+/* A capture (pcap, pcapng, snoop, by the first bytes, also compressed)
+ * through cf_joy_reader_open_capture, anything else (a gzip Joy file
+ * included) through cf_joy_reader_open; "-" is read as a Joy file. */
+int cf_joy_reader_open_auto(const char *path, cf_joy_reader **out, char *errbuf);
 /* The next record: CF_OK, CF_EOF, or CF_ERR_CORRUPT / CF_ERR_IO with a
- * message naming the file and line (cf_joy_reader_error); a corrupt line
- * stops the reader (every later call returns the same status). */
+ * message naming the file and line (record, from a capture) in
+ * cf_joy_reader_error; a corrupt line stops the reader (every later call
+ * returns the same status). A damaged capture gives the records of the
+ * frames before the damage, then cf_reader's status and message (file and
+ * byte offset). */
 int cf_joy_reader_next(cf_joy_reader *r, cf_joy_flow *flow);
 const char *cf_joy_reader_error(const cf_joy_reader *r);
 void cf_joy_reader_close(cf_joy_reader *r);

@@ -1,0 +1,127 @@
+/* What the model engine's files share. */
+#ifndef CUFLOW_NN_INTERNAL_H
+#define CUFLOW_NN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cuflow/joy.h"
+#include "cuflow/model.h"
+#include "cuflow/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Hidden sizes above this are refused by the model configuration: the
+ * layers keep one step's gates on the stack. */
+#define CF_NN_MAX_HIDDEN 1024
+#define CF_NESTED_MAX_DENSE 16
+
+/* Element offsets of each parameter tensor in the flat array. */
+typedef struct nested_shape {
+	int root_inputs;
+	size_t pkt_wih, pkt_whh, pkt_bih, pkt_bhh;
+	size_t emb;
+	size_t id_wih, id_whh, id_bih, id_bhh;
+	size_t dense_w[CF_NESTED_MAX_DENSE], dense_b[CF_NESTED_MAX_DENSE];
+	size_t out_w, out_b;
+	size_t total;
+} nested_shape;
+
+void nested_shape_of(const cf_nested_config *c, nested_shape *s);
+
+/* Element offsets of one step's workspace. */
+typedef struct nested_work {
+	size_t pkt_x, out_x, in_x, pkt_cache, out_cache, in_cache, pkt_h, out_h, in_h, emb_out, emb_in;
+	size_t concat, act, logits, probs, dlogits, dact_a, dact_b, dconcat, total;
+} nested_work;
+
+void nested_work_layout(const cf_nested_config *c, int n, nested_work *w);
+
+/* One packet of a record as Joy lists it. */
+typedef struct nn_pkt {
+	uint32_t b, ipt;
+	int8_t dir; /* 1 ">" (sa to da), 0 "<" */
+} nn_pkt;
+
+/* Flow records held for training or evaluation, raw (featurized per batch
+ * by the model's input mode). */
+typedef struct nn_dataset {
+	size_t n, cap;
+	uint64_t *pkt_off, *out_off, *in_off; /* n + 1 */
+	nn_pkt *pkts;
+	uint16_t *ids;                        /* out and in lists, both indexed by their offsets */
+	size_t pkts_cap, ids_cap, n_pkts, n_ids;
+	int16_t *ttl_out, *ttl_in;            /* -1 absent */
+	double *root;                         /* n x 5 raw: bytes_in, bytes_out, pkts_in, pkts_out, seconds */
+	int32_t *label;
+	char **classes;                       /* class names in index order (sorted when the data named them) */
+	int n_classes;
+	uint64_t skipped_unlabelled, skipped_unknown;
+} nn_dataset;
+
+void nn_dataset_free(nn_dataset *d);
+/* Appends one record under class index label; CF_OK or CF_ERR_NOMEM. */
+int nn_dataset_add(nn_dataset *d, const cf_joy_flow *f, int32_t label);
+/* The label text of a record under a label mode (NULL: none); buf holds it. */
+const char *nn_record_label(int mode, const char *path, const cf_joy_flow *f, char *buf, size_t cap);
+/* Reads every input, labels by mode; with fixed_classes the labels map onto
+ * them (others are counted in skipped_unknown), else the classes are the
+ * sorted distinct labels. */
+int nn_dataset_load(nn_dataset *d, const char *const *inputs, int n_inputs, int mode, char *const *fixed_classes,
+                    int n_fixed, uint64_t max_flows, void (*msg)(void *, const char *), void *user, char *errbuf);
+
+/* Fills batch slot k from a record: scaled and truncated (default) or raw
+ * (reference_compat); nn_batch_finish sets the padded lengths. */
+void nn_batch_put(const cf_nested_config *c, cf_nested_batch *b, int k, const nn_pkt *pk, size_t npk,
+                  const uint16_t *io, size_t nio, const uint16_t *ii, size_t nii, int ttl_out, int ttl_in,
+                  const double root[5], int32_t label);
+void nn_batch_put_index(const cf_nested_config *c, cf_nested_batch *b, int k, const nn_dataset *d, size_t i);
+void nn_batch_finish(const cf_nested_config *c, cf_nested_batch *b);
+void nn_record_root(const cf_joy_flow *f, double root[5]);
+
+/* A fixed set of worker threads for the batch (the caller works too).
+ * run() calls fn(arg, job, worker) for job = 0 .. jobs-1, each once,
+ * worker in [0, nn_pool_workers) naming the caller's scratch slot. */
+typedef struct nn_pool nn_pool;
+int nn_pool_create(int threads, nn_pool **out);
+int nn_pool_workers(const nn_pool *p);
+void nn_pool_run(nn_pool *p, void (*fn)(void *arg, int job, int worker), void *arg, int jobs);
+void nn_pool_free(nn_pool *p);
+int nn_cpu_count(void);
+
+/* Samples per chunk: the unit of work and of gradient accumulation, so
+ * sums happen in the same order whatever the thread count. */
+#define NN_CHUNK 16
+
+struct cf_model {
+	cf_nested_config cfg;
+	float *params;
+	size_t n_params;
+	char **classes;
+	/* scratch, allocated on first use */
+	nn_pool *pool;
+	int pool_threads;
+	float *work;            /* workers x work_elems */
+	size_t work_elems;
+	float *chunk_grads;     /* chunks x n_params */
+	int chunk_cap;
+	double *chunk_loss;
+};
+
+/* Parallel forward (grad NULL) or forward + backward over b: the loss sum
+ * scaled by `scale`, probs (b->n x classes), gradients summed chunk by
+ * chunk in order into grad (overwritten). */
+int nn_model_run(cf_model *m, const cf_nested_batch *b, int threads, double scale, float *probs, float *grad,
+                 double *loss);
+
+uint64_t nn_rng_next(uint64_t *s);
+double nn_rng_uniform(uint64_t *s); /* [0, 1) */
+int nn_mkdir_p(const char *dir, char *errbuf);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

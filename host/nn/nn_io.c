@@ -1,0 +1,358 @@
+/* Model directories: model.safetensors (the weights as PyTorch's
+ * state_dict names and shapes them, float32 little-endian) and config.json.
+ * safetensors: an 8-byte little-endian header length, a JSON header
+ * {name: {dtype, shape, data_offsets}}, then the tensors' bytes. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cuflow/model.h"
+#include "cuflow/status.h"
+#include "nn/nn_internal.h"
+
+static void json_escape(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+		else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+		else fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static int write_file_atomic(const char *path, int (*fill)(FILE *, const void *), const void *arg, char *errbuf)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "wb");
+	if (!f) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: %s", tmp, strerror(errno));
+		return CF_ERR_IO;
+	}
+	int bad = fill(f, arg) != 0;
+	bad |= ferror(f) != 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path) != 0) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: %s", path, strerror(errno ? errno : EIO));
+		unlink(tmp);
+		return CF_ERR_IO;
+	}
+	return CF_OK;
+}
+
+static int fill_safetensors(FILE *f, const void *arg)
+{
+	const cf_model *m = arg;
+	cf_nested_param ps[64];
+	int np = cf_nested_params(&m->cfg, ps, 64);
+	char *hdr = NULL;
+	size_t hlen = 0;
+	FILE *h = open_memstream(&hdr, &hlen);
+	if (!h) return -1;
+	fprintf(h, "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"cuflow\",\"model\":\"nested\"}");
+	size_t off = 0;
+	for (int i = 0; i < np; i++) {
+		size_t bytes = ps[i].count * 4;
+		fprintf(h, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld", ps[i].name, (long long)ps[i].dims[0]);
+		if (ps[i].ndim == 2) fprintf(h, ",%lld", (long long)ps[i].dims[1]);
+		fprintf(h, "],\"data_offsets\":[%zu,%zu]}", off, off + bytes);
+		off += bytes;
+	}
+	fputc('}', h);
+	fclose(h);
+	/* the header is padded with spaces to 8 bytes, as the format recommends */
+	while (hlen % 8) { hdr = realloc(hdr, hlen + 2); hdr[hlen++] = ' '; hdr[hlen] = 0; }
+	uint8_t len8[8];
+	for (int k = 0; k < 8; k++) len8[k] = (uint8_t)((uint64_t)hlen >> (8 * k));
+	fwrite(len8, 1, 8, f);
+	fwrite(hdr, 1, hlen, f);
+	free(hdr);
+	for (int i = 0; i < np; i++) fwrite(m->params + ps[i].offset, sizeof(float), ps[i].count, f);
+	return 0;
+}
+
+static int fill_config(FILE *f, const void *arg)
+{
+	const cf_model *m = arg;
+	const cf_nested_config *c = &m->cfg;
+	fprintf(f, "{\n  \"model\": \"nested\",\n  \"format\": 1,\n");
+	fprintf(f, "  \"pkt_hidden\": %d,\n  \"ttl_vocab\": %d,\n  \"ttl_dim\": %d,\n  \"id_hidden\": %d,\n",
+	        c->pkt_hidden, c->ttl_vocab, c->ttl_dim, c->id_hidden);
+	fprintf(f, "  \"dense_units\": %d,\n  \"dense_layers\": %d,\n  \"classes\": %d,\n", c->dense_units,
+	        c->dense_layers, c->classes);
+	fprintf(f, "  \"max_packets\": %d,\n  \"max_ids\": %d,\n  \"reference_compat\": %d,\n", c->max_packets,
+	        c->max_ids, c->reference_compat);
+	if (c->reference_compat)
+		fprintf(f, "  \"inputs\": \"raw: packets [b, dir, ipt ms], ids as is, totals [bytes_in, bytes_out, "
+		           "num_pkts_in, num_pkts_out, seconds]; batch-max zero padding, no lengths\",\n");
+	else
+		fprintf(f, "  \"inputs\": \"packets [b/1500, dir, log1p(ipt ms)] (first %d), ids id/65535 (first %d), "
+		           "totals log1p of [bytes_in, bytes_out, num_pkts_in, num_pkts_out, ms]; true lengths\",\n",
+		        c->max_packets, c->max_ids);
+	fprintf(f, "  \"class_names\": [");
+	for (int k = 0; k < c->classes; k++) {
+		if (k) fputs(", ", f);
+		json_escape(f, m->classes[k]);
+	}
+	fprintf(f, "]\n}\n");
+	return 0;
+}
+
+static int mkdir_p(const char *dir, char *errbuf)
+{
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", dir);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(buf, 0777) != 0 && errno != EEXIST) goto fail;
+			*p = '/';
+		}
+	if (mkdir(buf, 0777) != 0 && errno != EEXIST) goto fail;
+	return CF_OK;
+fail:
+	snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: %s", buf, strerror(errno));
+	return CF_ERR_IO;
+}
+
+int nn_mkdir_p(const char *dir, char *errbuf) { return mkdir_p(dir, errbuf); }
+
+int cf_model_save(const cf_model *m, const char *dir, char *errbuf)
+{
+	char path[4096];
+	int rc = mkdir_p(dir, errbuf);
+	if (rc) return rc;
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if ((rc = write_file_atomic(path, fill_safetensors, m, errbuf))) return rc;
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	return write_file_atomic(path, fill_config, m, errbuf);
+}
+
+/* ------------------------------------------------------------ reading */
+
+static char *slurp(const char *path, size_t *len, char *errbuf)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (n + 65536 > cap) {
+			cap = cap ? cap * 2 : 1 << 20;
+			char *q = realloc(buf, cap + 1);
+			if (!q) { free(buf); fclose(f); snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: out of memory", path); return NULL; }
+			buf = q;
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0) break;
+	}
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) { free(buf); snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: read error", path); return NULL; }
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* The value after "key": in a flat JSON object (first match). */
+static const char *json_value(const char *js, const char *key)
+{
+	char pat[160];
+	snprintf(pat, sizeof pat, "\"%s\"", key);
+	const char *p = strstr(js, pat);
+	if (!p) return NULL;
+	p += strlen(pat);
+	while (isspace((unsigned char)*p)) p++;
+	if (*p != ':') return NULL;
+	p++;
+	while (isspace((unsigned char)*p)) p++;
+	return p;
+}
+
+static int json_int(const char *js, const char *key, int *out)
+{
+	const char *v = json_value(js, key);
+	if (!v) return -1;
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (end == v) return -1;
+	*out = (int)x;
+	return 0;
+}
+
+/* A JSON string at p (p at the opening quote) into out; returns the
+ * position after the closing quote or NULL. */
+static const char *json_string(const char *p, char *out, size_t cap)
+{
+	if (*p != '"') return NULL;
+	p++;
+	size_t n = 0;
+	while (*p && *p != '"') {
+		char ch = *p++;
+		if (ch == '\\') {
+			ch = *p++;
+			if (ch == 'u') {
+				unsigned v = 0;
+				for (int k = 0; k < 4 && isxdigit((unsigned char)*p); k++, p++)
+					v = v * 16 + (unsigned)(isdigit((unsigned char)*p) ? *p - '0' : (tolower(*p) - 'a' + 10));
+				ch = v < 0x80 ? (char)v : '?';
+			} else if (ch == 'n') ch = '\n';
+			else if (ch == 't') ch = '\t';
+			else if (!ch) return NULL;
+		}
+		if (n + 1 < cap) out[n++] = ch;
+	}
+	if (*p != '"') return NULL;
+	out[n] = 0;
+	return p + 1;
+}
+
+static int read_safetensors(cf_model *m, const char *path, char *errbuf)
+{
+	size_t len = 0;
+	char *buf = slurp(path, &len, errbuf);
+	if (!buf) return CF_ERR_IO;
+	int rc = CF_ERR_CORRUPT;
+	uint64_t hlen = 0;
+	if (len < 8) goto bad;
+	for (int k = 0; k < 8; k++) hlen |= (uint64_t)(uint8_t)buf[k] << (8 * k);
+	if (hlen > len - 8) goto bad;
+	char *hdr = malloc(hlen + 1);
+	if (!hdr) { free(buf); return CF_ERR_NOMEM; }
+	memcpy(hdr, buf + 8, hlen);
+	hdr[hlen] = 0;
+	const char *data = buf + 8 + hlen;
+	size_t dlen = len - 8 - hlen;
+	cf_nested_param ps[64];
+	int np = cf_nested_params(&m->cfg, ps, 64);
+	for (int i = 0; i < np; i++) {
+		const char *v = json_value(hdr, ps[i].name);
+		char dtype[16] = "";
+		long long shape[3] = {0, 0, 0}, off[2] = {0, 0};
+		int nd = 0;
+		if (!v || *v != '{') {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: no tensor \"%.40s\"", path, ps[i].name);
+			free(hdr);
+			goto out;
+		}
+		const char *end = strchr(v, '}');
+		const char *d = strstr(v, "\"dtype\"");
+		const char *s = strstr(v, "\"shape\"");
+		const char *o = strstr(v, "\"data_offsets\"");
+		if (!end || !d || !s || !o || d > end || s > end || o > end) goto badt;
+		d = strchr(d + 7, '"');
+		if (!d || !json_string(d, dtype, sizeof dtype)) goto badt;
+		s = strchr(s, '[');
+		for (s++; nd < 3;) {
+			while (isspace((unsigned char)*s)) s++;
+			if (*s == ']') break;
+			char *e;
+			shape[nd++] = strtoll(s, &e, 10);
+			if (e == s) goto badt;
+			s = e;
+			while (isspace((unsigned char)*s)) s++;
+			if (*s == ',') s++;
+		}
+		o = strchr(o, '[');
+		if (!o || sscanf(o, "[ %lld , %lld ]", &off[0], &off[1]) != 2) goto badt;
+		if (strcmp(dtype, "F32") != 0) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: tensor \"%s\" is %s; cuflow reads F32", path, ps[i].name, dtype);
+			free(hdr);
+			rc = CF_ERR_UNSUPPORTED;
+			goto out;
+		}
+		if (nd != ps[i].ndim || shape[0] != ps[i].dims[0] || (nd == 2 && shape[1] != ps[i].dims[1])) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: tensor \"%s\" has shape [%lld%s%lld], config.json implies [%lld%s%lld]",
+			         path, ps[i].name, shape[0], nd == 2 ? "," : "", nd == 2 ? shape[1] : 0LL,
+			         (long long)ps[i].dims[0], ps[i].ndim == 2 ? "," : "",
+			         ps[i].ndim == 2 ? (long long)ps[i].dims[1] : 0LL);
+			free(hdr);
+			goto out;
+		}
+		if (off[0] < 0 || off[1] - off[0] != (long long)(ps[i].count * 4) || (size_t)off[1] > dlen) goto badt;
+		memcpy(m->params + ps[i].offset, data + off[0], ps[i].count * 4);
+		continue;
+	badt:
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: malformed header entry for \"%.40s\"", path, ps[i].name);
+		free(hdr);
+		goto out;
+	}
+	free(hdr);
+	free(buf);
+	return CF_OK;
+bad:
+	snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: not a safetensors file (header length %llu, file %zu bytes)", path,
+	         (unsigned long long)hlen, len);
+out:
+	free(buf);
+	return rc;
+}
+
+int cf_model_load(const char *dir, cf_model **out, char *errbuf)
+{
+	char path[4096];
+	*out = NULL;
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	size_t len;
+	char *js = slurp(path, &len, errbuf);
+	if (!js) return CF_ERR_IO;
+	cf_nested_config c;
+	cf_nested_config_default(&c);
+	const char *model = json_value(js, "model");
+	char mname[32] = "";
+	if (!model || !json_string(model, mname, sizeof mname) || strcmp(mname, "nested") != 0) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: not a cuflow nested model (\"model\": \"nested\" missing)", path);
+		free(js);
+		return CF_ERR_CORRUPT;
+	}
+	int bad = json_int(js, "pkt_hidden", &c.pkt_hidden) | json_int(js, "ttl_vocab", &c.ttl_vocab) |
+	          json_int(js, "ttl_dim", &c.ttl_dim) | json_int(js, "id_hidden", &c.id_hidden) |
+	          json_int(js, "dense_units", &c.dense_units) | json_int(js, "dense_layers", &c.dense_layers) |
+	          json_int(js, "classes", &c.classes) | json_int(js, "max_packets", &c.max_packets) |
+	          json_int(js, "max_ids", &c.max_ids) | json_int(js, "reference_compat", &c.reference_compat);
+	if (bad || c.classes < 1 || c.classes > 100000) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: a size is missing or malformed", path);
+		free(js);
+		return CF_ERR_CORRUPT;
+	}
+	char **names = calloc((size_t)c.classes, sizeof *names);
+	const char *p = json_value(js, "class_names");
+	int rc = CF_OK;
+	if (!names) rc = CF_ERR_NOMEM;
+	else if (!p || *p != '[') rc = CF_ERR_CORRUPT;
+	else {
+		p++;
+		for (int k = 0; k < c.classes && rc == CF_OK; k++) {
+			char nm[512];
+			while (isspace((unsigned char)*p) || *p == ',') p++;
+			const char *q = json_string(p, nm, sizeof nm);
+			if (!q) rc = CF_ERR_CORRUPT;
+			else if (!(names[k] = strdup(nm))) rc = CF_ERR_NOMEM;
+			p = q;
+		}
+	}
+	free(js);
+	if (rc == CF_ERR_CORRUPT) snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: class_names missing or shorter than classes", path);
+	cf_model *m = NULL;
+	if (rc == CF_OK) rc = cf_model_create(&c, 0, (const char *const *)names, &m, errbuf);
+	for (int k = 0; names && k < c.classes; k++) free(names[k]);
+	free(names);
+	if (rc) return rc;
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if ((rc = read_safetensors(m, path, errbuf))) {
+		cf_model_free(m);
+		return rc;
+	}
+	*out = m;
+	return CF_OK;
+}

@@ -1,0 +1,197 @@
+/*
+ * The layers' math, written once for both precisions: nn_layers.c
+ * includes this file twice, with NN_T = double / NN_S = f64 and NN_T =
+ * float / NN_S = f32. Accumulation happens in NN_T, as PyTorch's CPU
+ * kernels do, so the float32 path is a float32 computation rather than
+ * a rounded float64 one.
+ */
+#define NN_CAT2(a, b) a##_##b
+#define NN_CAT(a, b) NN_CAT2(a, b)
+#define NN_FN(name) NN_CAT(name, NN_S)
+
+static inline NN_T NN_FN(nn_sigmoid)(NN_T x) { return (NN_T)1 / ((NN_T)1 + NN_EXP(-x)); }
+
+void NN_FN(cf_nn_lstm_forward)(int B, int T, int I, int H, const NN_T *x, const int32_t *len,
+                                const NN_T *w_ih, const NN_T *w_hh, const NN_T *b_ih, const NN_T *b_hh,
+                                NN_T *h_last, NN_T *cache)
+{
+	const int G = 4 * H;
+	NN_T a[4 * CF_NN_MAX_HIDDEN], hbuf[CF_NN_MAX_HIDDEN], cbuf[CF_NN_MAX_HIDDEN];
+	for (int b = 0; b < B; b++) {
+		int L = len ? len[b] : T;
+		if (L > T) L = T;
+		const NN_T *hp = NULL, *cp = NULL; /* NULL: the zero initial state */
+		for (int t = 0; t < L; t++) {
+			const NN_T *xt = x + ((size_t)b * T + t) * I;
+			for (int r = 0; r < G; r++) {
+				NN_T s = b_ih[r] + b_hh[r];
+				const NN_T *wr = w_ih + (size_t)r * I;
+				for (int k = 0; k < I; k++) s += wr[k] * xt[k];
+				if (hp) {
+					const NN_T *ur = w_hh + (size_t)r * H;
+					for (int k = 0; k < H; k++) s += ur[k] * hp[k];
+				}
+				a[r] = s;
+			}
+			NN_T *st = cache ? cache + ((size_t)b * T + t) * 6 * H : NULL;
+			NN_T *cn = st ? st + 4 * H : cbuf, *hn = st ? st + 5 * H : hbuf;
+			for (int j = 0; j < H; j++) {
+				NN_T ig = NN_FN(nn_sigmoid)(a[j]), fg = NN_FN(nn_sigmoid)(a[H + j]);
+				NN_T gg = NN_TANH(a[2 * H + j]), og = NN_FN(nn_sigmoid)(a[3 * H + j]);
+				NN_T c = ig * gg + (cp ? fg * cp[j] : (NN_T)0);
+				if (st) { st[j] = ig; st[H + j] = fg; st[2 * H + j] = gg; st[3 * H + j] = og; }
+				a[j] = c;                       /* a's first H slots now hold c */
+				a[H + j] = og * NN_TANH(c);     /* and the next H hold h */
+			}
+			/* cbuf/hbuf may be what cp/hp point at: write after reading */
+			for (int j = 0; j < H; j++) { cn[j] = a[j]; hn[j] = a[H + j]; }
+			hp = hn;
+			cp = cn;
+		}
+		NN_T *ho = h_last + (size_t)b * H;
+		for (int j = 0; j < H; j++) ho[j] = hp ? hp[j] : (NN_T)0;
+	}
+}
+
+void NN_FN(cf_nn_lstm_backward)(int B, int T, int I, int H, const NN_T *x, const int32_t *len,
+                                 const NN_T *w_ih, const NN_T *w_hh, const NN_T *cache, const NN_T *dh_last,
+                                 NN_T *dx, NN_T *dw_ih, NN_T *dw_hh, NN_T *db_ih, NN_T *db_hh)
+{
+	const int G = 4 * H;
+	NN_T da[4 * CF_NN_MAX_HIDDEN], dh[CF_NN_MAX_HIDDEN], dc[CF_NN_MAX_HIDDEN];
+	if (dx) memset(dx, 0, sizeof(NN_T) * (size_t)B * T * I);
+	for (int b = 0; b < B; b++) {
+		int L = len ? len[b] : T;
+		if (L > T) L = T;
+		for (int j = 0; j < H; j++) { dh[j] = dh_last[(size_t)b * H + j]; dc[j] = 0; }
+		for (int t = L - 1; t >= 0; t--) {
+			const NN_T *st = cache + ((size_t)b * T + t) * 6 * H;
+			const NN_T *prev = t > 0 ? st - 6 * H : NULL;
+			const NN_T *cprev = prev ? prev + 4 * H : NULL, *hprev = prev ? prev + 5 * H : NULL;
+			const NN_T *xt = x + ((size_t)b * T + t) * I;
+			for (int j = 0; j < H; j++) {
+				NN_T ig = st[j], fg = st[H + j], gg = st[2 * H + j], og = st[3 * H + j];
+				NN_T tc = NN_TANH(st[4 * H + j]);
+				NN_T dcj = dc[j] + dh[j] * og * ((NN_T)1 - tc * tc);
+				NN_T cp = cprev ? cprev[j] : (NN_T)0;
+				da[j] = dcj * gg * ig * ((NN_T)1 - ig);
+				da[H + j] = dcj * cp * fg * ((NN_T)1 - fg);
+				da[2 * H + j] = dcj * ig * ((NN_T)1 - gg * gg);
+				da[3 * H + j] = dh[j] * tc * og * ((NN_T)1 - og);
+				dc[j] = dcj * fg;
+			}
+			for (int r = 0; r < G; r++) {
+				NN_T d = da[r];
+				db_ih[r] += d;
+				db_hh[r] += d;
+				NN_T *wr = dw_ih + (size_t)r * I;
+				for (int k = 0; k < I; k++) wr[k] += d * xt[k];
+				if (hprev) {
+					NN_T *ur = dw_hh + (size_t)r * H;
+					for (int k = 0; k < H; k++) ur[k] += d * hprev[k];
+				}
+			}
+			if (dx) {
+				NN_T *dxt = dx + ((size_t)b * T + t) * I;
+				for (int k = 0; k < I; k++) {
+					NN_T s = 0;
+					for (int r = 0; r < G; r++) s += w_ih[(size_t)r * I + k] * da[r];
+					dxt[k] = s;
+				}
+			}
+			for (int k = 0; k < H; k++) {
+				NN_T s = 0;
+				for (int r = 0; r < G; r++) s += w_hh[(size_t)r * H + k] * da[r];
+				dh[k] = s;
+			}
+		}
+	}
+}
+
+void NN_FN(cf_nn_dense_forward)(int B, int I, int O, const NN_T *x, const NN_T *w, const NN_T *b, NN_T *y)
+{
+	for (int s = 0; s < B; s++) {
+		const NN_T *xs = x + (size_t)s * I;
+		NN_T *ys = y + (size_t)s * O;
+		for (int o = 0; o < O; o++) {
+			const NN_T *wo = w + (size_t)o * I;
+			NN_T acc = b[o];
+			for (int k = 0; k < I; k++) acc += wo[k] * xs[k];
+			ys[o] = acc;
+		}
+	}
+}
+
+void NN_FN(cf_nn_dense_backward)(int B, int I, int O, const NN_T *x, const NN_T *w, const NN_T *dy, NN_T *dx,
+                                  NN_T *dw, NN_T *db)
+{
+	for (int s = 0; s < B; s++) {
+		const NN_T *xs = x + (size_t)s * I, *dys = dy + (size_t)s * O;
+		for (int o = 0; o < O; o++) {
+			NN_T d = dys[o];
+			NN_T *dwo = dw + (size_t)o * I;
+			db[o] += d;
+			for (int k = 0; k < I; k++) dwo[k] += d * xs[k];
+		}
+		if (dx) {
+			NN_T *dxs = dx + (size_t)s * I;
+			for (int k = 0; k < I; k++) {
+				NN_T acc = 0;
+				for (int o = 0; o < O; o++) acc += w[(size_t)o * I + k] * dys[o];
+				dxs[k] = acc;
+			}
+		}
+	}
+}
+
+void NN_FN(cf_nn_relu_forward)(size_t n, const NN_T *x, NN_T *y)
+{
+	for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : (NN_T)0;
+}
+
+void NN_FN(cf_nn_relu_backward)(size_t n, const NN_T *y, const NN_T *dy, NN_T *dx)
+{
+	for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : (NN_T)0;
+}
+
+void NN_FN(cf_nn_embedding_forward)(int B, int V, int D, const int32_t *idx, const NN_T *w, NN_T *y)
+{
+	(void)V;
+	for (int s = 0; s < B; s++) memcpy(y + (size_t)s * D, w + (size_t)idx[s] * D, sizeof(NN_T) * (size_t)D);
+}
+
+void NN_FN(cf_nn_embedding_backward)(int B, int V, int D, const int32_t *idx, const NN_T *dy, NN_T *dw)
+{
+	(void)V;
+	for (int s = 0; s < B; s++) {
+		NN_T *row = dw + (size_t)idx[s] * D;
+		for (int k = 0; k < D; k++) row[k] += dy[(size_t)s * D + k];
+	}
+}
+
+double NN_FN(cf_nn_softmax_xent)(int B, int C, const NN_T *logits, const int32_t *label, double scale, NN_T *probs,
+                                  NN_T *dlogits)
+{
+	double loss = 0;
+	for (int s = 0; s < B; s++) {
+		const NN_T *l = logits + (size_t)s * C;
+		NN_T *p = probs + (size_t)s * C;
+		NN_T m = l[0];
+		for (int k = 1; k < C; k++) if (l[k] > m) m = l[k];
+		NN_T sum = 0;
+		for (int k = 0; k < C; k++) { p[k] = NN_EXP(l[k] - m); sum += p[k]; }
+		for (int k = 0; k < C; k++) p[k] /= sum;
+		int y = label ? label[s] : -1;
+		if (y >= 0 && y < C) loss += -((double)(l[y] - m) - log((double)sum));
+		if (dlogits) {
+			NN_T *d = dlogits + (size_t)s * C;
+			for (int k = 0; k < C; k++)
+				d[k] = (y >= 0 && y < C) ? (NN_T)((p[k] - (k == y ? (NN_T)1 : (NN_T)0)) * scale) : (NN_T)0;
+		}
+	}
+	return loss * scale;
+}
+
+#undef NN_FN
+#undef NN_CAT
+#undef NN_CAT2

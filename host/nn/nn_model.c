@@ -1,0 +1,314 @@
+/* The model object: initialisation (PyTorch's defaults), safetensors and
+ * config.json, the worker pool and the parallel step. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cuflow/model.h"
+#include "cuflow/status.h"
+#include "nn/nn_internal.h"
+
+/* ------------------------------------------------------------ random numbers */
+
+uint64_t nn_rng_next(uint64_t *s)
+{
+	/* splitmix64: small, seedable from any value, good enough to draw weights */
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+double nn_rng_uniform(uint64_t *s) { return (double)(nn_rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
+
+static double rng_normal(uint64_t *s)
+{
+	double u = nn_rng_uniform(s), v = nn_rng_uniform(s);
+	if (u < 1e-300) u = 1e-300;
+	return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+/* ------------------------------------------------------------ pool */
+
+int nn_cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+struct nn_pool {
+	int n;                 /* threads started (workers = n + 1) */
+	pthread_t *th;
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	uint64_t gen;
+	int busy, stop;
+	void (*fn)(void *, int, int);
+	void *arg;
+	int jobs, next;
+};
+
+static void pool_work(nn_pool *p, int worker)
+{
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		int j = p->next < p->jobs ? p->next++ : -1;
+		pthread_mutex_unlock(&p->mu);
+		if (j < 0) return;
+		p->fn(p->arg, j, worker);
+	}
+}
+
+typedef struct pool_arg { nn_pool *p; int worker; } pool_arg;
+
+static void *pool_main(void *a)
+{
+	pool_arg *pa = a;
+	nn_pool *p = pa->p;
+	int worker = pa->worker;
+	free(pa);
+	uint64_t seen = 0;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->gen == seen) pthread_cond_wait(&p->go, &p->mu);
+		if (p->stop) break;
+		seen = p->gen;
+		pthread_mutex_unlock(&p->mu);
+		pool_work(p, worker);
+		pthread_mutex_lock(&p->mu);
+		if (--p->busy == 0) pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+int nn_pool_create(int threads, nn_pool **out)
+{
+	nn_pool *p = calloc(1, sizeof *p);
+	if (!p) return CF_ERR_NOMEM;
+	p->n = threads > 1 ? threads - 1 : 0;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->done, NULL);
+	if (p->n && !(p->th = calloc((size_t)p->n, sizeof *p->th))) { free(p); return CF_ERR_NOMEM; }
+	for (int i = 0; i < p->n; i++) {
+		pool_arg *a = malloc(sizeof *a);
+		if (!a || pthread_create(&p->th[i], NULL, pool_main, a) != 0) {
+			free(a);
+			p->n = i;
+			nn_pool_free(p);
+			return CF_ERR_NOMEM;
+		}
+		a->p = p;
+		a->worker = i + 1;
+	}
+	*out = p;
+	return CF_OK;
+}
+
+int nn_pool_workers(const nn_pool *p) { return p->n + 1; }
+
+void nn_pool_run(nn_pool *p, void (*fn)(void *, int, int), void *arg, int jobs)
+{
+	pthread_mutex_lock(&p->mu);
+	p->fn = fn;
+	p->arg = arg;
+	p->jobs = jobs;
+	p->next = 0;
+	p->busy = p->n;
+	p->gen++;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	pool_work(p, 0);
+	pthread_mutex_lock(&p->mu);
+	while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void nn_pool_free(nn_pool *p)
+{
+	if (!p) return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n; i++) pthread_join(p->th[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->done);
+	free(p->th);
+	free(p);
+}
+
+/* ------------------------------------------------------------ the model */
+
+static int config_check(const cf_nested_config *c, char *errbuf)
+{
+	if (c->pkt_hidden < 1 || c->pkt_hidden > CF_NN_MAX_HIDDEN || c->id_hidden < 1 ||
+	    c->id_hidden > CF_NN_MAX_HIDDEN || c->ttl_vocab < 1 || c->ttl_dim < 1 || c->dense_units < 1 ||
+	    c->dense_layers < 0 || c->dense_layers > CF_NESTED_MAX_DENSE || c->classes < 1 || c->max_packets < 1 ||
+	    c->max_ids < 1) {
+		snprintf(errbuf, CF_ERRBUF_SIZE,
+		         "model configuration out of range (hidden sizes 1..%d, dense layers 0..%d, at least one class)",
+		         CF_NN_MAX_HIDDEN, CF_NESTED_MAX_DENSE);
+		return CF_ERR_ARG;
+	}
+	return CF_OK;
+}
+
+static void init_uniform(float *p, size_t n, double bound, uint64_t *s)
+{
+	for (size_t i = 0; i < n; i++) p[i] = (float)((nn_rng_uniform(s) * 2.0 - 1.0) * bound);
+}
+
+int cf_model_create(const cf_nested_config *c, uint64_t seed, const char *const *class_names, cf_model **out,
+                    char *errbuf)
+{
+	*out = NULL;
+	int rc = config_check(c, errbuf);
+	if (rc) return rc;
+	cf_model *m = calloc(1, sizeof *m);
+	if (!m) return CF_ERR_NOMEM;
+	m->cfg = *c;
+	m->n_params = cf_nested_param_count(c);
+	m->params = calloc(m->n_params, sizeof(float));
+	m->classes = calloc((size_t)c->classes, sizeof(char *));
+	if (!m->params || !m->classes) goto nomem;
+	for (int k = 0; k < c->classes; k++) {
+		char tmp[32];
+		snprintf(tmp, sizeof tmp, "class%d", k);
+		if (!(m->classes[k] = strdup(class_names && class_names[k] ? class_names[k] : tmp))) goto nomem;
+	}
+	/* PyTorch's defaults: LSTM U(-1/sqrt(H), 1/sqrt(H)) everywhere, Embedding
+	 * N(0, 1), Linear weight and bias U(-1/sqrt(in), 1/sqrt(in)) */
+	uint64_t s = seed ^ 0x6E6573746564ull;
+	cf_nested_param ps[64];
+	int np = cf_nested_params(c, ps, 64);
+	for (int i = 0; i < np; i++) {
+		float *p = m->params + ps[i].offset;
+		const char *nm = ps[i].name;
+		if (strncmp(nm, "pkt_lstm.", 9) == 0) init_uniform(p, ps[i].count, 1.0 / sqrt(c->pkt_hidden), &s);
+		else if (strncmp(nm, "id_lstm.", 8) == 0) init_uniform(p, ps[i].count, 1.0 / sqrt(c->id_hidden), &s);
+		else if (strncmp(nm, "ttl_embedding.", 14) == 0)
+			for (size_t k = 0; k < ps[i].count; k++) p[k] = (float)rng_normal(&s);
+		else {
+			/* a Linear: the fan-in is the weight's second dimension; the bias
+			 * follows its weight in the table */
+			int64_t fan_in = ps[i].ndim == 2 ? ps[i].dims[1] : ps[i - 1].dims[1];
+			init_uniform(p, ps[i].count, 1.0 / sqrt((double)fan_in), &s);
+		}
+	}
+	*out = m;
+	return CF_OK;
+nomem:
+	cf_model_free(m);
+	snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory creating the model");
+	return CF_ERR_NOMEM;
+}
+
+void cf_model_free(cf_model *m)
+{
+	if (!m) return;
+	if (m->classes)
+		for (int k = 0; k < m->cfg.classes; k++) free(m->classes[k]);
+	free(m->classes);
+	free(m->params);
+	nn_pool_free(m->pool);
+	free(m->work);
+	free(m->chunk_grads);
+	free(m->chunk_loss);
+	free(m);
+}
+
+const cf_nested_config *cf_model_config(const cf_model *m) { return &m->cfg; }
+float *cf_model_params(cf_model *m) { return m->params; }
+const char *cf_model_class_name(const cf_model *m, int k)
+{
+	return k >= 0 && k < m->cfg.classes ? m->classes[k] : NULL;
+}
+
+/* ------------------------------------------------------------ parallel step */
+
+typedef struct step_job {
+	cf_model *m;
+	const cf_nested_batch *b;
+	double scale;
+	float *probs;
+	int backward;
+} step_job;
+
+static void step_chunk(void *arg, int job, int worker)
+{
+	step_job *sj = arg;
+	cf_model *m = sj->m;
+	int lo = job * NN_CHUNK, hi = lo + NN_CHUNK;
+	if (hi > sj->b->n) hi = sj->b->n;
+	float *g = NULL;
+	if (sj->backward) {
+		g = m->chunk_grads + (size_t)job * m->n_params;
+		memset(g, 0, m->n_params * sizeof(float));
+	}
+	float *pr = sj->probs ? sj->probs + (size_t)lo * m->cfg.classes : NULL;
+	m->chunk_loss[job] = cf_nested_step_f32(&m->cfg, m->params, sj->b, lo, hi, sj->scale, pr, g,
+	                                        m->work + (size_t)worker * m->work_elems);
+}
+
+static int ensure_scratch(cf_model *m, int threads, int samples)
+{
+	if (threads <= 0) threads = nn_cpu_count();
+	if (!m->pool || m->pool_threads != threads) {
+		nn_pool_free(m->pool);
+		m->pool = NULL;
+		free(m->work);
+		m->work = NULL;
+		if (nn_pool_create(threads, &m->pool) != CF_OK) return CF_ERR_NOMEM;
+		m->pool_threads = threads;
+		m->work_elems = cf_nested_work_elems(&m->cfg, NN_CHUNK);
+		m->work = malloc((size_t)nn_pool_workers(m->pool) * m->work_elems * sizeof(float));
+		if (!m->work) return CF_ERR_NOMEM;
+	}
+	int chunks = (samples + NN_CHUNK - 1) / NN_CHUNK;
+	if (chunks > m->chunk_cap) {
+		free(m->chunk_grads);
+		free(m->chunk_loss);
+		m->chunk_grads = malloc((size_t)chunks * m->n_params * sizeof(float));
+		m->chunk_loss = malloc((size_t)chunks * sizeof(double));
+		if (!m->chunk_grads || !m->chunk_loss) { m->chunk_cap = 0; return CF_ERR_NOMEM; }
+		m->chunk_cap = chunks;
+	}
+	return CF_OK;
+}
+
+int nn_model_run(cf_model *m, const cf_nested_batch *b, int threads, double scale, float *probs, float *grad,
+                 double *loss)
+{
+	if (ensure_scratch(m, threads, b->n) != CF_OK) return CF_ERR_NOMEM;
+	int chunks = (b->n + NN_CHUNK - 1) / NN_CHUNK;
+	step_job sj = {m, b, scale, probs, grad != NULL};
+	nn_pool_run(m->pool, step_chunk, &sj, chunks);
+	double l = 0;
+	for (int j = 0; j < chunks; j++) l += m->chunk_loss[j];
+	if (loss) *loss = l;
+	if (grad) {
+		memset(grad, 0, m->n_params * sizeof(float));
+		for (int j = 0; j < chunks; j++) {
+			const float *g = m->chunk_grads + (size_t)j * m->n_params;
+			for (size_t k = 0; k < m->n_params; k++) grad[k] += g[k];
+		}
+	}
+	return CF_OK;
+}
+
+int cf_model_forward(cf_model *m, const cf_nested_batch *b, int threads, float *probs, char *errbuf)
+{
+	if (nn_model_run(m, b, threads, 1.0, probs, NULL, NULL) != CF_OK) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory running the model");
+		return CF_ERR_NOMEM;
+	}
+	return CF_OK;
+}

@@ -1,0 +1,212 @@
+/* predict: records (or captures' flows) in, one row per flow out through a
+ * sink, a batch at a time, so memory does not grow with the input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuflow/model.h"
+#include "cuflow/sink.h"
+#include "cuflow/status.h"
+#include "cuflow/table.h"
+#include "nn/nn_internal.h"
+
+/* The rows of one batch: identities kept beside the model's inputs. */
+typedef struct pred_rows {
+	int cap, n;
+	char *strs;              /* file, sa, da, predicted: concatenated per column */
+	size_t strs_cap, strs_len;
+	int32_t *off[4];         /* n + 1 offsets per string column, into col_data[k] */
+	char *col_data[4];
+	size_t col_cap[4], col_len[4];
+	uint64_t *record;
+	int32_t *sp, *dp, *pr;
+	int64_t *t0;
+	float *probs;            /* cap x C, row-major; per-class columns are gathered from it */
+	float *pcol;             /* C x cap */
+} pred_rows;
+
+static int add_str(pred_rows *r, int col, const char *s)
+{
+	size_t n = strlen(s);
+	if (r->col_len[col] + n > r->col_cap[col]) {
+		size_t c = r->col_cap[col] ? r->col_cap[col] : 4096;
+		while (c < r->col_len[col] + n) c *= 2;
+		char *q = realloc(r->col_data[col], c);
+		if (!q) return -1;
+		r->col_data[col] = q;
+		r->col_cap[col] = c;
+	}
+	memcpy(r->col_data[col] + r->col_len[col], s, n);
+	r->col_len[col] += n;
+	r->off[col][r->n + 1] = (int32_t)r->col_len[col];
+	return 0;
+}
+
+static void rows_reset(pred_rows *r)
+{
+	r->n = 0;
+	for (int k = 0; k < 4; k++) { r->col_len[k] = 0; r->off[k][0] = 0; }
+}
+
+static void rows_free(pred_rows *r)
+{
+	for (int k = 0; k < 4; k++) { free(r->off[k]); free(r->col_data[k]); }
+	free(r->record); free(r->sp); free(r->dp); free(r->pr); free(r->t0); free(r->probs); free(r->pcol);
+}
+
+static const char *ext_format(const char *out)
+{
+	const char *dot = strrchr(out, '.');
+	if (!dot) return "npy";
+	if (!strcmp(dot, ".parquet")) return "parquet";
+	if (!strcmp(dot, ".csv")) return "csv";
+	if (!strcmp(dot, ".jsonl") || !strcmp(dot, ".json")) return "jsonl";
+	return "npy";
+}
+
+int cf_model_predict(const char *model_dir, const char *const *inputs, int n_inputs, const char *out,
+                     const cf_predict_opts *o, uint64_t *flows_out, char *errbuf)
+{
+	cf_model *m = NULL;
+	cf_table_schema *sch = NULL;
+	cf_sink *sink = NULL;
+	cf_nested_batch b = {0};
+	cf_table_batch tb = {0};
+	pred_rows r = {0};
+	uint64_t total = 0;
+	int rc = cf_model_load(model_dir, &m, errbuf);
+	if (rc) return rc;
+	const cf_nested_config *c = &m->cfg;
+	const int C = c->classes, batch = o->batch > 0 ? o->batch : 256;
+	if ((rc = cf_table_schema_create(&sch, errbuf))) goto out;
+	rc = cf_table_schema_add(sch, "file", CF_DTYPE_STRING, 1, "", "input file", 0, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "record", CF_DTYPE_UINT64, 1, "", "record's line in a Joy file, or the flow's ordinal in a capture", 0, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "sa", CF_DTYPE_STRING, 1, "", "source address (Joy's sa)", 0, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "sp", CF_DTYPE_INT32, 1, "", "source port, -1 when none", 0, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "da", CF_DTYPE_STRING, 1, "", "destination address", 0, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "dp", CF_DTYPE_INT32, 1, "", "destination port, -1 when none", 0, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "pr", CF_DTYPE_INT32, 1, "", "IP protocol", 0, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "time_start", CF_DTYPE_TIMESTAMP_NS, 1, "ns", "first packet", 0, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "predicted", CF_DTYPE_STRING, 1, "", "class of highest probability", 0, errbuf);
+	for (int k = 0; !rc && k < C; k++) {
+		char name[CF_COLUMN_NAME_MAX + 1];
+		snprintf(name, sizeof name, "p_%.100s", m->classes[k]);
+		rc = cf_table_schema_add(sch, name, CF_DTYPE_FLOAT32, 1, "", "class probability", 0, errbuf);
+	}
+	if (rc) goto out;
+	cf_sink_opts so;
+	cf_sink_opts_default(&so);
+	const char *fmt = o->format ? o->format : ext_format(out);
+	if ((rc = cf_sink_open(fmt, sch, out, &so, &sink, errbuf))) goto out;
+	if (cf_nested_batch_alloc(&b, c, batch) || cf_table_batch_init(&tb, sch, 0)) { rc = CF_ERR_NOMEM; goto out; }
+	r.cap = batch;
+	for (int k = 0; k < 4; k++)
+		if (!(r.off[k] = calloc((size_t)batch + 1, sizeof(int32_t)))) { rc = CF_ERR_NOMEM; goto out; }
+	r.record = calloc((size_t)batch, sizeof *r.record);
+	r.sp = calloc((size_t)batch, sizeof(int32_t));
+	r.dp = calloc((size_t)batch, sizeof(int32_t));
+	r.pr = calloc((size_t)batch, sizeof(int32_t));
+	r.t0 = calloc((size_t)batch, sizeof(int64_t));
+	r.probs = calloc((size_t)batch * C, sizeof(float));
+	r.pcol = calloc((size_t)batch * C, sizeof(float));
+	if (!r.record || !r.sp || !r.dp || !r.pr || !r.t0 || !r.probs || !r.pcol) { rc = CF_ERR_NOMEM; goto out; }
+	rows_reset(&r);
+	cf_nested_batch_clear(&b);
+	for (int fi = 0; fi <= n_inputs && rc == CF_OK; fi++) {
+		cf_joy_reader *rd = NULL;
+		int last = fi == n_inputs;
+		if (!last && (rc = cf_joy_reader_open_auto(inputs[fi], &rd, errbuf))) break;
+		cf_joy_flow f;
+		for (;;) {
+			int more = 0;
+			if (!last) {
+				int r2 = cf_joy_reader_next(rd, &f);
+				if (r2 == CF_OK) more = 1;
+				else if (r2 != CF_EOF) {
+					snprintf(errbuf, CF_ERRBUF_SIZE, "%s", cf_joy_reader_error(rd));
+					rc = r2;
+					break;
+				}
+			}
+			if (more) {
+				double root[5];
+				nn_record_root(&f, root);
+				int k = r.n;
+				/* the packets: Joy's entries into the model's rows */
+				{
+					nn_pkt tmp[512];
+					size_t np = f.npackets < 512 ? f.npackets : 512;
+					for (size_t q = 0; q < np; q++) {
+						tmp[q].b = f.packets[q].b;
+						tmp[q].ipt = f.packets[q].ipt;
+						tmp[q].dir = f.packets[q].dir > 0;
+					}
+					nn_batch_put(c, &b, k, tmp, np, f.ids_out, f.n_ids_out, f.ids_in, f.n_ids_in, f.ttl_out,
+					             f.ttl_in, root, -1);
+				}
+				if (add_str(&r, 0, inputs[fi]) || add_str(&r, 1, f.sa) || add_str(&r, 2, f.da)) {
+					rc = CF_ERR_NOMEM;
+					break;
+				}
+				r.record[k] = f.line;
+				r.sp[k] = f.sp;
+				r.dp[k] = f.dp;
+				r.pr[k] = f.pr;
+				r.t0[k] = f.time_start_ns;
+				r.n++;
+			}
+			if (r.n == batch || (!more && r.n > 0)) {
+				nn_batch_finish(c, &b);
+				if ((rc = cf_model_forward(m, &b, o->threads, r.probs, errbuf))) break;
+				r.col_len[3] = 0;
+				const int rows = r.n;
+				for (int k = 0; k < rows; k++) {
+					int best = 0;
+					for (int j = 1; j < C; j++)
+						if (r.probs[(size_t)k * C + j] > r.probs[(size_t)k * C + best]) best = j;
+					r.n = k; /* add_str writes offset k+1 */
+					if (add_str(&r, 3, m->classes[best])) { rc = CF_ERR_NOMEM; break; }
+					for (int j = 0; j < C; j++) r.pcol[(size_t)j * batch + k] = r.probs[(size_t)k * C + j];
+				}
+				if (rc) break;
+				r.n = rows;
+				tb.n_rows = r.n;
+				cf_table_batch_set(&tb, 0, r.off[0], (const uint8_t *)r.col_data[0], NULL);
+				cf_table_batch_set(&tb, 1, r.record, NULL, NULL);
+				cf_table_batch_set(&tb, 2, r.off[1], (const uint8_t *)r.col_data[1], NULL);
+				cf_table_batch_set(&tb, 3, r.sp, NULL, NULL);
+				cf_table_batch_set(&tb, 4, r.off[2], (const uint8_t *)r.col_data[2], NULL);
+				cf_table_batch_set(&tb, 5, r.dp, NULL, NULL);
+				cf_table_batch_set(&tb, 6, r.pr, NULL, NULL);
+				cf_table_batch_set(&tb, 7, r.t0, NULL, NULL);
+				cf_table_batch_set(&tb, 8, r.off[3], (const uint8_t *)r.col_data[3], NULL);
+				for (int j = 0; j < C; j++) cf_table_batch_set(&tb, 9 + (uint32_t)j, r.pcol + (size_t)j * batch, NULL, NULL);
+				if ((rc = cf_sink_write(sink, &tb))) {
+					snprintf(errbuf, CF_ERRBUF_SIZE, "%s", cf_sink_error(sink)[0] ? cf_sink_error(sink) : "write failed");
+					break;
+				}
+				total += (uint64_t)r.n;
+				rows_reset(&r);
+				cf_nested_batch_clear(&b);
+				if (o->on_progress) o->on_progress(o->user, (uint64_t)fi, total);
+			}
+			if (!more) break;
+		}
+		if (rd) cf_joy_reader_close(rd);
+	}
+	if (rc == CF_OK) {
+		cf_sink_stats st;
+		rc = cf_sink_close(sink, &st, errbuf);
+		sink = NULL;
+	}
+out:
+	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+	if (sink) cf_sink_abort(sink);
+	if (flows_out) *flows_out = total;
+	cf_table_batch_free(&tb);
+	cf_table_schema_free(sch);
+	cf_nested_batch_free(&b);
+	rows_free(&r);
+	cf_model_free(m);
+	return rc;
+}

@@ -1,0 +1,129 @@
+/*
+ * Models over flows: train, evaluate and predict with the nested
+ * LSTM/dense model of include/cuflow/nn.h (docs/models.md).
+ *
+ * Data are flow records: Joy's JSON lines (Joy's own files, plain or
+ * gzip, and cuflow's `flows --format jsonl` / `--joy-compat`), or captures,
+ * whose flows are tracked on the fly as Joy 4.5.0 tracks them. Labels come
+ * from each record's "label" key, from the file's directory, or from the
+ * file's name.
+ *
+ * A model directory holds model.safetensors (weights named and laid out as
+ * the equivalent PyTorch module's state_dict), config.json (sizes, input
+ * mode, class names), and after training metrics.csv and
+ * learning_curves.png.
+ */
+#ifndef CUFLOW_MODEL_H
+#define CUFLOW_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cuflow/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum cf_model_label {
+	CF_MODEL_LABEL_FIELD = 0, /* the record's "label" key (records without one are skipped, counted) */
+	CF_MODEL_LABEL_DIR,       /* the name of the directory holding the file */
+	CF_MODEL_LABEL_FILE       /* the file's name up to its first '.' */
+};
+
+typedef struct cf_model cf_model;
+
+/* A new model with PyTorch's default initialisation drawn from seed. */
+int cf_model_create(const cf_nested_config *c, uint64_t seed, const char *const *class_names, cf_model **out,
+                    char *errbuf);
+/* Reads DIR/config.json and DIR/model.safetensors. */
+int cf_model_load(const char *dir, cf_model **out, char *errbuf);
+/* Writes DIR/config.json and DIR/model.safetensors (DIR is created). */
+int cf_model_save(const cf_model *m, const char *dir, char *errbuf);
+void cf_model_free(cf_model *m);
+const cf_nested_config *cf_model_config(const cf_model *m);
+/* The flat float32 parameters (cf_nested_params gives names and offsets). */
+float *cf_model_params(cf_model *m);
+const char *cf_model_class_name(const cf_model *m, int k);
+
+/* Class probabilities of b's samples (b->n x classes), threads across the
+ * batch (0 = every core). Results do not depend on the thread count. */
+int cf_model_forward(cf_model *m, const cf_nested_batch *b, int threads, float *probs, char *errbuf);
+
+/* Per-epoch numbers handed to the caller while training. */
+typedef struct cf_epoch_metrics {
+	int epoch;                  /* from 1 */
+	double loss, accuracy;      /* training set (running over the epoch) */
+	double val_loss, val_accuracy; /* NaN without a validation set */
+	double lr;
+	double seconds;             /* wall time of the epoch */
+	double train_flows_per_s;
+	int best;                   /* 1 when this epoch's weights are the ones kept */
+} cf_epoch_metrics;
+
+typedef struct cf_train_opts {
+	cf_nested_config model;     /* sizes and input mode; classes come from the data */
+	int label_mode;             /* enum cf_model_label */
+	int epochs;                 /* 10 */
+	int batch;                  /* 128 */
+	int threads;                /* 0 = every core */
+	double lr;                  /* Adam, 1e-3 (betas 0.9/0.999, eps 1e-8: PyTorch's) */
+	double val_fraction;        /* 0.2: drawn from the data with the seed */
+	double test_fraction;       /* 0: held out, evaluated once at the end into DIR/test/ */
+	uint64_t seed;              /* 1: splits, initialisation, shuffling */
+	int early_stop;             /* epochs without a better validation loss before stopping; 0 = off */
+	double lr_factor;           /* ReduceLROnPlateau on the validation loss: 0.2 */
+	int lr_patience;            /* 5 */
+	double min_lr;              /* 1e-5 */
+	uint64_t max_flows;         /* 0 = all */
+	const char *export_dir;     /* when set: the featurized splits as .npy (for the PyTorch judge) */
+	void (*on_epoch)(void *user, const cf_epoch_metrics *m);
+	void (*on_message)(void *user, const char *line);
+	void *user;
+} cf_train_opts;
+
+void cf_train_opts_default(cf_train_opts *o);
+
+/* Trains on the records of inputs and writes the model directory out_dir
+ * (the weights of the epoch with the best validation loss, or the last
+ * epoch without validation), metrics.csv, learning_curves.png and, with
+ * test_fraction, test/metrics.json and the confusion matrix. */
+int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir, const cf_train_opts *o,
+                   char *errbuf);
+
+typedef struct cf_eval_opts {
+	int label_mode;
+	int batch, threads;
+	uint64_t max_flows;
+	void (*on_message)(void *user, const char *line);
+	void *user;
+} cf_eval_opts;
+
+void cf_eval_opts_default(cf_eval_opts *o);
+
+/* metrics.json (accuracy, majority-class accuracy, per-class precision,
+ * recall, F1, support), confusion.csv and confusion.png in out_dir.
+ * Records whose label the model does not know are counted, not scored. */
+int cf_model_evaluate(const char *model_dir, const char *const *inputs, int n_inputs, const char *out_dir,
+                      const cf_eval_opts *o, char *errbuf);
+
+typedef struct cf_predict_opts {
+	int batch, threads;
+	const char *format;         /* sink name: "parquet", "csv", "jsonl", "npy"; NULL = from out's extension */
+	void (*on_progress)(void *user, uint64_t files_done, uint64_t flows);
+	void *user;
+} cf_predict_opts;
+
+void cf_predict_opts_default(cf_predict_opts *o);
+
+/* One row per flow (file, record, 5-tuple, start time, predicted class,
+ * one probability column per class), streamed through a sink with bounded
+ * memory. flows_out (may be NULL) receives the row count. */
+int cf_model_predict(const char *model_dir, const char *const *inputs, int n_inputs, const char *out,
+                     const cf_predict_opts *o, uint64_t *flows_out, char *errbuf);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
