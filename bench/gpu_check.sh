@@ -43,7 +43,7 @@ prepare() {
 	cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUFLOW_REQUIRE_CUDA=ON \
 		-DCMAKE_CUDA_ARCHITECTURES="$arch" >/dev/null || return 1
 	cmake --build "$BUILD" -j"${JOBS:-2}" --target cuflow_cli test_backend_cuda test_flow_features_cuda \
-		test_flowpic_cuda test_netml_cuda test_gpu_readiness test_backend || return 1
+		test_flowpic_cuda test_netml_cuda test_nn_cuda test_gpu_readiness test_backend || return 1
 	strip "$BUILD/cuflow" "$BUILD"/tests/test_*_cuda "$BUILD/tests/test_gpu_readiness" \
 		"$BUILD/tests/test_backend" 2>/dev/null
 	# the libraries a bare GPU image may lack (libc and the loader stay)
@@ -85,9 +85,36 @@ find_cufft() {
 	done
 }
 
+# cuDNN 9 and cuBLAS (the model layers, kernels/nn_cudnn.cu) are dlopen()ed
+# too, and cuDNN loads its sub-libraries by name: where they are not on the
+# loader's path, pip's nvidia-cudnn / nvidia-cublas wheels (the GPU image's
+# PyTorch) provide them; their folders join the tests' library path.
+NN_LIB_DIRS=
+find_nn_libs() {
+	local base c d
+	base=$(python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))' 2>/dev/null)
+	if [[ -z ${CUFLOW_CUDNN_LIB:-} ]] && ! ldconfig -p 2>/dev/null | grep -q 'libcudnn\.so\.9'; then
+		for c in "$base"/nvidia/cudnn/lib/libcudnn.so.9 /opt/torch/.venv/lib/python3*/site-packages/nvidia/cudnn/lib/libcudnn.so.9 \
+			/usr/local/lib/python3*/dist-packages/nvidia/cudnn/lib/libcudnn.so.9; do
+			[[ -f $c ]] && { export CUFLOW_CUDNN_LIB=$c; break; }
+		done
+	fi
+	if [[ -z ${CUFLOW_CUBLAS_LIB:-} ]] && ! ldconfig -p 2>/dev/null | grep -q 'libcublas\.so\.1[123]'; then
+		for c in /usr/local/cuda/lib64/libcublas.so.1[23] "$base"/nvidia/cu13/lib/libcublas.so.13 \
+			"$base"/nvidia/cublas/lib/libcublas.so.1[123] /opt/torch/.venv/lib/python3*/site-packages/nvidia/cublas/lib/libcublas.so.1[123] \
+			/opt/torch/.venv/lib/python3*/site-packages/nvidia/cu13/lib/libcublas.so.13; do
+			[[ -f $c ]] && { export CUFLOW_CUBLAS_LIB=$c; break; }
+		done
+	fi
+	for c in ${CUFLOW_CUDNN_LIB:-} ${CUFLOW_CUBLAS_LIB:-}; do
+		d=$(dirname "$c")
+		NN_LIB_DIRS=${NN_LIB_DIRS:+$NN_LIB_DIRS:}$d
+	done
+}
+
 # Runs one of cuflow's binaries with the libraries carried beside them
 # (only them: python3, nvidia-smi and compute-sanitizer keep the system's).
-ours() { LD_LIBRARY_PATH="$BUILD/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
+ours() { LD_LIBRARY_PATH="$BUILD/lib${NN_LIB_DIRS:+:$NN_LIB_DIRS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
 
 # gtest summary of one test binary: "N passed, N skipped, N failed"
 gtest_line() {
@@ -108,6 +135,7 @@ run_check() {
 	export CUFLOW_BIN=$bin CUFLOW_SOURCE_DIR=$ROOT CUFLOW_TMP=$tmp
 	[[ -d $ROOT/../shared ]] && export CUFLOW_SHARED=$ROOT/../shared
 	find_cufft
+	find_nn_libs
 	{
 		echo "# GPU check, $(date -u +%Y-%m-%dT%H:%MZ)"
 		echo
@@ -136,10 +164,11 @@ run_check() {
 		record device SKIPPED "no usable device ($smi): AUTO said: $(tr '\n' ' ' <"$tmp/auto.err")"
 	fi
 	echo "cuFFT: ${CUFLOW_CUFFT_LIB:-whatever the loader path has}" >>"$tmp/notes"
+	echo "cuDNN: ${CUFLOW_CUDNN_LIB:-whatever the loader path has}; cuBLAS: ${CUFLOW_CUBLAS_LIB:-whatever the loader path has}" >>"$tmp/notes"
 
 	# 2 parity tests
 	local t line
-	for t in test_gpu_readiness test_backend test_backend_cuda test_flow_features_cuda test_flowpic_cuda test_netml_cuda; do
+	for t in test_gpu_readiness test_backend test_backend_cuda test_flow_features_cuda test_flowpic_cuda test_netml_cuda test_nn_cuda; do
 		if [[ ! -x $tests/$t ]]; then
 			record "$t" FAIL "not built"
 			continue

@@ -2,7 +2,7 @@
  * The GPU LSTM and dense layers (host/private/cuflow/nn_gpu.h): the LSTM on
  * cuDNN 9's RNN API (cudnnRNNForward, cudnnRNNBackwardData_v8,
  * cudnnRNNBackwardWeights_v8), the dense layer on cuBLAS sgemm, both
- * checked against the CPU reference (cuflow/nn.h) by tests/gpu/test_nn_gpu.cpp.
+ * checked against the CPU reference (cuflow/nn.h) by tests/gpu/test_nn_cuda.cpp.
  * This is the only file that calls cuDNN.
  *
  * cuDNN and cuBLAS are loaded at run time with dlopen, as netml loads

@@ -13,7 +13,7 @@
 enum {
 	OPT_MODEL = 1300, OPT_LABEL, OPT_LABEL_DIR, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_VAL, OPT_TEST, OPT_SEED,
 	OPT_EARLY, OPT_THREADS, OPT_COMPAT, OPT_PKT_H, OPT_ID_H, OPT_TTL_DIM, OPT_UNITS, OPT_LAYERS, OPT_MAXPKT,
-	OPT_MAXIDS, OPT_MAXFLOWS, OPT_EXPORT, OPT_BACKEND, OPT_FORMAT, OPT_LR_PATIENCE
+	OPT_MAXIDS, OPT_MAXFLOWS, OPT_EXPORT, OPT_BACKEND, OPT_FORMAT, OPT_LR_PATIENCE, OPT_VAL_DATA
 };
 
 static const char model_inputs_usage[] =
@@ -101,7 +101,7 @@ static int check_backend(const char *cmd, const char *v)
 	if (!strcmp(v, "cpu") || !strcmp(v, "auto")) return 0;
 	if (!strcmp(v, "cuda")) {
 		fprintf(stderr, "cuflow %s: the models run on the CPU reference only so far: the cuDNN LSTM and cuBLAS "
-		        "layers exist and are tested against it layer by layer (tests/gpu/test_nn_gpu.cpp), but no model "
+		        "layers exist and are tested against it layer by layer (tests/gpu/test_nn_cuda.cpp), but no model "
 		        "runs them yet (docs/gpu.md)\n", cmd);
 		return -1;
 	}
@@ -116,7 +116,7 @@ int cmd_train(int argc, char **argv)
 		{"label", required_argument, 0, OPT_LABEL}, {"label-from-dir", no_argument, 0, OPT_LABEL_DIR},
 		{"epochs", required_argument, 0, OPT_EPOCHS}, {"batch", required_argument, 0, OPT_BATCH},
 		{"lr", required_argument, 0, OPT_LR}, {"val-fraction", required_argument, 0, OPT_VAL},
-		{"test-fraction", required_argument, 0, OPT_TEST}, {"seed", required_argument, 0, OPT_SEED},
+		{"test-fraction", required_argument, 0, OPT_TEST}, {"val-data", required_argument, 0, OPT_VAL_DATA}, {"seed", required_argument, 0, OPT_SEED},
 		{"early-stop", required_argument, 0, OPT_EARLY}, {"lr-patience", required_argument, 0, OPT_LR_PATIENCE},
 		{"threads", required_argument, 0, OPT_THREADS},
 		{"reference-compat", no_argument, 0, OPT_COMPAT}, {"pkt-hidden", required_argument, 0, OPT_PKT_H},
@@ -129,13 +129,15 @@ int cmd_train(int argc, char **argv)
 	cf_train_opts o;
 	cf_train_opts_default(&o);
 	const char *out = NULL;
-	int quiet = 0, v = 0;
+	int quiet = 0, v = 0, n_val_args = 0;
+	char *val_args[argc + 1]; /* --val-data arguments, at most one per argv entry */
 	optind = 1;
 	for (int c; (c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1;) {
 		int bad = 0;
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'q': quiet = 1; break;
+		case OPT_VAL_DATA: val_args[n_val_args++] = optarg; break;
 		case OPT_MODEL:
 			if (strcmp(optarg, "nested")) {
 				fprintf(stderr, "cuflow train: --model must be nested (the FlowPic CNNs come next), not '%s'\n", optarg);
@@ -172,6 +174,7 @@ int cmd_train(int argc, char **argv)
 			       "test/confusion.csv and test/confusion.png (docs/models.md).\n\n%s"
 			       "  --epochs N (10)  --lr X (1e-3, Adam)  --seed N (1)\n"
 			       "  --val-fraction F (0.2)  --test-fraction F (0): seeded splits of the flows\n"
+			       "  --val-data PATH  a validation set of its own instead (repeatable; same labelling)\n"
 			       "  --early-stop N   stop after N epochs without a better validation loss (0: off)\n"
 			       "  --lr-patience N  ReduceLROnPlateau: x0.2 after N epochs without improvement (5)\n"
 			       "  --reference-compat  the seed's raw inputs and batch-max zero padding (no lengths)\n"
@@ -189,10 +192,17 @@ int cmd_train(int argc, char **argv)
 		fprintf(stderr, "cuflow train: -o MODEL_DIR is required\n");
 		return CLI_EXIT_USAGE;
 	}
-	cf_run_inputs *in = NULL;
-	int n = 0;
+	cf_run_inputs *in = NULL, *vin = NULL;
+	int n = 0, nv = 0;
 	const char **paths = expand("train", argv + optind, argc - optind, &in, &n);
-	if (!paths) { cf_run_inputs_free(in); return CLI_EXIT_USAGE; }
+	const char **vpaths = NULL;
+	if (paths && n_val_args && !(vpaths = expand("train", val_args, n_val_args, &vin, &nv))) {
+		free(paths);
+		paths = NULL;
+	}
+	if (!paths) { cf_run_inputs_free(in); cf_run_inputs_free(vin); return CLI_EXIT_USAGE; }
+	o.val_inputs = vpaths;
+	o.n_val_inputs = nv;
 	if (!quiet) {
 		o.on_epoch = on_epoch;
 		o.on_message = on_message;
@@ -201,7 +211,9 @@ int cmd_train(int argc, char **argv)
 	char err[CF_ERRBUF_SIZE] = "";
 	int rc = cf_model_train(paths, n, out, &o, err);
 	free(paths);
+	free(vpaths);
 	cf_run_inputs_free(in);
+	cf_run_inputs_free(vin);
 	if (rc != CF_OK) {
 		fprintf(stderr, "cuflow train: %s\n", err[0] ? err : cf_status_str(rc));
 		return rc == CF_ERR_CORRUPT || rc == CF_ERR_TRUNCATED ? CLI_EXIT_DAMAGED : CLI_EXIT_USAGE;

@@ -128,6 +128,8 @@ void nested_work_layout(const cf_nested_config *c, int n, nested_work *w)
 	w->dact_a = o; o += N * wide;
 	w->dact_b = o; o += N * wide;
 	w->dconcat = o; o += N * R;
+	w->pkt_wt = o; o += 4 * Hp * (3 + Hp);
+	w->id_wt = o; o += 4 * Hi * (1 + Hi);
 	w->total = o;
 }
 

@@ -35,12 +35,16 @@ double NN_FN(cf_nested_step)(const cf_nested_config *c, const NN_T *params, cons
 		ix[k] = (NN_T)b->id_in[(size_t)lo * Ti + k];
 	}
 	int need_cache = grad != NULL;
-	NN_FN(cf_nn_lstm_forward)(n, Tp, 3, Hp, px, b->pkt_len + lo, P + sh.pkt_wih, P + sh.pkt_whh, P + sh.pkt_bih,
-	                          P + sh.pkt_bhh, ph, need_cache ? pc : NULL);
-	NN_FN(cf_nn_lstm_forward)(n, Ti, 1, Hi, ox, b->id_out_len + lo, P + sh.id_wih, P + sh.id_whh, P + sh.id_bih,
-	                          P + sh.id_bhh, oh, need_cache ? oc : NULL);
-	NN_FN(cf_nn_lstm_forward)(n, Ti, 1, Hi, ix, b->id_in_len + lo, P + sh.id_wih, P + sh.id_whh, P + sh.id_bih,
-	                          P + sh.id_bhh, ih, need_cache ? ic : NULL);
+	/* each LSTM's weights transposed once for the chunk */
+	NN_T *pwt = W + wl.pkt_wt, *iwt = W + wl.id_wt;
+	NN_FN(nn_lstm_transpose)(3, Hp, P + sh.pkt_wih, P + sh.pkt_whh, pwt);
+	NN_FN(nn_lstm_transpose)(1, Hi, P + sh.id_wih, P + sh.id_whh, iwt);
+	NN_FN(nn_lstm_forward_t)(n, Tp, 3, Hp, px, b->pkt_len + lo, pwt, pwt + (size_t)3 * 4 * Hp, P + sh.pkt_bih,
+	                         P + sh.pkt_bhh, ph, need_cache ? pc : NULL);
+	NN_FN(nn_lstm_forward_t)(n, Ti, 1, Hi, ox, b->id_out_len + lo, iwt, iwt + (size_t)4 * Hi, P + sh.id_bih,
+	                         P + sh.id_bhh, oh, need_cache ? oc : NULL);
+	NN_FN(nn_lstm_forward_t)(n, Ti, 1, Hi, ix, b->id_in_len + lo, iwt, iwt + (size_t)4 * Hi, P + sh.id_bih,
+	                         P + sh.id_bhh, ih, need_cache ? ic : NULL);
 	NN_FN(cf_nn_embedding_forward)(n, c->ttl_vocab, D, b->ttl_out + lo, P + sh.emb, eo);
 	NN_FN(cf_nn_embedding_forward)(n, c->ttl_vocab, D, b->ttl_in + lo, P + sh.emb, ei);
 	for (int s = 0; s < n; s++) {

@@ -18,6 +18,15 @@ extern "C" {
 #define CF_NN_MAX_HIDDEN 1024
 #define CF_NESTED_MAX_DENSE 16
 
+/* The LSTM forward pass on transposed weights (nn_layers_impl.h): what
+ * cf_nn_lstm_forward_* runs; the nested step transposes once per chunk. */
+void nn_lstm_transpose_f64(int I, int H, const double *w_ih, const double *w_hh, double *wt);
+void nn_lstm_transpose_f32(int I, int H, const float *w_ih, const float *w_hh, float *wt);
+void nn_lstm_forward_t_f64(int B, int T, int I, int H, const double *x, const int32_t *len, const double *wt_ih,
+                           const double *wt_hh, const double *b_ih, const double *b_hh, double *h_last, double *cache);
+void nn_lstm_forward_t_f32(int B, int T, int I, int H, const float *x, const int32_t *len, const float *wt_ih,
+                           const float *wt_hh, const float *b_ih, const float *b_hh, float *h_last, float *cache);
+
 /* Element offsets of each parameter tensor in the flat array. */
 typedef struct nested_shape {
 	int root_inputs;
@@ -34,7 +43,7 @@ void nested_shape_of(const cf_nested_config *c, nested_shape *s);
 /* Element offsets of one step's workspace. */
 typedef struct nested_work {
 	size_t pkt_x, out_x, in_x, pkt_cache, out_cache, in_cache, pkt_h, out_h, in_h, emb_out, emb_in;
-	size_t concat, act, logits, probs, dlogits, dact_a, dact_b, dconcat, total;
+	size_t concat, act, logits, probs, dlogits, dact_a, dact_b, dconcat, pkt_wt, id_wt, total;
 } nested_work;
 
 void nested_work_layout(const cf_nested_config *c, int n, nested_work *w);

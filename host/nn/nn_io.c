@@ -266,13 +266,13 @@ static int read_safetensors(cf_model *m, const char *path, char *errbuf)
 		o = strchr(o, '[');
 		if (!o || sscanf(o, "[ %lld , %lld ]", &off[0], &off[1]) != 2) goto badt;
 		if (strcmp(dtype, "F32") != 0) {
-			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: tensor \"%s\" is %s; cuflow reads F32", path, ps[i].name, dtype);
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: tensor \"%.47s\" is %.15s; cuflow reads F32", path, ps[i].name, dtype);
 			free(hdr);
 			rc = CF_ERR_UNSUPPORTED;
 			goto out;
 		}
 		if (nd != ps[i].ndim || shape[0] != ps[i].dims[0] || (nd == 2 && shape[1] != ps[i].dims[1])) {
-			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: tensor \"%s\" has shape [%lld%s%lld], config.json implies [%lld%s%lld]",
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: tensor \"%.47s\" has shape [%lld%s%lld], config.json implies [%lld%s%lld]",
 			         path, ps[i].name, shape[0], nd == 2 ? "," : "", nd == 2 ? shape[1] : 0LL,
 			         (long long)ps[i].dims[0], ps[i].ndim == 2 ? "," : "",
 			         ps[i].ndim == 2 ? (long long)ps[i].dims[1] : 0LL);

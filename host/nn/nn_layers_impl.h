@@ -11,16 +11,83 @@
 
 static inline NN_T NN_FN(nn_sigmoid)(NN_T x) { return (NN_T)1 / ((NN_T)1 + NN_EXP(-x)); }
 
-void NN_FN(cf_nn_lstm_forward)(int B, int T, int I, int H, const NN_T *x, const int32_t *len,
-                                const NN_T *w_ih, const NN_T *w_hh, const NN_T *b_ih, const NN_T *b_hh,
-                                NN_T *h_last, NN_T *cache)
+/* w_ih (4H x I) and w_hh (4H x H) into wt = [w_ih^T (I x 4H) | w_hh^T (H x 4H)]. */
+void NN_FN(nn_lstm_transpose)(int I, int H, const NN_T *w_ih, const NN_T *w_hh, NN_T *wt)
 {
 	const int G = 4 * H;
-	NN_T a[4 * CF_NN_MAX_HIDDEN], hbuf[CF_NN_MAX_HIDDEN], cbuf[CF_NN_MAX_HIDDEN];
+	for (int r = 0; r < G; r++)
+		for (int k = 0; k < I; k++) wt[(size_t)k * G + r] = w_ih[(size_t)r * I + k];
+	NN_T *u = wt + (size_t)I * G;
+	for (int r = 0; r < G; r++)
+		for (int k = 0; k < H; k++) u[(size_t)k * G + r] = w_hh[(size_t)r * H + k];
+}
+
+/* The forward pass with the weights transposed (wt_ih I x 4H, wt_hh H x
+ * 4H), so each step's gate sums run along contiguous rows the compiler
+ * vectorizes. Every gate still adds its terms in the reference order
+ * (b_ih + b_hh, then x's, then h's), so the results are those of the
+ * row-by-row form. */
+NN_CLONES void NN_FN(nn_lstm_forward_t)(int B, int T, int I, int H, const NN_T *x, const int32_t *len, const NN_T *wt_ih,
+                              const NN_T *wt_hh, const NN_T *b_ih, const NN_T *b_hh, NN_T *h_last, NN_T *cache)
+{
+	const int G = 4 * H;
+	NN_T a[4 * CF_NN_MAX_HIDDEN], tc[CF_NN_MAX_HIDDEN], hbuf[CF_NN_MAX_HIDDEN], cbuf[CF_NN_MAX_HIDDEN];
 	for (int b = 0; b < B; b++) {
 		int L = len ? len[b] : T;
 		if (L > T) L = T;
 		const NN_T *hp = NULL, *cp = NULL; /* NULL: the zero initial state */
+		for (int t = 0; t < L; t++) {
+			const NN_T *xt = x + ((size_t)b * T + t) * I;
+			for (int r = 0; r < G; r++) a[r] = b_ih[r] + b_hh[r];
+			for (int k = 0; k < I; k++) {
+				const NN_T xk = xt[k], *w = wt_ih + (size_t)k * G;
+				for (int r = 0; r < G; r++) a[r] += w[r] * xk;
+			}
+			if (hp)
+				for (int k = 0; k < H; k++) {
+					const NN_T hk = hp[k], *u = wt_hh + (size_t)k * G;
+					for (int r = 0; r < G; r++) a[r] += u[r] * hk;
+				}
+			for (int j = 0; j < 2 * H; j++) a[j] = NN_FN(nn_sigmoid)(a[j]);
+			for (int j = 2 * H; j < 3 * H; j++) a[j] = NN_TANH(a[j]);
+			for (int j = 3 * H; j < G; j++) a[j] = NN_FN(nn_sigmoid)(a[j]);
+			NN_T *st = cache ? cache + ((size_t)b * T + t) * 6 * H : NULL;
+			NN_T *cn = st ? st + 4 * H : cbuf, *hn = st ? st + 5 * H : hbuf;
+			/* cn may be cp (cbuf): each element is read before it is written */
+			if (cp)
+				for (int j = 0; j < H; j++) cn[j] = a[j] * a[2 * H + j] + a[H + j] * cp[j];
+			else
+				for (int j = 0; j < H; j++) cn[j] = a[j] * a[2 * H + j] + (NN_T)0;
+			for (int j = 0; j < H; j++) tc[j] = NN_TANH(cn[j]);
+			for (int j = 0; j < H; j++) hn[j] = a[3 * H + j] * tc[j];
+			if (st) memcpy(st, a, sizeof(NN_T) * (size_t)G);
+			hp = hn;
+			cp = cn;
+		}
+		NN_T *ho = h_last + (size_t)b * H;
+		for (int j = 0; j < H; j++) ho[j] = hp ? hp[j] : (NN_T)0;
+	}
+}
+
+void NN_FN(cf_nn_lstm_forward)(int B, int T, int I, int H, const NN_T *x, const int32_t *len,
+                                const NN_T *w_ih, const NN_T *w_hh, const NN_T *b_ih, const NN_T *b_hh,
+                                NN_T *h_last, NN_T *cache)
+{
+	/* the transposes of small layers on the stack; larger ones (none in the
+	 * nested model) go row by row in the same order */
+	enum { STACK = 8192 };
+	const int G = 4 * H;
+	if ((size_t)G * (I + H) <= STACK) {
+		NN_T wt[STACK];
+		NN_FN(nn_lstm_transpose)(I, H, w_ih, w_hh, wt);
+		NN_FN(nn_lstm_forward_t)(B, T, I, H, x, len, wt, wt + (size_t)I * G, b_ih, b_hh, h_last, cache);
+		return;
+	}
+	NN_T a[4 * CF_NN_MAX_HIDDEN], hbuf[CF_NN_MAX_HIDDEN], cbuf[CF_NN_MAX_HIDDEN];
+	for (int b = 0; b < B; b++) {
+		int L = len ? len[b] : T;
+		if (L > T) L = T;
+		const NN_T *hp = NULL, *cp = NULL;
 		for (int t = 0; t < L; t++) {
 			const NN_T *xt = x + ((size_t)b * T + t) * I;
 			for (int r = 0; r < G; r++) {
@@ -40,10 +107,9 @@ void NN_FN(cf_nn_lstm_forward)(int B, int T, int I, int H, const NN_T *x, const 
 				NN_T gg = NN_TANH(a[2 * H + j]), og = NN_FN(nn_sigmoid)(a[3 * H + j]);
 				NN_T c = ig * gg + (cp ? fg * cp[j] : (NN_T)0);
 				if (st) { st[j] = ig; st[H + j] = fg; st[2 * H + j] = gg; st[3 * H + j] = og; }
-				a[j] = c;                       /* a's first H slots now hold c */
-				a[H + j] = og * NN_TANH(c);     /* and the next H hold h */
+				a[j] = c;
+				a[H + j] = og * NN_TANH(c);
 			}
-			/* cbuf/hbuf may be what cp/hp point at: write after reading */
 			for (int j = 0; j < H; j++) { cn[j] = a[j]; hn[j] = a[H + j]; }
 			hp = hn;
 			cp = cn;
@@ -53,12 +119,14 @@ void NN_FN(cf_nn_lstm_forward)(int B, int T, int I, int H, const NN_T *x, const 
 	}
 }
 
-void NN_FN(cf_nn_lstm_backward)(int B, int T, int I, int H, const NN_T *x, const int32_t *len,
+NN_CLONES void NN_FN(cf_nn_lstm_backward)(int B, int T, int I, int H, const NN_T *x, const int32_t *len,
                                  const NN_T *w_ih, const NN_T *w_hh, const NN_T *cache, const NN_T *dh_last,
                                  NN_T *dx, NN_T *dw_ih, NN_T *dw_hh, NN_T *db_ih, NN_T *db_hh)
 {
+	/* loops ordered so the inner ones run along contiguous rows (vectorized);
+	 * each sum keeps the reference's order of terms */
 	const int G = 4 * H;
-	NN_T da[4 * CF_NN_MAX_HIDDEN], dh[CF_NN_MAX_HIDDEN], dc[CF_NN_MAX_HIDDEN];
+	NN_T da[4 * CF_NN_MAX_HIDDEN], dh[CF_NN_MAX_HIDDEN], dc[CF_NN_MAX_HIDDEN], tc[CF_NN_MAX_HIDDEN];
 	if (dx) memset(dx, 0, sizeof(NN_T) * (size_t)B * T * I);
 	for (int b = 0; b < B; b++) {
 		int L = len ? len[b] : T;
@@ -67,42 +135,43 @@ void NN_FN(cf_nn_lstm_backward)(int B, int T, int I, int H, const NN_T *x, const
 		for (int t = L - 1; t >= 0; t--) {
 			const NN_T *st = cache + ((size_t)b * T + t) * 6 * H;
 			const NN_T *prev = t > 0 ? st - 6 * H : NULL;
-			const NN_T *cprev = prev ? prev + 4 * H : NULL, *hprev = prev ? prev + 5 * H : NULL;
+			const NN_T *hprev = prev ? prev + 5 * H : NULL;
 			const NN_T *xt = x + ((size_t)b * T + t) * I;
+			for (int j = 0; j < H; j++) tc[j] = NN_TANH(st[4 * H + j]);
 			for (int j = 0; j < H; j++) {
 				NN_T ig = st[j], fg = st[H + j], gg = st[2 * H + j], og = st[3 * H + j];
-				NN_T tc = NN_TANH(st[4 * H + j]);
-				NN_T dcj = dc[j] + dh[j] * og * ((NN_T)1 - tc * tc);
-				NN_T cp = cprev ? cprev[j] : (NN_T)0;
+				NN_T dcj = dc[j] + dh[j] * og * ((NN_T)1 - tc[j] * tc[j]);
+				NN_T cp = prev ? prev[4 * H + j] : (NN_T)0;
 				da[j] = dcj * gg * ig * ((NN_T)1 - ig);
 				da[H + j] = dcj * cp * fg * ((NN_T)1 - fg);
 				da[2 * H + j] = dcj * ig * ((NN_T)1 - gg * gg);
-				da[3 * H + j] = dh[j] * tc * og * ((NN_T)1 - og);
+				da[3 * H + j] = dh[j] * tc[j] * og * ((NN_T)1 - og);
 				dc[j] = dcj * fg;
 			}
+			for (int r = 0; r < G; r++) db_ih[r] += da[r];
+			for (int r = 0; r < G; r++) db_hh[r] += da[r];
 			for (int r = 0; r < G; r++) {
-				NN_T d = da[r];
-				db_ih[r] += d;
-				db_hh[r] += d;
+				const NN_T d = da[r];
 				NN_T *wr = dw_ih + (size_t)r * I;
 				for (int k = 0; k < I; k++) wr[k] += d * xt[k];
-				if (hprev) {
+			}
+			if (hprev)
+				for (int r = 0; r < G; r++) {
+					const NN_T d = da[r];
 					NN_T *ur = dw_hh + (size_t)r * H;
 					for (int k = 0; k < H; k++) ur[k] += d * hprev[k];
 				}
-			}
 			if (dx) {
 				NN_T *dxt = dx + ((size_t)b * T + t) * I;
-				for (int k = 0; k < I; k++) {
-					NN_T s = 0;
-					for (int r = 0; r < G; r++) s += w_ih[(size_t)r * I + k] * da[r];
-					dxt[k] = s;
+				for (int r = 0; r < G; r++) {
+					const NN_T d = da[r], *w = w_ih + (size_t)r * I;
+					for (int k = 0; k < I; k++) dxt[k] += w[k] * d;
 				}
 			}
-			for (int k = 0; k < H; k++) {
-				NN_T s = 0;
-				for (int r = 0; r < G; r++) s += w_hh[(size_t)r * H + k] * da[r];
-				dh[k] = s;
+			for (int k = 0; k < H; k++) dh[k] = 0;
+			for (int r = 0; r < G; r++) {
+				const NN_T d = da[r], *u = w_hh + (size_t)r * H;
+				for (int k = 0; k < H; k++) dh[k] += u[k] * d;
 			}
 		}
 	}

@@ -98,14 +98,16 @@ int nn_pool_create(int threads, nn_pool **out)
 	if (p->n && !(p->th = calloc((size_t)p->n, sizeof *p->th))) { free(p); return CF_ERR_NOMEM; }
 	for (int i = 0; i < p->n; i++) {
 		pool_arg *a = malloc(sizeof *a);
+		if (a) {
+			a->p = p;          /* before the thread starts: it reads and frees a */
+			a->worker = i + 1;
+		}
 		if (!a || pthread_create(&p->th[i], NULL, pool_main, a) != 0) {
 			free(a);
 			p->n = i;
 			nn_pool_free(p);
 			return CF_ERR_NOMEM;
 		}
-		a->p = p;
-		a->worker = i + 1;
 	}
 	*out = p;
 	return CF_OK;

@@ -218,13 +218,15 @@ static int fill_curves(const char *out_dir, const double *hist, int epochs, char
 int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir, const cf_train_opts *o,
                    char *errbuf)
 {
-	nn_dataset d = {0};
+	nn_dataset d = {0}, vd = {0};
 	cf_model *m = NULL;
 	cf_nested_batch b = {0};
-	size_t *perm = NULL;
+	size_t *perm = NULL, *vidx = NULL;
 	float *probs = NULL, *grad = NULL, *adam_m = NULL, *adam_v = NULL, *best = NULL;
 	double *hist = NULL;
 	FILE *mf = NULL;
+	cf_npy_writer *order_w = NULL;
+	int32_t *order_pos = NULL, *order_row = NULL;
 	char path[4096];
 	int rc = nn_dataset_load(&d, inputs, n_inputs, o->label_mode, NULL, 0, o->max_flows, o->on_message, o->user,
 	                         errbuf);
@@ -234,6 +236,16 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 		         "%llu without a label)", d.n_classes, (unsigned long long)d.n, (unsigned long long)d.skipped_unlabelled);
 		rc = CF_ERR_NO_DATA;
 		goto out;
+	}
+	if (o->n_val_inputs > 0) {
+		if ((rc = nn_dataset_load(&vd, o->val_inputs, o->n_val_inputs, o->label_mode, d.classes, d.n_classes, 0,
+		                          o->on_message, o->user, errbuf)))
+			goto out;
+		if (vd.skipped_unknown)
+			say(o->on_message, o->user, "validation set: %llu flows of classes the training data lacks, left out",
+			    (unsigned long long)vd.skipped_unknown);
+		if (!(vidx = malloc((vd.n ? vd.n : 1) * sizeof *vidx))) { rc = CF_ERR_NOMEM; goto out; }
+		for (size_t i = 0; i < vd.n; i++) vidx[i] = i;
 	}
 	cf_nested_config c = o->model;
 	c.classes = d.n_classes;
@@ -259,7 +271,8 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 		perm[i - 1] = perm[j];
 		perm[j] = t;
 	}
-	size_t n_test = (size_t)(o->test_fraction * (double)d.n), n_val = (size_t)(o->val_fraction * (double)d.n);
+	size_t n_test = (size_t)(o->test_fraction * (double)d.n);
+	size_t n_val = o->n_val_inputs > 0 ? 0 : (size_t)(o->val_fraction * (double)d.n);
 	if (n_test + n_val >= d.n) {
 		snprintf(errbuf, CF_ERRBUF_SIZE, "%llu flows leave nothing to train on after the validation and test splits",
 		         (unsigned long long)d.n);
@@ -268,17 +281,34 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 	}
 	size_t *test = perm, *val = perm + n_test, *train = perm + n_test + n_val;
 	size_t n_train = d.n - n_test - n_val;
-	say(o->on_message, o->user, "%llu flows, %d classes: %zu train, %zu validation, %zu test; %zu parameters",
-	    (unsigned long long)d.n, c.classes, n_train, n_val, n_test, m->n_params);
+	/* the validation flows: a split of the data, or a set of their own */
+	const nn_dataset *vdata = o->n_val_inputs > 0 ? &vd : &d;
+	const size_t *vlist = o->n_val_inputs > 0 ? vidx : val;
+	size_t n_vlist = o->n_val_inputs > 0 ? vd.n : n_val;
+	say(o->on_message, o->user, "%llu flows, %d classes: %zu train, %zu validation%s, %zu test; %zu parameters",
+	    (unsigned long long)d.n, c.classes, n_train, n_vlist, o->n_val_inputs > 0 ? " (own set)" : "", n_test,
+	    m->n_params);
 	if ((rc = nn_mkdir_p(out_dir, errbuf))) goto out;
 	if (o->export_dir) {
 		if ((rc = nn_mkdir_p(o->export_dir, errbuf)) ||
 		    (rc = export_split(o->export_dir, "train", &c, &d, train, n_train, errbuf)) ||
-		    (rc = export_split(o->export_dir, "val", &c, &d, val, n_val, errbuf)) ||
+		    (rc = export_split(o->export_dir, "val", &c, vdata, vlist, n_vlist, errbuf)) ||
 		    (rc = export_split(o->export_dir, "test", &c, &d, test, n_test, errbuf)))
 			goto out;
 		/* the initial weights, so the judge starts where cuflow starts */
 		if ((rc = cf_model_save(m, o->export_dir, errbuf))) goto out;
+	}
+	if (o->export_dir) {
+		/* each epoch's batch order, as positions in the exported train split,
+		 * so another framework can train on exactly cuflow's batches */
+		if (!(order_pos = malloc(d.n * sizeof *order_pos)) || !(order_row = malloc((n_train ? n_train : 1) * sizeof *order_row))) {
+			rc = CF_ERR_NOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n_train; i++) order_pos[train[i]] = (int32_t)i;
+		uint64_t shape[1] = {n_train};
+		snprintf(path, sizeof path, "%s/train_order.npy", o->export_dir);
+		if ((rc = cf_npy_writer_open(path, CF_NPY_I4, 1, shape, 0, &order_w, errbuf))) goto out;
 	}
 	snprintf(path, sizeof path, "%s/metrics.csv", out_dir);
 	if (!(mf = fopen(path, "w"))) {
@@ -299,6 +329,13 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 			size_t j = (size_t)(nn_rng_next(&rs) % i), t = train[i - 1];
 			train[i - 1] = train[j];
 			train[j] = t;
+		}
+		if (order_w) {
+			for (size_t i = 0; i < n_train; i++) order_row[i] = order_pos[train[i]];
+			if ((rc = cf_npy_writer_append(order_w, order_row, 1))) {
+				snprintf(errbuf, CF_ERRBUF_SIZE, "%s", cf_npy_writer_error(order_w));
+				goto out;
+			}
 		}
 		for (size_t at = 0; at < n_train; at += (size_t)batch) {
 			int k = 0;
@@ -327,15 +364,15 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 		em.accuracy = (double)correct / (double)n_train;
 		em.lr = lr;
 		em.val_loss = em.val_accuracy = NAN;
-		if (n_val) {
+		if (n_vlist) {
 			scored s = {0};
-			if ((rc = score_indices(m, &d, val, n_val, batch, o->threads, &b, probs, &s))) goto out;
+			if ((rc = score_indices(m, vdata, vlist, n_vlist, batch, o->threads, &b, probs, &s))) goto out;
 			em.val_loss = s.loss / (double)s.n;
 			em.val_accuracy = (double)s.correct / (double)s.n;
 		}
 		em.seconds = now_s() - t0;
 		em.train_flows_per_s = (double)n_train / secs;
-		double monitor = n_val ? em.val_loss : em.loss;
+		double monitor = n_vlist ? em.val_loss : em.loss;
 		if (monitor < best_val) {
 			best_val = monitor;
 			since_best = 0;
@@ -375,6 +412,11 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 		goto out;
 	}
 	mf = NULL;
+	if (order_w) {
+		rc = cf_npy_writer_close(order_w, errbuf);
+		order_w = NULL;
+		if (rc) goto out;
+	}
 	memcpy(m->params, best, m->n_params * sizeof(float));
 	if ((rc = cf_model_save(m, out_dir, errbuf))) goto out;
 	/* curves over the epochs that ran (the arrays are laid out for `epochs`) */
@@ -394,8 +436,13 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 	}
 out:
 	if (mf) fclose(mf);
+	if (order_w) cf_npy_writer_close(order_w, NULL);
+	free(order_pos);
+	free(order_row);
 	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
 	nn_dataset_free(&d);
+	nn_dataset_free(&vd);
+	free(vidx);
 	cf_model_free(m);
 	cf_nested_batch_free(&b);
 	free(perm); free(probs); free(grad); free(adam_m); free(adam_v); free(best); free(hist);

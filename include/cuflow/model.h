@@ -68,7 +68,9 @@ typedef struct cf_train_opts {
 	int batch;                  /* 128 */
 	int threads;                /* 0 = every core */
 	double lr;                  /* Adam, 1e-3 (betas 0.9/0.999, eps 1e-8: PyTorch's) */
-	double val_fraction;        /* 0.2: drawn from the data with the seed */
+	double val_fraction;        /* 0.2: drawn from the data with the seed (ignored with val_inputs) */
+	const char *const *val_inputs; /* a validation set of its own (labelled the same way), or NULL */
+	int n_val_inputs;
 	double test_fraction;       /* 0: held out, evaluated once at the end into DIR/test/ */
 	uint64_t seed;              /* 1: splits, initialisation, shuffling */
 	int early_stop;             /* epochs without a better validation loss before stopping; 0 = off */
