@@ -6,6 +6,7 @@
  * commit 21770513); docs/flows.md lists them. Times are microseconds, as
  * libpcap hands them to Joy.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,9 +60,19 @@ typedef struct joy_rec {
 	uint16_t rlen[JOY_RETRANS_RING];
 	uint8_t rtail;
 	char exp_type;
-	uint8_t in_chrono, live;
+	uint8_t in_chrono, live, due;
 	int32_t twin, hnext, cprev, cnext;
+	uint64_t seq;    /* list records: position in creation order */
+	int64_t due_key; /* list records: the key of its latest heap entry */
 } joy_rec;
+
+/* An entry of the expiry heap: a list record and a time after which it may
+ * have expired (never later than the time it does). */
+typedef struct joy_due {
+	int64_t key;
+	int32_t rec;
+	uint64_t seq;
+} joy_due;
 
 struct cf_joy {
 	cf_joy_write_fn write;
@@ -74,10 +85,19 @@ struct cf_joy {
 	uint32_t nbuckets; /* power of 2 */
 	size_t live;
 	int32_t chead, ctail; /* creation order of first-seen records */
+	uint64_t next_seq;
+	/* Joy walks the whole list at every check (every 10 frames), which is
+	 * quadratic in the live records; a min-heap of each list record's
+	 * expiry time finds the same records (printed in list order) */
+	joy_due *heap;
+	size_t nheap, heap_cap;
+	int32_t *due_list;
+	size_t ndue, due_cap;
 	int64_t global_us;
 	unsigned batch;
 	uint64_t records;
 	int failed;
+	int failed_nomem; /* the expiry heap could not grow */
 	char *line;
 	size_t len, lcap;
 };
@@ -149,10 +169,94 @@ static int rehash(cf_joy *j, uint32_t n)
 	return 0;
 }
 
+/* ------------------------------------------------------------ expiry heap */
+
+/* The time after which list record i (and its twin) meets Joy's expiry
+ * test: active when both starts are older than global - 30 s, inactive
+ * when both ends are older than global - 10 s (strictly). */
+static int64_t due_time(const cf_joy *j, int32_t i)
+{
+	const joy_rec *r = &j->recs[i];
+	const joy_rec *tw = r->twin >= 0 ? &j->recs[r->twin] : NULL;
+	int64_t st = r->start, en = r->end;
+	if (tw) {
+		st = tw->start > st ? tw->start : st;
+		en = tw->end > en ? tw->end : en;
+	}
+	int64_t a = st + JOY_INACTIVE_US + JOY_ACTIVE_US, in = en + JOY_INACTIVE_US;
+	return a < in ? a : in;
+}
+
+static int heap_push(cf_joy *j, int64_t key, int32_t rec, uint64_t seq)
+{
+	if (j->nheap == j->heap_cap) {
+		size_t cap = j->heap_cap ? j->heap_cap * 2 : 1024;
+		joy_due *h = realloc(j->heap, cap * sizeof *h);
+		if (!h)
+			return -1;
+		j->heap = h;
+		j->heap_cap = cap;
+	}
+	size_t k = j->nheap++;
+	while (k > 0) {
+		size_t p = (k - 1) / 2;
+		if (j->heap[p].key <= key)
+			break;
+		j->heap[k] = j->heap[p];
+		k = p;
+	}
+	j->heap[k] = (joy_due){key, rec, seq};
+	return 0;
+}
+
+static joy_due heap_pop(cf_joy *j)
+{
+	joy_due top = j->heap[0], last = j->heap[--j->nheap];
+	size_t k = 0, n = j->nheap;
+	for (;;) {
+		size_t c = 2 * k + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && j->heap[c + 1].key < j->heap[c].key)
+			c++;
+		if (last.key <= j->heap[c].key)
+			break;
+		j->heap[k] = j->heap[c];
+		k = c;
+	}
+	if (n)
+		j->heap[k] = last;
+	return top;
+}
+
+/* After record i (a list record or a twin) changed: keeps an entry whose
+ * key is at most its list record's due time (a later time is found when
+ * the older entry comes up). -1 when out of memory. */
+static int due_touch(cf_joy *j, int32_t i)
+{
+	int32_t c = j->recs[i].in_chrono ? i : j->recs[i].twin;
+	if (c < 0 || !j->recs[c].in_chrono)
+		return 0;
+	int64_t t = due_time(j, c);
+	if (t >= j->recs[c].due_key)
+		return 0;
+	j->recs[c].due_key = t;
+	return heap_push(j, t, c, j->recs[c].seq);
+}
+
+static int cmp_seq(const void *a, const void *b, void *arg)
+{
+	const cf_joy *j = arg;
+	uint64_t x = j->recs[*(const int32_t *)a].seq, y = j->recs[*(const int32_t *)b].seq;
+	return x < y ? -1 : x > y;
+}
+
 static void chrono_append(cf_joy *j, int32_t i)
 {
 	joy_rec *r = &j->recs[i];
 	r->in_chrono = 1;
+	r->seq = ++j->next_seq;
+	r->due_key = INT64_MAX;
 	r->cnext = -1;
 	r->cprev = j->ctail;
 	if (j->ctail >= 0)
@@ -160,6 +264,8 @@ static void chrono_append(cf_joy *j, int32_t i)
 	else
 		j->chead = i;
 	j->ctail = i;
+	if (due_touch(j, i) < 0)
+		j->failed_nomem = 1;
 }
 
 static void chrono_remove(cf_joy *j, int32_t i)
@@ -515,7 +621,7 @@ static int joy_packet(cf_joy *j, const cf_frame *f)
 		r->end = ts;
 	else
 		r->start = r->end = ts;
-	return 0;
+	return due_touch(j, i) < 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ printing */
@@ -866,30 +972,73 @@ static void print_record(cf_joy *j, int32_t ri)
 }
 
 /* p2f.c's expiry walk over the list, in creation order; all: end of file. */
+static void print_expired(cf_joy *j, int32_t i, char e)
+{
+	joy_rec *r = &j->recs[i];
+	if (e)
+		r->exp_type = e;
+	print_record(j, i);
+	if (r->twin >= 0)
+		rec_delete(j, r->twin);
+	rec_delete(j, i);
+}
+
 static void expire(cf_joy *j, int all)
 {
+	if (all) {
+		for (int32_t i = j->chead; i >= 0;) {
+			int32_t next = j->recs[i].cnext;
+			print_expired(j, i, 0);
+			i = next;
+		}
+		j->nheap = 0;
+		return;
+	}
 	int64_t inactive = j->global_us - JOY_INACTIVE_US, active = inactive - JOY_ACTIVE_US;
-	for (int32_t i = j->chead; i >= 0;) {
-		int32_t next = j->recs[i].cnext;
+	/* the records due: every heap entry older than now, checked again with
+	 * the records' current times (an entry may be stale) */
+	j->ndue = 0;
+	while (j->nheap && j->heap[0].key < j->global_us) {
+		joy_due d = heap_pop(j);
+		joy_rec *r = &j->recs[d.rec];
+		if (!r->live || !r->in_chrono || r->seq != d.seq || r->due)
+			continue;
+		int64_t t = due_time(j, d.rec);
+		if (t >= j->global_us) {
+			r->due_key = t;
+			if (heap_push(j, t, d.rec, d.seq) < 0)
+				j->failed_nomem = 1;
+			continue;
+		}
+		if (j->ndue == j->due_cap) {
+			size_t cap = j->due_cap ? j->due_cap * 2 : 256;
+			int32_t *q = realloc(j->due_list, cap * sizeof *q);
+			if (!q) {
+				j->failed_nomem = 1;
+				r->due_key = t;
+				heap_push(j, t, d.rec, d.seq);
+				break;
+			}
+			j->due_list = q;
+			j->due_cap = cap;
+		}
+		r->due = 1;
+		j->due_list[j->ndue++] = d.rec;
+	}
+	/* printed in the list's (creation) order, as Joy's walk prints them */
+	qsort_r(j->due_list, j->ndue, sizeof *j->due_list, cmp_seq, j);
+	for (size_t k = 0; k < j->ndue; k++) {
+		int32_t i = j->due_list[k];
 		joy_rec *r = &j->recs[i];
 		const joy_rec *tw = r->twin >= 0 ? &j->recs[r->twin] : NULL;
-		if (!all) {
-			char e = 0;
-			if (r->start < active && (!tw || tw->start < active))
-				e = 'a';
-			else if (r->end < inactive && (!tw || tw->end < inactive))
-				e = 'i';
-			if (!e) {
-				i = next;
-				continue;
-			}
-			r->exp_type = e;
-		}
-		print_record(j, i);
-		if (r->twin >= 0)
-			rec_delete(j, r->twin);
-		rec_delete(j, i);
-		i = next;
+		r->due = 0;
+		char e = 0;
+		if (r->start < active && (!tw || tw->start < active))
+			e = 'a';
+		else if (r->end < inactive && (!tw || tw->end < inactive))
+			e = 'i';
+		if (e)
+			print_expired(j, i, e);
 	}
 }
 
@@ -930,6 +1079,8 @@ int cf_joy_frame(cf_joy *j, const cf_frame *f)
 		j->batch = 0;
 		expire(j, 0);
 	}
+	if (j->failed_nomem)
+		return CF_ERR_NOMEM;
 	return j->failed ? CF_ERR_IO : CF_OK;
 }
 
@@ -984,6 +1135,8 @@ void cf_joy_close(cf_joy *j)
 	cf_filter_close(j->filter);
 	free(j->recs);
 	free(j->buckets);
+	free(j->heap);
+	free(j->due_list);
 	free(j->line);
 	free(j);
 }
