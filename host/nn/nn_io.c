@@ -344,7 +344,25 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 	free(js);
 	if (rc == CF_ERR_CORRUPT) snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: class_names missing or shorter than classes", path);
 	cf_model *m = NULL;
-	if (rc == CF_OK) rc = cf_model_create(&c, 0, (const char *const *)names, &m, errbuf);
+	if (rc == CF_OK) {
+		/* the weights file must hold what the sizes imply: nothing is
+		 * allocated for sizes a damaged config.json makes up */
+		char wpath[4096];
+		struct stat stw;
+		snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
+		size_t need = cf_nested_param_count(&c);
+		if (stat(wpath, &stw) == 0 && (c.ttl_vocab > 1 << 24 || c.max_packets > 1 << 16 || c.max_ids > 1 << 16 ||
+		                               need > (size_t)stw.st_size / 4)) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: the sizes imply %zu parameters; %.100s holds %lld bytes", path,
+			         need, "model.safetensors", (long long)stw.st_size);
+			rc = CF_ERR_CORRUPT;
+		}
+	}
+	if (rc == CF_OK) {
+		char msg[CF_ERRBUF_SIZE];
+		rc = cf_model_create(&c, 0, (const char *const *)names, &m, msg);
+		if (rc) snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: %s", path, msg);
+	}
 	for (int k = 0; names && k < c.classes; k++) free(names[k]);
 	free(names);
 	if (rc) return rc;

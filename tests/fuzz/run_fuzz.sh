@@ -20,7 +20,7 @@
 #
 # Environment (all optional):
 #   FUZZ_SECONDS      seconds per target (default 60; the argument wins)
-#   FUZZ_TARGETS      default "fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader"
+#   FUZZ_TARGETS      default "fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader fuzz_model_load"
 #   FUZZ_BUILD_DIR    clang build directory (default <repo>/build-fuzz)
 #   FUZZ_BIN_DIR      use the fuzz binaries in this directory, build nothing
 #   FUZZ_WORK_DIR     seeds, corpus, artifacts, logs (default <build dir>/work)
@@ -35,7 +35,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-${FUZZ_SECONDS:-60}}
-targets=${FUZZ_TARGETS:-fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader}
+targets=${FUZZ_TARGETS:-fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader fuzz_model_load}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 bin=${FUZZ_BIN_DIR:-$build/tests/fuzz}
 work=${FUZZ_WORK_DIR:-$build/work}
@@ -141,6 +141,19 @@ for f in "$shared"/data/joy/reference/*.joy.json.gz; do
 done
 printf '{"sa":"10.0.0.1","da":"10.0.0.2","pr":17,"sp":null,"dp":2,"bytes_out":5,"num_pkts_out":1,"time_start":1.5,"time_end":1.5,"packets":[{"rep":5,"dir":">","ipt":4294967295}]}\n' \
 	> "$seeds/fuzz_joy_reader/one.json"
+# fuzz_model_load: a small model's config.json (first byte even) and weights (odd)
+mkdir -p "$seeds/fuzz_model_load"
+python3 - "$seeds/fuzz_model_load" <<'PY' || true
+import json, struct, sys
+d = sys.argv[1]
+cfg = {"model": "nested", "format": 1, "pkt_hidden": 4, "ttl_vocab": 16, "ttl_dim": 2, "id_hidden": 3,
+       "dense_units": 5, "dense_layers": 2, "classes": 3, "max_packets": 100, "max_ids": 50,
+       "reference_compat": 0, "class_names": ["a", "b", "c"]}
+open(d + "/config", "wb").write(b"\0" + json.dumps(cfg).encode())
+hdr = json.dumps({"pkt_lstm.weight_ih_l0": {"dtype": "F32", "shape": [16, 3], "data_offsets": [0, 192]}}).encode()
+hdr += b" " * (-len(hdr) % 8)
+open(d + "/weights", "wb").write(b"\1" + struct.pack("<Q", len(hdr)) + hdr + bytes(192))
+PY
 log "seeds: $((t2 - t1)) s"
 
 # ------------------------------------------------------------ (4) fuzz
