@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cuflow/model.h"
@@ -64,15 +65,45 @@ static int parse_double(const char *cmd, const char *name, const char *v, double
 	return 0;
 }
 
+/* A progress line on a terminal (files, flows, rate, ETA), rewritten in
+ * place; the next message starts on a line of its own. */
+typedef struct progress {
+	const char *cmd;
+	struct timespec t0;
+	int shown;
+} progress;
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) * 1e-9;
+}
+
+static void on_progress(void *user, uint64_t done, uint64_t total, uint64_t flows)
+{
+	progress *p = user;
+	double s = since(&p->t0);
+	fprintf(stderr, "\rcuflow %s: %llu/%llu files, %llu flows, %.0f flows/s", p->cmd, (unsigned long long)done,
+	        (unsigned long long)total, (unsigned long long)flows, s > 0 ? flows / s : 0.0);
+	if (done > 0 && done < total) fprintf(stderr, ", ETA %.0f s   ", s / done * (total - done));
+	else fprintf(stderr, "            ");
+	p->shown = 1;
+}
+
 static void on_message(void *user, const char *line)
 {
-	const char *cmd = user;
-	fprintf(stderr, "cuflow %s: %s\n", cmd, line);
+	progress *p = user;
+	if (p->shown) fputc('\n', stderr);
+	p->shown = 0;
+	fprintf(stderr, "cuflow %s: %s\n", p->cmd, line);
 }
 
 static void on_epoch(void *user, const cf_epoch_metrics *m)
 {
-	(void)user;
+	progress *p = user;
+	if (p->shown) fputc('\n', stderr);
+	p->shown = 0;
 	fprintf(stderr, "epoch %3d  loss %.4f  acc %.4f", m->epoch, m->loss, m->accuracy);
 	if (!isnan(m->val_loss)) fprintf(stderr, "  val_loss %.4f  val_acc %.4f", m->val_loss, m->val_accuracy);
 	fprintf(stderr, "  lr %.3g  %.1f s  %.0f flows/s%s\n", m->lr, m->seconds, m->train_flows_per_s,
@@ -203,10 +234,13 @@ int cmd_train(int argc, char **argv)
 	if (!paths) { cf_run_inputs_free(in); cf_run_inputs_free(vin); return CLI_EXIT_USAGE; }
 	o.val_inputs = vpaths;
 	o.n_val_inputs = nv;
+	progress pr = {"train", {0, 0}, 0};
+	clock_gettime(CLOCK_MONOTONIC, &pr.t0);
 	if (!quiet) {
 		o.on_epoch = on_epoch;
 		o.on_message = on_message;
-		o.user = "train";
+		if (isatty(2)) o.on_progress = on_progress;
+		o.user = &pr;
 	}
 	char err[CF_ERRBUF_SIZE] = "";
 	int rc = cf_model_train(paths, n, out, &o, err);
@@ -264,7 +298,13 @@ int cmd_evaluate(int argc, char **argv)
 	int n = 0;
 	const char **paths = expand("evaluate", argv + optind + 1, argc - optind - 1, &in, &n);
 	if (!paths) { cf_run_inputs_free(in); return CLI_EXIT_USAGE; }
-	if (!quiet) { o.on_message = on_message; o.user = "evaluate"; }
+	progress pr = {"evaluate", {0, 0}, 0};
+	clock_gettime(CLOCK_MONOTONIC, &pr.t0);
+	if (!quiet) {
+		o.on_message = on_message;
+		if (isatty(2)) o.on_progress = on_progress;
+		o.user = &pr;
+	}
 	char err[CF_ERRBUF_SIZE] = "";
 	int rc = cf_model_evaluate(model, paths, n, out, &o, err);
 	free(paths);
@@ -274,12 +314,6 @@ int cmd_evaluate(int argc, char **argv)
 		return rc == CF_ERR_CORRUPT || rc == CF_ERR_TRUNCATED ? CLI_EXIT_DAMAGED : CLI_EXIT_USAGE;
 	}
 	return CLI_EXIT_OK;
-}
-
-static void on_progress(void *user, uint64_t files, uint64_t flows)
-{
-	(void)user;
-	fprintf(stderr, "\rcuflow predict: %llu files, %llu flows", (unsigned long long)files, (unsigned long long)flows);
 }
 
 int cmd_predict(int argc, char **argv)
@@ -324,7 +358,12 @@ int cmd_predict(int argc, char **argv)
 	const char **paths = expand("predict", argv + optind + 1, argc - optind - 1, &in, &n);
 	if (!paths) { cf_run_inputs_free(in); return CLI_EXIT_USAGE; }
 	int tty = !quiet && isatty(2);
-	if (tty) o.on_progress = on_progress;
+	progress pr = {"predict", {0, 0}, 0};
+	clock_gettime(CLOCK_MONOTONIC, &pr.t0);
+	if (tty) {
+		o.on_progress = on_progress;
+		o.user = &pr;
+	}
 	char err[CF_ERRBUF_SIZE] = "";
 	uint64_t flows = 0;
 	int rc = cf_model_predict(model, paths, n, out, &o, &flows, err);

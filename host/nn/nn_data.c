@@ -142,10 +142,11 @@ static int label_find_or_add(label_set *s, const char *name)
 }
 
 int nn_dataset_load(nn_dataset *d, const char *const *inputs, int n_inputs, int mode, char *const *fixed_classes,
-                    int n_fixed, uint64_t max_flows, void (*msg)(void *, const char *), void *user, char *errbuf)
+                    int n_fixed, uint64_t max_flows,
+                    void (*progress)(void *, uint64_t, uint64_t, uint64_t), void *user, char *errbuf)
 {
 	label_set seen = {0};
-	char buf[256], line[512];
+	char buf[256];
 	int rc = CF_OK;
 	for (int fi = 0; fi < n_inputs && rc == CF_OK; fi++) {
 		cf_joy_reader *r = NULL;
@@ -173,10 +174,8 @@ int nn_dataset_load(nn_dataset *d, const char *const *inputs, int n_inputs, int 
 		if (rc != CF_OK && rc != CF_ERR_NOMEM) snprintf(errbuf, CF_ERRBUF_SIZE, "%s", cf_joy_reader_error(r));
 		else if (rc == CF_ERR_NOMEM) snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: out of memory", inputs[fi]);
 		cf_joy_reader_close(r);
-		if (msg && rc == CF_OK) {
-			snprintf(line, sizeof line, "%s: %llu flows", inputs[fi], (unsigned long long)kept);
-			msg(user, line);
-		}
+		(void)kept;
+		if (progress && rc == CF_OK) progress(user, (uint64_t)fi + 1, (uint64_t)n_inputs, (uint64_t)d->n);
 	}
 	if (rc == CF_OK && !fixed_classes) {
 		/* classes sorted by name, so a model's class order does not depend on input order */

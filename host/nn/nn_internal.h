@@ -79,7 +79,8 @@ const char *nn_record_label(int mode, const char *path, const cf_joy_flow *f, ch
  * them (others are counted in skipped_unknown), else the classes are the
  * sorted distinct labels. */
 int nn_dataset_load(nn_dataset *d, const char *const *inputs, int n_inputs, int mode, char *const *fixed_classes,
-                    int n_fixed, uint64_t max_flows, void (*msg)(void *, const char *), void *user, char *errbuf);
+                    int n_fixed, uint64_t max_flows,
+                    void (*progress)(void *, uint64_t, uint64_t, uint64_t), void *user, char *errbuf);
 
 /* Fills batch slot k from a record: scaled and truncated (default) or raw
  * (reference_compat); nn_batch_finish sets the padded lengths. */

@@ -361,7 +361,7 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 	if (rc == CF_OK) {
 		char msg[CF_ERRBUF_SIZE];
 		rc = cf_model_create(&c, 0, (const char *const *)names, &m, msg);
-		if (rc) snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: %s", path, msg);
+		if (rc) snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: %.200s", path, msg);
 	}
 	for (int k = 0; names && k < c.classes; k++) free(names[k]);
 	free(names);

@@ -188,7 +188,7 @@ int cf_model_predict(const char *model_dir, const char *const *inputs, int n_inp
 				total += (uint64_t)r.n;
 				rows_reset(&r);
 				cf_nested_batch_clear(&b);
-				if (o->on_progress) o->on_progress(o->user, (uint64_t)fi, total);
+				if (o->on_progress) o->on_progress(o->user, (uint64_t)fi, (uint64_t)n_inputs, total);
 			}
 			if (!more) break;
 		}

@@ -228,7 +228,7 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 	cf_npy_writer *order_w = NULL;
 	int32_t *order_pos = NULL, *order_row = NULL;
 	char path[4096];
-	int rc = nn_dataset_load(&d, inputs, n_inputs, o->label_mode, NULL, 0, o->max_flows, o->on_message, o->user,
+	int rc = nn_dataset_load(&d, inputs, n_inputs, o->label_mode, NULL, 0, o->max_flows, o->on_progress, o->user,
 	                         errbuf);
 	if (rc) goto out;
 	if (d.n_classes < 2) {
@@ -239,7 +239,7 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 	}
 	if (o->n_val_inputs > 0) {
 		if ((rc = nn_dataset_load(&vd, o->val_inputs, o->n_val_inputs, o->label_mode, d.classes, d.n_classes, 0,
-		                          o->on_message, o->user, errbuf)))
+		                          o->on_progress, o->user, errbuf)))
 			goto out;
 		if (vd.skipped_unknown)
 			say(o->on_message, o->user, "validation set: %llu flows of classes the training data lacks, left out",
@@ -463,7 +463,7 @@ int cf_model_evaluate(const char *model_dir, const char *const *inputs, int n_in
 	int rc = cf_model_load(model_dir, &m, errbuf);
 	if (rc) return rc;
 	int batch = o->batch > 0 ? o->batch : 256;
-	rc = nn_dataset_load(&d, inputs, n_inputs, o->label_mode, m->classes, m->cfg.classes, o->max_flows, o->on_message,
+	rc = nn_dataset_load(&d, inputs, n_inputs, o->label_mode, m->classes, m->cfg.classes, o->max_flows, o->on_progress,
 	                     o->user, errbuf);
 	if (rc) goto out;
 	if (d.n == 0) {

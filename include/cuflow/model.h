@@ -79,6 +79,7 @@ typedef struct cf_train_opts {
 	double min_lr;              /* 1e-5 */
 	uint64_t max_flows;         /* 0 = all */
 	const char *export_dir;     /* when set: the featurized splits as .npy (for the PyTorch judge) */
+	void (*on_progress)(void *user, uint64_t files_done, uint64_t files_total, uint64_t flows);
 	void (*on_epoch)(void *user, const cf_epoch_metrics *m);
 	void (*on_message)(void *user, const char *line);
 	void *user;
@@ -97,6 +98,7 @@ typedef struct cf_eval_opts {
 	int label_mode;
 	int batch, threads;
 	uint64_t max_flows;
+	void (*on_progress)(void *user, uint64_t files_done, uint64_t files_total, uint64_t flows);
 	void (*on_message)(void *user, const char *line);
 	void *user;
 } cf_eval_opts;
@@ -112,7 +114,7 @@ int cf_model_evaluate(const char *model_dir, const char *const *inputs, int n_in
 typedef struct cf_predict_opts {
 	int batch, threads;
 	const char *format;         /* sink name: "parquet", "csv", "jsonl", "npy"; NULL = from out's extension */
-	void (*on_progress)(void *user, uint64_t files_done, uint64_t flows);
+	void (*on_progress)(void *user, uint64_t files_done, uint64_t files_total, uint64_t flows);
 	void *user;
 } cf_predict_opts;
 
