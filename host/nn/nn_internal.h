@@ -106,7 +106,9 @@ int nn_cpu_count(void);
 #define NN_CHUNK 16
 
 struct cf_model {
-	cf_nested_config cfg;
+	int arch;               /* NN_ARCH_* */
+	int n_classes;
+	cf_nested_config cfg;   /* NN_ARCH_NESTED */
 	float *params;
 	size_t n_params;
 	char **classes;
@@ -119,6 +121,43 @@ struct cf_model {
 	int chunk_cap;
 	double *chunk_loss;
 };
+
+enum { NN_ARCH_NESTED = 0 };
+
+/* Parallel forward (grad NULL) or forward + backward over the first n
+ * samples of an architecture's batch (training: dropout on): the loss sum
+ * scaled by `scale`, probs (n x classes), gradients summed chunk by chunk
+ * in order into grad (overwritten). */
+int nn_model_run_batch(cf_model *m, const void *batch, int n, int threads, double scale, int training,
+                       float *probs, float *grad, double *loss);
+
+/* How the training loop reaches a model's samples: puts sample i of
+ * `data` into slot k of `batch` (seed: the sample's dropout seed). */
+typedef struct nn_feed {
+	const void *data;
+	void *batch;
+	void (*clear)(void *batch);
+	void (*put)(const cf_model *m, const void *data, void *batch, int k, size_t i, uint64_t seed);
+	void (*finish)(const cf_model *m, const void *data, void *batch);
+	const int32_t *(*labels)(const void *batch);
+} nn_feed;
+
+void nn_nested_feed(nn_feed *f, const nn_dataset *d, cf_nested_batch *b);
+
+/* Sample indices of the splits (into one seeded permutation). */
+typedef struct nn_splits {
+	size_t *train, *val, *test;
+	size_t n_train, n_val, n_test;
+} nn_splits;
+
+/* The seeded permutation of n samples and its splits (test first, then
+ * validation unless own_val); rs continues as the epochs' shuffle state. */
+int nn_split(size_t n, const cf_train_opts *o, int own_val, uint64_t *rs, size_t **perm, nn_splits *sp, char *errbuf);
+/* The training loop (Adam, plateau, early stop, best weights, metrics.csv,
+ * curves, the test split's evaluation) over a created model; `what` names
+ * the samples ("flows", "images"). */
+int nn_fit(cf_model *m, const nn_feed *tf, const nn_feed *vf, const nn_splits *sp, size_t n_data, uint64_t *rs,
+           const cf_train_opts *o, const char *out_dir, const char *what, char *errbuf);
 
 /* Parallel forward (grad NULL) or forward + backward over b: the loss sum
  * scaled by `scale`, probs (b->n x classes), gradients summed chunk by

@@ -28,7 +28,7 @@ static void json_escape(FILE *f, const char *s)
 
 static int write_file_atomic(const char *path, int (*fill)(FILE *, const void *), const void *arg, char *errbuf)
 {
-	char tmp[4096];
+	char tmp[4200];
 	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
 	FILE *f = fopen(tmp, "wb");
 	if (!f) {

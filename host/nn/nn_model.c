@@ -176,6 +176,8 @@ int cf_model_create(const cf_nested_config *c, uint64_t seed, const char *const 
 	if (rc) return rc;
 	cf_model *m = calloc(1, sizeof *m);
 	if (!m) return CF_ERR_NOMEM;
+	m->arch = NN_ARCH_NESTED;
+	m->n_classes = c->classes;
 	m->cfg = *c;
 	m->n_params = cf_nested_param_count(c);
 	m->params = calloc(m->n_params, sizeof(float));
@@ -217,7 +219,7 @@ void cf_model_free(cf_model *m)
 {
 	if (!m) return;
 	if (m->classes)
-		for (int k = 0; k < m->cfg.classes; k++) free(m->classes[k]);
+		for (int k = 0; k < m->n_classes; k++) free(m->classes[k]);
 	free(m->classes);
 	free(m->params);
 	nn_pool_free(m->pool);
@@ -231,17 +233,18 @@ const cf_nested_config *cf_model_config(const cf_model *m) { return &m->cfg; }
 float *cf_model_params(cf_model *m) { return m->params; }
 const char *cf_model_class_name(const cf_model *m, int k)
 {
-	return k >= 0 && k < m->cfg.classes ? m->classes[k] : NULL;
+	return k >= 0 && k < m->n_classes ? m->classes[k] : NULL;
 }
 
 /* ------------------------------------------------------------ parallel step */
 
 typedef struct step_job {
 	cf_model *m;
-	const cf_nested_batch *b;
+	const void *b;
+	int n;
 	double scale;
 	float *probs;
-	int backward;
+	int backward, training;
 } step_job;
 
 static void step_chunk(void *arg, int job, int worker)
@@ -249,15 +252,20 @@ static void step_chunk(void *arg, int job, int worker)
 	step_job *sj = arg;
 	cf_model *m = sj->m;
 	int lo = job * NN_CHUNK, hi = lo + NN_CHUNK;
-	if (hi > sj->b->n) hi = sj->b->n;
+	if (hi > sj->n) hi = sj->n;
 	float *g = NULL;
 	if (sj->backward) {
 		g = m->chunk_grads + (size_t)job * m->n_params;
 		memset(g, 0, m->n_params * sizeof(float));
 	}
-	float *pr = sj->probs ? sj->probs + (size_t)lo * m->cfg.classes : NULL;
-	m->chunk_loss[job] = cf_nested_step_f32(&m->cfg, m->params, sj->b, lo, hi, sj->scale, pr, g,
-	                                        m->work + (size_t)worker * m->work_elems);
+	float *pr = sj->probs ? sj->probs + (size_t)lo * m->n_classes : NULL;
+	float *work = m->work + (size_t)worker * m->work_elems;
+	m->chunk_loss[job] = cf_nested_step_f32(&m->cfg, m->params, sj->b, lo, hi, sj->scale, pr, g, work);
+}
+
+static size_t work_elems(const cf_model *m)
+{
+	return cf_nested_work_elems(&m->cfg, NN_CHUNK);
 }
 
 static int ensure_scratch(cf_model *m, int threads, int samples)
@@ -270,7 +278,7 @@ static int ensure_scratch(cf_model *m, int threads, int samples)
 		m->work = NULL;
 		if (nn_pool_create(threads, &m->pool) != CF_OK) return CF_ERR_NOMEM;
 		m->pool_threads = threads;
-		m->work_elems = cf_nested_work_elems(&m->cfg, NN_CHUNK);
+		m->work_elems = work_elems(m);
 		m->work = malloc((size_t)nn_pool_workers(m->pool) * m->work_elems * sizeof(float));
 		if (!m->work) return CF_ERR_NOMEM;
 	}
@@ -286,12 +294,12 @@ static int ensure_scratch(cf_model *m, int threads, int samples)
 	return CF_OK;
 }
 
-int nn_model_run(cf_model *m, const cf_nested_batch *b, int threads, double scale, float *probs, float *grad,
-                 double *loss)
+int nn_model_run_batch(cf_model *m, const void *batch, int n, int threads, double scale, int training,
+                       float *probs, float *grad, double *loss)
 {
-	if (ensure_scratch(m, threads, b->n) != CF_OK) return CF_ERR_NOMEM;
-	int chunks = (b->n + NN_CHUNK - 1) / NN_CHUNK;
-	step_job sj = {m, b, scale, probs, grad != NULL};
+	if (ensure_scratch(m, threads, n) != CF_OK) return CF_ERR_NOMEM;
+	int chunks = (n + NN_CHUNK - 1) / NN_CHUNK;
+	step_job sj = {m, batch, n, scale, probs, grad != NULL, training};
 	nn_pool_run(m->pool, step_chunk, &sj, chunks);
 	double l = 0;
 	for (int j = 0; j < chunks; j++) l += m->chunk_loss[j];
@@ -304,6 +312,12 @@ int nn_model_run(cf_model *m, const cf_nested_batch *b, int threads, double scal
 		}
 	}
 	return CF_OK;
+}
+
+int nn_model_run(cf_model *m, const cf_nested_batch *b, int threads, double scale, float *probs, float *grad,
+                 double *loss)
+{
+	return nn_model_run_batch(m, b, b->n, threads, scale, grad != NULL, probs, grad, loss);
 }
 
 int cf_model_forward(cf_model *m, const cf_nested_batch *b, int threads, float *probs, char *errbuf)

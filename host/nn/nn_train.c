@@ -82,23 +82,33 @@ typedef struct scored {
 	uint64_t *confusion; /* C x C, row = true */
 } scored;
 
-static int score_indices(cf_model *m, const nn_dataset *d, const size_t *idx, size_t n, int batch, int threads,
-                         cf_nested_batch *b, float *probs, scored *s)
+/* Puts samples idx[at..] into the feed's batch (at most `batch`); returns how many. */
+static int feed_fill(const cf_model *m, const nn_feed *f, const size_t *idx, size_t n, size_t at, int batch,
+                     uint64_t seed_base)
 {
-	const cf_nested_config *c = &m->cfg;
+	int k = 0;
+	f->clear(f->batch);
+	for (; k < batch && at + (size_t)k < n; k++)
+		f->put(m, f->data, f->batch, k, idx[at + (size_t)k], seed_base + idx[at + (size_t)k]);
+	f->finish(m, f->data, f->batch);
+	return k;
+}
+
+static int score_indices(cf_model *m, const nn_feed *f, const size_t *idx, size_t n, int batch, int threads,
+                         float *probs, scored *s)
+{
+	const int C = m->n_classes;
 	for (size_t at = 0; at < n; at += (size_t)batch) {
-		int k = 0;
-		cf_nested_batch_clear(b);
-		for (; k < batch && at + (size_t)k < n; k++) nn_batch_put_index(c, b, k, d, idx[at + (size_t)k]);
-		nn_batch_finish(c, b);
+		int k = feed_fill(m, f, idx, n, at, batch, 0);
 		double loss = 0;
-		if (nn_model_run(m, b, threads, 1.0, probs, NULL, &loss) != CF_OK) return CF_ERR_NOMEM;
+		if (nn_model_run_batch(m, f->batch, k, threads, 1.0, 0, probs, NULL, &loss) != CF_OK) return CF_ERR_NOMEM;
 		s->loss += loss;
+		const int32_t *lab = f->labels(f->batch);
 		for (int j = 0; j < k; j++) {
-			int y = b->label[j], p = argmax(probs + (size_t)j * c->classes, c->classes);
+			int y = lab[j], p = argmax(probs + (size_t)j * C, C);
 			s->n++;
 			s->correct += y == p;
-			if (s->confusion) s->confusion[(size_t)y * c->classes + p]++;
+			if (s->confusion) s->confusion[(size_t)y * C + p]++;
 		}
 	}
 	return CF_OK;
@@ -107,7 +117,7 @@ static int score_indices(cf_model *m, const nn_dataset *d, const size_t *idx, si
 /* metrics.json, confusion.csv, confusion.png for a confusion matrix. */
 static int write_eval(const char *dir, const cf_model *m, const scored *s, uint64_t skipped, char *errbuf)
 {
-	int C = m->cfg.classes, rc = nn_mkdir_p(dir, errbuf);
+	int C = m->n_classes, rc = nn_mkdir_p(dir, errbuf);
 	if (rc) return rc;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/metrics.json", dir);
@@ -215,6 +225,57 @@ static int fill_curves(const char *out_dir, const double *hist, int epochs, char
 	return cf_plot_lines_png(path, "accuracy per epoch", "epoch", 2, an, av, epochs, errbuf);
 }
 
+/* The nested model's feed: Joy records (nn_dataset) into cf_nested_batch. */
+static void nested_clear(void *b) { cf_nested_batch_clear(b); }
+static void nested_put(const cf_model *m, const void *data, void *b, int k, size_t i, uint64_t seed)
+{
+	(void)seed;
+	nn_batch_put_index(&m->cfg, b, k, data, i);
+}
+static void nested_finish(const cf_model *m, const void *data, void *b)
+{
+	(void)data;
+	nn_batch_finish(&m->cfg, b);
+}
+static const int32_t *nested_labels(const void *b) { return ((const cf_nested_batch *)b)->label; }
+
+void nn_nested_feed(nn_feed *f, const nn_dataset *d, cf_nested_batch *b)
+{
+	f->data = d;
+	f->batch = b;
+	f->clear = nested_clear;
+	f->put = nested_put;
+	f->finish = nested_finish;
+	f->labels = nested_labels;
+}
+
+int nn_split(size_t n, const cf_train_opts *o, int own_val, uint64_t *rs, size_t **perm, nn_splits *sp, char *errbuf)
+{
+	*rs = o->seed * 0x2545F4914F6CDD1Dull + 7;
+	if (!(*perm = malloc((n ? n : 1) * sizeof **perm))) return CF_ERR_NOMEM;
+	size_t *p = *perm;
+	for (size_t i = 0; i < n; i++) p[i] = i;
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)(nn_rng_next(rs) % i), t = p[i - 1];
+		p[i - 1] = p[j];
+		p[j] = t;
+	}
+	size_t n_test = (size_t)(o->test_fraction * (double)n);
+	size_t n_val = own_val ? 0 : (size_t)(o->val_fraction * (double)n);
+	if (n_test + n_val >= n) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%llu samples leave nothing to train on after the validation and test splits",
+		         (unsigned long long)n);
+		return CF_ERR_NO_DATA;
+	}
+	sp->test = p;
+	sp->n_test = n_test;
+	sp->val = p + n_test;
+	sp->n_val = n_val;
+	sp->train = p + n_test + n_val;
+	sp->n_train = n - n_test - n_val;
+	return CF_OK;
+}
+
 int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir, const cf_train_opts *o,
                    char *errbuf)
 {
@@ -222,12 +283,6 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 	cf_model *m = NULL;
 	cf_nested_batch b = {0};
 	size_t *perm = NULL, *vidx = NULL;
-	float *probs = NULL, *grad = NULL, *adam_m = NULL, *adam_v = NULL, *best = NULL;
-	double *hist = NULL;
-	FILE *mf = NULL;
-	cf_npy_writer *order_w = NULL;
-	int32_t *order_pos = NULL, *order_row = NULL;
-	char path[4096];
 	int rc = nn_dataset_load(&d, inputs, n_inputs, o->label_mode, NULL, 0, o->max_flows, o->on_progress, o->user,
 	                         errbuf);
 	if (rc) goto out;
@@ -250,58 +305,77 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 	cf_nested_config c = o->model;
 	c.classes = d.n_classes;
 	if ((rc = cf_model_create(&c, o->seed, (const char *const *)d.classes, &m, errbuf))) goto out;
-	int batch = o->batch > 0 ? o->batch : 128, epochs = o->epochs > 0 ? o->epochs : 1;
+	int batch = o->batch > 0 ? o->batch : 128;
+	if (cf_nested_batch_alloc(&b, &c, batch)) {
+		rc = CF_ERR_NOMEM;
+		goto out;
+	}
 	/* the splits: one seeded permutation; test first, then validation */
-	uint64_t rs = o->seed * 0x2545F4914F6CDD1Dull + 7;
-	perm = malloc(d.n * sizeof *perm);
-	probs = malloc((size_t)batch * c.classes * sizeof(float));
+	uint64_t rs;
+	nn_splits sp;
+	if ((rc = nn_split(d.n, o, o->n_val_inputs > 0, &rs, &perm, &sp, errbuf))) goto out;
+	/* the validation flows: a split of the data, or a set of their own */
+	if (o->n_val_inputs > 0) {
+		sp.val = vidx;
+		sp.n_val = vd.n;
+	}
+	say(o->on_message, o->user, "%llu flows, %d classes: %zu train, %zu validation%s, %zu test; %zu parameters",
+	    (unsigned long long)d.n, c.classes, sp.n_train, sp.n_val, o->n_val_inputs > 0 ? " (own set)" : "", sp.n_test,
+	    m->n_params);
+	if ((rc = nn_mkdir_p(out_dir, errbuf))) goto out;
+	if (o->export_dir) {
+		if ((rc = nn_mkdir_p(o->export_dir, errbuf)) ||
+		    (rc = export_split(o->export_dir, "train", &c, &d, sp.train, sp.n_train, errbuf)) ||
+		    (rc = export_split(o->export_dir, "val", &c, o->n_val_inputs > 0 ? &vd : &d, sp.val, sp.n_val, errbuf)) ||
+		    (rc = export_split(o->export_dir, "test", &c, &d, sp.test, sp.n_test, errbuf)))
+			goto out;
+		/* the initial weights, so the judge starts where cuflow starts */
+		if ((rc = cf_model_save(m, o->export_dir, errbuf))) goto out;
+	}
+	nn_feed tf, vf;
+	nn_nested_feed(&tf, &d, &b);
+	nn_nested_feed(&vf, o->n_val_inputs > 0 ? &vd : &d, &b);
+	rc = nn_fit(m, &tf, &vf, &sp, d.n, &rs, o, out_dir, "flows", errbuf);
+out:
+	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+	nn_dataset_free(&d);
+	nn_dataset_free(&vd);
+	free(vidx);
+	cf_model_free(m);
+	cf_nested_batch_free(&b);
+	free(perm);
+	return rc;
+}
+
+int nn_fit(cf_model *m, const nn_feed *tf, const nn_feed *vf, const nn_splits *sp, size_t n_data, uint64_t *rs,
+           const cf_train_opts *o, const char *out_dir, const char *what, char *errbuf)
+{
+	float *probs = NULL, *grad = NULL, *adam_m = NULL, *adam_v = NULL, *best = NULL;
+	double *hist = NULL;
+	FILE *mf = NULL;
+	cf_npy_writer *order_w = NULL;
+	int32_t *order_pos = NULL, *order_row = NULL;
+	char path[4096];
+	int rc = CF_OK;
+	const int C = m->n_classes;
+	int batch = o->batch > 0 ? o->batch : 128, epochs = o->epochs > 0 ? o->epochs : 1;
+	size_t *train = sp->train, n_train = sp->n_train;
+	probs = malloc((size_t)batch * C * sizeof(float));
 	grad = malloc(m->n_params * sizeof(float));
 	adam_m = calloc(m->n_params, sizeof(float));
 	adam_v = calloc(m->n_params, sizeof(float));
 	best = malloc(m->n_params * sizeof(float));
 	hist = malloc((size_t)epochs * 4 * sizeof(double));
-	if (!perm || !probs || !grad || !adam_m || !adam_v || !best || !hist || cf_nested_batch_alloc(&b, &c, batch)) {
+	if (!probs || !grad || !adam_m || !adam_v || !best || !hist) {
 		rc = CF_ERR_NOMEM;
 		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < d.n; i++) perm[i] = i;
-	for (size_t i = d.n; i > 1; i--) {
-		size_t j = (size_t)(nn_rng_next(&rs) % i), t = perm[i - 1];
-		perm[i - 1] = perm[j];
-		perm[j] = t;
-	}
-	size_t n_test = (size_t)(o->test_fraction * (double)d.n);
-	size_t n_val = o->n_val_inputs > 0 ? 0 : (size_t)(o->val_fraction * (double)d.n);
-	if (n_test + n_val >= d.n) {
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%llu flows leave nothing to train on after the validation and test splits",
-		         (unsigned long long)d.n);
-		rc = CF_ERR_NO_DATA;
-		goto out;
-	}
-	size_t *test = perm, *val = perm + n_test, *train = perm + n_test + n_val;
-	size_t n_train = d.n - n_test - n_val;
-	/* the validation flows: a split of the data, or a set of their own */
-	const nn_dataset *vdata = o->n_val_inputs > 0 ? &vd : &d;
-	const size_t *vlist = o->n_val_inputs > 0 ? vidx : val;
-	size_t n_vlist = o->n_val_inputs > 0 ? vd.n : n_val;
-	say(o->on_message, o->user, "%llu flows, %d classes: %zu train, %zu validation%s, %zu test; %zu parameters",
-	    (unsigned long long)d.n, c.classes, n_train, n_vlist, o->n_val_inputs > 0 ? " (own set)" : "", n_test,
-	    m->n_params);
-	if ((rc = nn_mkdir_p(out_dir, errbuf))) goto out;
-	if (o->export_dir) {
-		if ((rc = nn_mkdir_p(o->export_dir, errbuf)) ||
-		    (rc = export_split(o->export_dir, "train", &c, &d, train, n_train, errbuf)) ||
-		    (rc = export_split(o->export_dir, "val", &c, vdata, vlist, n_vlist, errbuf)) ||
-		    (rc = export_split(o->export_dir, "test", &c, &d, test, n_test, errbuf)))
-			goto out;
-		/* the initial weights, so the judge starts where cuflow starts */
-		if ((rc = cf_model_save(m, o->export_dir, errbuf))) goto out;
-	}
 	if (o->export_dir) {
 		/* each epoch's batch order, as positions in the exported train split,
 		 * so another framework can train on exactly cuflow's batches */
-		if (!(order_pos = malloc(d.n * sizeof *order_pos)) || !(order_row = malloc((n_train ? n_train : 1) * sizeof *order_row))) {
+		if (!(order_pos = malloc((n_data ? n_data : 1) * sizeof *order_pos)) ||
+		    !(order_row = malloc((n_train ? n_train : 1) * sizeof *order_row))) {
 			rc = CF_ERR_NOMEM;
 			goto out;
 		}
@@ -316,7 +390,7 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 		rc = CF_ERR_IO;
 		goto out;
 	}
-	fprintf(mf, "epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds,train_flows_per_s\n");
+	fprintf(mf, "epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds,train_%s_per_s\n", what);
 	double lr = o->lr > 0 ? o->lr : 1e-3, best_val = INFINITY, plateau_best = INFINITY;
 	int since_best = 0, since_plateau = 0, step = 0, epochs_run = 0;
 	const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
@@ -324,9 +398,9 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 	for (int ep = 1; ep <= epochs; ep++) {
 		double t0 = now_s(), loss_sum = 0;
 		uint64_t correct = 0;
-		/* a new seeded shuffle of the training flows each epoch */
+		/* a new seeded shuffle of the training samples each epoch */
 		for (size_t i = n_train; i > 1; i--) {
-			size_t j = (size_t)(nn_rng_next(&rs) % i), t = train[i - 1];
+			size_t j = (size_t)(nn_rng_next(rs) % i), t = train[i - 1];
 			train[i - 1] = train[j];
 			train[j] = t;
 		}
@@ -337,15 +411,15 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 				goto out;
 			}
 		}
+		/* dropout masks: one seed per sample and epoch, whatever the threads */
+		uint64_t seed_base = (o->seed + 1) * 0x9E3779B97F4A7C15ull + (uint64_t)ep * 0xD1B54A32D192ED03ull;
 		for (size_t at = 0; at < n_train; at += (size_t)batch) {
-			int k = 0;
-			cf_nested_batch_clear(&b);
-			for (; k < batch && at + (size_t)k < n_train; k++) nn_batch_put_index(&c, &b, k, &d, train[at + (size_t)k]);
-			nn_batch_finish(&c, &b);
+			int k = feed_fill(m, tf, train, n_train, at, batch, seed_base);
 			double loss = 0;
-			if ((rc = nn_model_run(m, &b, o->threads, 1.0 / k, probs, grad, &loss))) goto out;
+			if ((rc = nn_model_run_batch(m, tf->batch, k, o->threads, 1.0 / k, 1, probs, grad, &loss))) goto out;
 			loss_sum += loss * k;
-			for (int j = 0; j < k; j++) correct += argmax(probs + (size_t)j * c.classes, c.classes) == b.label[j];
+			const int32_t *lab = tf->labels(tf->batch);
+			for (int j = 0; j < k; j++) correct += argmax(probs + (size_t)j * C, C) == lab[j];
 			/* Adam, PyTorch's form (bias corrections in the step size) */
 			step++;
 			double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);
@@ -364,15 +438,15 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 		em.accuracy = (double)correct / (double)n_train;
 		em.lr = lr;
 		em.val_loss = em.val_accuracy = NAN;
-		if (n_vlist) {
+		if (sp->n_val) {
 			scored s = {0};
-			if ((rc = score_indices(m, vdata, vlist, n_vlist, batch, o->threads, &b, probs, &s))) goto out;
+			if ((rc = score_indices(m, vf, sp->val, sp->n_val, batch, o->threads, probs, &s))) goto out;
 			em.val_loss = s.loss / (double)s.n;
 			em.val_accuracy = (double)s.correct / (double)s.n;
 		}
 		em.seconds = now_s() - t0;
 		em.train_flows_per_s = (double)n_train / secs;
-		double monitor = n_vlist ? em.val_loss : em.loss;
+		double monitor = sp->n_val ? em.val_loss : em.loss;
 		if (monitor < best_val) {
 			best_val = monitor;
 			since_best = 0;
@@ -422,15 +496,15 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 	/* curves over the epochs that ran (the arrays are laid out for `epochs`) */
 	for (int k = 1; k < 4; k++) memmove(hist + (size_t)k * epochs_run, hist + (size_t)k * epochs, epochs_run * sizeof(double));
 	if ((rc = fill_curves(out_dir, hist, epochs_run, errbuf))) goto out;
-	if (n_test) {
+	if (sp->n_test) {
 		scored s = {0};
-		s.confusion = calloc((size_t)c.classes * c.classes, sizeof(uint64_t));
+		s.confusion = calloc((size_t)C * C, sizeof(uint64_t));
 		if (!s.confusion) { rc = CF_ERR_NOMEM; goto out; }
-		rc = score_indices(m, &d, test, n_test, batch, o->threads, &b, probs, &s);
+		rc = score_indices(m, tf, sp->test, sp->n_test, batch, o->threads, probs, &s);
 		snprintf(path, sizeof path, "%s/test", out_dir);
 		if (rc == CF_OK) rc = write_eval(path, m, &s, 0, errbuf);
 		if (rc == CF_OK)
-			say(o->on_message, o->user, "test: %llu flows, accuracy %.4f", (unsigned long long)s.n,
+			say(o->on_message, o->user, "test: %llu %s, accuracy %.4f", (unsigned long long)s.n, what,
 			    (double)s.correct / (double)s.n);
 		free(s.confusion);
 	}
@@ -440,12 +514,7 @@ out:
 	free(order_pos);
 	free(order_row);
 	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
-	nn_dataset_free(&d);
-	nn_dataset_free(&vd);
-	free(vidx);
-	cf_model_free(m);
-	cf_nested_batch_free(&b);
-	free(perm); free(probs); free(grad); free(adam_m); free(adam_v); free(best); free(hist);
+	free(probs); free(grad); free(adam_m); free(adam_v); free(best); free(hist);
 	return rc;
 }
 
@@ -463,7 +532,7 @@ int cf_model_evaluate(const char *model_dir, const char *const *inputs, int n_in
 	int rc = cf_model_load(model_dir, &m, errbuf);
 	if (rc) return rc;
 	int batch = o->batch > 0 ? o->batch : 256;
-	rc = nn_dataset_load(&d, inputs, n_inputs, o->label_mode, m->classes, m->cfg.classes, o->max_flows, o->on_progress,
+	rc = nn_dataset_load(&d, inputs, n_inputs, o->label_mode, m->classes, m->n_classes, o->max_flows, o->on_progress,
 	                     o->user, errbuf);
 	if (rc) goto out;
 	if (d.n == 0) {
@@ -473,14 +542,16 @@ int cf_model_evaluate(const char *model_dir, const char *const *inputs, int n_in
 		goto out;
 	}
 	idx = malloc(d.n * sizeof *idx);
-	probs = malloc((size_t)batch * m->cfg.classes * sizeof(float));
-	s.confusion = calloc((size_t)m->cfg.classes * m->cfg.classes, sizeof(uint64_t));
+	probs = malloc((size_t)batch * m->n_classes * sizeof(float));
+	s.confusion = calloc((size_t)m->n_classes * m->n_classes, sizeof(uint64_t));
 	if (!idx || !probs || !s.confusion || cf_nested_batch_alloc(&b, &m->cfg, batch)) {
 		rc = CF_ERR_NOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < d.n; i++) idx[i] = i;
-	if ((rc = score_indices(m, &d, idx, d.n, batch, o->threads, &b, probs, &s))) goto out;
+	nn_feed f;
+	nn_nested_feed(&f, &d, &b);
+	if ((rc = score_indices(m, &f, idx, d.n, batch, o->threads, probs, &s))) goto out;
 	rc = write_eval(out_dir, m, &s, d.skipped_unknown, errbuf);
 	if (rc == CF_OK)
 		say(o->on_message, o->user, "%llu flows, accuracy %.4f (%llu of unknown classes not scored)",
