@@ -423,3 +423,48 @@ TEST(Model, BadInputNamesFileAndLine)
 	EXPECT_NE(rc, 0);
 	EXPECT_NE(out.find("at least two classes"), std::string::npos) << out;
 }
+
+// A FlowPic CNN through the same commands: two synthetic classes that
+// differ in frame size (small against large packets: different image
+// rows), images from `cuflow flowpic --preset mini`, the mini LeNet-5
+// learns them, the weights do not depend on the thread count, and the
+// weights file holds 4-D convolution tensors under PyTorch's names.
+TEST(Model, FlowpicMiniTrainsOnFlowpicOutput)
+{
+	std::string dir = cft::temp_path("fpm_data"), out;
+	std::string bin = cft::shq(cft::cuflow_bin());
+	ASSERT_EQ(cft::run("mkdir -p " + cft::shq(dir + "/small") + " " + cft::shq(dir + "/large")), 0);
+	ASSERT_EQ(cft::run(bin + " synth -o " + cft::shq(dir + "/small/a.pcap") +
+	                   " --flows 300 --frame-size 120 --duration 30 --seed 2 2>&1", &out), 0) << out;
+	ASSERT_EQ(cft::run(bin + " synth -o " + cft::shq(dir + "/large/b.pcap") +
+	                   " --flows 300 --frame-size 1400 --duration 30 --seed 3 2>&1", &out), 0) << out;
+	std::string fp = dir + "/fp";
+	ASSERT_EQ(cft::run(bin + " flowpic --preset mini " + cft::shq(dir + "/small/a.pcap") + " " +
+	                   cft::shq(dir + "/large/b.pcap") + " --label-from-dir -o " + cft::shq(fp) + " 2>&1", &out), 0)
+	    << out;
+	std::string m1 = dir + "/m1", m2 = dir + "/m2", ev = dir + "/ev";
+	ASSERT_EQ(cft::run(bin + " train --model flowpic-mini " + cft::shq(fp) + " -o " + cft::shq(m1) +
+	                   " --epochs 25 --threads 1 --quiet 2>&1", &out), 0) << out;
+	ASSERT_EQ(cft::run(bin + " train --model flowpic-mini " + cft::shq(fp) + " -o " + cft::shq(m2) +
+	                   " --epochs 25 --threads 2 --quiet 2>&1", &out), 0) << out;
+	EXPECT_EQ(cft::read_file(m1 + "/model.safetensors"), cft::read_file(m2 + "/model.safetensors"));
+	ASSERT_EQ(cft::run(bin + " evaluate " + cft::shq(m1) + " " + cft::shq(fp) + " -o " + cft::shq(ev) + " --quiet 2>&1",
+	                   &out), 0) << out;
+	std::string js = read_text(ev + "/metrics.json");
+	EXPECT_GT(json_number(js, "accuracy"), 0.9) << js;
+	EXPECT_NE(read_text(m1 + "/config.json").find("\"model\": \"flowpic-mini\""), std::string::npos);
+	// conv1.weight is (6, 1, 5, 5) and fc1.weight (120, 400): shapes read by Python's json
+	std::string py = cft::temp_path("fp_shapes.py");
+	std::ofstream(py) << "import json, struct, sys\n"
+	                     "b = open(sys.argv[1], 'rb').read()\n"
+	                     "h = json.loads(b[8:8 + struct.unpack('<Q', b[:8])[0]])\n"
+	                     "print(h['conv1.weight']['shape'], h['conv2.weight']['shape'], h['fc1.weight']['shape'], "
+	                     "h['out.weight']['shape'])\n";
+	ASSERT_EQ(cft::run("python3 " + cft::shq(py) + " " + cft::shq(m1 + "/model.safetensors"), &out), 0) << out;
+	EXPECT_EQ(out, "[6, 1, 5, 5] [16, 6, 5, 5] [120, 400] [2, 84]\n");
+	// a nested model's data is not a FlowPic directory
+	std::string bad = dir + "/bad";
+	EXPECT_NE(cft::run(bin + " train --model flowpic-mini " + cft::shq(dir + "/small") + " -o " + cft::shq(bad) +
+	                   " 2>&1", &out), 0);
+	EXPECT_NE(out.find("not a cuflow flowpic output directory"), std::string::npos) << out;
+}

@@ -14,7 +14,7 @@
 enum {
 	OPT_MODEL = 1300, OPT_LABEL, OPT_LABEL_DIR, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_VAL, OPT_TEST, OPT_SEED,
 	OPT_EARLY, OPT_THREADS, OPT_COMPAT, OPT_PKT_H, OPT_ID_H, OPT_TTL_DIM, OPT_UNITS, OPT_LAYERS, OPT_MAXPKT,
-	OPT_MAXIDS, OPT_MAXFLOWS, OPT_EXPORT, OPT_BACKEND, OPT_FORMAT, OPT_LR_PATIENCE, OPT_VAL_DATA
+	OPT_MAXIDS, OPT_MAXFLOWS, OPT_EXPORT, OPT_BACKEND, OPT_FORMAT, OPT_LR_PATIENCE, OPT_VAL_DATA, OPT_PAD_SYM
 };
 
 static const char model_inputs_usage[] =
@@ -106,7 +106,7 @@ static void on_epoch(void *user, const cf_epoch_metrics *m)
 	p->shown = 0;
 	fprintf(stderr, "epoch %3d  loss %.4f  acc %.4f", m->epoch, m->loss, m->accuracy);
 	if (!isnan(m->val_loss)) fprintf(stderr, "  val_loss %.4f  val_acc %.4f", m->val_loss, m->val_accuracy);
-	fprintf(stderr, "  lr %.3g  %.1f s  %.0f flows/s%s\n", m->lr, m->seconds, m->train_flows_per_s,
+	fprintf(stderr, "  lr %.3g  %.1f s  %.0f/s%s\n", m->lr, m->seconds, m->train_flows_per_s,
 	        m->best ? "  *" : "");
 }
 
@@ -144,6 +144,7 @@ int cmd_train(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{"model", required_argument, 0, OPT_MODEL}, {"output", required_argument, 0, 'o'},
+		{"pad", required_argument, 0, OPT_PAD_SYM},
 		{"label", required_argument, 0, OPT_LABEL}, {"label-from-dir", no_argument, 0, OPT_LABEL_DIR},
 		{"epochs", required_argument, 0, OPT_EPOCHS}, {"batch", required_argument, 0, OPT_BATCH},
 		{"lr", required_argument, 0, OPT_LR}, {"val-fraction", required_argument, 0, OPT_VAL},
@@ -160,7 +161,7 @@ int cmd_train(int argc, char **argv)
 	cf_train_opts o;
 	cf_train_opts_default(&o);
 	const char *out = NULL;
-	int quiet = 0, v = 0, n_val_args = 0;
+	int quiet = 0, v = 0, n_val_args = 0, pad_sym = -1;
 	char *val_args[argc + 1]; /* --val-data arguments, at most one per argv entry */
 	optind = 1;
 	for (int c; (c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1;) {
@@ -170,11 +171,19 @@ int cmd_train(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case OPT_VAL_DATA: val_args[n_val_args++] = optarg; break;
 		case OPT_MODEL:
-			if (strcmp(optarg, "nested")) {
-				fprintf(stderr, "cuflow train: --model must be nested (the FlowPic CNNs come next), not '%s'\n", optarg);
+			if (!strcmp(optarg, "nested")) o.kind = CF_MODEL_NESTED;
+			else if (!strcmp(optarg, "flowpic")) {
+				o.kind = CF_MODEL_FLOWPIC;
+				cf_flowpic_cnn_config_default(&o.cnn, CF_FLOWPIC_CNN_OFFICIAL);
+			} else if (!strcmp(optarg, "flowpic-mini")) {
+				o.kind = CF_MODEL_FLOWPIC_MINI;
+				cf_flowpic_cnn_config_default(&o.cnn, CF_FLOWPIC_CNN_MINI);
+			} else {
+				fprintf(stderr, "cuflow train: --model must be nested, flowpic or flowpic-mini, not '%s'\n", optarg);
 				bad = 1;
 			}
 			break;
+		case OPT_PAD_SYM: bad = parse_int("train", "--pad", optarg, 0, 1000, &pad_sym); break;
 		case OPT_LABEL: bad = parse_label("train", optarg, &o.label_mode); break;
 		case OPT_LABEL_DIR: o.label_mode = CF_MODEL_LABEL_DIR; break;
 		case OPT_EPOCHS: bad = parse_int("train", "--epochs", optarg, 1, 1000000, &o.epochs); break;
@@ -198,9 +207,13 @@ int cmd_train(int argc, char **argv)
 		case OPT_EXPORT: o.export_dir = optarg; break;
 		case OPT_BACKEND: bad = check_backend("train", optarg); break;
 		case 'h':
-			printf("usage: cuflow train --model nested DATA... -o MODEL_DIR [options]\n\n"
+			printf("usage: cuflow train --model nested DATA... -o MODEL_DIR [options]\n"
+			       "       cuflow train --model flowpic|flowpic-mini FLOWPIC_DIR... -o MODEL_DIR [options]\n\n"
 			       "Trains seed 003's nested model (packet LSTM, TTL embedding, IP-id LSTM, dense stack) on\n"
-			       "labelled flows; writes MODEL_DIR/model.safetensors, config.json, metrics.csv,\n"
+			       "labelled flows, or a FlowPic CNN (the official 1500x1500 LeNet-style model: flowpic; tcbench's\n"
+			       "32x32 LeNet-5: flowpic-mini) on `cuflow flowpic` output directories (labels.npy and\n"
+			       "meta.json's names; --pad N: symmetric padding, tcbench's 3, instead of Keras's same);\n"
+			       "writes MODEL_DIR/model.safetensors, config.json, metrics.csv,\n"
 			       "learning_curves.png, accuracy_curves.png and, with --test-fraction, test/metrics.json,\n"
 			       "test/confusion.csv and test/confusion.png (docs/models.md).\n\n%s"
 			       "  --epochs N (10)  --lr X (1e-3, Adam)  --seed N (1)\n"
@@ -219,6 +232,7 @@ int cmd_train(int argc, char **argv)
 		}
 		if (bad) return CLI_EXIT_USAGE;
 	}
+	if (pad_sym >= 0) o.cnn.pad_sym = pad_sym; /* after --model, whatever the order */
 	if (!out) {
 		fprintf(stderr, "cuflow train: -o MODEL_DIR is required\n");
 		return CLI_EXIT_USAGE;

@@ -8,6 +8,7 @@
 #include "cuflow/joy.h"
 #include "cuflow/model.h"
 #include "cuflow/nn.h"
+#include "cuflow/nn_flowpic.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +83,27 @@ int nn_dataset_load(nn_dataset *d, const char *const *inputs, int n_inputs, int 
                     int n_fixed, uint64_t max_flows,
                     void (*progress)(void *, uint64_t, uint64_t, uint64_t), void *user, char *errbuf);
 
+/* FlowPic images (nn_images.c): sparse pixel lists, (c, y, x) order. */
+typedef struct nn_images {
+	size_t n, n_cap;
+	int channels, size;
+	uint64_t *off;                 /* n + 1 into the pixel arrays */
+	int32_t *pc, *py, *px;
+	float *pv;
+	size_t nnz, cap;
+	int32_t *label;
+	char **classes;                /* sorted names, or the fixed ones */
+	int n_classes;
+	uint64_t skipped_unlabelled;   /* no label, or one outside the classes */
+} nn_images;
+
+void nn_images_free(nn_images *d);
+/* `cuflow flowpic` directories (flowpic.npy or flowpic-NNNNN.npy shards,
+ * labels, meta.json's class names); with fixed the labels map onto those
+ * classes by name. */
+int nn_images_load(nn_images *d, const char *const *dirs, int n_dirs, char *const *fixed, int n_fixed, uint64_t max,
+                   void (*progress)(void *, uint64_t, uint64_t, uint64_t), void *user, char *errbuf);
+
 /* Fills batch slot k from a record: scaled and truncated (default) or raw
  * (reference_compat); nn_batch_finish sets the padded lengths. */
 void nn_batch_put(const cf_nested_config *c, cf_nested_batch *b, int k, const nn_pkt *pk, size_t npk,
@@ -109,6 +131,7 @@ struct cf_model {
 	int arch;               /* NN_ARCH_* */
 	int n_classes;
 	cf_nested_config cfg;   /* NN_ARCH_NESTED */
+	cf_flowpic_cnn_config fcfg; /* NN_ARCH_FLOWPIC */
 	float *params;
 	size_t n_params;
 	char **classes;
@@ -122,7 +145,14 @@ struct cf_model {
 	double *chunk_loss;
 };
 
-enum { NN_ARCH_NESTED = 0 };
+enum { NN_ARCH_NESTED = 0, NN_ARCH_FLOWPIC };
+
+/* The model's parameter table (either architecture), up to cap entries;
+ * returns the count. */
+int nn_model_params(const cf_model *m, cf_nn_param *out, int cap);
+/* A FlowPic CNN with PyTorch's default initialisation. */
+int nn_model_create_flowpic(const cf_flowpic_cnn_config *c, uint64_t seed, const char *const *class_names,
+                            cf_model **out, char *errbuf);
 
 /* Parallel forward (grad NULL) or forward + backward over the first n
  * samples of an architecture's batch (training: dropout on): the loss sum

@@ -49,18 +49,18 @@ static int write_file_atomic(const char *path, int (*fill)(FILE *, const void *)
 static int fill_safetensors(FILE *f, const void *arg)
 {
 	const cf_model *m = arg;
-	cf_nested_param ps[64];
-	int np = cf_nested_params(&m->cfg, ps, 64);
+	cf_nn_param ps[64];
+	int np = nn_model_params(m, ps, 64);
 	char *hdr = NULL;
 	size_t hlen = 0;
 	FILE *h = open_memstream(&hdr, &hlen);
 	if (!h) return -1;
-	fprintf(h, "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"cuflow\",\"model\":\"nested\"}");
+	fprintf(h, "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"cuflow\",\"model\":\"%s\"}", cf_model_kind(m));
 	size_t off = 0;
 	for (int i = 0; i < np; i++) {
 		size_t bytes = ps[i].count * 4;
 		fprintf(h, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld", ps[i].name, (long long)ps[i].dims[0]);
-		if (ps[i].ndim == 2) fprintf(h, ",%lld", (long long)ps[i].dims[1]);
+		for (int d = 1; d < ps[i].ndim; d++) fprintf(h, ",%lld", (long long)ps[i].dims[d]);
 		fprintf(h, "],\"data_offsets\":[%zu,%zu]}", off, off + bytes);
 		off += bytes;
 	}
@@ -77,9 +77,33 @@ static int fill_safetensors(FILE *f, const void *arg)
 	return 0;
 }
 
+static void fill_class_names(FILE *f, const cf_model *m)
+{
+	fprintf(f, "  \"class_names\": [");
+	for (int k = 0; k < m->n_classes; k++) {
+		if (k) fputs(", ", f);
+		json_escape(f, m->classes[k]);
+	}
+	fprintf(f, "]\n}\n");
+}
+
 static int fill_config(FILE *f, const void *arg)
 {
 	const cf_model *m = arg;
+	if (m->arch == NN_ARCH_FLOWPIC) {
+		const cf_flowpic_cnn_config *c = &m->fcfg;
+		fprintf(f, "{\n  \"model\": \"%s\",\n  \"format\": 1,\n", cf_model_kind(m));
+		fprintf(f, "  \"channels\": %d,\n  \"size\": %d,\n  \"classes\": %d,\n  \"conv1\": %d,\n  \"conv2\": %d,\n",
+		        c->channels, c->size, c->classes, c->conv1, c->conv2);
+		fprintf(f, "  \"kernel\": %d,\n  \"stride\": %d,\n  \"pool\": %d,\n  \"hidden1\": %d,\n  \"hidden2\": %d,\n",
+		        c->kernel, c->stride, c->pool, c->hidden1, c->hidden2);
+		fprintf(f, "  \"drop_conv\": %.17g,\n  \"drop_fc\": %.17g,\n  \"same_padding\": %d,\n  \"pad_sym\": %d,\n",
+		        c->drop_conv, c->drop_fc, c->same_padding, c->pad_sym);
+		fprintf(f, "  \"inputs\": \"FlowPic images as cuflow flowpic writes them (N x channels x size x size), "
+		           "values as stored\",\n");
+		fill_class_names(f, m);
+		return 0;
+	}
 	const cf_nested_config *c = &m->cfg;
 	fprintf(f, "{\n  \"model\": \"nested\",\n  \"format\": 1,\n");
 	fprintf(f, "  \"pkt_hidden\": %d,\n  \"ttl_vocab\": %d,\n  \"ttl_dim\": %d,\n  \"id_hidden\": %d,\n",
@@ -95,12 +119,7 @@ static int fill_config(FILE *f, const void *arg)
 		fprintf(f, "  \"inputs\": \"packets [b/1500, dir, log1p(ipt ms)] (first %d), ids id/65535 (first %d), "
 		           "totals log1p of [bytes_in, bytes_out, num_pkts_in, num_pkts_out, ms]; true lengths\",\n",
 		        c->max_packets, c->max_ids);
-	fprintf(f, "  \"class_names\": [");
-	for (int k = 0; k < c->classes; k++) {
-		if (k) fputs(", ", f);
-		json_escape(f, m->classes[k]);
-	}
-	fprintf(f, "]\n}\n");
+	fill_class_names(f, m);
 	return 0;
 }
 
@@ -192,6 +211,17 @@ static int json_int(const char *js, const char *key, int *out)
 
 /* A JSON string at p (p at the opening quote) into out; returns the
  * position after the closing quote or NULL. */
+static int json_double(const char *js, const char *key, double *out)
+{
+	const char *v = json_value(js, key);
+	if (!v) return -1;
+	char *end;
+	double x = strtod(v, &end);
+	if (end == v) return -1;
+	*out = x;
+	return 0;
+}
+
 static const char *json_string(const char *p, char *out, size_t cap)
 {
 	if (*p != '"') return NULL;
@@ -233,12 +263,12 @@ static int read_safetensors(cf_model *m, const char *path, char *errbuf)
 	hdr[hlen] = 0;
 	const char *data = buf + 8 + hlen;
 	size_t dlen = len - 8 - hlen;
-	cf_nested_param ps[64];
-	int np = cf_nested_params(&m->cfg, ps, 64);
+	cf_nn_param ps[64];
+	int np = nn_model_params(m, ps, 64);
 	for (int i = 0; i < np; i++) {
 		const char *v = json_value(hdr, ps[i].name);
 		char dtype[16] = "";
-		long long shape[3] = {0, 0, 0}, off[2] = {0, 0};
+		long long shape[5] = {0, 0, 0, 0, 0}, off[2] = {0, 0};
 		int nd = 0;
 		if (!v || *v != '{') {
 			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: no tensor \"%.40s\"", path, ps[i].name);
@@ -253,7 +283,7 @@ static int read_safetensors(cf_model *m, const char *path, char *errbuf)
 		d = strchr(d + 7, '"');
 		if (!d || !json_string(d, dtype, sizeof dtype)) goto badt;
 		s = strchr(s, '[');
-		for (s++; nd < 3;) {
+		for (s++; nd < 5;) {
 			while (isspace((unsigned char)*s)) s++;
 			if (*s == ']') break;
 			char *e;
@@ -271,11 +301,12 @@ static int read_safetensors(cf_model *m, const char *path, char *errbuf)
 			rc = CF_ERR_UNSUPPORTED;
 			goto out;
 		}
-		if (nd != ps[i].ndim || shape[0] != ps[i].dims[0] || (nd == 2 && shape[1] != ps[i].dims[1])) {
-			snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: tensor \"%.47s\" has shape [%lld%s%lld], config.json implies [%lld%s%lld]",
-			         path, ps[i].name, shape[0], nd == 2 ? "," : "", nd == 2 ? shape[1] : 0LL,
-			         (long long)ps[i].dims[0], ps[i].ndim == 2 ? "," : "",
-			         ps[i].ndim == 2 ? (long long)ps[i].dims[1] : 0LL);
+		int same = nd == ps[i].ndim;
+		for (int d = 0; same && d < nd; d++) same = shape[d] == ps[i].dims[d];
+		if (!same) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: tensor \"%.47s\" has %d dims [%lld, %lld, ...], config.json "
+			         "implies %d [%lld, %lld, ...]", path, ps[i].name, nd, shape[0], shape[1], ps[i].ndim,
+			         (long long)ps[i].dims[0], (long long)ps[i].dims[1]);
 			free(hdr);
 			goto out;
 		}
@@ -308,22 +339,38 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 	if (!js) return CF_ERR_IO;
 	cf_nested_config c;
 	cf_nested_config_default(&c);
+	cf_flowpic_cnn_config fc;
+	cf_flowpic_cnn_config_default(&fc, CF_FLOWPIC_CNN_OFFICIAL);
 	const char *model = json_value(js, "model");
 	char mname[32] = "";
-	if (!model || !json_string(model, mname, sizeof mname) || strcmp(mname, "nested") != 0) {
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: not a cuflow nested model (\"model\": \"nested\" missing)", path);
+	int arch = -1;
+	if (model && json_string(model, mname, sizeof mname)) {
+		if (!strcmp(mname, "nested")) arch = NN_ARCH_NESTED;
+		else if (!strcmp(mname, "flowpic") || !strcmp(mname, "flowpic-mini")) arch = NN_ARCH_FLOWPIC;
+	}
+	if (arch < 0) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: not a cuflow model (\"model\": \"nested\", \"flowpic\" or "
+		         "\"flowpic-mini\" missing)", path);
 		free(js);
 		return CF_ERR_CORRUPT;
 	}
-	int bad = json_int(js, "pkt_hidden", &c.pkt_hidden) | json_int(js, "ttl_vocab", &c.ttl_vocab) |
-	          json_int(js, "ttl_dim", &c.ttl_dim) | json_int(js, "id_hidden", &c.id_hidden) |
-	          json_int(js, "dense_units", &c.dense_units) | json_int(js, "dense_layers", &c.dense_layers) |
-	          json_int(js, "classes", &c.classes) | json_int(js, "max_packets", &c.max_packets) |
-	          json_int(js, "max_ids", &c.max_ids) | json_int(js, "reference_compat", &c.reference_compat);
-	if (bad || c.classes < 1 || c.classes > 100000) {
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: a size is missing or malformed", path);
-		free(js);
-		return CF_ERR_CORRUPT;
+	int bad;
+	if (arch == NN_ARCH_NESTED) {
+		bad = json_int(js, "pkt_hidden", &c.pkt_hidden) | json_int(js, "ttl_vocab", &c.ttl_vocab) |
+		      json_int(js, "ttl_dim", &c.ttl_dim) | json_int(js, "id_hidden", &c.id_hidden) |
+		      json_int(js, "dense_units", &c.dense_units) | json_int(js, "dense_layers", &c.dense_layers) |
+		      json_int(js, "classes", &c.classes) | json_int(js, "max_packets", &c.max_packets) |
+		      json_int(js, "max_ids", &c.max_ids) | json_int(js, "reference_compat", &c.reference_compat);
+	} else {
+		cf_flowpic_cnn_config_default(&fc, strcmp(mname, "flowpic-mini") ? CF_FLOWPIC_CNN_OFFICIAL : CF_FLOWPIC_CNN_MINI);
+		bad = json_int(js, "channels", &fc.channels) | json_int(js, "size", &fc.size) |
+		      json_int(js, "classes", &fc.classes) | json_int(js, "conv1", &fc.conv1) | json_int(js, "conv2", &fc.conv2) |
+		      json_int(js, "kernel", &fc.kernel) | json_int(js, "stride", &fc.stride) | json_int(js, "pool", &fc.pool) |
+		      json_int(js, "hidden1", &fc.hidden1) | json_int(js, "hidden2", &fc.hidden2) |
+		      json_int(js, "same_padding", &fc.same_padding) | json_int(js, "pad_sym", &fc.pad_sym) |
+		      json_double(js, "drop_conv", &fc.drop_conv) | json_double(js, "drop_fc", &fc.drop_fc);
+		c.classes = fc.classes;
+		if (!bad && (fc.size > 1 << 16 || fc.channels > 64 || cf_flowpic_cnn_shapes(&fc, NULL) != 0)) bad = 1;
 	}
 	char **names = calloc((size_t)c.classes, sizeof *names);
 	const char *p = json_value(js, "class_names");
@@ -350,7 +397,7 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 		char wpath[4096];
 		struct stat stw;
 		snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
-		size_t need = cf_nested_param_count(&c);
+		size_t need = arch == NN_ARCH_NESTED ? cf_nested_param_count(&c) : cf_flowpic_cnn_param_count(&fc);
 		if (stat(wpath, &stw) == 0 && (c.ttl_vocab > 1 << 24 || c.max_packets > 1 << 16 || c.max_ids > 1 << 16 ||
 		                               need > (size_t)stw.st_size / 4)) {
 			snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: the sizes imply %zu parameters; %.100s holds %lld bytes", path,
@@ -360,7 +407,8 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 	}
 	if (rc == CF_OK) {
 		char msg[CF_ERRBUF_SIZE];
-		rc = cf_model_create(&c, 0, (const char *const *)names, &m, msg);
+		rc = arch == NN_ARCH_NESTED ? cf_model_create(&c, 0, (const char *const *)names, &m, msg)
+		                            : nn_model_create_flowpic(&fc, 0, (const char *const *)names, &m, msg);
 		if (rc) snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: %.200s", path, msg);
 	}
 	for (int k = 0; names && k < c.classes; k++) free(names[k]);

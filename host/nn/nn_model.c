@@ -229,11 +229,88 @@ void cf_model_free(cf_model *m)
 	free(m);
 }
 
-const cf_nested_config *cf_model_config(const cf_model *m) { return &m->cfg; }
+const cf_nested_config *cf_model_config(const cf_model *m) { return m->arch == NN_ARCH_NESTED ? &m->cfg : NULL; }
 float *cf_model_params(cf_model *m) { return m->params; }
 const char *cf_model_class_name(const cf_model *m, int k)
 {
 	return k >= 0 && k < m->n_classes ? m->classes[k] : NULL;
+}
+
+int nn_model_params(const cf_model *m, cf_nn_param *out, int cap)
+{
+	if (m->arch == NN_ARCH_FLOWPIC) return cf_flowpic_cnn_params(&m->fcfg, out, cap);
+	cf_nested_param ps[64];
+	int n = cf_nested_params(&m->cfg, ps, 64);
+	for (int i = 0; i < n && i < cap; i++) {
+		memset(&out[i], 0, sizeof out[i]);
+		memcpy(out[i].name, ps[i].name, sizeof out[i].name);
+		out[i].ndim = ps[i].ndim;
+		out[i].dims[0] = ps[i].dims[0];
+		out[i].dims[1] = ps[i].dims[1];
+		out[i].offset = ps[i].offset;
+		out[i].count = ps[i].count;
+	}
+	return n;
+}
+
+int nn_model_create_flowpic(const cf_flowpic_cnn_config *c, uint64_t seed, const char *const *class_names,
+                            cf_model **out, char *errbuf)
+{
+	*out = NULL;
+	if (cf_flowpic_cnn_shapes(c, NULL) != 0 || c->classes < 1) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "FlowPic CNN configuration out of range (a %dx%d input leaves no output at "
+		         "some stage, or a size is below 1)", c->size, c->size);
+		return CF_ERR_ARG;
+	}
+	cf_model *m = calloc(1, sizeof *m);
+	if (!m) return CF_ERR_NOMEM;
+	m->arch = NN_ARCH_FLOWPIC;
+	m->n_classes = c->classes;
+	m->fcfg = *c;
+	m->n_params = cf_flowpic_cnn_param_count(c);
+	m->params = calloc(m->n_params, sizeof(float));
+	m->classes = calloc((size_t)c->classes, sizeof(char *));
+	if (!m->params || !m->classes) goto nomem;
+	for (int k = 0; k < c->classes; k++) {
+		char tmp[32];
+		snprintf(tmp, sizeof tmp, "class%d", k);
+		if (!(m->classes[k] = strdup(class_names && class_names[k] ? class_names[k] : tmp))) goto nomem;
+	}
+	/* PyTorch's defaults for Conv2d and Linear: weight and bias
+	 * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in channels x kernel area
+	 * or in features (kaiming_uniform with a = sqrt(5)) */
+	uint64_t s = seed ^ 0x666C6F77706963ull;
+	cf_nn_param ps[16];
+	int np = cf_flowpic_cnn_params(c, ps, 16);
+	for (int i = 0; i < np; i++) {
+		const cf_nn_param *w = ps[i].ndim >= 2 ? &ps[i] : &ps[i - 1];
+		int64_t fan_in = 1;
+		for (int d = 1; d < w->ndim; d++) fan_in *= w->dims[d];
+		init_uniform(m->params + ps[i].offset, ps[i].count, 1.0 / sqrt((double)fan_in), &s);
+	}
+	*out = m;
+	return CF_OK;
+nomem:
+	cf_model_free(m);
+	snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory creating the model");
+	return CF_ERR_NOMEM;
+}
+
+int cf_model_create_flowpic(const cf_flowpic_cnn_config *c, uint64_t seed, const char *const *class_names,
+                            cf_model **out, char *errbuf)
+{
+	return nn_model_create_flowpic(c, seed, class_names, out, errbuf);
+}
+
+const char *cf_model_kind(const cf_model *m)
+{
+	if (m->arch == NN_ARCH_NESTED) return "nested";
+	return m->fcfg.kind == CF_FLOWPIC_CNN_MINI ? "flowpic-mini" : "flowpic";
+}
+
+const cf_flowpic_cnn_config *cf_model_flowpic_config(const cf_model *m)
+{
+	return m->arch == NN_ARCH_FLOWPIC ? &m->fcfg : NULL;
 }
 
 /* ------------------------------------------------------------ parallel step */
@@ -260,11 +337,16 @@ static void step_chunk(void *arg, int job, int worker)
 	}
 	float *pr = sj->probs ? sj->probs + (size_t)lo * m->n_classes : NULL;
 	float *work = m->work + (size_t)worker * m->work_elems;
-	m->chunk_loss[job] = cf_nested_step_f32(&m->cfg, m->params, sj->b, lo, hi, sj->scale, pr, g, work);
+	if (m->arch == NN_ARCH_FLOWPIC)
+		m->chunk_loss[job] = cf_flowpic_cnn_step_f32(&m->fcfg, m->params, sj->b, lo, hi, sj->scale, sj->training, pr,
+		                                             g, work);
+	else
+		m->chunk_loss[job] = cf_nested_step_f32(&m->cfg, m->params, sj->b, lo, hi, sj->scale, pr, g, work);
 }
 
 static size_t work_elems(const cf_model *m)
 {
+	if (m->arch == NN_ARCH_FLOWPIC) return cf_flowpic_cnn_work_elems(&m->fcfg, NN_CHUNK);
 	return cf_nested_work_elems(&m->cfg, NN_CHUNK);
 }
 

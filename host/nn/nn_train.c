@@ -22,6 +22,7 @@ void cf_train_opts_default(cf_train_opts *o)
 {
 	memset(o, 0, sizeof *o);
 	cf_nested_config_default(&o->model);
+	cf_flowpic_cnn_config_default(&o->cnn, CF_FLOWPIC_CNN_OFFICIAL);
 	o->label_mode = CF_MODEL_LABEL_FIELD;
 	o->epochs = 10;
 	o->batch = 128;
@@ -276,9 +277,108 @@ int nn_split(size_t n, const cf_train_opts *o, int own_val, uint64_t *rs, size_t
 	return CF_OK;
 }
 
+/* The FlowPic CNNs' feed: images (nn_images) into cf_flowpic_batch. */
+static void images_clear(void *b) { cf_flowpic_batch_clear(b); }
+static void images_put(const cf_model *m, const void *data, void *b, int k, size_t i, uint64_t seed)
+{
+	(void)m;
+	(void)k; /* the batch appends: k is its count */
+	const nn_images *d = data;
+	size_t o = d->off[i], n = (size_t)(d->off[i + 1] - o);
+	cf_flowpic_batch_add_sparse(b, n, d->pc + o, d->py + o, d->px + o, d->pv + o, d->label[i], seed);
+}
+static void images_finish(const cf_model *m, const void *data, void *b) { (void)m; (void)data; (void)b; }
+static const int32_t *images_labels(const void *b) { return ((const cf_flowpic_batch *)b)->label; }
+
+static void images_feed(nn_feed *f, const nn_images *d, cf_flowpic_batch *b)
+{
+	f->data = d;
+	f->batch = b;
+	f->clear = images_clear;
+	f->put = images_put;
+	f->finish = images_finish;
+	f->labels = images_labels;
+}
+
+/* The largest pixel count of any image: a batch of `batch` such images
+ * never makes the batch grow while filling. */
+static size_t images_nnz_cap(const nn_images *d, int batch)
+{
+	size_t mx = 1;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->off[i + 1] - d->off[i] > mx) mx = (size_t)(d->off[i + 1] - d->off[i]);
+	return mx * (size_t)batch;
+}
+
+static int train_flowpic(const char *const *inputs, int n_inputs, const char *out_dir, const cf_train_opts *o,
+                         char *errbuf)
+{
+	nn_images d = {0}, vd = {0};
+	cf_model *m = NULL;
+	cf_flowpic_batch b = {0};
+	size_t *perm = NULL, *vidx = NULL;
+	int rc = nn_images_load(&d, inputs, n_inputs, NULL, 0, o->max_flows, o->on_progress, o->user, errbuf);
+	if (rc) goto out;
+	if (d.n_classes < 2 || d.n == 0) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "training needs labelled images of at least two classes; the inputs give %llu "
+		         "images of %d classes", (unsigned long long)d.n, d.n_classes);
+		rc = CF_ERR_NO_DATA;
+		goto out;
+	}
+	if (o->n_val_inputs > 0) {
+		if ((rc = nn_images_load(&vd, o->val_inputs, o->n_val_inputs, d.classes, d.n_classes, 0, o->on_progress,
+		                         o->user, errbuf)))
+			goto out;
+		if (!(vidx = malloc((vd.n ? vd.n : 1) * sizeof *vidx))) { rc = CF_ERR_NOMEM; goto out; }
+		for (size_t i = 0; i < vd.n; i++) vidx[i] = i;
+	}
+	cf_flowpic_cnn_config c = o->cnn;
+	c.kind = o->kind == CF_MODEL_FLOWPIC_MINI ? CF_FLOWPIC_CNN_MINI : CF_FLOWPIC_CNN_OFFICIAL;
+	c.channels = d.channels;
+	c.size = d.size;
+	c.classes = d.n_classes;
+	if ((rc = nn_model_create_flowpic(&c, o->seed, (const char *const *)d.classes, &m, errbuf))) goto out;
+	int batch = o->batch > 0 ? o->batch : 128;
+	size_t cap = images_nnz_cap(&d, batch), vcap = vd.n ? images_nnz_cap(&vd, batch) : 0;
+	if (cf_flowpic_batch_alloc(&b, &c, batch, cap > vcap ? cap : vcap)) {
+		rc = CF_ERR_NOMEM;
+		goto out;
+	}
+	uint64_t rs;
+	nn_splits sp;
+	if ((rc = nn_split(d.n, o, o->n_val_inputs > 0, &rs, &perm, &sp, errbuf))) goto out;
+	if (o->n_val_inputs > 0) {
+		sp.val = vidx;
+		sp.n_val = vd.n;
+	}
+	say(o->on_message, o->user, "%llu images (%d x %d x %d, %llu pixels set), %d classes: %zu train, %zu validation, "
+	    "%zu test; %zu parameters", (unsigned long long)d.n, d.channels, d.size, d.size, (unsigned long long)d.nnz,
+	    c.classes, sp.n_train, sp.n_val, sp.n_test, m->n_params);
+	if ((rc = nn_mkdir_p(out_dir, errbuf))) goto out;
+	if (o->export_dir) {
+		/* the initial weights (the images are the flowpic directories themselves) */
+		if ((rc = nn_mkdir_p(o->export_dir, errbuf)) || (rc = cf_model_save(m, o->export_dir, errbuf))) goto out;
+	}
+	nn_feed tf, vf;
+	images_feed(&tf, &d, &b);
+	images_feed(&vf, o->n_val_inputs > 0 ? &vd : &d, &b);
+	rc = nn_fit(m, &tf, &vf, &sp, d.n, &rs, o, out_dir, "images", errbuf);
+out:
+	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+	nn_images_free(&d);
+	nn_images_free(&vd);
+	free(vidx);
+	cf_model_free(m);
+	cf_flowpic_batch_free(&b);
+	free(perm);
+	return rc;
+}
+
 int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir, const cf_train_opts *o,
                    char *errbuf)
 {
+	if (o->kind == CF_MODEL_FLOWPIC || o->kind == CF_MODEL_FLOWPIC_MINI)
+		return train_flowpic(inputs, n_inputs, out_dir, o, errbuf);
 	nn_dataset d = {0}, vd = {0};
 	cf_model *m = NULL;
 	cf_nested_batch b = {0};
@@ -520,6 +620,52 @@ out:
 
 /* ------------------------------------------------------------ evaluate */
 
+static int evaluate_flowpic(cf_model *m, const char *const *inputs, int n_inputs, const char *out_dir,
+                            const cf_eval_opts *o, int batch, char *errbuf)
+{
+	nn_images d = {0};
+	cf_flowpic_batch b = {0};
+	size_t *idx = NULL;
+	float *probs = NULL;
+	scored s = {0};
+	int rc = nn_images_load(&d, inputs, n_inputs, m->classes, m->n_classes, o->max_flows, o->on_progress, o->user,
+	                        errbuf);
+	if (rc) goto out;
+	if (d.n == 0) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "no labelled image of the model's classes in the inputs (%llu others)",
+		         (unsigned long long)d.skipped_unlabelled);
+		rc = CF_ERR_NO_DATA;
+		goto out;
+	}
+	if (d.channels != m->fcfg.channels || d.size != m->fcfg.size) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "the images are %d x %d x %d; the model reads %d x %d x %d", d.channels, d.size,
+		         d.size, m->fcfg.channels, m->fcfg.size, m->fcfg.size);
+		rc = CF_ERR_ARG;
+		goto out;
+	}
+	idx = malloc(d.n * sizeof *idx);
+	probs = malloc((size_t)batch * m->n_classes * sizeof(float));
+	s.confusion = calloc((size_t)m->n_classes * m->n_classes, sizeof(uint64_t));
+	if (!idx || !probs || !s.confusion || cf_flowpic_batch_alloc(&b, &m->fcfg, batch, images_nnz_cap(&d, batch))) {
+		rc = CF_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < d.n; i++) idx[i] = i;
+	nn_feed f;
+	images_feed(&f, &d, &b);
+	if ((rc = score_indices(m, &f, idx, d.n, batch, o->threads, probs, &s))) goto out;
+	rc = write_eval(out_dir, m, &s, d.skipped_unlabelled, errbuf);
+	if (rc == CF_OK)
+		say(o->on_message, o->user, "%llu images, accuracy %.4f", (unsigned long long)s.n, (double)s.correct / (double)s.n);
+out:
+	nn_images_free(&d);
+	cf_flowpic_batch_free(&b);
+	free(idx);
+	free(probs);
+	free(s.confusion);
+	return rc;
+}
+
 int cf_model_evaluate(const char *model_dir, const char *const *inputs, int n_inputs, const char *out_dir,
                       const cf_eval_opts *o, char *errbuf)
 {
@@ -532,6 +678,10 @@ int cf_model_evaluate(const char *model_dir, const char *const *inputs, int n_in
 	int rc = cf_model_load(model_dir, &m, errbuf);
 	if (rc) return rc;
 	int batch = o->batch > 0 ? o->batch : 256;
+	if (m->arch == NN_ARCH_FLOWPIC) {
+		rc = evaluate_flowpic(m, inputs, n_inputs, out_dir, o, batch, errbuf);
+		goto out;
+	}
 	rc = nn_dataset_load(&d, inputs, n_inputs, o->label_mode, m->classes, m->n_classes, o->max_flows, o->on_progress,
 	                     o->user, errbuf);
 	if (rc) goto out;

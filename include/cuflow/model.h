@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "cuflow/nn.h"
+#include "cuflow/nn_flowpic.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,13 +37,23 @@ typedef struct cf_model cf_model;
 /* A new model with PyTorch's default initialisation drawn from seed. */
 int cf_model_create(const cf_nested_config *c, uint64_t seed, const char *const *class_names, cf_model **out,
                     char *errbuf);
+/* A FlowPic CNN (official or mini, include/cuflow/nn_flowpic.h), PyTorch's
+ * default initialisation drawn from seed. */
+int cf_model_create_flowpic(const cf_flowpic_cnn_config *c, uint64_t seed, const char *const *class_names,
+                            cf_model **out, char *errbuf);
+/* "nested", "flowpic" or "flowpic-mini". */
+const char *cf_model_kind(const cf_model *m);
+/* The FlowPic CNN's configuration; NULL for a nested model. */
+const cf_flowpic_cnn_config *cf_model_flowpic_config(const cf_model *m);
 /* Reads DIR/config.json and DIR/model.safetensors. */
 int cf_model_load(const char *dir, cf_model **out, char *errbuf);
 /* Writes DIR/config.json and DIR/model.safetensors (DIR is created). */
 int cf_model_save(const cf_model *m, const char *dir, char *errbuf);
 void cf_model_free(cf_model *m);
+/* The nested model's configuration; NULL for a FlowPic CNN. */
 const cf_nested_config *cf_model_config(const cf_model *m);
-/* The flat float32 parameters (cf_nested_params gives names and offsets). */
+/* The flat float32 parameters (cf_nested_params / cf_flowpic_cnn_params
+ * give names and offsets). */
 float *cf_model_params(cf_model *m);
 const char *cf_model_class_name(const cf_model *m, int k);
 
@@ -61,8 +72,12 @@ typedef struct cf_epoch_metrics {
 	int best;                   /* 1 when this epoch's weights are the ones kept */
 } cf_epoch_metrics;
 
+enum cf_model_kind_id { CF_MODEL_NESTED = 0, CF_MODEL_FLOWPIC, CF_MODEL_FLOWPIC_MINI };
+
 typedef struct cf_train_opts {
-	cf_nested_config model;     /* sizes and input mode; classes come from the data */
+	int kind;                   /* enum cf_model_kind_id */
+	cf_nested_config model;     /* nested: sizes and input mode; classes come from the data */
+	cf_flowpic_cnn_config cnn;  /* FlowPic CNNs: sizes (channels, size and classes come from the data) */
 	int label_mode;             /* enum cf_model_label */
 	int epochs;                 /* 10 */
 	int batch;                  /* 128 */

@@ -1,0 +1,327 @@
+/* FlowPic images for the CNNs: `cuflow flowpic` output directories
+ * (flowpic.npy or its shards, labels.npy, meta.json's class names) read
+ * into sparse pixel lists, since an image is almost all zeros. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cuflow/status.h"
+#include "nn/nn_internal.h"
+
+void nn_images_free(nn_images *d)
+{
+	free(d->off); free(d->pc); free(d->py); free(d->px); free(d->pv); free(d->label);
+	for (int k = 0; k < d->n_classes; k++) free(d->classes[k]);
+	free(d->classes);
+	memset(d, 0, sizeof *d);
+}
+
+/* ------------------------------------------------------------ .npy */
+
+typedef struct npy_file {
+	FILE *f;
+	char kind;          /* 'u', 'i', 'f' */
+	int size;           /* bytes per element */
+	int ndim;
+	uint64_t shape[4];
+} npy_file;
+
+/* Opens a C-order little-endian .npy and parses its header. */
+static int npy_open(const char *path, npy_file *n, char *errbuf)
+{
+	memset(n, 0, sizeof *n);
+	if (!(n->f = fopen(path, "rb"))) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: %s", path, strerror(errno));
+		return CF_ERR_IO;
+	}
+	unsigned char pre[12];
+	char hdr[4096];
+	if (fread(pre, 1, 10, n->f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) goto bad;
+	size_t hl;
+	if (pre[6] == 1) hl = pre[8] | (size_t)pre[9] << 8;
+	else {
+		if (fread(pre + 10, 1, 2, n->f) != 2) goto bad;
+		hl = pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+	}
+	if (hl >= sizeof hdr || fread(hdr, 1, hl, n->f) != hl) goto bad;
+	hdr[hl] = 0;
+	const char *d = strstr(hdr, "'descr'");
+	const char *fo = strstr(hdr, "'fortran_order'");
+	const char *sh = strstr(hdr, "'shape'");
+	if (!d || !fo || !sh || strstr(fo, "True") == fo + 17) goto bad;
+	d = strchr(d + 7, '\'');
+	if (!d || (d[1] != '<' && d[1] != '|')) goto bad;
+	n->kind = d[2];
+	n->size = d[3] - '0';
+	if ((n->kind != 'u' && n->kind != 'i' && n->kind != 'f') || n->size < 1 || n->size > 8) goto bad;
+	sh = strchr(sh, '(');
+	if (!sh) goto bad;
+	for (sh++; n->ndim < 4;) {
+		while (isspace((unsigned char)*sh)) sh++;
+		if (*sh == ')') break;
+		char *e;
+		unsigned long long v = strtoull(sh, &e, 10);
+		if (e == sh) goto bad;
+		n->shape[n->ndim++] = v;
+		sh = e;
+		while (isspace((unsigned char)*sh) || *sh == ',') sh++;
+	}
+	return CF_OK;
+bad:
+	snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: not a C-order little-endian .npy cuflow reads", path);
+	fclose(n->f);
+	n->f = NULL;
+	return CF_ERR_CORRUPT;
+}
+
+static double npy_value(const npy_file *n, const unsigned char *p)
+{
+	uint64_t u = 0;
+	for (int k = 0; k < n->size; k++) u |= (uint64_t)p[k] << (8 * k);
+	if (n->kind == 'f') {
+		if (n->size == 4) { uint32_t w = (uint32_t)u; float f; memcpy(&f, &w, 4); return f; }
+		double x; memcpy(&x, &u, 8); return x;
+	}
+	if (n->kind == 'i' && n->size < 8 && (u >> (8 * n->size - 1)) & 1) u |= ~0ull << (8 * n->size);
+	return n->kind == 'i' ? (double)(int64_t)u : (double)u;
+}
+
+/* ------------------------------------------------------------ meta.json */
+
+static char **meta_names(const char *dir, int *count, char *errbuf)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/meta.json", dir);
+	FILE *f = fopen(path, "rb");
+	*count = 0;
+	if (!f) return NULL;
+	char *js = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (n + 65536 > cap) { cap = cap ? cap * 2 : 1 << 16; js = realloc(js, cap + 1); if (!js) { fclose(f); return NULL; } }
+		size_t r = fread(js + n, 1, cap - n, f);
+		n += r;
+		if (!r) break;
+	}
+	fclose(f);
+	js[n] = 0;
+	char **names = NULL;
+	const char *p = strstr(js, "\"names\"");
+	if (p && (p = strchr(p, '[')) != NULL) {
+		p++;
+		for (;;) {
+			while (isspace((unsigned char)*p) || *p == ',') p++;
+			if (*p != '"') break;
+			const char *q = ++p;
+			while (*q && *q != '"') q += (*q == '\\' && q[1]) ? 2 : 1;
+			char **nn = realloc(names, (size_t)(*count + 1) * sizeof *nn);
+			if (!nn) break;
+			names = nn;
+			names[*count] = strndup(p, (size_t)(q - p));
+			(*count)++;
+			p = *q ? q + 1 : q;
+		}
+	}
+	free(js);
+	(void)errbuf;
+	return names;
+}
+
+/* ------------------------------------------------------------ loading */
+
+static int grow_pixels(nn_images *d, size_t need)
+{
+	if (need <= d->cap) return 0;
+	size_t c = d->cap ? d->cap * 2 : 1 << 16;
+	while (c < need) c *= 2;
+	int32_t *a = realloc(d->pc, c * 4), *b, *e;
+	if (!a) return -1;
+	d->pc = a;
+	if (!(b = realloc(d->py, c * 4))) return -1;
+	d->py = b;
+	if (!(e = realloc(d->px, c * 4))) return -1;
+	d->px = e;
+	float *v = realloc(d->pv, c * sizeof(float));
+	if (!v) return -1;
+	d->pv = v;
+	d->cap = c;
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* One directory's images (every shard) into d, labels mapped through map. */
+static int load_dir(nn_images *d, const char *dir, const int32_t *map, int n_map, uint64_t max, char *errbuf)
+{
+	char ipath[4200], lpath[4200];
+	int rc = CF_OK;
+	for (int shard = -1; shard < 100000 && rc == CF_OK; shard++) {
+		if (shard < 0) {
+			snprintf(ipath, sizeof ipath, "%s/flowpic.npy", dir);
+			snprintf(lpath, sizeof lpath, "%s/labels.npy", dir);
+		} else {
+			snprintf(ipath, sizeof ipath, "%s/flowpic-%05d.npy", dir, shard);
+			snprintf(lpath, sizeof lpath, "%s/labels-%05d.npy", dir, shard);
+		}
+		FILE *probe = fopen(ipath, "rb");
+		if (!probe) {
+			if (shard < 0) continue;     /* no single file: shards */
+			if (shard == 0) {
+				snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: no flowpic.npy (nor flowpic-00000.npy): not a cuflow flowpic "
+				         "output directory", dir);
+				return CF_ERR_IO;
+			}
+			break;
+		}
+		fclose(probe);
+		npy_file im, lb;
+		if ((rc = npy_open(ipath, &im, errbuf))) return rc;
+		if ((rc = npy_open(lpath, &lb, errbuf))) {
+			fclose(im.f);
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: no labels (flowpic ... --label, --label-from-dir or --labels "
+			         "writes them)", lpath);
+			return rc;
+		}
+		if (im.ndim != 4 || lb.ndim != 1 || lb.shape[0] != im.shape[0] || im.shape[2] != im.shape[3] ||
+		    (d->size && ((int)im.shape[1] != d->channels || (int)im.shape[2] != d->size))) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: shape (%llu, %llu, %llu, %llu) does not fit (N, %d, %d, %d) and "
+			         "its labels", ipath, (unsigned long long)im.shape[0], (unsigned long long)im.shape[1],
+			         (unsigned long long)im.shape[2], (unsigned long long)im.shape[3], d->channels, d->size, d->size);
+			fclose(im.f);
+			fclose(lb.f);
+			return CF_ERR_CORRUPT;
+		}
+		d->channels = (int)im.shape[1];
+		d->size = (int)im.shape[2];
+		size_t per = (size_t)d->channels * d->size * d->size, row_bytes = per * (size_t)im.size;
+		unsigned char *row = malloc(row_bytes), lab[8];
+		if (!row) { fclose(im.f); fclose(lb.f); return CF_ERR_NOMEM; }
+		for (uint64_t r = 0; r < im.shape[0] && rc == CF_OK; r++) {
+			if (fread(row, 1, row_bytes, im.f) != row_bytes || fread(lab, 1, (size_t)lb.size, lb.f) != (size_t)lb.size) {
+				snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: image %llu: file ends early", ipath, (unsigned long long)r);
+				rc = CF_ERR_TRUNCATED;
+				break;
+			}
+			if (max && d->n >= max) break;
+			double lv = npy_value(&lb, lab);
+			int32_t y = lv >= 0 && lv < n_map ? map[(int)lv] : -1;
+			if (y < 0) { d->skipped_unlabelled++; continue; }
+			if (d->n + 1 >= d->n_cap) {
+				size_t c = d->n_cap ? d->n_cap * 2 : 4096;
+				uint64_t *o = realloc(d->off, (c + 1) * sizeof *o);
+				int32_t *l = o ? realloc(d->label, c * sizeof *l) : NULL;
+				if (o) d->off = o;
+				if (!o || !l) { rc = CF_ERR_NOMEM; break; }
+				d->label = l;
+				if (!d->n_cap) d->off[0] = 0;
+				d->n_cap = c;
+			}
+			size_t at = d->nnz;
+			for (size_t k = 0; k < per; k++) {
+				double v = npy_value(&im, row + k * (size_t)im.size);
+				if (v == 0) continue;
+				if (grow_pixels(d, at + 1)) { rc = CF_ERR_NOMEM; break; }
+				d->pc[at] = (int32_t)(k / ((size_t)d->size * d->size));
+				d->py[at] = (int32_t)(k / (size_t)d->size % (size_t)d->size);
+				d->px[at] = (int32_t)(k % (size_t)d->size);
+				d->pv[at] = (float)v;
+				at++;
+			}
+			d->nnz = at;
+			d->label[d->n] = y;
+			d->off[++d->n] = at;
+		}
+		free(row);
+		fclose(im.f);
+		fclose(lb.f);
+		if (shard < 0) break; /* a single file */
+	}
+	if (rc == CF_ERR_NOMEM) snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: out of memory", dir);
+	return rc;
+}
+
+/* The flowpic directories of the inputs: a directory as it is, a file by
+ * its directory (the commands expand a directory into its files), each
+ * once, in order. */
+static char **input_dirs(const char *const *in, int n, int *count)
+{
+	char **out = calloc((size_t)(n ? n : 1), sizeof *out);
+	*count = 0;
+	if (!out) return NULL;
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+		char *d = strdup(in[i]);
+		if (!d) break;
+		if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			char *slash = strrchr(d, '/');
+			if (slash && slash != d) *slash = 0;
+			else if (slash) slash[1] = 0;
+			else strcpy(d, ".");
+		}
+		int seen = 0;
+		for (int j = 0; j < *count && !seen; j++) seen = !strcmp(out[j], d);
+		if (seen) free(d);
+		else out[(*count)++] = d;
+	}
+	return out;
+}
+
+int nn_images_load(nn_images *d, const char *const *inputs, int n_inputs, char *const *fixed, int n_fixed,
+                   uint64_t max, void (*progress)(void *, uint64_t, uint64_t, uint64_t), void *user, char *errbuf)
+{
+	int n_dirs = 0;
+	char **dirlist = input_dirs(inputs, n_inputs, &n_dirs);
+	if (!dirlist) return CF_ERR_NOMEM;
+	const char *const *dirs = (const char *const *)dirlist;
+	/* the classes: the fixed ones, or every directory's names sorted */
+	char **all = NULL;
+	int n_all = 0, rc = CF_OK;
+	if (fixed) {
+		for (int k = 0; k < n_fixed; k++) {
+			char **q = realloc(all, (size_t)(n_all + 1) * sizeof *q);
+			if (!q || !(q[n_all] = strdup(fixed[k]))) { free(q ? q : all); return CF_ERR_NOMEM; }
+			all = q;
+			n_all++;
+		}
+	} else {
+		for (int i = 0; i < n_dirs; i++) {
+			int cnt;
+			char **names = meta_names(dirs[i], &cnt, errbuf);
+			for (int k = 0; k < cnt; k++) {
+				int seen = 0;
+				for (int j = 0; j < n_all && !seen; j++) seen = !strcmp(all[j], names[k]);
+				if (seen) { free(names[k]); continue; }
+				char **q = realloc(all, (size_t)(n_all + 1) * sizeof *q);
+				if (!q) { rc = CF_ERR_NOMEM; free(names[k]); continue; }
+				all = q;
+				all[n_all++] = names[k];
+			}
+			free(names);
+		}
+		if (n_all > 1) qsort(all, (size_t)n_all, sizeof *all, cmp_name);
+	}
+	for (int i = 0; i < n_dirs && rc == CF_OK; i++) {
+		int cnt;
+		char **names = meta_names(dirs[i], &cnt, errbuf);
+		int32_t *map = calloc((size_t)(cnt ? cnt : 1), sizeof *map);
+		if (!map) rc = CF_ERR_NOMEM;
+		for (int k = 0; map && k < cnt; k++) {
+			map[k] = -1;
+			for (int j = 0; j < n_all; j++)
+				if (!strcmp(all[j], names[k])) map[k] = j;
+		}
+		if (rc == CF_OK) rc = load_dir(d, dirs[i], map, cnt, max, errbuf);
+		for (int k = 0; k < cnt; k++) free(names[k]);
+		free(names);
+		free(map);
+		if (progress && rc == CF_OK) progress(user, (uint64_t)i + 1, (uint64_t)n_dirs, (uint64_t)d->n);
+	}
+	d->classes = all;
+	d->n_classes = n_all;
+	for (int i = 0; i < n_dirs; i++) free(dirlist[i]);
+	free(dirlist);
+	return rc;
+}
