@@ -462,6 +462,19 @@ TEST(Model, FlowpicMiniTrainsOnFlowpicOutput)
 	                     "h['out.weight']['shape'])\n";
 	ASSERT_EQ(cft::run("python3 " + cft::shq(py) + " " + cft::shq(m1 + "/model.safetensors"), &out), 0) << out;
 	EXPECT_EQ(out, "[6, 1, 5, 5] [16, 6, 5, 5] [120, 400] [2, 84]\n");
+	// predict: one row per image, in index.csv's order
+	std::string pred = dir + "/pred.csv";
+	ASSERT_EQ(cft::run(bin + " predict " + cft::shq(m1) + " " + cft::shq(fp) + " -o " + cft::shq(pred) + " --quiet 2>&1",
+	                   &out), 0) << out;
+	auto rows = cft::split(read_text(pred), '\n'), index = cft::split(read_text(fp + "/index.csv"), '\n');
+	EXPECT_EQ(rows[0], "dir,image,predicted,p_large,p_small");
+	ASSERT_EQ(rows.size(), index.size());
+	for (size_t i = 1; i + 1 < rows.size(); i++) {
+		auto f = cft::split(rows[i], ',');
+		ASSERT_EQ(f.size(), 5u);
+		EXPECT_EQ(f[1], std::to_string(i - 1));
+		EXPECT_NEAR(std::stod(f[3]) + std::stod(f[4]), 1.0, 1e-6);
+	}
 	// a nested model's data is not a FlowPic directory
 	std::string bad = dir + "/bad";
 	EXPECT_NE(cft::run(bin + " train --model flowpic-mini " + cft::shq(dir + "/small") + " -o " + cft::shq(bad) +

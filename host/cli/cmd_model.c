@@ -388,6 +388,6 @@ int cmd_predict(int argc, char **argv)
 		fprintf(stderr, "cuflow predict: %s\n", err[0] ? err : cf_status_str(rc));
 		return rc == CF_ERR_CORRUPT || rc == CF_ERR_TRUNCATED ? CLI_EXIT_DAMAGED : CLI_EXIT_USAGE;
 	}
-	if (!quiet) fprintf(stderr, "cuflow predict: %llu flows -> %s\n", (unsigned long long)flows, out);
+	if (!quiet) fprintf(stderr, "cuflow predict: %llu rows -> %s\n", (unsigned long long)flows, out);
 	return CLI_EXIT_OK;
 }

@@ -151,6 +151,14 @@ static int grow_pixels(nn_images *d, size_t need)
 	return 0;
 }
 
+static int fopen_ok(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) return 0;
+	fclose(f);
+	return 1;
+}
+
 static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* One directory's images (every shard) into d, labels mapped through map. */
@@ -179,7 +187,13 @@ static int load_dir(nn_images *d, const char *dir, const int32_t *map, int n_map
 		fclose(probe);
 		npy_file im, lb;
 		if ((rc = npy_open(ipath, &im, errbuf))) return rc;
-		if ((rc = npy_open(lpath, &lb, errbuf))) {
+		int no_labels = n_map < 0; /* predict: every image, labels optional */
+		if (no_labels && !fopen_ok(lpath)) {
+			memset(&lb, 0, sizeof lb);
+			lb.ndim = 1;
+			lb.shape[0] = im.shape[0];
+			lb.size = 0;
+		} else if ((rc = npy_open(lpath, &lb, errbuf))) {
 			fclose(im.f);
 			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: no labels (flowpic ... --label, --label-from-dir or --labels "
 			         "writes them)", lpath);
@@ -200,14 +214,15 @@ static int load_dir(nn_images *d, const char *dir, const int32_t *map, int n_map
 		unsigned char *row = malloc(row_bytes), lab[8];
 		if (!row) { fclose(im.f); fclose(lb.f); return CF_ERR_NOMEM; }
 		for (uint64_t r = 0; r < im.shape[0] && rc == CF_OK; r++) {
-			if (fread(row, 1, row_bytes, im.f) != row_bytes || fread(lab, 1, (size_t)lb.size, lb.f) != (size_t)lb.size) {
+			if (fread(row, 1, row_bytes, im.f) != row_bytes ||
+			    (lb.f && fread(lab, 1, (size_t)lb.size, lb.f) != (size_t)lb.size)) {
 				snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: image %llu: file ends early", ipath, (unsigned long long)r);
 				rc = CF_ERR_TRUNCATED;
 				break;
 			}
 			if (max && d->n >= max) break;
-			double lv = npy_value(&lb, lab);
-			int32_t y = lv >= 0 && lv < n_map ? map[(int)lv] : -1;
+			double lv = lb.f ? npy_value(&lb, lab) : 0;
+			int32_t y = no_labels ? 0 : lv >= 0 && lv < n_map ? map[(int)lv] : -1;
 			if (y < 0) { d->skipped_unlabelled++; continue; }
 			if (d->n + 1 >= d->n_cap) {
 				size_t c = d->n_cap ? d->n_cap * 2 : 4096;
@@ -236,7 +251,7 @@ static int load_dir(nn_images *d, const char *dir, const int32_t *map, int n_map
 		}
 		free(row);
 		fclose(im.f);
-		fclose(lb.f);
+		if (lb.f) fclose(lb.f);
 		if (shard < 0) break; /* a single file */
 	}
 	if (rc == CF_ERR_NOMEM) snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: out of memory", dir);
@@ -246,7 +261,7 @@ static int load_dir(nn_images *d, const char *dir, const int32_t *map, int n_map
 /* The flowpic directories of the inputs: a directory as it is, a file by
  * its directory (the commands expand a directory into its files), each
  * once, in order. */
-static char **input_dirs(const char *const *in, int n, int *count)
+char **nn_images_dirs(const char *const *in, int n, int *count)
 {
 	char **out = calloc((size_t)(n ? n : 1), sizeof *out);
 	*count = 0;
@@ -269,11 +284,24 @@ static char **input_dirs(const char *const *in, int n, int *count)
 	return out;
 }
 
+int nn_images_load_all(nn_images *d, const char *dir, char *errbuf)
+{
+	/* every image: labels are not needed (map everything to class 0) */
+	int32_t map[1] = {0};
+	int n = 0;
+	char **dl = nn_images_dirs(&dir, 1, &n);
+	if (!dl) return CF_ERR_NOMEM;
+	int rc = load_dir(d, dl[0], map, -1, 0, errbuf);
+	free(dl[0]);
+	free(dl);
+	return rc;
+}
+
 int nn_images_load(nn_images *d, const char *const *inputs, int n_inputs, char *const *fixed, int n_fixed,
                    uint64_t max, void (*progress)(void *, uint64_t, uint64_t, uint64_t), void *user, char *errbuf)
 {
 	int n_dirs = 0;
-	char **dirlist = input_dirs(inputs, n_inputs, &n_dirs);
+	char **dirlist = nn_images_dirs(inputs, n_inputs, &n_dirs);
 	if (!dirlist) return CF_ERR_NOMEM;
 	const char *const *dirs = (const char *const *)dirlist;
 	/* the classes: the fixed ones, or every directory's names sorted */

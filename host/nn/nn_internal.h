@@ -104,6 +104,12 @@ void nn_images_free(nn_images *d);
 int nn_images_load(nn_images *d, const char *const *dirs, int n_dirs, char *const *fixed, int n_fixed, uint64_t max,
                    void (*progress)(void *, uint64_t, uint64_t, uint64_t), void *user, char *errbuf);
 
+/* The flowpic directories of inputs (a file stands for its directory;
+ * each once, in order); free each and the array. */
+char **nn_images_dirs(const char *const *in, int n, int *count);
+/* Every image of one flowpic directory (labels not needed; label 0). */
+int nn_images_load_all(nn_images *d, const char *dir, char *errbuf);
+
 /* Fills batch slot k from a record: scaled and truncated (default) or raw
  * (reference_compat); nn_batch_finish sets the padded lengths. */
 void nn_batch_put(const cf_nested_config *c, cf_nested_batch *b, int k, const nn_pkt *pk, size_t npk,

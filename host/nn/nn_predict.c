@@ -64,6 +64,139 @@ static const char *ext_format(const char *out)
 	return "npy";
 }
 
+/* A FlowPic CNN over `cuflow flowpic` directories: one row per image, in
+ * the directory's order (row k is index.csv's row k). A directory's images
+ * are read at once (sparse: a few kB each), then run a batch at a time. */
+static int predict_images(cf_model *m, const char *const *inputs, int n_inputs, const char *out,
+                          const cf_predict_opts *o, uint64_t *rows_out, char *errbuf)
+{
+	const int C = m->n_classes, batch = o->batch > 0 ? o->batch : 256;
+	cf_table_schema *sch = NULL;
+	cf_sink *sink = NULL;
+	cf_flowpic_batch b = {0};
+	cf_table_batch tb = {0};
+	char **dirnames = NULL;
+	uint64_t total = 0;
+	int32_t *img = NULL, *off_dir = NULL, *off_pred = NULL;
+	float *probs = NULL, *pcol = NULL;
+	char *pred_data = NULL;
+	size_t pred_cap = 0;
+	int rc = cf_table_schema_create(&sch, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "dir", CF_DTYPE_STRING, 1, "", "flowpic output directory", 0, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "image", CF_DTYPE_INT32, 1, "", "row in the directory's flowpic.npy and index.csv", 0, errbuf);
+	if (!rc) rc = cf_table_schema_add(sch, "predicted", CF_DTYPE_STRING, 1, "", "class of highest probability", 0, errbuf);
+	for (int k = 0; !rc && k < C; k++) {
+		char name[CF_COLUMN_NAME_MAX + 1];
+		snprintf(name, sizeof name, "p_%.100s", m->classes[k]);
+		rc = cf_table_schema_add(sch, name, CF_DTYPE_FLOAT32, 1, "", "class probability", 0, errbuf);
+	}
+	if (rc) goto out;
+	cf_sink_opts so;
+	cf_sink_opts_default(&so);
+	if ((rc = cf_sink_open(o->format ? o->format : ext_format(out), sch, out, &so, &sink, errbuf))) goto out;
+	img = malloc((size_t)batch * sizeof *img);
+	off_dir = malloc(((size_t)batch + 1) * sizeof *off_dir);
+	off_pred = malloc(((size_t)batch + 1) * sizeof *off_pred);
+	probs = malloc((size_t)batch * C * sizeof *probs);
+	pcol = malloc((size_t)batch * C * sizeof *pcol);
+	if (!img || !off_dir || !off_pred || !probs || !pcol || cf_table_batch_init(&tb, sch, 0)) { rc = CF_ERR_NOMEM; goto out; }
+	int n_dirs = 0;
+	char **dirs = nn_images_dirs(inputs, n_inputs, &n_dirs);
+	if (!dirs) { rc = CF_ERR_NOMEM; goto out; }
+	for (int fi = 0; fi < n_dirs && rc == CF_OK; fi++) {
+		nn_images d = {0};
+		/* every image, labelled or not: the rows follow the directory */
+		rc = nn_images_load_all(&d, dirs[fi], errbuf);
+		if (rc == CF_OK && d.n && (d.channels != m->fcfg.channels || d.size != m->fcfg.size)) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: images are %d x %d x %d; the model reads %d x %d x %d", dirs[fi],
+			         d.channels, d.size, d.size, m->fcfg.channels, m->fcfg.size, m->fcfg.size);
+			rc = CF_ERR_ARG;
+		}
+		if (rc == CF_OK && !b.cap) {
+			size_t mx = 1;
+			for (size_t i = 0; i < d.n; i++)
+				if (d.off[i + 1] - d.off[i] > mx) mx = (size_t)(d.off[i + 1] - d.off[i]);
+			if (cf_flowpic_batch_alloc(&b, &m->fcfg, batch, mx * (size_t)batch)) rc = CF_ERR_NOMEM;
+		}
+		size_t dl = strlen(dirs[fi]);
+		for (size_t at = 0; rc == CF_OK && at < d.n; at += (size_t)batch) {
+			int k = 0;
+			cf_flowpic_batch_clear(&b);
+			for (; k < batch && at + (size_t)k < d.n; k++) {
+				size_t i = at + (size_t)k, po = d.off[i];
+				if (cf_flowpic_batch_add_sparse(&b, (size_t)(d.off[i + 1] - po), d.pc + po, d.py + po, d.px + po,
+				                                d.pv + po, -1, 0) == -1) {
+					rc = CF_ERR_NOMEM;
+					break;
+				}
+				img[k] = (int32_t)i;
+			}
+			if (rc || (rc = nn_model_run_batch(m, &b, k, o->threads, 1.0, 0, probs, NULL, NULL))) break;
+			size_t need = (size_t)k * 128;
+			if (need > pred_cap) {
+				char *q = realloc(pred_data, need);
+				if (!q) { rc = CF_ERR_NOMEM; break; }
+				pred_data = q;
+				pred_cap = need;
+			}
+			char *dd = realloc(dirnames ? dirnames[0] : NULL, dl * (size_t)k + 1);
+			if (!dd) { rc = CF_ERR_NOMEM; break; }
+			if (!dirnames && !(dirnames = calloc(1, sizeof *dirnames))) { free(dd); rc = CF_ERR_NOMEM; break; }
+			dirnames[0] = dd;
+			size_t pl = 0;
+			off_dir[0] = off_pred[0] = 0;
+			for (int j = 0; j < k; j++) {
+				memcpy(dd + (size_t)j * dl, dirs[fi], dl);
+				off_dir[j + 1] = (int32_t)(dl * (size_t)(j + 1));
+				int best = 0;
+				for (int q = 1; q < C; q++)
+					if (probs[(size_t)j * C + q] > probs[(size_t)j * C + best]) best = q;
+				size_t nl = strlen(m->classes[best]);
+				if (pl + nl > pred_cap) {
+					char *q = realloc(pred_data, (pl + nl) * 2);
+					if (!q) { rc = CF_ERR_NOMEM; break; }
+					pred_data = q;
+					pred_cap = (pl + nl) * 2;
+				}
+				memcpy(pred_data + pl, m->classes[best], nl);
+				pl += nl;
+				off_pred[j + 1] = (int32_t)pl;
+				for (int q = 0; q < C; q++) pcol[(size_t)q * batch + j] = probs[(size_t)j * C + q];
+			}
+			if (rc) break;
+			tb.n_rows = k;
+			cf_table_batch_set(&tb, 0, off_dir, (const uint8_t *)dd, NULL);
+			cf_table_batch_set(&tb, 1, img, NULL, NULL);
+			cf_table_batch_set(&tb, 2, off_pred, (const uint8_t *)pred_data, NULL);
+			for (int q = 0; q < C; q++) cf_table_batch_set(&tb, 3 + (uint32_t)q, pcol + (size_t)q * batch, NULL, NULL);
+			if ((rc = cf_sink_write(sink, &tb))) {
+				snprintf(errbuf, CF_ERRBUF_SIZE, "%s", cf_sink_error(sink)[0] ? cf_sink_error(sink) : "write failed");
+				break;
+			}
+			total += (uint64_t)k;
+			if (o->on_progress) o->on_progress(o->user, (uint64_t)fi, (uint64_t)n_dirs, total);
+		}
+		nn_images_free(&d);
+	}
+	for (int i = 0; i < n_dirs; i++) free(dirs[i]);
+	free(dirs);
+	if (rc == CF_OK) {
+		rc = cf_sink_close(sink, NULL, errbuf);
+		sink = NULL;
+	}
+out:
+	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+	if (sink) cf_sink_abort(sink);
+	if (rows_out) *rows_out = total;
+	cf_table_batch_free(&tb);
+	cf_table_schema_free(sch);
+	cf_flowpic_batch_free(&b);
+	if (dirnames) free(dirnames[0]);
+	free(dirnames);
+	free(img); free(off_dir); free(off_pred); free(probs); free(pcol); free(pred_data);
+	return rc;
+}
+
 int cf_model_predict(const char *model_dir, const char *const *inputs, int n_inputs, const char *out,
                      const cf_predict_opts *o, uint64_t *flows_out, char *errbuf)
 {
@@ -76,6 +209,11 @@ int cf_model_predict(const char *model_dir, const char *const *inputs, int n_inp
 	uint64_t total = 0;
 	int rc = cf_model_load(model_dir, &m, errbuf);
 	if (rc) return rc;
+	if (m->arch == NN_ARCH_FLOWPIC) {
+		rc = predict_images(m, inputs, n_inputs, out, o, flows_out, errbuf);
+		cf_model_free(m);
+		return rc;
+	}
 	const cf_nested_config *c = &m->cfg;
 	const int C = c->classes, batch = o->batch > 0 ? o->batch : 256;
 	if ((rc = cf_table_schema_create(&sch, errbuf))) goto out;
