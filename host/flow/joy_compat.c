@@ -1026,7 +1026,8 @@ static void expire(cf_joy *j, int all)
 		j->due_list[j->ndue++] = d.rec;
 	}
 	/* printed in the list's (creation) order, as Joy's walk prints them */
-	qsort_r(j->due_list, j->ndue, sizeof *j->due_list, cmp_seq, j);
+	if (j->ndue > 1)
+		qsort_r(j->due_list, j->ndue, sizeof *j->due_list, cmp_seq, j);
 	for (size_t k = 0; k < j->ndue; k++) {
 		int32_t i = j->due_list[k];
 		joy_rec *r = &j->recs[i];
