@@ -302,6 +302,21 @@ int cf_model_create_flowpic(const cf_flowpic_cnn_config *c, uint64_t seed, const
 	return nn_model_create_flowpic(c, seed, class_names, out, errbuf);
 }
 
+int cf_model_forward_flowpic(cf_model *m, const cf_flowpic_batch *b, int threads, float *probs, char *errbuf)
+{
+	if (m->arch != NN_ARCH_FLOWPIC || b->kind != m->fcfg.kind || b->channels != m->fcfg.channels ||
+	    b->size != m->fcfg.size) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "cf_model_forward_flowpic: the batch does not fit this %s model",
+		         cf_model_kind(m));
+		return CF_ERR_ARG;
+	}
+	if (nn_model_run_batch(m, b, b->n, threads, 1.0, 0, probs, NULL, NULL) != CF_OK) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory running the model");
+		return CF_ERR_NOMEM;
+	}
+	return CF_OK;
+}
+
 const char *cf_model_kind(const cf_model *m)
 {
 	if (m->arch == NN_ARCH_NESTED) return "nested";
@@ -404,6 +419,11 @@ int nn_model_run(cf_model *m, const cf_nested_batch *b, int threads, double scal
 
 int cf_model_forward(cf_model *m, const cf_nested_batch *b, int threads, float *probs, char *errbuf)
 {
+	if (m->arch != NN_ARCH_NESTED) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "cf_model_forward takes a nested model's batch; this is a %s model "
+		         "(cf_model_forward_flowpic)", cf_model_kind(m));
+		return CF_ERR_ARG;
+	}
 	if (nn_model_run(m, b, threads, 1.0, probs, NULL, NULL) != CF_OK) {
 		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory running the model");
 		return CF_ERR_NOMEM;

@@ -61,6 +61,10 @@ const char *cf_model_class_name(const cf_model *m, int k);
  * batch (0 = every core). Results do not depend on the thread count. */
 int cf_model_forward(cf_model *m, const cf_nested_batch *b, int threads, float *probs, char *errbuf);
 
+/* The same for a FlowPic CNN's batch (cf_flowpic_batch_alloc with the
+ * model's configuration); dropout off. */
+int cf_model_forward_flowpic(cf_model *m, const cf_flowpic_batch *b, int threads, float *probs, char *errbuf);
+
 /* Per-epoch numbers handed to the caller while training. */
 typedef struct cf_epoch_metrics {
 	int epoch;                  /* from 1 */
