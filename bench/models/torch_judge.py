@@ -33,9 +33,21 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cuflow", default="build-r17/cuflow", help="cuflow CLI binary")
     ap.add_argument("--lib", default="build-r17/libcuflow.so", help="libcuflow.so (ctypes)")
-    ap.add_argument("--data", default="/work/labrun-bench2/*/*.pcap", help="quoted glob of labelled captures")
+    ap.add_argument("--data", default="/work/labrun-bench2/*/*.pcap",
+                    help="labelled flows for cuflow train: a file, a directory or a quoted glob (captures or Joy "
+                         "JSON lines)")
+    ap.add_argument("--label", default="dir", choices=("field", "dir", "file"),
+                    help="cuflow train --label: the record's \"label\" key, the directory or the file name (dir)")
+    ap.add_argument("--reference-compat", action="store_true",
+                    help="cuflow train --reference-compat: raw inputs; every sequence of a batch runs to that "
+                         "batch's longest of its kind over zeros, no packing (the judge pads per batch)")
+    ap.add_argument("--early-stop", type=int, default=0,
+                    help="cuflow train --early-stop N, and the same rule for torch's trainings (0: off)")
     ap.add_argument("--work", default="/tmp/torch_judge", help="work directory (export, models, judge.json)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--torch-train-threads", type=int, default=0,
+                    help="torch threads for step 3's trainings (0: --threads); 1 is much faster when several "
+                         "jobs share the cores (torch's OpenMP barriers spin)")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--test-fraction", type=float, default=0.2)
@@ -44,8 +56,10 @@ def parse_args():
     ap.add_argument("--reuse", action="store_true",
                     help="skip `cuflow train` when WORK/cuflow_model/test/metrics.json and WORK/export exist")
     ap.add_argument("--skip-train-compare", action="store_true", help="skip step 3 (torch training)")
+    ap.add_argument("--skip-speed", action="store_true", help="skip step 4 (speed)")
     ap.add_argument("--replay-cuflow-order", type=int, default=1,
-                    help="also train torch on cuflow's own batch order (1, default) or not (0)")
+                    help="also train torch on cuflow's own batch order (1, default) or not (0): EXPORT/"
+                         "train_order.npy when cuflow wrote it, else its splitmix64 shuffles replayed in Python")
     ap.add_argument("--extra-seeds", type=int, default=3,
                     help="torch trainings with other shuffle seeds, for the run-to-run spread (3)")
     ap.add_argument("--venv", help="python venv to run under (created with torch, numpy, safetensors if missing)")
@@ -114,6 +128,21 @@ class CfBatch(ct.Structure):
 
 
 FIELDS = ["pkt", "pkt_len", "ttl_out", "id_out", "id_out_len", "ttl_in", "id_in", "id_in_len", "root", "label"]
+LENS = ("pkt_len", "id_out_len", "id_in_len")
+# set from the export's config.json: cuflow's batches then run every sequence
+# to its batch's longest (nn_batch_finish); the export holds true lengths
+COMPAT = [False]
+
+
+def compat_pad(d):
+    """reference_compat batches as nn_batch_finish makes them: packets, out
+    ids and in ids each run to that batch's longest of its own kind (at least
+    1) over the zeros the export already holds past each true length."""
+    d = dict(d)
+    for k in LENS:
+        v = np.asarray(d[k])
+        d[k] = np.full(len(v), max(1, int(v.max())) if len(v) else 1, np.int32)
+    return d
 
 
 def load_lib(path):
@@ -159,6 +188,8 @@ class Batch:
     """A cf_nested_batch over numpy arrays (kept alive here)."""
 
     def __init__(self, d):
+        if COMPAT[0]:
+            d = compat_pad(d)
         self.a = {}
         for k in FIELDS:
             v = d[k]
@@ -427,7 +458,10 @@ def gather(tdata, idx):
     return {k: v[idx] for k, v in tdata.items()}
 
 
-def eval_loss_acc(model, tdata, bs=256):
+def eval_loss_acc(model, tdata, bs=128):
+    """Loss, accuracy and predictions in consecutive batches of 128, as
+    cuflow scores its validation and test splits (with reference_compat a
+    flow's output depends on its batch)."""
     n = len(tdata["label"])
     tot, correct = 0.0, 0
     preds = []
@@ -488,7 +522,22 @@ class CuflowOrder:
         return torch.tensor(o)
 
 
-def train_torch(cfg_json, init_sd, splits, epochs, seed, batch=128, order=None, quiet=False):
+class FileOrder:
+    """cuflow's batch order as it wrote it: EXPORT/train_order.npy, int32
+    (epochs_run x n_train), row e = epoch e's order as positions into the
+    exported train arrays (batches: consecutive slices of 128)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.e = 0
+
+    def epoch(self):
+        r = self.rows[self.e]
+        self.e += 1
+        return torch.from_numpy(r.astype(np.int64))
+
+
+def train_torch(cfg_json, init_sd, splits, epochs, seed, batch=128, order=None, quiet=False, early_stop=0):
     model = Nested(cfg_json)
     model.load_state_dict(init_sd, strict=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
@@ -497,7 +546,7 @@ def train_torch(cfg_json, init_sd, splits, epochs, seed, batch=128, order=None, 
     tr, va = to_torch(splits["train"]), to_torch(splits["val"])
     n = len(tr["label"])
     g = torch.Generator().manual_seed(seed)
-    best, best_sd, hist = float("inf"), None, []
+    best, best_sd, hist, since_best = float("inf"), None, [], 0
     for ep in range(1, epochs + 1):
         model.train()
         t0 = time.perf_counter()
@@ -518,14 +567,18 @@ def train_torch(cfg_json, init_sd, splits, epochs, seed, batch=128, order=None, 
         lr = opt.param_groups[0]["lr"]
         mark = ""
         if vl < best:
-            best, mark = vl, "*"
+            best, mark, since_best = vl, "*", 0
             best_sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            since_best += 1
         sched.step(vl)
         hist.append({"epoch": ep, "loss": lsum / n, "accuracy": corr / n, "val_loss": vl, "val_accuracy": vacc,
                      "lr": lr, "train_seconds": secs, "train_flows_per_s": n / secs, "best": bool(mark)})
         if not quiet:
             print(f"  torch epoch {ep:3d}  loss {lsum / n:.4f}  acc {corr / n:.4f}  val_loss {vl:.4f}  "
                   f"val_acc {vacc:.4f}  lr {lr:.3g}  {n / secs:7.0f} flows/s {mark}", flush=True)
+        if early_stop > 0 and since_best >= early_stop:  # cuflow's rule (nn_train.c)
+            break
     model.load_state_dict(best_sd)
     return model, hist
 
@@ -666,10 +719,15 @@ def main():
             os.path.exists(os.path.join(export, "model.safetensors")):
         print("[1] reusing", mdir, "and", export, flush=True)
     else:
-        cmd = [a.cuflow, "train", "--model", "nested", a.data, "--label-from-dir", "-o", mdir, "--epochs",
+        cmd = [a.cuflow, "train", "--model", "nested", a.data, "--label", a.label, "-o", mdir, "--epochs",
                str(a.epochs), "--test-fraction", str(a.test_fraction), "--seed", str(a.seed), "--threads",
                str(a.threads), "--export", export]
-        print("[1] " + " ".join(f"'{c}'" if "*" in c else c for c in cmd), flush=True)
+        if a.reference_compat:
+            cmd.append("--reference-compat")
+        if a.early_stop:
+            cmd += ["--early-stop", str(a.early_stop)]
+        J["cuflow_train_cmd"] = cmd
+        print("[1] " + " ".join(f"'{c}'" if "*" in c or "?" in c else c for c in cmd), flush=True)
         t0 = time.time()
         with open(os.path.join(work, "cuflow_train.log"), "w") as log:
             rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -680,6 +738,11 @@ def main():
 
     L = load_lib(a.lib)
     cfg_json = json.load(open(os.path.join(export, "config.json")))
+    COMPAT[0] = bool(cfg_json.get("reference_compat", 0))
+    if COMPAT[0] != a.reference_compat:
+        sys.exit(f"{export}/config.json has reference_compat {int(COMPAT[0])}, --reference-compat "
+                 f"{int(a.reference_compat)}: run without --reuse")
+    J["reference_compat"] = int(COMPAT[0])
     names = cfg_json["class_names"]
     cfg = cfg_from_json(cfg_json)
     table = param_table(L, cfg)
@@ -697,7 +760,6 @@ def main():
 
     # cuflow's trained model scored by torch on the test split: the export's
     # test split must be the one cuflow scored
-    cm_json = json.load(open(os.path.join(mdir, "test", "metrics.json")))
     tm = Nested(cfg_json)
     tm.load_state_dict(load_file(os.path.join(mdir, "model.safetensors")), strict=True)
     tm.eval()
@@ -708,57 +770,80 @@ def main():
     # 3. torch training
     y = splits["test"]["label"]
     C = cfg_json["classes"]
+    cm_json = json.load(open(os.path.join(mdir, "test", "metrics.json")))
+    cuf = {"accuracy": cm_json["accuracy"], "macro_f1": cm_json["macro_f1"], "loss": cm_json["loss"],
+           "majority_class_accuracy": cm_json.get("majority_class_accuracy"), "classes": cm_json["classes"]}
+    crows = [r.split(",") for r in open(os.path.join(mdir, "metrics.csv")).read().strip().splitlines()[1:]]
+    cuf["epochs_run"] = len(crows)
+    J["cuflow"] = cuf
     if not a.skip_train_compare:
-        print(f"[3] torch training, {a.epochs} epochs", flush=True)
-        torch.manual_seed(a.seed)
         init_sd = load_file(os.path.join(export, "model.safetensors"))
+
+        def compare(pred, met):
+            return {"accuracy": met["accuracy"], "macro_f1": met["macro_f1"], "loss": met.get("loss"),
+                    "classes": met["classes"],
+                    "accuracy_diff_points": 100 * (met["accuracy"] - cuf["accuracy"]),
+                    "macro_f1_diff_points": 100 * (met["macro_f1"] - cuf["macro_f1"]),
+                    "f1_diff_points": {c["name"]: 100 * (t["f1"] - c["f1"])
+                                       for c, t in zip(cuf["classes"], met["classes"])},
+                    "prediction_agreement": float(np.mean(pred == pred_cuflow))}
+
+        tc = J["train_compare"] = {"cuflow": cuf}
+        torch.set_num_threads(a.torch_train_threads or a.threads)
+        # (a) torch on cuflow's own batches: differences left are rounding only
+        if a.replay_cuflow_order:
+            opath = os.path.join(export, "train_order.npy")
+            n_train = J["flows"]["train"]
+            if os.path.exists(opath):
+                rows = np.load(opath)
+                assert rows.ndim == 2 and rows.shape[1] == n_train, (rows.shape, n_train)
+                for r in rows:  # every row a permutation of the train positions
+                    assert np.array_equal(np.sort(r), np.arange(n_train))
+                order, src = FileOrder(rows), "train_order.npy"
+                # the Python replay of cuflow's splitmix64 shuffles, checked against the file
+                rp = CuflowOrder(a.seed, sum(J["flows"].values()), n_train)
+                same = sum(int(np.array_equal(rp.epoch().numpy(), r)) for r in rows)
+                tc["replay_matches_train_order_epochs"] = [same, int(len(rows))]
+                n_ep = min(a.epochs, len(rows))
+            else:
+                order, src = CuflowOrder(a.seed, sum(J["flows"].values()), n_train), "replayed splitmix64 shuffles"
+                n_ep = a.epochs
+            print(f"[3a] torch training on cuflow's batch order ({src}), {n_ep} epochs", flush=True)
+            t0 = time.time()
+            rm, rh = train_torch(cfg_json, init_sd, splits, n_ep, a.seed, order=order, quiet=True,
+                                 early_stop=a.early_stop)
+            rm.eval()
+            rl, _, pr = eval_loss_acc(rm, te)
+            rmet = class_metrics(y, pr, C, names)
+            rmet["loss"] = rl
+            d = tc["cuflow_order"] = compare(pr, rmet)
+            d.update({"order_source": src, "epochs_run": len(rh), "wall_s": time.time() - t0,
+                      "epoch_loss_abs_diff": [abs(h["loss"] - float(r[1])) for h, r in zip(rh, crows)],
+                      "epoch_val_loss_abs_diff": [abs(h["val_loss"] - float(r[3])) for h, r in zip(rh, crows)],
+                      "history": rh})
+            print(f"    accuracy {d['accuracy']:.4f} ({d['accuracy_diff_points']:+.2f} pts vs cuflow), macro F1 "
+                  f"{d['macro_f1']:.4f} ({d['macro_f1_diff_points']:+.2f}); |train loss - cuflow's| epoch 1 "
+                  f"{d['epoch_loss_abs_diff'][0]:.1e}, last {d['epoch_loss_abs_diff'][-1]:.1e}", flush=True)
+        # (b) torch with its own seeded shuffles (torch.randperm)
+        print(f"[3b] torch training, own shuffle (seed {a.seed}), {a.epochs} epochs", flush=True)
+        torch.manual_seed(a.seed)
         t0 = time.time()
-        model, hist = train_torch(cfg_json, init_sd, splits, a.epochs, a.seed)
+        model, hist = train_torch(cfg_json, init_sd, splits, a.epochs, a.seed, early_stop=a.early_stop)
         J["torch_train_wall_s"] = time.time() - t0
         model.eval()
         tl, tacc, pred_torch = eval_loss_acc(model, te)
         tmet = class_metrics(y, pred_torch, C, names)
         tmet["loss"] = tl
-        cuf = {"accuracy": cm_json["accuracy"], "macro_f1": cm_json["macro_f1"], "loss": cm_json["loss"],
-               "classes": cm_json["classes"]}
-        J["train_compare"] = {
-            "cuflow": cuf, "torch": tmet, "torch_history": hist,
-            "accuracy_diff_points": 100 * (tmet["accuracy"] - cuf["accuracy"]),
-            "macro_f1_diff_points": 100 * (tmet["macro_f1"] - cuf["macro_f1"]),
-            "f1_diff_points": {c["name"]: 100 * (t["f1"] - c["f1"]) for c, t in zip(cuf["classes"], tmet["classes"])},
-            "prediction_agreement": float(np.mean(pred_torch == pred_cuflow)),
-            "torch_median_train_flows_per_s": statistics.median(h["train_flows_per_s"] for h in hist),
-        }
-        tc = J["train_compare"]
-        # the same training on cuflow's own batch order: differences left are rounding only
-        if a.replay_cuflow_order:
-            print("[3b] torch training on cuflow's batch order (replayed splitmix64 shuffles)", flush=True)
-            n_all = sum(J["flows"].values())
-            order = CuflowOrder(a.seed, n_all, J["flows"]["train"])
-            rm, rh = train_torch(cfg_json, init_sd, splits, a.epochs, a.seed, order=order, quiet=True)
-            rm.eval()
-            _, _, pr = eval_loss_acc(rm, te)
-            rmet = class_metrics(y, pr, C, names)
-            crows = [r.split(",") for r in open(os.path.join(mdir, "metrics.csv")).read().strip().splitlines()[1:]]
-            tc["replay_cuflow_order"] = {
-                "accuracy": rmet["accuracy"], "macro_f1": rmet["macro_f1"],
-                "accuracy_diff_points": 100 * (rmet["accuracy"] - cuf["accuracy"]),
-                "macro_f1_diff_points": 100 * (rmet["macro_f1"] - cuf["macro_f1"]),
-                "f1_diff_points": {c["name"]: 100 * (t["f1"] - c["f1"]) for c, t in zip(cuf["classes"], rmet["classes"])},
-                "prediction_agreement": float(np.mean(pr == pred_cuflow)),
-                "epoch_loss_abs_diff": [abs(h["loss"] - float(r[1])) for h, r in zip(rh, crows)],
-                "epoch_val_loss_abs_diff": [abs(h["val_loss"] - float(r[3])) for h, r in zip(rh, crows)],
-                "history": rh}
-            d = tc["replay_cuflow_order"]
-            print(f"    accuracy {d['accuracy']:.4f} ({d['accuracy_diff_points']:+.2f} pts vs cuflow); "
-                  f"|train loss - cuflow's| epoch 1 {d['epoch_loss_abs_diff'][0]:.1e}, "
-                  f"last {d['epoch_loss_abs_diff'][-1]:.1e}", flush=True)
+        d = tc["own_shuffle"] = compare(pred_torch, tmet)
+        d.update({"epochs_run": len(hist), "wall_s": J["torch_train_wall_s"], "history": hist})
+        tc["torch_median_train_flows_per_s"] = statistics.median(h["train_flows_per_s"] for h in hist)
         # run-to-run spread of the torch side: other shuffle seeds, same initial weights
         if a.extra_seeds:
             accs = [tmet["accuracy"]]
             f1s = [tmet["macro_f1"]]
             for k in range(1, a.extra_seeds + 1):
-                sm, _ = train_torch(cfg_json, init_sd, splits, a.epochs, a.seed + 1000 * k, quiet=True)
+                sm, _ = train_torch(cfg_json, init_sd, splits, a.epochs, a.seed + 1000 * k, quiet=True,
+                                    early_stop=a.early_stop)
                 sm.eval()
                 _, sacc, sp_ = eval_loss_acc(sm, te)
                 accs.append(sacc)
@@ -768,31 +853,37 @@ def main():
                                          "accuracy": accs, "macro_f1": f1s,
                                          "accuracy_mean": float(np.mean(accs)),
                                          "accuracy_min": float(min(accs)), "accuracy_max": float(max(accs)),
+                                         "macro_f1_mean": float(np.mean(f1s)),
                                          "accuracy_mean_diff_points": 100 * (float(np.mean(accs)) - cuf["accuracy"])}
+        torch.set_num_threads(a.threads)
+    # write what there is so far (speed can take minutes)
+    with open(os.path.join(work, "judge.json"), "w") as f:
+        json.dump(J, f, indent=1, default=float)
 
-    # 4. speed: at --threads, and at 1 thread (torch's OpenMP pool suffers
-    # far more than cuflow's from sharing cores with other work)
-    print("[4] speed (float32, batch 128 training, 256 inference)", flush=True)
-    with open(os.path.join(mdir, "metrics.csv")) as f:
-        rows = f.read().strip().splitlines()
-    col = rows[0].split(",").index("train_flows_per_s")
-    sp = {"cuflow_metrics_csv_median_train_flows_per_s":
-          statistics.median(float(r.split(",")[col]) for r in rows[1:]), "by_threads": {}}
-    for N in sorted({a.threads, 1}, reverse=True):
-        r = speed(L, a, cfg_json, splits, work, N)
-        ctrain = r["train_cuflow_best"] if r["train_cuflow_best"] else sp["cuflow_metrics_csv_median_train_flows_per_s"]
-        r["train_ratio"] = ctrain / r["train_torch_best"]
-        r["infer_ratio"] = r["infer_cuflow_best"] / r["infer_torch_best"]
-        sp["by_threads"][str(N)] = r
-    torch.set_num_threads(a.threads)
-    main_r = sp["by_threads"][str(a.threads)]
-    sp["train_ratio"], sp["infer_ratio"] = main_r["train_ratio"], main_r["infer_ratio"]
-    # cuflow at --threads against torch at whichever thread count served it best
-    bt = max(r["train_torch_best"] for r in sp["by_threads"].values())
-    bi = max(r["infer_torch_best"] for r in sp["by_threads"].values())
-    sp["train_ratio_vs_best_torch"] = (main_r["train_cuflow_best"] or 0) / bt
-    sp["infer_ratio_vs_best_torch"] = main_r["infer_cuflow_best"] / bi
-    J["speed"] = sp
+    if not a.skip_speed:
+        # 4. speed: at --threads, and at 1 thread (torch's OpenMP pool suffers
+        # far more than cuflow's from sharing cores with other work)
+        print("[4] speed (float32, batch 128 training, 256 inference)", flush=True)
+        with open(os.path.join(mdir, "metrics.csv")) as f:
+            rows = f.read().strip().splitlines()
+        col = rows[0].split(",").index("train_flows_per_s")
+        sp = {"cuflow_metrics_csv_median_train_flows_per_s":
+              statistics.median(float(r.split(",")[col]) for r in rows[1:]), "by_threads": {}}
+        for N in sorted({a.threads, 1}, reverse=True):
+            r = speed(L, a, cfg_json, splits, work, N)
+            ctrain = r["train_cuflow_best"] if r["train_cuflow_best"] else sp["cuflow_metrics_csv_median_train_flows_per_s"]
+            r["train_ratio"] = ctrain / r["train_torch_best"]
+            r["infer_ratio"] = r["infer_cuflow_best"] / r["infer_torch_best"]
+            sp["by_threads"][str(N)] = r
+        torch.set_num_threads(a.threads)
+        main_r = sp["by_threads"][str(a.threads)]
+        sp["train_ratio"], sp["infer_ratio"] = main_r["train_ratio"], main_r["infer_ratio"]
+        # cuflow at --threads against torch at whichever thread count served it best
+        bt = max(r["train_torch_best"] for r in sp["by_threads"].values())
+        bi = max(r["infer_torch_best"] for r in sp["by_threads"].values())
+        sp["train_ratio_vs_best_torch"] = (main_r["train_cuflow_best"] or 0) / bt
+        sp["infer_ratio_vs_best_torch"] = main_r["infer_cuflow_best"] / bi
+        J["speed"] = sp
 
     with open(os.path.join(work, "judge.json"), "w") as f:
         json.dump(J, f, indent=1, default=float)
@@ -802,7 +893,8 @@ def main():
 def summary(J):
     p = J["parity"]
     print("\n==================== torch judge summary ====================")
-    print(f"flows: {J['flows']}   parameters: {J['param_count']}   threads: {J['threads']}   torch {J['torch']}")
+    print(f"flows: {J['flows']}   parameters: {J['param_count']}   threads: {J['threads']}   torch {J['torch']}   "
+          f"reference_compat: {J.get('reference_compat', 0)}")
     print("\nparity (max over batches; norm-wise relative error ||cuflow - torch|| / ||torch||)")
     print(f"  {'case':34s} {'loss':>9s} {'probs':>9s} {'grad max':>9s}  worst gradient tensor")
     for wname in ("initial", "trained"):
@@ -817,47 +909,69 @@ def summary(J):
             r = acc[tag]
             print(f"  {'compat (' + sname + ' inputs), step ' + tag:34s} {r['loss_rel']:9.2e} {r['probs_rel']:9.2e} "
                   f"{r['grad_rel_max']:9.2e}  {r['grad_rel_worst_tensor']}")
+    cuf = J["cuflow"]
     print(f"\ncuflow's trained model scored by torch on the test split: accuracy "
-          f"{J['cuflow_model_scored_by_torch_accuracy']:.4f}")
+          f"{J['cuflow_model_scored_by_torch_accuracy']:.4f} (cuflow's own: {cuf['accuracy']:.4f})")
     if "train_compare" in J:
         t = J["train_compare"]
-        print("\ntest split (cuflow trained by cuflow, torch trained by torch, same initial weights)")
-        print(f"  {'':10s} {'cuflow':>8s} {'torch':>8s} {'diff pts':>9s}")
-        print(f"  {'accuracy':10s} {t['cuflow']['accuracy']:8.4f} {t['torch']['accuracy']:8.4f} "
-              f"{t['accuracy_diff_points']:+9.2f}")
-        print(f"  {'macro F1':10s} {t['cuflow']['macro_f1']:8.4f} {t['torch']['macro_f1']:8.4f} "
-              f"{t['macro_f1_diff_points']:+9.2f}")
-        for c, tt in zip(t["cuflow"]["classes"], t["torch"]["classes"]):
-            print(f"  F1 {c['name']:7s} {c['f1']:8.4f} {tt['f1']:8.4f} {100 * (tt['f1'] - c['f1']):+9.2f}")
-        print(f"  prediction agreement {100 * t['prediction_agreement']:.1f}%")
-        if "replay_cuflow_order" in t:
-            r = t["replay_cuflow_order"]
-            print(f"  torch on cuflow's own batch order: accuracy {r['accuracy']:.4f} ({r['accuracy_diff_points']:+.2f} pts), "
-                  f"macro F1 {r['macro_f1']:.4f} ({r['macro_f1_diff_points']:+.2f} pts), agreement "
-                  f"{100 * r['prediction_agreement']:.1f}%, |epoch loss diff| first {r['epoch_loss_abs_diff'][0]:.1e} "
-                  f"max {max(r['epoch_loss_abs_diff']):.1e}")
-            print("    per-class F1 diff pts: " + ", ".join(f"{k} {v:+.2f}" for k, v in r["f1_diff_points"].items()))
+        runs = [(k, lab) for k, lab in (("cuflow_order", "torch cuflow-order"), ("own_shuffle", "torch own-shuffle"))
+                if k in t]
+        print(f"\ntest split ({J['flows']['test']} flows; each trained from the export's initial weights; "
+              f"majority class {cuf['majority_class_accuracy']:.4f})")
+        if "cuflow_order" in t:
+            r = t["cuflow_order"]
+            m = t.get("replay_matches_train_order_epochs")
+            print(f"  cuflow's order from {r['order_source']}"
+                  + (f" (the Python replay matches {m[0]}/{m[1]} epochs)" if m else ""))
+        hdr = f"  {'':24s} {'cuflow':>8s}" + "".join(f" {lab:>18s} {'pts':>7s}" for _, lab in runs)
+        print(hdr)
+
+        def row(label, cv, get):
+            s = f"  {label:24s} {cv:8.4f}"
+            for k, _ in runs:
+                v = get(t[k])
+                s += f" {v:18.4f} {100 * (v - cv):+7.2f}"
+            print(s)
+        row("accuracy", cuf["accuracy"], lambda r: r["accuracy"])
+        row("macro F1", cuf["macro_f1"], lambda r: r["macro_f1"])
+        for i, c in enumerate(cuf["classes"]):
+            row(f"F1 {c['name'][:16]} ({c['support']})", c["f1"], lambda r, i=i: r["classes"][i]["f1"])
+        s = f"  {'prediction agreement':24s} {'':8s}"
+        for k, _ in runs:
+            s += f" {100 * t[k]['prediction_agreement']:17.1f}% {'':7s}"
+        print(s)
+        s = f"  {'epochs run':24s} {cuf['epochs_run']:8d}"
+        for k, _ in runs:
+            s += f" {t[k]['epochs_run']:18d} {'':7s}"
+        print(s)
+        if "cuflow_order" in t:
+            r = t["cuflow_order"]
+            e = r["epoch_loss_abs_diff"]
+            first = next((i + 1 for i, x in enumerate(e) if x > 5e-6), None)
+            print(f"  cuflow-order run: |epoch train loss - metrics.csv| first {e[0]:.1e}, max {max(e):.1e}; "
+                  f"first epoch above 5e-6: {first}")
         if "torch_shuffle_seeds" in t:
             r = t["torch_shuffle_seeds"]
             print(f"  torch over {len(r['seeds'])} shuffle seeds: accuracy mean {r['accuracy_mean']:.4f} "
                   f"(min {r['accuracy_min']:.4f}, max {r['accuracy_max']:.4f}; mean {r['accuracy_mean_diff_points']:+.2f} pts "
-                  f"vs cuflow)")
-    s = J["speed"]
-    print("\nspeed (flows/s, float32; best of alternating rounds, median in brackets)")
-    print(f"  {'threads':8s} {'':10s} {'torch':>16s} {'cuflow':>16s} {'cuflow/torch':>13s}")
-    for N, r in s["by_threads"].items():
-        for what in ("train", "infer"):
-            c = r[what + "_cuflow_best"]
-            cm_ = r[what + "_cuflow_median"]
-            cs = f"{c:7.0f} ({cm_:7.0f})" if c else f"{'n/a':>16s}"
-            print(f"  {N:8s} {('training' if what == 'train' else 'inference'):10s} "
-                  f"{r[what + '_torch_best']:7.0f} ({r[what + '_torch_median']:7.0f}) {cs} {r[what + '_ratio']:12.2f}x")
-    print(f"  cuflow's metrics.csv median train_flows_per_s: {s['cuflow_metrics_csv_median_train_flows_per_s']:.0f}")
-    print(f"  cuflow at {J['threads']} threads vs torch at its best thread count: training "
-          f"{s['train_ratio_vs_best_torch']:.2f}x, inference {s['infer_ratio_vs_best_torch']:.2f}x")
-    if "train_compare" in J:
-        print(f"  (torch's median training epoch during step 3: "
-              f"{J['train_compare']['torch_median_train_flows_per_s']:.0f} flows/s)")
+                  f"vs cuflow), macro F1 mean {r['macro_f1_mean']:.4f}")
+    if "speed" in J:
+        s = J["speed"]
+        print("\nspeed (flows/s, float32; best of alternating rounds, median in brackets)")
+        print(f"  {'threads':8s} {'':10s} {'torch':>16s} {'cuflow':>16s} {'cuflow/torch':>13s}")
+        for N, r in s["by_threads"].items():
+            for what in ("train", "infer"):
+                c = r[what + "_cuflow_best"]
+                cm_ = r[what + "_cuflow_median"]
+                cs = f"{c:7.0f} ({cm_:7.0f})" if c else f"{'n/a':>16s}"
+                print(f"  {N:8s} {('training' if what == 'train' else 'inference'):10s} "
+                      f"{r[what + '_torch_best']:7.0f} ({r[what + '_torch_median']:7.0f}) {cs} {r[what + '_ratio']:12.2f}x")
+        print(f"  cuflow's metrics.csv median train_flows_per_s: {s['cuflow_metrics_csv_median_train_flows_per_s']:.0f}")
+        print(f"  cuflow at {J['threads']} threads vs torch at its best thread count: training "
+              f"{s['train_ratio_vs_best_torch']:.2f}x, inference {s['infer_ratio_vs_best_torch']:.2f}x")
+        if "train_compare" in J:
+            print(f"  (torch's median training epoch during step 3: "
+                  f"{J['train_compare']['torch_median_train_flows_per_s']:.0f} flows/s)")
     print("==============================================================")
 
 
