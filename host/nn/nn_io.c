@@ -4,6 +4,7 @@
  * {name: {dtype, shape, data_offsets}}, then the tensors' bytes. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,7 +205,7 @@ static int json_int(const char *js, const char *key, int *out)
 	if (!v) return -1;
 	char *end;
 	long x = strtol(v, &end, 10);
-	if (end == v) return -1;
+	if (end == v || x < INT_MIN || x > INT_MAX) return -1;
 	*out = (int)x;
 	return 0;
 }
@@ -370,7 +371,16 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 		      json_int(js, "same_padding", &fc.same_padding) | json_int(js, "pad_sym", &fc.pad_sym) |
 		      json_double(js, "drop_conv", &fc.drop_conv) | json_double(js, "drop_fc", &fc.drop_fc);
 		c.classes = fc.classes;
-		if (!bad && (fc.size > 1 << 16 || fc.channels > 64 || cf_flowpic_cnn_shapes(&fc, NULL) != 0)) bad = 1;
+		/* bounds a damaged file cannot exceed, so no size product overflows */
+		if (!bad && (fc.size > 1 << 16 || fc.channels > 64 || fc.conv1 > 1 << 16 || fc.conv2 > 1 << 16 ||
+		             fc.hidden1 > 1 << 20 || fc.hidden2 > 1 << 20 || fc.kernel > 1 << 12 || fc.stride > 1 << 12 ||
+		             fc.pool > 1 << 12 || fc.pad_sym > 1 << 12 || cf_flowpic_cnn_shapes(&fc, NULL) != 0))
+			bad = 1;
+	}
+	if (bad || c.classes < 1 || c.classes > 100000) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: a size is missing or malformed", path);
+		free(js);
+		return CF_ERR_CORRUPT;
 	}
 	char **names = calloc((size_t)c.classes, sizeof *names);
 	const char *p = json_value(js, "class_names");

@@ -150,6 +150,10 @@ cfg = {"model": "nested", "format": 1, "pkt_hidden": 4, "ttl_vocab": 16, "ttl_di
        "dense_units": 5, "dense_layers": 2, "classes": 3, "max_packets": 100, "max_ids": 50,
        "reference_compat": 0, "class_names": ["a", "b", "c"]}
 open(d + "/config", "wb").write(b"\0" + json.dumps(cfg).encode())
+fp = {"model": "flowpic-mini", "format": 1, "channels": 1, "size": 32, "classes": 3, "conv1": 6, "conv2": 16,
+      "kernel": 5, "stride": 1, "pool": 2, "hidden1": 120, "hidden2": 84, "drop_conv": 0.25, "drop_fc": 0.5,
+      "same_padding": 0, "pad_sym": -1, "class_names": ["a", "b", "c"]}
+open(d + "/config-flowpic", "wb").write(b"\0" + json.dumps(fp).encode())
 hdr = json.dumps({"pkt_lstm.weight_ih_l0": {"dtype": "F32", "shape": [16, 3], "data_offsets": [0, 192]}}).encode()
 hdr += b" " * (-len(hdr) % 8)
 open(d + "/weights", "wb").write(b"\1" + struct.pack("<Q", len(hdr)) + hdr + bytes(192))
