@@ -23,6 +23,9 @@
 #   5 bench       extract, flows, netml --fft, flowpic (and info) with
 #                 --backend cpu and --backend cuda on the same synthetic
 #                 capture: wall time of each, and whether the outputs are equal
+#   6 models      the nested model trained (2 epochs) and run (predict) with
+#                 --backend cpu and cuda: flows/s, and the largest difference
+#                 between the two backends' probabilities (< 1e-4)
 # Exit status: 0 when nothing FAILED (SKIPPED is not a failure), else 1.
 #
 # On the device tool: carry BUILD, e.g.
@@ -43,7 +46,7 @@ prepare() {
 	cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUFLOW_REQUIRE_CUDA=ON \
 		-DCMAKE_CUDA_ARCHITECTURES="$arch" >/dev/null || return 1
 	cmake --build "$BUILD" -j"${JOBS:-2}" --target cuflow_cli test_backend_cuda test_flow_features_cuda \
-		test_flowpic_cuda test_netml_cuda test_nn_cuda test_gpu_readiness test_backend || return 1
+		test_flowpic_cuda test_netml_cuda test_nn_cuda test_nested_cuda test_gpu_readiness test_backend || return 1
 	strip "$BUILD/cuflow" "$BUILD"/tests/test_*_cuda "$BUILD/tests/test_gpu_readiness" \
 		"$BUILD/tests/test_backend" 2>/dev/null
 	# the libraries a bare GPU image may lack (libc and the loader stay)
@@ -168,7 +171,7 @@ run_check() {
 
 	# 2 parity tests
 	local t line
-	for t in test_gpu_readiness test_backend test_backend_cuda test_flow_features_cuda test_flowpic_cuda test_netml_cuda test_nn_cuda; do
+	for t in test_gpu_readiness test_backend test_backend_cuda test_flow_features_cuda test_flowpic_cuda test_netml_cuda test_nn_cuda test_nested_cuda; do
 		if [[ ! -x $tests/$t ]]; then
 			record "$t" FAIL "not built"
 			continue
@@ -267,6 +270,52 @@ run_check() {
 			record bench FAIL "CPU and CUDA outputs differ (table below)"
 		else
 			record bench PASS "table below"
+		fi
+	fi
+
+	# 6 models: the nested model trained and run on each backend (flows/s
+	# of the last epoch from metrics.csv; predict's wall time; the two
+	# backends' probabilities compared)
+	if [[ $dev == 0 ]]; then
+		record models SKIPPED "needs a device"
+	else
+		local md=$tmp/models be col
+		mkdir -p "$md/data/a" "$md/data/b"
+		ours "$bin" synth -q -o "$md/data/a/a.pcap" --flows "${GPU_CHECK_FLOWS:-20000}" --seed 3 >/dev/null 2>&1
+		ours "$bin" synth -q -o "$md/data/b/b.pcap" --flows "${GPU_CHECK_FLOWS:-20000}" --seed 4 --frame-size 1200 \
+			>/dev/null 2>&1
+		local ok=1 tr_cpu="" tr_gpu="" pr_cpu="" pr_gpu=""
+		for be in cpu cuda; do
+			ours "$bin" train --model nested --label dir --epochs 2 --batch 256 --val-fraction 0.1 --quiet \
+				--backend $be "$md/data" -o "$md/model-$be" 2>"$md/train-$be.err" || ok=0
+			col=$(head -1 "$md/model-$be/metrics.csv" 2>/dev/null | tr ',' '\n' | grep -n train_flows_per_s | cut -d: -f1)
+			local fps=$([[ -n $col ]] && tail -1 "$md/model-$be/metrics.csv" | cut -d, -f"$col")
+			s0=$(date +%s%N)
+			ours "$bin" predict --quiet --backend $be --batch 256 "$md/model-cpu" "$md/data" -o "$md/pred-$be.csv" \
+				2>"$md/pred-$be.err" || ok=0
+			s1=$(date +%s%N)
+			if [[ $be == cpu ]]; then tr_cpu=$fps; pr_cpu=$(((s1 - s0) / 1000000)); else tr_gpu=$fps; pr_gpu=$(((s1 - s0) / 1000000)); fi
+		done
+		# the largest difference between the two backends' probabilities
+		local diff
+		diff=$(paste -d, "$md/pred-cpu.csv" "$md/pred-cuda.csv" 2>/dev/null | awk -F, 'NR == 1 { n = NF / 2; for (i = 1; i <= n; i++) if ($i ~ /^p_/) p[i] = 1; next }
+			{ for (i in p) { d = $i - $(i + n); if (d < 0) d = -d; if (d > m) m = d } } END { printf "%.3g", m + 0 }')
+		{
+			echo
+			echo "## The nested model, CPU reference against CUDA (2 x ${GPU_CHECK_FLOWS:-20000} synthetic flows)"
+			echo
+			echo "| | CPU | CUDA |"
+			echo "|---|---|---|"
+			echo "| train, flows/s (last epoch, batch 256) | ${tr_cpu:-?} | ${tr_gpu:-?} |"
+			echo "| predict, ms wall (one model, batch 256) | ${pr_cpu:-?} | ${pr_gpu:-?} |"
+			echo "| largest probability difference | | $diff |"
+		} >>"$tmp/bench"
+		if [[ $ok == 0 ]]; then
+			record models FAIL "train/predict failed: $(cat "$md"/*.err | head -c 400)"
+		elif awk -v d="$diff" 'BEGIN { exit !(d < 1e-4) }'; then
+			record models PASS "train ${tr_cpu:-?} vs ${tr_gpu:-?} flows/s, probabilities within $diff"
+		else
+			record models FAIL "CUDA probabilities differ from the CPU's by $diff"
 		fi
 	fi
 

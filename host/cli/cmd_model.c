@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cuflow/backend.h"
 #include "cuflow/model.h"
 #include "cuflow/status.h"
 #include "cli.h"
@@ -20,13 +21,16 @@ enum {
 static const char model_inputs_usage[] =
 	"Inputs (files, directories, quoted globs, @LIST): Joy's JSON lines (plain or .gz; Joy's own files\n"
 	"and cuflow's `flows --format jsonl` / `--joy-compat`) and captures (pcap, pcapng; flows tracked as\n"
-	"Joy 4.5.0 tracks them).\n"
+	"Joy 4.5.0 tracks them); for train and evaluate also `cuflow extract` datasets (npy layout: a\n"
+	"directory, one input; labels from its labels.npy; docs/models.md).\n"
 	"  --label field|dir|file  where a flow's class comes from: the record's \"label\" key (default),\n"
 	"                          the directory holding the file, or the file's name up to its first '.'\n"
 	"  --label-from-dir        the same as --label dir\n"
 	"  --threads N             threads across the batch (default: every core)\n"
 	"  --batch N               flows per batch\n"
 	"  --max-flows N           read at most N labelled flows\n"
+	"  --backend cpu|cuda|auto cuda: the nested model's LSTMs on cuDNN and dense layers on cuBLAS\n"
+	"                          (auto stays on the CPU for models: docs/gpu.md)\n"
 	"  --quiet                 no progress or per-epoch lines\n";
 
 static int parse_label(const char *cmd, const char *v, int *out)
@@ -110,34 +114,45 @@ static void on_epoch(void *user, const cf_epoch_metrics *m)
 	        m->best ? "  *" : "");
 }
 
-/* Expands the inputs into a NULL-free path array (freed with the run inputs). */
+/* Expands the inputs into a NULL-free path array (freed with the run
+ * inputs): extract datasets first, each one input, then the files the other
+ * arguments name. */
 static const char **expand(const char *cmd, char **args, int n, cf_run_inputs **in, int *count)
 {
 	if (n <= 0) {
 		fprintf(stderr, "cuflow %s: no input given\n", cmd);
 		return NULL;
 	}
-	*in = cli_inputs_expand(cmd, args, n);
-	if (!*in) return NULL;
-	size_t k = cf_run_inputs_count(*in);
-	const char **paths = calloc(k ? k : 1, sizeof *paths);
+	char *rest[n + 1];
+	int n_sets = 0, n_rest = 0;
+	for (int i = 0; i < n; i++)
+		if (cf_model_input_is_dataset(args[i])) args[n_sets++] = args[i];
+		else rest[n_rest++] = args[i];
+	/* args now starts with the datasets, in their order */
+	*in = NULL;
+	if (n_rest && !(*in = cli_inputs_expand(cmd, rest, n_rest))) return NULL;
+	size_t k = *in ? cf_run_inputs_count(*in) : 0;
+	const char **paths = calloc((size_t)n_sets + k + 1, sizeof *paths);
 	if (!paths) return NULL;
-	for (size_t i = 0; i < k; i++) paths[i] = cf_run_inputs_path(*in, i);
-	*count = (int)k;
+	for (int i = 0; i < n_sets; i++) paths[i] = args[i];
+	for (size_t i = 0; i < k; i++) paths[n_sets + i] = cf_run_inputs_path(*in, i);
+	*count = n_sets + (int)k;
 	return paths;
 }
 
-static int check_backend(const char *cmd, const char *v)
+static int parse_backend(const char *cmd, const char *v, int *kind)
 {
-	if (!strcmp(v, "cpu") || !strcmp(v, "auto")) return 0;
-	if (!strcmp(v, "cuda")) {
-		fprintf(stderr, "cuflow %s: the models run on the CPU reference only so far: the cuDNN LSTM and cuBLAS "
-		        "layers exist and are tested against it layer by layer (tests/gpu/test_nn_cuda.cpp), but no model "
-		        "runs them yet (docs/gpu.md)\n", cmd);
-		return -1;
-	}
+	if (cf_backend_parse(v, kind) == CF_OK) return 0;
 	fprintf(stderr, "cuflow %s: --backend must be cpu, cuda or auto, not '%s'\n", cmd, v);
 	return -1;
+}
+
+/* The exit status of a model command, with its error line. */
+static int model_exit(const char *cmd, int rc, const char *err)
+{
+	if (rc == CF_OK) return CLI_EXIT_OK;
+	fprintf(stderr, "cuflow %s: %s\n", cmd, err[0] ? err : cf_status_str(rc));
+	return rc == CF_ERR_CORRUPT || rc == CF_ERR_TRUNCATED ? CLI_EXIT_DAMAGED : CLI_EXIT_USAGE;
 }
 
 int cmd_train(int argc, char **argv)
@@ -205,7 +220,7 @@ int cmd_train(int argc, char **argv)
 		case OPT_MAXIDS: bad = parse_int("train", "--max-ids", optarg, 1, 4096, &o.model.max_ids); break;
 		case OPT_MAXFLOWS: bad = parse_int("train", "--max-flows", optarg, 0, 2147483647, &v); o.max_flows = (uint64_t)v; break;
 		case OPT_EXPORT: o.export_dir = optarg; break;
-		case OPT_BACKEND: bad = check_backend("train", optarg); break;
+		case OPT_BACKEND: bad = parse_backend("train", optarg, &o.backend); break;
 		case 'h':
 			printf("usage: cuflow train --model nested DATA... -o MODEL_DIR [options]\n"
 			       "       cuflow train --model flowpic|flowpic-mini FLOWPIC_DIR... -o MODEL_DIR [options]\n\n"
@@ -224,8 +239,7 @@ int cmd_train(int argc, char **argv)
 			       "  --reference-compat  the seed's raw inputs and batch-max zero padding (no lengths)\n"
 			       "  --pkt-hidden 16 --id-hidden 8 --ttl-dim 8 --dense-units 10 --dense-layers 3\n"
 			       "  --max-packets 100 --max-ids 50   sequence lengths kept per flow\n"
-			       "  --export DIR     also write the featurized splits (.npy) and the initial weights\n"
-			       "  --backend cpu    (cuda: not yet for whole models)\n",
+			       "  --export DIR     also write the featurized splits (.npy) and the initial weights\n",
 			       model_inputs_usage);
 			return CLI_EXIT_OK;
 		default: return CLI_EXIT_USAGE;
@@ -262,11 +276,7 @@ int cmd_train(int argc, char **argv)
 	free(vpaths);
 	cf_run_inputs_free(in);
 	cf_run_inputs_free(vin);
-	if (rc != CF_OK) {
-		fprintf(stderr, "cuflow train: %s\n", err[0] ? err : cf_status_str(rc));
-		return rc == CF_ERR_CORRUPT || rc == CF_ERR_TRUNCATED ? CLI_EXIT_DAMAGED : CLI_EXIT_USAGE;
-	}
-	return CLI_EXIT_OK;
+	return model_exit("train", rc, err);
 }
 
 int cmd_evaluate(int argc, char **argv)
@@ -292,7 +302,7 @@ int cmd_evaluate(int argc, char **argv)
 		case OPT_BATCH: bad = parse_int("evaluate", "--batch", optarg, 1, 1 << 20, &o.batch); break;
 		case OPT_THREADS: bad = parse_int("evaluate", "--threads", optarg, 0, 4096, &o.threads); break;
 		case OPT_MAXFLOWS: bad = parse_int("evaluate", "--max-flows", optarg, 0, 2147483647, &v); o.max_flows = (uint64_t)v; break;
-		case OPT_BACKEND: bad = check_backend("evaluate", optarg); break;
+		case OPT_BACKEND: bad = parse_backend("evaluate", optarg, &o.backend); break;
 		case 'h':
 			printf("usage: cuflow evaluate MODEL_DIR DATA... -o DIR [options]\n\n"
 			       "Scores a trained model on labelled flows: DIR/metrics.json (accuracy, majority-class\n"
@@ -323,11 +333,7 @@ int cmd_evaluate(int argc, char **argv)
 	int rc = cf_model_evaluate(model, paths, n, out, &o, err);
 	free(paths);
 	cf_run_inputs_free(in);
-	if (rc != CF_OK) {
-		fprintf(stderr, "cuflow evaluate: %s\n", err[0] ? err : cf_status_str(rc));
-		return rc == CF_ERR_CORRUPT || rc == CF_ERR_TRUNCATED ? CLI_EXIT_DAMAGED : CLI_EXIT_USAGE;
-	}
-	return CLI_EXIT_OK;
+	return model_exit("evaluate", rc, err);
 }
 
 int cmd_predict(int argc, char **argv)
@@ -350,7 +356,7 @@ int cmd_predict(int argc, char **argv)
 		case OPT_FORMAT: o.format = optarg; break;
 		case OPT_BATCH: bad = parse_int("predict", "--batch", optarg, 1, 1 << 20, &o.batch); break;
 		case OPT_THREADS: bad = parse_int("predict", "--threads", optarg, 0, 4096, &o.threads); break;
-		case OPT_BACKEND: bad = check_backend("predict", optarg); break;
+		case OPT_BACKEND: bad = parse_backend("predict", optarg, &o.backend); break;
 		case 'h':
 			printf("usage: cuflow predict MODEL_DIR INPUT... -o OUT [--format parquet|csv|jsonl|npy]\n\n"
 			       "One row per flow: file, record, sa, sp, da, dp, pr, time_start, predicted, and p_<class>\n"
@@ -384,10 +390,7 @@ int cmd_predict(int argc, char **argv)
 	if (tty) fputc('\n', stderr);
 	free(paths);
 	cf_run_inputs_free(in);
-	if (rc != CF_OK) {
-		fprintf(stderr, "cuflow predict: %s\n", err[0] ? err : cf_status_str(rc));
-		return rc == CF_ERR_CORRUPT || rc == CF_ERR_TRUNCATED ? CLI_EXIT_DAMAGED : CLI_EXIT_USAGE;
-	}
+	if (rc != CF_OK) return model_exit("predict", rc, err);
 	if (!quiet) fprintf(stderr, "cuflow predict: %llu rows -> %s\n", (unsigned long long)flows, out);
 	return CLI_EXIT_OK;
 }

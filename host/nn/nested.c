@@ -178,10 +178,126 @@ void cf_nested_batch_clear(cf_nested_batch *b)
 
 #define NN_T double
 #define NN_S f64
+#define NN_HAS_OPS 0
+#define NN_OP(call) ((void)0)
 #include "nn/nested_impl.h"
 #undef NN_T
 #undef NN_S
+#undef NN_HAS_OPS
+#undef NN_OP
 
 #define NN_T float
 #define NN_S f32
+#define NN_HAS_OPS (ops != NULL)
+#define NN_OP(call)                                                                                                   \
+	do {                                                                                                          \
+		int rc_ = ops->call;                                                                                  \
+		if (rc_) {                                                                                            \
+			if (!ops->status) ops->status = rc_;                                                          \
+			return NAN;                                                                                   \
+		}                                                                                                     \
+	} while (0)
 #include "nn/nested_impl.h"
+#undef NN_HAS_OPS
+#undef NN_OP
+
+double cf_nested_step_f64(const cf_nested_config *c, const double *params, const cf_nested_batch *b, int lo, int hi,
+                          double scale, double *probs, double *grad, double *work)
+{
+	return nested_step_ops_f64(c, params, b, lo, hi, scale, probs, grad, work, NULL);
+}
+
+double cf_nested_step_f32(const cf_nested_config *c, const float *params, const cf_nested_batch *b, int lo, int hi,
+                          double scale, float *probs, float *grad, float *work)
+{
+	return nested_step_ops_f32(c, params, b, lo, hi, scale, probs, grad, work, NULL);
+}
+
+/* ------------------------------------------------------------ CPU ops
+ * The reference layers behind the ops table. A forward keeps what its
+ * backward needs (x, lengths, weights: the step's own arrays, alive until
+ * the step ends; the LSTM cache: here). */
+typedef struct cpu_branch {
+	int B, T, I, H;
+	const float *x, *w_ih, *w_hh;
+	const int32_t *len;
+	float *cache;
+} cpu_branch;
+
+typedef struct cpu_ops {
+	nested_ops ops;
+	cpu_branch br[3];
+	char err[CF_ERRBUF_SIZE];
+} cpu_ops;
+
+static int cpu_lstm_forward(void *ctx, int branch, int B, int T, int I, int H, const float *x, const int32_t *len,
+                            const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh, float *h_last,
+                            int training)
+{
+	cpu_branch *br = &((cpu_ops *)ctx)->br[branch];
+	br->B = B; br->T = T; br->I = I; br->H = H;
+	br->x = x; br->len = len; br->w_ih = w_ih; br->w_hh = w_hh;
+	cf_nn_lstm_forward_f32(B, T, I, H, x, len, w_ih, w_hh, b_ih, b_hh, h_last, training ? br->cache : NULL);
+	return CF_OK;
+}
+
+static int cpu_lstm_backward(void *ctx, int branch, const float *dh_last, float *dw_ih, float *dw_hh, float *db_ih,
+                             float *db_hh)
+{
+	cpu_branch *br = &((cpu_ops *)ctx)->br[branch];
+	cf_nn_lstm_backward_f32(br->B, br->T, br->I, br->H, br->x, br->len, br->w_ih, br->w_hh, br->cache, dh_last, NULL,
+	                        dw_ih, dw_hh, db_ih, db_hh);
+	return CF_OK;
+}
+
+static int cpu_dense_forward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *b,
+                             float *y)
+{
+	(void)ctx; (void)layer;
+	cf_nn_dense_forward_f32(B, I, O, x, w, b, y);
+	return CF_OK;
+}
+
+static int cpu_dense_backward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w,
+                              const float *dy, float *dx, float *dw, float *db)
+{
+	(void)ctx; (void)layer;
+	cf_nn_dense_backward_f32(B, I, O, x, w, dy, dx, dw, db);
+	return CF_OK;
+}
+
+static void cpu_ops_destroy(void *ctx)
+{
+	cpu_ops *c = ctx;
+	for (int k = 0; k < 3; k++) free(c->br[k].cache);
+	free(c);
+}
+
+int nested_ops_cpu_create(const cf_nested_config *c, int max_batch, nested_ops **out)
+{
+	*out = NULL;
+	cpu_ops *o = calloc(1, sizeof *o);
+	if (!o) return CF_ERR_NOMEM;
+	size_t n = (size_t)(max_batch > 0 ? max_batch : 1);
+	o->br[0].cache = malloc(n * (size_t)c->max_packets * 6 * (size_t)c->pkt_hidden * sizeof(float));
+	o->br[1].cache = malloc(n * (size_t)c->max_ids * 6 * (size_t)c->id_hidden * sizeof(float));
+	o->br[2].cache = malloc(n * (size_t)c->max_ids * 6 * (size_t)c->id_hidden * sizeof(float));
+	if (!o->br[0].cache || !o->br[1].cache || !o->br[2].cache) {
+		cpu_ops_destroy(o);
+		return CF_ERR_NOMEM;
+	}
+	o->ops.ctx = o;
+	o->ops.errbuf = o->err;
+	o->ops.lstm_forward = cpu_lstm_forward;
+	o->ops.lstm_backward = cpu_lstm_backward;
+	o->ops.dense_forward = cpu_dense_forward;
+	o->ops.dense_backward = cpu_dense_backward;
+	o->ops.destroy = cpu_ops_destroy;
+	*out = &o->ops;
+	return CF_OK;
+}
+
+void nested_ops_free(nested_ops *ops)
+{
+	if (ops) ops->destroy(ops->ctx);
+}

@@ -149,14 +149,25 @@ int nn_dataset_load(nn_dataset *d, const char *const *inputs, int n_inputs, int 
 	char buf[256];
 	int rc = CF_OK;
 	for (int fi = 0; fi < n_inputs && rc == CF_OK; fi++) {
+		/* Joy files and captures through the Joy reader; extract datasets
+		 * (a directory: one input, labelled as a file would be) row by row */
 		cf_joy_reader *r = NULL;
-		rc = cf_joy_reader_open_auto(inputs[fi], &r, errbuf);
+		nn_extract *x = NULL;
+		char path[4096];
+		snprintf(path, sizeof path, "%s", inputs[fi]);
+		if (nn_extract_is_dataset(path)) {
+			size_t pl = strlen(path);
+			while (pl > 1 && path[pl - 1] == '/') path[--pl] = 0;
+			rc = nn_extract_open(path, &x, errbuf);
+		} else {
+			rc = cf_joy_reader_open_auto(path, &r, errbuf);
+		}
 		if (rc != CF_OK) break;
 		cf_joy_flow f;
 		uint64_t kept = 0;
-		while ((rc = cf_joy_reader_next(r, &f)) == CF_OK) {
+		while ((rc = x ? nn_extract_next(x, &f) : cf_joy_reader_next(r, &f)) == CF_OK) {
 			if (max_flows && d->n >= max_flows) break;
-			const char *lab = nn_record_label(mode, inputs[fi], &f, buf, sizeof buf);
+			const char *lab = nn_record_label(mode, path, &f, buf, sizeof buf);
 			if (!lab) { d->skipped_unlabelled++; continue; }
 			int32_t idx = -1;
 			if (fixed_classes) {
@@ -171,9 +182,11 @@ int nn_dataset_load(nn_dataset *d, const char *const *inputs, int n_inputs, int 
 			kept++;
 		}
 		if (rc == CF_EOF) rc = CF_OK;
-		if (rc != CF_OK && rc != CF_ERR_NOMEM) snprintf(errbuf, CF_ERRBUF_SIZE, "%s", cf_joy_reader_error(r));
+		if (rc != CF_OK && rc != CF_ERR_NOMEM)
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%s", x ? nn_extract_error(x) : cf_joy_reader_error(r));
 		else if (rc == CF_ERR_NOMEM) snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: out of memory", inputs[fi]);
-		cf_joy_reader_close(r);
+		if (r) cf_joy_reader_close(r);
+		nn_extract_close(x);
 		(void)kept;
 		if (progress && rc == CF_OK) progress(user, (uint64_t)fi + 1, (uint64_t)n_inputs, (uint64_t)d->n);
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cuflow/npy_read.h"
 #include "cuflow/status.h"
 #include "nn/nn_internal.h"
 
@@ -19,112 +20,17 @@ void nn_images_free(nn_images *d)
 	memset(d, 0, sizeof *d);
 }
 
-/* ------------------------------------------------------------ .npy */
-
-typedef struct npy_file {
-	FILE *f;
-	char kind;          /* 'u', 'i', 'f' */
-	int size;           /* bytes per element */
-	int ndim;
-	uint64_t shape[4];
-} npy_file;
-
-/* Opens a C-order little-endian .npy and parses its header. */
-static int npy_open(const char *path, npy_file *n, char *errbuf)
-{
-	memset(n, 0, sizeof *n);
-	if (!(n->f = fopen(path, "rb"))) {
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: %s", path, strerror(errno));
-		return CF_ERR_IO;
-	}
-	unsigned char pre[12];
-	char hdr[4096];
-	if (fread(pre, 1, 10, n->f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) goto bad;
-	size_t hl;
-	if (pre[6] == 1) hl = pre[8] | (size_t)pre[9] << 8;
-	else {
-		if (fread(pre + 10, 1, 2, n->f) != 2) goto bad;
-		hl = pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
-	}
-	if (hl >= sizeof hdr || fread(hdr, 1, hl, n->f) != hl) goto bad;
-	hdr[hl] = 0;
-	const char *d = strstr(hdr, "'descr'");
-	const char *fo = strstr(hdr, "'fortran_order'");
-	const char *sh = strstr(hdr, "'shape'");
-	if (!d || !fo || !sh || strstr(fo, "True") == fo + 17) goto bad;
-	d = strchr(d + 7, '\'');
-	if (!d || (d[1] != '<' && d[1] != '|')) goto bad;
-	n->kind = d[2];
-	n->size = d[3] - '0';
-	if ((n->kind != 'u' && n->kind != 'i' && n->kind != 'f') || n->size < 1 || n->size > 8) goto bad;
-	sh = strchr(sh, '(');
-	if (!sh) goto bad;
-	for (sh++; n->ndim < 4;) {
-		while (isspace((unsigned char)*sh)) sh++;
-		if (*sh == ')') break;
-		char *e;
-		unsigned long long v = strtoull(sh, &e, 10);
-		if (e == sh) goto bad;
-		n->shape[n->ndim++] = v;
-		sh = e;
-		while (isspace((unsigned char)*sh) || *sh == ',') sh++;
-	}
-	return CF_OK;
-bad:
-	snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: not a C-order little-endian .npy cuflow reads", path);
-	fclose(n->f);
-	n->f = NULL;
-	return CF_ERR_CORRUPT;
-}
-
-static double npy_value(const npy_file *n, const unsigned char *p)
-{
-	uint64_t u = 0;
-	for (int k = 0; k < n->size; k++) u |= (uint64_t)p[k] << (8 * k);
-	if (n->kind == 'f') {
-		if (n->size == 4) { uint32_t w = (uint32_t)u; float f; memcpy(&f, &w, 4); return f; }
-		double x; memcpy(&x, &u, 8); return x;
-	}
-	if (n->kind == 'i' && n->size < 8 && (u >> (8 * n->size - 1)) & 1) u |= ~0ull << (8 * n->size);
-	return n->kind == 'i' ? (double)(int64_t)u : (double)u;
-}
-
 /* ------------------------------------------------------------ meta.json */
 
 static char **meta_names(const char *dir, int *count, char *errbuf)
 {
-	char path[4200];
+	char path[4200], why[CF_ERRBUF_SIZE];
 	snprintf(path, sizeof path, "%s/meta.json", dir);
-	FILE *f = fopen(path, "rb");
 	*count = 0;
-	if (!f) return NULL;
-	char *js = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (n + 65536 > cap) { cap = cap ? cap * 2 : 1 << 16; js = realloc(js, cap + 1); if (!js) { fclose(f); return NULL; } }
-		size_t r = fread(js + n, 1, cap - n, f);
-		n += r;
-		if (!r) break;
-	}
-	fclose(f);
-	js[n] = 0;
-	char **names = NULL;
-	const char *p = strstr(js, "\"names\"");
-	if (p && (p = strchr(p, '[')) != NULL) {
-		p++;
-		for (;;) {
-			while (isspace((unsigned char)*p) || *p == ',') p++;
-			if (*p != '"') break;
-			const char *q = ++p;
-			while (*q && *q != '"') q += (*q == '\\' && q[1]) ? 2 : 1;
-			char **nn = realloc(names, (size_t)(*count + 1) * sizeof *nn);
-			if (!nn) break;
-			names = nn;
-			names[*count] = strndup(p, (size_t)(q - p));
-			(*count)++;
-			p = *q ? q + 1 : q;
-		}
-	}
+	size_t n;
+	char *js = nn_slurp(path, &n, why); /* no meta.json: no names (the labels stay numbers) */
+	if (!js) return NULL;
+	char **names = nn_json_strings(nn_json_value(js, "names"), count);
 	free(js);
 	(void)errbuf;
 	return names;
@@ -185,15 +91,15 @@ static int load_dir(nn_images *d, const char *dir, const int32_t *map, int n_map
 			break;
 		}
 		fclose(probe);
-		npy_file im, lb;
-		if ((rc = npy_open(ipath, &im, errbuf))) return rc;
+		cf_npy_file im, lb;
+		if ((rc = cf_npy_file_open(ipath, &im, errbuf))) return rc;
 		int no_labels = n_map < 0; /* predict: every image, labels optional */
 		if (no_labels && !fopen_ok(lpath)) {
 			memset(&lb, 0, sizeof lb);
 			lb.ndim = 1;
 			lb.shape[0] = im.shape[0];
 			lb.size = 0;
-		} else if ((rc = npy_open(lpath, &lb, errbuf))) {
+		} else if ((rc = cf_npy_file_open(lpath, &lb, errbuf))) {
 			fclose(im.f);
 			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: no labels (flowpic ... --label, --label-from-dir or --labels "
 			         "writes them)", lpath);
@@ -221,7 +127,7 @@ static int load_dir(nn_images *d, const char *dir, const int32_t *map, int n_map
 				break;
 			}
 			if (max && d->n >= max) break;
-			double lv = lb.f ? npy_value(&lb, lab) : 0;
+			double lv = lb.f ? cf_npy_file_value(&lb, lab) : 0;
 			int32_t y = no_labels ? 0 : lv >= 0 && lv < n_map ? map[(int)lv] : -1;
 			if (y < 0) { d->skipped_unlabelled++; continue; }
 			if (d->n + 1 >= d->n_cap) {
@@ -236,7 +142,7 @@ static int load_dir(nn_images *d, const char *dir, const int32_t *map, int n_map
 			}
 			size_t at = d->nnz;
 			for (size_t k = 0; k < per; k++) {
-				double v = npy_value(&im, row + k * (size_t)im.size);
+				double v = cf_npy_file_value(&im, row + k * (size_t)im.size);
 				if (v == 0) continue;
 				if (grow_pixels(d, at + 1)) { rc = CF_ERR_NOMEM; break; }
 				d->pc[at] = (int32_t)(k / ((size_t)d->size * d->size));

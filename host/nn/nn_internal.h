@@ -49,6 +49,48 @@ typedef struct nested_work {
 
 void nested_work_layout(const cf_nested_config *c, int n, nested_work *w);
 
+/* Where the float32 nested step runs its LSTMs and dense layers: NULL is
+ * the CPU reference inline; an nested_ops table sends them elsewhere (the
+ * cuDNN/cuBLAS twins, nested_gpu.c) while embedding, concatenation, ReLU
+ * and softmax stay in the step. Branches: 0 the packet LSTM, 1 and 2 the
+ * shared IP-id LSTM on the outbound and inbound ids; layers 0..NL-1 the
+ * hidden dense layers, NL the output layer. lstm_backward is the backward
+ * of the same branch's last (training) forward: the weight gradients are
+ * ADDED to, like dense_backward's dw and db (dx overwritten, may be NULL).
+ * Each returns 0, or a cf_status with the message in errbuf. */
+typedef struct nested_ops {
+	void *ctx;
+	char *errbuf;
+	int (*lstm_forward)(void *ctx, int branch, int B, int T, int I, int H, const float *x, const int32_t *len,
+	                    const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh, float *h_last,
+	                    int training);
+	int (*lstm_backward)(void *ctx, int branch, const float *dh_last, float *dw_ih, float *dw_hh, float *db_ih,
+	                     float *db_hh);
+	int (*dense_forward)(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *b,
+	                     float *y);
+	int (*dense_backward)(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *dy,
+	                      float *dx, float *dw, float *db);
+	void (*destroy)(void *ctx);
+	int status; /* the first failure of a step (0 = none) */
+} nested_ops;
+
+/* cf_nested_step_* with its LSTMs and dense layers through ops (NULL:
+ * the reference; float64 takes NULL only). Returns NAN with ops->status
+ * set when an op failed. */
+double nested_step_ops_f64(const cf_nested_config *c, const double *params, const cf_nested_batch *b, int lo, int hi,
+                           double scale, double *probs, double *grad, double *work, nested_ops *ops);
+double nested_step_ops_f32(const cf_nested_config *c, const float *params, const cf_nested_batch *b, int lo, int hi,
+                           double scale, float *probs, float *grad, float *work, nested_ops *ops);
+
+/* The ops table over the CPU reference (the twin the GPU ops are checked
+ * against, and what the tests run the ops plumbing through), for batches
+ * of up to max_batch samples. */
+int nested_ops_cpu_create(const cf_nested_config *c, int max_batch, nested_ops **out);
+/* The ops table on cuDNN and cuBLAS (nested_gpu.c): CF_ERR_UNSUPPORTED or
+ * CF_ERR_DEVICE with the reason in errbuf where no device or library. */
+int nested_ops_gpu_create(const cf_nested_config *c, int max_batch, nested_ops **out, char *errbuf);
+void nested_ops_free(nested_ops *ops);
+
 /* One packet of a record as Joy lists it. */
 typedef struct nn_pkt {
 	uint32_t b, ipt;
@@ -119,6 +161,18 @@ void nn_batch_put_index(const cf_nested_config *c, cf_nested_batch *b, int k, co
 void nn_batch_finish(const cf_nested_config *c, cf_nested_batch *b);
 void nn_record_root(const cf_joy_flow *f, double root[5]);
 
+/* A `cuflow extract` dataset directory (npy layout) read as flow records
+ * (nn_extract.c): 1 when path is a directory whose schema.json has
+ * features and sequences. next() gives CF_OK, CF_EOF, or an error with
+ * the message in nn_extract_error; the record's arrays and label are the
+ * reader's until the next call. */
+typedef struct nn_extract nn_extract;
+int nn_extract_is_dataset(const char *path);
+int nn_extract_open(const char *dir, nn_extract **out, char *errbuf);
+int nn_extract_next(nn_extract *x, cf_joy_flow *f);
+const char *nn_extract_error(const nn_extract *x);
+void nn_extract_close(nn_extract *x);
+
 /* A fixed set of worker threads for the batch (the caller works too).
  * run() calls fn(arg, job, worker) for job = 0 .. jobs-1, each once,
  * worker in [0, nn_pool_workers) naming the caller's scratch slot. */
@@ -149,6 +203,11 @@ struct cf_model {
 	float *chunk_grads;     /* chunks x n_params */
 	int chunk_cap;
 	double *chunk_loss;
+	/* cf_model_set_backend(CUDA): whole batches through the GPU ops */
+	nested_ops *ops;
+	int ops_batch;
+	float *ops_work;        /* the step's workspace for ops_batch samples */
+	char err[CF_ERRBUF_SIZE]; /* why the last nn_model_run_batch failed */
 };
 
 enum { NN_ARCH_NESTED = 0, NN_ARCH_FLOWPIC };
@@ -166,6 +225,9 @@ int nn_model_create_flowpic(const cf_flowpic_cnn_config *c, uint64_t seed, const
  * in order into grad (overwritten). */
 int nn_model_run_batch(cf_model *m, const void *batch, int n, int threads, double scale, int training,
                        float *probs, float *grad, double *loss);
+/* Copies why the model's last run failed into errbuf when errbuf is still
+ * empty ("out of memory" when the model gave no reason). */
+void nn_model_error(const cf_model *m, int rc, char *errbuf);
 
 /* How the training loop reaches a model's samples: puts sample i of
  * `data` into slot k of `batch` (seed: the sample's dropout seed). */
@@ -200,6 +262,17 @@ int nn_fit(cf_model *m, const nn_feed *tf, const nn_feed *vf, const nn_splits *s
  * chunk in order into grad (overwritten). */
 int nn_model_run(cf_model *m, const cf_nested_batch *b, int threads, double scale, float *probs, float *grad,
                  double *loss);
+
+/* A whole file, NUL-terminated (NULL with the reason in errbuf). */
+char *nn_slurp(const char *path, size_t *len, char *errbuf);
+/* The value after the first "key": in js (NULL when absent). */
+const char *nn_json_value(const char *js, const char *key);
+/* The JSON string at p into out (cap bytes, escapes decoded); the position
+ * after its closing quote, or NULL. */
+const char *nn_json_string(const char *p, char *out, size_t cap);
+/* The JSON array of strings at p (at '['): malloc'd strings, *count of
+ * them (NULL, 0 when p is not such an array). */
+char **nn_json_strings(const char *p, int *count);
 
 uint64_t nn_rng_next(uint64_t *s);
 double nn_rng_uniform(uint64_t *s); /* [0, 1) */

@@ -156,7 +156,7 @@ int cf_model_save(const cf_model *m, const char *dir, char *errbuf)
 
 /* ------------------------------------------------------------ reading */
 
-static char *slurp(const char *path, size_t *len, char *errbuf)
+char *nn_slurp(const char *path, size_t *len, char *errbuf)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
@@ -185,7 +185,7 @@ static char *slurp(const char *path, size_t *len, char *errbuf)
 }
 
 /* The value after "key": in a flat JSON object (first match). */
-static const char *json_value(const char *js, const char *key)
+const char *nn_json_value(const char *js, const char *key)
 {
 	char pat[160];
 	snprintf(pat, sizeof pat, "\"%s\"", key);
@@ -201,7 +201,7 @@ static const char *json_value(const char *js, const char *key)
 
 static int json_int(const char *js, const char *key, int *out)
 {
-	const char *v = json_value(js, key);
+	const char *v = nn_json_value(js, key);
 	if (!v) return -1;
 	char *end;
 	long x = strtol(v, &end, 10);
@@ -210,11 +210,9 @@ static int json_int(const char *js, const char *key, int *out)
 	return 0;
 }
 
-/* A JSON string at p (p at the opening quote) into out; returns the
- * position after the closing quote or NULL. */
 static int json_double(const char *js, const char *key, double *out)
 {
-	const char *v = json_value(js, key);
+	const char *v = nn_json_value(js, key);
 	if (!v) return -1;
 	char *end;
 	double x = strtod(v, &end);
@@ -223,7 +221,9 @@ static int json_double(const char *js, const char *key, double *out)
 	return 0;
 }
 
-static const char *json_string(const char *p, char *out, size_t cap)
+/* A JSON string at p (p at the opening quote) into out; returns the
+ * position after the closing quote or NULL. */
+const char *nn_json_string(const char *p, char *out, size_t cap)
 {
 	if (*p != '"') return NULL;
 	p++;
@@ -248,10 +248,31 @@ static const char *json_string(const char *p, char *out, size_t cap)
 	return p + 1;
 }
 
+char **nn_json_strings(const char *p, int *count)
+{
+	*count = 0;
+	if (!p || *p != '[') return NULL;
+	char **names = NULL, buf[1024];
+	for (p++;;) {
+		while (isspace((unsigned char)*p) || *p == ',') p++;
+		if (*p != '"' || !(p = nn_json_string(p, buf, sizeof buf))) break;
+		char **q = realloc(names, (size_t)(*count + 1) * sizeof *q);
+		char *d = strdup(buf);
+		if (!q || !d) {
+			free(d);
+			if (q) names = q;
+			break;
+		}
+		names = q;
+		names[(*count)++] = d;
+	}
+	return names;
+}
+
 static int read_safetensors(cf_model *m, const char *path, char *errbuf)
 {
 	size_t len = 0;
-	char *buf = slurp(path, &len, errbuf);
+	char *buf = nn_slurp(path, &len, errbuf);
 	if (!buf) return CF_ERR_IO;
 	int rc = CF_ERR_CORRUPT;
 	uint64_t hlen = 0;
@@ -267,7 +288,7 @@ static int read_safetensors(cf_model *m, const char *path, char *errbuf)
 	cf_nn_param ps[64];
 	int np = nn_model_params(m, ps, 64);
 	for (int i = 0; i < np; i++) {
-		const char *v = json_value(hdr, ps[i].name);
+		const char *v = nn_json_value(hdr, ps[i].name);
 		char dtype[16] = "";
 		long long shape[5] = {0, 0, 0, 0, 0}, off[2] = {0, 0};
 		int nd = 0;
@@ -282,7 +303,7 @@ static int read_safetensors(cf_model *m, const char *path, char *errbuf)
 		const char *o = strstr(v, "\"data_offsets\"");
 		if (!end || !d || !s || !o || d > end || s > end || o > end) goto badt;
 		d = strchr(d + 7, '"');
-		if (!d || !json_string(d, dtype, sizeof dtype)) goto badt;
+		if (!d || !nn_json_string(d, dtype, sizeof dtype)) goto badt;
 		s = strchr(s, '[');
 		for (s++; nd < 5;) {
 			while (isspace((unsigned char)*s)) s++;
@@ -336,16 +357,16 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 	*out = NULL;
 	snprintf(path, sizeof path, "%s/config.json", dir);
 	size_t len;
-	char *js = slurp(path, &len, errbuf);
+	char *js = nn_slurp(path, &len, errbuf);
 	if (!js) return CF_ERR_IO;
 	cf_nested_config c;
 	cf_nested_config_default(&c);
 	cf_flowpic_cnn_config fc;
 	cf_flowpic_cnn_config_default(&fc, CF_FLOWPIC_CNN_OFFICIAL);
-	const char *model = json_value(js, "model");
+	const char *model = nn_json_value(js, "model");
 	char mname[32] = "";
 	int arch = -1;
-	if (model && json_string(model, mname, sizeof mname)) {
+	if (model && nn_json_string(model, mname, sizeof mname)) {
 		if (!strcmp(mname, "nested")) arch = NN_ARCH_NESTED;
 		else if (!strcmp(mname, "flowpic") || !strcmp(mname, "flowpic-mini")) arch = NN_ARCH_FLOWPIC;
 	}
@@ -383,7 +404,7 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 		return CF_ERR_CORRUPT;
 	}
 	char **names = calloc((size_t)c.classes, sizeof *names);
-	const char *p = json_value(js, "class_names");
+	const char *p = nn_json_value(js, "class_names");
 	int rc = CF_OK;
 	if (!names) rc = CF_ERR_NOMEM;
 	else if (!p || *p != '[') rc = CF_ERR_CORRUPT;
@@ -392,7 +413,7 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 		for (int k = 0; k < c.classes && rc == CF_OK; k++) {
 			char nm[512];
 			while (isspace((unsigned char)*p) || *p == ',') p++;
-			const char *q = json_string(p, nm, sizeof nm);
+			const char *q = nn_json_string(p, nm, sizeof nm);
 			if (!q) rc = CF_ERR_CORRUPT;
 			else if (!(names[k] = strdup(nm))) rc = CF_ERR_NOMEM;
 			p = q;

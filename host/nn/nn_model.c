@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cuflow/backend.h"
 #include "cuflow/model.h"
+#include "cuflow/nn_gpu.h"
 #include "cuflow/status.h"
 #include "nn/nn_internal.h"
 
@@ -223,6 +225,8 @@ void cf_model_free(cf_model *m)
 	free(m->classes);
 	free(m->params);
 	nn_pool_free(m->pool);
+	nested_ops_free(m->ops);
+	free(m->ops_work);
 	free(m->work);
 	free(m->chunk_grads);
 	free(m->chunk_loss);
@@ -310,11 +314,10 @@ int cf_model_forward_flowpic(cf_model *m, const cf_flowpic_batch *b, int threads
 		         cf_model_kind(m));
 		return CF_ERR_ARG;
 	}
-	if (nn_model_run_batch(m, b, b->n, threads, 1.0, 0, probs, NULL, NULL) != CF_OK) {
-		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory running the model");
-		return CF_ERR_NOMEM;
-	}
-	return CF_OK;
+	int rc = nn_model_run_batch(m, b, b->n, threads, 1.0, 0, probs, NULL, NULL);
+	if (rc && errbuf) errbuf[0] = 0;
+	nn_model_error(m, rc, errbuf);
+	return rc;
 }
 
 const char *cf_model_kind(const cf_model *m)
@@ -391,9 +394,80 @@ static int ensure_scratch(cf_model *m, int threads, int samples)
 	return CF_OK;
 }
 
+/* The whole batch in one step through the GPU ops (the gradient is summed
+ * by the device libraries, not chunk by chunk: same values within float
+ * rounding, not the same bits as the CPU). */
+static int run_batch_ops(cf_model *m, const cf_nested_batch *b, int n, double scale, float *probs, float *grad,
+                         double *loss)
+{
+	if (n > m->ops_batch) {
+		snprintf(m->err, sizeof m->err, "a batch of %d flows is above the %d the CUDA backend was set up for", n,
+		         m->ops_batch);
+		return CF_ERR_ARG;
+	}
+	if (grad) memset(grad, 0, m->n_params * sizeof(float));
+	m->ops->status = 0;
+	double l = nested_step_ops_f32(&m->cfg, m->params, b, 0, n, scale, probs, grad, m->ops_work, m->ops);
+	if (m->ops->status) {
+		snprintf(m->err, sizeof m->err, "%s", m->ops->errbuf);
+		return m->ops->status;
+	}
+	if (loss) *loss = l;
+	return CF_OK;
+}
+
+int cf_model_set_backend(cf_model *m, int kind, int max_batch, char *errbuf)
+{
+	if (kind != CF_BACKEND_CUDA) {
+		/* AUTO stays on the CPU for models until the GPU path has run on a
+		 * device (docs/gpu.md) */
+		nested_ops_free(m->ops);
+		m->ops = NULL;
+		free(m->ops_work);
+		m->ops_work = NULL;
+		return CF_OK;
+	}
+	if (m->arch != NN_ARCH_NESTED) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%s models run on the CPU only (--backend cpu)", cf_model_kind(m));
+		return CF_ERR_UNSUPPORTED;
+	}
+	if (max_batch < 1) max_batch = 1;
+	char why[CF_ERRBUF_SIZE] = "";
+	if (!cf_nn_gpu_available(why)) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "the CUDA backend is not available: %s", why);
+		return CF_ERR_DEVICE;
+	}
+	nested_ops *ops = NULL;
+	int rc = nested_ops_gpu_create(&m->cfg, max_batch, &ops, errbuf);
+	if (rc) return rc;
+	float *work = malloc(cf_nested_work_elems(&m->cfg, max_batch) * sizeof(float));
+	if (!work) {
+		nested_ops_free(ops);
+		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory setting up the CUDA backend");
+		return CF_ERR_NOMEM;
+	}
+	nested_ops_free(m->ops);
+	free(m->ops_work);
+	m->ops = ops;
+	m->ops_work = work;
+	m->ops_batch = max_batch;
+	return CF_OK;
+}
+
+const char *cf_model_backend_name(const cf_model *m) { return m->ops ? "cuda" : "cpu"; }
+
+void nn_model_error(const cf_model *m, int rc, char *errbuf)
+{
+	if (!rc || !errbuf || errbuf[0]) return;
+	if (m && m->err[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "%s", m->err);
+	else if (rc == CF_ERR_NOMEM) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+}
+
 int nn_model_run_batch(cf_model *m, const void *batch, int n, int threads, double scale, int training,
                        float *probs, float *grad, double *loss)
 {
+	m->err[0] = 0;
+	if (m->ops) return run_batch_ops(m, batch, n, scale, probs, grad, loss);
 	if (ensure_scratch(m, threads, n) != CF_OK) return CF_ERR_NOMEM;
 	int chunks = (n + NN_CHUNK - 1) / NN_CHUNK;
 	step_job sj = {m, batch, n, scale, probs, grad != NULL, training};
@@ -424,9 +498,8 @@ int cf_model_forward(cf_model *m, const cf_nested_batch *b, int threads, float *
 		         "(cf_model_forward_flowpic)", cf_model_kind(m));
 		return CF_ERR_ARG;
 	}
-	if (nn_model_run(m, b, threads, 1.0, probs, NULL, NULL) != CF_OK) {
-		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory running the model");
-		return CF_ERR_NOMEM;
-	}
-	return CF_OK;
+	int rc = nn_model_run(m, b, threads, 1.0, probs, NULL, NULL);
+	if (rc && errbuf) errbuf[0] = 0;
+	nn_model_error(m, rc, errbuf);
+	return rc;
 }

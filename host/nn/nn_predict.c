@@ -185,7 +185,7 @@ static int predict_images(cf_model *m, const char *const *inputs, int n_inputs, 
 		sink = NULL;
 	}
 out:
-	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+	nn_model_error(m, rc, errbuf);
 	if (sink) cf_sink_abort(sink);
 	if (rows_out) *rows_out = total;
 	cf_table_batch_free(&tb);
@@ -209,6 +209,10 @@ int cf_model_predict(const char *model_dir, const char *const *inputs, int n_inp
 	uint64_t total = 0;
 	int rc = cf_model_load(model_dir, &m, errbuf);
 	if (rc) return rc;
+	if ((rc = cf_model_set_backend(m, o->backend, o->batch > 0 ? o->batch : 256, errbuf))) {
+		cf_model_free(m);
+		return rc;
+	}
 	if (m->arch == NN_ARCH_FLOWPIC) {
 		rc = predict_images(m, inputs, n_inputs, out, o, flows_out, errbuf);
 		cf_model_free(m);
@@ -253,6 +257,12 @@ int cf_model_predict(const char *model_dir, const char *const *inputs, int n_inp
 	for (int fi = 0; fi <= n_inputs && rc == CF_OK; fi++) {
 		cf_joy_reader *rd = NULL;
 		int last = fi == n_inputs;
+		if (!last && nn_extract_is_dataset(inputs[fi])) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: an extract dataset; predict reads captures and Joy files (its "
+			         "rows are for train and evaluate)", inputs[fi]);
+			rc = CF_ERR_ARG;
+			break;
+		}
 		if (!last && (rc = cf_joy_reader_open_auto(inputs[fi], &rd, errbuf))) break;
 		cf_joy_flow f;
 		for (;;) {
@@ -338,7 +348,7 @@ int cf_model_predict(const char *model_dir, const char *const *inputs, int n_inp
 		sink = NULL;
 	}
 out:
-	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+	nn_model_error(m, rc, errbuf);
 	if (sink) cf_sink_abort(sink);
 	if (flows_out) *flows_out = total;
 	cf_table_batch_free(&tb);

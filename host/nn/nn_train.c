@@ -102,7 +102,8 @@ static int score_indices(cf_model *m, const nn_feed *f, const size_t *idx, size_
 	for (size_t at = 0; at < n; at += (size_t)batch) {
 		int k = feed_fill(m, f, idx, n, at, batch, 0);
 		double loss = 0;
-		if (nn_model_run_batch(m, f->batch, k, threads, 1.0, 0, probs, NULL, &loss) != CF_OK) return CF_ERR_NOMEM;
+		int rc = nn_model_run_batch(m, f->batch, k, threads, 1.0, 0, probs, NULL, &loss);
+		if (rc) return rc;
 		s->loss += loss;
 		const int32_t *lab = f->labels(f->batch);
 		for (int j = 0; j < k; j++) {
@@ -337,8 +338,10 @@ static int train_flowpic(const char *const *inputs, int n_inputs, const char *ou
 	c.channels = d.channels;
 	c.size = d.size;
 	c.classes = d.n_classes;
-	if ((rc = nn_model_create_flowpic(&c, o->seed, (const char *const *)d.classes, &m, errbuf))) goto out;
 	int batch = o->batch > 0 ? o->batch : 128;
+	if ((rc = nn_model_create_flowpic(&c, o->seed, (const char *const *)d.classes, &m, errbuf)) ||
+	    (rc = cf_model_set_backend(m, o->backend, batch, errbuf)))
+		goto out;
 	size_t cap = images_nnz_cap(&d, batch), vcap = vd.n ? images_nnz_cap(&vd, batch) : 0;
 	if (cf_flowpic_batch_alloc(&b, &c, batch, cap > vcap ? cap : vcap)) {
 		rc = CF_ERR_NOMEM;
@@ -404,8 +407,10 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 	}
 	cf_nested_config c = o->model;
 	c.classes = d.n_classes;
-	if ((rc = cf_model_create(&c, o->seed, (const char *const *)d.classes, &m, errbuf))) goto out;
 	int batch = o->batch > 0 ? o->batch : 128;
+	if ((rc = cf_model_create(&c, o->seed, (const char *const *)d.classes, &m, errbuf)) ||
+	    (rc = cf_model_set_backend(m, o->backend, batch, errbuf)))
+		goto out;
 	if (cf_nested_batch_alloc(&b, &c, batch)) {
 		rc = CF_ERR_NOMEM;
 		goto out;
@@ -613,7 +618,7 @@ out:
 	if (order_w) cf_npy_writer_close(order_w, NULL);
 	free(order_pos);
 	free(order_row);
-	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+	nn_model_error(m, rc, errbuf);
 	free(probs); free(grad); free(adam_m); free(adam_v); free(best); free(hist);
 	return rc;
 }
@@ -678,6 +683,7 @@ int cf_model_evaluate(const char *model_dir, const char *const *inputs, int n_in
 	int rc = cf_model_load(model_dir, &m, errbuf);
 	if (rc) return rc;
 	int batch = o->batch > 0 ? o->batch : 256;
+	if ((rc = cf_model_set_backend(m, o->backend, batch, errbuf))) goto out;
 	if (m->arch == NN_ARCH_FLOWPIC) {
 		rc = evaluate_flowpic(m, inputs, n_inputs, out_dir, o, batch, errbuf);
 		goto out;
@@ -707,7 +713,7 @@ int cf_model_evaluate(const char *model_dir, const char *const *inputs, int n_in
 		say(o->on_message, o->user, "%llu flows, accuracy %.4f (%llu of unknown classes not scored)",
 		    (unsigned long long)s.n, (double)s.correct / (double)s.n, (unsigned long long)d.skipped_unknown);
 out:
-	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+	nn_model_error(m, rc, errbuf);
 	cf_model_free(m);
 	nn_dataset_free(&d);
 	cf_nested_batch_free(&b);

@@ -57,6 +57,18 @@ const cf_nested_config *cf_model_config(const cf_model *m);
 float *cf_model_params(cf_model *m);
 const char *cf_model_class_name(const cf_model *m, int k);
 
+/* Where the model computes (enum cf_backend_kind, cuflow/backend.h):
+ * CF_BACKEND_CPU, the reference, is the default; CF_BACKEND_CUDA runs a
+ * nested model's LSTMs on cuDNN and its dense layers on cuBLAS, a whole
+ * batch of up to max_batch flows per call (embedding, concatenation, ReLU
+ * and softmax stay on the host). CF_ERR_DEVICE or CF_ERR_UNSUPPORTED with
+ * the reason where there is no device, no cuDNN/cuBLAS, or the model is a
+ * FlowPic CNN. CF_BACKEND_AUTO keeps the CPU: the CUDA path has not yet
+ * run on a device (docs/gpu.md). */
+int cf_model_set_backend(cf_model *m, int kind, int max_batch, char *errbuf);
+/* "cpu" or "cuda". */
+const char *cf_model_backend_name(const cf_model *m);
+
 /* Class probabilities of b's samples (b->n x classes), threads across the
  * batch (0 = every core). Results do not depend on the thread count. */
 int cf_model_forward(cf_model *m, const cf_nested_batch *b, int threads, float *probs, char *errbuf);
@@ -86,6 +98,7 @@ typedef struct cf_train_opts {
 	int epochs;                 /* 10 */
 	int batch;                  /* 128 */
 	int threads;                /* 0 = every core */
+	int backend;                /* enum cf_backend_kind: CPU (default; AUTO = CPU) or CUDA (nested) */
 	double lr;                  /* Adam, 1e-3 (betas 0.9/0.999, eps 1e-8: PyTorch's) */
 	double val_fraction;        /* 0.2: drawn from the data with the seed (ignored with val_inputs) */
 	const char *const *val_inputs; /* a validation set of its own (labelled the same way), or NULL */
@@ -106,6 +119,10 @@ typedef struct cf_train_opts {
 
 void cf_train_opts_default(cf_train_opts *o);
 
+/* 1 when path is a `cuflow extract` dataset directory (npy layout), which
+ * train and evaluate read as one input, row by row (docs/models.md). */
+int cf_model_input_is_dataset(const char *path);
+
 /* Trains on the records of inputs and writes the model directory out_dir
  * (the weights of the epoch with the best validation loss, or the last
  * epoch without validation), metrics.csv, learning_curves.png and, with
@@ -116,6 +133,7 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 typedef struct cf_eval_opts {
 	int label_mode;
 	int batch, threads;
+	int backend;                /* as cf_train_opts.backend */
 	uint64_t max_flows;
 	void (*on_progress)(void *user, uint64_t files_done, uint64_t files_total, uint64_t flows);
 	void (*on_message)(void *user, const char *line);
@@ -132,6 +150,7 @@ int cf_model_evaluate(const char *model_dir, const char *const *inputs, int n_in
 
 typedef struct cf_predict_opts {
 	int batch, threads;
+	int backend;                /* as cf_train_opts.backend */
 	const char *format;         /* sink name: "parquet", "csv", "jsonl", "npy"; NULL = from out's extension */
 	void (*on_progress)(void *user, uint64_t files_done, uint64_t files_total, uint64_t flows);
 	void *user;
