@@ -196,7 +196,7 @@ int nn_dataset_load(nn_dataset *d, const char *const *inputs, int n_inputs, int 
 		int *map = malloc((size_t)(seen.n ? seen.n : 1) * sizeof *map);
 		if (!sorted || !map) rc = CF_ERR_NOMEM;
 		else {
-			memcpy(sorted, seen.names, (size_t)seen.n * sizeof *sorted);
+			if (seen.n) memcpy(sorted, seen.names, (size_t)seen.n * sizeof *sorted);
 			qsort(sorted, (size_t)seen.n, sizeof *sorted, cmp_str);
 			for (int k = 0; k < seen.n; k++)
 				for (int j = 0; j < seen.n; j++)

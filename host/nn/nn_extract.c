@@ -92,6 +92,14 @@ static int open_shard(nn_extract *x)
 	if (!rc && stat(p, &st) == 0) rc = cf_npy_file_open(p, &x->lab, x->err);
 	if (rc) return rc;
 	uint64_t n = x->feat.shape[0];
+	/* extract writes 66 (or so) feature columns and sequences of at most a
+	 * few thousand steps: far larger rows are damage, not data */
+	if (x->feat.shape[1] > 65536 || x->seq.shape[1] > 65536) {
+		snprintf(x->err, sizeof x->err, "%.300s: shard %d: rows of %llu features or %llu sequence steps are not an "
+		         "extract dataset's", x->dir, x->shard, (unsigned long long)x->feat.shape[1],
+		         (unsigned long long)x->seq.shape[1]);
+		return CF_ERR_CORRUPT;
+	}
 	if (x->feat.ndim != 2 || x->feat.kind != 'f' || x->seq.ndim != 3 || x->seq.shape[2] != 3 || x->seq.kind != 'f' ||
 	    x->len.ndim != 1 || x->seq.shape[0] != n || x->len.shape[0] != n || x->len.kind == 'f' ||
 	    (x->lab.f && (x->lab.ndim != 1 || x->lab.shape[0] != n || x->lab.kind == 'f'))) {

@@ -34,7 +34,9 @@ int cf_npy_file_open(const char *path, cf_npy_file *n, char *errbuf)
 	if (!d || (d[1] != '<' && d[1] != '|')) goto bad;
 	n->kind = d[2];
 	n->size = d[3] - '0';
-	if ((n->kind != 'u' && n->kind != 'i' && n->kind != 'f') || n->size < 1 || n->size > 8) goto bad;
+	if ((n->kind != 'u' && n->kind != 'i' && n->kind != 'f') || (n->size != 1 && n->size != 2 && n->size != 4 && n->size != 8) ||
+	    (n->kind == 'f' && n->size < 4))
+		goto bad;
 	sh = strchr(sh, '(');
 	if (!sh) goto bad;
 	for (sh++; n->ndim < 4;) {

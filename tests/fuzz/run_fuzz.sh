@@ -20,7 +20,7 @@
 #
 # Environment (all optional):
 #   FUZZ_SECONDS      seconds per target (default 60; the argument wins)
-#   FUZZ_TARGETS      default "fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader fuzz_model_load"
+#   FUZZ_TARGETS      default "fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader fuzz_model_load fuzz_dataset"
 #   FUZZ_BUILD_DIR    clang build directory (default <repo>/build-fuzz)
 #   FUZZ_BIN_DIR      use the fuzz binaries in this directory, build nothing
 #   FUZZ_WORK_DIR     seeds, corpus, artifacts, logs (default <build dir>/work)
@@ -35,7 +35,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-${FUZZ_SECONDS:-60}}
-targets=${FUZZ_TARGETS:-fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader fuzz_model_load}
+targets=${FUZZ_TARGETS:-fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader fuzz_model_load fuzz_dataset}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 bin=${FUZZ_BIN_DIR:-$build/tests/fuzz}
 work=${FUZZ_WORK_DIR:-$build/work}
@@ -157,6 +157,24 @@ open(d + "/config-flowpic", "wb").write(b"\0" + json.dumps(fp).encode())
 hdr = json.dumps({"pkt_lstm.weight_ih_l0": {"dtype": "F32", "shape": [16, 3], "data_offsets": [0, 192]}}).encode()
 hdr += b" " * (-len(hdr) % 8)
 open(d + "/weights", "wb").write(b"\1" + struct.pack("<Q", len(hdr)) + hdr + bytes(192))
+PY
+# fuzz_dataset: each file of a two-row extract dataset behind its selector byte
+mkdir -p "$seeds/fuzz_dataset"
+python3 - "$seeds/fuzz_dataset" <<'PY' || true
+import struct, sys
+d = sys.argv[1]
+def npy(descr, shape, fmt, vals):
+    h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + struct.pack("<" + fmt * len(vals), *vals)
+schema = ('{"rows": 2, "features": {"columns": [{"name": "bidirectional_duration_ns"}, {"name": "src2dst_packets"}, '
+          '{"name": "src2dst_bytes"}, {"name": "dst2src_packets"}, {"name": "dst2src_bytes"}]}, '
+          '"sequences": {"length": 4}, "labels": {"names": ["a", "b"]}}').encode()
+files = [schema, npy("<f4", "(2, 5)", "f", [1e9, 3, 300, 1, 60, 5e6, 1, 1500, 0, 0]),
+         npy("<f8", "(2, 4, 3)", "d", [100, 0, 1, 60, 2e6, -1, 100, 3e6, 1] + [0] * 15),
+         npy("<i4", "(2,)", "i", [3, 1]), npy("<i8", "(2,)", "q", [1, 0])]
+for k, b in enumerate(files):
+    open("%s/file%d" % (d, k), "wb").write(bytes([k]) + b)
 PY
 log "seeds: $((t2 - t1)) s"
 
