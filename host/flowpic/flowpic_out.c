@@ -36,6 +36,24 @@ static const char *const axis_names[] = {"stretch", "edges", "scale"};
 static const char *const value_names[] = {"count", "capped", "norm"};
 static const char *const dir_names[] = {"up", "down", "both", "2ch"};
 
+size_t cf_flowpic_opts_json(const cf_flowpic_opts *o, char *out, size_t cap)
+{
+	int n = snprintf(out, cap,
+	        "{\"resolution\": %u, \"window_s\": %.17g, \"step_s\": %.17g, \"right_closed\": %s, "
+	        "\"time_axis\": \"%s\", \"anchor\": \"%s\", \"oversize\": \"%s\", \"size_bins\": \"%s\", \"value\": \"%s\", "
+	        "\"direction\": \"%s\", \"min_packets\": %u, \"min_span_s\": %.17g, \"size\": \"%s\", \"sessions\": \"%s\", "
+	        "\"idle_timeout_s\": %.17g, \"ipv4_only\": %s, \"time\": \"%s\", \"max_windows\": %u}",
+	        o->res, o->window_s, o->step_s, o->right_closed ? "true" : "false",
+	        o->time_axis >= 0 && o->time_axis <= CF_FLOWPIC_FIXED_SCALE ? axis_names[o->time_axis] : "?",
+	        o->anchor_first ? "first" : "window", o->size_clip ? "clip" : "drop",
+	        o->size_edges == CF_FLOWPIC_SIZE_EDGES ? "edges" : o->size_edges ? "tcbench" : "scale",
+	        o->value >= 0 && o->value <= CF_FLOWPIC_NORM ? value_names[o->value] : "?",
+	        o->direction >= 0 && o->direction <= CF_FLOWPIC_CHANNELS ? dir_names[o->direction] : "?", o->min_packets,
+	        o->min_span_s, o->size_frame ? "frame" : "ip", o->sessions ? "bidir" : "uni", o->idle_timeout_s,
+	        o->ipv4_only ? "true" : "false", o->time_model ? "exact" : "dpkt", o->max_windows);
+	return n < 0 ? 0 : (size_t)n;
+}
+
 static int fail(cf_flowpic_writer *w, int st, const char *msg)
 {
 	if (!w->failed) {
@@ -238,17 +256,9 @@ static void write_meta(cf_flowpic_writer *w, const cf_flowpic_counters *k, const
 	fprintf(f, "  \"shape\": [%" PRIu64 ", %u, %u, %u],\n  \"dtype\": \"%s\",\n  \"layout\": \"H[size row][time column], "
 	        "row 0 = smallest size, column 0 = earliest time\",\n",
 	        w->rows, cf_flowpic_channels(o), o->res, o->res, dtype[o->value]);
-	fprintf(f,
-	        "  \"options\": {\"resolution\": %u, \"window_s\": %.17g, \"step_s\": %.17g, \"right_closed\": %s, "
-	        "\"time_axis\": \"%s\", \"anchor\": \"%s\", \"oversize\": \"%s\", \"size_bins\": \"%s\", \"value\": \"%s\", "
-	        "\"direction\": \"%s\", \"min_packets\": %u, \"min_span_s\": %.17g, \"size\": \"%s\", \"sessions\": \"%s\", "
-	        "\"idle_timeout_s\": %.17g, \"ipv4_only\": %s, \"time\": \"%s\", \"max_windows\": %u},\n",
-	        o->res, o->window_s, o->step_s, o->right_closed ? "true" : "false", axis_names[o->time_axis],
-	        o->anchor_first ? "first" : "window", o->size_clip ? "clip" : "drop",
-	        o->size_edges == CF_FLOWPIC_SIZE_EDGES ? "edges" : o->size_edges ? "tcbench" : "scale",
-	        value_names[o->value], dir_names[o->direction], o->min_packets, o->min_span_s,
-	        o->size_frame ? "frame" : "ip", o->sessions ? "bidir" : "uni", o->idle_timeout_s,
-	        o->ipv4_only ? "true" : "false", o->time_model ? "exact" : "dpkt", o->max_windows);
+	char opts[1024];
+	cf_flowpic_opts_json(o, opts, sizeof opts);
+	fprintf(f, "  \"options\": %s,\n", opts);
 	fprintf(f,
 	        "  \"counters\": {\"packets\": %" PRIu64 ", \"no_ip_5tuple\": %" PRIu64 ", \"not_used\": %" PRIu64
 	        ", \"after_single_window\": %" PRIu64 ", \"sessions\": %" PRIu64 ", \"windows\": %" PRIu64

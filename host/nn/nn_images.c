@@ -17,6 +17,8 @@ void nn_images_free(nn_images *d)
 	free(d->off); free(d->pc); free(d->py); free(d->px); free(d->pv); free(d->label);
 	for (int k = 0; k < d->n_classes; k++) free(d->classes[k]);
 	free(d->classes);
+	free(d->preset);
+	free(d->options);
 	memset(d, 0, sizeof *d);
 }
 
@@ -34,6 +36,24 @@ static char **meta_names(const char *dir, int *count, char *errbuf)
 	free(js);
 	(void)errbuf;
 	return names;
+}
+
+/* meta.json's "preset" and "options" (the object's text: it has no nested
+ * object), or NULL. */
+static void meta_opts(const char *dir, char **preset, char **options)
+{
+	*preset = *options = NULL;
+	char path[4200], why[CF_ERRBUF_SIZE], buf[64];
+	snprintf(path, sizeof path, "%s/meta.json", dir);
+	size_t n;
+	char *js = nn_slurp(path, &n, why);
+	if (!js) return;
+	const char *p = nn_json_value(js, "preset");
+	if (p && nn_json_string(p, buf, sizeof buf)) *preset = strdup(buf);
+	const char *o = nn_json_value(js, "options");
+	const char *e = o && *o == '{' ? strchr(o, '}') : NULL;
+	if (e) *options = strndup(o, (size_t)(e - o + 1));
+	free(js);
 }
 
 /* ------------------------------------------------------------ loading */
@@ -255,6 +275,25 @@ int nn_images_load(nn_images *d, const char *const *inputs, int n_inputs, char *
 	}
 	d->classes = all;
 	d->n_classes = n_all;
+	/* how the images were made, when every directory agrees */
+	for (int i = 0; i < n_dirs && rc == CF_OK; i++) {
+		char *pr, *op;
+		meta_opts(dirs[i], &pr, &op);
+		int same = i == 0 || (d->preset && d->options && pr && op && !strcmp(pr, d->preset) && !strcmp(op, d->options));
+		if (i == 0) {
+			d->preset = pr;
+			d->options = op;
+			continue;
+		}
+		free(pr);
+		free(op);
+		if (!same) {
+			free(d->preset);
+			free(d->options);
+			d->preset = d->options = NULL;
+			break;
+		}
+	}
 	for (int i = 0; i < n_dirs; i++) free(dirlist[i]);
 	free(dirlist);
 	return rc;

@@ -137,6 +137,8 @@ typedef struct nn_images {
 	char **classes;                /* sorted names, or the fixed ones */
 	int n_classes;
 	uint64_t skipped_unlabelled;   /* no label, or one outside the classes */
+	char *preset, *options;        /* meta.json's preset and options (text) when every
+	                                  directory has the same; else NULL */
 } nn_images;
 
 void nn_images_free(nn_images *d);
@@ -173,6 +175,12 @@ int nn_extract_next(nn_extract *x, cf_joy_flow *f);
 const char *nn_extract_error(const nn_extract *x);
 void nn_extract_close(nn_extract *x);
 
+/* predict for a FlowPic CNN on captures (nn_predict_captures.c): the
+ * images made with the model's recorded preset, one row per image (the
+ * FlowPic index row, the file, the prediction), through the sink `format`. */
+int nn_predict_captures(cf_model *m, const char *const *inputs, int n_inputs, const char *out, const char *format,
+                        const cf_predict_opts *o, uint64_t *rows_out, char *errbuf);
+
 /* A fixed set of worker threads for the batch (the caller works too).
  * run() calls fn(arg, job, worker) for job = 0 .. jobs-1, each once,
  * worker in [0, nn_pool_workers) naming the caller's scratch slot. */
@@ -208,6 +216,10 @@ struct cf_model {
 	int ops_batch;
 	float *ops_work;        /* the step's workspace for ops_batch samples */
 	char err[CF_ERRBUF_SIZE]; /* why the last nn_model_run_batch failed */
+	/* FlowPic CNNs: how the training images were made (meta.json's preset
+	 * and options object), so predict can make them from captures; NULL
+	 * when unknown or mixed */
+	char *fp_preset, *fp_options;
 };
 
 enum { NN_ARCH_NESTED = 0, NN_ARCH_FLOWPIC };

@@ -102,6 +102,12 @@ static int fill_config(FILE *f, const void *arg)
 		        c->drop_conv, c->drop_fc, c->same_padding, c->pad_sym);
 		fprintf(f, "  \"inputs\": \"FlowPic images as cuflow flowpic writes them (N x channels x size x size), "
 		           "values as stored\",\n");
+		/* how the training images were made: predict makes them so from captures */
+		if (m->fp_preset && m->fp_options) {
+			fprintf(f, "  \"flowpic_preset\": ");
+			json_escape(f, m->fp_preset);
+			fprintf(f, ",\n  \"flowpic_options\": %s,\n", m->fp_options);
+		}
 		fill_class_names(f, m);
 		return 0;
 	}
@@ -419,6 +425,16 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 			p = q;
 		}
 	}
+	char *fp_preset = NULL, *fp_options = NULL;
+	if (arch == NN_ARCH_FLOWPIC) {
+		char pr[64];
+		const char *v = nn_json_value(js, "flowpic_preset"), *o = nn_json_value(js, "flowpic_options");
+		const char *e = o && *o == '{' ? strchr(o, '}') : NULL;
+		if (v && nn_json_string(v, pr, sizeof pr) && e) {
+			fp_preset = strdup(pr);
+			fp_options = strndup(o, (size_t)(e - o + 1));
+		}
+	}
 	free(js);
 	if (rc == CF_ERR_CORRUPT) snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: class_names missing or shorter than classes", path);
 	cf_model *m = NULL;
@@ -444,7 +460,13 @@ int cf_model_load(const char *dir, cf_model **out, char *errbuf)
 	}
 	for (int k = 0; names && k < c.classes; k++) free(names[k]);
 	free(names);
-	if (rc) return rc;
+	if (rc) {
+		free(fp_preset);
+		free(fp_options);
+		return rc;
+	}
+	m->fp_preset = fp_preset;
+	m->fp_options = fp_options;
 	snprintf(path, sizeof path, "%s/model.safetensors", dir);
 	if ((rc = read_safetensors(m, path, errbuf))) {
 		cf_model_free(m);

@@ -227,6 +227,8 @@ void cf_model_free(cf_model *m)
 	nn_pool_free(m->pool);
 	nested_ops_free(m->ops);
 	free(m->ops_work);
+	free(m->fp_preset);
+	free(m->fp_options);
 	free(m->work);
 	free(m->chunk_grads);
 	free(m->chunk_loss);

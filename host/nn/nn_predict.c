@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cuflow/model.h"
 #include "cuflow/sink.h"
@@ -67,9 +68,34 @@ static const char *ext_format(const char *out)
 /* A FlowPic CNN over `cuflow flowpic` directories: one row per image, in
  * the directory's order (row k is index.csv's row k). A directory's images
  * are read at once (sparse: a few kB each), then run a batch at a time. */
+/* 1 when path is a `cuflow flowpic` directory or one of its files. */
+static int is_flowpic_input(const char *path)
+{
+	char p[4200];
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(p, sizeof p, "%s/meta.json", path);
+		return stat(p, &st) == 0;
+	}
+	const char *slash = strrchr(path, '/');
+	int dl = slash ? (int)(slash - path) : 1;
+	snprintf(p, sizeof p, "%.*s/meta.json", dl, slash ? path : ".");
+	return stat(p, &st) == 0;
+}
+
 static int predict_images(cf_model *m, const char *const *inputs, int n_inputs, const char *out,
                           const cf_predict_opts *o, uint64_t *rows_out, char *errbuf)
 {
+	int n_dirs_in = 0;
+	for (int i = 0; i < n_inputs; i++) n_dirs_in += is_flowpic_input(inputs[i]);
+	if (n_dirs_in == 0)
+		return nn_predict_captures(m, inputs, n_inputs, out, o->format ? o->format : ext_format(out), o, rows_out,
+		                           errbuf);
+	if (n_dirs_in < n_inputs) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "give predict either `cuflow flowpic` directories or captures, not both "
+		         "(their rows have different columns)");
+		return CF_ERR_ARG;
+	}
 	const int C = m->n_classes, batch = o->batch > 0 ? o->batch : 256;
 	cf_table_schema *sch = NULL;
 	cf_sink *sink = NULL;

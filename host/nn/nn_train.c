@@ -342,6 +342,10 @@ static int train_flowpic(const char *const *inputs, int n_inputs, const char *ou
 	if ((rc = nn_model_create_flowpic(&c, o->seed, (const char *const *)d.classes, &m, errbuf)) ||
 	    (rc = cf_model_set_backend(m, o->backend, batch, errbuf)))
 		goto out;
+	if (d.preset && d.options && (!(m->fp_preset = strdup(d.preset)) || !(m->fp_options = strdup(d.options)))) {
+		rc = CF_ERR_NOMEM;
+		goto out;
+	}
 	size_t cap = images_nnz_cap(&d, batch), vcap = vd.n ? images_nnz_cap(&vd, batch) : 0;
 	if (cf_flowpic_batch_alloc(&b, &c, batch, cap > vcap ? cap : vcap)) {
 		rc = CF_ERR_NOMEM;

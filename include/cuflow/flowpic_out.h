@@ -67,6 +67,11 @@ typedef struct cf_flowpic_writer_meta {
 
 typedef struct cf_flowpic_writer cf_flowpic_writer;
 
+/* The options as meta.json's "options" object (one line, fixed key order:
+ * equal options give equal text), into out (cap bytes, NUL-terminated;
+ * 1024 is enough). Returns the length it needed. */
+size_t cf_flowpic_opts_json(const cf_flowpic_opts *o, char *out, size_t cap);
+
 /* Creates dir (and dir/png with png > 0) when missing and opens its
  * files; o is copied (meta.json's options, the images' shape and type),
  * wo may be NULL (defaults: CSV index, one file, no PNG, no labels).
