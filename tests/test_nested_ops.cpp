@@ -29,30 +29,8 @@
 
 namespace {
 
-cf_nested_config small_config(int compat)
-{
-	cf_nested_config c;
-	cf_nested_config_default(&c);
-	c.pkt_hidden = 6;
-	c.id_hidden = 3;
-	c.ttl_vocab = 9;
-	c.ttl_dim = 2;
-	c.dense_units = 5;
-	c.dense_layers = 2;
-	c.classes = 4;
-	c.max_packets = 11;
-	c.max_ids = 7;
-	c.reference_compat = compat;
-	return c;
-}
-
-cf_nested_config default_config()
-{
-	cf_nested_config c;
-	cf_nested_config_default(&c);
-	c.classes = 5;
-	return c;
-}
+cf_nested_config small_config(int compat) { return cft::nested_test_config(true, compat != 0); }
+cf_nested_config default_config() { return cft::nested_test_config(false, false); }
 
 struct StepOut {
 	double loss;

@@ -286,13 +286,8 @@ int nested_ops_cpu_create(const cf_nested_config *c, int max_batch, nested_ops *
 		cpu_ops_destroy(o);
 		return CF_ERR_NOMEM;
 	}
-	o->ops.ctx = o;
-	o->ops.errbuf = o->err;
-	o->ops.lstm_forward = cpu_lstm_forward;
-	o->ops.lstm_backward = cpu_lstm_backward;
-	o->ops.dense_forward = cpu_dense_forward;
-	o->ops.dense_backward = cpu_dense_backward;
-	o->ops.destroy = cpu_ops_destroy;
+	o->ops = (nested_ops){o, o->err, cpu_lstm_forward, cpu_lstm_backward, cpu_dense_forward, cpu_dense_backward,
+	                      cpu_ops_destroy, 0};
 	*out = &o->ops;
 	return CF_OK;
 }

@@ -149,13 +149,8 @@ int nested_ops_gpu_create(const cf_nested_config *c, int max_batch, nested_ops *
 		gpu_ops_destroy(g);
 		return rc;
 	}
-	g->ops.ctx = g;
-	g->ops.errbuf = g->err;
-	g->ops.lstm_forward = gpu_lstm_forward;
-	g->ops.lstm_backward = gpu_lstm_backward;
-	g->ops.dense_forward = gpu_dense_forward;
-	g->ops.dense_backward = gpu_dense_backward;
-	g->ops.destroy = gpu_ops_destroy;
+	g->ops = (nested_ops){g, g->err, gpu_lstm_forward, gpu_lstm_backward, gpu_dense_forward, gpu_dense_backward,
+	                      gpu_ops_destroy, 0};
 	*out = &g->ops;
 	return CF_OK;
 }

@@ -36,24 +36,7 @@ const double kTol = 1e-5;
 		if (!cf_nn_gpu_available(why_)) GTEST_SKIP() << "no GPU layers: " << why_;                            \
 	} while (0)
 
-cf_nested_config config(int small, int compat)
-{
-	cf_nested_config c;
-	cf_nested_config_default(&c);
-	c.classes = 5;
-	if (small) {
-		c.pkt_hidden = 6;
-		c.id_hidden = 3;
-		c.ttl_vocab = 9;
-		c.ttl_dim = 2;
-		c.dense_units = 5;
-		c.dense_layers = 2;
-		c.max_packets = 11;
-		c.max_ids = 7;
-	}
-	c.reference_compat = compat;
-	return c;
-}
+cf_nested_config config(int small, int compat) { return cft::nested_test_config(small != 0, compat != 0); }
 
 void compare_step(const cf_nested_config &c, int n, uint64_t seed, const char *tag)
 {

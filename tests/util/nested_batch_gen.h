@@ -14,6 +14,28 @@
 
 namespace cft {
 
+// Small sizes (every shape differs, so a transposed index shows) and the
+// default ones, 5 classes; compat: the reference-compat input mode.
+inline cf_nested_config nested_test_config(bool small, bool compat)
+{
+	cf_nested_config c;
+	cf_nested_config_default(&c);
+	c.classes = 5;
+	if (small) {
+		c.pkt_hidden = 6;
+		c.id_hidden = 3;
+		c.ttl_vocab = 9;
+		c.ttl_dim = 2;
+		c.dense_units = 5;
+		c.dense_layers = 2;
+		c.classes = 4;
+		c.max_packets = 11;
+		c.max_ids = 7;
+	}
+	c.reference_compat = compat;
+	return c;
+}
+
 struct nested_batch_data {
 	cf_nested_batch b{};
 	nested_batch_data(const cf_nested_config &c, int n, uint64_t seed)
