@@ -18,7 +18,7 @@
 
 enum { O_PRESET = 2000, O_RES, O_WINDOW, O_STEP, O_RIGHT_OPEN, O_TIME_AXIS, O_ANCHOR, O_OVERSIZE, O_SIZE_BINS,
        O_VALUE, O_DIR, O_MIN_PK, O_MIN_SPAN, O_SIZE, O_SESSIONS, O_IDLE, O_IPV6, O_TIME, O_MAX_WIN, O_PNG,
-       O_SHARD, O_THREADS, O_FORMAT };
+       O_SHARD, O_THREADS, O_FORMAT, O_AUGMENT, O_AUG_COPIES, O_AUG_SEED };
 
 static void usage(FILE *o)
 {
@@ -60,6 +60,11 @@ static void usage(FILE *o)
 	        "  --time dpkt|exact       relative time as the official parser (dpkt float,\n"
 	        "                          rounded to 1 us) or exact ns\n"
 	        "  --max-windows N         at most N windows per session\n"
+	        "  --augment rtt|shift|loss  tcbench's augmentations (mini-FlowPic): after each session's\n"
+	        "                          images, --augment-copies N (1) more from its packet times\n"
+	        "                          changed: x U(0.5, 1.5), + U(-1, 1) s, or the packets within\n"
+	        "                          0.1 s of a U(0, last) moment dropped; --augment-seed S (1);\n"
+	        "                          the index gets augment (copy) and augment_param columns\n"
 	        "  --png K                 PNG previews of the first K images in DIR/png\n"
 	        "  --shard-rows R          split flowpic.npy into files of R images\n"
 	        "  --format npy|parquet    parquet: the index as index.parquet (typed columns,\n"
@@ -122,6 +127,8 @@ int cmd_flowpic(int argc, char **argv)
 		{"size", required_argument, 0, O_SIZE}, {"sessions", required_argument, 0, O_SESSIONS},
 		{"idle-timeout", required_argument, 0, O_IDLE}, {"ipv6", no_argument, 0, O_IPV6},
 		{"time", required_argument, 0, O_TIME}, {"max-windows", required_argument, 0, O_MAX_WIN},
+		{"augment", required_argument, 0, O_AUGMENT}, {"augment-copies", required_argument, 0, O_AUG_COPIES},
+		{"augment-seed", required_argument, 0, O_AUG_SEED},
 		{"png", required_argument, 0, O_PNG}, {"shard-rows", required_argument, 0, O_SHARD},
 		{"threads", required_argument, 0, O_THREADS}, {"format", required_argument, 0, O_FORMAT},
 		CLI_TABLES_LONGOPTS,
@@ -142,6 +149,7 @@ int cmd_flowpic(int argc, char **argv)
 		fprintf(stderr, "cuflow flowpic: --preset takes official or mini, not '%s'\n", preset);
 		return CLI_EXIT_USAGE;
 	}
+	o.augment_seed = 1;
 	cli_scan cs;
 	cli_scan_init(&cs);
 	cli_label lab;
@@ -182,6 +190,13 @@ int cmd_flowpic(int argc, char **argv)
 		case O_IDLE: bad = num("--idle-timeout", optarg, 1e-9, HUGE_VAL, &o.idle_timeout_s); break;
 		case O_IPV6: o.ipv4_only = 0; break;
 		case O_MAX_WIN: bad = num("--max-windows", optarg, 0, 4e9, &v), o.max_windows = (uint32_t)v; break;
+		case O_AUGMENT:
+			if ((bad = cf_flowpic_augment_parse(optarg, &o.augment) != CF_OK))
+				fprintf(stderr, "cuflow flowpic: --augment takes rtt, shift, loss or none, not '%s'\n", optarg);
+			else if (!o.augment_copies) o.augment_copies = 1;
+			break;
+		case O_AUG_COPIES: bad = num("--augment-copies", optarg, 0, 1000, &v), o.augment_copies = (uint32_t)v; break;
+		case O_AUG_SEED: bad = num("--augment-seed", optarg, 0, 9e15, &v), o.augment_seed = (uint64_t)v; break;
 		case O_PNG: bad = num("--png", optarg, 0, HUGE_VAL, &v), png = (uint64_t)v; break;
 		case O_SHARD: bad = num("--shard-rows", optarg, 1, HUGE_VAL, &v), shard = (uint64_t)v; break;
 		case O_THREADS:

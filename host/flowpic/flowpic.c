@@ -72,7 +72,26 @@ struct cf_flowpic {
 	int ts_ns_exact;      /* a classic nanosecond pcap (DPKT time model) */
 	fbatch fb;
 	cf_flowpic_counters c;
+	/* the images session_windows makes now: which copy, its parameter,
+	 * and the session's own first and last packet */
+	uint32_t aug_copy;
+	double aug_param;
+	int64_t sess_first_ns, sess_last_ns;
 };
+
+static const char *const augment_names[] = {"none", "rtt", "shift", "loss"};
+
+int cf_flowpic_augment_parse(const char *name, int *kind)
+{
+	for (int k = 0; k < 4; k++)
+		if (name && !strcmp(name, augment_names[k])) {
+			*kind = k;
+			return CF_OK;
+		}
+	return CF_ERR_ARG;
+}
+
+const char *cf_flowpic_augment_name(int kind) { return kind >= 0 && kind < 4 ? augment_names[kind] : "?"; }
 
 static int fail(cf_flowpic *h, int st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(cf_flowpic *h, int st, const char *fmt, ...)
@@ -494,8 +513,13 @@ static int add_packet(cf_flowpic *h, const cf_pkt *p)
 		return -1;
 	/* one window from the first packet (mini): later packets can never be
 	 * in an image, so they are not kept (1 ms of margin for the time
-	 * model's rounding; the window rule itself is applied later) */
-	if (h->o.step_s == 0.0 && (double)(p->ts_ns - h->sinfo[s].first_ns) > h->o.window_s * 1e9 + 1e6) {
+	 * model's rounding; the window rule itself is applied later). An
+	 * augmented copy can bring later ones in: up to 2 D for RTT (x 0.5),
+	 * D + 1 s for SHIFT. */
+	double keep_s = h->o.window_s;
+	if (h->o.augment_copies && h->o.augment == CF_FLOWPIC_AUGMENT_RTT) keep_s /= 0.5;
+	else if (h->o.augment_copies && h->o.augment == CF_FLOWPIC_AUGMENT_SHIFT) keep_s += 1.0;
+	if (h->o.step_s == 0.0 && (double)(p->ts_ns - h->sinfo[s].first_ns) > keep_s * 1e9 + 1e6) {
 		h->c.after_window++;
 		return 0;
 	}
@@ -683,13 +707,73 @@ static int session_windows(cf_flowpic *h, uint32_t s, const uint32_t *ix, const 
 		memcpy(im->dst_ip, flip0 ? k->src : k->dst, 16);
 		im->session = s;
 		im->window = (uint32_t)w;
-		int64_t first = h->p_ns[ix[0]];
+		int64_t first = h->sess_first_ns;
 		im->first_ns = first;
-		im->last_ns = h->p_ns[ix[n - 1]];
+		im->last_ns = h->sess_last_ns;
 		im->window_start_ns = first + (int64_t)w * llround(S * 1e9);
+		im->augment = h->aug_copy;
+		im->augment_param = h->aug_param;
 		im->channels = h->channels;
 		im->res = o->res;
 	}
+	return CF_OK;
+}
+
+/* splitmix64 */
+static uint64_t mix64(uint64_t z)
+{
+	z += 0x9E3779B97F4A7C15ull;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+/* Copy c of session s: its parameter, uniform in [lo, hi), from the seed,
+ * the session's key and first packet's time, and the copy alone (not from
+ * the order of files or sessions: --jobs gives the same images). */
+static double augment_draw(const cf_flowpic *h, uint32_t s, uint32_t c, double lo, double hi)
+{
+	const skey *k = &h->keys.keys[h->sinfo[s].key];
+	uint64_t z = mix64(h->o.augment_seed);
+	const uint8_t *b = (const uint8_t *)k; /* cf_key5 has no padding */
+	for (size_t i = 0; i < sizeof *k; i++) z = mix64(z ^ b[i]);
+	z = mix64(z ^ (uint64_t)h->sess_first_ns);
+	z = mix64(z ^ c);
+	return lo + (hi - lo) * ((double)(z >> 11) * (1.0 / 9007199254740992.0));
+}
+
+/* The augmented copies of one session (times t of its packets ix, n of
+ * them): new times (and, for LOSS, fewer packets) into t2/ix2, then the
+ * windows as for the session itself. */
+static int session_copies(cf_flowpic *h, uint32_t s, const uint32_t *ix, const double *t, uint64_t n, uint32_t *ix2,
+                          double *t2)
+{
+	const cf_flowpic_opts *o = &h->o;
+	for (uint32_t c = 1; c <= o->augment_copies; c++) {
+		uint64_t m = 0;
+		double p;
+		switch (o->augment) {
+		case CF_FLOWPIC_AUGMENT_RTT:
+			p = augment_draw(h, s, c, 0.5, 1.5);
+			for (uint64_t j = 0; j < n; j++) t2[m] = t[j] * p, ix2[m++] = ix[j];
+			break;
+		case CF_FLOWPIC_AUGMENT_SHIFT:
+			p = augment_draw(h, s, c, -1.0, 1.0);
+			for (uint64_t j = 0; j < n; j++) t2[m] = t[j] + p, ix2[m++] = ix[j];
+			break;
+		default: /* LOSS */
+			p = augment_draw(h, s, c, 0.0, t[n - 1] > 0 ? t[n - 1] : 0.0);
+			for (uint64_t j = 0; j < n; j++)
+				if (!(fabs(t[j] - p) <= 0.1)) t2[m] = t[j], ix2[m++] = ix[j];
+			break;
+		}
+		h->aug_copy = c;
+		h->aug_param = p;
+		int st = m > o->min_packets ? session_windows(h, s, ix2, t2, m) : CF_OK;
+		if (st < 0) return st;
+	}
+	h->aug_copy = 0;
+	h->aug_param = 0;
 	return CF_OK;
 }
 
@@ -699,22 +783,29 @@ static int file_images(cf_flowpic *h)
 	uint32_t ns = h->nsess;
 	h->c.sessions += ns;
 	uint64_t *start = calloc((size_t)ns + 1, sizeof *start);
-	uint32_t *ix = malloc((np ? np : 1) * sizeof *ix);
-	double *t = NULL;
+	uint32_t *ix = malloc((np ? np : 1) * sizeof *ix), *ix2 = NULL;
+	double *t = NULL, *t2 = NULL;
 	int st = CF_ERR_NOMEM;
 	if (!start || !ix)
 		goto out;
 	int64_t maxlen = cf_group_by(h->p_sess, np, ns, start, ix);
-	if (maxlen < 0 || !(t = malloc((maxlen ? (size_t)maxlen : 1) * sizeof *t)))
+	size_t ml = maxlen > 0 ? (size_t)maxlen : 1;
+	int aug = h->o.augment != CF_FLOWPIC_AUGMENT_NONE && h->o.augment_copies > 0;
+	if (maxlen < 0 || !(t = malloc(ml * sizeof *t)) ||
+	    (aug && (!(t2 = malloc(ml * sizeof *t2)) || !(ix2 = malloc(ml * sizeof *ix2)))))
 		goto out;
 	for (uint32_t s = 0; s < ns; s++) {
 		uint64_t a = start[s], n = start[s + 1] - a;
 		if (n <= h->o.min_packets)
 			continue; /* no window can hold more than min_packets */
 		int64_t first = h->p_ns[ix[a]];
+		h->sess_first_ns = first;
+		h->sess_last_ns = h->p_ns[ix[a + n - 1]];
 		for (uint64_t j = 0; j < n; j++)
 			t[j] = rel_time(h, h->p_ns[ix[a + j]], first);
 		if ((st = session_windows(h, s, ix + a, t, n)) < 0)
+			goto out;
+		if (aug && (st = session_copies(h, s, ix + a, t, n, ix2, t2)) < 0)
 			goto out;
 	}
 	st = batch_flush(h);
@@ -724,6 +815,8 @@ out:
 	free(start);
 	free(ix);
 	free(t);
+	free(t2);
+	free(ix2);
 	return st;
 }
 

@@ -12,7 +12,7 @@
 
 #define IP_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
 
-enum { SRC_IP, SPORT, DST_IP, DPORT, PROTO, WINDOW, START, PACKETS, LABEL_ID, LABEL, N_COLS };
+enum { SRC_IP, SPORT, DST_IP, DPORT, PROTO, WINDOW, START, PACKETS, LABEL_ID, LABEL, N_COLS_MAX = LABEL + 3 };
 enum { S_SRC, S_DST, S_LABEL, N_STR };
 static const uint32_t str_col[N_STR] = {SRC_IP, DST_IP, LABEL};
 
@@ -20,8 +20,9 @@ struct cf_flowpic_index {
 	cf_table_schema *schema;
 	cf_table_batch batch;
 	uint32_t cap, n, ncols;
-	int labels;
-	void *col[N_COLS];
+	int labels, augment;
+	uint32_t aug_col;     /* the augment column (augment_param follows) */
+	void *col[N_COLS_MAX];
 	uint8_t *str[N_STR];
 	size_t str_len[N_STR], str_cap[N_STR];
 };
@@ -43,6 +44,10 @@ static int build_schema(cf_flowpic_index *x, char *e)
 		ADD("label_id", CF_DTYPE_INT64, "", "label number (labels.npy): index into the label names");
 		ADD("label", CF_DTYPE_STRING, "", "label name");
 	}
+	if (x->augment) {
+		ADD("augment", CF_DTYPE_UINT32, "", "0: the session's own packets; k: augmented copy k");
+		ADD("augment_param", CF_DTYPE_FLOAT64, "", "the copy's drawn parameter (factor, seconds or loss centre)");
+	}
 #undef ADD
 	return st ? CF_ERR_ARG : CF_OK;
 }
@@ -51,7 +56,7 @@ void cf_flowpic_index_free(cf_flowpic_index *x)
 {
 	if (!x)
 		return;
-	for (int i = 0; i < N_COLS; i++)
+	for (int i = 0; i < N_COLS_MAX; i++)
 		free(x->col[i]);
 	for (int k = 0; k < N_STR; k++)
 		free(x->str[k]);
@@ -60,7 +65,7 @@ void cf_flowpic_index_free(cf_flowpic_index *x)
 	free(x);
 }
 
-int cf_flowpic_index_create(uint32_t capacity, int labels, cf_flowpic_index **out, char *errbuf)
+int cf_flowpic_index_create(uint32_t capacity, int flags, cf_flowpic_index **out, char *errbuf)
 {
 	*out = NULL;
 	if (capacity == 0 || capacity > (1u << 24)) {
@@ -76,7 +81,9 @@ int cf_flowpic_index_create(uint32_t capacity, int labels, cf_flowpic_index **ou
 		return CF_ERR_NOMEM;
 	}
 	x->cap = capacity;
-	x->labels = labels != 0;
+	x->labels = (flags & CF_FLOWPIC_INDEX_LABELS) != 0;
+	x->augment = (flags & CF_FLOWPIC_INDEX_AUGMENT) != 0;
+	x->aug_col = x->labels ? LABEL + 1 : LABEL_ID;
 	int st = build_schema(x, errbuf);
 	if (st != CF_OK) {
 		cf_flowpic_index_free(x);
@@ -171,6 +178,10 @@ int cf_flowpic_index_add(cf_flowpic_index *x, const cf_flowpic_image *im, int64_
 	((uint32_t *)x->col[WINDOW])[i] = im->window;
 	((int64_t *)x->col[START])[i] = im->window_start_ns;
 	((uint32_t *)x->col[PACKETS])[i] = im->packets;
+	if (x->augment) {
+		((uint32_t *)x->col[x->aug_col])[i] = im->augment;
+		((double *)x->col[x->aug_col + 1])[i] = im->augment_param;
+	}
 	x->n++;
 	return CF_OK;
 }
@@ -179,7 +190,7 @@ const cf_table_batch *cf_flowpic_index_batch(cf_flowpic_index *x)
 {
 	x->batch.n_rows = x->n;
 	for (uint32_t i = 0; i < x->ncols; i++) {
-		const uint8_t *data = i == SRC_IP ? x->str[S_SRC] : i == DST_IP ? x->str[S_DST] : i == LABEL ? x->str[S_LABEL] : NULL;
+		const uint8_t *data = i == SRC_IP ? x->str[S_SRC] : i == DST_IP ? x->str[S_DST] : x->labels && i == LABEL ? x->str[S_LABEL] : NULL;
 		cf_table_batch_set(&x->batch, i, x->col[i], data, NULL);
 	}
 	return &x->batch;

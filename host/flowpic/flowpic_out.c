@@ -36,6 +36,11 @@ static const char *const axis_names[] = {"stretch", "edges", "scale"};
 static const char *const value_names[] = {"count", "capped", "norm"};
 static const char *const dir_names[] = {"up", "down", "both", "2ch"};
 
+static int augmenting(const cf_flowpic_opts *o)
+{
+	return o->augment != CF_FLOWPIC_AUGMENT_NONE && o->augment_copies > 0;
+}
+
 size_t cf_flowpic_opts_json(const cf_flowpic_opts *o, char *out, size_t cap)
 {
 	int n = snprintf(out, cap,
@@ -121,7 +126,8 @@ int cf_flowpic_writer_open(const char *dir, const cf_flowpic_opts *o, const cf_f
 	}
 	if (st == CF_OK && wo->index == CF_FLOWPIC_INDEX_PARQUET) {
 		snprintf(path, sizeof path, "%s/index.parquet", dir);
-		st = cf_flowpic_index_create(65536, w->labeler != NULL, &w->idx, errbuf);
+		st = cf_flowpic_index_create(65536, (w->labeler ? CF_FLOWPIC_INDEX_LABELS : 0) |
+		                                     (augmenting(o) ? CF_FLOWPIC_INDEX_AUGMENT : 0), &w->idx, errbuf);
 		if (st == CF_OK)
 			st = cf_sink_open("parquet", cf_flowpic_index_schema(w->idx), path, NULL, &w->idx_sink, errbuf);
 	} else if (st == CF_OK) {
@@ -131,7 +137,10 @@ int cf_flowpic_writer_open(const char *dir, const cf_flowpic_opts *o, const cf_f
 				snprintf(errbuf, CF_ERRBUF_SIZE, "cannot write %.400s: %s", path, strerror(errno));
 			st = CF_ERR_IO;
 		} else {
-			fputs("src_ip,src_port,dst_ip,dst_port,protocol,window,window_start_ns,packets,label\n", w->index);
+			fputs(augmenting(o) ? "src_ip,src_port,dst_ip,dst_port,protocol,window,window_start_ns,packets,label,"
+			                      "augment,augment_param\n"
+			                    : "src_ip,src_port,dst_ip,dst_port,protocol,window,window_start_ns,packets,label\n",
+			      w->index);
 		}
 	}
 	if (st != CF_OK) {
@@ -179,6 +188,7 @@ int cf_flowpic_writer_add(cf_flowpic_writer *w, const cf_flowpic_image *im, int6
 		fprintf(w->index, "%s,%u,%s,%u,%u,%u,%" PRId64 ",%u,", a, im->src_port, b, im->dst_port, im->proto,
 		        im->window, im->window_start_ns, im->packets);
 		cf_fput_csv_field(w->index, label ? label : "");
+		if (augmenting(&w->o)) fprintf(w->index, ",%u,%.17g", im->augment, im->augment_param);
 		fputc('\n', w->index);
 	}
 	if (w->png_left) {
@@ -259,6 +269,9 @@ static void write_meta(cf_flowpic_writer *w, const cf_flowpic_counters *k, const
 	char opts[1024];
 	cf_flowpic_opts_json(o, opts, sizeof opts);
 	fprintf(f, "  \"options\": %s,\n", opts);
+	if (augmenting(o))
+		fprintf(f, "  \"augment\": {\"kind\": \"%s\", \"copies\": %u, \"seed\": %" PRIu64 "},\n",
+		        cf_flowpic_augment_name(o->augment), o->augment_copies, o->augment_seed);
 	fprintf(f,
 	        "  \"counters\": {\"packets\": %" PRIu64 ", \"no_ip_5tuple\": %" PRIu64 ", \"not_used\": %" PRIu64
 	        ", \"after_single_window\": %" PRIu64 ", \"sessions\": %" PRIu64 ", \"windows\": %" PRIu64

@@ -179,7 +179,9 @@ static int flowpic_open(const void *config, const cf_producer_env *env, void **s
 		s->img_bytes = (size_t)cf_flowpic_channels(&c->pic) * c->pic.res * c->pic.res * cf_flowpic_pixel_bytes(&c->pic);
 		size_t fit = IMAGE_BLOCK_BYTES / s->img_bytes;
 		s->cap = fit < 1 ? 1 : fit < c->batch_rows ? (uint32_t)fit : c->batch_rows;
-		st = cf_flowpic_index_create(s->cap, s->lab != NULL, &s->idx, errbuf);
+		st = cf_flowpic_index_create(s->cap, (s->lab ? CF_FLOWPIC_INDEX_LABELS : 0) |
+		                                     (c->pic.augment != CF_FLOWPIC_AUGMENT_NONE && c->pic.augment_copies
+		                                          ? CF_FLOWPIC_INDEX_AUGMENT : 0), &s->idx, errbuf);
 	}
 	if (st == CF_OK && !(s->img = malloc((size_t)s->cap * s->img_bytes))) {
 		snprintf(errbuf, CF_ERRBUF_SIZE, "flowpic producer: out of memory for %u images", s->cap);

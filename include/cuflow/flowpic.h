@@ -89,7 +89,35 @@ typedef struct cf_flowpic_opts {
 	int ipv4_only;           /* 1: IPv6 packets are not used (official) */
 	int time_model;          /* enum cf_flowpic_time_model (DPKT) */
 	uint32_t max_windows;    /* per session, 0: no limit */
+	/* tcbench's network augmentations (mini-FlowPic, IMC22 §3.2): after a
+	 * session's own images, augment_copies more sets of its images, each
+	 * from its packet times changed once with a parameter drawn from
+	 * augment_seed, the file's ordinal, the session and the copy (so the
+	 * same options give the same bytes). Not part of the options'
+	 * identity (cf_flowpic_opts_json): the images of copy 0 are those
+	 * without augmentation. */
+	int augment;             /* enum cf_flowpic_augment (NONE) */
+	uint32_t augment_copies; /* copies per session (0: none) */
+	uint64_t augment_seed;
 } cf_flowpic_opts;
+
+/* The packet times t (seconds since the session's first packet) of an
+ * augmented copy, its parameter p drawn uniformly:
+ *   RTT    t * p, p in [0.5, 1.5]        (change RTT)
+ *   SHIFT  t + p, p in [-1, 1] s         (time shift; times then outside
+ *                                          the window are not counted)
+ *   LOSS   packets with |t - p| <= 0.1 s dropped, p in [0, t_last]
+ *                                         (packet loss around a moment of
+ *                                          the session) */
+enum cf_flowpic_augment {
+	CF_FLOWPIC_AUGMENT_NONE = 0,
+	CF_FLOWPIC_AUGMENT_RTT,
+	CF_FLOWPIC_AUGMENT_SHIFT,
+	CF_FLOWPIC_AUGMENT_LOSS
+};
+/* "rtt", "shift", "loss" (or "none") -> kind: CF_OK or CF_ERR_ARG. */
+int cf_flowpic_augment_parse(const char *name, int *kind);
+const char *cf_flowpic_augment_name(int kind);
 
 /* "official" (talshapira/FlowPic) or "mini" (tcbench get_flowpic, 32 x 32,
  * 15 s). CF_OK or CF_ERR_ARG for another name. */
@@ -108,6 +136,8 @@ typedef struct cf_flowpic_image {
 	int64_t window_start_ns;          /* session's first packet + window * step, ns since the epoch */
 	int64_t first_ns, last_ns;        /* the session's first and last packet */
 	uint32_t packets;                 /* packets counted into the image */
+	uint32_t augment;                 /* 0: the session's own packets; k: augmented copy k */
+	double augment_param;             /* the copy's drawn parameter (0 for copy 0) */
 	uint32_t channels, res;
 	const void *pixels;               /* channels x res x res values, borrowed for the call */
 	const uint64_t *nonzero;          /* ascending indices of the pixels that may be non-zero

@@ -7,7 +7,8 @@
  *   src_ip string; src_port uint16; dst_ip string; dst_port uint16;
  *   protocol uint8; window uint32 (window index within the session);
  *   window_start_ns timestamp_ns; packets uint32 (packets in the image);
- *   with labels: label_id int64 (labels.npy), label string (index.csv)
+ *   with labels: label_id int64 (labels.npy), label string (index.csv);
+ *   with augmentation: augment uint32, augment_param float64
  *
  * Rows are gathered into column arrays allocated once for `capacity`
  * rows (label strings in a buffer that grows); the caller writes the
@@ -27,9 +28,15 @@ extern "C" {
 
 typedef struct cf_flowpic_index cf_flowpic_index;
 
-/* capacity: rows per batch (1..2^24); labels: add label_id and label.
- * CF_OK, CF_ERR_ARG or CF_ERR_NOMEM (message in errbuf, may be NULL). */
-int cf_flowpic_index_create(uint32_t capacity, int labels, cf_flowpic_index **out, char *errbuf);
+/* What cf_flowpic_index_create's flags add after packets: label_id and
+ * label; augment uint32 (0: the session's own packets, k: augmented copy
+ * k) and augment_param float64 (the copy's drawn parameter). */
+enum { CF_FLOWPIC_INDEX_LABELS = 1, CF_FLOWPIC_INDEX_AUGMENT = 2 };
+
+/* capacity: rows per batch (1..2^24); flags: CF_FLOWPIC_INDEX_* (1, the
+ * old "labels" argument, adds label_id and label). CF_OK, CF_ERR_ARG or
+ * CF_ERR_NOMEM (message in errbuf, may be NULL). */
+int cf_flowpic_index_create(uint32_t capacity, int flags, cf_flowpic_index **out, char *errbuf);
 void cf_flowpic_index_free(cf_flowpic_index *x);
 /* The table's schema, owned by x. */
 const cf_table_schema *cf_flowpic_index_schema(const cf_flowpic_index *x);
