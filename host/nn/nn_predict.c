@@ -65,9 +65,6 @@ static const char *ext_format(const char *out)
 	return "npy";
 }
 
-/* A FlowPic CNN over `cuflow flowpic` directories: one row per image, in
- * the directory's order (row k is index.csv's row k). A directory's images
- * are read at once (sparse: a few kB each), then run a batch at a time. */
 /* 1 when path is a `cuflow flowpic` directory or one of its files. */
 static int is_flowpic_input(const char *path)
 {
@@ -83,6 +80,10 @@ static int is_flowpic_input(const char *path)
 	return stat(p, &st) == 0;
 }
 
+/* A FlowPic CNN over `cuflow flowpic` directories: one row per image, in
+ * the directory's order (row k is index.csv's row k). A directory's images
+ * are read at once (sparse: a few kB each), then run a batch at a time.
+ * Captures go to nn_predict_captures. */
 static int predict_images(cf_model *m, const char *const *inputs, int n_inputs, const char *out,
                           const cf_predict_opts *o, uint64_t *rows_out, char *errbuf)
 {
