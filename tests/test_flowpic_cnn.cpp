@@ -14,9 +14,10 @@
 //    sparsified for the official model).
 //  * FlowPicCnnGradient: cf_flowpic_cnn_step_f64's gradient of every
 //    parameter tensor (every entry of the small ones, ~256 spread over a
-//    larger one) against central finite differences of its own loss
-//    (test_nn_reference.cpp's criterion), training on (dropout masks from
-//    the seeds) and off, on tiny faithful configurations of both models;
+//    larger one; ~64 under sanitizers) against central finite differences
+//    of its own loss (test_nn_reference.cpp's criterion), training on
+//    (dropout masks from the seeds) and off, on tiny faithful
+//    configurations of both models;
 //    the gradient is ADDED; the work array's contents do not matter;
 //    chunks give the same probabilities bit for bit (masks per sample).
 //  * FlowPicCnnNumpy: tests/oracles/flowpic_cnn_check_ctypes.py compares both
@@ -26,11 +27,9 @@
 //
 // FlowPicCnnTiming times one forward + backward of the full official model
 // on 16 sparse 1500 x 1500 images (~500 nonzero pixels each) and of the
-// mini model on 128 images, and prints images/s.
+// mini model on 128 images, and prints images/s (2 and 16 images, one run,
+// under sanitizers: cft::sanitized()).
 #include <gtest/gtest.h>
-
-#include <dirent.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -52,55 +51,6 @@ namespace {
 using Vec = std::vector<double>;
 
 // ---------------------------------------------------------------- helpers
-
-// The ctypes checker loads libcuflow.so: find it beside the cuflow binary
-// and make sure it is not older than the nn objects the static library
-// (which this test links) was built from.
-std::string fresh_shared_library(std::string *why)
-{
-	std::string bin = cft::cuflow_bin();
-	size_t slash = bin.rfind('/');
-	std::string dir = slash == std::string::npos ? "." : bin.substr(0, slash);
-	std::string lib = cft::env("CUFLOW_LIBRARY", dir + "/libcuflow.so");
-	if (!cft::exists(lib)) {
-		*why = lib + " is absent: build the cuflow_shared target";
-		return std::string();
-	}
-	struct stat so{};
-	if (stat(lib.c_str(), &so) == 0) {
-		std::string objs = dir + "/CMakeFiles/cuflow.dir/host/nn";
-		if (DIR *dd = opendir(objs.c_str())) {
-			while (struct dirent *e = readdir(dd)) {
-				struct stat st{};
-				std::string f = objs + "/" + e->d_name;
-				if (f.size() > 2 && f.compare(f.size() - 2, 2, ".o") == 0 && stat(f.c_str(), &st) == 0 &&
-				    (st.st_mtim.tv_sec > so.st_mtim.tv_sec ||
-				     (st.st_mtim.tv_sec == so.st_mtim.tv_sec && st.st_mtim.tv_nsec > so.st_mtim.tv_nsec))) {
-					ADD_FAILURE() << lib << " is older than " << f << ": rebuild the cuflow_shared target";
-					break;
-				}
-			}
-			closedir(dd);
-		}
-	}
-	return lib;
-}
-
-// A sanitized library needs its runtime first in the process.
-std::string preload_for(const std::string &lib)
-{
-	std::string pre, ldd;
-	if (cft::run("ldd " + cft::shq(lib), &ldd) == 0)
-		for (const char *rt : {"libasan.so", "libubsan.so"}) {
-			size_t at = ldd.find(rt);
-			if (at == std::string::npos)
-				continue;
-			size_t a = ldd.find("=> ", at), e = ldd.find(" (", a);
-			if (a != std::string::npos && e != std::string::npos)
-				pre += (pre.empty() ? "" : ":") + ldd.substr(a + 3, e - a - 3);
-		}
-	return pre.empty() ? "" : "ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=" + cft::shq(pre) + " ";
-}
 
 struct Rng {
 	std::mt19937_64 g;
@@ -387,9 +337,11 @@ void gradient_check(const cf_flowpic_cnn_config &c, int n, int npix, uint64_t se
 		g[k] -= g0[k];
 	auto table = params_of(c);
 	double worst = 0;
+	// at most ~256 entries of a tensor (evenly spread; ~64 under sanitizers),
+	// every one of the small ones
+	const size_t cap = cft::sanitized() ? 64 : 256;
 	for (const auto &t : table) {
-		// at most ~256 entries of a tensor (evenly spread), every one of the small ones
-		const size_t step = t.count > 256 ? (t.count + 255) / 256 : 1;
+		const size_t step = t.count > cap ? (t.count + cap - 1) / cap : 1;
 		Vec num(t.count, 0.0);
 		double nmax = 0;
 		for (size_t k = 0; k < t.count; k += step) {
@@ -542,11 +494,7 @@ double time_step(const cf_flowpic_cnn_config &c, const cf_flowpic_batch &b, cons
 
 void time_model(const cf_flowpic_cnn_config &c, int n, int npix, const char *what)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	const int reps = 1;
-#else
-	const int reps = 3;
-#endif
+	const int reps = cft::sanitized() ? 1 : 3;
 	Rng r(41);
 	cf_flowpic_batch b;
 	ASSERT_EQ(cf_flowpic_batch_alloc(&b, &c, n, (size_t)n * npix), 0);
@@ -567,11 +515,13 @@ void time_model(const cf_flowpic_cnn_config &c, int n, int npix, const char *wha
 
 TEST(FlowPicCnnTiming, OfficialAndMini)
 {
+	// under sanitizers the times mean nothing: the same calls on 2 and 16 images
+	const bool small = cft::sanitized();
 	cf_flowpic_cnn_config c;
 	cf_flowpic_cnn_config_default(&c, CF_FLOWPIC_CNN_OFFICIAL);
-	time_model(c, 16, 500, "official 1 x 1500 x 1500");
+	time_model(c, small ? 2 : 16, 500, "official 1 x 1500 x 1500");
 	cf_flowpic_cnn_config_default(&c, CF_FLOWPIC_CNN_MINI);
-	time_model(c, 128, 150, "mini 1 x 32 x 32");
+	time_model(c, small ? 16 : 128, 150, "mini 1 x 32 x 32");
 }
 
 // ---------------------------------------------------------------- numpy oracle
@@ -581,16 +531,15 @@ TEST(FlowPicCnnNumpy, ModelsMatchNumpy)
 	std::string py = cft::numpy_python();
 	if (py.empty())
 		GTEST_SKIP() << "no python3 with numpy (CUFLOW_PYTHON, python3, /usr/bin/python3)";
-	std::string why;
-	std::string lib = fresh_shared_library(&why);
-	if (lib.empty())
-		GTEST_SKIP() << why;
-	if (HasFailure())
-		return;
-	std::string script =
-	    cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR) + "/tests/oracles/flowpic_cnn_check_ctypes.py";
-	std::string out;
-	int rc = cft::run(preload_for(lib) + cft::shq(py) + " " + cft::shq(script) + " --lib " + cft::shq(lib), &out);
+	cft::CtypesLib lib = cft::ctypes_lib();
+	if (lib.stale)
+		FAIL() << lib.problem;
+	if (lib.path.empty())
+		GTEST_SKIP() << lib.problem;
+	// Under sanitizers the reference's check of itself (numpy alone, no call
+	// into the library) is left to the normal build.
+	std::string opts = cft::sanitized() ? "--skip-selfcheck" : "", out;
+	int rc = cft::run(cft::ctypes_oracle_cmd(py, lib, "flowpic_cnn_check_ctypes.py", opts), &out);
 	EXPECT_EQ(rc, 0) << out;
 	size_t last = out.rfind("flowpic_cnn_check_ctypes:");
 	if (last != std::string::npos)

@@ -429,10 +429,15 @@ TEST(Model, BadInputNamesFileAndLine)
 // rows), images from `cuflow flowpic --preset mini`, the mini LeNet-5
 // learns them, the weights do not depend on the thread count, and the
 // weights file holds 4-D convolution tensors under PyTorch's names.
+// 25 epochs of 2 batches (162 images, 130 to train); under sanitizers 5
+// epochs of 16-image batches (9 steps each, the last one partial) learn the
+// same classes in a fifth of the time (accuracy 0.98 to 1 over training
+// seeds 1 to 8).
 TEST(Model, FlowpicMiniTrainsOnFlowpicOutput)
 {
 	std::string dir = cft::temp_path("fpm_data"), out;
 	std::string bin = cft::shq(cft::cuflow_bin());
+	const std::string epochs = cft::sanitized() ? " --epochs 5 --batch 16" : " --epochs 25";
 	ASSERT_EQ(cft::run("mkdir -p " + cft::shq(dir + "/small") + " " + cft::shq(dir + "/large")), 0);
 	ASSERT_EQ(cft::run(bin + " synth -o " + cft::shq(dir + "/small/a.pcap") +
 	                   " --flows 300 --frame-size 120 --duration 30 --seed 2 2>&1", &out), 0) << out;
@@ -443,10 +448,10 @@ TEST(Model, FlowpicMiniTrainsOnFlowpicOutput)
 	                   cft::shq(dir + "/large/b.pcap") + " --label-from-dir -o " + cft::shq(fp) + " 2>&1", &out), 0)
 	    << out;
 	std::string m1 = dir + "/m1", m2 = dir + "/m2", ev = dir + "/ev";
-	ASSERT_EQ(cft::run(bin + " train --model flowpic-mini " + cft::shq(fp) + " -o " + cft::shq(m1) +
-	                   " --epochs 25 --threads 1 --quiet 2>&1", &out), 0) << out;
-	ASSERT_EQ(cft::run(bin + " train --model flowpic-mini " + cft::shq(fp) + " -o " + cft::shq(m2) +
-	                   " --epochs 25 --threads 2 --quiet 2>&1", &out), 0) << out;
+	ASSERT_EQ(cft::run(bin + " train --model flowpic-mini " + cft::shq(fp) + " -o " + cft::shq(m1) + epochs +
+	                   " --threads 1 --quiet 2>&1", &out), 0) << out;
+	ASSERT_EQ(cft::run(bin + " train --model flowpic-mini " + cft::shq(fp) + " -o " + cft::shq(m2) + epochs +
+	                   " --threads 2 --quiet 2>&1", &out), 0) << out;
 	EXPECT_EQ(cft::read_file(m1 + "/model.safetensors"), cft::read_file(m2 + "/model.safetensors"));
 	ASSERT_EQ(cft::run(bin + " evaluate " + cft::shq(m1) + " " + cft::shq(fp) + " -o " + cft::shq(ev) + " --quiet 2>&1",
 	                   &out), 0) << out;

@@ -30,9 +30,6 @@
 // and their keep rate.
 #include <gtest/gtest.h>
 
-#include <dirent.h>
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -673,16 +670,22 @@ TEST(NnConvSparse, SparseVsDense1500)
 	};
 	std::vector<double> yd(ny), ys(ny), dwd(nw, 0), dws(nw, 0), dbd(10, 0), dbs(10, 0);
 	std::vector<float> ydf(ny), ysf(ny), dwdf(nw, 0), dwsf(nw, 0), dbdf(10, 0), dbsf(10, 0);
-	double t_dense = best(2, [&] { cf_nn_conv2d_forward_f64(&d, x.data(), w.data(), b.data(), yd.data()); });
-	double t_sparse = best(20, [&] { cf_nn_conv2d_sparse_forward_f64(&d, &sb.s, w.data(), b.data(), ys.data()); });
-	double t_densef = best(2, [&] { cf_nn_conv2d_forward_f32(&d, xf.data(), wf.data(), bf.data(), ydf.data()); });
-	double t_sparsef = best(20, [&] { cf_nn_conv2d_sparse_forward_f32(&d, &sbf.s, wf.data(), bf.data(), ysf.data()); });
+	// the times mean nothing under sanitizers: each call once
+	const bool once = cft::sanitized();
+	const int r_dense = once ? 1 : 2, r_sparse = once ? 1 : 20, r_dw_only = once ? 1 : 5;
+	double t_dense = best(r_dense, [&] { cf_nn_conv2d_forward_f64(&d, x.data(), w.data(), b.data(), yd.data()); });
+	double t_sparse =
+	    best(r_sparse, [&] { cf_nn_conv2d_sparse_forward_f64(&d, &sb.s, w.data(), b.data(), ys.data()); });
+	double t_densef = best(r_dense, [&] { cf_nn_conv2d_forward_f32(&d, xf.data(), wf.data(), bf.data(), ydf.data()); });
+	double t_sparsef =
+	    best(r_sparse, [&] { cf_nn_conv2d_sparse_forward_f32(&d, &sbf.s, wf.data(), bf.data(), ysf.data()); });
 	double t_dw = best(1, [&] {
 		cf_nn_conv2d_backward_f64(&d, x.data(), w.data(), dy.data(), nullptr, dwd.data(), dbd.data());
 	});
 	double t_dws = best(1, [&] { cf_nn_conv2d_sparse_backward_f64(&d, &sb.s, dy.data(), dws.data(), dbs.data()); });
 	std::vector<double> dw_only(nw, 0);  // db NULL: only the pixels' terms
-	double t_dws_only = best(5, [&] { cf_nn_conv2d_sparse_backward_f64(&d, &sb.s, dy.data(), dw_only.data(), nullptr); });
+	double t_dws_only =
+	    best(r_dw_only, [&] { cf_nn_conv2d_sparse_backward_f64(&d, &sb.s, dy.data(), dw_only.data(), nullptr); });
 	double t_dwf = best(1, [&] {
 		cf_nn_conv2d_backward_f32(&d, xf.data(), wf.data(), dyf.data(), nullptr, dwdf.data(), dbdf.data());
 	});
@@ -709,49 +712,15 @@ TEST(NnConvNumpy, LayersMatchNumpy)
 	std::string py = cft::numpy_python();
 	if (py.empty())
 		GTEST_SKIP() << "no python3 with numpy (CUFLOW_PYTHON, python3, /usr/bin/python3)";
-	std::string bin = cft::cuflow_bin();
-	size_t slash = bin.rfind('/');
-	std::string dir = slash == std::string::npos ? "." : bin.substr(0, slash);
-	std::string lib = cft::env("CUFLOW_LIBRARY", dir + "/libcuflow.so");
-	if (!cft::exists(lib))
-		GTEST_SKIP() << lib << " is absent: build the cuflow_shared target";
-	// The shared library links the same objects as the static one the test
-	// links: when an nn object is newer, only libcuflow.a was rebuilt.
-	struct stat so{};
-	if (stat(lib.c_str(), &so) == 0) {
-		std::string objs = dir + "/CMakeFiles/cuflow.dir/host/nn";
-		if (DIR *dd = opendir(objs.c_str())) {
-			while (struct dirent *e = readdir(dd)) {
-				struct stat st{};
-				std::string f = objs + "/" + e->d_name;
-				if (f.size() > 2 && f.compare(f.size() - 2, 2, ".o") == 0 && stat(f.c_str(), &st) == 0 &&
-				    (st.st_mtim.tv_sec > so.st_mtim.tv_sec ||
-				     (st.st_mtim.tv_sec == so.st_mtim.tv_sec && st.st_mtim.tv_nsec > so.st_mtim.tv_nsec))) {
-					ADD_FAILURE() << lib << " is older than " << f << ": rebuild the cuflow_shared target";
-					break;
-				}
-			}
-			closedir(dd);
-		}
-	}
-	if (HasFailure())
-		return;
-	// A sanitized library needs its runtime first in the process.
-	std::string pre, ldd;
-	if (cft::run("ldd " + cft::shq(lib), &ldd) == 0)
-		for (const char *rt : {"libasan.so", "libubsan.so"}) {
-			size_t at = ldd.find(rt);
-			if (at == std::string::npos)
-				continue;
-			size_t a = ldd.find("=> ", at), e = ldd.find(" (", a);
-			if (a != std::string::npos && e != std::string::npos)
-				pre += (pre.empty() ? "" : ":") + ldd.substr(a + 3, e - a - 3);
-		}
-	std::string env = pre.empty() ? "" : "ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=" + cft::shq(pre) + " ";
-	std::string script = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR) +
-	                     "/tests/oracles/nn_conv_check_ctypes.py";
-	std::string out;
-	int rc = cft::run(env + cft::shq(py) + " " + cft::shq(script) + " --lib " + cft::shq(lib), &out);
+	cft::CtypesLib lib = cft::ctypes_lib();
+	if (lib.stale)
+		FAIL() << lib.problem;
+	if (lib.path.empty())
+		GTEST_SKIP() << lib.problem;
+	// Under sanitizers the reference's check of itself (numpy alone, no call
+	// into the library) is left to the normal build.
+	std::string opts = cft::sanitized() ? "--skip-selfcheck" : "", out;
+	int rc = cft::run(cft::ctypes_oracle_cmd(py, lib, "nn_conv_check_ctypes.py", opts), &out);
 	EXPECT_EQ(rc, 0) << out;
 	size_t last = out.rfind("nn_conv_check_ctypes:");
 	if (last != std::string::npos)

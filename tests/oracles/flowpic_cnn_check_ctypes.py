@@ -2,7 +2,7 @@
 """Compare cuflow's FlowPic CNN steps (include/cuflow/nn_flowpic.h, in
 libcuflow.so) with the independent numpy reference flowpic_cnn_numpy_ref.py.
 
-    flowpic_cnn_check_ctypes.py --lib BUILD/libcuflow.so [--seed N] [-v]
+    flowpic_cnn_check_ctypes.py --lib BUILD/libcuflow.so [--seed N] [-v] [--skip-selfcheck]
 
 Configurations: the official geometry (kernel 10, stride 5, Keras "same"
 2/3 or tcbench's symmetric 3, maxpool 2) at sizes 155 and 300 with fewer
@@ -24,28 +24,23 @@ NULL) gives the same loss; two chunks [lo, mid) + [mid, hi) give the same
 loss, probabilities and summed gradient.
 
 The numpy reference first checks itself (flowpic_cnn_numpy_ref.selfcheck:
-finite differences of both whole models, the spec's shapes and counts).
+finite differences of both whole models, the spec's shapes and counts;
+not with --skip-selfcheck). The criteria, guards, loader and command line
+are ctypes_check.py's.
 
 Exit: 0 all agree; 1 some disagree; 3 the library or a symbol is missing.
 """
-import argparse
-import contextlib
 import ctypes as C
-import io
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ctypes_check  # noqa: E402
 import flowpic_cnn_numpy_ref as ref  # noqa: E402
 import nn_conv_numpy_ref as cref  # noqa: E402
-from nn_check_ctypes import CT, DT, GUARD, SENTINEL, TOL, Checker, buf, ptr  # noqa: E402
-
-P_I32 = C.POINTER(C.c_int32)
-P_I64 = C.POINTER(C.c_int64)
-P_U64 = C.POINTER(C.c_uint64)
-P_F32 = C.POINTER(C.c_float)
+from ctypes_check import CT, DT, P_F32, P_I32, P_I64, P_U64, TOL, buf, from_struct, ptr  # noqa: E402
 
 
 class Config(C.Structure):
@@ -69,9 +64,8 @@ class Batch(C.Structure):
 	            ("label", P_I32), ("seed", P_U64), ("kind", C.c_int), ("channels", C.c_int), ("size", C.c_int)]
 
 
-class Lib:
-	def __init__(self, path):
-		self.lib = C.CDLL(path)
+class Lib(ctypes_check.Lib):
+	def declare(self):
 		pc, pb = C.POINTER(Config), C.POINTER(Batch)
 		self.fn("cf_flowpic_cnn_config_default", None, [pc, C.c_int])
 		self.fn("cf_flowpic_cnn_shapes", C.c_int, [pc, C.POINTER(Shape)])
@@ -89,31 +83,16 @@ class Lib:
 			self.fn("cf_flowpic_cnn_step_" + s, C.c_double,
 			        [pc, P, pb, C.c_int, C.c_int, C.c_double, C.c_int, P, P, P])
 
-	def fn(self, name, restype, argtypes):
-		f = getattr(self.lib, name)
-		f.restype = restype
-		f.argtypes = argtypes
-
-	def __getattr__(self, name):
-		return getattr(self.lib, name)
-
 
 def to_config(d):
-	c = Config()
-	for k, _ in Config._fields_:
-		setattr(c, k, d[k])
-	return c
-
-
-def from_config(c):
-	return {k: getattr(c, k) for k, _ in Config._fields_}
+	return ctypes_check.to_struct(Config, d)
 
 
 def check_defaults(lib, ck):
 	for kind in (ref.OFFICIAL, ref.MINI):
 		c = Config()
 		lib.cf_flowpic_cnn_config_default(C.byref(c), kind)
-		got, want = from_config(c), ref.default_config(kind)
+		got, want = from_struct(c), ref.default_config(kind)
 		ck.note("config_default(%d)" % kind, got == want, "%s vs %s" % (got, want))
 
 
@@ -256,26 +235,7 @@ def check_invalid(lib, ck):
 		        lib.cf_flowpic_cnn_work_elems(C.byref(cfg), 4) == 0, "rc %d" % rc)
 
 
-def main():
-	ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-	ap.add_argument("--lib", required=True, help="path of libcuflow.so")
-	ap.add_argument("--seed", type=int, default=20242)
-	ap.add_argument("-v", "--verbose", action="store_true")
-	a = ap.parse_args()
-	try:
-		lib = Lib(a.lib)
-	except (OSError, AttributeError) as e:
-		print("cannot use %s: %s" % (a.lib, e), file=sys.stderr)
-		return 3
-	ck = Checker(a.verbose)
-	rng = np.random.default_rng(a.seed)
-	out = io.StringIO()
-	with contextlib.redirect_stdout(out):
-		ok = ref.selfcheck()
-	if not ok or a.verbose:
-		print(out.getvalue(), end="")
-	ck.note("flowpic_cnn_numpy_ref selfcheck", ok, "ok" if ok else "the numpy reference is wrong")
-
+def checks(lib, ck, rng):
 	check_defaults(lib, ck)
 	check_invalid(lib, ck)
 	off = ref.default_config(ref.OFFICIAL)
@@ -298,11 +258,7 @@ def main():
 	check_step(lib, ck, rng, m2, 5, 0, 5, 0.3, "mini 32x32, 2 channels")
 	check_step(lib, ck, rng, mnoh2, 3, 0, 3, 0.5, "mini without fc2")
 
-	print("flowpic_cnn_check_ctypes: %d checks, %d failed; worst relative error f64 %.2e (tol %.0e), "
-	      "f32 %.2e (tol %.0e)" % (ck.count, len(ck.failures), ck.worst.get("f64", 0), TOL["f64"],
-	                               ck.worst.get("f32", 0), TOL["f32"]))
-	return 1 if ck.failures else 0
-
 
 if __name__ == "__main__":
-	sys.exit(main())
+	sys.exit(ctypes_check.main("flowpic_cnn_check_ctypes", __doc__, 20242, Lib, ref.selfcheck,
+	                           "flowpic_cnn_numpy_ref selfcheck", checks))

@@ -2,7 +2,7 @@
 """Compare cuflow's model layers and nested model (include/cuflow/nn.h, in
 libcuflow.so) with the independent numpy reference nn_numpy_ref.py.
 
-    nn_check_ctypes.py --lib BUILD/libcuflow.so [--seed N] [-v]
+    nn_check_ctypes.py --lib BUILD/libcuflow.so [--seed N] [-v] [--skip-selfcheck]
 
 Inputs, weights and lengths are drawn with a seeded numpy Generator. The
 reference always computes in float64; for the _f32 functions it computes
@@ -25,30 +25,22 @@ steps; nothing may depend on the work array's prior contents), and every
 output array has a guard tail that must stay untouched.
 
 The numpy reference first checks its own gradients against central finite
-differences (nn_numpy_ref.selfcheck).
+differences (nn_numpy_ref.selfcheck; not with --skip-selfcheck, which the
+gtest passes under sanitizers: numpy alone, it calls nothing in the library).
+The criteria, guards, loader and command line are ctypes_check.py's.
 
 Exit: 0 all agree; 1 some disagree; 3 the library or a symbol is missing.
 """
-import argparse
-import contextlib
 import ctypes as C
-import io
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ctypes_check  # noqa: E402
 import nn_numpy_ref as ref  # noqa: E402
-
-TOL = {"f64": 1e-10, "f32": 1e-5}
-DT = {"f64": np.float64, "f32": np.float32}
-CT = {"f64": C.c_double, "f32": C.c_float}
-GUARD = 16
-SENTINEL = 12345.0
-
-P_I32 = C.POINTER(C.c_int32)
-P_F32 = C.POINTER(C.c_float)
+from ctypes_check import CT, DT, P_F32, P_I32, TOL, buf, from_struct, i32, ptr  # noqa: E402
 
 
 class Config(C.Structure):
@@ -67,79 +59,8 @@ class Batch(C.Structure):
 	            ("id_out_len", P_I32), ("id_in_len", P_I32), ("root", P_F32), ("label", P_I32)]
 
 
-class Checker:
-	def __init__(self, verbose):
-		self.verbose = verbose
-		self.failures = []
-		self.count = 0
-		self.worst = {}
-
-	def note(self, name, ok, msg):
-		self.count += 1
-		if not ok:
-			self.failures.append(name + ": " + msg)
-			print("FAIL  %s: %s" % (name, msg))
-		elif self.verbose:
-			print("ok    %s: %s" % (name, msg))
-
-	def close(self, name, c, r, tol):
-		c = np.asarray(c, np.float64)
-		r = np.asarray(r, np.float64)
-		if c.shape != r.shape:
-			self.note(name, False, "shape %s vs reference %s" % (c.shape, r.shape))
-			return False
-		if not np.all(np.isfinite(c)):
-			bad = np.argwhere(~np.isfinite(c))[:3].tolist()
-			self.note(name, False, "non-finite values at %s" % bad)
-			return False
-		rmax = np.abs(r).max(initial=0.0)
-		rn = np.linalg.norm(r)
-		d = np.abs(c - r)
-		if rmax == 0.0:
-			ok = d.max(initial=0.0) == 0.0
-			self.note(name, ok, "reference all zero; max|c|=%.3e" % d.max(initial=0.0))
-			return ok
-		norm_err = np.linalg.norm(c - r) / rn
-		elem = d / (np.abs(r) + rmax)
-		k = int(np.argmax(elem))
-		elem_err = float(elem.reshape(-1)[k])
-		ok = norm_err <= tol and elem_err <= tol
-		key = "f32" if tol > 1e-8 else "f64"
-		self.worst[key] = max(self.worst.get(key, 0.0), norm_err, elem_err)
-		msg = "norm rel %.2e, worst elem %.2e at %s (C %.17g, ref %.17g), max|ref| %.3e" % (
-		    norm_err, elem_err, np.unravel_index(k, r.shape) if r.ndim else (), c.reshape(-1)[k], r.reshape(-1)[k],
-		    rmax)
-		self.note(name, ok, msg)
-		return ok
-
-	def scalar(self, name, c, r, tol):
-		err = abs(c - r) / max(abs(r), 1.0)
-		ok = np.isfinite(c) and err <= tol
-		self.note(name, ok, "C %.17g ref %.17g rel %.2e" % (c, r, err))
-
-	def guard(self, name, buf, n):
-		ok = np.all(buf[n:] == SENTINEL)
-		self.note(name + " guard", ok, "writes past the end" if not ok else "untouched")
-
-
-def buf(n, dtype, fill):
-	"""A flat array of n elements plus a guard tail of SENTINEL."""
-	a = np.full(n + GUARD, SENTINEL, dtype)
-	a[:n] = fill
-	return a
-
-
-def ptr(a, ct):
-	return None if a is None else a.ctypes.data_as(C.POINTER(ct))
-
-
-def i32(a):
-	return None if a is None else np.ascontiguousarray(a, np.int32)
-
-
-class Lib:
-	def __init__(self, path):
-		self.lib = C.CDLL(path)
+class Lib(ctypes_check.Lib):
+	def declare(self):
 		L = self.lib
 		sz = C.c_size_t
 		ci = C.c_int
@@ -165,14 +86,6 @@ class Lib:
 		self.fn("cf_nested_batch_alloc", ci, [C.POINTER(Batch), C.POINTER(Config), ci])
 		self.fn("cf_nested_batch_free", None, [C.POINTER(Batch)])
 		self.fn("cf_nested_work_elems", sz, [C.POINTER(Config), ci])
-
-	def fn(self, name, restype, argtypes):
-		f = getattr(self.lib, name)
-		f.restype = restype
-		f.argtypes = argtypes
-
-	def __getattr__(self, name):
-		return getattr(self.lib, name)
 
 
 # ---------------------------------------------------------------------- layers
@@ -335,14 +248,7 @@ def check_softmax(lib, ck, rng, s, B, Cn, label, scale, spread=2.0):
 # ---------------------------------------------------------------- nested model
 
 def to_config(d):
-	c = Config()
-	for k, _ in Config._fields_:
-		setattr(c, k, int(d[k]))
-	return c
-
-
-def from_config(c):
-	return {k: getattr(c, k) for k, _ in Config._fields_}
+	return ctypes_check.to_struct(Config, d)
 
 
 def make_batch(bd, n):
@@ -473,27 +379,7 @@ def check_batch_alloc(lib, ck, rng, cfgd):
 	lib.cf_nested_batch_free(C.byref(b))
 
 
-def main():
-	ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-	ap.add_argument("--lib", required=True, help="path of libcuflow.so")
-	ap.add_argument("--seed", type=int, default=20240)
-	ap.add_argument("-v", "--verbose", action="store_true")
-	a = ap.parse_args()
-	try:
-		lib = Lib(a.lib)
-	except (OSError, AttributeError) as e:
-		print("cannot use %s: %s" % (a.lib, e), file=sys.stderr)
-		return 3
-	ck = Checker(a.verbose)
-	rng = np.random.default_rng(a.seed)
-	# the oracle first: its own gradients against finite differences
-	out = io.StringIO()
-	with contextlib.redirect_stdout(out):
-		ok = ref.selfcheck()
-	if not ok or a.verbose:
-		print(out.getvalue(), end="")
-	ck.note("nn_numpy_ref selfcheck (finite differences)", ok, "ok" if ok else "the numpy reference is wrong")
-
+def checks(lib, ck, rng):
 	for s in ("f64", "f32"):
 		for (B, T, I, H, lens) in ((4, 7, 3, 5, [1, 7, 3, 5]), (1, 6, 2, 4, [6]), (1, 6, 2, 4, [3]),
 		                           (1, 5, 1, 3, None), (3, 1, 2, 3, [1, 1, 1]), (3, 1, 2, 3, None),
@@ -520,7 +406,7 @@ def main():
 
 	dc = Config()
 	lib.cf_nested_config_default(C.byref(dc))
-	dflt = from_config(dc)
+	dflt = from_struct(dc)
 	want = ref.default_config()
 	for k in want:
 		if k == "classes":
@@ -554,10 +440,7 @@ def main():
 	check_nested(lib, ck, rng, "f64", dict(dflt, reference_compat=1), 4, 100, 50, 0, 4, compat=True, scaled=False,
 	             gain=1.0, tag="reference_compat=1")
 
-	print("nn_check_ctypes: %d checks, %d failed; worst relative error f64 %.2e (tol %.0e), f32 %.2e (tol %.0e)" %
-	      (ck.count, len(ck.failures), ck.worst.get("f64", 0), TOL["f64"], ck.worst.get("f32", 0), TOL["f32"]))
-	return 1 if ck.failures else 0
-
 
 if __name__ == "__main__":
-	sys.exit(main())
+	sys.exit(ctypes_check.main("nn_check_ctypes", __doc__, 20240, Lib, ref.selfcheck,
+	                           "nn_numpy_ref selfcheck (finite differences)", checks))

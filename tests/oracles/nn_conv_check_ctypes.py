@@ -2,7 +2,7 @@
 """Compare cuflow's image layers (include/cuflow/nn_conv.h, in libcuflow.so)
 with the independent numpy reference nn_conv_numpy_ref.py.
 
-    nn_conv_check_ctypes.py --lib BUILD/libcuflow.so [--seed N] [-v]
+    nn_conv_check_ctypes.py --lib BUILD/libcuflow.so [--seed N] [-v] [--skip-selfcheck]
 
 Inputs and weights are drawn with a seeded numpy Generator. The reference
 always computes in float64; for the _f32 functions it computes from the
@@ -24,26 +24,21 @@ with NaN (they must be overwritten entirely), and every output array has a
 guard tail that must stay untouched.
 
 The numpy reference first checks itself (nn_conv_numpy_ref.selfcheck:
-finite differences and a six-loop convolution).
+finite differences and a six-loop convolution; not with --skip-selfcheck).
+The criteria, guards, loader and command line are ctypes_check.py's.
 
 Exit: 0 all agree; 1 some disagree; 3 the library or a symbol is missing.
 """
-import argparse
-import contextlib
 import ctypes as C
-import io
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ctypes_check  # noqa: E402
 import nn_conv_numpy_ref as ref  # noqa: E402
-from nn_check_ctypes import CT, DT, GUARD, SENTINEL, TOL, Checker, buf, ptr  # noqa: E402
-
-P_I32 = C.POINTER(C.c_int32)
-P_I64 = C.POINTER(C.c_int64)
-P_U8 = C.POINTER(C.c_uint8)
+from ctypes_check import CT, DT, GUARD, P_I32, P_I64, P_U8, SENTINEL, TOL, buf, ptr  # noqa: E402
 
 
 class Dims(C.Structure):
@@ -60,9 +55,8 @@ def sparse_struct(ct):
 SPARSE = {s: sparse_struct(ct) for s, ct in CT.items()}
 
 
-class Lib:
-	def __init__(self, path):
-		self.lib = C.CDLL(path)
+class Lib(ctypes_check.Lib):
+	def declare(self):
 		ci, sz, pd = C.c_int, C.c_size_t, C.POINTER(Dims)
 		self.fn("cf_nn_conv2d_out", ci, [pd, C.POINTER(ci), C.POINTER(ci)])
 		self.fn("cf_nn_conv2d_out_elems", sz, [pd])
@@ -88,14 +82,6 @@ class Lib:
 			self.fn("cf_nn_dropout2d_backward_" + s, None, [ci, ci, sz, P, P_U8, C.c_double, P])
 			self.fn("cf_nn_tanh_forward_" + s, None, [sz, P, P])
 			self.fn("cf_nn_tanh_backward_" + s, None, [sz, P, P, P])
-
-	def fn(self, name, restype, argtypes):
-		f = getattr(self.lib, name)
-		f.restype = restype
-		f.argtypes = argtypes
-
-	def __getattr__(self, name):
-		return getattr(self.lib, name)
 
 
 def dims(B, Cn, H, W, O, KH, KW, st, pad):
@@ -418,26 +404,7 @@ def check_tanh(lib, ck, rng, s, n):
 	ck.guard(tag + " dx", dx, n)
 
 
-def main():
-	ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-	ap.add_argument("--lib", required=True, help="path of libcuflow.so")
-	ap.add_argument("--seed", type=int, default=20241)
-	ap.add_argument("-v", "--verbose", action="store_true")
-	a = ap.parse_args()
-	try:
-		lib = Lib(a.lib)
-	except (OSError, AttributeError) as e:
-		print("cannot use %s: %s" % (a.lib, e), file=sys.stderr)
-		return 3
-	ck = Checker(a.verbose)
-	rng = np.random.default_rng(a.seed)
-	out = io.StringIO()
-	with contextlib.redirect_stdout(out):
-		ok = ref.selfcheck()
-	if not ok or a.verbose:
-		print(out.getvalue(), end="")
-	ck.note("nn_conv_numpy_ref selfcheck", ok, "ok" if ok else "the numpy reference is wrong")
-
+def checks(lib, ck, rng):
 	check_geometry(lib, ck)
 	check_masks(lib, ck)
 	same = ref.pad_same(105, 10, 5) + ref.pad_same(105, 10, 5)
@@ -477,10 +444,7 @@ def main():
 		check_tanh(lib, ck, rng, s, 1000)
 		check_tanh(lib, ck, rng, s, 1)
 
-	print("nn_conv_check_ctypes: %d checks, %d failed; worst relative error f64 %.2e (tol %.0e), f32 %.2e (tol %.0e)" %
-	      (ck.count, len(ck.failures), ck.worst.get("f64", 0), TOL["f64"], ck.worst.get("f32", 0), TOL["f32"]))
-	return 1 if ck.failures else 0
-
 
 if __name__ == "__main__":
-	sys.exit(main())
+	sys.exit(ctypes_check.main("nn_conv_check_ctypes", __doc__, 20241, Lib, ref.selfcheck, "nn_conv_numpy_ref selfcheck",
+	                           checks))

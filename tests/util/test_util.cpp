@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <stdexcept>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -289,6 +290,87 @@ std::string numpy_python()
 		return std::string();
 	}();
 	return py;
+}
+
+// Compile-time: GCC and Clang predefine __SANITIZE_ADDRESS__ / answer
+// __has_feature(address_sanitizer) under -fsanitize=address; the test
+// CMakeLists passes CUFLOW_SANITIZE as CFT_SANITIZERS (UBSan alone has no
+// macro).
+#if defined(__SANITIZE_ADDRESS__)
+#define CFT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CFT_ASAN 1
+#endif
+#endif
+#ifndef CFT_ASAN
+#define CFT_ASAN 0
+#endif
+#ifndef CFT_SANITIZERS
+#define CFT_SANITIZERS ""
+#endif
+
+bool sanitized()
+{
+	if (const char *v = getenv("CFT_SANITIZED"))
+		return *v && strcmp(v, "0") != 0;
+	return CFT_ASAN || CFT_SANITIZERS[0] != '\0';
+}
+
+CtypesLib ctypes_lib()
+{
+	CtypesLib r;
+	std::string bin = cuflow_bin();
+	size_t slash = bin.rfind('/');
+	std::string dir = slash == std::string::npos ? "." : bin.substr(0, slash);
+	std::string lib = env("CUFLOW_LIBRARY", dir + "/libcuflow.so");
+	if (!exists(lib)) {
+		r.problem = lib + " is absent: build the cuflow_shared target";
+		return r;
+	}
+	r.path = lib;
+	// The shared library links the same objects as the static one the tests
+	// link: when an nn object is newer, only libcuflow.a was rebuilt.
+	struct stat so{};
+	if (stat(lib.c_str(), &so) == 0) {
+		std::string objs = dir + "/CMakeFiles/cuflow.dir/host/nn";
+		if (DIR *dd = opendir(objs.c_str())) {
+			while (struct dirent *e = readdir(dd)) {
+				struct stat st{};
+				std::string f = objs + "/" + e->d_name;
+				if (f.size() > 2 && f.compare(f.size() - 2, 2, ".o") == 0 && stat(f.c_str(), &st) == 0 &&
+				    (st.st_mtim.tv_sec > so.st_mtim.tv_sec ||
+				     (st.st_mtim.tv_sec == so.st_mtim.tv_sec && st.st_mtim.tv_nsec > so.st_mtim.tv_nsec))) {
+					r.problem = lib + " is older than " + f + ": rebuild the cuflow_shared target";
+					r.stale = true;
+					break;
+				}
+			}
+			closedir(dd);
+		}
+	}
+	// A sanitized library needs its runtime first in the process.
+	std::string pre, ldd;
+	if (run("ldd " + shq(lib), &ldd) == 0)
+		for (const char *rt : {"libasan.so", "libubsan.so"}) {
+			size_t at = ldd.find(rt);
+			if (at == std::string::npos)
+				continue;
+			size_t a = ldd.find("=> ", at), e = ldd.find(" (", a);
+			if (a != std::string::npos && e != std::string::npos)
+				pre += (pre.empty() ? "" : ":") + ldd.substr(a + 3, e - a - 3);
+		}
+	if (!pre.empty())
+		r.preload = "ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=" + shq(pre) + " ";
+	return r;
+}
+
+std::string ctypes_oracle_cmd(const std::string &python, const CtypesLib &lib, const std::string &script,
+                              const std::string &extra)
+{
+	std::string path = env("CUFLOW_SOURCE_DIR") + "/tests/oracles/" + script;
+	std::string cmd = lib.preload + shq(python) + " " + shq(path) + " --lib " + shq(lib.path);
+	return extra.empty() ? cmd : cmd + " " + extra;
 }
 
 uint16_t be16(const uint8_t *p)

@@ -47,6 +47,33 @@ std::string shared_dir();
 // none has it (tests then GTEST_SKIP).
 std::string numpy_python();
 
+// Whether the tests run under a sanitizer, where everything is several times
+// slower: $CFT_SANITIZED when set ("0" or "" no, anything else yes), else
+// whether this binary was built with one (AddressSanitizer's predefined
+// macro, or CUFLOW_SANITIZE through the test CMakeLists). The slowest tests
+// then do less of the same work (fewer epochs, smaller batches, fewer
+// entries checked) through every code path; the full-strength runs and
+// their thresholds are the normal build's.
+bool sanitized();
+
+// libcuflow.so for the Python ctypes oracles (tests/oracles/*_check_ctypes.py):
+// $CUFLOW_LIBRARY, else beside the cuflow binary.
+struct CtypesLib {
+	std::string path;     // "" when absent (the test skips: `problem` says why)
+	std::string problem;  // why it cannot be used, "" when it can
+	bool stale = false;   // problem is a failure: an nn object file is newer
+	                      // than the library (only libcuflow.a was rebuilt)
+	std::string preload;  // "ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=... " to put
+	                      // before the command when the library is sanitized
+	                      // (its runtime must come first in the process), else ""
+};
+CtypesLib ctypes_lib();
+// The command line that runs tests/oracles/<script> (in the source tree) on
+// lib with the interpreter python: the preload, then `python script --lib
+// lib`, then extra (options, already quoted).
+std::string ctypes_oracle_cmd(const std::string &python, const CtypesLib &lib, const std::string &script,
+                              const std::string &extra = "");
+
 // Reading captures the tests wrote: byte order, and the Internet checksum
 // (one's-complement sum of 16-bit words, the last odd byte padded; fold
 // carries it back into 16 bits: 0xffff over a packet with a right checksum).
