@@ -709,22 +709,10 @@ TEST(NnConvSparse, SparseVsDense1500)
 
 TEST(NnConvNumpy, LayersMatchNumpy)
 {
-	std::string py = cft::numpy_python();
-	if (py.empty())
-		GTEST_SKIP() << "no python3 with numpy (CUFLOW_PYTHON, python3, /usr/bin/python3)";
-	cft::CtypesLib lib = cft::ctypes_lib();
-	if (lib.stale)
-		FAIL() << lib.problem;
-	if (lib.path.empty())
-		GTEST_SKIP() << lib.problem;
-	// Under sanitizers the reference's check of itself (numpy alone, no call
-	// into the library) is left to the normal build.
-	std::string opts = cft::sanitized() ? "--skip-selfcheck" : "", out;
-	int rc = cft::run(cft::ctypes_oracle_cmd(py, lib, "nn_conv_check_ctypes.py", opts), &out);
-	EXPECT_EQ(rc, 0) << out;
-	size_t last = out.rfind("nn_conv_check_ctypes:");
-	if (last != std::string::npos)
-		std::cout << out.substr(last);
+	cft::CtypesRun r = cft::run_ctypes_oracle("nn_conv_check_ctypes.py");
+	if (r.skip) GTEST_SKIP() << r.why;
+	if (r.fail) FAIL() << r.why;
+	EXPECT_EQ(r.rc, 0) << r.out;
 }
 
 } // namespace

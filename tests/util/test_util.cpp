@@ -1,11 +1,13 @@
 #include "test_util.h"
 
+
 #include <atomic>
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <stdexcept>
 #include <dirent.h>
@@ -371,6 +373,28 @@ std::string ctypes_oracle_cmd(const std::string &python, const CtypesLib &lib, c
 	std::string path = env("CUFLOW_SOURCE_DIR") + "/tests/oracles/" + script;
 	std::string cmd = lib.preload + shq(python) + " " + shq(path) + " --lib " + shq(lib.path);
 	return extra.empty() ? cmd : cmd + " " + extra;
+}
+
+CtypesRun run_ctypes_oracle(const std::string &script)
+{
+	CtypesRun r;
+	std::string py = numpy_python();
+	if (py.empty()) {
+		r.skip = true;
+		r.why = "no python3 with numpy (CUFLOW_PYTHON, python3, /usr/bin/python3)";
+		return r;
+	}
+	CtypesLib lib = ctypes_lib();
+	if (lib.stale || lib.path.empty()) {
+		(lib.stale ? r.fail : r.skip) = true;
+		r.why = lib.problem;
+		return r;
+	}
+	r.rc = run(ctypes_oracle_cmd(py, lib, script, sanitized() ? "--skip-selfcheck" : ""), &r.out);
+	std::string name = script.substr(0, script.rfind('.')) + ":";
+	size_t last = r.out.rfind(name);
+	if (last != std::string::npos) std::cout << r.out.substr(last);
+	return r;
 }
 
 uint16_t be16(const uint8_t *p)

@@ -73,6 +73,18 @@ CtypesLib ctypes_lib();
 // lib`, then extra (options, already quoted).
 std::string ctypes_oracle_cmd(const std::string &python, const CtypesLib &lib, const std::string &script,
                               const std::string &extra = "");
+// Runs tests/oracles/<script> (a ctypes checker) with a numpy python on
+// ctypes_lib(), with --skip-selfcheck under sanitizers (the checker's test of
+// itself is numpy alone: the normal build runs it). skip / fail: it could not
+// run (no numpy or no library / a stale library), `why` says so; else rc is
+// the checker's status and out its output, whose last "<name>:" summary is
+// printed.
+struct CtypesRun {
+	bool skip = false, fail = false;
+	std::string why, out;
+	int rc = -1;
+};
+CtypesRun run_ctypes_oracle(const std::string &script);
 
 // Reading captures the tests wrote: byte order, and the Internet checksum
 // (one's-complement sum of 16-bit words, the last odd byte padded; fold
