@@ -13,6 +13,7 @@
 #include "cuflow/flow_batch.h"
 #include "cuflow/netml_batch.h"
 #include "cuflow/flowpic_batch.h"
+#include "cuflow/window_batch.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,6 +58,9 @@ void cf_cuda_netml_free(cf_cuda_ctx *c);
 /* FlowPic images of the batch (flowpic_thrust.h) into b->out and
  * b->packets (b->acc is not copied back). */
 int cf_cuda_flowpic_images(cf_cuda_ctx *c, cf_flowpic_batch *b, char *errbuf);
+/* The rows of every window of the batch (windows_thrust.h) into b->rows
+ * (host memory; the columns are copied to the device). */
+int cf_cuda_window_rows(cf_cuda_ctx *c, cf_window_batch *b, char *errbuf);
 
 #ifdef __cplusplus
 }

@@ -30,6 +30,7 @@ struct backend_ops {
 	int (*flow_features)(cf_backend *b, cf_flow_batch *batch);
 	int (*netml_features)(cf_backend *b, cf_netml_batch *batch);
 	int (*flowpic_images)(cf_backend *b, cf_flowpic_batch *batch);
+	int (*window_rows)(cf_backend *b, cf_window_batch *batch);
 	void (*close)(cf_backend *b);
 };
 
@@ -266,10 +267,16 @@ static int cpu_flowpic_images(cf_backend *b, cf_flowpic_batch *fb)
 	return CF_OK;
 }
 
+static int cpu_window_rows(cf_backend *b, cf_window_batch *wb)
+{
+	(void)b;
+	return cf_window_rows_cpu(wb);
+}
+
 static void cpu_close(cf_backend *b) { (void)b; }
 
 static const struct backend_ops cpu_ops = {"cpu", cpu_summarize, cpu_flow_features, cpu_netml_features,
-                                           cpu_flowpic_images, cpu_close};
+                                           cpu_flowpic_images, cpu_window_rows, cpu_close};
 
 /* ---------------------------------------------------------------- CUDA */
 
@@ -299,6 +306,11 @@ static int cuda_flowpic_images(cf_backend *b, cf_flowpic_batch *fb)
 	return cf_cuda_flowpic_images((cf_cuda_ctx *)b->ctx, fb, b->error);
 }
 
+static int cuda_window_rows(cf_backend *b, cf_window_batch *wb)
+{
+	return cf_cuda_window_rows((cf_cuda_ctx *)b->ctx, wb, b->error);
+}
+
 static void cuda_close(cf_backend *b)
 {
 	cf_cuda_ctx_free((cf_cuda_ctx *)b->ctx);
@@ -306,7 +318,7 @@ static void cuda_close(cf_backend *b)
 }
 
 static const struct backend_ops cuda_ops = {"cuda", cuda_summarize, cuda_flow_features, cuda_netml_features,
-                                            cuda_flowpic_images, cuda_close};
+                                            cuda_flowpic_images, cuda_window_rows, cuda_close};
 #endif
 
 /* ---------------------------------------------------------------- fault injection */
@@ -342,8 +354,12 @@ static int fault_flowpic_images(cf_backend *b, cf_flowpic_batch *fb)
 {
 	return fault_hit(b) ? CF_ERR_DEVICE : cpu_flowpic_images(b, fb);
 }
+static int fault_window_rows(cf_backend *b, cf_window_batch *wb)
+{
+	return fault_hit(b) ? CF_ERR_DEVICE : cpu_window_rows(b, wb);
+}
 static const struct backend_ops fault_ops = {"fault", fault_summarize, fault_flow_features, fault_netml_features,
-                                             fault_flowpic_images, cpu_close};
+                                             fault_flowpic_images, fault_window_rows, cpu_close};
 
 int cf_backend_open_faulty(int requested, int fail_from_call, cf_backend **out)
 {
@@ -523,6 +539,18 @@ int cf_backend_flowpic_images(cf_backend *b, cf_flowpic_batch *batch)
 	ops_leave(b);
 	if (fall_back_to_cpu(b, ops, st))
 		st = cpu_flowpic_images(b, batch);
+	return st;
+}
+
+int cf_backend_window_rows(cf_backend *b, cf_window_batch *batch)
+{
+	if (!b)
+		return cpu_window_rows(NULL, batch);
+	const struct backend_ops *ops = ops_enter(b);
+	int st = ops->window_rows(b, batch);
+	ops_leave(b);
+	if (fall_back_to_cpu(b, ops, st))
+		st = cpu_window_rows(b, batch);
 	return st;
 }
 

@@ -22,6 +22,7 @@ int cmd_flows(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_netml(int argc, char **argv);
 int cmd_flowpic(int argc, char **argv);
+int cmd_windows(int argc, char **argv);
 /* The models (cmd_model.c). */
 int cmd_train(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);

@@ -19,6 +19,7 @@ static void usage(FILE *out)
 		"  extract CAPTURE... -o DIR   per-flow features, sequences, labels as numpy arrays\n"
 		"  netml --type T CAPTURE -o DIR  netml 0.7.1's feature matrices, bit for bit\n"
 		"  flowpic CAPTURE... -o DIR   FlowPic images (official or mini presets) as numpy arrays\n"
+		"  windows CAPTURE... -o OUT   per-window aggregates for port-scan and DoS detection\n"
 		"  train --model nested DATA... -o MODEL_DIR   train seed 003's nested LSTM model on flows\n"
 		"  evaluate MODEL_DIR DATA... -o DIR  accuracy, per-class F1, confusion matrix\n"
 		"  predict MODEL_DIR INPUT... -o OUT  class probabilities per flow (captures or Joy records)\n"
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 		return cmd_extract(argc - 1, argv + 1);
 	if (!strcmp(cmd, "flowpic"))
 		return cmd_flowpic(argc - 1, argv + 1);
+	if (!strcmp(cmd, "windows"))
+		return cmd_windows(argc - 1, argv + 1);
 	if (!strcmp(cmd, "netml"))
 		return cmd_netml(argc - 1, argv + 1);
 	if (!strcmp(cmd, "train"))

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <time.h>
 #include <png.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -423,8 +424,47 @@ static int ypix(const lines_axes *a, double v)
 	return a->py1 - PAD - (int)lround((v - a->ylo) / (a->yhi - a->ylo) * (a->py1 - a->py0 - 2 * PAD));
 }
 
+/* Tick label of point e (1-based): the epoch number, or with x_ns the
+ * point's UTC time of day (with the date when the points span days). */
+static void x_label(char *lab, size_t cap, int e, const int64_t *x_ns, int n_points)
+{
+	if (!x_ns) {
+		snprintf(lab, cap, "%d", e);
+		return;
+	}
+	int64_t ns = x_ns[e - 1], sec = ns / 1000000000 - (ns % 1000000000 < 0);
+	int64_t frac = ns - sec * 1000000000;
+	time_t t = (time_t)sec;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	int days = (x_ns[n_points - 1] - x_ns[0]) >= 86400000000000ll;
+	int sub = n_points > 1 && (x_ns[n_points - 1] - x_ns[0]) / n_points < 1000000000ll;
+	if (days)
+		snprintf(lab, cap, "%02d-%02d %02d:%02d", tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min);
+	else if (sub)
+		snprintf(lab, cap, "%02d:%02d:%02d.%01d", tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(frac / 100000000));
+	else
+		snprintf(lab, cap, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static int lines_png(const char *path, const char *title, const char *xlabel, int n_series, const char *const *names,
+                     const double *const *values, int n_points, const int64_t *x_ns, char *errbuf);
+
 int cf_plot_lines_png(const char *path, const char *title, const char *xlabel, int n_series,
                       const char *const *names, const double *const *values, int n_points, char *errbuf)
+{
+	return lines_png(path, title, xlabel, n_series, names, values, n_points, NULL, errbuf);
+}
+
+int cf_plot_series_png(const char *path, const char *title, const char *xlabel, int n_series,
+                       const char *const *names, const double *const *values, int n_points, const int64_t *x_ns,
+                       char *errbuf)
+{
+	return lines_png(path, title, xlabel, n_series, names, values, n_points, x_ns, errbuf);
+}
+
+static int lines_png(const char *path, const char *title, const char *xlabel, int n_series, const char *const *names,
+                     const double *const *values, int n_points, const int64_t *x_ns, char *errbuf)
 {
 	if (!path || !*path) {
 		seterr(errbuf, "line chart: no output path");
@@ -488,12 +528,12 @@ int cf_plot_lines_png(const char *path, const char *title, const char *xlabel, i
 		left = tw > left ? tw : left;
 	}
 
-	/* legend column on the right, names up to 20 characters */
+	/* legend column on the right, names up to 28 characters */
 	char nm[32];
 	int namew = 0;
 	for (int s = 0; s < n_series; s++) {
 		if (names && names[s])
-			fit(nm, sizeof nm, names[s], 20);
+			fit(nm, sizeof nm, names[s], 28);
 		else
 			snprintf(nm, sizeof nm, "series %d", s + 1);
 		int tw = text_w(nm, 1);
@@ -520,16 +560,16 @@ int cf_plot_lines_png(const char *path, const char *title, const char *xlabel, i
 		text(&c, a.px0 - 7 - text_w(ylab[i], 1), y - 3, ylab[i], 1, INK, 0);
 	}
 	/* x ticks at multiples of a 1/2/5 step, plus epoch 1 when there is room */
-	int xstep = (int)nice_step((n_points - 1) / 8.0);
+	int xstep = (int)nice_step((n_points - 1) / (x_ns ? 6.0 : 8.0));
 	xstep = xstep < 1 ? 1 : xstep;
-	char lab[24];
+	char lab[32];
 	for (int e = xstep > 1 ? 1 : xstep; e <= n_points; e = e < xstep ? xstep : e + xstep) {
 		int x = xpix(&a, e - 1);
-		if (e == 1 && xstep > 1 && xstep <= n_points && xpix(&a, xstep - 1) - x < 28)
+		if (e == 1 && xstep > 1 && xstep <= n_points && xpix(&a, xstep - 1) - x < (x_ns ? 70 : 28))
 			continue;
 		fill(&c, x, a.py0 + 1, 1, a.py1 - a.py0 - 1, GRID);
 		fill(&c, x, a.py1 + 1, 1, 4, AXIS);
-		snprintf(lab, sizeof lab, "%d", e);
+		x_label(lab, sizeof lab, e, x_ns, n_points);
 		text(&c, x - text_w(lab, 1) / 2, a.py1 + 8, lab, 1, INK, 0);
 	}
 	/* frame */
@@ -577,7 +617,7 @@ int cf_plot_lines_png(const char *path, const char *title, const char *xlabel, i
 			break;
 		}
 		if (names && names[s])
-			fit(nm, sizeof nm, names[s], 20);
+			fit(nm, sizeof nm, names[s], 28);
 		else
 			snprintf(nm, sizeof nm, "series %d", s + 1);
 		int y = ly + s * 14;

@@ -8,7 +8,7 @@ typedef const cf_producer_ops *(*getter)(void);
 
 /* Register a new producer here, once. */
 static const getter builtins[] = {cf_producer_flows, cf_producer_features, cf_producer_netml, cf_producer_flowpic,
-                                  cf_producer_summary};
+                                  cf_producer_summary, cf_producer_windows};
 
 uint32_t cf_producer_count(void)
 {

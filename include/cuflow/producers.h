@@ -15,12 +15,15 @@
  *                                     (cuflow/flowpic_index.h), and the image as one
  *                                     vector column `image` of shape channels x res x res
  *                                     (uint16 / uint8 / float32 as the options' value)
+ *   windows    "windows"              one per window of the file's packets: seed 001's
+ *                                     aggregates (cuflow/windows.h, docs/windows.md)
  */
 #ifndef CUFLOW_PRODUCERS_H
 #define CUFLOW_PRODUCERS_H
 
 #include <stdint.h>
 #include "cuflow/producer.h"
+#include "cuflow/windows.h"
 #include "cuflow/flow.h"
 #include "cuflow/feature_rows.h"
 #include "cuflow/label.h"
@@ -133,6 +136,15 @@ typedef struct cf_summary_producer_config {
 } cf_summary_producer_config;
 void cf_summary_producer_config_default(cf_summary_producer_config *c);
 const cf_producer_ops *cf_producer_summary(void);
+
+/* "windows": one row per window of each input's packets (cuflow/windows.h);
+ * windows do not span files here (each file's rows depend on it alone);
+ * flow_batch is numbered across the run. */
+typedef struct cf_windows_producer_config {
+	cf_windows_opts win;
+} cf_windows_producer_config;
+void cf_windows_producer_config_default(cf_windows_producer_config *c);
+const cf_producer_ops *cf_producer_windows(void);
 
 #ifdef __cplusplus
 }

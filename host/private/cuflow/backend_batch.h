@@ -12,6 +12,7 @@
 #include "cuflow/flow_batch.h"
 #include "cuflow/netml_batch.h"
 #include "cuflow/flowpic_batch.h"
+#include "cuflow/window_batch.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,6 +34,11 @@ int cf_backend_netml_features(cf_backend *b, cf_netml_batch *batch);
  * and batch->packets. b NULL runs the CPU reference. Synchronous. CF_OK or
  * CF_ERR_DEVICE (cf_backend_error). */
 int cf_backend_flowpic_images(cf_backend *b, cf_flowpic_batch *batch);
+
+/* The rows of every window of a windows batch (window_batch.h) into
+ * batch->rows. b NULL runs the CPU reference. Synchronous. CF_OK,
+ * CF_ERR_NOMEM or CF_ERR_DEVICE (cf_backend_error). */
+int cf_backend_window_rows(cf_backend *b, cf_window_batch *batch);
 #ifdef __cplusplus
 }
 #endif

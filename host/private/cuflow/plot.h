@@ -25,6 +25,14 @@ extern "C" {
 int cf_plot_lines_png(const char *path, const char *title, const char *xlabel, int n_series, const char *const *names,
                       const double *const *values, int n_points, char *errbuf);
 
+/* The same chart over time: point k is at time x_ns[k] (ascending, one
+ * point per window); the x axis is labelled with UTC times of day
+ * (HH:MM:SS, tenths for sub-second spacing, MM-DD HH:MM when the points
+ * span a day or more). */
+int cf_plot_series_png(const char *path, const char *title, const char *xlabel, int n_series,
+                       const char *const *names, const double *const *values, int n_points, const int64_t *x_ns,
+                       char *errbuf);
+
 /* Confusion matrix heatmap: C x C counts, row-major (row = true class,
  * column = predicted). Cells are shaded by the row-normalised value
  * (cf_plot_shade; a row without samples stays at 0), the count is written

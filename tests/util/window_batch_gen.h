@@ -1,0 +1,91 @@
+// Random window batches (host/private/cuflow/window_batch.h) for the
+// window-rows tests: the OpenMP build of the Thrust path and the CUDA
+// parity test compare it with the CPU reference on the same batches.
+#pragma once
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "cuflow/window_batch.h"
+
+namespace cft {
+
+// A window batch owning its columns.
+struct wb_data {
+	std::vector<uint64_t> offsets;
+	std::vector<uint32_t> n_ip, n_conn, n_flow, src, dst, conn;
+	std::vector<uint16_t> sport, dport;
+	std::vector<uint8_t> state;
+	std::vector<cf_window_row> rows;
+	cf_window_batch b{};
+
+	void bind(int distinct)
+	{
+		rows.assign(n_ip.size(), cf_window_row());
+		std::memset((void *)rows.data(), 0xa5, rows.size() * sizeof(cf_window_row)); // garbage to overwrite
+		b.n_windows = (uint32_t)n_ip.size();
+		b.distinct = distinct;
+		b.offsets = offsets.data();
+		b.n_ip = n_ip.data();
+		b.n_conn = n_conn.data();
+		b.n_flow = n_flow.data();
+		b.src_id = src.data();
+		b.dst_id = dst.data();
+		b.conn_id = conn.data();
+		b.sport = sport.data();
+		b.dport = dport.data();
+		b.state = state.data();
+		b.rows = rows.data();
+	}
+	void push(uint32_t s, uint32_t d, uint32_t c, uint16_t sp, uint16_t dp, uint8_t st)
+	{
+		src.push_back(s);
+		dst.push_back(d);
+		conn.push_back(c);
+		sport.push_back(sp);
+		dport.push_back(dp);
+		state.push_back(st);
+	}
+};
+
+// Random batch of W windows; `lead` entries before offsets[0]. Window
+// sizes: 0, 1 or up to max_n; id spaces tiny, moderate or large, and the
+// ports from a handful of values or all 65536.
+wb_data random_batch(uint64_t seed, uint32_t W, uint64_t max_n, int distinct, uint64_t lead = 0)
+{
+	std::mt19937_64 rng(seed);
+	wb_data a;
+	for (uint64_t i = 0; i < lead; i++) {
+		uint32_t s = (uint32_t)rng(), d = (uint32_t)rng(), c = (uint32_t)rng();
+		a.push(s, d, c, (uint16_t)s, (uint16_t)d, 0);
+	}
+	a.offsets.push_back(lead);
+	static const uint16_t few_ports[] = {0, 53, 80, 443, 65535};
+	for (uint32_t w = 0; w < W; w++) {
+		uint64_t kind = rng() % 6, n = kind == 0 ? 0 : kind == 1 ? 1 : rng() % (max_n + 1);
+		uint64_t space = rng() % 3 == 0 ? 1 + rng() % 4 : rng() % 2 ? 2 * n + 1 : 1 + rng() % 20000;
+		uint32_t n_ip = (uint32_t)(n || rng() % 2 ? 1 + rng() % space : 0);
+		uint32_t n_conn = (uint32_t)(n || rng() % 2 ? 1 + rng() % space : 0);
+		bool few_d = rng() % 2, few_s = rng() % 2;
+		// the ids actually used may be fewer than the id space
+		uint32_t used_ip = n_ip ? 1 + (uint32_t)(rng() % n_ip) : 0;
+		for (uint64_t i = 0; i < n; i++) {
+			uint32_t d = (uint32_t)(rng() % used_ip);
+			uint32_t s_space = rng() % 3 ? used_ip : n_ip;
+			uint32_t s = (uint32_t)(rng() % s_space);
+			uint32_t c = (uint32_t)(rng() % n_conn);
+			uint16_t dp = few_d ? few_ports[rng() % 5] : (uint16_t)rng();
+			uint16_t sp = few_s ? few_ports[rng() % 3] : (uint16_t)rng();
+			uint8_t st = (uint8_t)(rng() % CF_WINDOW_STATES);
+			a.push(s, d, c, sp, dp, st);
+		}
+		a.offsets.push_back(a.offsets.back() + n);
+		a.n_ip.push_back(n_ip);
+		a.n_conn.push_back(n_conn);
+		a.n_flow.push_back((uint32_t)(rng() % (n + 3)));
+	}
+	a.bind(distinct);
+	return a;
+}
+
+} // namespace cft
