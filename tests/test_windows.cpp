@@ -512,3 +512,42 @@ TEST(Windows, TcpStatesAgreeWithTshark)
 	if (!ran)
 		GTEST_SKIP() << "none of the captures is in ../shared/captures";
 }
+
+// --entries flows: one entry per finished flow, its state from how it ended.
+TEST(Windows, FlowRecordsAsEntries)
+{
+	std::vector<cft::Frame> f;
+	int64_t t = T0 + 2000000000ll, us = 1000;
+	f.push_back(tcp4(t += us, H1, H2, 40000, 80, SYN)); // FIN flow -> closed
+	f.push_back(tcp4(t += us, H2, H1, 80, 40000, SYN | ACK));
+	f.push_back(tcp4(t += us, H1, H2, 40000, 80, ACK));
+	f.push_back(tcp4(t += us, H1, H2, 40000, 80, FIN | ACK));
+	f.push_back(tcp4(t += us, H2, H1, 80, 40000, FIN | ACK));
+	f.push_back(tcp4(t += us, H1, H2, 40000, 80, ACK));
+	f.push_back(tcp4(t += us, H1, H3, 40001, 22, SYN)); // refused -> reset
+	f.push_back(tcp4(t += us, H3, H1, 22, 40001, RST | ACK));
+	f.push_back(udp4(t += us, H1, H4, 5000, 9999));           // one way -> new
+	f.push_back(udp4(t += 11000000000ll, H1, H3, 5353, 53)); // answered -> established, next window
+	f.push_back(udp4(t += us, H3, H1, 53, 5353, 200));
+	std::string pcap = cft::temp_path(".pcap"), out = cft::temp_path(".csv"), ent = cft::temp_path(".csv"), log;
+	cft::write_pcap(pcap, 1, f, true);
+	ASSERT_EQ(windows("--entries flows " + shq(pcap) + " --dump-entries " + shq(ent) + " -o " + shq(out), &log), 0)
+	    << log;
+	Table e = read_table(ent);
+	std::map<std::string, std::string> by_dport;
+	for (size_t i = 0; i < e.rows.size(); i++)
+		by_dport[e.at(i, "dst_port")] = e.at(i, "state");
+	EXPECT_EQ(e.rows.size(), 4u);
+	EXPECT_EQ(by_dport["80"], "closed");
+	EXPECT_EQ(by_dport["22"], "reset");
+	EXPECT_EQ(by_dport["9999"], "new");
+	EXPECT_EQ(by_dport["53"], "established");
+	Table w = read_table(out);
+	ASSERT_EQ(w.rows.size(), 2u);
+	EXPECT_EQ(w.at(0, "num_entries"), "3"); // the three flows that start in the first window
+	EXPECT_EQ(w.at(1, "num_entries"), "1");
+	EXPECT_EQ(w.at(1, "bytes_down"), "242"); // the answer's frame: 14 + 20 + 8 + 200
+	std::string py = pandas_python();
+	if (!py.empty())
+		expect_equals_pandas(ent, "--window 10", "flow entries");
+}

@@ -38,6 +38,8 @@ static void usage(FILE *o)
 	        "  --batching B            tumbling (default: [kT, (k+1)T) from the epoch) or seed\n"
 	        "                          (the notebook's rule, input order, tail dropped)\n"
 	        "  --entries packets       one entry per TCP/UDP/ICMP packet (the default)\n"
+	        "  --entries flows         one entry per finished flow (the flows command's defaults;\n"
+	        "                          --lateness defaults to idle + active timeout, 1920 s)\n"
 	        "  --entries-csv FILE      entries from a CSV (ts, src_ip, src_port, dst_ip,\n"
 	        "                          dst_port, ip_protocol, state[, bytes_up, bytes_down])\n"
 	        "  --distinct              add distinct_A_per_G_* (nunique per group) columns\n"
@@ -73,6 +75,7 @@ static int seconds_ns(const char *opt, const char *s, int64_t min_ns, int64_t *o
 struct direct {
 	cf_sink *sink;
 	cf_windows *w;
+	cf_flow_engine *flows;    /* --entries flows */
 	FILE *dump;
 	/* --plot: the chosen columns, kept as doubles */
 	int n_plot;
@@ -165,6 +168,11 @@ static int to_sink(void *user, const cf_table_batch *b)
 	return st;
 }
 
+static int on_flow(void *user, const cf_flow_record *r)
+{
+	return cf_windows_add_flow(((struct direct *)user)->w, r);
+}
+
 static int on_packets(void *user, const cf_pkt *p, size_t n)
 {
 	return cf_windows_add_packets(((struct direct *)user)->w, p, n);
@@ -202,7 +210,7 @@ int cmd_windows(int argc, char **argv)
 	cli_scan_init(&cs);
 	cli_tables_opts tab = {0};
 	const char *out = NULL, *format = NULL, *entries_csv = NULL, *dump = NULL, *plot = NULL;
-	int quiet = 0, opt;
+	int quiet = 0, opt, entries_flows = 0, lateness_given = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "o:f:b:qh", longopts, NULL)) != -1) {
 		int r = cli_tables_option(&tab, "windows", opt, optarg);
@@ -215,7 +223,7 @@ int cmd_windows(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case O_WINDOW: bad = seconds_ns("--window", optarg, 1, &o.window_ns); break;
 		case O_STEP: bad = seconds_ns("--step", optarg, 1, &o.step_ns); break;
-		case O_LATENESS: bad = seconds_ns("--lateness", optarg, 0, &o.lateness_ns); break;
+		case O_LATENESS: bad = seconds_ns("--lateness", optarg, 0, &o.lateness_ns), lateness_given = 1; break;
 		case O_IDLE: bad = seconds_ns("--idle-timeout", optarg, 1, &o.idle_timeout_ns); break;
 		case O_BATCHING:
 			if (!strcmp(optarg, "tumbling"))
@@ -226,9 +234,10 @@ int cmd_windows(int argc, char **argv)
 				bad = 1, fprintf(stderr, "cuflow windows: --batching takes tumbling or seed\n");
 			break;
 		case O_ENTRIES:
-			if (strcmp(optarg, "packets"))
-				bad = 1, fprintf(stderr, "cuflow windows: --entries %s: only packets is served yet "
-				                         "(flow records as entries are not)\n", optarg);
+			if (!strcmp(optarg, "flows"))
+				entries_flows = 1;
+			else if (strcmp(optarg, "packets"))
+				bad = 1, fprintf(stderr, "cuflow windows: --entries takes packets or flows\n");
 			break;
 		case O_ENTRIES_CSV: entries_csv = optarg; break;
 		case O_DUMP: dump = optarg; break;
@@ -265,6 +274,17 @@ int cmd_windows(int argc, char **argv)
 	if (!tab.jobs && (tab.resume || tab.part_rows || tab.row_group_rows)) {
 		fprintf(stderr, "cuflow windows: --resume, --part-rows and --row-group-rows need --jobs\n");
 		return CLI_EXIT_USAGE;
+	}
+	cf_flow_opts fo;
+	cf_flow_opts_default(&fo);
+	if (entries_flows) {
+		if (entries_csv || tab.jobs) {
+			fprintf(stderr, "cuflow windows: --entries flows takes captures, without --jobs\n");
+			return CLI_EXIT_USAGE;
+		}
+		/* a flow's entry (its first packet's time) arrives when the flow ends */
+		if (!lateness_given)
+			o.lateness_ns = fo.idle_timeout_ns + fo.active_timeout_ns;
 	}
 	if (o.step_ns && o.step_ns >= o.window_ns) {
 		fprintf(stderr, "cuflow windows: --step must be shorter than --window\n");
@@ -367,15 +387,24 @@ int cmd_windows(int argc, char **argv)
 	if (entries_csv) {
 		st = cf_windows_add_csv(d.w, entries_csv);
 	} else {
-		cs.so.on_packets = on_packets;
-		cs.so.on_packet_user = &d;
+		if (entries_flows) {
+			if (cf_flow_engine_open(&fo, cs.so.backend, on_flow, &d, &d.flows, err) != CF_OK) {
+				fprintf(stderr, "cuflow windows: %s\n", err);
+				rc = CLI_EXIT_USAGE;
+				goto done;
+			}
+		} else {
+			cs.so.on_packets = on_packets;
+			cs.so.on_packet_user = &d;
+		}
 		cli_progress *pr = cli_progress_start("windows", !quiet);
 		cs.so.progress = pr ? cli_progress_update : NULL;
 		cs.so.progress_user = pr;
 		size_t ni = cf_run_inputs_count(inputs);
 		for (size_t i = 0; i < ni && st == CF_OK; i++) {
 			cf_scan_result res;
-			int s = cf_scan_file(cf_run_inputs_path(inputs, i), &cs.so, &res);
+			int s = d.flows ? cf_flow_scan_file(cf_run_inputs_path(inputs, i), &cs.so, d.flows, &res)
+			                : cf_scan_file(cf_run_inputs_path(inputs, i), &cs.so, &res);
 			packets += res.summary.packets;
 			if (s < 0 && res.opened && res.error_offset >= 0 && cf_windows_error(d.w)[0] == 0) {
 				fprintf(stderr, "cuflow windows: %s (the packets before it were used)\n", res.error);
@@ -390,6 +419,8 @@ int cmd_windows(int argc, char **argv)
 			}
 		}
 		cli_progress_end(pr);
+		if (d.flows && st == CF_OK && (st = cf_flow_engine_finish(d.flows)) != CF_OK && !cf_windows_error(d.w)[0])
+			fprintf(stderr, "cuflow windows: %s\n", cf_flow_engine_error(d.flows));
 	}
 	if (st == CF_OK)
 		st = cf_windows_finish(d.w);
@@ -455,6 +486,7 @@ done:
 	}
 	if (d.sink)
 		cf_sink_abort(d.sink);
+	cf_flow_engine_close(d.flows);
 	cf_windows_free(d.w);
 	for (int i = 0; i < d.n_plot; i++)
 		free(d.plot_v[i]);

@@ -262,3 +262,26 @@ nomem:
 	snprintf(w->err, sizeof w->err, "out of memory");
 	return CF_ERR_NOMEM;
 }
+
+int cf_windows_add_flow(cf_windows *w, const cf_flow_record *r)
+{
+	cf_window_entry e;
+	memset(&e, 0, sizeof e);
+	e.ts_ns = r->bidir.first_ns;
+	e.ip_version = r->ip_version;
+	e.proto = r->proto;
+	e.src_port = r->src_port;
+	e.dst_port = r->dst_port;
+	memcpy(e.src_ip, r->src_ip, 16);
+	memcpy(e.dst_ip, r->dst_ip, 16);
+	e.bytes_up = r->src2dst.bytes;
+	e.bytes_down = r->dst2src.bytes;
+	if (r->end_reason == CF_FLOW_END_FIN)
+		e.state = CF_WSTATE_CLOSED;
+	else if (r->end_reason == CF_FLOW_END_RST)
+		e.state = CF_WSTATE_RESET;
+	else
+		e.state = r->src2dst.packets && r->dst2src.packets ? CF_WSTATE_ESTABLISHED : CF_WSTATE_NEW;
+	w->flows_seen++;
+	return cf_windows_add_one(w, &e, NULL);
+}

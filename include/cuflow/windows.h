@@ -27,6 +27,7 @@
 #include "cuflow/status.h"
 #include "cuflow/packet.h"
 #include "cuflow/table.h"
+#include "cuflow/flow.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -114,6 +115,13 @@ int cf_windows_add(cf_windows *w, const cf_window_entry *e, size_t n);
  * IP packet, oriented as its flow (src = the side that sent the first
  * packet), state after the packet. Packets without a 5-tuple are counted. */
 int cf_windows_add_packets(cf_windows *w, const cf_pkt *p, size_t n);
+/* A finished flow (cuflow/flow.h) as one entry: ts = its first packet,
+ * src/dst as the record orients them, bytes per direction, state from its
+ * end: fin -> closed, rst -> reset, otherwise established when both
+ * directions had packets, else new. Flows end after they start, so their
+ * entries arrive late: give lateness_ns the flow timeouts (idle + active)
+ * or entries of long flows are counted late and dropped. */
+int cf_windows_add_flow(cf_windows *w, const cf_flow_record *r);
 /* Entries from a CSV (docs/windows.md): a bad row stops with the file
  * name and line. */
 int cf_windows_add_csv(cf_windows *w, const char *path);
