@@ -464,10 +464,10 @@ TEST(Windows, PortScanAndSynFloodShowUp)
 TEST(Windows, JobsSameBytesAndEqualPerFileRun)
 {
 	std::string dir = cft::temp_path("-in"), log;
-	ASSERT_EQ(cft::run("mkdir -p " + shq(dir)), 0);
+	ASSERT_EQ(cft::run("mkdir -p " + shq(dir + "/benign") + " " + shq(dir + "/scan")), 0);
 	for (int i = 0; i < 4; i++)
 		ASSERT_EQ(cft::run(shq(cft::cuflow_bin()) + " synth -q --flows 200 --duration 40 --seed " + std::to_string(i + 1) +
-		                       " -o " + shq(dir + "/c" + std::to_string(i) + ".pcap"),
+		                       " -o " + shq(dir + (i < 2 ? "/benign/c" : "/scan/c") + std::to_string(i) + ".pcap"),
 		                   &log),
 		          0)
 		    << log;
@@ -477,12 +477,30 @@ TEST(Windows, JobsSameBytesAndEqualPerFileRun)
 	std::string pa = a + "/windows/part-00000.csv", pb = b + "/windows/part-00000.csv";
 	ASSERT_TRUE(cft::exists(pa)) << log;
 	EXPECT_EQ(cft::slurp(pa), cft::slurp(pb));
-	// the rows of file 0 equal the one-stream command on that file
+	EXPECT_TRUE(cft::exists(a + "/manifest.json"));
+	// the rows of the first file equal the one-stream command on that file
 	std::string one = cft::temp_path(".csv");
-	ASSERT_EQ(windows("--distinct " + shq(dir + "/c0.pcap") + " -o " + shq(one), &log), 0) << log;
+	ASSERT_EQ(windows("--distinct " + shq(dir + "/benign/c0.pcap") + " -o " + shq(one), &log), 0) << log;
 	std::string single = cft::slurp(one), joined = cft::slurp(pa);
 	ASSERT_FALSE(single.empty());
 	EXPECT_EQ(joined.compare(0, single.size(), single), 0) << "file 0's rows lead the joined table";
+	// labels: each file's directory with --jobs, a constant without
+	std::string l = cft::temp_path("-lab");
+	ASSERT_EQ(windows("--jobs 2 --format csv --label-from-dir " + shq(dir) + " -o " + shq(l), &log), 0) << log;
+	Table t = read_table(l + "/windows/part-00000.csv");
+	ASSERT_GT(t.rows.size(), 4u);
+	std::map<std::string, int> labels;
+	for (size_t r = 0; r < t.rows.size(); r++)
+		labels[t.at(r, "label")]++;
+	EXPECT_EQ(labels.size(), 2u);
+	EXPECT_GT(labels["benign"], 0);
+	EXPECT_GT(labels["scan"], 0);
+	EXPECT_EQ(t.at(0, "label"), "benign");
+	EXPECT_EQ(t.at(t.rows.size() - 1, "label"), "scan");
+	std::string c = cft::temp_path(".csv");
+	ASSERT_EQ(windows("--label portscan " + shq(dir + "/scan/c2.pcap") + " -o " + shq(c), &log), 0) << log;
+	EXPECT_EQ(read_table(c).at(0, "label"), "portscan");
+	EXPECT_NE(windows("--label-from-dir " + shq(dir) + " -o " + shq(c), &log), 0) << "windows span files without --jobs";
 }
 
 // The TCP state of every packet entry of real captures against tshark's

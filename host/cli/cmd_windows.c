@@ -46,6 +46,8 @@ static void usage(FILE *o)
 	        "  --empty                 also write empty windows between non-empty ones\n"
 	        "  --lateness L            seconds a window waits for late entries (default 1)\n"
 	        "  --idle-timeout I        packets: seconds after which a flow is forgotten (120)\n"
+	        "  --label NAME            a `label` column with NAME on every row\n"
+	        "  --label-from-dir        with --jobs: each input's directory name as its label\n"
 	        "  --plot COLS             the columns COLS (comma-separated, up to 16) as time\n"
 	        "                          series in a PNG: OUT itself when it ends in .png (no\n"
 	        "                          table then), else OUT.png beside the table\n"
@@ -199,6 +201,7 @@ int cmd_windows(int argc, char **argv)
 		{"distinct", no_argument, 0, O_DISTINCT}, {"empty", no_argument, 0, O_EMPTY},
 		{"lateness", required_argument, 0, O_LATENESS}, {"idle-timeout", required_argument, 0, O_IDLE},
 		{"format", required_argument, 0, O_FORMAT}, {"dump-entries", required_argument, 0, O_DUMP},
+		CLI_LABEL_LONGOPTS,
 		{"plot", required_argument, 0, O_PLOT},
 		CLI_TABLES_LONGOPTS,
 		{"filter", required_argument, 0, 'f'}, {"backend", required_argument, 0, 'b'},
@@ -209,11 +212,15 @@ int cmd_windows(int argc, char **argv)
 	cli_scan cs;
 	cli_scan_init(&cs);
 	cli_tables_opts tab = {0};
+	cli_label lab;
+	cli_label_init(&lab);
 	const char *out = NULL, *format = NULL, *entries_csv = NULL, *dump = NULL, *plot = NULL;
 	int quiet = 0, opt, entries_flows = 0, lateness_given = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "o:f:b:qh", longopts, NULL)) != -1) {
 		int r = cli_tables_option(&tab, "windows", opt, optarg);
+		if (!r)
+			r = cli_label_option(&lab, "windows", opt, optarg);
 		if (r < 0)
 			return CLI_EXIT_USAGE;
 		if (r)
@@ -275,6 +282,15 @@ int cmd_windows(int argc, char **argv)
 		fprintf(stderr, "cuflow windows: --resume, --part-rows and --row-group-rows need --jobs\n");
 		return CLI_EXIT_USAGE;
 	}
+	if (lab.csv || (lab.constant && lab.from_dir) || (lab.from_dir && !tab.jobs)) {
+		fprintf(stderr, "cuflow windows: %s\n",
+		        lab.csv ? "--labels CSV is not served for windows (--label NAME and, with --jobs, "
+		                  "--label-from-dir are)"
+		        : lab.from_dir && !tab.jobs ? "--label-from-dir needs --jobs (without it windows span files)"
+		                                    : "--label and --label-from-dir exclude each other");
+		return CLI_EXIT_USAGE;
+	}
+	o.label_column = lab.constant != NULL;
 	cf_flow_opts fo;
 	cf_flow_opts_default(&fo);
 	if (entries_flows) {
@@ -303,11 +319,14 @@ int cmd_windows(int argc, char **argv)
 		cf_windows_producer_config pc;
 		cf_windows_producer_config_default(&pc);
 		pc.win = o;
+		pc.win.label_column = 0; /* the producer adds it from its labels */
+		pc.labels.constant = lab.constant;
+		pc.labels.from_dir = lab.from_dir;
 		char oj[256];
 		snprintf(oj, sizeof oj,
 		         "{\"command\": \"windows\", \"window_ns\": %" PRId64 ", \"step_ns\": %" PRId64 ", \"distinct\": %d}",
 		         o.window_ns, o.step_ns, o.distinct);
-		cli_tables t = {"windows", cf_producer_windows(), &pc, NULL, out, format ? format : "parquet", 0, &cs,
+		cli_tables t = {"windows", cf_producer_windows(), &pc, &pc.labels, out, format ? format : "parquet", 0, &cs,
 		                tab, quiet, oj};
 		return cli_run_tables(&t, argv + optind, n_in);
 	}
@@ -373,6 +392,11 @@ int cmd_windows(int argc, char **argv)
 		goto done;
 	}
 	cf_windows_set_emit(d.w, to_sink, &d);
+	if (lab.constant && cf_windows_set_label(d.w, lab.constant) != CF_OK) {
+		fprintf(stderr, "cuflow windows: --label: %s\n", cf_windows_error(d.w));
+		rc = CLI_EXIT_USAGE;
+		goto done;
+	}
 	if (dump) {
 		if (!(d.dump = fopen(dump, "w"))) {
 			fprintf(stderr, "cuflow windows: %s: %s\n", dump, strerror(errno));

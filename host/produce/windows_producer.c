@@ -14,6 +14,8 @@
 struct windows_prod {
 	cf_producer_env env;
 	cf_windows *w;
+	char *constant;  /* the constant label, or NULL */
+	int from_dir;
 	cf_windows_counters c;
 	char err[CF_ERRBUF_SIZE];
 };
@@ -22,6 +24,7 @@ void cf_windows_producer_config_default(cf_windows_producer_config *c)
 {
 	memset(c, 0, sizeof *c);
 	cf_windows_opts_default(&c->win);
+	cf_producer_labels_default(&c->labels);
 }
 
 static int wp_emit(void *user, const cf_table_batch *b)
@@ -36,6 +39,7 @@ static void wp_close(void *state)
 	if (!p)
 		return;
 	cf_windows_free(p->w);
+	free(p->constant);
 	free(p);
 }
 
@@ -54,8 +58,25 @@ static int wp_open(const void *config, const cf_producer_env *env, void **state,
 		free(p);
 		return CF_ERR_ARG;
 	}
-	int st = cf_windows_create(&c->win, env->backend, &p->w, errbuf);
+	if (c->labels.csv || (c->labels.constant && c->labels.from_dir)) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "windows: %s",
+		         c->labels.csv ? "labels from a CSV are not served for windows (a constant label or the "
+		                         "input's directory are)"
+		                       : "a constant label and labels from directories exclude each other");
+		free(p);
+		return CF_ERR_ARG;
+	}
+	cf_windows_opts wo = c->win;
+	wo.label_column = c->labels.constant || c->labels.from_dir;
+	p->from_dir = c->labels.from_dir;
+	if (c->labels.constant && !(p->constant = strdup(c->labels.constant))) {
+		free(p);
+		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	int st = cf_windows_create(&wo, env->backend, &p->w, errbuf);
 	if (st != CF_OK) {
+		free(p->constant);
 		free(p);
 		return st;
 	}
@@ -83,9 +104,16 @@ static const cf_table_schema *wp_schema(void *state, uint32_t t)
 
 static int wp_begin_file(void *state, const cf_producer_file *f)
 {
-	(void)f;
 	struct windows_prod *p = state;
 	cf_windows_reset(p->w);
+	if (p->constant)
+		return cf_windows_set_label(p->w, p->constant);
+	if (p->from_dir) {
+		char name[256];
+		if (cf_label_dir_name(f->path, name, sizeof name) != CF_OK)
+			snprintf(name, sizeof name, "unknown");
+		return cf_windows_set_label(p->w, name);
+	}
 	return CF_OK;
 }
 

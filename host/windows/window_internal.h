@@ -61,6 +61,9 @@ struct cf_windows {
 	cf_table_batch tb;
 	void *cols[160];
 	uint8_t *validity;
+	char label[256];
+	int32_t *label_off;     /* WIN_ROWS_CHUNK + 1 */
+	uint8_t *label_data;    /* the label once per row */
 	uint32_t n_rows;        /* rows buffered in the column arrays */
 	int64_t next_row;       /* flow_batch of the next row */
 	int64_t last_k;

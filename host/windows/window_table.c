@@ -101,6 +101,8 @@ int cf_windows_table_init(cf_windows *w, char *errbuf)
 			snprintf(doc, sizeof doc, "distinct %.*s per %s", (int)(per - n), n, per + 5);
 			st |= add_dist(w, distinct_dists[i].name, doc, errbuf);
 		}
+	if (w->o.label_column)
+		st |= add_col(w, "label", CF_DTYPE_STRING, "", "the input's label (--label, --label-from-dir)", 0, errbuf);
 	if (st)
 		return CF_ERR_ARG;
 	uint32_t nc = cf_table_schema_columns(w->schema);
@@ -113,6 +115,25 @@ int cf_windows_table_init(cf_windows *w, char *errbuf)
 	}
 	if (!(w->validity = calloc(nc, WIN_ROWS_CHUNK / 8)))
 		return CF_ERR_NOMEM;
+	if (w->o.label_column &&
+	    (!(w->label_off = calloc(WIN_ROWS_CHUNK + 1, sizeof *w->label_off)) ||
+	     !(w->label_data = malloc((size_t)WIN_ROWS_CHUNK * (sizeof w->label - 1)))))
+		return CF_ERR_NOMEM;
+	return CF_OK;
+}
+
+int cf_windows_set_label(cf_windows *w, const char *label)
+{
+	if (!w->o.label_column || strlen(label) >= sizeof w->label) {
+		snprintf(w->err, sizeof w->err, "%s", w->o.label_column ? "a label is at most 255 bytes" : "no label column");
+		return CF_ERR_ARG;
+	}
+	if (w->n_rows) { /* rows of the old label go out first */
+		int st = cf_windows_flush_rows(w);
+		if (st != CF_OK)
+			return st;
+	}
+	snprintf(w->label, sizeof w->label, "%s", label);
 	return CF_OK;
 }
 
@@ -121,6 +142,8 @@ void cf_windows_table_free(cf_windows *w)
 	for (size_t c = 0; c < sizeof w->cols / sizeof *w->cols; c++)
 		free(w->cols[c]);
 	free(w->validity);
+	free(w->label_off);
+	free(w->label_data);
 	cf_table_batch_free(&w->tb);
 	cf_table_schema_free(w->schema);
 }
@@ -150,6 +173,16 @@ int cf_windows_flush_rows(cf_windows *w)
 			for (uint32_t r = 0; r < w->n_rows && !any_null; r++)
 				any_null = !(v[r / 8] >> (r % 8) & 1);
 		w->tb.columns[c].validity = any_null ? v : NULL;
+	}
+	if (w->o.label_column) { /* the last column: the label, once per row */
+		size_t len = strlen(w->label);
+		for (uint32_t r = 0; r <= w->n_rows; r++)
+			w->label_off[r] = (int32_t)(r * len);
+		for (uint32_t r = 0; r < w->n_rows; r++)
+			memcpy(w->label_data + r * len, w->label, len);
+		w->tb.columns[nc - 1].values = w->label_off;
+		w->tb.columns[nc - 1].data = w->label_data;
+		w->tb.columns[nc - 1].validity = NULL;
 	}
 	int st = w->emit ? w->emit(w->emit_user, &w->tb) : CF_OK;
 	w->n_rows = 0;

@@ -142,6 +142,8 @@ const cf_producer_ops *cf_producer_summary(void);
  * flow_batch is numbered across the run. */
 typedef struct cf_windows_producer_config {
 	cf_windows_opts win;
+	cf_producer_labels labels; /* constant or from_dir: a `label` column (each file's
+	                              label on its rows); a labels CSV is refused */
 } cf_windows_producer_config;
 void cf_windows_producer_config_default(cf_windows_producer_config *c);
 const cf_producer_ops *cf_producer_windows(void);

@@ -68,6 +68,7 @@ typedef struct cf_windows_opts {
 	int64_t idle_timeout_ns; /* packets: a flow's state is forgotten after this idle time
 	                            (default 120 s) */
 	uint32_t batch_windows;  /* closed windows handed to the backend at once (default 256) */
+	int label_column;        /* add a string column `label` (cf_windows_set_label) */
 } cf_windows_opts;
 
 void cf_windows_opts_default(cf_windows_opts *o);
@@ -138,6 +139,10 @@ void cf_windows_reset(cf_windows *w);
 int cf_windows_plot_png(const char *path, const char *title, const char *xlabel, int n_series,
                         const char *const *names, const double *const *values, int n_points, const int64_t *x_ns,
                         char *errbuf);
+/* With label_column: the label of the rows written from now on (copied,
+ * at most 255 bytes; "" until set). Set it between inputs, after
+ * cf_windows_finish or cf_windows_reset, so that no window is shared. */
+int cf_windows_set_label(cf_windows *w, const char *label);
 void cf_windows_get_counters(const cf_windows *w, cf_windows_counters *c);
 const char *cf_windows_error(const cf_windows *w);
 void cf_windows_free(cf_windows *w);
