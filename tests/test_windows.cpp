@@ -71,6 +71,21 @@ int windows(const std::string &args, std::string *out = nullptr)
 	return cft::run(shq(cft::cuflow_bin()) + " windows -q " + args, out);
 }
 
+void write_text(const std::string &path, const std::string &text)
+{
+	cft::write_file(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+// cuflow windows (with its summary line) on the entries CSV `csv`, written to a
+// temporary file; the table goes to *out.
+int windows_on_csv(const std::string &csv, const std::string &opts, std::string *out, std::string *log)
+{
+	std::string ent = cft::temp_path(".csv");
+	*out = cft::temp_path(".csv");
+	write_text(ent, csv);
+	return cft::run(shq(cft::cuflow_bin()) + " windows " + opts + " --entries-csv " + shq(ent) + " -o " + shq(*out), log);
+}
+
 // cuflow on an entries CSV, then the pandas oracle on the same entries and options.
 void expect_equals_pandas(const std::string &entries, const std::string &opts, const std::string &what)
 {
@@ -180,7 +195,7 @@ TEST(Windows, HandComputedDistribution)
 	for (int i = 0; i < 8; i++)
 		csv += "1700000001." + std::to_string(i) + ",192.168.0.9," + std::to_string(1000 + i) + "," + dsts[i] +
 		       ",443,tcp,established,10,20\n";
-	cft::write_file(ent, std::vector<uint8_t>(csv.begin(), csv.end()));
+	write_text(ent, csv);
 	ASSERT_EQ(windows("--entries-csv " + shq(ent) + " -o " + shq(out), &log), 0) << log;
 	Table w = read_table(out);
 	ASSERT_EQ(w.rows.size(), 1u);
@@ -235,7 +250,7 @@ TEST(Windows, RandomEntriesEqualPandas)
 // one-entry batches, and the tail after the last close is dropped.
 TEST(Windows, SeedBatchingByHand)
 {
-	std::string ent = cft::temp_path(".csv"), out = cft::temp_path(".csv"), log;
+	std::string out, log;
 	std::string csv = "ts,src_ip,src_port,dst_ip,dst_port,ip_protocol,state\n"
 	                  "1700000001,10.0.0.1,1,10.0.0.2,80,tcp,new\n"
 	                  "1700000005,10.0.0.1,1,10.0.0.2,80,tcp,established\n"
@@ -243,11 +258,7 @@ TEST(Windows, SeedBatchingByHand)
 	                  "1700000010.7,10.0.0.1,1,10.0.0.2,80,tcp,established\n" // a batch of one
 	                  "1700000010.9,10.0.0.1,1,10.0.0.2,80,tcp,closing\n"     // a batch of one
 	                  "1700000012,10.0.0.1,1,10.0.0.2,80,tcp,closed\n";       // the dropped tail
-	cft::write_file(ent, std::vector<uint8_t>(csv.begin(), csv.end()));
-	ASSERT_EQ(cft::run(shq(cft::cuflow_bin()) + " windows --batching seed --entries-csv " + shq(ent) + " -o " + shq(out),
-	                   &log),
-	          0)
-	    << log;
+	ASSERT_EQ(windows_on_csv(csv, "--batching seed", &out, &log), 0) << log;
 	EXPECT_NE(log.find("1 entries after the last batch close discarded"), std::string::npos) << log;
 	Table w = read_table(out);
 	ASSERT_EQ(w.rows.size(), 3u);
@@ -262,21 +273,16 @@ TEST(Windows, SeedBatchingByHand)
 // Late entries are counted and dropped; --lateness keeps them.
 TEST(Windows, LateEntriesCounted)
 {
-	std::string ent = cft::temp_path(".csv"), out = cft::temp_path(".csv"), log;
+	std::string out, log;
 	std::string csv = "ts,src_ip,src_port,dst_ip,dst_port,ip_protocol,state\n"
 	                  "1700000001,10.0.0.1,1,10.0.0.2,80,tcp,new\n"
 	                  "1700000012,10.0.0.1,1,10.0.0.2,80,tcp,established\n"
 	                  "1700000009.5,10.0.0.1,1,10.0.0.2,80,tcp,established\n" // within 1 s lateness? no: 12 > 10 + 1
 	                  "1700000021,10.0.0.1,1,10.0.0.2,80,tcp,established\n"
 	                  "1700000019.5,10.0.0.1,1,10.0.0.2,80,tcp,established\n"; // 21 < 20 + 1.5: kept with --lateness 1.5
-	cft::write_file(ent, std::vector<uint8_t>(csv.begin(), csv.end()));
-	ASSERT_EQ(cft::run(shq(cft::cuflow_bin()) + " windows --entries-csv " + shq(ent) + " -o " + shq(out), &log), 0)
-	    << log;
+	ASSERT_EQ(windows_on_csv(csv, "", &out, &log), 0) << log;
 	EXPECT_NE(log.find("2 late entries dropped"), std::string::npos) << log;
-	ASSERT_EQ(cft::run(shq(cft::cuflow_bin()) + " windows --lateness 1.5 --entries-csv " + shq(ent) + " -o " + shq(out),
-	                   &log),
-	          0)
-	    << log;
+	ASSERT_EQ(windows_on_csv(csv, "--lateness 1.5", &out, &log), 0) << log;
 	EXPECT_NE(log.find("1 late entries dropped"), std::string::npos) << log;
 	Table w = read_table(out);
 	ASSERT_EQ(w.rows.size(), 3u);
@@ -290,7 +296,7 @@ TEST(Windows, BadInputNamesFileAndLine)
 	std::string csv = "ts,src_ip,src_port,dst_ip,dst_port,ip_protocol,state\n"
 	                  "1700000001,10.0.0.1,1,10.0.0.2,80,tcp,new\n"
 	                  "1700000002,10.0.0.1,1,10.0.0.2,80,tcp,listening\n";
-	cft::write_file(ent, std::vector<uint8_t>(csv.begin(), csv.end()));
+	write_text(ent, csv);
 	EXPECT_NE(windows("--entries-csv " + shq(ent) + " -o " + shq(out), &log), 0);
 	EXPECT_NE(log.find(ent + ":3: state is not one of"), std::string::npos) << log;
 	EXPECT_FALSE(cft::exists(out)) << "no partial output";
@@ -300,12 +306,12 @@ TEST(Windows, BadInputNamesFileAndLine)
 	                          "2023-11-14T22:13:20,10.0.0.1,1,10.0.0.2,80,tcp,new\n", "1700000001,10.0.0.1\n"};
 	for (const char *row : bad_rows) {
 		std::string c = std::string("ts,src_ip,src_port,dst_ip,dst_port,ip_protocol,state\n") + row;
-		cft::write_file(ent, std::vector<uint8_t>(c.begin(), c.end()));
+		write_text(ent, c);
 		EXPECT_NE(windows("--entries-csv " + shq(ent) + " -o " + shq(out), &log), 0) << row;
 		EXPECT_NE(log.find(ent + ":2: "), std::string::npos) << row << log;
 	}
 	std::string nohdr = "ts,src_ip,dst_ip\n";
-	cft::write_file(ent, std::vector<uint8_t>(nohdr.begin(), nohdr.end()));
+	write_text(ent, nohdr);
 	EXPECT_NE(windows("--entries-csv " + shq(ent) + " -o " + shq(out), &log), 0);
 	EXPECT_NE(log.find("no column \"src_port\""), std::string::npos) << log;
 	EXPECT_NE(windows("--window 10 --step 10 --entries-csv " + shq(ent) + " -o " + shq(out), &log), 0);
@@ -314,7 +320,7 @@ TEST(Windows, BadInputNamesFileAndLine)
 	// ISO-8601 with an offset is read, exactly
 	std::string iso = "ts,src_ip,src_port,dst_ip,dst_port,ip_protocol,state\n"
 	                  "2023-11-14T23:13:20.5+01:00,10.0.0.1,1,10.0.0.2,80,tcp,new\n";
-	cft::write_file(ent, std::vector<uint8_t>(iso.begin(), iso.end()));
+	write_text(ent, iso);
 	ASSERT_EQ(windows("--window 1 --entries-csv " + shq(ent) + " -o " + shq(out), &log), 0) << log;
 	EXPECT_EQ(read_table(out).at(0, "window_start_ns"), "1700000000000000000");
 }

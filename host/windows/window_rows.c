@@ -17,10 +17,23 @@ struct rows_scratch {
 	uint64_t *pairs, *tmp;
 };
 
+/* The ascending sizes a histogram of sizes 1..maxv holds, into sizes;
+ * zeroes the histogram. Returns how many. */
+static uint64_t sizes_from_hist(uint32_t *hist, uint64_t maxv, uint32_t *sizes)
+{
+	uint64_t k = 0;
+	for (uint64_t v = 1; v <= maxv; v++) {
+		for (uint32_t r = hist[v]; r; r--)
+			sizes[k++] = (uint32_t)v;
+		hist[v] = 0;
+	}
+	return k;
+}
+
 /* Ascending sizes of the nonzero counts cnt[0..m) (a counting sort: the
  * sizes add up to the window's entries, so none exceeds n). Returns how
  * many groups; zeroes cnt as it goes. */
-static uint64_t sorted_sizes(uint32_t *cnt, uint64_t m, uint64_t n, uint32_t *hist, uint32_t *sizes)
+static uint64_t sorted_sizes(uint32_t *cnt, uint64_t m, uint32_t *hist, uint32_t *sizes)
 {
 	uint64_t groups = 0, maxv = 0;
 	for (uint64_t i = 0; i < m; i++) {
@@ -33,13 +46,7 @@ static uint64_t sorted_sizes(uint32_t *cnt, uint64_t m, uint64_t n, uint32_t *hi
 		groups++;
 		cnt[i] = 0;
 	}
-	(void)n;
-	uint64_t k = 0;
-	for (uint64_t v = 1; v <= maxv; v++) {
-		for (uint32_t r = hist[v]; r; r--)
-			sizes[k++] = (uint32_t)v;
-		hist[v] = 0;
-	}
+	sizes_from_hist(hist, maxv, sizes);
 	return groups;
 }
 
@@ -104,12 +111,7 @@ static uint64_t distinct_sizes(uint64_t *pairs, uint64_t *tmp, uint64_t n, int a
 	hist[run]++;
 	maxv = run > maxv ? run : maxv;
 	groups++;
-	uint64_t k = 0;
-	for (uint64_t v = 1; v <= maxv; v++) {
-		for (uint32_t r = hist[v]; r; r--)
-			sizes[k++] = (uint32_t)v;
-		hist[v] = 0;
-	}
+	sizes_from_hist(hist, maxv, sizes);
 	return groups;
 }
 
@@ -136,12 +138,12 @@ static void one_window(const cf_window_batch *b, uint32_t w, struct rows_scratch
 	for (uint64_t i = a; i < e; i++)
 		s->sport_seen[b->sport[i]] = 0;
 	uint64_t g;
-	g = sorted_sizes(s->cnt_conn, b->n_conn[w], n, s->hist, s->sizes);
+	g = sorted_sizes(s->cnt_conn, b->n_conn[w], s->hist, s->sizes);
 	cf_window_dist_from_sorted(s->sizes, g, &r->dist[CF_WDIST_CONN]);
-	g = sorted_sizes(s->cnt_dst, b->n_ip[w], n, s->hist, s->sizes);
+	g = sorted_sizes(s->cnt_dst, b->n_ip[w], s->hist, s->sizes);
 	r->count_dst_ip = (int64_t)g;
 	cf_window_dist_from_sorted(s->sizes, g, &r->dist[CF_WDIST_DST_IP]);
-	g = sorted_sizes(s->cnt_src, b->n_ip[w], n, s->hist, s->sizes);
+	g = sorted_sizes(s->cnt_src, b->n_ip[w], s->hist, s->sizes);
 	r->count_src_ip = (int64_t)g;
 	cf_window_dist_from_sorted(s->sizes, g, &r->dist[CF_WDIST_SRC_IP]);
 	/* dst ports: only the touched counters, zeroed as they are read */
@@ -155,12 +157,7 @@ static void one_window(const cf_window_batch *b, uint32_t w, struct rows_scratch
 		s->cnt_dport[b->dport[i]] = 0;
 		k++;
 	}
-	g = 0;
-	for (uint64_t v = 1; v <= maxv; v++) {
-		for (uint32_t q = s->hist[v]; q; q--)
-			s->sizes[g++] = (uint32_t)v;
-		s->hist[v] = 0;
-	}
+	sizes_from_hist(s->hist, maxv, s->sizes);
 	cf_window_dist_from_sorted(s->sizes, k, &r->dist[CF_WDIST_DST_PORT]);
 	if (!b->distinct)
 		return;

@@ -69,27 +69,7 @@ TEST(WindowsCuda, LargeWindowMostWindowsAndEmptyBatches)
 	ASSERT_EQ(cf_backend_open(CF_BACKEND_CUDA, &gpu.b, err), CF_OK) << err;
 	for (int distinct = 0; distinct < 2; distinct++)
 		for (int tiny = 0; tiny < 2; tiny++) {
-			wb_data a, g;
-			for (wb_data *x : {&a, &g}) {
-				std::mt19937_64 rng(99 + tiny);
-				x->offsets.push_back(0);
-				for (uint32_t w = 0; w < 3; w++) {
-					uint64_t n = w == 1 ? 200000 + rng() % 1000 : rng() % 5;
-					uint32_t space = tiny ? 3 : (uint32_t)(n + 1);
-					for (uint64_t i = 0; i < n; i++) {
-						uint32_t s = (uint32_t)(rng() % space), d = (uint32_t)(rng() % space);
-						uint32_t c = (uint32_t)(rng() % space);
-						uint16_t sp = tiny ? (uint16_t)(rng() % 4) : (uint16_t)rng();
-						uint16_t dp = tiny ? (uint16_t)(rng() % 3) : (uint16_t)rng();
-						x->push(s, d, c, sp, dp, (uint8_t)(rng() % 6));
-					}
-					x->offsets.push_back(x->offsets.back() + n);
-					x->n_ip.push_back(space);
-					x->n_conn.push_back(space);
-					x->n_flow.push_back((uint32_t)n);
-				}
-				x->bind(distinct);
-			}
+			wb_data a = cft::large_window_batch(tiny, distinct), g = cft::large_window_batch(tiny, distinct);
 			ASSERT_EQ(cf_backend_window_rows(nullptr, &a.b), CF_OK);
 			ASSERT_EQ(cf_backend_window_rows(gpu.b, &g.b), CF_OK) << cf_backend_error(gpu.b);
 			expect_rows_equal(a, g, tiny ? "one large window, tiny id spaces" : "one large window");

@@ -88,4 +88,30 @@ wb_data random_batch(uint64_t seed, uint32_t W, uint64_t max_n, int distinct, ui
 	return a;
 }
 
+// Three windows, the middle one of ~200k entries, the others of 0..4;
+// id spaces of 3 (tiny: groups collide, ports from 3-4 values) or n + 1.
+inline wb_data large_window_batch(int tiny, int distinct)
+{
+	wb_data x;
+	std::mt19937_64 rng(99 + tiny);
+	x.offsets.push_back(0);
+	for (uint32_t w = 0; w < 3; w++) {
+		uint64_t n = w == 1 ? 200000 + rng() % 1000 : rng() % 5;
+		uint32_t space = tiny ? 3 : (uint32_t)(n + 1);
+		for (uint64_t i = 0; i < n; i++) {
+			uint32_t s = (uint32_t)(rng() % space), d = (uint32_t)(rng() % space);
+			uint32_t c = (uint32_t)(rng() % space);
+			uint16_t sp = tiny ? (uint16_t)(rng() % 4) : (uint16_t)rng();
+			uint16_t dp = tiny ? (uint16_t)(rng() % 3) : (uint16_t)rng();
+			x.push(s, d, c, sp, dp, (uint8_t)(rng() % 6));
+		}
+		x.offsets.push_back(x.offsets.back() + n);
+		x.n_ip.push_back(space);
+		x.n_conn.push_back(space);
+		x.n_flow.push_back((uint32_t)n);
+	}
+	x.bind(distinct);
+	return x;
+}
+
 } // namespace cft
