@@ -46,7 +46,7 @@ prepare() {
 	cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUFLOW_REQUIRE_CUDA=ON \
 		-DCMAKE_CUDA_ARCHITECTURES="$arch" >/dev/null || return 1
 	cmake --build "$BUILD" -j"${JOBS:-2}" --target cuflow_cli test_backend_cuda test_flow_features_cuda \
-		test_flowpic_cuda test_netml_cuda test_nn_cuda test_nested_cuda test_gpu_readiness test_backend || return 1
+		test_flowpic_cuda test_netml_cuda test_nn_cuda test_nested_cuda test_windows_cuda test_gpu_readiness test_backend || return 1
 	strip "$BUILD/cuflow" "$BUILD"/tests/test_*_cuda "$BUILD/tests/test_gpu_readiness" \
 		"$BUILD/tests/test_backend" 2>/dev/null
 	# the libraries a bare GPU image may lack (libc and the loader stay)
@@ -171,7 +171,7 @@ run_check() {
 
 	# 2 parity tests
 	local t line
-	for t in test_gpu_readiness test_backend test_backend_cuda test_flow_features_cuda test_flowpic_cuda test_netml_cuda test_nn_cuda test_nested_cuda; do
+	for t in test_gpu_readiness test_backend test_backend_cuda test_flow_features_cuda test_flowpic_cuda test_netml_cuda test_nn_cuda test_nested_cuda test_windows_cuda; do
 		if [[ ! -x $tests/$t ]]; then
 			record "$t" FAIL "not built"
 			continue
@@ -240,7 +240,7 @@ run_check() {
 			echo "| command | CPU backend | CUDA backend | outputs equal |"
 			echo "|---|---|---|---|"
 		} >>"$tmp/bench"
-		for cmd in "info --json" "extract" "flows" "netml --type IAT,SIZE,STATS --fft" "flowpic --preset mini"; do
+		for cmd in "info --json" "extract" "flows" "netml --type IAT,SIZE,STATS --fft" "flowpic --preset mini" "windows --distinct"; do
 			local tcpu="" tgpu=""
 			for be in cpu cuda; do
 				local best=""

@@ -7,11 +7,16 @@
 #     and 16 times one after the other (`synth --replay`), so windows and
 #     flows come and go and memory must stay flat;
 #  3. against the seed's pandas code (cell In [31], as the tests' oracle
-#     tests/oracles/windows_ref.py writes it, timed per batch loop only, not
-#     its CSV parsing) on the same entries: cuflow's --dump-entries of a
-#     capture whose 10 s windows hold a few thousand entries each (the
-#     seed's own sample had ~500 per batch); cuflow timed on the entries CSV
-#     and on the capture. Medians of RUNS runs, page cache warm.
+#     tests/oracles/windows_ref.py writes it, timed on its batch loop only,
+#     not its CSV parsing) on the same entries (cuflow's --dump-entries of
+#     a capture): entries per second with 10 s windows (a few thousand
+#     entries each), 1 s windows (hundreds, like the seed's first batch of
+#     484) and the notebook's own batching (mostly one-entry batches, as on
+#     the seed's sample); pandas costs ~17 ms a batch whatever its size, so
+#     it is timed on the first batches of the long runs. cuflow's times are
+#     whole runs from the capture (process start, read, decode and writing
+#     Parquet included).
+#     Medians of RUNS runs, page cache warm.
 #   bench/windows_bench.sh [--build DIR] [--runs N] [--pandas-windows N]
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -46,7 +51,7 @@ median() {
 rss_mb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.0f", $1/1024}'; }
 packets() { "$C" info --json "$1" 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["total"]["packets"])'; }
 
-echo "== 1. speed, $(basename "$CAP") ($(du -h "$CAP" | cut -f1)), one thread, CPU backend"
+echo "== 1. speed, $(basename "$CAP") ($(du -hL "$CAP" | cut -f1)), one thread, CPU backend"
 N=$(packets "$CAP")
 ti=$(median "$C" info --backend cpu "$CAP")
 tf=$(median "$C" flows -q --backend cpu "$CAP" -o "$T/f.csv")
@@ -74,21 +79,38 @@ echo "== 3. against the seed's pandas code (In [31]) on the same entries ($PY)"
 "$C" synth -q --flows 4000 --duration $((PW * 10)) --seed 11 -o "$T/p.pcap"
 "$C" windows -q "$T/p.pcap" --dump-entries "$T/e.csv" -o "$T/pw.csv"
 NE=$(($(wc -l <"$T/e.csv") - 1))
-tc=$(median "$C" windows -q --entries-csv "$T/e.csv" -o "$T/c.csv")
-tp=$(median "$C" windows -q "$T/p.pcap" -o "$T/c2.csv")
-cmp -s "$T/c.csv" "$T/c2.csv" || { echo "entries CSV and capture disagree" >&2; exit 1; }
-"$PY" - "$ROOT/tests/oracles" "$T/e.csv" "$T/c.csv" "$tc" "$tp" "$NE" <<'PY'
+"$C" windows -q --entries-csv "$T/e.csv" -o "$T/c.csv"
+cmp -s "$T/c.csv" "$T/pw.csv" || { echo "entries CSV and capture disagree" >&2; exit 1; }
+# timed with Parquet output (printf of 17-digit floats would be most of a CSV run)
+tc=$(median "$C" windows -q --entries-csv "$T/e.csv" -o "$T/c.parquet")
+tp=$(median "$C" windows -q "$T/p.pcap" -o "$T/c2.parquet")
+t1=$(median "$C" windows -q --window 1 "$T/p.pcap" -o "$T/c3.parquet")
+tsd=$(median "$C" windows -q --batching seed "$T/p.pcap" -o "$T/c4.parquet")
+"$PY" - "$ROOT/tests/oracles" "$T/e.csv" "$NE" "$tc" "$tp" "$t1" "$tsd" <<'PY'
 import sys, time
 sys.path.insert(0, sys.argv[1])
 import windows_ref as ref
 entries = ref.read_entries(sys.argv[2])
-batches = ref.batches_tumbling(entries, 10 * 10**9, False)
-t = time.perf_counter()
-rows = [ref.batch_stats(b[1] if isinstance(b, tuple) else b, False) for b in batches]
-tpd = time.perf_counter() - t
-tc, tp, ne = float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
-print("  %d entries, %d windows (%.0f entries per window)" % (ne, len(rows), ne / max(1, len(rows))))
-print("  pandas In [31] loop           %8.3f s  %10.0f entries/s" % (tpd, ne / tpd))
-print("  cuflow --entries-csv          %8.3f s  %10.0f entries/s  %6.0fx pandas (CSV parsing included)" % (tc, ne / tc, tpd / tc))
-print("  cuflow from the capture       %8.3f s  %10.0f entries/s  %6.0fx pandas" % (tp, ne / tp, tpd / tp))
+ne = int(sys.argv[3])
+tc, tp, t1, tsd = (float(x) for x in sys.argv[4:8])
+NS = 10**9
+def pandas_rate(batches, cap):
+    # the In [31] loop over the first `cap` batches (pandas costs the same per batch
+    # all along); entries per second of that loop
+    bs = [b for _, b in batches][:cap]
+    t = time.perf_counter()
+    for b in bs:
+        ref.batch_stats(b, False)
+    dt = time.perf_counter() - t
+    return sum(len(b) for b in bs) / dt, len(bs), len(batches)
+print("  %d entries (the same entries in every case)" % ne)
+print("  %-34s %12s %12s %8s" % ("batching", "pandas e/s", "cuflow e/s", "ratio"))
+for name, batches, cap, t in (("tumbling 10 s", ref.batches_tumbling(entries, 10 * NS, False), 10**9, tp),
+                              ("tumbling 1 s", ref.batches_tumbling(entries, NS, False), 200, t1),
+                              ("the notebook's (--batching seed)", ref.batches_seed(entries, 10 * NS), 300, tsd)):
+    rate, used, total = pandas_rate(batches, cap)
+    cu = ne / t
+    print("  %-34s %12.0f %12.0f %7.0fx   (%d batches, pandas timed on %d, %.0f entries each)" %
+          (name, rate, cu, cu / rate, total, used, ne / total))
+print("  cuflow --entries-csv, tumbling 10 s: %.0f entries/s (CSV parsing included)" % (ne / tc))
 PY

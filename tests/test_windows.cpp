@@ -183,6 +183,8 @@ TEST(Windows, PacketStatesOfHandBuiltFlows)
 	EXPECT_EQ(w.at(0, "count_dst_port"), "5"); // 80, 22, 50000, 8080, 53
 	EXPECT_EQ(w.at(0, "count_flows"), "5");    // the restarted port-22 flow is the same 5-tuple
 	EXPECT_EQ(w.at(0, "count_conns"), "3");    // (dst, src): (H2,H1) (H3,H1) (H1,H4)
+	if (!pandas_python().empty()) // every state and group shape, through the notebook's code
+		expect_equals_pandas(ent, "--window 10 --distinct", "hand-built flows");
 }
 
 // Hand-computed: one window whose dst_ip groups have 1, 1, 2 and 4 entries.

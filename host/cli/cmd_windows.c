@@ -495,6 +495,8 @@ int cmd_windows(int argc, char **argv)
 		if (!entries_csv)
 			fprintf(stderr, " (%" PRIu64 " packets read, %" PRIu64 " not TCP/UDP/ICMP, %" PRIu64 " flows)", packets,
 			        c.not_ip, c.flows);
+		if (c.bad_time)
+			fprintf(stderr, "; %" PRIu64 " packets or flows with times past 2115 not used", c.bad_time);
 		fprintf(stderr, "; %" PRIu64 " late entries dropped", c.late_entries);
 		if (o.batching == CF_WINDOWS_SEED)
 			fprintf(stderr, ", %" PRIu64 " entries after the last batch close discarded (as the notebook does)",

@@ -137,7 +137,7 @@ static uint32_t wp_counters(void *state, cf_producer_counter *out, uint32_t cap)
 {
 	struct windows_prod *p = state;
 	const cf_producer_counter all[] = {
-		{"entries", p->c.entries}, {"late_entries", p->c.late_entries}, {"not_entries", p->c.not_ip},
+		{"entries", p->c.entries}, {"late_entries", p->c.late_entries}, {"not_entries", p->c.not_ip}, {"bad_time", p->c.bad_time},
 		{"rows", p->c.rows},       {"flows", p->c.flows},
 	};
 	uint32_t n = sizeof all / sizeof *all;

@@ -50,6 +50,8 @@ static int parse_decimal_ns(const char *s, int64_t *out)
 	if (*s)
 		return -1;
 	v = v * 1000000000 + frac;
+	if (v > CF_WINDOWS_TS_MAX)
+		return -1;
 	*out = (int64_t)(neg ? -v : v);
 	return 0;
 }
@@ -118,6 +120,8 @@ static int parse_iso_ns(const char *s, int64_t *out)
 		return -1;
 	int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec;
 	t -= sign * (oh * 3600 + om * 60);
+	if (t > CF_WINDOWS_TS_MAX / 1000000000 - 1 || t < -(CF_WINDOWS_TS_MAX / 1000000000 - 1))
+		return -1;
 	*out = t * 1000000000 + frac;
 	return 0;
 }
@@ -212,7 +216,7 @@ int cf_windows_add_csv(cf_windows *w, const char *path)
 		uint8_t v2;
 		uint64_t u;
 		if (parse_decimal_ns(fv[C_TS], &e.ts_ns) && parse_iso_ns(fv[C_TS], &e.ts_ns)) {
-			why = "ts is neither epoch seconds (at most 9 decimals) nor ISO-8601 with an offset";
+			why = "ts is neither epoch seconds (at most 9 decimals, |ts| <= 4.6e9 s) nor ISO-8601 with an offset";
 			goto bad;
 		}
 		if (parse_ip(fv[C_SRC], e.src_ip, &e.ip_version) || parse_ip(fv[C_DST], e.dst_ip, &v2)) {

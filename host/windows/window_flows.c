@@ -178,6 +178,10 @@ int cf_windows_add_packets(cf_windows *w, const cf_pkt *p, size_t n)
 			w->c.not_ip++;
 			continue;
 		}
+		if (pk->ts_ns > CF_WINDOWS_TS_MAX || pk->ts_ns < -CF_WINDOWS_TS_MAX) {
+			w->c.bad_time++;
+			continue;
+		}
 		if (!f->have_sweep) {
 			f->next_sweep = pk->ts_ns + w->o.idle_timeout_ns;
 			f->have_sweep = 1;
@@ -265,6 +269,10 @@ nomem:
 
 int cf_windows_add_flow(cf_windows *w, const cf_flow_record *r)
 {
+	if (r->bidir.first_ns > CF_WINDOWS_TS_MAX || r->bidir.first_ns < -CF_WINDOWS_TS_MAX) {
+		w->c.bad_time++;
+		return CF_OK;
+	}
 	cf_window_entry e;
 	memset(&e, 0, sizeof e);
 	e.ts_ns = r->bidir.first_ns;

@@ -323,6 +323,10 @@ void cf_windows_set_entry_hook(cf_windows *w, int (*fn)(void *user, const cf_win
 int cf_windows_add_one(cf_windows *w, const cf_window_entry *e, wflow_ids *cache)
 {
 	int st;
+	if (e->ts_ns > CF_WINDOWS_TS_MAX || e->ts_ns < -CF_WINDOWS_TS_MAX) {
+		snprintf(w->err, sizeof w->err, "an entry's time %" PRId64 " ns is out of range (|ts| <= 4.6e18 ns)", e->ts_ns);
+		return CF_ERR_ARG;
+	}
 	if (w->on_entry && (st = w->on_entry(w->on_entry_user, e)) < 0) {
 		if (!w->err[0])
 			snprintf(w->err, sizeof w->err, "the entry hook failed");
@@ -445,16 +449,17 @@ int cf_windows_create(const cf_windows_opts *o, struct cf_backend *backend, cf_w
 {
 	*out = NULL;
 	const char *bad = NULL;
-	if (o->window_ns <= 0)
-		bad = "the window length must be positive";
+	if (o->window_ns <= 0 || o->window_ns > CF_WINDOWS_SPAN_MAX)
+		bad = "the window length must be positive (at most 1e9 s)";
 	else if (o->step_ns < 0 || o->step_ns > o->window_ns)
 		bad = "the step must be positive and at most the window length";
 	else if (o->batching != CF_WINDOWS_TUMBLING && o->batching != CF_WINDOWS_SEED)
 		bad = "unknown batching";
 	else if (o->batching == CF_WINDOWS_SEED && (o->window_ns % 1000000000ll || o->step_ns))
 		bad = "seed batching takes a whole number of seconds and no step";
-	else if (o->lateness_ns < 0 || o->idle_timeout_ns <= 0)
-		bad = "lateness must be >= 0 and the idle timeout positive";
+	else if (o->lateness_ns < 0 || o->idle_timeout_ns <= 0 || o->lateness_ns > CF_WINDOWS_SPAN_MAX ||
+	         o->idle_timeout_ns > CF_WINDOWS_SPAN_MAX)
+		bad = "lateness must be >= 0 and the idle timeout positive (both at most 1e9 s)";
 	if (bad) {
 		snprintf(errbuf, CF_ERRBUF_SIZE, "windows: %s", bad);
 		return CF_ERR_ARG;

@@ -50,6 +50,12 @@ const char *cf_window_state_name(int state);
 /* The state named by the n bytes at s, or -1. */
 int cf_window_state_parse(const char *s, size_t n);
 
+/* Times an entry may have (|ts_ns| <= this: 1824 to 2115, every classic
+ * pcap time) and the longest window, step and lateness, so that no window
+ * bound overflows. Packets and flows outside are counted (bad_time). */
+#define CF_WINDOWS_TS_MAX 4600000000000000000ll
+#define CF_WINDOWS_SPAN_MAX 1000000000000000000ll
+
 enum cf_windows_batching {
 	CF_WINDOWS_TUMBLING = 0, /* [k*T, (k+1)*T) from the Unix epoch (sliding with step_ns) */
 	CF_WINDOWS_SEED = 1      /* the notebook's rule: input order, a batch closes after an
@@ -93,6 +99,7 @@ typedef struct cf_windows_counters {
 	uint64_t late_entries;   /* older than a closed window: dropped */
 	uint64_t tail_entries;   /* seed batching: after the last close, discarded as the notebook does */
 	uint64_t not_ip;         /* packets without an IP 5-tuple (skip reasons) */
+	uint64_t bad_time;       /* packets or flows with |ts| > CF_WINDOWS_TS_MAX: not used */
 	uint64_t rows;           /* windows written (empty ones included) */
 	uint64_t flows;          /* packets: flows whose state was tracked */
 } cf_windows_counters;

@@ -20,7 +20,7 @@
 #
 # Environment (all optional):
 #   FUZZ_SECONDS      seconds per target (default 60; the argument wins)
-#   FUZZ_TARGETS      default "fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader fuzz_model_load fuzz_dataset"
+#   FUZZ_TARGETS      default "fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader fuzz_model_load fuzz_dataset fuzz_windows"
 #   FUZZ_BUILD_DIR    clang build directory (default <repo>/build-fuzz)
 #   FUZZ_BIN_DIR      use the fuzz binaries in this directory, build nothing
 #   FUZZ_WORK_DIR     seeds, corpus, artifacts, logs (default <build dir>/work)
@@ -35,7 +35,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-${FUZZ_SECONDS:-60}}
-targets=${FUZZ_TARGETS:-fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader fuzz_model_load fuzz_dataset}
+targets=${FUZZ_TARGETS:-fuzz_reader fuzz_decode fuzz_netml fuzz_joy fuzz_joy_reader fuzz_model_load fuzz_dataset fuzz_windows}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 bin=${FUZZ_BIN_DIR:-$build/tests/fuzz}
 work=${FUZZ_WORK_DIR:-$build/work}
@@ -176,6 +176,12 @@ files = [schema, npy("<f4", "(2, 5)", "f", [1e9, 3, 300, 1, 60, 5e6, 1, 1500, 0,
 for k, b in enumerate(files):
     open("%s/file%d" % (d, k), "wb").write(bytes([k]) + b)
 PY
+# fuzz_windows: entries CSVs behind an options byte
+mkdir -p "$seeds/fuzz_windows"
+printf '\x00ts,src_ip,src_port,dst_ip,dst_port,ip_protocol,state,bytes_up,bytes_down\n1700000001.5,10.0.0.1,1234,10.0.0.2,80,tcp,new,60,0\n1700000010,10.0.0.2,80,10.0.0.1,1234,6,established,0,1500\n1700000012.000000001,fe80::1,5353,ff02::fb,5353,udp,connecting,90,0\n' \
+	> "$seeds/fuzz_windows/tumbling.csv"
+printf '\x1cts,src_ip,src_port,dst_ip,dst_port,ip_protocol,state\n2023-11-14T22:13:20.5+01:00,10.0.0.1,1,10.0.0.2,80,tcp,reset\n1700000020,10.0.0.1,1,10.0.0.3,22,icmp,closing\n' \
+	> "$seeds/fuzz_windows/seed.csv"
 log "seeds: $((t2 - t1)) s"
 
 # ------------------------------------------------------------ (4) fuzz

@@ -22,7 +22,8 @@ struct wb_data {
 	void bind(int distinct)
 	{
 		rows.assign(n_ip.size(), cf_window_row());
-		std::memset((void *)rows.data(), 0xa5, rows.size() * sizeof(cf_window_row)); // garbage to overwrite
+		if (!rows.empty()) // garbage to overwrite
+			std::memset((void *)rows.data(), 0xa5, rows.size() * sizeof(cf_window_row));
 		b.n_windows = (uint32_t)n_ip.size();
 		b.distinct = distinct;
 		b.offsets = offsets.data();
