@@ -577,3 +577,18 @@ TEST(Windows, FlowRecordsAsEntries)
 	if (!py.empty())
 		expect_equals_pandas(ent, "--window 10", "flow entries");
 }
+
+// --threads 2 (the windows in the scan's second thread) writes the same bytes.
+TEST(Windows, TwoThreadsSameBytes)
+{
+	std::string cap = cft::temp_path(".pcap"), a = cft::temp_path(".csv"), b = cft::temp_path(".csv"), log;
+	// at least 16 MB: the scan hands smaller files to one thread
+	ASSERT_EQ(cft::run(shq(cft::cuflow_bin()) + " synth -q --flows 800 --duration 60 --seed 3 -o " + shq(cap), &log), 0)
+	    << log;
+	ASSERT_EQ(windows("--distinct " + shq(cap) + " -o " + shq(a), &log), 0) << log;
+	ASSERT_EQ(windows("--distinct --threads 2 " + shq(cap) + " -o " + shq(b), &log), 0) << log;
+	EXPECT_EQ(cft::slurp(a), cft::slurp(b));
+	ASSERT_EQ(windows("--entries flows --threads 2 " + shq(cap) + " -o " + shq(b), &log), 0) << log;
+	ASSERT_EQ(windows("--entries flows " + shq(cap) + " -o " + shq(a), &log), 0) << log;
+	EXPECT_EQ(cft::slurp(a), cft::slurp(b));
+}

@@ -17,7 +17,7 @@
 #include "cli.h"
 
 enum { O_WINDOW = 2000, O_STEP, O_BATCHING, O_ENTRIES, O_ENTRIES_CSV, O_DISTINCT, O_EMPTY, O_LATENESS, O_IDLE,
-       O_FORMAT, O_PLOT, O_DUMP };
+       O_FORMAT, O_PLOT, O_DUMP, O_THREADS };
 
 static void usage(FILE *o)
 {
@@ -54,6 +54,8 @@ static void usage(FILE *o)
 	        "  --dump-entries FILE     also write every entry as an entries CSV (to check them,\n"
 	        "                          or to feed other tools the same entries)\n"
 	        "%s"
+	        "  --threads 2             packets: the windows in a second thread, overlapped with\n"
+	        "                          reading and decoding (the same output)\n"
 	        "  -b, --backend B         auto (default), cpu or cuda\n"
 	        "  -f, --filter EXPR       tcpdump filter on the packets\n"
 	        "  -q, --quiet             no summary on stderr\n",
@@ -202,7 +204,7 @@ int cmd_windows(int argc, char **argv)
 		{"lateness", required_argument, 0, O_LATENESS}, {"idle-timeout", required_argument, 0, O_IDLE},
 		{"format", required_argument, 0, O_FORMAT}, {"dump-entries", required_argument, 0, O_DUMP},
 		CLI_LABEL_LONGOPTS,
-		{"plot", required_argument, 0, O_PLOT},
+		{"plot", required_argument, 0, O_PLOT}, {"threads", required_argument, 0, O_THREADS},
 		CLI_TABLES_LONGOPTS,
 		{"filter", required_argument, 0, 'f'}, {"backend", required_argument, 0, 'b'},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
@@ -249,6 +251,12 @@ int cmd_windows(int argc, char **argv)
 		case O_ENTRIES_CSV: entries_csv = optarg; break;
 		case O_DUMP: dump = optarg; break;
 		case O_PLOT: plot = optarg; break;
+		case O_THREADS:
+			bad = strcmp(optarg, "1") && strcmp(optarg, "2");
+			if (bad)
+				fprintf(stderr, "cuflow windows: --threads takes 1 or 2\n");
+			cs.so.hook_thread = !strcmp(optarg, "2");
+			break;
 		case O_DISTINCT: o.distinct = 1; break;
 		case O_EMPTY: o.empty = 1; break;
 		case O_FORMAT:
