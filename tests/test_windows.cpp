@@ -244,6 +244,8 @@ TEST(Windows, RandomEntriesEqualPandas)
 		expect_equals_pandas(ent, "--window 4 --step 1 --empty", s + " sliding");
 		if (seed == 1)
 			expect_equals_pandas(few, "--window 0.5 --empty --distinct", s + " 0.5 s");
+		if (seed == 2) // a step that does not divide the window
+			expect_equals_pandas(few, "--window 2.5 --step 1", s + " sliding 2.5 / 1");
 	}
 }
 

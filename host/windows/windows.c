@@ -350,12 +350,15 @@ int cf_windows_add_one(cf_windows *w, const cf_window_entry *e, wflow_ids *cache
 	} else {
 		jhi = floor_div(e->ts_ns, S);
 		jlo = w->o.step_ns ? floor_div(e->ts_ns - T, S) + 1 : jhi;
-		/* every ts in [jhi*S, (jlo-1)*S + T) has the same windows */
+		/* the times with the same windows: floor(ts / S) = jhi, i.e. [jhi*S, (jhi+1)*S),
+		 * and floor((ts - T) / S) = jlo - 1, i.e. [(jlo-1)*S + T, jlo*S + T) */
 		w->cur_jlo = jlo, w->cur_jhi = jhi;
 		w->cur_lo = jhi * S;
-		w->cur_hi = (jlo - 1) * S + T;
-		if (w->cur_hi > (jhi + 1) * S)
-			w->cur_hi = (jhi + 1) * S;
+		if (w->cur_lo < (jlo - 1) * S + T)
+			w->cur_lo = (jlo - 1) * S + T;
+		w->cur_hi = (jhi + 1) * S;
+		if (w->cur_hi > jlo * S + T)
+			w->cur_hi = jlo * S + T;
 	}
 	int late = 0, used = 0;
 	for (int64_t j = jlo; j <= jhi; j++) {
