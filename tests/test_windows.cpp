@@ -594,3 +594,28 @@ TEST(Windows, TwoThreadsSameBytes)
 	ASSERT_EQ(windows("--entries flows " + shq(cap) + " -o " + shq(a), &log), 0) << log;
 	EXPECT_EQ(cft::slurp(a), cft::slurp(b));
 }
+
+// Sliding windows whose step does not divide the length, entries out of
+// order within the lateness: each entry lands in every window covering it.
+TEST(Windows, SlidingOutOfOrderEntries)
+{
+	std::string csv = "ts,src_ip,src_port,dst_ip,dst_port,ip_protocol,state\n"
+	                  "1700000005.5,10.0.0.1,1,10.0.0.2,80,tcp,new\n"
+	                  "1700000005.2,10.0.0.1,1,10.0.0.2,80,tcp,established\n" // also in [3, 5.5)
+	                  "1700000005.9,10.0.0.3,1,10.0.0.2,80,tcp,established\n"
+	                  "1700000005.0,10.0.0.3,1,10.0.0.2,81,tcp,established\n";
+	std::string out, log;
+	ASSERT_EQ(windows_on_csv(csv, "--window 2.5 --step 1", &out, &log), 0) << log;
+	Table w = read_table(out);
+	// windows [j, j + 2.5) for j = 3, 4, 5 (seconds after 1700000000)
+	ASSERT_EQ(w.rows.size(), 3u);
+	EXPECT_EQ(w.at(0, "window_start_ns"), "1700000003000000000");
+	EXPECT_EQ(w.at(0, "num_entries"), "2"); // 5.2 and 5.0
+	EXPECT_EQ(w.at(1, "num_entries"), "4");
+	EXPECT_EQ(w.at(2, "num_entries"), "4");
+	if (!pandas_python().empty()) {
+		std::string ent = cft::temp_path(".csv");
+		write_text(ent, csv);
+		expect_equals_pandas(ent, "--window 2.5 --step 1", "sliding, out of order");
+	}
+}
