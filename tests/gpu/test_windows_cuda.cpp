@@ -75,24 +75,7 @@ TEST(WindowsCuda, LargeWindowMostWindowsAndEmptyBatches)
 			expect_rows_equal(a, g, tiny ? "one large window, tiny id spaces" : "one large window");
 		}
 	{
-		wb_data a, g;
-		for (wb_data *x : {&a, &g}) {
-			std::mt19937_64 rng(5);
-			x->offsets.push_back(0);
-			for (uint32_t w = 0; w < CF_WINDOW_BATCH_MAX_WINDOWS; w++) {
-				uint64_t n = w + 1 == CF_WINDOW_BATCH_MAX_WINDOWS ? 50 : rng() % 3;
-				for (uint64_t i = 0; i < n; i++) {
-					uint32_t s = (uint32_t)(rng() % 2), d = (uint32_t)(rng() % 2);
-					uint16_t sp = (uint16_t)(65535 - rng() % 2), dp = (uint16_t)(65535 - rng() % 3);
-					x->push(s, d, 0, sp, dp, (uint8_t)(rng() % 6));
-				}
-				x->offsets.push_back(x->offsets.back() + n);
-				x->n_ip.push_back(n ? 2 : 0);
-				x->n_conn.push_back(n ? 1 : 0);
-				x->n_flow.push_back(1);
-			}
-			x->bind(1);
-		}
+		wb_data a = cft::most_windows_batch(), g = cft::most_windows_batch();
 		ASSERT_EQ(cf_backend_window_rows(nullptr, &a.b), CF_OK);
 		ASSERT_EQ(cf_backend_window_rows(gpu.b, &g.b), CF_OK) << cf_backend_error(gpu.b);
 		expect_rows_equal(a, g, "65536 windows");

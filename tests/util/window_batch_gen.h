@@ -115,4 +115,27 @@ inline wb_data large_window_batch(int tiny, int distinct)
 	return x;
 }
 
+// CF_WINDOW_BATCH_MAX_WINDOWS windows of 0..2 entries (the last of 50) on
+// ports near 65535: the distinct counts' port groups reach 2^32 - 1.
+inline wb_data most_windows_batch()
+{
+	wb_data x;
+	std::mt19937_64 rng(5);
+	x.offsets.push_back(0);
+	for (uint32_t w = 0; w < CF_WINDOW_BATCH_MAX_WINDOWS; w++) {
+		uint64_t n = w + 1 == CF_WINDOW_BATCH_MAX_WINDOWS ? 50 : rng() % 3;
+		for (uint64_t i = 0; i < n; i++) {
+			uint32_t s = (uint32_t)(rng() % 2), d = (uint32_t)(rng() % 2);
+			uint16_t sp = (uint16_t)(65535 - rng() % 2), dp = (uint16_t)(65535 - rng() % 3);
+			x.push(s, d, 0, sp, dp, (uint8_t)(rng() % 6));
+		}
+		x.offsets.push_back(x.offsets.back() + n);
+		x.n_ip.push_back(n ? 2 : 0);
+		x.n_conn.push_back(n ? 1 : 0);
+		x.n_flow.push_back(1);
+	}
+	x.bind(1);
+	return x;
+}
+
 } // namespace cft
