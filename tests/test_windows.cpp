@@ -339,7 +339,9 @@ TEST(Windows, RealCapturesEqualPandas)
 	if (py.empty())
 		GTEST_SKIP() << "no python with pandas";
 	const char *caps[] = {"nfstream/pcaps/anydesk.pcap", "nfstream/pcaps/facebook.pcap",
-	                      "nfstream/pcaps/ssh.pcap", "nfstream/pcaps/dns_doh.pcap", "nfstream/pcaps/quic.pcap"};
+	                      "nfstream/pcaps/android.pcap", "nfstream/pcaps/dns_doh.pcap", "nfstream/pcaps/quic.pcap",
+	                      "nfstream/pcaps/http_ipv6.pcap", "nfstream/pcaps/6in4tunnel.pcap",
+	                      "nfstream/pcaps/malformed_icmp.pcap"};
 	int ran = 0;
 	for (const char *c : caps) {
 		std::string cap = shared + "/captures/" + c;
