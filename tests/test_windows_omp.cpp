@@ -25,6 +25,7 @@ namespace {
 
 using cft::wb_data;
 using cft::random_batch;
+using cft::expect_rows_equal;
 
 void thrust_rows(wb_data &g)
 {
@@ -37,15 +38,6 @@ void thrust_rows(wb_data &g)
 }
 
 // CPU rows of a (its b.rows) against the Thrust rows of g, byte for byte.
-void expect_rows_equal(const wb_data &a, const wb_data &g, const char *what)
-{
-	ASSERT_EQ(a.rows.size(), g.rows.size());
-	for (size_t w = 0; w < a.rows.size(); w++)
-		ASSERT_EQ(0, std::memcmp(&a.rows[w], &g.rows[w], sizeof(cf_window_row)))
-		    << what << ": window " << w << " of " << a.rows.size() << ", " << (a.offsets[w + 1] - a.offsets[w])
-		    << " entries";
-}
-
 void compare(uint64_t seed, uint32_t W, uint64_t max_n, int distinct, uint64_t lead = 0)
 {
 	wb_data a = random_batch(seed, W, max_n, distinct, lead);

@@ -23,6 +23,7 @@
 #include "cuflow/label.h"
 #include "cuflow/cuflow.h"
 #include "common/csv_reader.h"
+#include "common/text_parse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -292,22 +293,6 @@ static int is_wild(const char *s)
 	return !*s || !strcmp(s, "*");
 }
 
-/* Address into ip[16] (zero padded); ver 4 or 6. */
-static int parse_ip(const char *s, uint8_t ip[16], uint8_t *ver)
-{
-	memset(ip, 0, 16);
-	if (strchr(s, ':')) {
-		if (inet_pton(AF_INET6, s, ip) != 1)
-			return -1;
-		*ver = 6;
-	} else {
-		if (inet_pton(AF_INET, s, ip) != 1)
-			return -1;
-		*ver = 4;
-	}
-	return 0;
-}
-
 /* Address or CIDR prefix; host bits are cleared. */
 static int parse_prefix(const char *s, uint8_t ip[16], uint8_t *ver, uint8_t *plen)
 {
@@ -318,7 +303,7 @@ static int parse_prefix(const char *s, uint8_t ip[16], uint8_t *ver, uint8_t *pl
 		return -1;
 	memcpy(buf, s, n);
 	buf[n] = 0;
-	if (parse_ip(buf, ip, ver))
+	if (cf_parse_ip_text(buf, ip, ver))
 		return -1;
 	uint64_t max = *ver == 4 ? 32 : 128, len = max;
 	if (slash && parse_uint(slash + 1, max, &len))
@@ -363,43 +348,7 @@ static int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 	return 0;
 }
 
-static int parse_proto(const char *s, uint8_t *out)
-{
-	static const struct { const char *name; uint8_t num; } names[] = {
-		{"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"gre", 47}, {"icmpv6", 58}, {"ipv6-icmp", 58}, {"sctp", 132},
-	};
-	uint64_t v;
-	if (!parse_uint(s, 255, &v)) {
-		*out = (uint8_t)v;
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (!strcasecmp(s, names[i].name)) {
-			*out = names[i].num;
-			return 0;
-		}
-	return -1;
-}
-
 /* ------------------------------------------------------------------ times */
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int days_in_month(int64_t y, unsigned m)
-{
-	static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return dm[m - 1];
-}
 
 /* Up to max digits as a number; *p advanced. -1 when there is none. */
 static int64_t digits(const char **p, int max, int *count)
@@ -436,11 +385,9 @@ static void fraction(const char **p, int64_t *ns, int64_t *res)
 /* Seconds since the epoch of a civil date and time; -1 when out of range. */
 static int civil(int64_t y, int64_t mo, int64_t d, int64_t h, int64_t mi, int64_t s, int64_t *out)
 {
-	if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (unsigned)mo) ||
-	    h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
+	if (y < 1970 || y > 2200)
 		return -1;
-	*out = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60 + s;
-	return 0;
+	return cf_civil_seconds(y, mo, d, h, mi, s, out);
 }
 
 /* yyyy-mm-dd[T ]hh:mm[:ss[.frac]][Z|+hh:mm|-hh:mm|+hhmm], no zone = UTC. */
@@ -754,9 +701,9 @@ static int load_cic_row(cf_labeler *l, pending *pd, csvr *c, const int *col, con
 	char **f = c->fld;
 	uint8_t ipa[16], ipb[16], va, vb, proto;
 	uint64_t pa, pb;
-	if (parse_ip(f[col[C_SRC_IP]], ipa, &va))
+	if (cf_parse_ip_text(f[col[C_SRC_IP]], ipa, &va))
 		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Source IP \"%.60s\"", P, ln, f[col[C_SRC_IP]]);
-	if (parse_ip(f[col[C_DST_IP]], ipb, &vb))
+	if (cf_parse_ip_text(f[col[C_DST_IP]], ipb, &vb))
 		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Destination IP \"%.60s\"", P, ln,
 		            f[col[C_DST_IP]]);
 	if (va != vb)
@@ -840,7 +787,7 @@ static int load_tuple_row(cf_labeler *l, pending *pd, csvr *c, const int *col, c
 		            (unsigned long long)c->rec_line, f[col[C_SRC_PORT]], f[col[C_DST_PORT]], ps);
 	/* addresses that are not one IP version: no flow can have them */
 	uint8_t ipa[16], ipb[16], va, vb;
-	if (parse_ip(f[col[C_SRC_IP]], ipa, &va) || parse_ip(f[col[C_DST_IP]], ipb, &vb) || va != vb)
+	if (cf_parse_ip_text(f[col[C_SRC_IP]], ipa, &va) || cf_parse_ip_text(f[col[C_DST_IP]], ipb, &vb) || va != vb)
 		return CF_OK;
 	int32_t id = intern(l, f[col[C_LABEL]]);
 	if (id < 0 || add_rule_meta(l, c->rec_line, (uint32_t)id))
@@ -890,7 +837,7 @@ static int load_rule_row(cf_labeler *l, pending *pd, csvr *c, const int *col, co
 	}
 	if (!is_wild(v[C_PROTO])) {
 		uint8_t pr;
-		if (parse_proto(v[C_PROTO], &pr))
+		if (cf_parse_ip_proto(v[C_PROTO], &pr))
 			return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad protocol \"%.60s\"", P, ln, v[C_PROTO]);
 		w.proto = pr;
 	}

@@ -5,16 +5,15 @@
  * (up to 9 fractional digits, parsed exactly into ns) or ISO-8601 with an
  * offset. A bad row stops the run naming the file and line.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "window_internal.h"
 #include "common/csv_reader.h"
+#include "common/text_parse.h"
 
 enum { C_TS, C_SRC, C_SPORT, C_DST, C_DPORT, C_PROTO, C_STATE, C_UP, C_DOWN, C_N };
 static const char *const col_names[C_N] = {"ts",          "src_ip", "src_port", "dst_ip",    "dst_port",
@@ -54,16 +53,6 @@ static int parse_decimal_ns(const char *s, int64_t *out)
 		return -1;
 	*out = (int64_t)(neg ? -v : v);
 	return 0;
-}
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 static int num(const char **p, int n, int *out)
@@ -116,9 +105,9 @@ static int parse_iso_ns(const char *s, int64_t *out)
 	} else {
 		return -1; /* no offset: the local time zone would decide, so refuse */
 	}
-	if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 || oh > 23 || om > 59)
+	int64_t t;
+	if (*p || oh > 23 || om > 59 || cf_civil_seconds(Y, M, D, h, m, sec, &t))
 		return -1;
-	int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec;
 	t -= sign * (oh * 3600 + om * 60);
 	if (t > CF_WINDOWS_TS_MAX / 1000000000 - 1 || t < -(CF_WINDOWS_TS_MAX / 1000000000 - 1))
 		return -1;
@@ -137,40 +126,6 @@ static int parse_u(const char *s, uint64_t max, uint64_t *out)
 		return -1;
 	*out = v;
 	return 0;
-}
-
-static int parse_proto(const char *s, uint8_t *out)
-{
-	static const struct {
-		const char *n;
-		uint8_t v;
-	} names[] = {{"tcp", 6}, {"udp", 17}, {"icmp", 1}, {"icmpv6", 58}, {"ipv6-icmp", 58}, {"sctp", 132},
-	             {"gre", 47}, {"esp", 50}, {"ah", 51},  {"igmp", 2},    {"ospf", 89}};
-	uint64_t v;
-	if (!parse_u(s, 255, &v)) {
-		*out = (uint8_t)v;
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-		if (!strcasecmp(s, names[i].n)) {
-			*out = names[i].v;
-			return 0;
-		}
-	return -1;
-}
-
-static int parse_ip(const char *s, uint8_t *ip, uint8_t *ver)
-{
-	memset(ip, 0, 16);
-	if (inet_pton(AF_INET, s, ip) == 1) {
-		*ver = 4;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, ip) == 1) {
-		*ver = 6;
-		return 0;
-	}
-	return -1;
 }
 
 int cf_windows_add_csv(cf_windows *w, const char *path)
@@ -219,7 +174,7 @@ int cf_windows_add_csv(cf_windows *w, const char *path)
 			why = "ts is neither epoch seconds (at most 9 decimals, |ts| <= 4.6e9 s) nor ISO-8601 with an offset";
 			goto bad;
 		}
-		if (parse_ip(fv[C_SRC], e.src_ip, &e.ip_version) || parse_ip(fv[C_DST], e.dst_ip, &v2)) {
+		if (cf_parse_ip_text(fv[C_SRC], e.src_ip, &e.ip_version) || cf_parse_ip_text(fv[C_DST], e.dst_ip, &v2)) {
 			why = "src_ip / dst_ip is not an IPv4 or IPv6 address";
 			goto bad;
 		}
@@ -230,8 +185,8 @@ int cf_windows_add_csv(cf_windows *w, const char *path)
 			goto bad;
 		}
 		e.dst_port = (uint16_t)u;
-		if (parse_proto(fv[C_PROTO], &e.proto)) {
-			why = "ip_protocol is neither 0..255 nor a protocol name (tcp, udp, icmp, ...)";
+		if (cf_parse_ip_proto(fv[C_PROTO], &e.proto)) {
+			why = "ip_protocol is neither 0..255 nor a protocol name (tcp, udp, icmp, icmpv6, sctp, gre)";
 			goto bad;
 		}
 		int s = cf_window_state_parse(fv[C_STATE], strlen(fv[C_STATE]));

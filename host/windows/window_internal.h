@@ -9,14 +9,20 @@
 #define WIN_POOL_MAX 64
 #define WIN_ROWS_CHUNK 1024
 
+/* Entry columns as dense ids (a window's, or the closed windows' batch). */
+typedef struct wcols {
+	uint32_t *src_id, *dst_id, *conn_id;
+	uint16_t *sport, *dport;
+	uint8_t *state;
+	uint64_t cap;
+} wcols;
+
 /* One open window: its entries as dense ids, and the maps that made them. */
 typedef struct wacc {
 	int64_t k;              /* window index (seed batching: batch number) */
 	uint32_t serial;        /* unique among live windows, never 0: flows cache ids by it */
-	uint64_t n, cap;
-	uint32_t *src_id, *dst_id, *conn_id;
-	uint16_t *sport, *dport;
-	uint8_t *state;
+	uint64_t n;
+	wcols c;
 	uint64_t bytes_up, bytes_down;
 	wmap ips, conns, flows;
 } wacc;
@@ -47,12 +53,10 @@ struct cf_windows {
 	int64_t seed_k;
 	/* closed windows waiting for the backend */
 	uint32_t n_closed;
-	uint64_t b_entries, b_cap;
+	uint64_t b_entries;
 	uint64_t *b_off;
 	uint32_t *b_nip, *b_nconn, *b_nflow;
-	uint32_t *b_src, *b_dst, *b_conn;
-	uint16_t *b_sport, *b_dport;
-	uint8_t *b_state;
+	wcols b;
 	int64_t *b_k;
 	uint64_t *b_bytes;
 	cf_window_row *b_rows;

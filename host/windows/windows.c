@@ -50,10 +50,43 @@ void cf_windows_opts_default(cf_windows_opts *o)
 
 /* ---------------------------------------------------------------- windows */
 
+static void wcols_free(wcols *c)
+{
+	free(c->src_id), free(c->dst_id), free(c->conn_id);
+	free(c->sport), free(c->dport), free(c->state);
+}
+
+/* Room for n entries (capacities doubled, at least `first`). 0 or -1. */
+static int wcols_reserve(wcols *c, uint64_t n, uint64_t first)
+{
+	if (n <= c->cap)
+		return 0;
+	uint64_t cap = c->cap ? c->cap * 2 : first;
+	while (cap < n)
+		cap *= 2;
+	void *p[6] = {c->src_id, c->dst_id, c->conn_id, c->sport, c->dport, c->state};
+	const size_t size[6] = {4, 4, 4, 2, 2, 1};
+	for (int i = 0; i < 6; i++) {
+		void *q = realloc(p[i], cap * size[i]);
+		if (!q)
+			return -1; /* the arrays grown so far stay valid; cap is unchanged */
+		p[i] = q;
+		switch (i) {
+		case 0: c->src_id = q; break;
+		case 1: c->dst_id = q; break;
+		case 2: c->conn_id = q; break;
+		case 3: c->sport = q; break;
+		case 4: c->dport = q; break;
+		default: c->state = q; break;
+		}
+	}
+	c->cap = cap;
+	return 0;
+}
+
 static void wacc_free(wacc *a)
 {
-	free(a->src_id), free(a->dst_id), free(a->conn_id);
-	free(a->sport), free(a->dport), free(a->state);
+	wcols_free(&a->c);
 	wmap_free(&a->ips), wmap_free(&a->conns), wmap_free(&a->flows);
 	free(a);
 }
@@ -65,31 +98,6 @@ static void wacc_reset(wacc *a, int64_t k, uint32_t serial)
 	a->n = 0;
 	a->bytes_up = a->bytes_down = 0;
 	wmap_clear(&a->ips), wmap_clear(&a->conns), wmap_clear(&a->flows);
-}
-
-static int wacc_reserve(wacc *a, uint64_t n)
-{
-	if (n <= a->cap)
-		return 0;
-	uint64_t cap = a->cap ? a->cap * 2 : 1024;
-	while (cap < n)
-		cap *= 2;
-#define GROW(f)                                                                                                        \
-	do {                                                                                                               \
-		void *p = realloc(a->f, cap * sizeof *a->f);                                                                   \
-		if (!p)                                                                                                        \
-			return -1;                                                                                                 \
-		a->f = p;                                                                                                      \
-	} while (0)
-	GROW(src_id);
-	GROW(dst_id);
-	GROW(conn_id);
-	GROW(sport);
-	GROW(dport);
-	GROW(state);
-#undef GROW
-	a->cap = cap;
-	return 0;
 }
 
 /* A window from the pool (or a new one) for window index k. */
@@ -129,7 +137,7 @@ static uint64_t addr_word(const uint8_t *ip, int i)
  * this window's. */
 static int wacc_add(wacc *a, const cf_window_entry *e, wflow_ids *cache)
 {
-	if (wacc_reserve(a, a->n + 1))
+	if (wcols_reserve(&a->c, a->n + 1, 1024))
 		return -1;
 	uint32_t sid, did, cid;
 	if (cache && a->serial && cache->serial == a->serial) {
@@ -150,43 +158,18 @@ static int wacc_add(wacc *a, const cf_window_entry *e, wflow_ids *cache)
 		}
 	}
 	uint64_t i = a->n++;
-	a->src_id[i] = sid;
-	a->dst_id[i] = did;
-	a->conn_id[i] = cid;
-	a->sport[i] = e->src_port;
-	a->dport[i] = e->dst_port;
-	a->state[i] = e->state;
+	a->c.src_id[i] = sid;
+	a->c.dst_id[i] = did;
+	a->c.conn_id[i] = cid;
+	a->c.sport[i] = e->src_port;
+	a->c.dport[i] = e->dst_port;
+	a->c.state[i] = e->state;
 	a->bytes_up += e->bytes_up;
 	a->bytes_down += e->bytes_down;
 	return 0;
 }
 
 /* ---------------------------------------------------------------- batches and rows */
-
-static int batch_reserve(cf_windows *w, uint64_t entries)
-{
-	if (entries > w->b_cap) {
-		uint64_t cap = w->b_cap ? w->b_cap : 4096;
-		while (cap < entries)
-			cap *= 2;
-#define GROW(f)                                                                                                        \
-	do {                                                                                                               \
-		void *p = realloc(w->f, cap * sizeof *w->f);                                                                   \
-		if (!p)                                                                                                        \
-			return -1;                                                                                                 \
-		w->f = p;                                                                                                      \
-	} while (0)
-		GROW(b_src);
-		GROW(b_dst);
-		GROW(b_conn);
-		GROW(b_sport);
-		GROW(b_dport);
-		GROW(b_state);
-#undef GROW
-		w->b_cap = cap;
-	}
-	return 0;
-}
 
 /* Runs the closed windows through the backend and hands their rows on. */
 static int flush_closed(cf_windows *w)
@@ -202,12 +185,12 @@ static int flush_closed(cf_windows *w)
 	b.n_ip = w->b_nip;
 	b.n_conn = w->b_nconn;
 	b.n_flow = w->b_nflow;
-	b.src_id = w->b_src;
-	b.dst_id = w->b_dst;
-	b.conn_id = w->b_conn;
-	b.sport = w->b_sport;
-	b.dport = w->b_dport;
-	b.state = w->b_state;
+	b.src_id = w->b.src_id;
+	b.dst_id = w->b.dst_id;
+	b.conn_id = w->b.conn_id;
+	b.sport = w->b.sport;
+	b.dport = w->b.dport;
+	b.state = w->b.state;
 	b.rows = w->b_rows;
 	int st = cf_backend_window_rows(w->backend, &b);
 	if (st != CF_OK) {
@@ -238,16 +221,16 @@ static int close_window(cf_windows *w, wacc *a)
 		snprintf(w->err, sizeof w->err, "a window holds %" PRIu64 " entries (at most 2^31)", a->n);
 		return CF_ERR_UNSUPPORTED;
 	}
-	if (batch_reserve(w, w->b_entries + a->n))
+	if (wcols_reserve(&w->b, w->b_entries + a->n, 4096))
 		goto nomem;
 	uint32_t i = w->n_closed;
 	uint64_t o = w->b_entries;
-	memcpy(w->b_src + o, a->src_id, a->n * sizeof *a->src_id);
-	memcpy(w->b_dst + o, a->dst_id, a->n * sizeof *a->dst_id);
-	memcpy(w->b_conn + o, a->conn_id, a->n * sizeof *a->conn_id);
-	memcpy(w->b_sport + o, a->sport, a->n * sizeof *a->sport);
-	memcpy(w->b_dport + o, a->dport, a->n * sizeof *a->dport);
-	memcpy(w->b_state + o, a->state, a->n * sizeof *a->state);
+	memcpy(w->b.src_id + o, a->c.src_id, a->n * sizeof *a->c.src_id);
+	memcpy(w->b.dst_id + o, a->c.dst_id, a->n * sizeof *a->c.dst_id);
+	memcpy(w->b.conn_id + o, a->c.conn_id, a->n * sizeof *a->c.conn_id);
+	memcpy(w->b.sport + o, a->c.sport, a->n * sizeof *a->c.sport);
+	memcpy(w->b.dport + o, a->c.dport, a->n * sizeof *a->c.dport);
+	memcpy(w->b.state + o, a->c.state, a->n * sizeof *a->c.state);
 	w->b_off[i] = o;
 	w->b_off[i + 1] = o + a->n;
 	w->b_nip[i] = a->ips.n;
@@ -522,7 +505,7 @@ void cf_windows_free(cf_windows *w)
 	for (uint32_t i = 0; i < w->n_pool; i++)
 		wacc_free(w->pool[i]);
 	free(w->open);
-	free(w->b_src), free(w->b_dst), free(w->b_conn), free(w->b_sport), free(w->b_dport), free(w->b_state);
+	wcols_free(&w->b);
 	free(w->b_off), free(w->b_nip), free(w->b_nconn), free(w->b_nflow), free(w->b_k), free(w->b_bytes);
 	free(w->b_rows);
 	cf_windows_table_free(w);

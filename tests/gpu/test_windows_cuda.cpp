@@ -19,15 +19,7 @@ namespace {
 
 using cft::wb_data;
 using cft::random_batch;
-
-void expect_rows_equal(const wb_data &a, const wb_data &g, const std::string &what)
-{
-	ASSERT_EQ(a.rows.size(), g.rows.size());
-	for (size_t w = 0; w < a.rows.size(); w++)
-		ASSERT_EQ(0, std::memcmp(&a.rows[w], &g.rows[w], sizeof(cf_window_row)))
-		    << what << ": window " << w << " of " << a.rows.size() << ", " << (a.offsets[w + 1] - a.offsets[w])
-		    << " entries";
-}
+using cft::expect_rows_equal;
 
 struct cuda_backend {
 	cf_backend *b = nullptr;

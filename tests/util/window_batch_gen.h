@@ -2,7 +2,10 @@
 // window-rows tests: the OpenMP build of the Thrust path and the CUDA
 // parity test compare it with the CPU reference on the same batches.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <cstring>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -136,6 +139,16 @@ inline wb_data most_windows_batch()
 	}
 	x.bind(1);
 	return x;
+}
+
+// Every row of a and g the same bytes (NaN bits included).
+inline void expect_rows_equal(const wb_data &a, const wb_data &g, const std::string &what)
+{
+	ASSERT_EQ(a.rows.size(), g.rows.size());
+	for (size_t w = 0; w < a.rows.size(); w++)
+		ASSERT_EQ(0, std::memcmp(&a.rows[w], &g.rows[w], sizeof(cf_window_row)))
+		    << what << ": window " << w << " of " << a.rows.size() << ", " << (a.offsets[w + 1] - a.offsets[w])
+		    << " entries";
 }
 
 } // namespace cft
