@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libpcap-dev zlib1g-dev libzstd-dev liblz4-dev liblzma-dev
-      libgtest-dev googletest libfftw3-dev libpng-dev libsnappy-dev
+      libgtest-dev googletest libfftw3-dev libpng-dev libsnappy-dev libsqlite3-dev sqlite3
       tshark tcpdump zstd lz4 xz-utils gzip python3 python3-numpy python3-venv
       clang libclang-rt-14-dev llvm-14 ca-certificates time)
 # (llvm-14 only for llvm-symbolizer: readable sanitizer stack traces;
@@ -63,6 +63,22 @@ arrow_venv() {
 		{ echo "deps: warning: pyarrow/duckdb not installed (the Parquet oracle tests will skip)"; tail -n 5 /tmp/cuflow-pip-arrow.log; }
 }
 
+# Fourth oracle: pandas and scikit-learn (build/sk-venv) redo `cuflow
+# dataset`'s steps for tests/test_dataset_prep.cpp, which skips without
+# them; apsw (the seed notebook's SQLite binding) is optional.
+sk_venv() {
+	local root venv
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	venv=$root/build/sk-venv
+	if "$venv/bin/python" -c 'import numpy, pandas, sklearn' 2>/dev/null; then
+		return 0
+	fi
+	{ python3 -m venv "$venv" && "$venv/bin/pip" install -q numpy pandas scikit-learn &&
+		"$venv/bin/python" -c 'import numpy, pandas, sklearn'; } >/tmp/cuflow-pip-sk.log 2>&1 ||
+		{ echo "deps: warning: pandas/scikit-learn not installed (the dataset oracle tests will skip)"; tail -n 5 /tmp/cuflow-pip-sk.log; return 0; }
+	"$venv/bin/pip" install -q apsw >/dev/null 2>&1 || true
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
 	# dpkg -s also succeeds for removed packages that left config files
@@ -73,6 +89,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 	nfstream_venv
 	netml_venv
 	arrow_venv
+	sk_venv
 	exit 0
 fi
 SUDO=
@@ -99,3 +116,4 @@ echo "deps: done"
 nfstream_venv
 netml_venv
 arrow_venv
+sk_venv

@@ -12,7 +12,7 @@ add_library(cuflow_shared SHARED $<TARGET_OBJECTS:cuflow>)
 set_target_properties(cuflow_shared PROPERTIES OUTPUT_NAME cuflow VERSION ${PROJECT_VERSION}
                                                SOVERSION ${PROJECT_VERSION_MAJOR})
 target_link_libraries(cuflow_shared PRIVATE PkgConfig::PCAP PkgConfig::ZLIB PkgConfig::ZSTD PkgConfig::LZ4
-                                            PkgConfig::LZMA PkgConfig::FFTW PkgConfig::PNG Threads::Threads m)
+                                            PkgConfig::LZMA PkgConfig::FFTW PkgConfig::PNG PkgConfig::SQLITE Threads::Threads m)
 if(TARGET cuflow_snappy)  # Parquet's SNAPPY pages
   target_link_libraries(cuflow_shared PRIVATE cuflow_snappy)
 endif()
@@ -22,8 +22,8 @@ if(CUFLOW_HAVE_CUDA)
 endif()
 
 # What a consumer of the static library must link besides it.
-set(CUFLOW_PC_REQUIRES_PRIVATE "libpcap zlib libzstd liblz4 liblzma fftw3 libpng")
-set(CUFLOW_STATIC_LIBS "-lpcap;-lz;-lzstd;-llz4;-llzma;-lfftw3;-lpng16;-lpthread;-lm")
+set(CUFLOW_PC_REQUIRES_PRIVATE "libpcap zlib libzstd liblz4 liblzma fftw3 libpng sqlite3")
+set(CUFLOW_STATIC_LIBS "-lpcap;-lz;-lzstd;-llz4;-llzma;-lfftw3;-lpng16;-lsqlite3;-lpthread;-lm")
 if(TARGET cuflow_snappy)
   list(APPEND CUFLOW_STATIC_LIBS "-lsnappy")  # C++: -lstdc++ below or from the linker driver
   list(APPEND CUFLOW_STATIC_LIBS "-lstdc++")
@@ -66,6 +66,6 @@ if(CUFLOW_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # Depends from the binaries' libraries
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-      "libpcap0.8, zlib1g, libzstd1, liblz4-1, liblzma5, libfftw3-double3, libpng16-16")
+      "libpcap0.8, zlib1g, libzstd1, liblz4-1, liblzma5, libfftw3-double3, libpng16-16, libsqlite3-0")
 endif()
 include(CPack)

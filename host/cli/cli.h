@@ -23,6 +23,9 @@ int cmd_extract(int argc, char **argv);
 int cmd_netml(int argc, char **argv);
 int cmd_flowpic(int argc, char **argv);
 int cmd_windows(int argc, char **argv);
+/* IoT sessions into SQLite (cmd_sessions.c) and the training set prepared from it (cmd_dataset.c). */
+int cmd_sessions(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
 /* The models (cmd_model.c). */
 int cmd_train(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);

@@ -20,6 +20,8 @@ static void usage(FILE *out)
 		"  netml --type T CAPTURE -o DIR  netml 0.7.1's feature matrices, bit for bit\n"
 		"  flowpic CAPTURE... -o DIR   FlowPic images (official or mini presets) as numpy arrays\n"
 		"  windows CAPTURE... -o OUT   per-window aggregates for port-scan and DoS detection\n"
+		"  sessions CAPTURE... -o DB.sqlite  one-direction sessions, devices, DNS into SQLite\n"
+		"  dataset DB.sqlite -o DIR    seed 002's training set (scaled, category maps, splits)\n"
 		"  train --model nested DATA... -o MODEL_DIR   train seed 003's nested LSTM model on flows\n"
 		"  evaluate MODEL_DIR DATA... -o DIR  accuracy, per-class F1, confusion matrix\n"
 		"  predict MODEL_DIR INPUT... -o OUT  class probabilities per flow (captures or Joy records)\n"
@@ -54,6 +56,10 @@ int main(int argc, char **argv)
 		return cmd_flowpic(argc - 1, argv + 1);
 	if (!strcmp(cmd, "windows"))
 		return cmd_windows(argc - 1, argv + 1);
+	if (!strcmp(cmd, "sessions"))
+		return cmd_sessions(argc - 1, argv + 1);
+	if (!strcmp(cmd, "dataset"))
+		return cmd_dataset(argc - 1, argv + 1);
 	if (!strcmp(cmd, "netml"))
 		return cmd_netml(argc - 1, argv + 1);
 	if (!strcmp(cmd, "train"))

@@ -3,12 +3,13 @@
 #include <string.h>
 
 #include "cuflow/producers.h"
+#include "cuflow/iot.h"
 
 typedef const cf_producer_ops *(*getter)(void);
 
 /* Register a new producer here, once. */
 static const getter builtins[] = {cf_producer_flows, cf_producer_features, cf_producer_netml, cf_producer_flowpic,
-                                  cf_producer_summary, cf_producer_windows};
+                                  cf_producer_summary, cf_producer_windows, cf_producer_sessions};
 
 uint32_t cf_producer_count(void)
 {
@@ -47,6 +48,7 @@ int cf_producer_scan_file(const cf_producer_ops *ops, void *state, const cf_prod
 	so.on_packet = NULL;
 	so.on_packets = ops->packets;
 	so.on_packet_user = state;
+	so.on_frame = ops->flags & CF_PRODUCER_NEEDS_FRAMES ? ops->frame : NULL;
 	cf_scan_file(file->path, &so, res);
 	st = ops->end_file(state, res, &ids);
 	if (ids_used)

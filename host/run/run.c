@@ -23,6 +23,7 @@
 
 #include "cuflow/cuflow.h"
 #include "cuflow/run.h"
+#include "sink/sqlite_db.h"
 #include "cuflow/table_copy.h"
 #include "common/text_fmt.h"
 #include "run/run_internal.h"
@@ -147,6 +148,7 @@ struct run {
 	uint32_t checkpoints;
 	int resumed;
 	double start;
+	cf_sqlite_db *db;      /* CF_RUN_SQLITE */
 };
 
 struct run;
@@ -282,7 +284,7 @@ static struct chunk *chunk_new(struct run *r)
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
-	if (r->o->format == CF_RUN_TABLES)
+	if (r->o->format == CF_RUN_TABLES || r->o->format == CF_RUN_SQLITE)
 		return c;
 	if (r->o->format == CF_RUN_PARQUET) {
 		char err[CF_ERRBUF_SIZE];
@@ -439,6 +441,12 @@ static int producer_packets(void *user, const cf_pkt *p, size_t n)
 	return w->r->o->producer->packets(w->prod, p, n);
 }
 
+static int producer_frame(void *user, const cf_pkt *p, const uint8_t *frame)
+{
+	struct worker *w = user;
+	return w->r->o->producer->frame(w->prod, p, frame);
+}
+
 /* cf_producer_scan_file with the stop check in the hook. */
 static int worker_scan_producer(struct worker *w, const cf_producer_file *pf, const cf_scan_opts *base, uint64_t *ids)
 {
@@ -457,6 +465,7 @@ static int worker_scan_producer(struct worker *w, const cf_producer_file *pf, co
 	so.on_packet = NULL;
 	so.on_packets = producer_packets;
 	so.on_packet_user = w;
+	so.on_frame = po->flags & CF_PRODUCER_NEEDS_FRAMES ? producer_frame : NULL;
 	cf_scan_file(pf->path, &so, &w->res);
 	st = po->end_file(w->prod, &w->res, ids);
 	return w->res.status < 0 ? w->res.status : st;
@@ -492,7 +501,7 @@ static int worker_open(struct worker *w, char *err)
 		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
 		return st;
 	}
-	if (o->format == CF_RUN_TABLES) {
+	if (o->format == CF_RUN_TABLES || o->format == CF_RUN_SQLITE) {
 		cf_producer_env env = {w->backend, emit_table, w};
 		if ((st = o->producer->open(o->producer_config, &env, &w->prod, err)) < 0)
 			return st;
@@ -533,7 +542,7 @@ static void *worker_main(void *arg)
 		struct slot *s = &r->slots[i];
 		w->s = s;
 		w->index = i;
-		if (!s->f.skipped && o->format == CF_RUN_TABLES) {
+		if (!s->f.skipped && (o->format == CF_RUN_TABLES || o->format == CF_RUN_SQLITE)) {
 			const cf_producer_ops *po = o->producer;
 			cf_producer_file pf = {s->f.path, i};
 			uint64_t ids = 0;
@@ -685,6 +694,8 @@ static int commit_chunk(struct run *r, struct chunk *c, char *err)
 		}
 		r->rows += (uint64_t)b->n_rows;
 		r->table_rows[t] += (uint64_t)b->n_rows;
+		if (r->db)
+			return cf_sqlite_db_write(r->db, t, b, err);
 		if (!r->sinks[t] && part_open(r, t, err) < 0)
 			return CF_ERR_IO;
 		r->part_rows[t] += (uint64_t)b->n_rows;
@@ -1032,10 +1043,11 @@ static void skip_own_outputs(struct run *r)
 	const char *out = r->o->output;
 	if (!strcmp(out, "-"))
 		return;
-	static const char *const sfx[] = {"", ".partial", ".journal", ".manifest.json", ".manifest.json.partial"};
-	struct stat own[5];
-	int have[5];
-	for (int k = 0; k < 5; k++) {
+	static const char *const sfx[] = {"", ".partial", ".journal", ".manifest.json", ".manifest.json.partial",
+	                                  "-wal", "-shm"};
+	struct stat own[7];
+	int have[7];
+	for (int k = 0; k < 7; k++) {
 		char p[4096];
 		snprintf(p, sizeof p, "%s%s", out, sfx[k]);
 		have[k] = stat(p, &own[k]) == 0 && S_ISREG(own[k].st_mode);
@@ -1050,7 +1062,7 @@ static void skip_own_outputs(struct run *r)
 		int mine = r->o->format == CF_RUN_TABLES && !strncmp(s->f.path, out, ol) && s->f.path[ol] == '/';
 		dev_t dev;
 		ino_t ino;
-		for (int k = 0; k < 5 && !mine; k++)
+		for (int k = 0; k < 7 && !mine; k++)
 			mine = have[k] && cf_run_inputs_id(r->in, i, &dev, &ino) == 0 && dev == own[k].st_dev &&
 			       ino == own[k].st_ino;
 		if (mine) {
@@ -1444,6 +1456,40 @@ static long tables_resume(struct run *r, char *err)
 	return committed;
 }
 
+/* CF_RUN_SQLITE: the database, and with append what it holds already:
+ * inputs committed before are skipped, ids go on after its largest. */
+static int sqlite_setup(struct run *r, char *err)
+{
+	int st = cf_sqlite_db_open(r->o->output, r->o->sqlite, r->n_tables, r->table_names, r->schemas, &r->db, err);
+	if (st < 0 || !r->o->sqlite->append)
+		return st;
+	for (size_t i = 0; i < r->n; i++) {
+		struct slot *s = &r->slots[i];
+		if (!s->f.skipped && cf_sqlite_db_has_file(r->db, s->f.path, s->f.size, s->f.mtime_ns)) {
+			s->f.skipped = 1;
+			snprintf(s->error, sizeof s->error, "already in the database");
+		}
+	}
+	r->id_offset = cf_sqlite_db_max_run_id(r->db);
+	return 0;
+}
+
+/* The producer's counters of one input as a JSON object (malloc'ed). */
+static char *counters_json(const struct run *r, const struct slot *s)
+{
+	size_t cap = 16 + (size_t)r->n_named * (CF_PRODUCER_TABLE_NAME_MAX + 32);
+	char *j = malloc(cap);
+	if (!j)
+		return NULL;
+	size_t at = (size_t)snprintf(j, cap, "{");
+	for (uint32_t k = 0; s->named_vals && k < r->n_named && at < cap; k++)
+		at += (size_t)snprintf(j + at, cap - at, "%s\"%.64s\":%" PRIu64, k ? "," : "", r->named[k].name,
+		                       s->named_vals[k]);
+	if (at < cap)
+		snprintf(j + at, cap - at, "}");
+	return j;
+}
+
 /* CF_RUN_TABLES: the tables of worker 0's producer (every worker's has
  * the same), their directories, and the journal; with resume, what the
  * interrupted run finished. Returns the inputs restored, or a status. */
@@ -1504,6 +1550,8 @@ static int tables_open(struct run *r, struct worker *w0, char *err)
 		return CF_ERR_NOMEM;
 	}
 	r->part_limit = o->part_rows ? o->part_rows : CF_RUN_PART_ROWS;
+	if (o->format == CF_RUN_SQLITE)
+		return sqlite_setup(r, err);
 	long done = 0;
 	if (o->resume && (done = tables_resume(r, err)) < 0)
 		return (int)done;
@@ -1546,6 +1594,13 @@ static long output_open(struct run *r, char *err)
 		}
 		r->fd = 1;
 		return out_text(r, o->header ? o->header : "", o->header_len, err);
+	}
+	if (o->format == CF_RUN_SQLITE) {
+		if (o->resume) {
+			snprintf(err, CF_ERRBUF_SIZE, "--resume is not for SQLite output (%s): append instead", o->output);
+			return CF_ERR_UNSUPPORTED;
+		}
+		return 0; /* the database opens once the producers say what the tables are */
 	}
 	if (o->resume && o->format != CF_RUN_TEXT && o->format != CF_RUN_TABLES) {
 		snprintf(err, CF_ERRBUF_SIZE, "--resume is not supported for %s output (%s): run without --resume",
@@ -1636,6 +1691,11 @@ static int output_finish(struct run *r, cf_run_result *res, char *err)
 	uint64_t bytes = r->out_len;
 	if (r->fd == 1)
 		return CF_OK;
+	if (r->db) {
+		int st = cf_sqlite_db_close(r->db, &res->bytes, err);
+		r->db = NULL;
+		return st;
+	}
 	if (o->format == CF_RUN_TABLES) {
 		/* the last parts (no checkpoint line: the manifest is the end) */
 		if (parts_close(r, 1, err) < 0)
@@ -1710,6 +1770,8 @@ static int output_finish(struct run *r, cf_run_result *res, char *err)
 
 static void output_abandon(struct run *r)
 {
+	cf_sqlite_db_abandon(r->db);
+	r->db = NULL;
 	if (r->sink)
 		cf_sink_abort(r->sink);
 	r->sink = NULL;
@@ -1745,15 +1807,17 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 	memset(res, 0, sizeof *res);
 	cf_summary_clear(&res->total);
 	if (!o || !in || !o->output || !cf_run_inputs_count(in) || o->jobs > 256 ||
-	    (o->format != CF_RUN_PARQUET && o->format != CF_RUN_TABLES && (!o->row || !o->row_max)) ||
-	    (o->format == CF_RUN_TABLES && (!o->producer || !o->producer_config || !o->sink || !cf_sink_find(o->sink)))) {
+	    (o->format != CF_RUN_PARQUET && o->format != CF_RUN_TABLES && o->format != CF_RUN_SQLITE &&
+	     (!o->row || !o->row_max)) ||
+	    (o->format == CF_RUN_TABLES && (!o->producer || !o->producer_config || !o->sink || !cf_sink_find(o->sink))) ||
+	    (o->format == CF_RUN_SQLITE && (!o->producer || !o->producer_config || !o->sqlite))) {
 		snprintf(err, CF_ERRBUF_SIZE, "cf_run: bad arguments");
 		return CF_ERR_ARG;
 	}
-	if (o->format == CF_RUN_TABLES && (o->producer->flags & CF_PRODUCER_NEEDS_FRAMES)) {
-		snprintf(err, CF_ERRBUF_SIZE, "producer %s needs frame bytes, which the run driver does not serve yet",
-		         o->producer->name);
-		return CF_ERR_UNSUPPORTED;
+	if ((o->format == CF_RUN_TABLES || o->format == CF_RUN_SQLITE) && (o->producer->flags & CF_PRODUCER_NEEDS_FRAMES) &&
+	    !o->producer->frame) {
+		snprintf(err, CF_ERRBUF_SIZE, "producer %s needs frame bytes but has no frame operation", o->producer->name);
+		return CF_ERR_ARG;
 	}
 	struct run R, *r = &R;
 	memset(r, 0, sizeof R);
@@ -1809,10 +1873,14 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		if ((rc = worker_open(&ws[i], err)) < 0)
 			goto out;
 	}
-	if (o->format == CF_RUN_TABLES && (done = tables_open(r, &ws[0], err)) < 0) {
+	if ((o->format == CF_RUN_TABLES || o->format == CF_RUN_SQLITE) && (done = tables_open(r, &ws[0], err)) < 0) {
 		rc = (int)done;
 		goto out;
 	}
+	if (r->db) /* inputs already in the database are not read */
+		for (size_t i = 0; i < r->n; i++)
+			if (r->slots[i].f.skipped && r->slots[i].f.duplicate_of < 0 && !strcmp(r->slots[i].error, "already in the database"))
+				bytes_total -= r->slots[i].f.size;
 	/* the inputs a resumed run has committed already */
 	for (long i = 0; i < done; i++) {
 		struct slot *s = &r->slots[i];
@@ -1911,6 +1979,15 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		for (uint32_t t = 0; t < r->n_tables; t++)
 			r->table_base[t] = r->table_rows[t];
 		s->f.out_end = r->journal ? r->out_len + r->stage_len : 0;
+		if (r->db && !s->f.skipped) {
+			char *cj = counters_json(r, s);
+			rc = cf_sqlite_db_commit_file(r->db, &s->f, cj, err);
+			free(cj);
+			if (rc < 0) {
+				fail(r, rc, err);
+				break;
+			}
+		}
 		if (r->journal && (rc = journal_line(r, s, err)) < 0) {
 			fail(r, rc, err);
 			break;
@@ -1932,7 +2009,8 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 			fail(r, rc, err);
 			break;
 		}
-		if (stop || r->stage_len >= STAGE_BYTES || now_s() - r->last_flush >= BATCH_SECONDS) {
+		/* SQLite: the input is committed, so say so now */
+		if (stop || r->db || r->stage_len >= STAGE_BYTES || now_s() - r->last_flush >= BATCH_SECONDS) {
 			if ((rc = flush_batch(r, &announced, err)) < 0) {
 				fail(r, rc, err);
 				break;

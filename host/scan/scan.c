@@ -250,7 +250,7 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 	cf_pkt *run = run_inline;
 	size_t nrun = 0, run_cap = 32;
 	hook_pipe pipe;
-	int piped = o->on_packets && o->hook_thread && cf_reader_get_info(r)->file_size >= HOOK_MIN_FILE &&
+	int piped = o->on_packets && o->hook_thread && !o->on_frame && cf_reader_get_info(r)->file_size >= HOOK_MIN_FILE &&
 	            hook_start(&pipe, o) == 0;
 	if (piped) {
 		run = pipe.run[0];
@@ -263,10 +263,10 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 		 * the frame's bytes */
 		cf_pkt *dst = o->on_packets ? run + nrun : run;
 		size_t got = 1;
-		if (o->filter) {
+		if (o->filter || o->on_frame) {
 			if ((st = cf_reader_next(r, &f)) != CF_OK)
 				break;
-			if (!cf_filter_match(o->filter, &f)) {
+			if (o->filter && !cf_filter_match(o->filter, &f)) {
 				memset(dst, 0, sizeof *dst);
 				dst->ts_ns = f.ts_ns;
 				dst->caplen = f.caplen;
@@ -275,6 +275,12 @@ int cf_scan_file(const char *path, const cf_scan_opts *o, cf_scan_result *res)
 				dst->skip = CF_SKIP_FILTERED;
 			} else {
 				cf_decode_frame(&o->decode, &f, dst);
+			}
+			if (o->on_frame && (st = o->on_frame(o->on_packet_user, dst, f.data)) < 0) {
+				res->status = st;
+				snprintf(res->error, sizeof res->error, "%s: %s", path, cf_status_str(st));
+				st = CF_OK;
+				break;
 			}
 		} else if ((st = cf_read_decode(r, &o->decode, dst, o->on_packets ? run_cap - nrun : run_cap, &got)) !=
 		           CF_OK) {

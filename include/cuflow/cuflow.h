@@ -39,5 +39,7 @@
 #include "cuflow/flowpic_out.h"
 #include "cuflow/producer.h"
 #include "cuflow/producers.h"
+#include "cuflow/iot.h"
+#include "cuflow/dataset.h"
 
 #endif

@@ -78,8 +78,9 @@ typedef struct cf_producer_counter {
 } cf_producer_counter;
 
 /* Producer flags. */
-#define CF_PRODUCER_NEEDS_FRAMES 1u  /* wants the frame bytes (not served yet: the
-                                        driver refuses such a producer) */
+#define CF_PRODUCER_NEEDS_FRAMES 1u  /* wants the frame bytes: the driver calls frame()
+                                        for every frame, right before the frame's record
+                                        reaches packets() (the scan's on_frame hook) */
 
 /* Longest table name, bytes without the NUL. */
 #define CF_PRODUCER_TABLE_NAME_MAX 64
@@ -112,6 +113,10 @@ typedef struct cf_producer_ops {
 	/* The last error's text ("" when none). */
 	const char *(*error)(void *state);
 	void (*close)(void *state);
+	/* CF_PRODUCER_NEEDS_FRAMES: the scan's on_frame hook, the frame's
+	 * caplen bytes with its decoded record (every frame, skipped ones
+	 * too), before packets() sees that record. NULL otherwise. */
+	int (*frame)(void *state, const cf_pkt *p, const uint8_t *frame);
 } cf_producer_ops;
 
 /* The built-in producers by name ("flows", "features", "netml",

@@ -87,9 +87,40 @@ enum cf_run_format {
 	CF_RUN_TEXT = 0,     /* rows of text (CSV, JSON lines) from cf_run_opts.row */
 	CF_RUN_TEXT_GZIP,    /* the same, gzip-compressed (level 1), one stream */
 	CF_RUN_PARQUET,      /* cf_flow_rows columns through the "parquet" sink */
-	CF_RUN_TABLES        /* any producer's tables, each through the sink named
+	CF_RUN_TABLES,       /* any producer's tables, each through the sink named
 	                        cf_run_opts.sink, into the directory `output` */
+	CF_RUN_SQLITE        /* any producer's tables into the SQLite database `output`
+	                        (cf_run_opts.sqlite) */
 };
+
+/* CF_RUN_SQLITE: how a producer's tables look in SQL. Each table is
+ * CREATE TABLE IF NOT EXISTS name (lead, the schema's columns, constraints)
+ * with INTEGER (integers, booleans, times in ns), REAL or TEXT columns
+ * (scalar columns only; nullable ones take NULL); rows go in with
+ * INSERT ... on_conflict. The driver adds
+ *   files(path, size, mtime, packets, status, error, rows, counters, committed)
+ * one row per input committed (status "ok" or "damaged"; mtime in epoch
+ * seconds, counters the producer's as a JSON object). Each input is one
+ * transaction: its rows, its files row, file_sql, COMMIT; so a killed run
+ * leaves the inputs committed before it, whole (WAL journal). With append,
+ * an existing database is kept and inputs whose path, size and mtime are
+ * in `files` are skipped ("already in the database"); CF_COLUMN_RUN_ID
+ * columns go on after the largest id stored. Without append an existing
+ * database at `output` is replaced. */
+typedef struct cf_run_sqlite_table {
+	const char *name;         /* the producer's table name */
+	const char *lead;         /* DDL before the schema's columns ("id INTEGER PRIMARY KEY"), or NULL */
+	const char *constraints;  /* DDL after them ("PRIMARY KEY (mac)"), or NULL */
+	const char *on_conflict;  /* appended to the INSERT ("ON CONFLICT (mac) DO UPDATE ..."), or NULL */
+} cf_run_sqlite_table;
+
+typedef struct cf_run_sqlite {
+	const cf_run_sqlite_table *tables; /* layouts by name; tables not named: plain */
+	uint32_t n_tables;
+	const char *schema_sql;   /* run once the tables exist (views, indexes), or NULL */
+	const char *file_sql;     /* run in each input's transaction after its rows, or NULL */
+	int append;
+} cf_run_sqlite;
 
 /* Formats one record as text at out (room: cf_run_opts.row_max bytes) and
  * returns its length; *id_at and *id_len say where the digits of rec->id
@@ -172,6 +203,8 @@ typedef struct cf_run_opts {
 	const char *sink;
 	const cf_sink_opts *sink_opts;
 	uint64_t part_rows;         /* CF_RUN_TABLES: rows that close a part (0: CF_RUN_PART_ROWS) */
+	const cf_run_sqlite *sqlite; /* CF_RUN_SQLITE: the tables' SQL layout (producer as for
+	                               CF_RUN_TABLES; sink, part_rows, resume not used) */
 	/* Testing only: after this many inputs are committed (this process),
 	 * the run stops as if killed (returns CF_ERR_IO without cleaning up).
 	 * 0: never. */

@@ -67,6 +67,13 @@ typedef struct cf_scan_opts {
 	 * when cf_scan_file returns). The hook's state must then be its own:
 	 * nothing else may touch it during the scan. 0 (default): inline. */
 	int hook_thread;
+	/* Called with each frame's bytes (caplen of them) right after its
+	 * record is decoded, before the record reaches on_packet(s): records
+	 * and frames come in the same order, one call per frame read (skipped
+	 * and filtered ones too). For consumers of payloads (DNS, DHCP). Set,
+	 * it reads frame by frame and runs the hooks inline (no hook_thread).
+	 * A negative return stops the file. NULL: none. */
+	int (*on_frame)(void *user, const cf_pkt *p, const uint8_t *frame);
 	/* 0 (default): the scan adds up the summary on the host as it
 	 * batches (a few additions per packet; nothing is copied to a
 	 * device for it); 1: the backend computes it (`cuflow info`: the
