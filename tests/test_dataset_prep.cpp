@@ -167,6 +167,28 @@ TEST(DatasetPrep, SeedQueryVerbatim)
 	EXPECT_ORACLE("check " + cft::shq(fixture_db()) + " " + cft::shq(seed_dir) + " --sql " + cft::shq(seed_sql));
 }
 
+// --label EXPR: the label as an SQL expression over the query's columns.
+// device_type != 'Other' is the default is_iot, so the same bytes; a
+// three-way expression gives three classes the oracle checks.
+TEST(DatasetPrep, LabelExpression)
+{
+	std::string a = cft::temp_path("-ds"), b = cft::temp_path("-ds"), c = cft::temp_path("-ds"), log;
+	ASSERT_EQ(dataset(fixture_db(), a, "", &log), 0) << log;
+	ASSERT_EQ(dataset(fixture_db(), b, "--label \"device_type != 'Other'\"", &log), 0) << log;
+	for (const char *f : files) {
+		if (std::string(f) != "maps.json") {
+			EXPECT_EQ(cft::slurp(a + "/" + f), cft::slurp(b + "/" + f)) << f;
+		}
+	}
+	const std::string expr = "case when device_type = 'Other' then 'other' when lensum > 5000 then 'big' else 'small' end";
+	ASSERT_EQ(dataset(fixture_db(), c, "--label " + cft::shq(expr) + " --sql " + cft::shq(std::string(default_sql) + ";\n"), &log), 0) << log;
+	std::string wrapped = "SELECT q.*, (" + expr + "\n) AS label FROM (\n" + default_sql + "\n) AS q";
+	EXPECT_ORACLE("check " + cft::shq(fixture_db()) + " " + cft::shq(c) + " --sql " + cft::shq(wrapped) +
+	              " --label-column label");
+	EXPECT_NE(cft::slurp(c + "/maps.json").find("\"big\""), std::string::npos);
+	EXPECT_EQ(dataset(fixture_db(), c, "--label x --label-column device_type", &log), 1) << log;
+}
+
 TEST(DatasetPrep, Deterministic)
 {
 	std::string a = cft::temp_path("-ds"), b = cft::temp_path("-ds"), c = cft::temp_path("-ds"), log;

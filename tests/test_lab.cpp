@@ -69,8 +69,9 @@ TEST(TrafficLab, CiPresetEveryClassMatchedInsideTheLab) {
                     " --default-type Other -o " + cft::shq(db) + " @" + cft::shq(caps),
                 &log);
   ASSERT_EQ(rc, 0) << log;
+  std::string py = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR) + "/build/sk-venv/bin/python";
   if (cft::run("tshark -v >/dev/null 2>&1") == 0) {
-    rc = cft::run("python3 " +
+    rc = cft::run((cft::exists(py) ? cft::shq(py) : std::string("python3")) + " " +
                       cft::shq(cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR) +
                                "/tests/oracles/sessions_check.py") +
                       " " + cft::shq(db) + " --lab " + cft::shq(out) + " --types " + cft::shq(types) + " $(cat " +
@@ -82,7 +83,6 @@ TEST(TrafficLab, CiPresetEveryClassMatchedInsideTheLab) {
   // cuflow dataset (seed 002's preparation) on that database, held against
   // pandas + scikit-learn, and a logistic regression on it telling the IoT
   // devices' sessions from the rest, against the majority class
-  std::string py = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR) + "/build/sk-venv/bin/python";
   if (!cft::exists(py)) {
     std::printf("no build/sk-venv: the dataset check on the lab skipped\n");
     return;

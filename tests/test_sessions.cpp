@@ -21,6 +21,13 @@ std::string oracle() {
   return cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR) + "/tests/oracles/sessions_check.py";
 }
 
+// The oracle's interpreter: build/sk-venv's when it is there (it has apsw,
+// the seed notebook's own SQLite binding), else python3.
+std::string py() {
+  std::string v = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR) + "/build/sk-venv/bin/python";
+  return cft::exists(v) ? cft::shq(v) : "python3";
+}
+
 bool have_tshark() { return cft::run("tshark -v >/dev/null 2>&1") == 0; }
 bool have_registry() { return cft::exists("/usr/share/ieee-data/oui.csv") || !cft::env("CUFLOW_IEEE_DATA").empty(); }
 
@@ -96,7 +103,7 @@ TEST(Sessions, RealCapturesMatchTsharkAndTheRegistry) {
   std::string db = cft::temp_path("real.sqlite"), out;
   int rc = cft::run(cft::shq(cft::cuflow_bin()) + " sessions -q --default-type Other -o " + cft::shq(db) + join(caps), &out);
   ASSERT_EQ(rc, 0) << out;
-  rc = cft::run("python3 " + cft::shq(oracle()) + " " + cft::shq(db) + join(caps), &out);
+  rc = cft::run(py() + " " + cft::shq(oracle()) + " " + cft::shq(db) + join(caps), &out);
   EXPECT_EQ(rc, 0) << out;
   std::printf("%s", out.c_str());
   // hand-checked facts of these captures: test_dns.pcap is ten queries
@@ -134,6 +141,22 @@ TEST(Sessions, KilledRunThenAppendEqualsOneRun) {
   ASSERT_EQ(cft::run(bin + " sessions --append -o " + cft::shq(two) + join(caps), &out), 0) << out;
   EXPECT_NE(out.find("already in the database, skipped"), std::string::npos) << out;
   EXPECT_EQ(sql_all(one, qs[0]), sql_all(two, qs[0]));
+}
+
+// The dataset engine's promise: the same rows for any number of workers.
+TEST(Sessions, JobsGiveTheSameDatabase) {
+  auto caps = shared_captures();
+  if (caps.size() < 4) GTEST_SKIP() << "../shared/captures absent";
+  if (!have_registry()) GTEST_SKIP() << "ieee-data not installed";
+  std::string bin = cft::shq(cft::cuflow_bin());
+  std::string one = cft::temp_path("j1.sqlite"), three = cft::temp_path("j3.sqlite"), out;
+  ASSERT_EQ(cft::run(bin + " sessions -q -o " + cft::shq(one) + join(caps), &out), 0) << out;
+  ASSERT_EQ(cft::run(bin + " sessions -q --jobs 3 -o " + cft::shq(three) + join(caps), &out), 0) << out;
+  for (const char *q : {"select * from sessions order by sessionid", "select * from dns order by id",
+                        "select * from devices order by mac", "select * from device_ips order by mac, ip",
+                        "select path, size, mtime, packets, status, rows, counters from files order by rowid"})
+    EXPECT_EQ(sql_all(one, q), sql_all(three, q)) << q;
+  EXPECT_NE(sql_all(one, "select * from sessions order by sessionid"), "");
 }
 
 // Hand-written traffic: timestamps going backwards, an idle gap, a port

@@ -12,7 +12,7 @@
 #include "cuflow/dataset.h"
 #include "cli.h"
 
-enum { O_SQL = 2300, O_LABEL_COL, O_TOP_DNS, O_MIN_COUNT, O_SPLITS, O_SEED, O_PARQUET, O_CATEGORICAL };
+enum { O_SQL = 2300, O_LABEL_COL, O_TOP_DNS, O_MIN_COUNT, O_SPLITS, O_SEED, O_PARQUET, O_CATEGORICAL, O_LABEL };
 
 static void usage(FILE *o)
 {
@@ -30,6 +30,9 @@ static void usage(FILE *o)
 	        "                          column named mac gives the DNS columns\n"
 	        "  --label-column COL      classes = COL's distinct values (default: is_iot,\n"
 	        "                          device_type != 'Other')\n"
+	        "  --label EXPR            classes = the values of an SQL expression over the\n"
+	        "                          query's columns (\"device_type like '%%Camera%%'\"):\n"
+	        "                          the query is wrapped as SELECT q.*, (EXPR) AS label\n"
 	        "  --categorical COLS      columns mapped to category indices besides every text\n"
 	        "                          column (default srcport,dstport,manufacturer)\n"
 	        "  --top-dns K             one-hot columns for the K most queried names (100; 0: none)\n"
@@ -84,10 +87,11 @@ int cmd_dataset(int argc, char **argv)
 		{"min-count", required_argument, 0, O_MIN_COUNT}, {"splits", required_argument, 0, O_SPLITS},
 		{"seed", required_argument, 0, O_SEED},         {"parquet", no_argument, 0, O_PARQUET},
 		{"categorical", required_argument, 0, O_CATEGORICAL}, {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
+		{"label", required_argument, 0, O_LABEL},       {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
 	cf_dataset_opts o;
 	cf_dataset_opts_default(&o);
-	const char *out = NULL;
+	const char *out = NULL, *label_expr = NULL;
 	int quiet = 0, c;
 	uint64_t v;
 	optind = 1;
@@ -98,6 +102,7 @@ int cmd_dataset(int argc, char **argv)
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		case O_SQL: o.sql = optarg; break;
 		case O_LABEL_COL: o.label_column = optarg; break;
+		case O_LABEL: label_expr = optarg; break;
 		case O_CATEGORICAL: o.categorical = optarg; break;
 		case O_PARQUET: o.parquet = 1; break;
 		case O_TOP_DNS:
@@ -128,9 +133,33 @@ int cmd_dataset(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
+	char *wrapped = NULL;
+	if (label_expr) {
+		if (o.label_column) {
+			fprintf(stderr, "cuflow dataset: --label and --label-column exclude each other\n");
+			return CLI_EXIT_USAGE;
+		}
+		/* line breaks: a trailing -- comment in the query or the expression
+		 * must not swallow the wrapper */
+		const char *base = o.sql ? o.sql : cf_dataset_default_sql;
+		size_t bl = strlen(base);
+		while (bl && strchr(" \t\r\n", base[bl - 1]))
+			bl--;
+		if (bl && base[bl - 1] == ';') /* a subquery takes no terminator */
+			bl--;
+		size_t n = bl + strlen(label_expr) + 64;
+		if (!(wrapped = malloc(n))) {
+			fprintf(stderr, "cuflow dataset: out of memory\n");
+			return CLI_EXIT_USAGE;
+		}
+		snprintf(wrapped, n, "SELECT q.*, (%s\n) AS label FROM (\n%.*s\n) AS q", label_expr, (int)bl, base);
+		o.sql = wrapped;
+		o.label_column = "label";
+	}
 	char err[CF_ERRBUF_SIZE] = "";
 	cf_dataset_summary s;
 	int st = cf_dataset_prepare(argv[optind], out, &o, &s, err);
+	free(wrapped);
 	if (st != CF_OK) {
 		fprintf(stderr, "cuflow dataset: %s\n", err[0] ? err : cf_status_str(st));
 		/* options the library rejects (a bad query, a missing column) are
