@@ -710,9 +710,11 @@ static int sp_begin_file(void *state, const cf_producer_file *f)
 	memset(p->ctr, 0, sizeof p->ctr);
 	memset(p->tab, 0, p->cap * sizeof *p->tab);
 	p->count = 0;
-	memset(p->dev, 0, p->dev_cap * sizeof *p->dev);
+	if (p->dev) /* allocated at the first device */
+		memset(p->dev, 0, p->dev_cap * sizeof *p->dev);
 	p->dev_count = 0;
-	memset(p->ips, 0, p->ips_cap * sizeof *p->ips);
+	if (p->ips)
+		memset(p->ips, 0, p->ips_cap * sizeof *p->ips);
 	p->ips_count = 0;
 	p->q_len = p->q_head = 0;
 	p->err[0] = 0;
