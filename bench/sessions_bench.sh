@@ -7,7 +7,10 @@
 #     cache warm;
 #  2. peak RSS as the capture grows in time: the same traffic replayed 1, 4
 #     and 16 times one after the other (`synth --replay`), so sessions come
-#     and go and memory must stay flat.
+#     and go and memory must stay flat;
+#  3. against what a user would script instead: tshark's dissection of the
+#     fields the sessions need (one line per frame, the tests' oracle's
+#     command) on the 256 MB capture, before any aggregation or SQLite.
 #   bench/sessions_bench.sh [--build DIR] [--runs N]
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -62,3 +65,19 @@ for k in 1 4 16; do
 		"$(rss_mb "$C" sessions -q --backend cpu "$T/r$k.pcap" -o "$T/r$k.sqlite")"
 	rm -f "$T/r$k.pcap" "$T/r$k.sqlite"
 done
+
+echo "== 3. against tshark's field export on $(basename "$T/base.pcap") ($(du -h "$T/base.pcap" | cut -f1))"
+if command -v tshark >/dev/null; then
+	NB=$(packets "$T/base.pcap")
+	tc=$(median "$C" sessions -q --backend cpu "$T/base.pcap" -o "$T/b.sqlite")
+	s=$(date +%s.%N)
+	tshark -r "$T/base.pcap" -n -T fields -E separator='|' -e ip.src -e ipv6.src -e ip.dst -e ipv6.dst -e ip.proto \
+		-e tcp.srcport -e udp.srcport -e tcp.dstport -e udp.dstport -e frame.len -e frame.time_epoch -e eth.src \
+		-e dns.flags.response -e dns.qry.name -e dhcp.option.hostname >/dev/null 2>&1
+	tt=$(echo "$(date +%s.%N) - $s" | bc)
+	printf 'cuflow sessions (to SQLite)  %8.2f s %8.2f Mpps\n' "$tc" "$(echo "$NB / $tc / 1000000" | bc -l)"
+	printf 'tshark -T fields (no output) %8.2f s %8.2f Mpps   cuflow %.0fx faster\n' "$tt" \
+		"$(echo "$NB / $tt / 1000000" | bc -l)" "$(echo "$tt / $tc" | bc -l)"
+else
+	echo "tshark not installed: skipped"
+fi
