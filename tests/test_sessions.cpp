@@ -255,6 +255,14 @@ TEST(Sessions, HandWrittenCaptureCountedByHand) {
                         "s.sessionid = d.sessionid where d.device_type is not null order by s.sessionid limit 2"),
             "49322|7550|162|3|7.0|Hangzhou Hikvision Digital Technology Co.,Ltd.|UVC-G3-Flex Camera\n"
             "7550|49322|54|1|0.0|NULL|Other\n");
+  // --filter: frames it rejects count nowhere (sessions, devices) but in
+  // the counter that says so
+  std::string fdb = cft::temp_path("hand-filter.sqlite");
+  ASSERT_EQ(cft::run(cft::shq(cft::cuflow_bin()) + " sessions -q --filter icmp -o " + cft::shq(fdb) + " " + cft::shq(cap), &out), 0)
+      << out;
+  EXPECT_EQ(sql_all(fdb, "select proto, pktcount from sessions order by sessionid"), "1|1\n1|1\n");
+  EXPECT_EQ(sql_all(fdb, "select mac, packets from devices"), "c0:56:e3:11:22:33|2\n");
+  EXPECT_EQ(sql1(fdb, "select json_extract(counters, '$.packets_filtered') from files"), "6");
 }
 
 TEST(Sessions, DnsParserHandBuilt) {

@@ -27,12 +27,12 @@ enum { T_SESSIONS, T_DEVICES, T_DEVICE_IPS, T_DNS, N_TABLES };
 static const char *const table_names[N_TABLES] = {"sessions", "devices", "device_ips", "dns"};
 
 enum {
-	C_SESSIONS, C_PACKETS_NOT_IP, C_PACKETS_SKIPPED, C_DEVICES, C_DEVICE_IPS_DROPPED, C_DNS_QUERIES,
+	C_SESSIONS, C_PACKETS_FILTERED, C_PACKETS_NOT_IP, C_PACKETS_SKIPPED, C_DEVICES, C_DEVICE_IPS_DROPPED, C_DNS_QUERIES,
 	C_DNS_ANSWERED, C_DNS_UNANSWERED, C_DNS_RESPONSES_UNMATCHED, C_DNS_UNPARSED, C_DHCP_MESSAGES, C_DHCP_UNPARSED,
 	C_COUNT
 };
 static const char *const counter_names[C_COUNT] = {
-	"sessions", "packets_not_ip", "packets_skipped", "devices", "device_ips_dropped", "dns_queries", "dns_answered",
+	"sessions", "packets_filtered", "packets_not_ip", "packets_skipped", "devices", "device_ips_dropped", "dns_queries", "dns_answered",
 	"dns_unanswered", "dns_responses_unmatched", "dns_unparsed", "dhcp_messages", "dhcp_unparsed"};
 
 /* A session's key: no padding, compared with memcmp. */
@@ -642,6 +642,10 @@ static int sp_frame(void *state, const cf_pkt *pk, const uint8_t *frame)
 				return st;
 		}
 		p->next_sweep = pk->ts_ns + (p->idle_ns < 10 * NS ? p->idle_ns : 10 * NS);
+	}
+	if (pk->skip == CF_SKIP_FILTERED) { /* --filter: as if not captured */
+		p->ctr[C_PACKETS_FILTERED]++;
+		return CF_OK;
 	}
 	/* the sender, as a device: every Ethernet frame from a unicast MAC */
 	device *d = NULL;

@@ -62,6 +62,7 @@ struct slot {
 	uint64_t *named_vals; /* CF_RUN_TABLES: the producer's counters */
 	char *jbody;          /* its journal line after "rows" (text outputs), by the worker */
 	char path_stat_ok;
+	char in_db;           /* CF_RUN_SQLITE append: already in the database, not read */
 	char error[CF_ERRBUF_SIZE];
 };
 
@@ -1467,6 +1468,7 @@ static int sqlite_setup(struct run *r, char *err)
 		struct slot *s = &r->slots[i];
 		if (!s->f.skipped && cf_sqlite_db_has_file(r->db, s->f.path, s->f.size, s->f.mtime_ns)) {
 			s->f.skipped = 1;
+			s->in_db = 1;
 			snprintf(s->error, sizeof s->error, "already in the database");
 		}
 	}
@@ -1879,7 +1881,7 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 	}
 	if (r->db) /* inputs already in the database are not read */
 		for (size_t i = 0; i < r->n; i++)
-			if (r->slots[i].f.skipped && r->slots[i].f.duplicate_of < 0 && !strcmp(r->slots[i].error, "already in the database"))
+			if (r->slots[i].in_db)
 				bytes_total -= r->slots[i].f.size;
 	/* the inputs a resumed run has committed already */
 	for (long i = 0; i < done; i++) {
