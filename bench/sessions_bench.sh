@@ -31,22 +31,15 @@ trap 'rm -rf "$T"' EXIT
 CAP=$W/mixed-2.pcap
 [ -f "$CAP" ] || "$C" synth -q --gbytes 2 -o "$CAP"
 
-median() {
-	"$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-	for i in $(seq "$RUNS"); do
-		s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
-		echo "$e - $s" | bc
-	done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
-rss_mb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.0f", $1/1024}'; }
+. "$HERE/bench_lib.sh"
 packets() { "$C" info --json "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"]["packets"])'; }
 rows() { sqlite3 "$1" "select (select count(*) from sessions) + (select count(*) from dns) + (select count(*) from devices) + (select count(*) from device_ips)"; }
 
 echo "== 1. speed, $(basename "$CAP") ($(du -hL "$CAP" | cut -f1)), one worker, CPU backend"
 N=$(packets "$CAP")
-ti=$(median "$C" info --backend cpu "$CAP")
-tf=$(median "$C" flows -q --backend cpu "$CAP" -o "$T/f.csv")
-ts=$(median "$C" sessions -q --backend cpu "$CAP" -o "$T/s.sqlite")
+ti=$(median_run "$C" info --backend cpu "$CAP")
+tf=$(median_run "$C" flows -q --backend cpu "$CAP" -o "$T/f.csv")
+ts=$(median_run "$C" sessions -q --backend cpu "$CAP" -o "$T/s.sqlite")
 R=$(rows "$T/s.sqlite")
 S=$(sqlite3 "$T/s.sqlite" "select count(*) from sessions")
 printf '%-34s %8s %8s %s\n' command seconds Mpps "vs sessions"
@@ -69,7 +62,7 @@ done
 echo "== 3. against tshark's field export on $(basename "$T/base.pcap") ($(du -h "$T/base.pcap" | cut -f1))"
 if command -v tshark >/dev/null; then
 	NB=$(packets "$T/base.pcap")
-	tc=$(median "$C" sessions -q --backend cpu "$T/base.pcap" -o "$T/b.sqlite")
+	tc=$(median_run "$C" sessions -q --backend cpu "$T/base.pcap" -o "$T/b.sqlite")
 	s=$(date +%s.%N)
 	tshark -r "$T/base.pcap" -n -T fields -E separator='|' -e ip.src -e ipv6.src -e ip.dst -e ipv6.dst -e ip.proto \
 		-e tcp.srcport -e udp.srcport -e tcp.dstport -e udp.dstport -e frame.len -e frame.time_epoch -e eth.src \

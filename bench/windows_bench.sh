@@ -40,24 +40,16 @@ trap 'rm -rf "$T"' EXIT
 CAP=$W/mixed-2.pcap
 [ -f "$CAP" ] || "$C" synth -q --gbytes 2 -o "$CAP"
 
-# median wall seconds of RUNS runs of a command (after one warm-up)
-median() {
-	"$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-	for i in $(seq "$RUNS"); do
-		s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
-		echo "$e - $s" | bc
-	done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
-rss_mb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.0f", $1/1024}'; }
+. "$HERE/bench_lib.sh"
 packets() { "$C" info --json "$1" 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["total"]["packets"])'; }
 
 echo "== 1. speed, $(basename "$CAP") ($(du -hL "$CAP" | cut -f1)), one thread, CPU backend"
 N=$(packets "$CAP")
-ti=$(median "$C" info --backend cpu "$CAP")
-tf=$(median "$C" flows -q --backend cpu "$CAP" -o "$T/f.csv")
-tw=$(median "$C" windows -q --backend cpu "$CAP" -o "$T/w.csv")
-twd=$(median "$C" windows -q --backend cpu --distinct "$CAP" -o "$T/wd.csv")
-ts=$(median "$C" windows -q --backend cpu --window 60 --step 10 "$CAP" -o "$T/ws.csv")
+ti=$(median_run "$C" info --backend cpu "$CAP")
+tf=$(median_run "$C" flows -q --backend cpu "$CAP" -o "$T/f.csv")
+tw=$(median_run "$C" windows -q --backend cpu "$CAP" -o "$T/w.csv")
+twd=$(median_run "$C" windows -q --backend cpu --distinct "$CAP" -o "$T/wd.csv")
+ts=$(median_run "$C" windows -q --backend cpu --window 60 --step 10 "$CAP" -o "$T/ws.csv")
 for x in "info (read+decode) $ti" "flows $tf" "windows $tw" "windows --distinct $twd" "windows --window 60 --step 10 $ts"; do
 	t=${x##* }; n=${x% *}
 	printf "  %-34s %7.3f s  %6.2f Mpps\n" "$n" "$t" "$(echo "$N / $t / 1000000" | bc -l)"
@@ -82,10 +74,10 @@ NE=$(($(wc -l <"$T/e.csv") - 1))
 "$C" windows -q --entries-csv "$T/e.csv" -o "$T/c.csv"
 cmp -s "$T/c.csv" "$T/pw.csv" || { echo "entries CSV and capture disagree" >&2; exit 1; }
 # timed with Parquet output (printf of 17-digit floats would be most of a CSV run)
-tc=$(median "$C" windows -q --entries-csv "$T/e.csv" -o "$T/c.parquet")
-tp=$(median "$C" windows -q "$T/p.pcap" -o "$T/c2.parquet")
-t1=$(median "$C" windows -q --window 1 "$T/p.pcap" -o "$T/c3.parquet")
-tsd=$(median "$C" windows -q --batching seed "$T/p.pcap" -o "$T/c4.parquet")
+tc=$(median_run "$C" windows -q --entries-csv "$T/e.csv" -o "$T/c.parquet")
+tp=$(median_run "$C" windows -q "$T/p.pcap" -o "$T/c2.parquet")
+t1=$(median_run "$C" windows -q --window 1 "$T/p.pcap" -o "$T/c3.parquet")
+tsd=$(median_run "$C" windows -q --batching seed "$T/p.pcap" -o "$T/c4.parquet")
 "$PY" - "$ROOT/tests/oracles" "$T/e.csv" "$NE" "$tc" "$tp" "$t1" "$tsd" <<'PY'
 import sys, time
 sys.path.insert(0, sys.argv[1])

@@ -41,5 +41,6 @@
 #include "cuflow/producers.h"
 #include "cuflow/iot.h"
 #include "cuflow/dataset.h"
+#include "cuflow/arrow.h"
 
 #endif
