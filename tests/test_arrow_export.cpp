@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cuflow/arrow.h"
+#include "cuflow/run.h"
 #include "cuflow/status.h"
 #include "test_util.h"
 
@@ -114,6 +115,62 @@ TEST(ArrowExport, PyarrowImportsEveryDtype) {
   int rc = cft::run(cft::ctypes_oracle_cmd(py, lib, "arrow_check_ctypes.py", "--rows 2000"), &out);
   EXPECT_EQ(rc, 0) << out;
   std::printf("%s", out.c_str());
+}
+
+// cf_arrow_stream_open: the "sessions" producer over real captures as a
+// record batch stream, read by pyarrow, equal to what `cuflow sessions`
+// wrote to SQLite from the same captures (with 2 workers, so the order is
+// the run's, not a worker's).
+TEST(ArrowExport, StreamOfARunEqualsTheSessionsDatabase) {
+  std::string shared = cft::shared_dir();
+  if (shared.empty()) GTEST_SKIP() << "../shared absent";
+  if (!cft::exists("/usr/share/ieee-data/oui.csv")) GTEST_SKIP() << "ieee-data not installed";
+  cft::CtypesLib lib = cft::ctypes_lib();
+  if (lib.path.empty()) GTEST_SKIP() << lib.problem;
+  std::string py = cft::venv_python("CUFLOW_ARROW_PYTHON", "arrow-venv", "pyarrow");
+  if (py.empty()) GTEST_SKIP() << "pyarrow not importable (bash .ci/deps.sh makes build/arrow-venv)";
+  std::string caps;
+  for (const char *p : {"PcapPlusPlus/ExamplesTest/pcap_examples/many-protocols.pcap", "gopacket/test_dns.pcap",
+                        "nfstream/pcaps/instagram.pcap", "tcpdump/dhcp-rfc5859.pcap"})
+    caps += " " + cft::shq(shared + "/captures/" + p);
+  std::string db = cft::temp_path("stream.sqlite"), out;
+  ASSERT_EQ(cft::run(cft::shq(cft::cuflow_bin()) + " sessions -q -o " + cft::shq(db) + caps, &out), 0) << out;
+  int rc = cft::run(cft::ctypes_oracle_cmd(py, lib, "arrow_check_ctypes.py",
+                                           "--rows 10 --jobs 2 --stream-db " + cft::shq(db) + " --captures" + caps),
+                    &out);
+  EXPECT_EQ(rc, 0) << out;
+  std::printf("%s", out.c_str());
+}
+
+// The stream from C: every batch, the end, and an early release.
+TEST(ArrowExport, StreamFromCReleasesEarly) {
+  std::string cap = cft::temp_path("s.pcap");
+  ASSERT_EQ(cft::run(cft::shq(cft::cuflow_bin()) + " synth --flows 300 -o " + cft::shq(cap)), 0);
+  const char *in[] = {cap.c_str(), cap.c_str()};  // the second is a duplicate: skipped
+  char err[CF_ERRBUF_SIZE];
+  ArrowArrayStream st;
+  ASSERT_EQ(cf_arrow_stream_open("flows", in, 2, nullptr, 2, &st, err), CF_OK) << err;
+  ArrowSchema sch;
+  ASSERT_EQ(st.get_schema(&st, &sch), 0);
+  EXPECT_STREQ(sch.format, "+s");
+  EXPECT_STREQ(sch.children[0]->name, "id");
+  sch.release(&sch);
+  int64_t rows = 0;
+  for (;;) {
+    ArrowArray a;
+    ASSERT_EQ(st.get_next(&st, &a), 0) << st.get_last_error(&st);
+    if (!a.release) break;
+    rows += a.length;
+    a.release(&a);
+  }
+  EXPECT_GT(rows, 290);  // synth's flows (a few split by timeouts)
+  st.release(&st);
+  EXPECT_EQ(st.release, nullptr);
+  // released before reading anything: the run stops
+  ASSERT_EQ(cf_arrow_stream_open("flows", in, 1, "flows", 1, &st, err), CF_OK) << err;
+  st.release(&st);
+  EXPECT_EQ(cf_arrow_stream_open("netml", in, 1, nullptr, 1, &st, err), CF_ERR_ARG);
+  EXPECT_NE(std::string(err).find("no producer netml"), std::string::npos) << err;
 }
 
 }  // namespace

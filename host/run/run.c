@@ -152,6 +152,12 @@ struct run {
 	cf_sqlite_db *db;      /* CF_RUN_SQLITE */
 };
 
+/* The formats that run a producer (not the flow engine's rows). */
+static int uses_producer(const cf_run_opts *o)
+{
+	return o->format == CF_RUN_TABLES || o->format == CF_RUN_SQLITE || o->format == CF_RUN_CALLBACK;
+}
+
 struct run;
 static char *journal_body(const struct run *r, const struct slot *s);
 static int part_open(struct run *r, uint32_t t, char *err);
@@ -285,7 +291,7 @@ static struct chunk *chunk_new(struct run *r)
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
-	if (r->o->format == CF_RUN_TABLES || r->o->format == CF_RUN_SQLITE)
+	if (uses_producer(r->o))
 		return c;
 	if (r->o->format == CF_RUN_PARQUET) {
 		char err[CF_ERRBUF_SIZE];
@@ -502,7 +508,7 @@ static int worker_open(struct worker *w, char *err)
 		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
 		return st;
 	}
-	if (o->format == CF_RUN_TABLES || o->format == CF_RUN_SQLITE) {
+	if (uses_producer(o)) {
 		cf_producer_env env = {w->backend, emit_table, w};
 		if ((st = o->producer->open(o->producer_config, &env, &w->prod, err)) < 0)
 			return st;
@@ -543,7 +549,7 @@ static void *worker_main(void *arg)
 		struct slot *s = &r->slots[i];
 		w->s = s;
 		w->index = i;
-		if (!s->f.skipped && (o->format == CF_RUN_TABLES || o->format == CF_RUN_SQLITE)) {
+		if (!s->f.skipped && (uses_producer(o))) {
 			const cf_producer_ops *po = o->producer;
 			cf_producer_file pf = {s->f.path, i};
 			uint64_t ids = 0;
@@ -697,6 +703,12 @@ static int commit_chunk(struct run *r, struct chunk *c, char *err)
 		r->table_rows[t] += (uint64_t)b->n_rows;
 		if (r->db)
 			return cf_sqlite_db_write(r->db, t, b, err);
+		if (r->o->format == CF_RUN_CALLBACK) {
+			int st = r->o->on_batch(r->o->user, t, sc, b);
+			if (st < 0)
+				snprintf(err, CF_ERRBUF_SIZE, "the batch consumer stopped the run (%s)", cf_status_str(st));
+			return st < 0 ? st : CF_OK;
+		}
 		if (!r->sinks[t] && part_open(r, t, err) < 0)
 			return CF_ERR_IO;
 		r->part_rows[t] += (uint64_t)b->n_rows;
@@ -1554,6 +1566,8 @@ static int tables_open(struct run *r, struct worker *w0, char *err)
 	r->part_limit = o->part_rows ? o->part_rows : CF_RUN_PART_ROWS;
 	if (o->format == CF_RUN_SQLITE)
 		return sqlite_setup(r, err);
+	if (o->format == CF_RUN_CALLBACK)
+		return 0; /* no files: the consumer has the batches */
 	long done = 0;
 	if (o->resume && (done = tables_resume(r, err)) < 0)
 		return (int)done;
@@ -1596,6 +1610,13 @@ static long output_open(struct run *r, char *err)
 		}
 		r->fd = 1;
 		return out_text(r, o->header ? o->header : "", o->header_len, err);
+	}
+	if (o->format == CF_RUN_CALLBACK) {
+		if (o->resume) {
+			snprintf(err, CF_ERRBUF_SIZE, "resume needs an output");
+			return CF_ERR_UNSUPPORTED;
+		}
+		return 0;
 	}
 	if (o->format == CF_RUN_SQLITE) {
 		if (o->resume) {
@@ -1698,6 +1719,8 @@ static int output_finish(struct run *r, cf_run_result *res, char *err)
 		r->db = NULL;
 		return st;
 	}
+	if (o->format == CF_RUN_CALLBACK)
+		return CF_OK;
 	if (o->format == CF_RUN_TABLES) {
 		/* the last parts (no checkpoint line: the manifest is the end) */
 		if (parts_close(r, 1, err) < 0)
@@ -1809,14 +1832,14 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 	memset(res, 0, sizeof *res);
 	cf_summary_clear(&res->total);
 	if (!o || !in || !o->output || !cf_run_inputs_count(in) || o->jobs > 256 ||
-	    (o->format != CF_RUN_PARQUET && o->format != CF_RUN_TABLES && o->format != CF_RUN_SQLITE &&
-	     (!o->row || !o->row_max)) ||
+	    (o->format != CF_RUN_PARQUET && !uses_producer(o) && (!o->row || !o->row_max)) ||
 	    (o->format == CF_RUN_TABLES && (!o->producer || !o->producer_config || !o->sink || !cf_sink_find(o->sink))) ||
-	    (o->format == CF_RUN_SQLITE && (!o->producer || !o->producer_config || !o->sqlite))) {
+	    (o->format == CF_RUN_SQLITE && (!o->producer || !o->producer_config || !o->sqlite)) ||
+	    (o->format == CF_RUN_CALLBACK && (!o->producer || !o->producer_config || !o->on_batch))) {
 		snprintf(err, CF_ERRBUF_SIZE, "cf_run: bad arguments");
 		return CF_ERR_ARG;
 	}
-	if ((o->format == CF_RUN_TABLES || o->format == CF_RUN_SQLITE) && (o->producer->flags & CF_PRODUCER_NEEDS_FRAMES) &&
+	if ((uses_producer(o)) && (o->producer->flags & CF_PRODUCER_NEEDS_FRAMES) &&
 	    !o->producer->frame) {
 		snprintf(err, CF_ERRBUF_SIZE, "producer %s needs frame bytes but has no frame operation", o->producer->name);
 		return CF_ERR_ARG;
@@ -1875,7 +1898,7 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		if ((rc = worker_open(&ws[i], err)) < 0)
 			goto out;
 	}
-	if ((o->format == CF_RUN_TABLES || o->format == CF_RUN_SQLITE) && (done = tables_open(r, &ws[0], err)) < 0) {
+	if ((uses_producer(o)) && (done = tables_open(r, &ws[0], err)) < 0) {
 		rc = (int)done;
 		goto out;
 	}

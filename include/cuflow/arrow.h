@@ -62,6 +62,19 @@ struct ArrowArray {
 
 #endif /* ARROW_C_DATA_INTERFACE */
 
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+
+struct ArrowArrayStream {
+	int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+	int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+	const char *(*get_last_error)(struct ArrowArrayStream *);
+	void (*release)(struct ArrowArrayStream *);
+	void *private_data;
+};
+
+#endif /* ARROW_C_STREAM_INTERFACE */
+
 /* Fills *out with the schema as an Arrow struct type. The caller (or the
  * Arrow library it hands *out to) calls out->release once. CF_OK, or
  * CF_ERR_ARG / CF_ERR_NOMEM with the message in errbuf (may be NULL) and
@@ -77,6 +90,33 @@ int cf_arrow_export_schema(const cf_table_schema *s, struct ArrowSchema *out, ch
  * CF_OK, or CF_ERR_ARG (the batch does not fit the schema) / CF_ERR_NOMEM,
  * message in errbuf (may be NULL), *out untouched. */
 int cf_arrow_export_batch(const cf_table_schema *s, const cf_table_batch *b, struct ArrowArray *out, char *errbuf);
+
+struct cf_run_opts;
+struct cf_run_inputs;
+
+/* Streams one table of a run of the dataset engine as an Arrow record
+ * batch stream: the run (cf_run with CF_RUN_CALLBACK: opts' producer,
+ * producer_config, jobs, decode, filter, backend_kind; its format, output
+ * and callbacks are the stream's) starts at once in a thread of its own
+ * and stays at most 4 batches ahead of the consumer. Batches come in the
+ * run's output order (input order, then each input's own), with ids and
+ * row numbers numbered over the run; the producer's other tables are
+ * dropped. get_next reports a failed run (a damaged input is not one: its
+ * rows come, as with files) with EIO and get_last_error's message.
+ * Releasing the stream early stops the run. opts (with its config) and
+ * inputs must stay valid until the stream is released. CF_OK, or
+ * CF_ERR_ARG (no such table), CF_ERR_NOMEM, ..., message in errbuf. */
+int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inputs *inputs, const char *table,
+                        struct ArrowArrayStream *out, char *errbuf);
+
+/* The same for language bindings (ctypes, cffi): the producer by name
+ * ("flows", "features", "flowpic", "summary", "windows", "sessions") with
+ * its default configuration, the inputs as cf_run_inputs_expand's
+ * arguments (files, directories, globs, @lists), `jobs` workers (0: 1), the
+ * CPU backend; table NULL: the producer's first. The stream owns what it
+ * made; nothing needs to outlive the call but out. */
+int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_inputs, const char *table,
+                         uint32_t jobs, struct ArrowArrayStream *out, char *errbuf);
 
 #ifdef __cplusplus
 }

@@ -89,8 +89,10 @@ enum cf_run_format {
 	CF_RUN_PARQUET,      /* cf_flow_rows columns through the "parquet" sink */
 	CF_RUN_TABLES,       /* any producer's tables, each through the sink named
 	                        cf_run_opts.sink, into the directory `output` */
-	CF_RUN_SQLITE        /* any producer's tables into the SQLite database `output`
+	CF_RUN_SQLITE,       /* any producer's tables into the SQLite database `output`
 	                        (cf_run_opts.sqlite) */
+	CF_RUN_CALLBACK      /* any producer's batches handed to cf_run_opts.on_batch, in
+	                        the output's order (no files; `output` is only a name) */
 };
 
 /* CF_RUN_SQLITE: how a producer's tables look in SQL. Each table is
@@ -205,6 +207,12 @@ typedef struct cf_run_opts {
 	uint64_t part_rows;         /* CF_RUN_TABLES: rows that close a part (0: CF_RUN_PART_ROWS) */
 	const cf_run_sqlite *sqlite; /* CF_RUN_SQLITE: the tables' SQL layout (producer as for
 	                               CF_RUN_TABLES; sink, part_rows, resume not used) */
+	/* CF_RUN_CALLBACK: each committed batch of table `table` (the producer's
+	 * schema), ids and row numbers already numbered over the run, called
+	 * from the thread that called cf_run, in input order then each input's
+	 * own; the batch is only read during the call. A negative return stops
+	 * the run with that status. */
+	int (*on_batch)(void *user, uint32_t table, const cf_table_schema *schema, const cf_table_batch *batch);
 	/* Testing only: after this many inputs are committed (this process),
 	 * the run stops as if killed (returns CF_ERR_IO without cleaning up).
 	 * 0: never. */

@@ -2,6 +2,7 @@
 """pyarrow imports cuflow's Arrow C Data Interface export (cuflow/arrow.h).
 
     arrow_check_ctypes.py --lib libcuflow.so [--rows N] [--seed S]
+                          [--stream-db DB --captures CAPTURE... [--jobs N]]
 
 Builds a cuflow column table through libcuflow.so's own C API (ctypes): a
 schema with every dtype (nullable and not, a vector column, strings whose
@@ -9,7 +10,11 @@ offsets do not start at 0, a timestamp), a batch over numpy arrays; exports
 both with cf_arrow_export_schema / cf_arrow_export_batch; imports them with
 pyarrow.RecordBatch._import_from_c; and compares every value, null, type,
 field name, nullability and metadata with what numpy holds. Also an empty
-batch. Exit 0 when all agree, 1 with the differences, 3 when the library or
+batch. With --stream-db: pyarrow reads cf_arrow_stream_open's record batch
+stream of the "sessions" producer over the captures (a RecordBatchReader,
+batch by batch) and every row equals the sessions table `cuflow sessions`
+wrote to DB from the same captures; a stream released after one batch stops
+its run. Exit 0 when all agree, 1 with the differences, 3 when the library or
 pyarrow is missing.
 """
 import argparse
@@ -42,6 +47,9 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--rows", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--stream-db")
+    ap.add_argument("--captures", nargs="*", default=[])
+    ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
     try:
         lib = C.CDLL(a.lib)
@@ -182,11 +190,59 @@ def main():
                 problems.append(f"{name}: values differ (first at row {bad})")
         del rb  # pyarrow calls the export's release here
     lib.cf_table_schema_free(sch)
+    streamed = ""
+    if a.stream_db:
+        streamed = check_stream(lib, a, problems)
     print(f"arrow: {len(cols)} columns x {n} rows and an empty batch imported by pyarrow "
-          f"{pa.__version__}; {len(problems)} problems")
+          f"{pa.__version__}{streamed}; {len(problems)} problems")
     for p in problems[:20]:
         print("  " + p)
     return 1 if problems else 0
+
+
+def check_stream(lib, a, problems):
+    import sqlite3
+    lib.cf_arrow_stream_open.argtypes = [C.c_char_p, C.POINTER(C.c_char_p), C.c_int, C.c_char_p, C.c_uint32,
+                                         C.c_void_p, C.c_char_p]
+    err = C.create_string_buffer(512)
+    caps = (C.c_char_p * len(a.captures))(*[c.encode() for c in a.captures])
+
+    def open_stream(table=b"sessions"):
+        st = C.create_string_buffer(40)  # struct ArrowArrayStream
+        if lib.cf_arrow_stream_open(b"sessions", caps, len(a.captures), table, a.jobs, st, err) != 0:
+            problems.append(f"cf_arrow_stream_open: {err.value}")
+            return None, None
+        return st, pa.RecordBatchReader._import_from_c(C.addressof(st))
+
+    _, reader = open_stream()
+    if reader is None:
+        return ""
+    batches = 0
+    rows = []
+    for rb in reader:
+        batches += 1
+        rows.extend(rb.to_pylist())
+    db = sqlite3.connect(a.stream_db)
+    cur = db.execute("select * from sessions order by sessionid")
+    names = [d[0] for d in cur.description]
+    want = [dict(zip(names, r)) for r in cur]
+    if len(rows) != len(want):
+        problems.append(f"stream: {len(rows)} sessions, database {len(want)}")
+    for i, (g, w) in enumerate(zip(rows, want)):
+        if {k: g.get(k) for k in names} != w:
+            problems.append(f"stream row {i}: {g} != {w}")
+            break
+    # released after one batch: the run stops, nothing hangs or leaks
+    _, reader = open_stream()
+    if reader is not None:
+        next(iter(reader), None)
+        del reader
+    # no such table: a clear error
+    st = C.create_string_buffer(40)
+    if lib.cf_arrow_stream_open(b"sessions", caps, len(a.captures), b"nope", a.jobs, st, err) == 0 or \
+            b"no table nope" not in err.value:
+        problems.append(f"a missing table: {err.value}")
+    return f"; the sessions stream ({batches} batches, {len(rows)} rows, jobs {a.jobs}) equals the database"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,293 @@
+/* A run of the dataset engine as an Arrow record batch stream
+ * (cuflow/arrow.h): cf_run with CF_RUN_CALLBACK in a thread of its own,
+ * its batches exported into a small queue that get_next drains. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuflow/arrow.h"
+#include "cuflow/backend.h"
+#include "cuflow/iot.h"
+#include "cuflow/producers.h"
+#include "cuflow/run.h"
+
+#define QUEUE 4 /* batches the run may be ahead of the consumer */
+
+struct stream {
+	cf_run_opts o;
+	const cf_run_inputs *in;
+	uint32_t table;
+	cf_table_schema *schema;       /* the table's (a copy) */
+	pthread_t th;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ArrowArray q[QUEUE];
+	int head, len;
+	int done, cancel, status;
+	char err[CF_ERRBUF_SIZE];
+	/* cf_arrow_stream_open's own: what it made for the run */
+	cf_run_inputs *own_in;
+	void *own_config;
+};
+
+static int on_batch(void *user, uint32_t table, const cf_table_schema *schema, const cf_table_batch *b)
+{
+	struct stream *s = user;
+	if (table != s->table)
+		return CF_OK;
+	struct ArrowArray a;
+	char err[CF_ERRBUF_SIZE];
+	int st = cf_arrow_export_batch(schema, b, &a, err);
+	pthread_mutex_lock(&s->mu);
+	if (st < 0) {
+		snprintf(s->err, sizeof s->err, "%s", err);
+		pthread_mutex_unlock(&s->mu);
+		return st;
+	}
+	while (s->len == QUEUE && !s->cancel)
+		pthread_cond_wait(&s->cv, &s->mu);
+	if (s->cancel) {
+		pthread_mutex_unlock(&s->mu);
+		a.release(&a);
+		return CF_ERR_IO; /* the consumer left: stop the run */
+	}
+	s->q[(s->head + s->len++) % QUEUE] = a;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return CF_OK;
+}
+
+static void *run_main(void *arg)
+{
+	struct stream *s = arg;
+	cf_run_result res;
+	char err[CF_ERRBUF_SIZE] = "";
+	int st = cf_run(&s->o, s->in, &res, err);
+	pthread_mutex_lock(&s->mu);
+	s->done = 1;
+	s->status = st;
+	if (st < 0 && !s->err[0])
+		snprintf(s->err, sizeof s->err, "%s", err[0] ? err : cf_status_str(st));
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static int get_schema(struct ArrowArrayStream *st, struct ArrowSchema *out)
+{
+	struct stream *s = st->private_data;
+	return cf_arrow_export_schema(s->schema, out, NULL) == CF_OK ? 0 : ENOMEM;
+}
+
+static int get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
+{
+	struct stream *s = st->private_data;
+	pthread_mutex_lock(&s->mu);
+	while (!s->len && !s->done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	int rc = 0;
+	if (s->len) {
+		*out = s->q[s->head];
+		s->head = (s->head + 1) % QUEUE;
+		s->len--;
+		pthread_cond_broadcast(&s->cv);
+	} else if (s->status < 0) {
+		rc = EIO;
+	} else {
+		memset(out, 0, sizeof *out); /* released: the end of the stream */
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static const char *get_last_error(struct ArrowArrayStream *st)
+{
+	struct stream *s = st->private_data;
+	return s->err[0] ? s->err : NULL;
+}
+
+static void stream_free(struct stream *s)
+{
+	if (s->started) {
+		pthread_mutex_lock(&s->mu);
+		s->cancel = 1;
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->th, NULL);
+	}
+	for (int i = 0; i < s->len; i++)
+		s->q[(s->head + i) % QUEUE].release(&s->q[(s->head + i) % QUEUE]);
+	cf_table_schema_free(s->schema);
+	cf_run_inputs_free(s->own_in);
+	free(s->own_config);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
+static void stream_release(struct ArrowArrayStream *st)
+{
+	if (!st->release)
+		return;
+	stream_free(st->private_data);
+	st->release = NULL;
+}
+
+static int emit_nothing(void *user, uint32_t table, const cf_table_batch *b)
+{
+	(void)user, (void)table, (void)b;
+	return CF_OK;
+}
+
+/* The index of table `name` of the producer (NULL: 0) and a copy of its
+ * schema, from an instance opened on a CPU backend for the purpose. */
+static int find_table(const cf_run_opts *o, const char *name, uint32_t *t, cf_table_schema **schema, char *errbuf)
+{
+	cf_backend *be = NULL;
+	int st = cf_backend_open(CF_BACKEND_CPU, &be, errbuf);
+	if (st < 0)
+		return st;
+	cf_producer_env env = {be, emit_nothing, NULL};
+	void *state = NULL;
+	if ((st = o->producer->open(o->producer_config, &env, &state, errbuf)) < 0) {
+		cf_backend_close(be);
+		return st;
+	}
+	uint32_t n = o->producer->tables(state);
+	st = CF_ERR_ARG;
+	for (uint32_t i = 0; i < n; i++)
+		if (!name || !strcmp(o->producer->table_name(state, i), name)) {
+			*t = i;
+			st = cf_table_schema_clone(o->producer->schema(state, i), schema, errbuf);
+			break;
+		}
+	if (st == CF_ERR_ARG)
+		snprintf(errbuf, CF_ERRBUF_SIZE, "producer %s has no table %s", o->producer->name, name ? name : "");
+	o->producer->close(state);
+	cf_backend_close(be);
+	return st;
+}
+
+static int stream_start(struct stream *s, const char *table, struct ArrowArrayStream *out, char *errbuf)
+{
+	int st = find_table(&s->o, table, &s->table, &s->schema, errbuf);
+	if (st < 0)
+		return st;
+	s->o.format = CF_RUN_CALLBACK;
+	s->o.format_name = "arrow";
+	s->o.output = "";
+	s->o.on_batch = on_batch;
+	s->o.on_file = NULL;
+	s->o.on_progress = NULL;
+	s->o.user = s;
+	if (pthread_create(&s->th, NULL, run_main, s) != 0) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "cannot start the stream's thread");
+		return CF_ERR_NOMEM;
+	}
+	s->started = 1;
+	out->get_schema = get_schema;
+	out->get_next = get_next;
+	out->get_last_error = get_last_error;
+	out->release = stream_release;
+	out->private_data = s;
+	return CF_OK;
+}
+
+static struct stream *stream_new(void)
+{
+	struct stream *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	return s;
+}
+
+int cf_arrow_stream_run(const cf_run_opts *opts, const cf_run_inputs *inputs, const char *table,
+                        struct ArrowArrayStream *out, char *errbuf)
+{
+	char tmp[CF_ERRBUF_SIZE];
+	char *err = errbuf ? errbuf : tmp;
+	if (!opts || !inputs || !out || !opts->producer || !opts->producer_config) {
+		snprintf(err, CF_ERRBUF_SIZE, "arrow stream: bad arguments");
+		return CF_ERR_ARG;
+	}
+	struct stream *s = stream_new();
+	if (!s) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	s->o = *opts;
+	s->in = inputs;
+	int st = stream_start(s, table, out, err);
+	if (st < 0)
+		stream_free(s);
+	return st;
+}
+
+int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_inputs, const char *table,
+                         uint32_t jobs, struct ArrowArrayStream *out, char *errbuf)
+{
+	char tmp[CF_ERRBUF_SIZE];
+	char *err = errbuf ? errbuf : tmp;
+	if (!producer || !inputs || n_inputs < 1 || !out) {
+		snprintf(err, CF_ERRBUF_SIZE, "arrow stream: bad arguments");
+		return CF_ERR_ARG;
+	}
+	struct stream *s = stream_new();
+	if (!s) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	cf_run_opts_default(&s->o);
+	s->o.jobs = jobs ? jobs : 1;
+	s->o.backend_kind = CF_BACKEND_CPU;
+	/* the producer's default configuration */
+	union {
+		cf_flows_producer_config flows;
+		cf_features_producer_config features;
+		cf_flowpic_producer_config flowpic;
+		cf_summary_producer_config summary;
+		cf_windows_producer_config windows;
+		cf_sessions_producer_config sessions;
+	} *c = calloc(1, sizeof *c);
+	s->own_config = c;
+	int st = CF_OK;
+	if (!c) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		st = CF_ERR_NOMEM;
+	} else if (!strcmp(producer, "flows")) {
+		cf_flows_producer_config_default(&c->flows);
+		s->o.producer = cf_producer_flows();
+	} else if (!strcmp(producer, "features")) {
+		cf_features_producer_config_default(&c->features);
+		s->o.producer = cf_producer_features();
+	} else if (!strcmp(producer, "flowpic")) {
+		cf_flowpic_producer_config_default(&c->flowpic);
+		s->o.producer = cf_producer_flowpic();
+	} else if (!strcmp(producer, "summary")) {
+		cf_summary_producer_config_default(&c->summary);
+		s->o.producer = cf_producer_summary();
+	} else if (!strcmp(producer, "windows")) {
+		cf_windows_producer_config_default(&c->windows);
+		s->o.producer = cf_producer_windows();
+	} else if (!strcmp(producer, "sessions")) {
+		cf_sessions_producer_config_default(&c->sessions);
+		s->o.producer = cf_producer_sessions();
+	} else {
+		snprintf(err, CF_ERRBUF_SIZE, "arrow stream: no producer %.64s with a default configuration "
+		                              "(flows, features, flowpic, summary, windows, sessions)", producer);
+		st = CF_ERR_ARG;
+	}
+	s->o.producer_config = c;
+	if (st == CF_OK && (st = cf_run_inputs_expand(inputs, n_inputs, &s->own_in, err)) == CF_OK) {
+		s->in = s->own_in;
+		st = stream_start(s, table, out, err);
+	}
+	if (st < 0)
+		stream_free(s);
+	return st;
+}
