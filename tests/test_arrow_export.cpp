@@ -149,7 +149,7 @@ TEST(ArrowExport, StreamFromCReleasesEarly) {
   const char *in[] = {cap.c_str(), cap.c_str()};  // the second is a duplicate: skipped
   char err[CF_ERRBUF_SIZE];
   ArrowArrayStream st;
-  ASSERT_EQ(cf_arrow_stream_open("flows", in, 2, nullptr, 2, &st, err), CF_OK) << err;
+  ASSERT_EQ(cf_arrow_stream_open("flows", in, 2, nullptr, 2, 1, &st, err), CF_OK) << err;
   ArrowSchema sch;
   ASSERT_EQ(st.get_schema(&st, &sch), 0);
   EXPECT_STREQ(sch.format, "+s");
@@ -167,10 +167,37 @@ TEST(ArrowExport, StreamFromCReleasesEarly) {
   st.release(&st);
   EXPECT_EQ(st.release, nullptr);
   // released before reading anything: the run stops
-  ASSERT_EQ(cf_arrow_stream_open("flows", in, 1, "flows", 1, &st, err), CF_OK) << err;
+  ASSERT_EQ(cf_arrow_stream_open("flows", in, 1, "flows", 1, 1, &st, err), CF_OK) << err;
   st.release(&st);
-  EXPECT_EQ(cf_arrow_stream_open("netml", in, 1, nullptr, 1, &st, err), CF_ERR_ARG);
+  EXPECT_EQ(cf_arrow_stream_open("netml", in, 1, nullptr, 1, 1, &st, err), CF_ERR_ARG);
   EXPECT_NE(std::string(err).find("no producer netml"), std::string::npos) << err;
+}
+
+}  // namespace
+
+namespace {
+
+// The Python package (python/cuflow, ctypes over libcuflow.so's stream):
+// summary, flows and sessions equal the command line's outputs, a missing
+// input raises cuflow.Error naming it (tests/oracles/python_package_check.py).
+TEST(PythonPackage, TablesEqualTheCommandLine) {
+  std::string shared = cft::shared_dir();
+  if (shared.empty()) GTEST_SKIP() << "../shared absent";
+  if (!cft::exists("/usr/share/ieee-data/oui.csv")) GTEST_SKIP() << "ieee-data not installed";
+  cft::CtypesLib lib = cft::ctypes_lib();
+  if (lib.path.empty()) GTEST_SKIP() << lib.problem;
+  std::string py = cft::venv_python("CUFLOW_ARROW_PYTHON", "arrow-venv", "pyarrow");
+  if (py.empty()) GTEST_SKIP() << "pyarrow not importable (bash .ci/deps.sh makes build/arrow-venv)";
+  std::string src = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR);
+  std::string cap = cft::temp_path("py.pcap"), out;
+  ASSERT_EQ(cft::run(cft::shq(cft::cuflow_bin()) + " synth --flows 300 -o " + cft::shq(cap)), 0);
+  std::string cmd = lib.preload + "CUFLOW_LIBRARY=" + cft::shq(lib.path) + " PYTHONPATH=" + cft::shq(src + "/python") +
+                    " " + cft::shq(py) + " " + cft::shq(src + "/tests/oracles/python_package_check.py") +
+                    " --cuflow " + cft::shq(cft::cuflow_bin()) + " " + cft::shq(cap) + " " +
+                    cft::shq(shared + "/captures/nfstream/pcaps/instagram.pcap");
+  int rc = cft::run(cmd, &out);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("python package:"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ struct stream {
 	struct ArrowArray q[QUEUE];
 	int head, len;
 	int done, cancel, status;
+	int strict, damaged;           /* strict: an input not read to its end fails the stream */
 	char err[CF_ERRBUF_SIZE];
 	/* cf_arrow_stream_open's own: what it made for the run */
 	cf_run_inputs *own_in;
@@ -60,6 +61,17 @@ static int on_batch(void *user, uint32_t table, const cf_table_schema *schema, c
 	return CF_OK;
 }
 
+static void on_file(void *user, const cf_run_file *f)
+{
+	struct stream *s = user;
+	if (!s->strict || f->skipped || f->status >= 0)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (!s->damaged++)
+		snprintf(s->err, sizeof s->err, "%s", f->error && f->error[0] ? f->error : cf_status_str(f->status));
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void *run_main(void *arg)
 {
 	struct stream *s = arg;
@@ -68,7 +80,7 @@ static void *run_main(void *arg)
 	int st = cf_run(&s->o, s->in, &res, err);
 	pthread_mutex_lock(&s->mu);
 	s->done = 1;
-	s->status = st;
+	s->status = st < 0 ? st : s->damaged ? CF_ERR_CORRUPT : CF_OK;
 	if (st < 0 && !s->err[0])
 		snprintf(s->err, sizeof s->err, "%s", err[0] ? err : cf_status_str(st));
 	pthread_cond_broadcast(&s->cv);
@@ -180,7 +192,7 @@ static int stream_start(struct stream *s, const char *table, struct ArrowArraySt
 	s->o.format_name = "arrow";
 	s->o.output = "";
 	s->o.on_batch = on_batch;
-	s->o.on_file = NULL;
+	s->o.on_file = on_file;
 	s->o.on_progress = NULL;
 	s->o.user = s;
 	if (pthread_create(&s->th, NULL, run_main, s) != 0) {
@@ -229,7 +241,7 @@ int cf_arrow_stream_run(const cf_run_opts *opts, const cf_run_inputs *inputs, co
 }
 
 int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_inputs, const char *table,
-                         uint32_t jobs, struct ArrowArrayStream *out, char *errbuf)
+                         uint32_t jobs, int strict, struct ArrowArrayStream *out, char *errbuf)
 {
 	char tmp[CF_ERRBUF_SIZE];
 	char *err = errbuf ? errbuf : tmp;
@@ -243,6 +255,7 @@ int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_
 		return CF_ERR_NOMEM;
 	}
 	cf_run_opts_default(&s->o);
+	s->strict = strict;
 	s->o.jobs = jobs ? jobs : 1;
 	s->o.backend_kind = CF_BACKEND_CPU;
 	/* the producer's default configuration */

@@ -113,10 +113,14 @@ int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inpu
  * ("flows", "features", "flowpic", "summary", "windows", "sessions") with
  * its default configuration, the inputs as cf_run_inputs_expand's
  * arguments (files, directories, globs, @lists), `jobs` workers (0: 1), the
- * CPU backend; table NULL: the producer's first. The stream owns what it
- * made; nothing needs to outlive the call but out. */
+ * CPU backend; table NULL: the producer's first. strict: an input that
+ * could not be read to its end (missing, not a capture, damaged) ends the
+ * stream with EIO and that input's message, after every batch (the other
+ * inputs' rows and its rows before the damage come first); 0: such inputs
+ * only give fewer rows, as with the commands' exit status 2. The stream
+ * owns what it made; nothing needs to outlive the call but out. */
 int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_inputs, const char *table,
-                         uint32_t jobs, struct ArrowArrayStream *out, char *errbuf);
+                         uint32_t jobs, int strict, struct ArrowArrayStream *out, char *errbuf);
 
 #ifdef __cplusplus
 }

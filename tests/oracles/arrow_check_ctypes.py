@@ -203,13 +203,13 @@ def main():
 def check_stream(lib, a, problems):
     import sqlite3
     lib.cf_arrow_stream_open.argtypes = [C.c_char_p, C.POINTER(C.c_char_p), C.c_int, C.c_char_p, C.c_uint32,
-                                         C.c_void_p, C.c_char_p]
+                                         C.c_int, C.c_void_p, C.c_char_p]
     err = C.create_string_buffer(512)
     caps = (C.c_char_p * len(a.captures))(*[c.encode() for c in a.captures])
 
     def open_stream(table=b"sessions"):
         st = C.create_string_buffer(40)  # struct ArrowArrayStream
-        if lib.cf_arrow_stream_open(b"sessions", caps, len(a.captures), table, a.jobs, st, err) != 0:
+        if lib.cf_arrow_stream_open(b"sessions", caps, len(a.captures), table, a.jobs, 1, st, err) != 0:
             problems.append(f"cf_arrow_stream_open: {err.value}")
             return None, None
         return st, pa.RecordBatchReader._import_from_c(C.addressof(st))
@@ -239,7 +239,7 @@ def check_stream(lib, a, problems):
         del reader
     # no such table: a clear error
     st = C.create_string_buffer(40)
-    if lib.cf_arrow_stream_open(b"sessions", caps, len(a.captures), b"nope", a.jobs, st, err) == 0 or \
+    if lib.cf_arrow_stream_open(b"sessions", caps, len(a.captures), b"nope", a.jobs, 1, st, err) == 0 or \
             b"no table nope" not in err.value:
         problems.append(f"a missing table: {err.value}")
     return f"; the sessions stream ({batches} batches, {len(rows)} rows, jobs {a.jobs}) equals the database"
