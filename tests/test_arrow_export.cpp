@@ -149,7 +149,7 @@ TEST(ArrowExport, StreamFromCReleasesEarly) {
   const char *in[] = {cap.c_str(), cap.c_str()};  // the second is a duplicate: skipped
   char err[CF_ERRBUF_SIZE];
   ArrowArrayStream st;
-  ASSERT_EQ(cf_arrow_stream_open("flows", in, 2, nullptr, 2, 1, &st, err), CF_OK) << err;
+  ASSERT_EQ(cf_arrow_stream_open("flows", in, 2, nullptr, 2, 1, nullptr, &st, err), CF_OK) << err;
   ArrowSchema sch;
   ASSERT_EQ(st.get_schema(&st, &sch), 0);
   EXPECT_STREQ(sch.format, "+s");
@@ -167,10 +167,14 @@ TEST(ArrowExport, StreamFromCReleasesEarly) {
   st.release(&st);
   EXPECT_EQ(st.release, nullptr);
   // released before reading anything: the run stops
-  ASSERT_EQ(cf_arrow_stream_open("flows", in, 1, "flows", 1, 1, &st, err), CF_OK) << err;
+  ASSERT_EQ(cf_arrow_stream_open("flows", in, 1, "flows", 1, 1, "idle_timeout=5", &st, err), CF_OK) << err;
   st.release(&st);
-  EXPECT_EQ(cf_arrow_stream_open("netml", in, 1, nullptr, 1, 1, &st, err), CF_ERR_ARG);
+  EXPECT_EQ(cf_arrow_stream_open("netml", in, 1, nullptr, 1, 1, nullptr, &st, err), CF_ERR_ARG);
   EXPECT_NE(std::string(err).find("no producer netml"), std::string::npos) << err;
+  EXPECT_EQ(cf_arrow_stream_open("flows", in, 1, nullptr, 1, 1, "idle=3", &st, err), CF_ERR_ARG);
+  EXPECT_NE(std::string(err).find("has no option idle (its options: idle_timeout"), std::string::npos) << err;
+  EXPECT_EQ(cf_arrow_stream_open("windows", in, 1, nullptr, 1, 1, "window=0", &st, err), CF_ERR_ARG);
+  EXPECT_NE(std::string(err).find("option window: want seconds"), std::string::npos) << err;
 }
 
 }  // namespace

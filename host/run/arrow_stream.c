@@ -32,6 +32,7 @@ struct stream {
 	/* cf_arrow_stream_open's own: what it made for the run */
 	cf_run_inputs *own_in;
 	void *own_config;
+	char *own_options;             /* the options' text, cut into the strings the config points at */
 };
 
 static int on_batch(void *user, uint32_t table, const cf_table_schema *schema, const cf_table_batch *b)
@@ -135,6 +136,7 @@ static void stream_free(struct stream *s)
 	cf_table_schema_free(s->schema);
 	cf_run_inputs_free(s->own_in);
 	free(s->own_config);
+	free(s->own_options);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
@@ -240,8 +242,107 @@ int cf_arrow_stream_run(const cf_run_opts *opts, const cf_run_inputs *inputs, co
 	return st;
 }
 
+/* One option's value as seconds (> 0 unless zero_ok) into ns. */
+static int opt_seconds(const char *key, const char *v, int64_t *ns, int zero_ok, char *err)
+{
+	char *end;
+	double x = strtod(v, &end);
+	if (end == v || *end || !(x >= 0) || x > 1e9 || (!zero_ok && x == 0)) {
+		snprintf(err, CF_ERRBUF_SIZE, "option %.64s: want seconds (%s 1e9), not '%.64s'", key,
+		         zero_ok ? "0 .." : "> 0 ..", v);
+		return CF_ERR_ARG;
+	}
+	*ns = (int64_t)(x * 1e9);
+	return CF_OK;
+}
+
+static int opt_flag(const char *key, const char *v, int *out, char *err)
+{
+	if (strcmp(v, "0") && strcmp(v, "1") && strcmp(v, "true") && strcmp(v, "false")) {
+		snprintf(err, CF_ERRBUF_SIZE, "option %.64s: want 0 or 1, not '%.64s'", key, v);
+		return CF_ERR_ARG;
+	}
+	*out = !strcmp(v, "1") || !strcmp(v, "true");
+	return CF_OK;
+}
+
+/* Applies "key=value" options (one per line, or separated by ';') to the
+ * producer's configuration; the strings stay in `text` (the stream's). */
+static int apply_options(const char *producer, void *config, char *text, char *err)
+{
+	static const char *const known[] = {
+		"flows: idle_timeout active_timeout unidirectional tcp_end",
+		"features: idle_timeout active_timeout unidirectional tcp_end",
+		"windows: window step distinct empty lateness idle_timeout",
+		"sessions: idle_timeout active_timeout dns_timeout device_types default_type ieee_data",
+	};
+	for (char *save = NULL, *kv = strtok_r(text, ";\n", &save); kv; kv = strtok_r(NULL, ";\n", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq) {
+			snprintf(err, CF_ERRBUF_SIZE, "option '%.64s': want key=value", kv);
+			return CF_ERR_ARG;
+		}
+		*eq = 0;
+		const char *k = kv, *v = eq + 1;
+		int st = -100, f;
+		int64_t ns;
+		if (!strcmp(producer, "flows") || !strcmp(producer, "features")) {
+			cf_flow_opts *fo = !strcmp(producer, "flows") ? &((cf_flows_producer_config *)config)->flow
+			                                             : &((cf_features_producer_config *)config)->flow;
+			if (!strcmp(k, "idle_timeout"))
+				st = opt_seconds(k, v, &fo->idle_timeout_ns, 1, err);
+			else if (!strcmp(k, "active_timeout"))
+				st = opt_seconds(k, v, &fo->active_timeout_ns, 1, err);
+			else if (!strcmp(k, "unidirectional") && (st = opt_flag(k, v, &f, err)) == CF_OK)
+				fo->unidirectional = f;
+			else if (!strcmp(k, "tcp_end") && (st = opt_flag(k, v, &f, err)) == CF_OK)
+				fo->tcp_end = f;
+		} else if (!strcmp(producer, "windows")) {
+			cf_windows_opts *w = &((cf_windows_producer_config *)config)->win;
+			if (!strcmp(k, "window"))
+				st = opt_seconds(k, v, &w->window_ns, 0, err);
+			else if (!strcmp(k, "step"))
+				st = opt_seconds(k, v, &w->step_ns, 1, err);
+			else if (!strcmp(k, "lateness"))
+				st = opt_seconds(k, v, &w->lateness_ns, 1, err);
+			else if (!strcmp(k, "idle_timeout"))
+				st = opt_seconds(k, v, &w->idle_timeout_ns, 0, err);
+			else if (!strcmp(k, "distinct") && (st = opt_flag(k, v, &f, err)) == CF_OK)
+				w->distinct = f;
+			else if (!strcmp(k, "empty") && (st = opt_flag(k, v, &f, err)) == CF_OK)
+				w->empty = f;
+		} else if (!strcmp(producer, "sessions")) {
+			cf_sessions_producer_config *c = config;
+			if (!strcmp(k, "idle_timeout") && (st = opt_seconds(k, v, &ns, 0, err)) == CF_OK)
+				c->idle_timeout_s = (double)ns / 1e9;
+			else if (!strcmp(k, "active_timeout") && (st = opt_seconds(k, v, &ns, 1, err)) == CF_OK)
+				c->active_timeout_s = (double)ns / 1e9;
+			else if (!strcmp(k, "dns_timeout") && (st = opt_seconds(k, v, &ns, 0, err)) == CF_OK)
+				c->dns_timeout_s = (double)ns / 1e9;
+			else if (!strcmp(k, "device_types"))
+				c->device_types = v, st = CF_OK;
+			else if (!strcmp(k, "default_type"))
+				c->default_type = strcmp(v, "null") ? v : NULL, st = CF_OK;
+			else if (!strcmp(k, "ieee_data"))
+				c->ieee_dir = v, st = CF_OK;
+		}
+		if (st == -100) {
+			const char *list = "none";
+			for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+				if (!strncmp(known[i], producer, strlen(producer)) && known[i][strlen(producer)] == ':')
+					list = known[i] + strlen(producer) + 2;
+			snprintf(err, CF_ERRBUF_SIZE, "producer %.32s has no option %.64s (its options: %s)", producer, k, list);
+			return CF_ERR_ARG;
+		}
+		if (st < 0)
+			return st;
+	}
+	return CF_OK;
+}
+
 int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_inputs, const char *table,
-                         uint32_t jobs, int strict, struct ArrowArrayStream *out, char *errbuf)
+                         uint32_t jobs, int strict, const char *options, struct ArrowArrayStream *out,
+                         char *errbuf)
 {
 	char tmp[CF_ERRBUF_SIZE];
 	char *err = errbuf ? errbuf : tmp;
@@ -296,6 +397,14 @@ int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_
 		st = CF_ERR_ARG;
 	}
 	s->o.producer_config = c;
+	if (st == CF_OK && options && options[0]) {
+		if (!(s->own_options = strdup(options))) {
+			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+			st = CF_ERR_NOMEM;
+		} else {
+			st = apply_options(producer, c, s->own_options, err);
+		}
+	}
 	if (st == CF_OK && (st = cf_run_inputs_expand(inputs, n_inputs, &s->own_in, err)) == CF_OK) {
 		s->in = s->own_in;
 		st = stream_start(s, table, out, err);

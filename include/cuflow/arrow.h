@@ -117,10 +117,18 @@ int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inpu
  * could not be read to its end (missing, not a capture, damaged) ends the
  * stream with EIO and that input's message, after every batch (the other
  * inputs' rows and its rows before the damage come first); 0: such inputs
- * only give fewer rows, as with the commands' exit status 2. The stream
- * owns what it made; nothing needs to outlive the call but out. */
+ * only give fewer rows, as with the commands' exit status 2. options:
+ * NULL, or "key=value" pairs separated by ';' or line breaks, applied to
+ * the default configuration (times in seconds, flags 0/1):
+ *   flows, features  idle_timeout active_timeout unidirectional tcp_end
+ *   windows          window step distinct empty lateness idle_timeout
+ *   sessions         idle_timeout active_timeout dns_timeout device_types
+ *                    default_type (a name or null) ieee_data
+ * an unknown key or a bad value is CF_ERR_ARG naming it. The stream owns
+ * what it made; nothing needs to outlive the call but out. */
 int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_inputs, const char *table,
-                         uint32_t jobs, int strict, struct ArrowArrayStream *out, char *errbuf);
+                         uint32_t jobs, int strict, const char *options, struct ArrowArrayStream *out,
+                         char *errbuf);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,7 @@ Every function runs libcuflow's run driver over the inputs (files,
 directories, globs, @lists, as the command line takes them) through the
 Arrow C Data Interface (docs/arrow.md): the batches are cuflow's buffers,
 imported by pyarrow without a copy. Producers run with their default
-options for now. libcuflow.so is found through $CUFLOW_LIBRARY, beside this
+options unless keyword options say otherwise (docs/python.md). libcuflow.so is found through $CUFLOW_LIBRARY, beside this
 package (cuflow/_lib/), or the system's library path. Errors raise
 cuflow.Error with the library's message (file and byte offset included).
 """
@@ -48,8 +48,8 @@ def _load():
         except OSError as e:
             raise Error(f"cannot load libcuflow ({e}); set CUFLOW_LIBRARY") from None
         lib.cf_arrow_stream_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
-                                             ctypes.c_char_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_void_p,
-                                             ctypes.c_char_p]
+                                             ctypes.c_char_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_char_p,
+                                             ctypes.c_void_p, ctypes.c_char_p]
         lib.cf_arrow_stream_open.restype = ctypes.c_int
         _lib = lib
     return _lib
@@ -64,12 +64,34 @@ def _paths(inputs: Paths) -> List[bytes]:
     return out
 
 
-def stream(producer: str, inputs: Paths, table: Optional[str] = None, jobs: int = 1, strict: bool = True):
+def _options(opts: dict) -> Optional[bytes]:
+    """Keyword options as the library takes them: key=value lines (bools as 0/1)."""
+    if not opts:
+        return None
+    lines = []
+    for k, v in opts.items():
+        if v is None:
+            v = "null"
+        elif isinstance(v, bool):
+            v = int(v)
+        elif isinstance(v, os.PathLike):
+            v = os.fspath(v)
+        v = str(v)
+        if "\n" in v or ";" in v:
+            raise Error(f"option {k}: a value may not hold ';' or a line break")
+        lines.append(f"{k}={v}")
+    return "\n".join(lines).encode()
+
+
+def stream(producer: str, inputs: Paths, table: Optional[str] = None, jobs: int = 1, strict: bool = True,
+           **options):
     """A pyarrow.RecordBatchReader over `producer`'s table `table` (default:
     its first) for the inputs, read by `jobs` workers; batches come as the
     run commits them, in input order. strict: an input that cannot be read
     to its end (missing, not a capture, damaged) raises at the end of the
-    stream, after every row; False: it only gives fewer rows."""
+    stream, after every row; False: it only gives fewer rows. Keyword
+    options set the producer's configuration (docs/python.md: idle_timeout,
+    active_timeout, window, step, device_types, default_type, ...)."""
     import pyarrow as pa
 
     lib = _load()
@@ -78,7 +100,7 @@ def stream(producer: str, inputs: Paths, table: Optional[str] = None, jobs: int 
     st = ctypes.create_string_buffer(40)  # struct ArrowArrayStream: 5 pointers
     err = ctypes.create_string_buffer(512)
     rc = lib.cf_arrow_stream_open(producer.encode(), argv, len(paths), table.encode() if table else None,
-                                  max(1, int(jobs)), 1 if strict else 0, st, err)
+                                  max(1, int(jobs)), 1 if strict else 0, _options(options), st, err)
     if rc != 0:
         raise Error(err.value.decode(errors="replace"))
     try:
@@ -87,42 +109,43 @@ def stream(producer: str, inputs: Paths, table: Optional[str] = None, jobs: int 
         raise Error(str(e)) from None
 
 
-def table(producer: str, inputs: Paths, table: Optional[str] = None, jobs: int = 1, strict: bool = True):
+def table(producer: str, inputs: Paths, table: Optional[str] = None, jobs: int = 1, strict: bool = True,
+          **options):
     """The whole table as a pyarrow.Table."""
     import pyarrow as pa
 
-    reader = stream(producer, inputs, table, jobs, strict)
+    reader = stream(producer, inputs, table, jobs, strict, **options)
     try:
         return reader.read_all()
     except (pa.ArrowException, OSError) as e:  # the stream's EIO arrives as OSError
         raise Error(str(e)) from None
 
 
-def flows(inputs: Paths, jobs: int = 1, strict: bool = True):
+def flows(inputs: Paths, jobs: int = 1, strict: bool = True, **options):
     """One row per bidirectional flow (cuflow flows' columns)."""
-    return table("flows", inputs, "flows", jobs, strict)
+    return table("flows", inputs, "flows", jobs, strict, **options)
 
 
-def features(inputs: Paths, jobs: int = 1, strict: bool = True):
+def features(inputs: Paths, jobs: int = 1, strict: bool = True, **options):
     """Training rows (cuflow extract's features)."""
-    return table("features", inputs, "features", jobs, strict)
+    return table("features", inputs, "features", jobs, strict, **options)
 
 
-def flowpic(inputs: Paths, jobs: int = 1, images: bool = False, strict: bool = True):
+def flowpic(inputs: Paths, jobs: int = 1, images: bool = False, strict: bool = True, **options):
     """FlowPic index rows, or with images=True the images table."""
-    return table("flowpic", inputs, "images" if images else "index", jobs, strict)
+    return table("flowpic", inputs, "images" if images else "index", jobs, strict, **options)
 
 
-def summary(inputs: Paths, jobs: int = 1, strict: bool = True):
+def summary(inputs: Paths, jobs: int = 1, strict: bool = True, **options):
     """One row per input: what cuflow info counts."""
-    return table("summary", inputs, "summary", jobs, strict)
+    return table("summary", inputs, "summary", jobs, strict, **options)
 
 
-def windows(inputs: Paths, jobs: int = 1, strict: bool = True):
+def windows(inputs: Paths, jobs: int = 1, strict: bool = True, **options):
     """Seed 001's per-window aggregates."""
-    return table("windows", inputs, "windows", jobs, strict)
+    return table("windows", inputs, "windows", jobs, strict, **options)
 
 
-def sessions(inputs: Paths, jobs: int = 1, what: str = "sessions", strict: bool = True):
+def sessions(inputs: Paths, jobs: int = 1, what: str = "sessions", strict: bool = True, **options):
     """Seed 002's one-direction sessions (what: sessions, devices, device_ips, dns)."""
-    return table("sessions", inputs, what, jobs, strict)
+    return table("sessions", inputs, what, jobs, strict, **options)

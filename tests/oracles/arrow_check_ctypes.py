@@ -203,13 +203,13 @@ def main():
 def check_stream(lib, a, problems):
     import sqlite3
     lib.cf_arrow_stream_open.argtypes = [C.c_char_p, C.POINTER(C.c_char_p), C.c_int, C.c_char_p, C.c_uint32,
-                                         C.c_int, C.c_void_p, C.c_char_p]
+                                         C.c_int, C.c_char_p, C.c_void_p, C.c_char_p]
     err = C.create_string_buffer(512)
     caps = (C.c_char_p * len(a.captures))(*[c.encode() for c in a.captures])
 
     def open_stream(table=b"sessions"):
         st = C.create_string_buffer(40)  # struct ArrowArrayStream
-        if lib.cf_arrow_stream_open(b"sessions", caps, len(a.captures), table, a.jobs, 1, st, err) != 0:
+        if lib.cf_arrow_stream_open(b"sessions", caps, len(a.captures), table, a.jobs, 1, None, st, err) != 0:
             problems.append(f"cf_arrow_stream_open: {err.value}")
             return None, None
         return st, pa.RecordBatchReader._import_from_c(C.addressof(st))
@@ -232,6 +232,24 @@ def check_stream(lib, a, problems):
         if {k: g.get(k) for k in names} != w:
             problems.append(f"stream row {i}: {g} != {w}")
             break
+    # DuckDB reads the same stream (through pyarrow's reader, no copy) and
+    # aggregates it in SQL: the sums equal the database's
+    duck = ""
+    try:
+        import duckdb
+    except ImportError:
+        duckdb = None
+    if duckdb is not None:
+        _, reader = open_stream()
+        if reader is not None:
+            con = duckdb.connect()
+            con.register("s", reader)
+            got = con.execute("select count(*), sum(lensum), sum(pktcount) from s").fetchall()[0]
+            con.close()
+            want = db.execute("select count(*), sum(lensum), sum(pktcount) from sessions").fetchone()
+            if tuple(got) != tuple(want):
+                problems.append(f"duckdb over the stream: {got} != database {want}")
+            duck = ", DuckDB's sums over it too"
     # released after one batch: the run stops, nothing hangs or leaks
     _, reader = open_stream()
     if reader is not None:
@@ -239,10 +257,10 @@ def check_stream(lib, a, problems):
         del reader
     # no such table: a clear error
     st = C.create_string_buffer(40)
-    if lib.cf_arrow_stream_open(b"sessions", caps, len(a.captures), b"nope", a.jobs, 1, st, err) == 0 or \
+    if lib.cf_arrow_stream_open(b"sessions", caps, len(a.captures), b"nope", a.jobs, 1, None, st, err) == 0 or \
             b"no table nope" not in err.value:
         problems.append(f"a missing table: {err.value}")
-    return f"; the sessions stream ({batches} batches, {len(rows)} rows, jobs {a.jobs}) equals the database"
+    return f"; the sessions stream ({batches} batches, {len(rows)} rows, jobs {a.jobs}) equals the database{duck}"
 
 
 if __name__ == "__main__":

@@ -61,6 +61,24 @@ def main():
         bad.append(f"sessions: {len(got_rows)} rows, database {len(want_rows)}; first difference "
                    f"{next(((g, w) for g, w in zip(got_rows, want_rows) if g != w), None)}")
 
+    # options: the same as the command line's
+    out2 = os.path.join(tmp, "f5.csv")
+    subprocess.run([a.cuflow, "flows", "-q", "--idle-timeout", "5", *a.captures, "-o", out2], check=True)
+    with open(out2, newline="") as fh:
+        n5 = sum(1 for _ in csv.DictReader(fh))
+    f5 = cuflow.flows(a.captures, idle_timeout=5)
+    if f5.num_rows != n5:
+        bad.append(f"flows(idle_timeout=5): {f5.num_rows} rows, --idle-timeout 5: {n5}")
+    w = cuflow.windows(a.captures, window=2, distinct=True)
+    if "distinct_dst_ip_per_src_ip_max" not in w.schema.names and not any(c.startswith("distinct_") for c in w.schema.names):
+        bad.append("windows(distinct=True) has no distinct columns")
+    try:
+        cuflow.flows(a.captures, idle=5)
+        bad.append("an unknown option raised nothing")
+    except cuflow.Error as e:
+        if "no option idle" not in str(e):
+            bad.append(f"unknown option: {e}")
+
     missing = os.path.join(tmp, "missing.pcap")
     try:
         cuflow.flows([a.captures[0], missing])
