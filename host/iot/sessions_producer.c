@@ -727,34 +727,34 @@ static int sp_begin_file(void *state, const cf_producer_file *f)
 	return CF_OK;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_device_mac(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t x = (*(const device *const *)a)->mac, y = (*(const device *const *)b)->mac;
 	return x < y ? -1 : x > y;
 }
 
 static int emit_devices(struct sessions_prod *p)
 {
 	/* in MAC order: the rows do not depend on the hash */
-	uint64_t *macs = malloc((p->dev_count ? p->dev_count : 1) * sizeof *macs);
-	if (!macs) {
+	device **devs = malloc((p->dev_count ? p->dev_count : 1) * sizeof *devs);
+	if (!devs) {
 		snprintf(p->err, sizeof p->err, "out of memory");
 		return CF_ERR_NOMEM;
 	}
 	size_t n = 0;
 	for (size_t i = 0; i < p->dev_cap; i++)
 		if (p->dev[i].mac)
-			macs[n++] = p->dev[i].mac;
-	qsort(macs, n, sizeof *macs, cmp_u64);
+			devs[n++] = &p->dev[i];
+	qsort(devs, n, sizeof *devs, cmp_device_mac);
 	int st = CF_OK;
 	row_builder *b = &p->rb[T_DEVICES];
 	for (size_t i = 0; i < n && st == CF_OK; i++) {
-		device *d = device_of(p, macs[i] - 1);
+		const device *d = devs[i];
 		if (!d->pkts)
 			continue; /* named only by a DHCP message another host relayed */
 		uint8_t m[6];
 		char t[18];
-		mac_from48(macs[i] - 1, m);
+		mac_from48(d->mac - 1, m);
 		mac_text(m, t);
 		int bits;
 		const char *mf = cf_oui_lookup(p->oui, m, &bits);
@@ -775,7 +775,7 @@ static int emit_devices(struct sessions_prod *p)
 		p->ctr[C_DEVICES]++;
 		st = row_done(p, T_DEVICES);
 	}
-	free(macs);
+	free(devs);
 	if (st < 0)
 		return st;
 	/* the addresses, by MAC then address */

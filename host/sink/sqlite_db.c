@@ -18,6 +18,7 @@ struct cf_sqlite_db {
 	const cf_run_sqlite *lay;
 	uint32_t n;
 	const cf_table_schema *const *schemas;
+	const char *const *names;      /* the tables' (borrowed, as the schemas) */
 	sqlite3_stmt **insert;   /* per table */
 	sqlite3_stmt *file_row, *has_file;
 	int in_tx;
@@ -168,7 +169,7 @@ int cf_sqlite_db_open(const char *path, const cf_run_sqlite *lay, uint32_t n, co
 		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
 		return CF_ERR_NOMEM;
 	}
-	d->lay = lay, d->n = n, d->schemas = schemas;
+	d->lay = lay, d->n = n, d->schemas = schemas, d->names = names;
 	if (!lay->append)
 		remove_db_files(path);
 	int st;
@@ -228,9 +229,7 @@ uint64_t cf_sqlite_db_max_run_id(cf_sqlite_db *d)
 				continue;
 			char sql[512];
 			sqlite3_stmt *q;
-			const char *tn = sqlite3_sql(d->insert[t]) + strlen("INSERT INTO ");
-			size_t tl = strcspn(tn + 1, "\"") + 2; /* the quoted table name */
-			snprintf(sql, sizeof sql, "SELECT max(\"%s\") FROM %.*s", col->name, (int)tl, tn);
+			snprintf(sql, sizeof sql, "SELECT max(\"%s\") FROM \"%s\"", col->name, d->names[t]);
 			if (sqlite3_prepare_v2(d->db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
 				sqlite3_int64 v = sqlite3_column_int64(q, 0);
 				if (v > 0 && (uint64_t)v > best)
