@@ -120,17 +120,19 @@ extern void (*cli_flow_on_file)(void *user, const char *path);
 /* The dataset commands with --jobs (run_tables.c): the producer through
  * the library's run driver into DIR/<table>/part-NNNNN.<sink> +
  * DIR/manifest.json. Their shared options: */
-enum cli_tables_opt { CLI_OPT_JOBS = 1200, CLI_OPT_ROW_GROUP, CLI_OPT_PART_ROWS, CLI_OPT_RESUME };
+enum cli_tables_opt { CLI_OPT_JOBS = 1200, CLI_OPT_ROW_GROUP, CLI_OPT_PART_ROWS, CLI_OPT_RESUME, CLI_OPT_CONTINUOUS };
 #define CLI_TABLES_LONGOPTS                                                                            \
 	{"jobs", required_argument, 0, CLI_OPT_JOBS},                                                      \
 	{"row-group-rows", required_argument, 0, CLI_OPT_ROW_GROUP},                                       \
 	{"part-rows", required_argument, 0, CLI_OPT_PART_ROWS},                                            \
-	{"resume", no_argument, 0, CLI_OPT_RESUME}
+	{"resume", no_argument, 0, CLI_OPT_RESUME},                                                        \
+	{"continuous", no_argument, 0, CLI_OPT_CONTINUOUS}
 typedef struct cli_tables_opts {
 	uint32_t jobs;            /* 0: not given (the command's own loop) */
 	uint64_t row_group_rows;  /* Parquet; 0: the sink's default */
 	uint64_t part_rows;       /* 0: the driver's default */
 	int resume;
+	int continuous;           /* the inputs are one stream (sets jobs to 1 when not given) */
 } cli_tables_opts;
 /* 1 handled, 0 not ours, -1 bad value (message printed). */
 int cli_tables_option(cli_tables_opts *o, const char *cmd, int opt, const char *arg);
@@ -164,6 +166,16 @@ extern const char cli_jobs_usage[];
 int cli_parse_jobs(const char *cmd, const char *arg, uint32_t *jobs);
 /* --row-group-rows N into o: 0, or -1 with a message printed. */
 int cli_parse_row_group(cf_sink_opts *o, const char *cmd, const char *arg);
+/* --continuous (flows, sessions, the dataset commands): the inputs in the
+ * order of their first packets, one stream. 0, or -1 with a message printed. */
+int cli_continuous_inputs(const char *cmd, cf_run_inputs *in);
+#define CLI_CONTINUOUS_USAGE                                                                           \
+	"  --continuous          the inputs are one capture cut in files (tcpdump -C/-G,\n"               \
+	"                        editcap): read in the order of their first packets as one\n"             \
+	"                        stream, so flows, windows and sessions crossing a file\n"                 \
+	"                        border are those of the whole capture (one worker; rows go\n"             \
+	"                        to the file being read when they end); a file that starts\n"             \
+	"                        before the previous one ends is reported (docs/run.md)\n"
 /* Returns the exit status. */
 int cli_run_tables(const cli_tables *t, char **args, int n);
 

@@ -51,6 +51,7 @@ static void usage(FILE *o)
 	        "                        too (Joy's zeros=1)\n"
 	        "  --jobs N              N workers, each on its own files (default 1); the\n"
 	        "                        output is the same, byte for byte\n"
+	        CLI_CONTINUOUS_USAGE
 	        "  --resume              continue a run that was killed: only the inputs not\n"
 	        "                        yet committed are read (CSV / JSON lines, not .gz)\n"
 	        "  --row-group-rows N    Parquet: rows per row group (default 1048576; a row\n"
@@ -68,7 +69,7 @@ static void usage(FILE *o)
 	        cli_flow_usage);
 }
 
-enum { OPT_FORMAT = 2000, OPT_ZEROS, OPT_JOBS, OPT_RESUME, OPT_ROW_GROUP, OPT_JOY_COMPAT };
+enum { OPT_FORMAT = 2000, OPT_ZEROS, OPT_JOBS, OPT_RESUME, OPT_ROW_GROUP, OPT_JOY_COMPAT, OPT_CONTINUOUS };
 
 int cmd_flows(int argc, char **argv)
 {
@@ -77,7 +78,7 @@ int cmd_flows(int argc, char **argv)
 		{"format", required_argument, 0, OPT_FORMAT}, {"zeros", no_argument, 0, OPT_ZEROS},
 		{"jobs", required_argument, 0, OPT_JOBS}, {"resume", no_argument, 0, OPT_RESUME},
 		{"row-group-rows", required_argument, 0, OPT_ROW_GROUP},
-		{"joy-compat", no_argument, 0, OPT_JOY_COMPAT},
+		{"joy-compat", no_argument, 0, OPT_JOY_COMPAT}, {"continuous", no_argument, 0, OPT_CONTINUOUS},
 		CLI_FLOW_LONGOPTS, {0, 0, 0, 0},
 	};
 	const char *out_path = NULL, *format = NULL;
@@ -85,7 +86,7 @@ int cmd_flows(int argc, char **argv)
 	cli_flow cf;
 	cli_flow_init(&cf);
 	unsigned long jobs = 1;
-	int resume = 0, joy_compat = 0;
+	int resume = 0, joy_compat = 0, continuous = 0;
 	cf_sink_opts sink_opts;
 	cf_sink_opts_default(&sink_opts);
 	optind = 1;
@@ -118,6 +119,7 @@ int cmd_flows(int argc, char **argv)
 		}
 		case OPT_RESUME: resume = 1; break;
 		case OPT_JOY_COMPAT: joy_compat = 1; break;
+		case OPT_CONTINUOUS: continuous = 1; break;
 		case OPT_ROW_GROUP:
 			if (cli_parse_row_group(&sink_opts, "flows", optarg) < 0)
 				return CLI_EXIT_USAGE;
@@ -141,8 +143,9 @@ int cmd_flows(int argc, char **argv)
 			fprintf(stderr, "cuflow flows: --joy-compat writes JSON lines (OUT.jsonl[.gz], or --format jsonl)\n");
 			return CLI_EXIT_USAGE;
 		}
-		if (jobs > 1 || resume || text.zeros) {
-			fprintf(stderr, "cuflow flows: --joy-compat runs one process over the inputs: no --jobs, --resume or --zeros\n");
+		if (jobs > 1 || resume || text.zeros || continuous) {
+			fprintf(stderr, "cuflow flows: --joy-compat runs one process over the inputs: no --jobs, --resume, "
+			                "--continuous or --zeros\n");
 			return CLI_EXIT_USAGE;
 		}
 		return cli_flows_joy(out_path, gz, argv + optind, argc - optind, cf.quiet);
@@ -167,6 +170,10 @@ int cmd_flows(int argc, char **argv)
 		fprintf(stderr, "cuflow flows: %s\n", err);
 		return CLI_EXIT_USAGE;
 	}
+	if (continuous && cli_continuous_inputs("flows", inputs) < 0) {
+		cf_run_inputs_free(inputs);
+		return CLI_EXIT_USAGE;
+	}
 	cf_run_opts ro;
 	cf_run_opts_default(&ro);
 	ro.output = out_path;
@@ -179,6 +186,7 @@ int cmd_flows(int argc, char **argv)
 	ro.hook_thread = cf.cs.so.hook_thread;
 	ro.jobs = (uint32_t)jobs;
 	ro.resume = resume;
+	ro.continuous = continuous;
 	ro.sink_opts = &sink_opts;
 	char header[CF_FLOW_HEADER_MAX];
 	if (!parquet) {

@@ -12,7 +12,7 @@
 #include "cli.h"
 #include "cuflow/iot.h"
 
-enum { OPT_TYPES = 2000, OPT_DEFAULT, OPT_APPEND, OPT_IDLE, OPT_ACTIVE, OPT_IEEE, OPT_DNS_TIMEOUT, OPT_QUIET, OPT_JOBS };
+enum { OPT_TYPES = 2000, OPT_DEFAULT, OPT_APPEND, OPT_IDLE, OPT_ACTIVE, OPT_IEEE, OPT_DNS_TIMEOUT, OPT_QUIET, OPT_JOBS, OPT_CONTINUOUS };
 
 static void usage(FILE *o)
 {
@@ -37,6 +37,9 @@ static void usage(FILE *o)
 		"  --ieee-data DIR         the IEEE registry CSVs (default $CUFLOW_IEEE_DATA or\n"
 		"                          /usr/share/ieee-data, Debian's ieee-data)\n"
 		"  --jobs N                N workers, each on its own captures (same database)\n"
+		"  --continuous            the captures are one capture cut in files: one stream in\n"
+		"                          the order of their first packets, so sessions crossing a\n"
+		"                          border are whole (capture_file: the file they end in)\n"
 		"  --filter EXPR           BPF filter; --decap, --backend as for flows\n"
 		"  -q, --quiet             no progress line\n");
 }
@@ -66,6 +69,7 @@ int cmd_sessions(int argc, char **argv)
 		{"dns-timeout", required_argument, 0, OPT_DNS_TIMEOUT},
 		{"ieee-data", required_argument, 0, OPT_IEEE},
 		{"jobs", required_argument, 0, OPT_JOBS},
+		{"continuous", no_argument, 0, OPT_CONTINUOUS},
 		{"filter", required_argument, 0, 'f'},
 		{"decap", required_argument, 0, 'd'},
 		{"backend", required_argument, 0, 'b'},
@@ -78,7 +82,7 @@ int cmd_sessions(int argc, char **argv)
 	cli_scan cs;
 	cli_scan_init(&cs);
 	const char *out = NULL;
-	int append = 0, quiet = 0, c;
+	int append = 0, quiet = 0, continuous = 0, c;
 	uint32_t jobs = 1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:f:d:b:qh", longs, NULL)) != -1) {
@@ -109,6 +113,7 @@ int cmd_sessions(int argc, char **argv)
 			if (cli_parse_jobs("sessions", optarg, &jobs) < 0)
 				return CLI_EXIT_USAGE;
 			break;
+		case OPT_CONTINUOUS: continuous = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default: usage(stderr); return CLI_EXIT_USAGE;
@@ -129,6 +134,10 @@ int cmd_sessions(int argc, char **argv)
 		fprintf(stderr, "cuflow sessions: %s\n", err);
 		return CLI_EXIT_USAGE;
 	}
+	if (continuous && cli_continuous_inputs("sessions", inputs) < 0) {
+		cf_run_inputs_free(inputs);
+		return CLI_EXIT_USAGE;
+	}
 	cf_run_sqlite lay;
 	cf_sessions_sqlite_layout(&lay, append);
 	cf_run_opts ro;
@@ -143,6 +152,7 @@ int cmd_sessions(int argc, char **argv)
 	ro.filter = cs.filter_expr;
 	ro.backend_kind = cs.backend_kind;
 	ro.jobs = jobs;
+	ro.continuous = continuous;
 	cli_run_report rep;
 	cli_run_report_start(&rep, "sessions", quiet, &ro);
 	cf_run_result res;

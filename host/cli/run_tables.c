@@ -22,7 +22,18 @@ const char cli_jobs_usage[] =
 	"  --part-rows N         with --jobs: parts close (a checkpoint) once one holds N rows\n"
 	"                        (default 1048576)\n"
 	"  --resume              with --jobs: continue a killed run after its last checkpoint\n"
-	"  --row-group-rows N    with --jobs, Parquet: rows per row group (default 1048576)\n";
+	"  --row-group-rows N    with --jobs, Parquet: rows per row group (default 1048576)\n"
+	CLI_CONTINUOUS_USAGE;
+
+int cli_continuous_inputs(const char *cmd, cf_run_inputs *in)
+{
+	char err[CF_ERRBUF_SIZE];
+	if (cf_run_inputs_sort_by_time(in, err) < 0) {
+		fprintf(stderr, "cuflow %s: --continuous: %s\n", cmd, err);
+		return -1;
+	}
+	return 0;
+}
 
 int cli_tables_option(cli_tables_opts *o, const char *cmd, int opt, const char *arg)
 {
@@ -31,6 +42,11 @@ int cli_tables_option(cli_tables_opts *o, const char *cmd, int opt, const char *
 	switch (opt) {
 	case CLI_OPT_JOBS: return cli_parse_jobs(cmd, arg, &o->jobs) < 0 ? -1 : 1;
 	case CLI_OPT_RESUME: o->resume = 1; return 1;
+	case CLI_OPT_CONTINUOUS: /* the run driver, one worker (unless --jobs says otherwise: refused) */
+		o->continuous = 1;
+		if (!o->jobs)
+			o->jobs = 1;
+		return 1;
 	case CLI_OPT_ROW_GROUP:
 	case CLI_OPT_PART_ROWS:
 		errno = 0;
@@ -86,6 +102,11 @@ static void on_file(void *user, const cf_run_file *f)
 		fprintf(stderr, "cuflow %s: %s: %s, skipped\n", rep->cmd, f->path, f->error);
 	else if (f->status < 0)
 		fprintf(stderr, "cuflow %s: %s\n", rep->cmd, f->error);
+	if (!f->skipped && f->overlap_ns > 0)
+		fprintf(stderr,
+		        "cuflow %s: %s: starts %.9f s before the latest packet of the files before it: "
+		        "not in time order (read as given)\n",
+		        rep->cmd, f->path, (double)f->overlap_ns / 1e9);
 	if (rep->kill_after && ++rep->commits >= rep->kill_after)
 		raise(SIGKILL); /* tests: a run killed right after a commit */
 }
@@ -115,6 +136,10 @@ int cli_run_tables(const cli_tables *t, char **args, int n)
 	cf_run_inputs *inputs = NULL;
 	if (cf_run_inputs_expand((const char *const *)args, n, &inputs, err) < 0) {
 		fprintf(stderr, "cuflow %s: %s\n", t->cmd, err);
+		return CLI_EXIT_USAGE;
+	}
+	if (t->run.continuous && cli_continuous_inputs(t->cmd, inputs) < 0) {
+		cf_run_inputs_free(inputs);
 		return CLI_EXIT_USAGE;
 	}
 	size_t ni = cf_run_inputs_count(inputs);
@@ -150,6 +175,7 @@ int cli_run_tables(const cli_tables *t, char **args, int n)
 	ro.hook_thread = t->cs->so.hook_thread;
 	ro.jobs = t->run.jobs;
 	ro.resume = t->run.resume;
+	ro.continuous = t->run.continuous;
 	ro.part_rows = t->run.part_rows;
 	ro.options_json = t->options_json;
 	cli_run_report rep;

@@ -705,6 +705,12 @@ static int sp_packets(void *state, const cf_pkt *pk, size_t n)
 	return CF_OK; /* everything happens in sp_frame */
 }
 
+/* continuous: sessions that end from now on name this file */
+static void sp_next_file(void *state, const cf_producer_file *f)
+{
+	((struct sessions_prod *)state)->path = f->path;
+}
+
 static int sp_begin_file(void *state, const cf_producer_file *f)
 {
 	struct sessions_prod *p = state;
@@ -942,6 +948,7 @@ static const cf_producer_ops sessions_ops = {
 	.error = sp_error,
 	.close = sp_close,
 	.frame = sp_frame,
+	.next_file = sp_next_file,
 };
 
 const cf_producer_ops *cf_producer_sessions(void)

@@ -268,7 +268,8 @@ static int opt_flag(const char *key, const char *v, int *out, char *err)
 
 /* Applies "key=value" options (one per line, or separated by ';') to the
  * producer's configuration; the strings stay in `text` (the stream's). */
-static int apply_options(const char *producer, void *config, char *text, char *err)
+/* continuous: the run's own key (every producer), cf_run_opts.continuous */
+static int apply_options(const char *producer, void *config, char *text, int *continuous, char *err)
 {
 	static const char *const known[] = {
 		"flows: idle_timeout active_timeout unidirectional tcp_end",
@@ -286,7 +287,10 @@ static int apply_options(const char *producer, void *config, char *text, char *e
 		const char *k = kv, *v = eq + 1;
 		int st = -100, f;
 		int64_t ns;
-		if (!strcmp(producer, "flows") || !strcmp(producer, "features")) {
+		if (!strcmp(k, "continuous")) {
+			if ((st = opt_flag(k, v, &f, err)) == CF_OK)
+				*continuous = f;
+		} else if (!strcmp(producer, "flows") || !strcmp(producer, "features")) {
 			cf_flow_opts *fo = !strcmp(producer, "flows") ? &((cf_flows_producer_config *)config)->flow
 			                                             : &((cf_features_producer_config *)config)->flow;
 			if (!strcmp(k, "idle_timeout"))
@@ -331,7 +335,8 @@ static int apply_options(const char *producer, void *config, char *text, char *e
 			for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
 				if (!strncmp(known[i], producer, strlen(producer)) && known[i][strlen(producer)] == ':')
 					list = known[i] + strlen(producer) + 2;
-			snprintf(err, CF_ERRBUF_SIZE, "producer %.32s has no option %.64s (its options: %s)", producer, k, list);
+			snprintf(err, CF_ERRBUF_SIZE, "producer %.32s has no option %.64s (its options: %s; every producer's: continuous)",
+			         producer, k, list);
 			return CF_ERR_ARG;
 		}
 		if (st < 0)
@@ -402,10 +407,11 @@ int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_
 			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
 			st = CF_ERR_NOMEM;
 		} else {
-			st = apply_options(producer, c, s->own_options, err);
+			st = apply_options(producer, c, s->own_options, &s->o.continuous, err);
 		}
 	}
-	if (st == CF_OK && (st = cf_run_inputs_expand(inputs, n_inputs, &s->own_in, err)) == CF_OK) {
+	if (st == CF_OK && (st = cf_run_inputs_expand(inputs, n_inputs, &s->own_in, err)) == CF_OK &&
+	    (!s->o.continuous || (st = cf_run_inputs_sort_by_time(s->own_in, err)) == CF_OK)) {
 		s->in = s->own_in;
 		st = stream_start(s, table, out, err);
 	}

@@ -91,6 +91,8 @@ struct worker {
 	char *scratch;
 	uint64_t cur_bytes, cur_packets; /* progress within the input (atomics) */
 	size_t pending;       /* bytes this worker has queued, all its inputs (under mu) */
+	int ts_any;           /* continuous: the input's first and latest packet times */
+	int64_t ts_first, ts_max;
 };
 
 struct run {
@@ -430,6 +432,18 @@ static int emit_table(void *user, uint32_t table, const cf_table_batch *batch)
 	return push_chunk(w);
 }
 
+/* continuous: the times an input's records carry (skipped frames too) */
+static void note_times(struct worker *w, const cf_pkt *p, size_t n)
+{
+	if (!n)
+		return;
+	if (!w->ts_any)
+		w->ts_any = 1, w->ts_first = w->ts_max = p[0].ts_ns;
+	for (size_t i = 0; i < n; i++)
+		if (p[i].ts_ns > w->ts_max)
+			w->ts_max = p[i].ts_ns;
+}
+
 /* The scan hooks of the workers: a stopped run (an error elsewhere, the
  * committer failing) ends the file being read at once, not at its end. */
 static int engine_packets(void *user, const cf_pkt *p, size_t n)
@@ -437,6 +451,8 @@ static int engine_packets(void *user, const cf_pkt *p, size_t n)
 	struct worker *w = user;
 	if (__atomic_load_n(&w->r->abort, __ATOMIC_RELAXED))
 		return CF_ERR_IO;
+	if (w->r->o->continuous)
+		note_times(w, p, n);
 	return cf_flow_engine_add_batch(w->engine, p, n);
 }
 
@@ -445,6 +461,8 @@ static int producer_packets(void *user, const cf_pkt *p, size_t n)
 	struct worker *w = user;
 	if (__atomic_load_n(&w->r->abort, __ATOMIC_RELAXED))
 		return CF_ERR_IO;
+	if (w->r->o->continuous)
+		note_times(w, p, n);
 	return w->r->o->producer->packets(w->prod, p, n);
 }
 
@@ -523,6 +541,138 @@ static int worker_open(struct worker *w, char *err)
 	return CF_OK;
 }
 
+/* What a worker learned of an input it read, into its slot. */
+static void slot_take_scan(struct worker *w, struct slot *s)
+{
+	s->f.summary = w->res.summary;
+	s->f.status = w->res.status;
+	snprintf(s->error, sizeof s->error, "%s", w->res.status < 0 ? w->res.error : "");
+	if (w->res.opened) {
+		s->f.ts_bad_fraction = w->res.info.ts_bad_fraction;
+		s->f.ts_out_of_range = w->res.info.ts_out_of_range;
+	}
+	__atomic_add_fetch(&w->r->packets_finished, w->res.summary.packets, __ATOMIC_RELAXED);
+}
+
+/* The input is read (or skipped): the committer may take it. */
+static void slot_done(struct worker *w, struct slot *s)
+{
+	struct run *r = w->r;
+	if (!s->f.skipped) /* as bytes_total counts them */
+		__atomic_add_fetch(&r->bytes_finished, s->f.size, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->cur_bytes, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->cur_packets, 0, __ATOMIC_RELAXED);
+	char *jb = r->journal ? journal_body(r, s) : NULL; /* NULL: the committer formats it */
+	pthread_mutex_lock(&r->mu);
+	s->jbody = jb;
+	s->done = 1; /* the committer polls: no wake-up per input */
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* cf_run_opts.continuous: every input is a piece of one packet stream, read
+ * in order through one engine or producer instance that is finished only
+ * after the last. Rows go to the input being read when they are emitted;
+ * ids and row numbers are the stream's, so every input but the last adds
+ * no ids (the committer's offsets stay where the stream began). */
+static void worker_stream(struct worker *w, const cf_scan_opts *base)
+{
+	struct run *r = w->r;
+	const cf_run_opts *o = r->o;
+	const cf_producer_ops *po = uses_producer(o) ? o->producer : NULL;
+	size_t last = r->n;
+	for (size_t i = r->n; i-- > 0;)
+		if (!r->slots[i].f.skipped) {
+			last = i;
+			break;
+		}
+	cf_scan_opts so = *base;
+	so.on_packet = NULL;
+	so.on_packet_user = w;
+	if (po) {
+		if (po->decode_opts)
+			po->decode_opts(w->prod, &so.decode);
+		so.on_packets = producer_packets;
+		so.on_frame = po->flags & CF_PRODUCER_NEEDS_FRAMES ? producer_frame : NULL;
+	} else {
+		so.on_packets = engine_packets;
+	}
+	cf_producer_counter tmp[256];
+	uint64_t prev_named[256] = {0};
+	uint64_t stream_base = 0;
+	int started = 0;
+	int64_t latest = INT64_MIN; /* the latest packet of the inputs before */
+	for (size_t i = 0; i < r->n; i++) {
+		pthread_mutex_lock(&r->mu);
+		int ab = r->abort;
+		r->next = i + 1;
+		pthread_mutex_unlock(&r->mu);
+		if (ab)
+			return;
+		struct slot *s = &r->slots[i];
+		w->s = s;
+		w->index = i;
+		if (s->f.skipped) {
+			slot_done(w, s);
+			continue;
+		}
+		cf_producer_file pf = {s->f.path, i};
+		int st = CF_OK;
+		cf_flow_counters before;
+		if (po && !started)
+			st = po->begin_file(w->prod, &pf);
+		else if (po && po->next_file)
+			po->next_file(w->prod, &pf);
+		if (!po) {
+			before = *cf_flow_engine_counters(w->engine);
+			if (!started)
+				stream_base = w->id_base = before.flows;
+		}
+		started = 1;
+		uint64_t ids = 0;
+		w->ts_any = 0;
+		if (st >= 0) {
+			cf_scan_file(s->f.path, &so, &w->res);
+			if (i == last)
+				st = po ? po->end_file(w->prod, &w->res, &ids) : cf_flow_engine_finish(w->engine);
+		}
+		int pst = st >= 0 ? push_chunk(w) : st;
+		if (__atomic_load_n(&r->abort, __ATOMIC_RELAXED))
+			return;
+		const char *perr = po ? po->error(w->prod) : cf_flow_engine_error(w->engine);
+		if (pst < 0 || (po && perr[0])) {
+			/* the producer or the engine failed (not the capture): the run stops */
+			char m[CF_ERRBUF_SIZE];
+			snprintf(m, sizeof m, "%.240s: %.240s", s->f.path, perr[0] ? perr : cf_status_str(pst));
+			fail(r, pst < 0 ? pst : CF_ERR_IO, m);
+			return;
+		}
+		if (po) {
+			s->ids = ids;
+			if (s->named_vals) {
+				uint32_t k = po->counters(w->prod, tmp, 256);
+				for (uint32_t j = 0; j < k && j < r->n_named && j < 256; j++) {
+					s->named_vals[j] = tmp[j].value - prev_named[j];
+					prev_named[j] = tmp[j].value;
+				}
+			}
+		} else {
+			const cf_flow_counters *now = cf_flow_engine_counters(w->engine);
+			counters_sub(&s->f.counters, now, &before);
+			s->ids = i == last ? now->flows - stream_base : 0;
+		}
+		slot_take_scan(w, s);
+		if (w->ts_any) {
+			s->f.first_ts_ns = w->ts_first;
+			s->f.last_ts_ns = w->ts_max;
+			if (latest > w->ts_first)
+				s->f.overlap_ns = latest - w->ts_first;
+			if (w->ts_max > latest)
+				latest = w->ts_max;
+		}
+		slot_done(w, s);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -537,6 +687,12 @@ static void *worker_main(void *arg)
 	so.progress = on_scan_progress;
 	so.progress_user = w;
 	so.hook_thread = o->hook_thread;
+	if (o->continuous) {
+		worker_stream(w, &so);
+		chunk_free(w->ch);
+		w->ch = NULL;
+		return NULL;
+	}
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
 		size_t i = r->next;
@@ -1158,6 +1314,9 @@ static int write_manifest(struct run *r, const char *sha, uint64_t bytes, double
 			           ", \"flows\": %" PRIu64 ", \"first_id\": %" PRIu64 ", \"rows\": %" PRIu64,
 			        f->summary.packets, f->summary.skip[CF_SKIP_NONE], f->counters.packets_used, f->counters.flows,
 			        f->first_id, f->rows);
+		if (o->continuous && !f->skipped)
+			fprintf(m, ", \"first_ts_ns\": %" PRId64 ", \"last_ts_ns\": %" PRId64 ", \"overlap_ns\": %" PRId64,
+			        f->first_ts_ns, f->last_ts_ns, f->overlap_ns);
 		if (s->named_vals && !f->skipped) {
 			fprintf(m, ", \"counters\": {");
 			for (uint32_t k = 0; k < r->n_named; k++)
@@ -1175,8 +1334,9 @@ static int write_manifest(struct run *r, const char *sha, uint64_t bytes, double
 		           "\"packets_read\": %" PRIu64 ", \"packets_used\": %" PRIu64 ", \"flows\": %" PRIu64 ", \"rows\": %" PRIu64
 		           "},\n",
 		        r->n, ok, dmg, skip, pk, used, flows, r->rows);
-	fprintf(m, "  \"run\": {\"jobs\": %u, \"resumed\": %s, \"started_unix_s\": %.0f, \"wall_s\": %.3f}\n}\n",
-	        o->jobs ? o->jobs : 1, r->resumed ? "true" : "false", (double)time(NULL) - wall, wall);
+	fprintf(m, "  \"run\": {\"jobs\": %u, \"continuous\": %s, \"resumed\": %s, \"started_unix_s\": %.0f, \"wall_s\": %.3f}\n}\n",
+	        o->jobs ? o->jobs : 1, o->continuous ? "true" : "false", r->resumed ? "true" : "false",
+	        (double)time(NULL) - wall, wall);
 	int bad = fflush(m) != 0 || ferror(m);
 	bad |= fclose(m) != 0;
 	if (bad) {
@@ -1839,6 +1999,12 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		snprintf(err, CF_ERRBUF_SIZE, "cf_run: bad arguments");
 		return CF_ERR_ARG;
 	}
+	if (o->continuous && (o->jobs > 1 || o->resume)) {
+		snprintf(err, CF_ERRBUF_SIZE, "%s",
+		         o->resume ? "a continuous stream cannot be resumed mid-way: run without --resume"
+		                   : "a continuous stream is read by one worker: --jobs 1");
+		return o->resume ? CF_ERR_UNSUPPORTED : CF_ERR_ARG;
+	}
 	if ((uses_producer(o)) && (o->producer->flags & CF_PRODUCER_NEEDS_FRAMES) &&
 	    !o->producer->frame) {
 		snprintf(err, CF_ERRBUF_SIZE, "producer %s needs frame bytes but has no frame operation", o->producer->name);
@@ -2001,7 +2167,7 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		/* the input is complete: commit it */
 		s->f.first_id = r->id_offset + 1;
 		r->id_offset += s->ids;
-		for (uint32_t t = 0; t < r->n_tables; t++)
+		for (uint32_t t = 0; t < r->n_tables && !o->continuous; t++) /* continuous: the stream's numbers */
 			r->table_base[t] = r->table_rows[t];
 		s->f.out_end = r->journal ? r->out_len + r->stage_len : 0;
 		if (r->db && !s->f.skipped) {
@@ -2071,6 +2237,7 @@ out:
 		res->files++;
 		res->files_ok += !f->skipped && f->status >= 0;
 		res->files_damaged += !f->skipped && f->status < 0;
+		res->files_out_of_order += !f->skipped && f->overlap_ns > 0;
 		res->files_skipped += f->skipped;
 		if (f->skipped)
 			continue;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cuflow/reader.h"
 #include "run/run_internal.h"
 
 struct entry {
@@ -283,6 +284,59 @@ int cf_run_inputs_id(const cf_run_inputs *in, size_t i, dev_t *dev, ino_t *ino)
 long cf_run_inputs_duplicate_of(const cf_run_inputs *in, size_t i)
 {
 	return in && i < in->n ? in->v[i].dup_of : -1;
+}
+
+struct timed {
+	int64_t ts;
+	size_t index;
+};
+
+static int cmp_timed(const void *a, const void *b)
+{
+	const struct timed *x = a, *y = b;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+int cf_run_inputs_sort_by_time(cf_run_inputs *in, char *errbuf)
+{
+	char tmp[CF_ERRBUF_SIZE];
+	char *err = errbuf ? errbuf : tmp;
+	struct timed *t = malloc((in->n ? in->n : 1) * sizeof *t);
+	struct entry *v = malloc((in->n ? in->n : 1) * sizeof *v);
+	if (!t || !v) {
+		free(t), free(v);
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < in->n; i++) {
+		if (!strcmp(in->v[i].path, "-")) {
+			free(t), free(v);
+			snprintf(err, CF_ERRBUF_SIZE, "standard input cannot be ordered by time (it is read once)");
+			return CF_ERR_ARG;
+		}
+		t[i].index = i;
+		t[i].ts = INT64_MAX; /* no packet, or not a capture: last, reported when read */
+		cf_reader *rd = NULL;
+		char e[CF_ERRBUF_SIZE];
+		cf_frame f;
+		if (cf_reader_open(in->v[i].path, &rd, e) == CF_OK && cf_reader_next(rd, &f) == CF_OK)
+			t[i].ts = f.ts_ns;
+		cf_reader_close(rd);
+	}
+	qsort(t, in->n, sizeof *t, cmp_timed);
+	for (size_t i = 0; i < in->n; i++) {
+		v[i] = in->v[t[i].index];
+		v[i].dup_of = -1;
+	}
+	memcpy(in->v, v, in->n * sizeof *v);
+	free(t), free(v);
+	if (in->n && mark_duplicates(in) != CF_OK) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	return CF_OK;
 }
 
 void cf_run_inputs_free(cf_run_inputs *in)

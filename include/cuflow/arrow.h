@@ -124,6 +124,8 @@ int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inpu
  *   windows          window step distinct empty lateness idle_timeout
  *   sessions         idle_timeout active_timeout dns_timeout device_types
  *                    default_type (a name or null) ieee_data
+ *   every producer   continuous (1: the inputs are one capture cut in files,
+ *                    ordered by their first packets: cf_run_opts.continuous)
  * an unknown key or a bad value is CF_ERR_ARG naming it. The stream owns
  * what it made; nothing needs to outlive the call but out. */
 int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_inputs, const char *table,

@@ -16,6 +16,9 @@
  *     end_file(scan result)           the file is over: emit its remaining rows
  *   close()
  *
+ * (With cf_run_opts.continuous the files are one stream: begin_file for
+ * the first, next_file at each later one, end_file after the last.)
+ *
  * Rows go out through env->emit(user, table, batch) whenever the producer
  * has some (during packets or end_file); the batch is only read during the
  * call. A producer's rows for one file depend on that file alone, never on
@@ -117,6 +120,10 @@ typedef struct cf_producer_ops {
 	 * caplen bytes with its decoded record (every frame, skipped ones
 	 * too), before packets() sees that record. NULL otherwise. */
 	int (*frame)(void *state, const cf_pkt *p, const uint8_t *frame);
+	/* cf_run_opts.continuous: the stream begun by begin_file goes on in
+	 * `file` (nothing is reset or emitted; rows emitted from now on are
+	 * this file's). NULL: nothing to do. */
+	void (*next_file)(void *state, const cf_producer_file *file);
 } cf_producer_ops;
 
 /* The built-in producers by name ("flows", "features", "netml",

@@ -73,6 +73,13 @@ size_t cf_run_inputs_count(const cf_run_inputs *in);
 const char *cf_run_inputs_path(const cf_run_inputs *in, size_t i);
 /* The index of the earlier input that input i repeats, or -1. */
 long cf_run_inputs_duplicate_of(const cf_run_inputs *in, size_t i);
+/* Orders the inputs by the time of their first packet (ties and inputs
+ * without a packet: the order they had; these go last), for
+ * cf_run_opts.continuous over rotated files whose names do not sort in
+ * time order (tcpdump -C: cap, cap1, cap10, cap2). Duplicates are marked
+ * anew in the new order. Reads one frame of each input. CF_OK; CF_ERR_ARG
+ * for standard input (it cannot be read twice), CF_ERR_NOMEM. */
+int cf_run_inputs_sort_by_time(cf_run_inputs *in, char *errbuf);
 void cf_run_inputs_free(cf_run_inputs *in);
 
 /* ------------------------------------------------------------ run */
@@ -148,6 +155,12 @@ typedef struct cf_run_file {
 	uint64_t first_id;      /* id of its first flow in the output */
 	uint64_t rows;          /* rows it added to the output */
 	uint64_t out_end;       /* output length after it (text outputs; 0 otherwise) */
+	/* cf_run_opts.continuous: its first packet's time and its latest (0 when
+	 * it had none), and how far its first packet is before the latest
+	 * packet of the files before it (0: in time order; more: the files
+	 * overlap or are out of order, the result is that of the packets in
+	 * the order read) */
+	int64_t first_ts_ns, last_ts_ns, overlap_ns;
 	/* CF_RUN_TABLES: the producer's counters for this input */
 	const cf_producer_counter *named;
 	uint32_t n_named;
@@ -217,6 +230,19 @@ typedef struct cf_run_opts {
 	 * the run stops as if killed (returns CF_ERR_IO without cleaning up).
 	 * 0: never. */
 	uint64_t stop_after_commits;
+	/* 1: the inputs are one packet stream (rotated files of one capture,
+	 * cf_run_inputs_sort_by_time), read in order by one worker with one
+	 * flow engine or producer instance: flows, windows and sessions that
+	 * cross a file border are those of the whole capture, and the output
+	 * equals that of the files concatenated. Rows go to the input being
+	 * read when they are final (the rows still open at the end, to the
+	 * last input); ids and row numbers are the stream's; each input's
+	 * counters are those counted while it was read. jobs must be 1; no
+	 * resume (a stream cannot restart mid-way); skipped inputs
+	 * (duplicates, SQLite inputs already stored) are left out of the
+	 * stream. A file that starts before the latest packet of the earlier
+	 * ones is reported (cf_run_file.overlap_ns). */
+	int continuous;
 } cf_run_opts;
 
 /* Defaults: jobs 1, CF_RUN_TEXT, the flow and decode defaults, backend auto. */
@@ -224,6 +250,7 @@ void cf_run_opts_default(cf_run_opts *o);
 
 typedef struct cf_run_result {
 	size_t files, files_ok, files_damaged, files_skipped, files_resumed;
+	size_t files_out_of_order;  /* continuous: inputs with overlap_ns > 0 */
 	cf_summary total;
 	cf_flow_counters counters;  /* summed; max_live the largest */
 	uint64_t ts_bad_fraction, ts_out_of_range;

@@ -10,7 +10,9 @@
   (same ids, same packet counts per flow);
 - cuflow.sessions(captures) equals `cuflow sessions`' SQLite table;
 - a missing input raises cuflow.Error naming it (strict), or gives the other
-  inputs' rows (strict=False).
+  inputs' rows (strict=False);
+- continuous=True over the first capture cut by `editcap -c 1000` (when
+  editcap is installed) gives the whole capture's flows, every column.
 Exit 0, or 1 with the differences.
 """
 import argparse
@@ -89,6 +91,18 @@ def main():
     lax = cuflow.flows([a.captures[0], missing], strict=False)
     if lax.num_rows != cuflow.flows(a.captures[0]).num_rows:
         bad.append("strict=False: not the readable input's rows")
+
+    import shutil
+    if shutil.which("editcap"):
+        parts = os.path.join(tmp, "parts")
+        os.mkdir(parts)
+        subprocess.run(["editcap", "-c", "1000", a.captures[0], os.path.join(parts, "p.pcap")], check=True)
+        whole = cuflow.flows(a.captures[0], idle_timeout=5, active_timeout=30)
+        cont = cuflow.flows(parts, idle_timeout=5, active_timeout=30, continuous=True)
+        if whole.to_pylist() != cont.to_pylist():
+            bad.append(f"continuous=True: {cont.num_rows} rows, the whole capture {whole.num_rows}")
+        elif len(os.listdir(parts)) < 2 or cuflow.flows(parts, idle_timeout=5, active_timeout=30).equals(whole):
+            bad.append("continuous=True: the cut did not cut a flow (no test)")
 
     print(f"python package: summary, flows ({f.num_rows} rows), sessions ({len(want_rows)} rows) equal the "
           f"command line; missing input raised; {len(bad)} problems")
