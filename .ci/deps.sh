@@ -8,7 +8,10 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       libpcap-dev zlib1g-dev libzstd-dev liblz4-dev liblzma-dev
       libgtest-dev googletest libfftw3-dev libpng-dev libsnappy-dev libsqlite3-dev sqlite3
       tshark tcpdump zstd lz4 xz-utils gzip python3 python3-numpy python3-venv
-      clang libclang-rt-14-dev llvm-14 ca-certificates time)
+      clang libclang-rt-14-dev llvm-14 ca-certificates time
+      openmpi-bin libopenmpi-dev)
+# (Open MPI: the CLI's several-rank runs, tests/test_run_mpi.cpp with
+#  mpirun --oversubscribe.)
 # (llvm-14 only for llvm-symbolizer: readable sanitizer stack traces;
 #  clang + libclang-rt for the libFuzzer build.)
 # The traffic lab's real servers and clients (bench/lab, tests/test_lab.cpp,

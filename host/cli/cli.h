@@ -166,6 +166,22 @@ extern const char cli_jobs_usage[];
 int cli_parse_jobs(const char *cmd, const char *arg, uint32_t *jobs);
 /* --row-group-rows N into o: 0, or -1 with a message printed. */
 int cli_parse_row_group(cf_sink_opts *o, const char *cmd, const char *arg);
+/* Several ranks (cli_mpi.c): MPI starts only when an MPI starter launched
+ * the process; cli_mpi_net() is then the run driver's transport (NULL for
+ * one process); cli_mpi_end finishes MPI (MPI_Abort when this rank failed
+ * with CLI_EXIT_USAGE, so the others do not wait) and returns rc. */
+void cli_mpi_start(int *argc, char ***argv);
+const cf_run_net *cli_mpi_net(void);
+int cli_mpi_rank(void);
+int cli_mpi_end(int rc);
+/* Under several ranks the dataset commands use the run driver (jobs 1
+ * when --jobs is not given). */
+static inline void cli_tables_ranks(cli_tables_opts *o)
+{
+	if (cli_mpi_net() && !o->jobs)
+		o->jobs = 1;
+}
+
 /* --continuous (flows, sessions, the dataset commands): the inputs in the
  * order of their first packets, one stream. 0, or -1 with a message printed. */
 int cli_continuous_inputs(const char *cmd, cf_run_inputs *in);

@@ -161,6 +161,7 @@ int cmd_extract(int argc, char **argv)
 		default: usage(stderr); return CLI_EXIT_USAGE;
 		}
 	}
+	cli_tables_ranks(&tab);
 	if (tab.jobs)
 		return extract_jobs(dir, wo.float64, wo.seq_pad, &cf, &lab, &tab, format ? format : "parquet", wo.shard_rows,
 		                    argv + optind, argc - optind);

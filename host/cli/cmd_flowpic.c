@@ -224,6 +224,7 @@ int cmd_flowpic(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
+	cli_tables_ranks(&tab);
 	if (optind >= argc || !dir) {
 		fprintf(stderr, "cuflow flowpic: %s\n\n", optind >= argc ? "no capture given" : "no output (-o) given");
 		usage(stderr);

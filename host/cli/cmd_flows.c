@@ -210,12 +210,15 @@ int cmd_flows(int argc, char **argv)
 	cf_run_result res;
 	int st = cf_run(&ro, inputs, &res, err);
 	cli_progress_end(rep.pr);
-	if (!cf.quiet && res.backend_note[0])
+	int rank = cli_mpi_rank(); /* rank 0 reports a run over several ranks */
+	if (!cf.quiet && !rank && res.backend_note[0])
 		fprintf(stderr, "cuflow: %s\n", res.backend_note);
 	int rc;
 	if (st < 0) {
-		fprintf(stderr, "cuflow flows: %s\n", err);
+		fprintf(stderr, "cuflow flows%s: %s\n", rank ? " (a rank)" : "", err);
 		rc = CLI_EXIT_USAGE;
+	} else if (rank) {
+		rc = CLI_EXIT_OK;
 	} else {
 		cli_flow_print_counters(stderr, "flows", &res.total, &res.counters);
 		cf.ts_bad_fraction = res.ts_bad_fraction;

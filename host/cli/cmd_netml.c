@@ -224,6 +224,7 @@ int cmd_netml(int argc, char **argv)
 		}
 		}
 	}
+	cli_tables_ranks(&tab);
 	if (tab.jobs)
 		return netml_jobs(&w, dir, &cs, &tab, format ? format : "parquet", quiet, argv + optind, argc - optind);
 	if (tab.resume || tab.part_rows || tab.row_group_rows)

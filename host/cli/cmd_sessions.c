@@ -160,10 +160,10 @@ int cmd_sessions(int argc, char **argv)
 	cli_progress_end(rep.pr);
 	int rc;
 	if (st < 0) {
-		fprintf(stderr, "cuflow sessions: %s\n", err);
+		fprintf(stderr, "cuflow sessions%s: %s\n", cli_mpi_rank() ? " (a rank)" : "", err);
 		rc = CLI_EXIT_USAGE;
 	} else {
-		if (!quiet)
+		if (!quiet && !cli_mpi_rank())
 			fprintf(stderr,
 			        "cuflow sessions: %" PRIu64 " rows from %zu files (%zu damaged, %zu skipped; %" PRIu64
 			        " packets read) into %s; per-file counters in its files table\n",

@@ -278,6 +278,7 @@ int cmd_windows(int argc, char **argv)
 		if (bad)
 			return CLI_EXIT_USAGE;
 	}
+	cli_tables_ranks(&tab);
 	int n_in = argc - optind;
 	if (!out || (!n_in && !entries_csv) || (n_in && entries_csv)) {
 		fprintf(stderr, "cuflow windows: %s\n\n",

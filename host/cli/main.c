@@ -32,15 +32,8 @@ static void usage(FILE *out)
 		cf_version());
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
-	/* Buffers of a few MB (a reader's per file, a worker's chunks) come from
-	 * the heap and stay there between files: glibc's defaults mmap and
-	 * unmap them (and trim the heap) once per file, which on thousands of
-	 * small captures was thousands of page faults and, with --jobs, TLB
-	 * shootdowns between the workers' cores. */
-	mallopt(M_MMAP_THRESHOLD, 4 << 20);
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;
@@ -81,4 +74,31 @@ int main(int argc, char **argv)
 	fprintf(stderr, "cuflow: unknown command '%s'\n\n", cmd);
 	usage(stderr);
 	return CLI_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	/* Buffers of a few MB (a reader's per file, a worker's chunks) come from
+	 * the heap and stay there between files: glibc's defaults mmap and
+	 * unmap them (and trim the heap) once per file, which on thousands of
+	 * small captures was thousands of page faults and, with --jobs, TLB
+	 * shootdowns between the workers' cores. */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	cli_mpi_start(&argc, &argv);
+	if (cli_mpi_net() && argc >= 2) {
+		/* the commands that split their inputs over ranks; any other would
+		 * run once per rank, every rank writing the same files */
+		static const char *const ranked[] = {"flows", "sessions", "extract", "netml", "flowpic", "windows"};
+		int ok = 0;
+		for (size_t i = 0; i < sizeof ranked / sizeof ranked[0]; i++)
+			ok |= !strcmp(argv[1], ranked[i]);
+		if (!ok) {
+			if (cli_mpi_rank() == 0)
+				fprintf(stderr, "cuflow %s does not run over several MPI ranks (flows, sessions, extract, netml, "
+				                "flowpic and windows do)\n", argv[1]);
+			return cli_mpi_end(CLI_EXIT_USAGE);
+		}
+	}
+	return cli_mpi_end(dispatch(argc, argv));
 }

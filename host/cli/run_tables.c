@@ -123,7 +123,8 @@ void cli_run_report_start(cli_run_report *rep, const char *cmd, int quiet, cf_ru
 	const char *k = getenv("CUFLOW_TEST_KILL_AFTER_COMMITS");
 	if (k)
 		rep->kill_after = strtoull(k, NULL, 10);
-	rep->pr = cli_progress_start(cmd, !quiet);
+	rep->pr = cli_progress_start(cmd, !quiet && !cli_mpi_rank());
+	ro->net = cli_mpi_net(); /* several ranks: the inputs are shared out */
 	ro->on_file = on_file;
 	ro->on_progress = on_progress;
 	ro->user = rep;
@@ -183,12 +184,15 @@ int cli_run_tables(const cli_tables *t, char **args, int n)
 	cf_run_result res;
 	int st = cf_run(&ro, inputs, &res, err);
 	cli_progress_end(rep.pr);
-	if (!t->quiet && res.backend_note[0])
+	int rank = cli_mpi_rank(); /* rank 0 reports a run over several ranks */
+	if (!t->quiet && !rank && res.backend_note[0])
 		fprintf(stderr, "cuflow: %s\n", res.backend_note);
 	int rc;
 	if (st < 0) {
-		fprintf(stderr, "cuflow %s: %s\n", t->cmd, err);
+		fprintf(stderr, "cuflow %s%s: %s\n", t->cmd, rank ? " (a rank)" : "", err);
 		rc = CLI_EXIT_USAGE;
+	} else if (rank) {
+		rc = CLI_EXIT_OK;
 	} else {
 		fprintf(stderr,
 		        "cuflow %s: %" PRIu64 " rows from %zu files (%zu damaged, %zu skipped; %" PRIu64

@@ -152,7 +152,15 @@ struct run {
 	int resumed;
 	double start;
 	cf_sqlite_db *db;      /* CF_RUN_SQLITE */
+	const cf_run_net *net; /* several ranks (NULL: this process alone) */
+	int remote;            /* a rank other than 0: sends its inputs' rows to rank 0 */
 };
+
+/* Whether this rank reads input i (every input without ranks). */
+static int owned(const struct run *r, size_t i)
+{
+	return !r->net || (int)(i % (size_t)r->net->size) == r->net->rank;
+}
 
 /* The formats that run a producer (not the flow engine's rows). */
 static int uses_producer(const cf_run_opts *o)
@@ -696,11 +704,13 @@ static void *worker_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
 		size_t i = r->next;
+		while (i < r->n && !owned(r, i)) /* another rank's */
+			i++;
 		if (r->abort || i >= r->n) {
 			pthread_mutex_unlock(&r->mu);
 			break;
 		}
-		r->next++;
+		r->next = i + 1;
 		pthread_mutex_unlock(&r->mu);
 		struct slot *s = &r->slots[i];
 		w->s = s;
@@ -842,6 +852,19 @@ static int stage_room(struct run *r, size_t n)
 
 static int commit_chunk(struct run *r, struct chunk *c, char *err)
 {
+	if (c->tab && r->o->format == CF_RUN_PARQUET) {
+		/* flow rows another rank sent (cf_flow_rows as a table copy) */
+		cf_table_batch *b = &c->tab->batch;
+		uint64_t *ids = cf_table_copy_values(c->tab, 0);
+		for (int64_t i = 0; i < b->n_rows; i++)
+			ids[i] += r->id_offset;
+		r->rows += (uint64_t)b->n_rows;
+		if (cf_sink_write(r->sink, b) != CF_OK) {
+			snprintf(err, CF_ERRBUF_SIZE, "%s", cf_sink_error(r->sink));
+			return CF_ERR_IO;
+		}
+		return CF_OK;
+	}
 	if (c->tab) {
 		uint32_t t = c->tab->table;
 		const cf_table_schema *sc = r->schemas[t];
@@ -906,6 +929,236 @@ static int commit_chunk(struct run *r, struct chunk *c, char *err)
 	r->rows += c->nholes;
 	r->stage_len = (size_t)(p - r->stage);
 	return r->stage_len >= STAGE_BYTES ? stage_flush(r, err) : CF_OK;
+}
+
+/* ------------------------------------------------------------ ranks */
+
+/* Messages from a rank to rank 0, in the order of its inputs: the rows of
+ * an input as its committer takes them (text with its id places, or one
+ * table batch as the copy's memory block), then the input's facts. */
+enum { NET_TEXT = 1, NET_TABLE = 2, NET_DONE = 3 };
+
+struct net_hdr {
+	uint32_t kind, table;
+	uint64_t slot;
+	uint64_t a, b;  /* TEXT: text bytes, id places; TABLE: block bytes, its address there */
+};
+
+struct net_done {
+	int32_t status, skipped;
+	uint64_t ids, rows, ts_bad_fraction, ts_out_of_range;
+	int64_t first_ts_ns, last_ts_ns, overlap_ns;
+	cf_summary summary;
+	cf_flow_counters counters;
+	char error[CF_ERRBUF_SIZE];
+	/* then the producer's named counters, n_named of them */
+};
+
+static int net_send(struct run *r, const struct net_hdr *h, const void *p1, size_t n1, const void *p2, size_t n2,
+                    char *err)
+{
+	size_t n = sizeof *h + n1 + n2;
+	char *m = malloc(n);
+	if (!m) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	memcpy(m, h, sizeof *h);
+	if (n1)
+		memcpy(m + sizeof *h, p1, n1);
+	if (n2)
+		memcpy(m + sizeof *h + n1, p2, n2);
+	int st = r->net->send(r->net->user, 0, m, n);
+	free(m);
+	if (st < 0)
+		snprintf(err, CF_ERRBUF_SIZE, "rank %d: cannot send to rank 0 (%s)", r->net->rank, cf_status_str(st));
+	return st < 0 ? st : CF_OK;
+}
+
+static int net_send_table(struct run *r, size_t slot, const cf_table_copy *t, char *err)
+{
+	struct net_hdr h = {NET_TABLE, t->table, slot, t->bytes, (uint64_t)(uintptr_t)t->mem};
+	return net_send(r, &h, t->mem, t->bytes, NULL, 0, err);
+}
+
+/* A worker rank's committer: the chunks of input `slot` go to rank 0. */
+static int net_send_chunk(struct run *r, size_t slot, struct chunk *c, char *err)
+{
+	if (c->tab)
+		return net_send_table(r, slot, c->tab, err);
+	if (c->rows) {
+		cf_table_copy *t = NULL;
+		int st = cf_table_batch_copy(cf_flow_rows_schema(c->rows), cf_flow_rows_batch(c->rows), &t);
+		if (st == CF_OK)
+			st = net_send_table(r, slot, t, err);
+		else
+			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		cf_table_copy_free(t);
+		return st;
+	}
+	struct net_hdr h = {NET_TEXT, 0, slot, c->len, c->nholes};
+	return net_send(r, &h, c->text, c->len, c->holes, c->nholes * sizeof *c->holes, err);
+}
+
+static int net_send_done(struct run *r, size_t slot, const struct slot *s, char *err)
+{
+	struct net_done d;
+	memset(&d, 0, sizeof d);
+	d.status = s->f.status;
+	d.skipped = s->f.skipped;
+	d.ids = s->ids;
+	d.rows = s->f.rows;
+	d.ts_bad_fraction = s->f.ts_bad_fraction;
+	d.ts_out_of_range = s->f.ts_out_of_range;
+	d.first_ts_ns = s->f.first_ts_ns;
+	d.last_ts_ns = s->f.last_ts_ns;
+	d.overlap_ns = s->f.overlap_ns;
+	d.summary = s->f.summary;
+	d.counters = s->f.counters;
+	snprintf(d.error, sizeof d.error, "%s", s->error);
+	struct net_hdr h = {NET_DONE, 0, slot, r->n_named, 0};
+	return net_send(r, &h, &d, sizeof d, s->named_vals, s->named_vals ? r->n_named * sizeof(uint64_t) : 0, err);
+}
+
+/* A table copy's memory block as sent: its pointers moved to where the
+ * block is now, each checked to lie inside it. */
+static cf_table_copy *net_table_copy(char *mem, size_t bytes, uintptr_t was, uint32_t table)
+{
+	if (bytes < sizeof(cf_table_copy))
+		return NULL;
+	cf_table_copy *c = (cf_table_copy *)mem;
+	uintptr_t lo = was, hi = was + bytes;
+#define NET_MOVE(p)                                                                                         \
+	do {                                                                                                   \
+		if (p) {                                                                                           \
+			uintptr_t v_ = (uintptr_t)(p);                                                                 \
+			if (v_ < lo || v_ >= hi)                                                                       \
+				return NULL;                                                                               \
+			(p) = (void *)(mem + (v_ - lo));                                                               \
+		}                                                                                                  \
+	} while (0)
+	NET_MOVE(c->batch.columns);
+	if (!c->batch.columns ||
+	    (uintptr_t)(c->batch.columns + c->batch.n_columns) > (uintptr_t)(mem + bytes))
+		return NULL;
+	for (uint32_t i = 0; i < c->batch.n_columns; i++) {
+		cf_table_array *a = &c->batch.columns[i];
+		NET_MOVE(a->values);
+		NET_MOVE(a->data);
+		NET_MOVE(a->validity);
+	}
+#undef NET_MOVE
+	c->mem = mem;
+	c->bytes = bytes;
+	c->table = table;
+	return c;
+}
+
+/* Rank 0: input `slot` is another rank's; its rows and facts come from
+ * that rank, in order, and are committed as they arrive. */
+static int net_commit_remote(struct run *r, size_t slot, char *err)
+{
+	struct slot *s = &r->slots[slot];
+	int from = (int)(slot % (size_t)r->net->size);
+	for (;;) {
+		void *buf = NULL;
+		size_t n = 0;
+		int st = r->net->recv(r->net->user, from, &buf, &n);
+		if (st < 0) {
+			snprintf(err, CF_ERRBUF_SIZE, "cannot receive from rank %d (%s)", from, cf_status_str(st));
+			return st;
+		}
+		struct net_hdr h;
+		if (n < sizeof h) {
+			free(buf);
+			snprintf(err, CF_ERRBUF_SIZE, "rank %d sent a message of %zu bytes", from, n);
+			return CF_ERR_CORRUPT;
+		}
+		memcpy(&h, buf, sizeof h);
+		char *body = (char *)buf + sizeof h;
+		size_t bn = n - sizeof h;
+		int bad = h.slot != slot;
+		if (!bad && h.kind == NET_DONE) {
+			struct net_done d;
+			bad = h.a != r->n_named || bn != sizeof d + r->n_named * sizeof(uint64_t);
+			if (!bad) {
+				memcpy(&d, body, sizeof d);
+				if (s->named_vals)
+					memcpy(s->named_vals, body + sizeof d, r->n_named * sizeof(uint64_t));
+				s->f.status = d.status;
+				s->ids = d.ids;
+				s->f.rows = d.rows;
+				s->f.ts_bad_fraction = d.ts_bad_fraction;
+				s->f.ts_out_of_range = d.ts_out_of_range;
+				s->f.first_ts_ns = d.first_ts_ns;
+				s->f.last_ts_ns = d.last_ts_ns;
+				s->f.overlap_ns = d.overlap_ns;
+				s->f.summary = d.summary;
+				s->f.counters = d.counters;
+				d.error[sizeof d.error - 1] = 0;
+				snprintf(s->error, sizeof s->error, "%s", d.error);
+				if (!s->f.skipped)
+					__atomic_add_fetch(&r->bytes_finished, s->f.size, __ATOMIC_RELAXED);
+				__atomic_add_fetch(&r->packets_finished, s->f.summary.packets, __ATOMIC_RELAXED);
+				free(buf);
+				return CF_OK;
+			}
+		} else if (!bad && (h.kind == NET_TEXT || h.kind == NET_TABLE)) {
+			struct chunk *c = calloc(1, sizeof *c);
+			if (!c) {
+				free(buf);
+				snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+				return CF_ERR_NOMEM;
+			}
+			if (h.kind == NET_TEXT) {
+				bad = h.a > bn || h.b > (bn - h.a) / sizeof(struct hole) || h.a + h.b * sizeof(struct hole) != bn;
+				if (!bad && (!(c->text = malloc(h.a ? h.a : 1)) || !(c->holes = malloc(h.b ? h.b * sizeof *c->holes : 1)))) {
+					chunk_free(c);
+					free(buf);
+					snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+					return CF_ERR_NOMEM;
+				}
+				if (!bad) {
+					memcpy(c->text, body, h.a);
+					memcpy(c->holes, body + h.a, h.b * sizeof *c->holes);
+					c->len = h.a;
+					c->nholes = h.b;
+					for (size_t k = 0; k < c->nholes && !bad; k++)
+						bad = c->holes[k].at > c->len || (k && c->holes[k].at < c->holes[k - 1].at);
+				}
+			} else {
+				char *mem = bn == h.a ? malloc(bn ? bn : 1) : NULL;
+				bad = bn != h.a || (uses_producer(r->o) ? h.table >= r->n_tables : h.table != 0);
+				if (!bad && !mem) {
+					chunk_free(c);
+					free(buf);
+					snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+					return CF_ERR_NOMEM;
+				}
+				if (!bad) {
+					memcpy(mem, body, bn);
+					if (!(c->tab = net_table_copy(mem, bn, (uintptr_t)h.b, h.table))) {
+						free(mem);
+						bad = 1;
+					}
+				}
+			}
+			free(buf);
+			buf = NULL;
+			if (!bad) {
+				st = commit_chunk(r, c, err);
+				chunk_free(c);
+				if (st != CF_OK)
+					return st;
+				continue;
+			}
+			chunk_free(c);
+		}
+		free(buf);
+		snprintf(err, CF_ERRBUF_SIZE, "rank %d sent a bad message (kind %u for input %" PRIu64 ", expected %zu)", from,
+		         h.kind, h.slot, slot);
+		return CF_ERR_CORRUPT;
+	}
 }
 
 static void json_u64s(FILE *o, const uint64_t *v, size_t n)
@@ -1028,7 +1281,7 @@ static int flush_batch(struct run *r, size_t *announced, char *err)
 	if (rc != CF_OK)
 		return rc;
 	for (; *announced < r->head; (*announced)++)
-		if (r->o->on_file)
+		if (r->o->on_file && !r->remote) /* rank 0 reports every input */
 			r->o->on_file(r->o->user, &r->slots[*announced].f);
 	r->last_flush = now_s();
 	return CF_OK;
@@ -1334,9 +1587,11 @@ static int write_manifest(struct run *r, const char *sha, uint64_t bytes, double
 		           "\"packets_read\": %" PRIu64 ", \"packets_used\": %" PRIu64 ", \"flows\": %" PRIu64 ", \"rows\": %" PRIu64
 		           "},\n",
 		        r->n, ok, dmg, skip, pk, used, flows, r->rows);
-	fprintf(m, "  \"run\": {\"jobs\": %u, \"continuous\": %s, \"resumed\": %s, \"started_unix_s\": %.0f, \"wall_s\": %.3f}\n}\n",
-	        o->jobs ? o->jobs : 1, o->continuous ? "true" : "false", r->resumed ? "true" : "false",
-	        (double)time(NULL) - wall, wall);
+	fprintf(m,
+	        "  \"run\": {\"jobs\": %u, \"ranks\": %d, \"continuous\": %s, \"resumed\": %s, \"started_unix_s\": %.0f, "
+	        "\"wall_s\": %.3f}\n}\n",
+	        o->jobs ? o->jobs : 1, r->net ? r->net->size : 1, o->continuous ? "true" : "false",
+	        r->resumed ? "true" : "false", (double)time(NULL) - wall, wall);
 	int bad = fflush(m) != 0 || ferror(m);
 	bad |= fclose(m) != 0;
 	if (bad) {
@@ -1349,7 +1604,7 @@ static int write_manifest(struct run *r, const char *sha, uint64_t bytes, double
 
 static void progress(struct run *r, struct worker *ws, uint32_t nw, uint64_t bytes_total)
 {
-	if (!r->o->on_progress)
+	if (!r->o->on_progress || r->remote) /* rank 0 reports the run */
 		return;
 	cf_run_progress p;
 	p.files_done = r->head;
@@ -1724,6 +1979,8 @@ static int tables_open(struct run *r, struct worker *w0, char *err)
 		return CF_ERR_NOMEM;
 	}
 	r->part_limit = o->part_rows ? o->part_rows : CF_RUN_PART_ROWS;
+	if (r->remote)
+		return 0; /* rank 0 writes the tables */
 	if (o->format == CF_RUN_SQLITE)
 		return sqlite_setup(r, err);
 	if (o->format == CF_RUN_CALLBACK)
@@ -1759,6 +2016,8 @@ static long output_open(struct run *r, char *err)
 	int to_stdout = !strcmp(o->output, "-");
 	r->fd = -1;
 	cf_sha256_init(&r->sha);
+	if (r->remote)
+		return 0; /* rank 0 writes the output */
 	if (to_stdout) {
 		if (o->format != CF_RUN_TEXT) {
 			snprintf(err, CF_ERRBUF_SIZE, "standard output takes plain text only");
@@ -1999,6 +2258,19 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 		snprintf(err, CF_ERRBUF_SIZE, "cf_run: bad arguments");
 		return CF_ERR_ARG;
 	}
+	if (o->net && (o->net->size < 1 || o->net->rank < 0 || o->net->rank >= o->net->size || !o->net->send ||
+	                !o->net->recv)) {
+		snprintf(err, CF_ERRBUF_SIZE, "cf_run: bad ranks");
+		return CF_ERR_ARG;
+	}
+	if (o->net && o->net->size > 1 &&
+	    (o->resume || o->continuous || o->format == CF_RUN_CALLBACK ||
+	     (o->format == CF_RUN_SQLITE && o->sqlite->append))) {
+		snprintf(err, CF_ERRBUF_SIZE, "several ranks do not serve %s yet",
+		         o->resume ? "--resume" : o->continuous ? "--continuous" : o->format == CF_RUN_CALLBACK ? "batch callbacks"
+		                                                                                              : "SQLite --append");
+		return CF_ERR_UNSUPPORTED;
+	}
 	if (o->continuous && (o->jobs > 1 || o->resume)) {
 		snprintf(err, CF_ERRBUF_SIZE, "%s",
 		         o->resume ? "a continuous stream cannot be resumed mid-way: run without --resume"
@@ -2015,6 +2287,8 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 	r->o = o;
 	r->pops = o->producer;
 	r->sink_ops = o->sink ? cf_sink_find(o->sink) : NULL;
+	r->net = o->net && o->net->size > 1 ? o->net : NULL;
+	r->remote = r->net && r->net->rank != 0;
 	r->in = in;
 	r->n = cf_run_inputs_count(in);
 	r->fd = -1;
@@ -2099,70 +2373,97 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 	r->last_flush = last_progress;
 	while (rc == CF_OK && r->head < r->n) {
 		struct slot *s = &r->slots[r->head];
-		pthread_mutex_lock(&r->mu);
-		for (;;) {
-			while (!r->abort && !s->head && !s->done) {
-				if (announced < r->head || r->stage_len) {
-					/* nothing to do: first write what is held back */
-					pthread_mutex_unlock(&r->mu);
-					rc = flush_batch(r, &announced, err);
-					pthread_mutex_lock(&r->mu);
-					if (rc != CF_OK)
-						break;
-					continue;
-				}
-				/* poll: workers do not wake the committer for each input or
-				 * chunk (thousands of small inputs were as many context
-				 * switches); errors (fail) still wake it at once */
-				struct timespec t;
-				clock_gettime(CLOCK_REALTIME, &t);
-				t.tv_nsec += POLL_NS;
-				if (t.tv_nsec >= 1000000000)
-					t.tv_sec++, t.tv_nsec -= 1000000000;
-				pthread_cond_timedwait(&r->wake_committer, &r->mu, &t);
-				if (now_s() - last_progress >= 0.25) {
-					pthread_mutex_unlock(&r->mu);
-					progress(r, ws, nw, bytes_total);
-					last_progress = now_s();
-					pthread_mutex_lock(&r->mu);
-				}
-			}
-			if (rc != CF_OK)
-				break;
-			if (r->abort || (!s->head && s->done))
-				break;
-			struct chunk *list = s->head;
-			s->head = s->tail = NULL;
-			s->queued = 0;
-			for (struct chunk *q = list; q; q = q->next)
-				*q->owner_pending -= q->weight;
+		if (r->remote && !owned(r, r->head)) { /* another rank's: rank 0 commits it */
+			pthread_mutex_lock(&r->mu);
+			r->head++;
 			pthread_cond_broadcast(&r->wake_workers);
 			pthread_mutex_unlock(&r->mu);
-			while (list && rc == CF_OK) {
-				struct chunk *next = list->next;
-				rc = commit_chunk(r, list, err);
-				chunk_recycle(r, list);
-				list = next;
-			}
-			while (list) {
-				struct chunk *next = list->next;
-				chunk_free(list);
-				list = next;
-			}
-			pthread_mutex_lock(&r->mu);
-			if (rc != CF_OK)
+			continue;
+		}
+		if (!owned(r, r->head)) { /* rank 0: another rank reads it and sends its rows */
+			if ((rc = net_commit_remote(r, r->head, err)) != CF_OK) {
+				fail(r, rc, err);
 				break;
+			}
+		} else {
+			pthread_mutex_lock(&r->mu);
+			for (;;) {
+				while (!r->abort && !s->head && !s->done) {
+					if (announced < r->head || r->stage_len) {
+						/* nothing to do: first write what is held back */
+						pthread_mutex_unlock(&r->mu);
+						rc = flush_batch(r, &announced, err);
+						pthread_mutex_lock(&r->mu);
+						if (rc != CF_OK)
+							break;
+						continue;
+					}
+					/* poll: workers do not wake the committer for each input or
+					 * chunk (thousands of small inputs were as many context
+					 * switches); errors (fail) still wake it at once */
+					struct timespec t;
+					clock_gettime(CLOCK_REALTIME, &t);
+					t.tv_nsec += POLL_NS;
+					if (t.tv_nsec >= 1000000000)
+						t.tv_sec++, t.tv_nsec -= 1000000000;
+					pthread_cond_timedwait(&r->wake_committer, &r->mu, &t);
+					if (now_s() - last_progress >= 0.25) {
+						pthread_mutex_unlock(&r->mu);
+						progress(r, ws, nw, bytes_total);
+						last_progress = now_s();
+						pthread_mutex_lock(&r->mu);
+					}
+				}
+				if (rc != CF_OK)
+					break;
+				if (r->abort || (!s->head && s->done))
+					break;
+				struct chunk *list = s->head;
+				s->head = s->tail = NULL;
+				s->queued = 0;
+				for (struct chunk *q = list; q; q = q->next)
+					*q->owner_pending -= q->weight;
+				pthread_cond_broadcast(&r->wake_workers);
+				pthread_mutex_unlock(&r->mu);
+				while (list && rc == CF_OK) {
+					struct chunk *next = list->next;
+					rc = r->remote ? net_send_chunk(r, r->head, list, err) : commit_chunk(r, list, err);
+					chunk_recycle(r, list);
+					list = next;
+				}
+				while (list) {
+					struct chunk *next = list->next;
+					chunk_free(list);
+					list = next;
+				}
+				pthread_mutex_lock(&r->mu);
+				if (rc != CF_OK)
+					break;
+			}
+			int aborted = r->abort;
+			pthread_mutex_unlock(&r->mu);
+			if (rc != CF_OK) {
+				fail(r, rc, err);
+				break;
+			}
+			if (aborted) {
+				rc = r->fatal ? r->fatal : CF_ERR_IO;
+				memcpy(err, r->fatal_msg, CF_ERRBUF_SIZE);
+				break;
+			}
 		}
-		int aborted = r->abort;
-		pthread_mutex_unlock(&r->mu);
-		if (rc != CF_OK) {
-			fail(r, rc, err);
-			break;
-		}
-		if (aborted) {
-			rc = r->fatal ? r->fatal : CF_ERR_IO;
-			memcpy(err, r->fatal_msg, CF_ERRBUF_SIZE);
-			break;
+		if (r->remote) { /* its rows went to rank 0: now its facts */
+			if ((rc = net_send_done(r, r->head, s, err)) != CF_OK) {
+				fail(r, rc, err);
+				break;
+			}
+			free(s->jbody);
+			s->jbody = NULL;
+			pthread_mutex_lock(&r->mu);
+			r->head++;
+			pthread_cond_broadcast(&r->wake_workers);
+			pthread_mutex_unlock(&r->mu);
+			continue;
 		}
 		/* the input is complete: commit it */
 		s->f.first_id = r->id_offset + 1;
@@ -2226,7 +2527,7 @@ int cf_run(const cf_run_opts *o, const cf_run_inputs *in, cf_run_result *res, ch
 			pthread_join(ws[i].th, NULL);
 	if (rc == CF_OK)
 		progress(r, ws, nw, bytes_total);
-	if (rc == CF_OK)
+	if (rc == CF_OK && !r->remote)
 		rc = output_finish(r, res, err);
 out:
 	if (rc != CF_OK)

@@ -173,6 +173,28 @@ typedef struct cf_run_progress {
 	double elapsed_s;
 } cf_run_progress;
 
+/* Several processes (MPI ranks, nodes) in one run: the library does not
+ * link MPI; the caller gives it a way to send bytes between ranks (the
+ * cuflow CLI: MPI_Send / MPI_Recv when started by mpirun or srun). Input i
+ * is read by rank i % size (every rank expands the same inputs); ranks
+ * other than 0 write nothing: they send their rows, as the committer
+ * would take them, and each input's counters to rank 0, which writes the
+ * output, the manifest and the journal exactly as one process with
+ * jobs x size workers would (the same bytes for any size). Only the
+ * calling thread of cf_run sends and receives (MPI_THREAD_FUNNELED).
+ * Not with resume, continuous, SQLite append or CF_RUN_CALLBACK. A rank
+ * whose run fails sends rank 0 its message; a failing rank 0 returns its
+ * error and the caller must end the others (MPI_Abort). */
+typedef struct cf_run_net {
+	int rank, size;
+	/* Sends n bytes to rank `to` (blocking). CF_OK or a negative status. */
+	int (*send)(void *user, int to, const void *buf, size_t n);
+	/* Receives the next message from rank `from` into a malloc'ed *buf
+	 * (freed by the driver), *n bytes. CF_OK or a negative status. */
+	int (*recv)(void *user, int from, void **buf, size_t *n);
+	void *user;
+} cf_run_net;
+
 typedef struct cf_run_opts {
 	const char *output;         /* a path, or "-" (standard output: text only, no
 	                               manifest, no resume) */
@@ -243,6 +265,8 @@ typedef struct cf_run_opts {
 	 * stream. A file that starts before the latest packet of the earlier
 	 * ones is reported (cf_run_file.overlap_ns). */
 	int continuous;
+	/* Several ranks (see cf_run_net); NULL or size 1: this process alone. */
+	const cf_run_net *net;
 } cf_run_opts;
 
 /* Defaults: jobs 1, CF_RUN_TEXT, the flow and decode defaults, backend auto. */
