@@ -29,6 +29,7 @@ typedef struct sessinfo {
 	int64_t first_ns;    /* the session's first packet */
 	uint32_t key;
 	uint32_t flip;       /* 1 when the first packet ran against the key's (canonical) orientation */
+	uint64_t stored;     /* its packets kept for the images */
 } sessinfo;
 
 /* Image batch: entries (CSR) and per-image data, sized once per run. */
@@ -77,7 +78,25 @@ struct cf_flowpic {
 	uint32_t aug_copy;
 	double aug_param;
 	int64_t sess_first_ns, sess_last_ns;
+	/* Streaming (one window from the first packet, exact time model): the
+	 * sessions before `emitted` have had their images made and their
+	 * packets dropped. A session is done once the latest packet is more
+	 * than its keep time plus STREAM_SLACK_NS after its first: later
+	 * packets of it would be dropped anyway. Input that goes back in time
+	 * by more than the slack turns streaming off for the rest of the file
+	 * (`hold`), so the images stay those of the whole file. */
+	int stream;           /* streaming allowed (options; CUFLOW_FLOWPIC_HOLD unset) */
+	int hold;
+	uint32_t emitted;
+	uint32_t done;        /* sessions before it are done (emitted <= done) */
+	uint64_t done_packets; /* stored packets of the sessions emitted .. done - 1 */
+	int64_t max_ns;
+	uint64_t flush_min;   /* stored packets before streaming starts: STREAM_FLUSH_MIN, or
+	                         CUFLOW_FLOWPIC_FLUSH_PACKETS (tests) */
 };
+
+#define STREAM_SLACK_NS (10 * 1000000000LL)
+#define STREAM_FLUSH_MIN ((uint64_t)1 << 20)
 
 static const char *const augment_names[] = {"none", "rtt", "shift", "loss"};
 
@@ -348,6 +367,8 @@ static int batch_flush(cf_flowpic *h)
 
 /* ---------------------------------------------------------------- open */
 
+static void reset_file(cf_flowpic *h);
+
 int cf_flowpic_open(const cf_flowpic_opts *o, cf_backend *backend, cf_flowpic_emit_fn emit, void *user,
                     cf_flowpic **out, char *errbuf)
 {
@@ -386,6 +407,13 @@ int cf_flowpic_open(const cf_flowpic_opts *o, cf_backend *backend, cf_flowpic_em
 	h->emit = emit;
 	h->user = user;
 	h->channels = cf_flowpic_channels(o);
+	/* sessions end a known time after their first packet only with one
+	 * window from it; the DPKT time model waits for the file's format */
+	const char *hold = getenv("CUFLOW_FLOWPIC_HOLD");
+	h->stream = o->step_s == 0.0 && o->time_model == CF_FLOWPIC_TIME_EXACT && !(hold && hold[0] && strcmp(hold, "0"));
+	const char *fl = getenv("CUFLOW_FLOWPIC_FLUSH_PACKETS");
+	h->flush_min = fl && strtoull(fl, NULL, 10) ? strtoull(fl, NULL, 10) : STREAM_FLUSH_MIN;
+	reset_file(h);
 	if (batch_init(h)) {
 		cf_flowpic_close(h);
 		if (errbuf)
@@ -401,6 +429,10 @@ static void reset_file(cf_flowpic *h)
 	h->np = 0;
 	h->nsess = 0;
 	cf_keymap_clear(&h->keys);
+	h->hold = 0;
+	h->emitted = h->done = 0;
+	h->done_packets = 0;
+	h->max_ns = INT64_MIN;
 }
 
 void cf_flowpic_close(cf_flowpic *h)
@@ -435,7 +467,7 @@ static int64_t new_session(cf_flowpic *h, uint32_t ki, const cf_pkt *p, int flip
 		h->sess_cap = nc;
 	}
 	uint32_t s = h->nsess++;
-	h->sinfo[s] = (sessinfo){p->ts_ns, ki, (uint32_t)flip};
+	h->sinfo[s] = (sessinfo){p->ts_ns, ki, (uint32_t)flip, 0};
 	h->kinfo[ki].sess = s;
 	return s;
 }
@@ -523,6 +555,17 @@ static int add_packet(cf_flowpic *h, const cf_pkt *p)
 		h->c.after_window++;
 		return 0;
 	}
+	if ((uint32_t)s < h->emitted) {
+		/* its image is written: only input more than the slack out of
+		 * time order gets here (and it turned streaming off) */
+		fail(h, CF_ERR_UNSUPPORTED,
+		     "flowpic: a packet %.3f s after the first of session %lld arrived after that session's image "
+		     "was written (the capture goes back in time by more than %lld s); set CUFLOW_FLOWPIC_HOLD=1 to "
+		     "hold every session until the end of the file",
+		     (double)(p->ts_ns - h->sinfo[s].first_ns) / 1e9, (long long)s,
+		     (long long)(STREAM_SLACK_NS / 1000000000LL));
+		return -2;
+	}
 	if (h->np == h->cap) {
 		uint64_t nc = h->cap ? h->cap * 2 : 65536;
 		uint32_t *a = realloc(h->p_sess, nc * sizeof *a);
@@ -542,6 +585,7 @@ static int add_packet(cf_flowpic *h, const cf_pkt *p)
 		h->cap = nc;
 	}
 	uint64_t i = h->np++;
+	h->sinfo[s].stored++;
 	h->p_sess[i] = (uint32_t)s;
 	h->p_ns[i] = p->ts_ns;
 	uint32_t size = p->ip_len; /* dpkt's len(ip): the IP bytes that were captured */
@@ -552,12 +596,27 @@ static int add_packet(cf_flowpic *h, const cf_pkt *p)
 	return 0;
 }
 
+static int flush_done_sessions(cf_flowpic *h);
+
 static int scan_hook(void *user, const cf_pkt *p, size_t n)
 {
 	cf_flowpic *h = user;
-	for (size_t i = 0; i < n; i++)
-		if (add_packet(h, &p[i]))
+	for (size_t i = 0; i < n; i++) {
+		if (p[i].ts_ns > h->max_ns)
+			h->max_ns = p[i].ts_ns;
+		else if (p[i].ts_ns < h->max_ns - STREAM_SLACK_NS)
+			h->hold = 1;
+		int st = add_packet(h, &p[i]);
+		if (st == -2)
+			return CF_ERR_UNSUPPORTED;
+		if (st)
 			return fail(h, CF_ERR_NOMEM, "flowpic: out of memory after %llu packets", (unsigned long long)h->np);
+	}
+	if (h->stream && !h->hold && h->np >= h->flush_min) {
+		int st = flush_done_sessions(h);
+		if (st < 0)
+			return st;
+	}
 	return 0;
 }
 
@@ -777,25 +836,37 @@ static int session_copies(cf_flowpic *h, uint32_t s, const uint32_t *ix, const d
 	return CF_OK;
 }
 
-static int file_images(cf_flowpic *h)
+/* The images of sessions s0 .. s1-1 from the stored packets, which are
+ * exactly theirs, in capture order (into the batch; it is flushed when full
+ * and at the end of the file, so batches are those of one pass). */
+static int session_images(cf_flowpic *h, uint32_t s0, uint32_t s1)
 {
 	uint64_t np = h->np;
-	uint32_t ns = h->nsess;
+	uint32_t ns = s1 - s0;
 	h->c.sessions += ns;
 	uint64_t *start = calloc((size_t)ns + 1, sizeof *start);
-	uint32_t *ix = malloc((np ? np : 1) * sizeof *ix), *ix2 = NULL;
+	uint32_t *ix = malloc((np ? np : 1) * sizeof *ix), *ix2 = NULL, *keys = NULL;
 	double *t = NULL, *t2 = NULL;
 	int st = CF_ERR_NOMEM;
 	if (!start || !ix)
 		goto out;
-	int64_t maxlen = cf_group_by(h->p_sess, np, ns, start, ix);
+	const uint32_t *g = h->p_sess;
+	if (s0) { /* group numbers from 0 */
+		if (!(keys = malloc((np ? np : 1) * sizeof *keys)))
+			goto out;
+		for (uint64_t j = 0; j < np; j++)
+			keys[j] = h->p_sess[j] - s0;
+		g = keys;
+	}
+	int64_t maxlen = cf_group_by(g, np, ns, start, ix);
 	size_t ml = maxlen > 0 ? (size_t)maxlen : 1;
 	int aug = h->o.augment != CF_FLOWPIC_AUGMENT_NONE && h->o.augment_copies > 0;
 	if (maxlen < 0 || !(t = malloc(ml * sizeof *t)) ||
 	    (aug && (!(t2 = malloc(ml * sizeof *t2)) || !(ix2 = malloc(ml * sizeof *ix2)))))
 		goto out;
-	for (uint32_t s = 0; s < ns; s++) {
-		uint64_t a = start[s], n = start[s + 1] - a;
+	for (uint32_t k = 0; k < ns; k++) {
+		uint32_t s = s0 + k;
+		uint64_t a = start[k], n = start[k + 1] - a;
 		if (n <= h->o.min_packets)
 			continue; /* no window can hold more than min_packets */
 		int64_t first = h->p_ns[ix[a]];
@@ -808,16 +879,75 @@ static int file_images(cf_flowpic *h)
 		if (aug && (st = session_copies(h, s, ix + a, t, n, ix2, t2)) < 0)
 			goto out;
 	}
-	st = batch_flush(h);
+	st = CF_OK;
 out:
 	if (st == CF_ERR_NOMEM && !h->err[0])
 		fail(h, st, "flowpic: out of memory (%llu packets)", (unsigned long long)np);
 	free(start);
 	free(ix);
+	free(keys);
 	free(t);
 	free(t2);
 	free(ix2);
 	return st;
+}
+
+/* Streaming: once the sessions that are done (in session order, up to the
+ * first that is not) hold half the stored packets, their images are made
+ * and their packets dropped: each packet is moved at most twice. */
+static int flush_done_sessions(cf_flowpic *h)
+{
+	double keep_s = h->o.window_s; /* as add_packet keeps them */
+	if (h->o.augment_copies && h->o.augment == CF_FLOWPIC_AUGMENT_RTT) keep_s /= 0.5;
+	else if (h->o.augment_copies && h->o.augment == CF_FLOWPIC_AUGMENT_SHIFT) keep_s += 1.0;
+	double keep_ns = keep_s * 1e9 + 1e6 + (double)STREAM_SLACK_NS;
+	while (h->done < h->nsess && (double)(h->max_ns - h->sinfo[h->done].first_ns) > keep_ns)
+		h->done_packets += h->sinfo[h->done++].stored;
+	uint32_t k = h->done;
+	uint64_t m = h->done_packets;
+	if (k == h->emitted || (m && 2 * m < h->np))
+		return CF_OK;
+	int st = CF_OK;
+	if (m) {
+		/* the done sessions' packets apart (capture order kept), the others
+		 * moved up in place */
+		uint32_t *es = malloc(m * sizeof *es), *esz = malloc(m * sizeof *esz);
+		int64_t *ens = malloc(m * sizeof *ens);
+		uint8_t *ed = malloc(m);
+		if (!es || !esz || !ens || !ed) {
+			free(es), free(esz), free(ens), free(ed);
+			return fail(h, CF_ERR_NOMEM, "flowpic: out of memory after %llu packets", (unsigned long long)h->np);
+		}
+		uint64_t a = 0, b = 0;
+		for (uint64_t i = 0; i < h->np; i++) {
+			if (h->p_sess[i] < k) {
+				es[a] = h->p_sess[i], ens[a] = h->p_ns[i], esz[a] = h->p_size[i], ed[a] = h->p_dir[i];
+				a++;
+			} else {
+				h->p_sess[b] = h->p_sess[i], h->p_ns[b] = h->p_ns[i], h->p_size[b] = h->p_size[i];
+				h->p_dir[b] = h->p_dir[i];
+				b++;
+			}
+		}
+		uint32_t *ks = h->p_sess, *ksz = h->p_size;
+		int64_t *kns = h->p_ns;
+		uint8_t *kd = h->p_dir;
+		h->p_sess = es, h->p_ns = ens, h->p_size = esz, h->p_dir = ed, h->np = a;
+		st = session_images(h, h->emitted, k);
+		h->p_sess = ks, h->p_ns = kns, h->p_size = ksz, h->p_dir = kd, h->np = b;
+		free(es), free(esz), free(ens), free(ed);
+	} else {
+		h->c.sessions += k - h->emitted; /* done with no packet stored */
+	}
+	h->emitted = k;
+	h->done_packets = 0;
+	return st;
+}
+
+static int file_images(cf_flowpic *h)
+{
+	int st = session_images(h, h->emitted, h->nsess);
+	return st < 0 ? st : batch_flush(h);
 }
 
 void cf_flowpic_begin_file(cf_flowpic *h)
