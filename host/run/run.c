@@ -739,14 +739,7 @@ static void *worker_main(void *arg)
 				for (uint32_t j = 0; j < k && j < r->n_named; j++)
 					s->named_vals[j] = tmp[j].value;
 			}
-			s->f.summary = w->res.summary;
-			s->f.status = w->res.status;
-			snprintf(s->error, sizeof s->error, "%s", w->res.status < 0 ? w->res.error : "");
-			if (w->res.opened) {
-				s->f.ts_bad_fraction = w->res.info.ts_bad_fraction;
-				s->f.ts_out_of_range = w->res.info.ts_out_of_range;
-			}
-			__atomic_add_fetch(&r->packets_finished, w->res.summary.packets, __ATOMIC_RELAXED);
+			slot_take_scan(w, s);
 		} else if (!s->f.skipped) {
 			cf_flow_counters before = *cf_flow_engine_counters(w->engine);
 			w->id_base = before.flows;
@@ -767,24 +760,9 @@ static void *worker_main(void *arg)
 			}
 			counters_sub(&s->f.counters, cf_flow_engine_counters(w->engine), &before);
 			s->ids = s->f.counters.flows;
-			s->f.summary = w->res.summary;
-			s->f.status = w->res.status;
-			snprintf(s->error, sizeof s->error, "%s", w->res.status < 0 ? w->res.error : "");
-			if (w->res.opened) {
-				s->f.ts_bad_fraction = w->res.info.ts_bad_fraction;
-				s->f.ts_out_of_range = w->res.info.ts_out_of_range;
-			}
-			__atomic_add_fetch(&r->packets_finished, w->res.summary.packets, __ATOMIC_RELAXED);
+			slot_take_scan(w, s);
 		}
-		if (!s->f.skipped) /* as bytes_total counts them */
-			__atomic_add_fetch(&r->bytes_finished, s->f.size, __ATOMIC_RELAXED);
-		__atomic_store_n(&w->cur_bytes, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&w->cur_packets, 0, __ATOMIC_RELAXED);
-		char *jb = r->journal ? journal_body(r, s) : NULL; /* NULL: the committer formats it */
-		pthread_mutex_lock(&r->mu);
-		s->jbody = jb;
-		s->done = 1; /* the committer polls: no wake-up per input */
-		pthread_mutex_unlock(&r->mu);
+		slot_done(w, s);
 	}
 	chunk_free(w->ch);
 	w->ch = NULL;
