@@ -162,7 +162,9 @@ TEST(RunContinuous, ParquetAndManifest)
 }
 
 // The dataset producers through the run driver: --jobs 1 over the whole
-// capture and --continuous over its parts write the same table files.
+// capture and --continuous over its parts write the same table files, also
+// when the stream ends in a file that is not a capture (it goes last in
+// time order, is reported, and the stream's rows are all there).
 TEST(RunContinuous, ProducersEqualTheWholeCapture)
 {
 	if (!have_editcap())
@@ -170,13 +172,16 @@ TEST(RunContinuous, ProducersEqualTheWholeCapture)
 	std::string syn = cft::temp_path("syn.pcap"), dir = cft::temp_path("cut"), out;
 	ASSERT_EQ(cft::run(cf() + " synth -q --flows 150 --seed 11 -o " + cft::shq(syn), &out), 0) << out;
 	ASSERT_GE(cut(syn, dir, "-c 600"), 5);
+	const char text[] = "not a capture\n";
+	cft::write_file(dir + "/notes.pcap", std::vector<uint8_t>(text, text + sizeof text - 1));
 	const char *cmds[] = {"extract --format csv", "windows --window 2", "netml --type IAT --dim 8",
 	                      "netml --type SAMP_SIZE --dim 8", "flowpic"};
 	for (const char *cmd : cmds) {
 		std::string a = cft::temp_path("whole"), b = cft::temp_path("cont");
 		ASSERT_EQ(cft::run(cf() + " " + cmd + " -q --jobs 1 " + cft::shq(syn) + " -o " + cft::shq(a), &out), 0) << cmd << out;
-		ASSERT_EQ(cft::run(cf() + " " + cmd + " -q --continuous " + cft::shq(dir) + " -o " + cft::shq(b), &out), 0)
+		ASSERT_EQ(cft::run(cf() + " " + cmd + " -q --continuous " + cft::shq(dir) + " -o " + cft::shq(b), &out), 2)
 		        << cmd << out;
+		EXPECT_NE(out.find("notes.pcap"), std::string::npos) << out;
 		EXPECT_EQ(cft::run("diff -r -x manifest.json " + cft::shq(a) + " " + cft::shq(b), &out), 0) << cmd << "\n" << out;
 		EXPECT_EQ(cft::run("ls -R " + cft::shq(a) + " | grep -c part-", &out), 0) << cmd; // something was compared
 	}

@@ -582,7 +582,7 @@ static void slot_done(struct worker *w, struct slot *s)
  * after the last. Rows go to the input being read when they are emitted;
  * ids and row numbers are the stream's, so every input but the last adds
  * no ids (the committer's offsets stay where the stream began). */
-static void worker_stream(struct worker *w, const cf_scan_opts *base)
+static void stream_inputs(struct worker *w, const cf_scan_opts *base, cf_scan_result *opened)
 {
 	struct run *r = w->r;
 	const cf_run_opts *o = r->o;
@@ -608,6 +608,10 @@ static void worker_stream(struct worker *w, const cf_scan_opts *base)
 	uint64_t prev_named[256] = {0};
 	uint64_t stream_base = 0;
 	int started = 0;
+	/* end_file gets the scan of the last input that opened (`opened`):
+	 * producers emit nothing for a file that did not, and a stream ending in
+	 * a text file or a missing one still has its rows */
+	int have_opened = 0;
 	int64_t latest = INT64_MIN; /* the latest packet of the inputs before */
 	for (size_t i = 0; i < r->n; i++) {
 		pthread_mutex_lock(&r->mu);
@@ -640,8 +644,11 @@ static void worker_stream(struct worker *w, const cf_scan_opts *base)
 		w->ts_any = 0;
 		if (st >= 0) {
 			cf_scan_file(s->f.path, &so, &w->res);
+			if (w->res.opened)
+				memcpy(opened, &w->res, sizeof *opened), have_opened = 1;
+			const cf_scan_result *end = w->res.opened || !have_opened ? &w->res : opened;
 			if (i == last)
-				st = po ? po->end_file(w->prod, &w->res, &ids) : cf_flow_engine_finish(w->engine);
+				st = po ? po->end_file(w->prod, end, &ids) : cf_flow_engine_finish(w->engine);
 		}
 		int pst = st >= 0 ? push_chunk(w) : st;
 		if (__atomic_load_n(&r->abort, __ATOMIC_RELAXED))
@@ -679,6 +686,17 @@ static void worker_stream(struct worker *w, const cf_scan_opts *base)
 		}
 		slot_done(w, s);
 	}
+}
+
+static void worker_stream(struct worker *w, const cf_scan_opts *base)
+{
+	cf_scan_result *opened = malloc(sizeof *opened);
+	if (!opened) {
+		fail(w->r, CF_ERR_NOMEM, "out of memory");
+		return;
+	}
+	stream_inputs(w, base, opened);
+	free(opened);
 }
 
 static void *worker_main(void *arg)
