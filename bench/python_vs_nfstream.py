@@ -8,7 +8,8 @@ For each capture, the best of RUNS wall times (page cache warm) of
   - NFStream 6.6: NFStreamer(source=CAPTURE, idle_timeout=120, active_timeout=1800,
     n_dissections=0, statistical_analysis=False).to_pandas() (no DPI: cuflow does none), and
     with its defaults (n_dissections=20, nDPI on), in NFStream's own virtual environment;
-  - cuflow: cuflow.flows(CAPTURE, idle_timeout=120, active_timeout=1800).to_pandas() (the
+  - cuflow: cuflow.flows(CAPTURE, idle_timeout=120, active_timeout=1800,
+    compat="nfstream").to_pandas() (NFStream's flow semantics; the
     "flows" producer through the run driver, Arrow C stream, pyarrow, to_pandas), in this
     interpreter (it needs pyarrow and pandas), and the same with statistics columns read
     but no DataFrame (the Arrow table alone);
@@ -32,7 +33,7 @@ CF = r'''
 import sys, time
 t0 = time.perf_counter()
 import cuflow
-t = cuflow.flows(sys.argv[1], idle_timeout=120, active_timeout=1800)
+t = cuflow.flows(sys.argv[1], idle_timeout=120, active_timeout=1800, compat="nfstream")
 n = len(t.to_pandas()) if sys.argv[2] == "pandas" else t.num_rows
 print(n, time.perf_counter() - t0)
 '''

@@ -268,15 +268,18 @@ static int opt_flag(const char *key, const char *v, int *out, char *err)
 
 /* Applies "key=value" options (one per line, or separated by ';') to the
  * producer's configuration; the strings stay in `text` (the stream's). */
-/* continuous: the run's own key (every producer), cf_run_opts.continuous */
-static int apply_options(const char *producer, void *config, char *text, int *continuous, char *err)
+/* run: the run's own keys (continuous, every producer) and decode options
+ * (compat=nfstream's tunnels) */
+static int apply_options(const char *producer, void *config, char *text, cf_run_opts *run, char *err)
 {
 	static const char *const known[] = {
-		"flows: idle_timeout active_timeout unidirectional tcp_end",
-		"features: idle_timeout active_timeout unidirectional tcp_end",
+		"flows: idle_timeout active_timeout unidirectional tcp_end compat",
+		"features: idle_timeout active_timeout unidirectional tcp_end compat",
 		"windows: window step distinct empty lateness idle_timeout",
 		"sessions: idle_timeout active_timeout dns_timeout device_types default_type ieee_data",
 	};
+	cf_flow_opts *compat_fo = NULL;
+	int tcp_end_given = 0;
 	for (char *save = NULL, *kv = strtok_r(text, ";\n", &save); kv; kv = strtok_r(NULL, ";\n", &save)) {
 		char *eq = strchr(kv, '=');
 		if (!eq) {
@@ -289,7 +292,7 @@ static int apply_options(const char *producer, void *config, char *text, int *co
 		int64_t ns;
 		if (!strcmp(k, "continuous")) {
 			if ((st = opt_flag(k, v, &f, err)) == CF_OK)
-				*continuous = f;
+				run->continuous = f;
 		} else if (!strcmp(producer, "flows") || !strcmp(producer, "features")) {
 			cf_flow_opts *fo = !strcmp(producer, "flows") ? &((cf_flows_producer_config *)config)->flow
 			                                             : &((cf_features_producer_config *)config)->flow;
@@ -300,7 +303,16 @@ static int apply_options(const char *producer, void *config, char *text, int *co
 			else if (!strcmp(k, "unidirectional") && (st = opt_flag(k, v, &f, err)) == CF_OK)
 				fo->unidirectional = f;
 			else if (!strcmp(k, "tcp_end") && (st = opt_flag(k, v, &f, err)) == CF_OK)
-				fo->tcp_end = f;
+				fo->tcp_end = f, tcp_end_given = 1;
+			else if (!strcmp(k, "compat")) {
+				if (strcmp(v, "nfstream") && strcmp(v, "none")) {
+					snprintf(err, CF_ERRBUF_SIZE, "option compat: nfstream or none, not '%.64s'", v);
+					return CF_ERR_ARG;
+				}
+				fo->compat = strcmp(v, "nfstream") ? CF_COMPAT_NONE : CF_COMPAT_NFSTREAM;
+				compat_fo = fo;
+				st = CF_OK;
+			}
 		} else if (!strcmp(producer, "windows")) {
 			cf_windows_opts *w = &((cf_windows_producer_config *)config)->win;
 			if (!strcmp(k, "window"))
@@ -341,6 +353,14 @@ static int apply_options(const char *producer, void *config, char *text, int *co
 		}
 		if (st < 0)
 			return st;
+	}
+	if (compat_fo && compat_fo->compat == CF_COMPAT_NFSTREAM) {
+		/* as the command line's --compat nfstream (host/cli/flow_setup.c):
+		 * NFStream's orientation, its tunnels, no TCP end unless asked */
+		compat_fo->orientation = CF_ORIENT_FIRST_PACKET;
+		if (!tcp_end_given)
+			compat_fo->tcp_end = 0;
+		return cf_decode_parse_decap("gtp,capwap,tzsp,ipip", &run->decode.decap, err);
 	}
 	return CF_OK;
 }
@@ -407,7 +427,7 @@ int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_
 			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
 			st = CF_ERR_NOMEM;
 		} else {
-			st = apply_options(producer, c, s->own_options, &s->o.continuous, err);
+			st = apply_options(producer, c, s->own_options, &s->o, err);
 		}
 	}
 	if (st == CF_OK && (st = cf_run_inputs_expand(inputs, n_inputs, &s->own_in, err)) == CF_OK &&

@@ -121,6 +121,7 @@ int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inpu
  * NULL, or "key=value" pairs separated by ';' or line breaks, applied to
  * the default configuration (times in seconds, flags 0/1):
  *   flows, features  idle_timeout active_timeout unidirectional tcp_end
+ *                    compat (nfstream: as the command line's --compat nfstream)
  *   windows          window step distinct empty lateness idle_timeout
  *   sessions         idle_timeout active_timeout dns_timeout device_types
  *                    default_type (a name or null) ieee_data

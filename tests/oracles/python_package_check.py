@@ -71,6 +71,17 @@ def main():
     f5 = cuflow.flows(a.captures, idle_timeout=5)
     if f5.num_rows != n5:
         bad.append(f"flows(idle_timeout=5): {f5.num_rows} rows, --idle-timeout 5: {n5}")
+    out3 = os.path.join(tmp, "fc.csv")
+    subprocess.run([a.cuflow, "flows", "-q", "--compat", "nfstream", *a.captures, "-o", out3], check=True)
+    with open(out3, newline="") as fh:
+        crow = list(csv.DictReader(fh))
+    fc = cuflow.flows(a.captures, compat="nfstream")
+    cols = ["id", "src_port", "dst_port", "bidirectional_packets", "src2dst_packets"]
+    got = list(zip(*[fc.column(c).to_pylist() for c in cols]))
+    want = [tuple(int(r[c]) for c in cols) for r in crow]
+    if got != want:
+        bad.append(f"flows(compat='nfstream'): {len(got)} rows, --compat nfstream: {len(want)}; first difference "
+                   f"{next(((g, w) for g, w in zip(got, want) if g != w), None)}")
     w = cuflow.windows(a.captures, window=2, distinct=True)
     if "distinct_dst_ip_per_src_ip_max" not in w.schema.names and not any(c.startswith("distinct_") for c in w.schema.names):
         bad.append("windows(distinct=True) has no distinct columns")
