@@ -218,7 +218,7 @@ TEST(PythonPackage, ZeroCopySafeAndNoLeak) {
   ASSERT_EQ(cft::run(cft::shq(cft::cuflow_bin()) + " synth -q --flows 40 --seed 3 -o " + cft::shq(cap)), 0);
   std::string cmd = lib.preload + "CUFLOW_LIBRARY=" + cft::shq(lib.path) + " PYTHONPATH=" + cft::shq(src + "/python") +
                     " " + cft::shq(py) + " " + cft::shq(src + "/tests/oracles/arrow_zero_copy_check.py") + " " +
-                    cft::shq(cap) + (cft::sanitized() ? " 200" : " 1000");
+                    cft::shq(cap) + (cft::sanitized() ? " 100" : " 1000");
   int rc = cft::run(cmd, &out);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("arrow zero-copy:"), std::string::npos) << out;

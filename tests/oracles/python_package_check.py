@@ -107,7 +107,11 @@ def main():
     if shutil.which("editcap"):
         parts = os.path.join(tmp, "parts")
         os.mkdir(parts)
-        subprocess.run(["editcap", "-c", "1000", a.captures[0], os.path.join(parts, "p.pcap")], check=True)
+        # not with the sanitizer runtime this interpreter may have preloaded
+        # (editcap hangs under it)
+        clean = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+        subprocess.run(["editcap", "-c", "1000", a.captures[0], os.path.join(parts, "p.pcap")], check=True,
+                       env=clean, timeout=120)
         whole = cuflow.flows(a.captures[0], idle_timeout=5, active_timeout=30)
         cont = cuflow.flows(parts, idle_timeout=5, active_timeout=30, continuous=True)
         if whole.to_pylist() != cont.to_pylist():
