@@ -1,5 +1,20 @@
-/* Status texts and the version string. */
+/* Status texts, error messages and the version string. */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "cuflow/cuflow.h"
+#include "cuflow/errbuf.h"
+
+int cf_errf(char *errbuf, int status, const char *fmt, ...)
+{
+	if (errbuf) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
+		va_end(ap);
+	}
+	return status;
+}
 
 const char *cf_status_str(int status)
 {

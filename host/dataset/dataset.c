@@ -30,6 +30,7 @@
 #include "cuflow/sink.h"
 #include "cuflow/table.h"
 #include "common/text_fmt.h"
+#include "cuflow/errbuf.h"
 
 const char cf_dataset_default_sql[] =
 	"select s.srcport, s.dstport, s.lensum, s.pktcount,\n"
@@ -47,27 +48,16 @@ void cf_dataset_opts_default(cf_dataset_opts *o)
 	o->splits[0] = 70, o->splits[1] = 15, o->splits[2] = 15;
 }
 
-static int fail(char *errbuf, int st, const char *fmt, ...)
-{
-	if (errbuf) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-		va_end(ap);
-	}
-	return st;
-}
-
 int cf_dataset_check_splits(const double splits[3], char *errbuf)
 {
 	double sum = 0;
 	for (int i = 0; i < 3; i++) {
 		if (!isfinite(splits[i]) || splits[i] < 0)
-			return fail(errbuf, CF_ERR_ARG, "splits: %s percentage must be a number >= 0", split_names[i]);
+			return cf_errf(errbuf, CF_ERR_ARG, "splits: %s percentage must be a number >= 0", split_names[i]);
 		sum += splits[i];
 	}
 	if (fabs(sum - 100.0) > 1e-9)
-		return fail(errbuf, CF_ERR_ARG, "splits: the three percentages must sum to 100 (they sum to %g)", sum);
+		return cf_errf(errbuf, CF_ERR_ARG, "splits: the three percentages must sum to 100 (they sum to %g)", sum);
 	return CF_OK;
 }
 
@@ -228,7 +218,7 @@ static int run_query(ds *d, sqlite3 *db)
 		int code = d->o->sql ? CF_ERR_ARG : CF_ERR_CORRUPT;
 		const char *what = d->o->sql ? "the query" : "the default query (is this a `cuflow sessions` database?)";
 		sqlite3_finalize(st);
-		return fail(d->errbuf, code, "%s: %s", what, rc == SQLITE_OK ? "no statement" : sqlite3_errmsg(db));
+		return cf_errf(d->errbuf, code, "%s: %s", what, rc == SQLITE_OK ? "no statement" : sqlite3_errmsg(db));
 	}
 	if (tail && *tail) {
 		/* what follows may be comments and semicolons only */
@@ -238,17 +228,17 @@ static int run_query(ds *d, sqlite3 *db)
 		sqlite3_finalize(more);
 		if (rc2 != SQLITE_OK || another) {
 			sqlite3_finalize(st);
-			return fail(d->errbuf, CF_ERR_ARG, "the query: only one statement is allowed");
+			return cf_errf(d->errbuf, CF_ERR_ARG, "the query: only one statement is allowed");
 		}
 	}
 	if (!sqlite3_stmt_readonly(st)) {
 		sqlite3_finalize(st);
-		return fail(d->errbuf, CF_ERR_ARG, "the query: only a read-only statement (SELECT) is allowed");
+		return cf_errf(d->errbuf, CF_ERR_ARG, "the query: only a read-only statement (SELECT) is allowed");
 	}
 	int ncol = sqlite3_column_count(st);
 	if (ncol <= 0) {
 		sqlite3_finalize(st);
-		return fail(d->errbuf, CF_ERR_ARG, "the query returns no columns");
+		return cf_errf(d->errbuf, CF_ERR_ARG, "the query returns no columns");
 	}
 	d->ncol = (uint32_t)ncol;
 	d->col = calloc((size_t)ncol, sizeof *d->col);
@@ -262,7 +252,7 @@ static int run_query(ds *d, sqlite3 *db)
 		for (int k = 0; k < j; k++)
 			if (!strcasecmp(d->col[k].name, d->col[j].name)) {
 				sqlite3_finalize(st);
-				return fail(d->errbuf, CF_ERR_ARG, "the query returns two columns named '%s' (rename one with AS)",
+				return cf_errf(d->errbuf, CF_ERR_ARG, "the query returns two columns named '%s' (rename one with AS)",
 				            d->col[j].name);
 			}
 	}
@@ -300,7 +290,7 @@ static int run_query(ds *d, sqlite3 *db)
 			}
 			case SQLITE_BLOB:
 				sqlite3_finalize(st);
-				return fail(d->errbuf, CF_ERR_ARG, "column '%s' holds a BLOB (row %" PRIu64 "); cast it in the query",
+				return cf_errf(d->errbuf, CF_ERR_ARG, "column '%s' holds a BLOB (row %" PRIu64 "); cast it in the query",
 				            d->col[j].name, d->nrows);
 			default:
 				v->type = V_NULL;
@@ -310,18 +300,18 @@ static int run_query(ds *d, sqlite3 *db)
 	}
 	if (rc != SQLITE_DONE) {
 		int code = rc == SQLITE_NOMEM ? CF_ERR_NOMEM : CF_ERR_CORRUPT;
-		fail(d->errbuf, code, "the query: %s", sqlite3_errmsg(db));
+		cf_errf(d->errbuf, code, "the query: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return code;
 	}
 	sqlite3_finalize(st);
 	if (!d->nrows)
-		return fail(d->errbuf, CF_ERR_NO_DATA, "the query returns no rows%s",
+		return cf_errf(d->errbuf, CF_ERR_NO_DATA, "the query returns no rows%s",
 		            d->o->sql ? "" : " (no session's device has a device_type: label the devices, or give --sql)");
 	return CF_OK;
 nomem:
 	sqlite3_finalize(st);
-	return fail(d->errbuf, CF_ERR_NOMEM, "out of memory reading the query's rows");
+	return cf_errf(d->errbuf, CF_ERR_NOMEM, "out of memory reading the query's rows");
 }
 
 /* Which column is what: the label's source, the device's mac, and the
@@ -345,7 +335,7 @@ static int classify_columns(ds *d)
 			c->kind = K_MINMAX;
 	}
 	if (d->label_col < 0)
-		return fail(d->errbuf, CF_ERR_ARG, "the query has no column '%s' for the label%s", label,
+		return cf_errf(d->errbuf, CF_ERR_ARG, "the query has no column '%s' for the label%s", label,
 		            d->o->label_column ? "" : " (is_iot needs device_type; or give --label-column)");
 	return CF_OK;
 }
@@ -357,10 +347,10 @@ static int make_labels(ds *d)
 	const val *lv = d->col[d->label_col].v;
 	d->y = malloc(d->nrows * sizeof *d->y);
 	if (!d->y)
-		return fail(d->errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(d->errbuf, CF_ERR_NOMEM, "out of memory");
 	for (uint64_t r = 0; r < d->nrows; r++)
 		if (lv[r].type == V_NULL)
-			return fail(d->errbuf, CF_ERR_CORRUPT,
+			return cf_errf(d->errbuf, CF_ERR_CORRUPT,
 			            "row %" PRIu64 " has no label (%s is NULL); filter such rows in the query", r,
 			            d->col[d->label_col].name);
 	if (!d->o->label_column) {
@@ -374,7 +364,7 @@ static int make_labels(ds *d)
 	d->classes = malloc(d->nrows * sizeof *d->classes);
 	if (!order || !d->classes) {
 		free(order);
-		return fail(d->errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(d->errbuf, CF_ERR_NOMEM, "out of memory");
 	}
 	for (uint64_t r = 0; r < d->nrows; r++)
 		order[r] = r;
@@ -414,7 +404,7 @@ static int make_splits(ds *d)
 	uint64_t *idx = malloc(d->nrows * sizeof *idx);
 	if (!d->split || !d->class_split || !start || !idx) {
 		free(start), free(idx);
-		return fail(d->errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(d->errbuf, CF_ERR_NOMEM, "out of memory");
 	}
 	/* rows of each class in ascending order (a counting sort) */
 	for (uint64_t r = 0; r < d->nrows; r++)
@@ -424,7 +414,7 @@ static int make_splits(ds *d)
 	uint64_t *fill = malloc(((size_t)d->nclass + 1) * sizeof *fill);
 	if (!fill) {
 		free(start), free(idx);
-		return fail(d->errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(d->errbuf, CF_ERR_NOMEM, "out of memory");
 	}
 	memcpy(fill, start, ((size_t)d->nclass + 1) * sizeof *fill);
 	for (uint64_t r = 0; r < d->nrows; r++)
@@ -507,7 +497,7 @@ static int fit_category(ds *d, column *c)
 	keep_ent *ent = malloc(d->split_n[0] * sizeof *ent + 1);
 	if (!rows || !ent) {
 		free(rows), free(ent);
-		return fail(d->errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(d->errbuf, CF_ERR_NOMEM, "out of memory");
 	}
 	uint64_t n = 0, m = 0;
 	for (uint64_t r = 0; r < d->nrows; r++)
@@ -533,7 +523,7 @@ static int fit_category(ds *d, column *c)
 	uint64_t *ord = malloc(m * sizeof *ord + 1);
 	if (!c->keep_by_index || !c->keep_count || !c->keep_by_key || !c->keep_index || !ord) {
 		free(ent), free(ord);
-		return fail(d->errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(d->errbuf, CF_ERR_NOMEM, "out of memory");
 	}
 	for (uint64_t k = 0; k < m; k++) {
 		c->keep_by_index[k] = ent[k].v;
@@ -666,7 +656,7 @@ static int make_dns(ds *d, sqlite3 *db)
 	/* every (device, name) row of the dns table for those devices */
 	int rc = sqlite3_prepare_v2(db, "SELECT mac, qname FROM dns", -1, &q, NULL);
 	if (rc != SQLITE_OK) {
-		st = fail(d->errbuf, CF_ERR_CORRUPT, "reading the dns table: %s", sqlite3_errmsg(db));
+		st = cf_errf(d->errbuf, CF_ERR_CORRUPT, "reading the dns table: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -696,7 +686,7 @@ static int make_dns(ds *d, sqlite3 *db)
 		npair++;
 	}
 	if (rc != SQLITE_DONE) {
-		st = fail(d->errbuf, CF_ERR_CORRUPT, "reading the dns table: %s", sqlite3_errmsg(db));
+		st = cf_errf(d->errbuf, CF_ERR_CORRUPT, "reading the dns table: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	sqlite3_finalize(q);
@@ -748,7 +738,7 @@ static int make_dns(ds *d, sqlite3 *db)
 	d->dns = 1;
 	goto out;
 nomem:
-	st = fail(d->errbuf, CF_ERR_NOMEM, "out of memory reading the dns table");
+	st = cf_errf(d->errbuf, CF_ERR_NOMEM, "out of memory reading the dns table");
 out:
 	/* top_name points into the pool, which outlives this */
 	sqlite3_finalize(q);
@@ -787,7 +777,7 @@ static int write_npys(const ds *d, const char *dir)
 	char path[4096], err[CF_ERRBUF_SIZE];
 	double *x = malloc(((size_t)d->nx + 1) * sizeof *x);
 	if (!x)
-		return fail(d->errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(d->errbuf, CF_ERR_NOMEM, "out of memory");
 	for (int s = 0; s < 3; s++) {
 		cf_npy_writer *wx = NULL, *wy = NULL, *wi = NULL;
 		uint64_t shape = d->nx;
@@ -822,7 +812,7 @@ static int write_npys(const ds *d, const char *dir)
 			st = c1 != CF_OK ? c1 : c2 != CF_OK ? c2 : c3;
 		if (st != CF_OK) {
 			free(x);
-			return fail(d->errbuf, st, "%s", err);
+			return cf_errf(d->errbuf, st, "%s", err);
 		}
 	}
 	free(x);
@@ -864,7 +854,7 @@ static int write_maps(const ds *d, const char *dir)
 	join(path, sizeof path, dir, "maps.json");
 	FILE *f = fopen(path, "w");
 	if (!f)
-		return fail(d->errbuf, CF_ERR_IO, "%s: %s", path, strerror(errno));
+		return cf_errf(d->errbuf, CF_ERR_IO, "%s: %s", path, strerror(errno));
 	const cf_dataset_opts *o = d->o;
 	fputs("{\n  \"format\": \"cuflow-dataset-1\",\n  \"query\": ", f);
 	cf_fput_json_str(f, d->sql);
@@ -946,7 +936,7 @@ static int write_maps(const ds *d, const char *dir)
 	fputs("\n}\n", f);
 	int bad = ferror(f);
 	if (fclose(f) || bad)
-		return fail(d->errbuf, CF_ERR_IO, "%s: write failed", path);
+		return cf_errf(d->errbuf, CF_ERR_IO, "%s: write failed", path);
 	return CF_OK;
 }
 
@@ -1009,7 +999,7 @@ static int write_parquet(const ds *d, const char *dir)
 		soff = malloc((d->nrows + 1) * sizeof *soff);
 		stext = malloc(d->nrows * 5 + 1);
 		if (!x || !rowno || !soff || !stext || d->nrows * 5 > INT32_MAX)
-			st = fail(err, CF_ERR_NOMEM, "out of memory for the Parquet table");
+			st = cf_errf(err, CF_ERR_NOMEM, "out of memory for the Parquet table");
 	}
 	if (st == CF_OK)
 		st = cf_table_batch_init(&b, s, (int64_t)d->nrows);
@@ -1017,7 +1007,7 @@ static int write_parquet(const ds *d, const char *dir)
 		/* columns of X, column-major: column c's values at x + c * nrows */
 		double *row = malloc(((size_t)d->nx + 1) * sizeof *row);
 		if (!row)
-			st = fail(err, CF_ERR_NOMEM, "out of memory");
+			st = cf_errf(err, CF_ERR_NOMEM, "out of memory");
 		int32_t o = 0;
 		for (uint64_t r = 0; st == CF_OK && r < d->nrows; r++) {
 			rowno[r] = (int64_t)r;
@@ -1054,7 +1044,7 @@ static int write_parquet(const ds *d, const char *dir)
 	cf_table_schema_free(s);
 	free(x), free(rowno), free(soff), free(stext);
 	if (st != CF_OK)
-		return fail(d->errbuf, st, "%s", err);
+		return cf_errf(d->errbuf, st, "%s", err);
 	return CF_OK;
 }
 
@@ -1129,7 +1119,7 @@ static int build(ds *d, sqlite3 *db, const char *tmp)
 			d->nx += d->ntop + 1;
 	}
 	if (st == CF_OK && mkdir(tmp, 0777))
-		st = fail(d->errbuf, CF_ERR_IO, "%s: %s", tmp, strerror(errno));
+		st = cf_errf(d->errbuf, CF_ERR_IO, "%s: %s", tmp, strerror(errno));
 	else if (st == CF_OK) {
 		st = write_npys(d, tmp);
 		if (st == CF_OK)
@@ -1153,17 +1143,17 @@ int cf_dataset_prepare(const char *db_path, const char *out_dir, const cf_datase
 	if (summary)
 		memset(summary, 0, sizeof *summary);
 	if (!db_path || !out_dir || !*out_dir)
-		return fail(errbuf, CF_ERR_ARG, "a database and an output directory are needed");
+		return cf_errf(errbuf, CF_ERR_ARG, "a database and an output directory are needed");
 	if (strlen(out_dir) > 3900)
-		return fail(errbuf, CF_ERR_ARG, "the output directory's path is too long");
+		return cf_errf(errbuf, CF_ERR_ARG, "the output directory's path is too long");
 	int st = cf_dataset_check_splits(o->splits, errbuf);
 	if (st != CF_OK)
 		return st;
 	struct stat sb;
 	if (stat(db_path, &sb))
-		return fail(errbuf, CF_ERR_IO, "%s: %s", db_path, strerror(errno));
+		return cf_errf(errbuf, CF_ERR_IO, "%s: %s", db_path, strerror(errno));
 	if (!S_ISREG(sb.st_mode))
-		return fail(errbuf, CF_ERR_IO, "%s: not a file", db_path);
+		return cf_errf(errbuf, CF_ERR_IO, "%s: not a file", db_path);
 	if (!stat(out_dir, &sb)) {
 		/* an earlier output is replaced at the end; anything else is kept */
 		DIR *dh = S_ISDIR(sb.st_mode) ? opendir(out_dir) : NULL;
@@ -1175,12 +1165,12 @@ int cf_dataset_prepare(const char *db_path, const char *out_dir, const cf_datase
 		if (dh)
 			closedir(dh);
 		if (!ours)
-			return fail(errbuf, CF_ERR_ARG, "%s exists and is not an earlier dataset output (remove it or choose another)",
+			return cf_errf(errbuf, CF_ERR_ARG, "%s exists and is not an earlier dataset output (remove it or choose another)",
 			            out_dir);
 	}
 	sqlite3 *db = NULL;
 	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fail(errbuf, CF_ERR_IO, "%s: %s", db_path, db ? sqlite3_errmsg(db) : "cannot open");
+		cf_errf(errbuf, CF_ERR_IO, "%s: %s", db_path, db ? sqlite3_errmsg(db) : "cannot open");
 		sqlite3_close(db);
 		return CF_ERR_IO;
 	}
@@ -1195,10 +1185,10 @@ int cf_dataset_prepare(const char *db_path, const char *out_dir, const cf_datase
 	sqlite3_close(db);
 	if (st == CF_OK) {
 		if (!stat(out_dir, &sb) && remove_out_dir(out_dir)) {
-			st = fail(errbuf, CF_ERR_IO, "%s: cannot replace the earlier output", out_dir);
+			st = cf_errf(errbuf, CF_ERR_IO, "%s: cannot replace the earlier output", out_dir);
 			remove_out_dir(tmp);
 		} else if (rename(tmp, out_dir)) {
-			st = fail(errbuf, CF_ERR_IO, "%s: %s", out_dir, strerror(errno));
+			st = cf_errf(errbuf, CF_ERR_IO, "%s: %s", out_dir, strerror(errno));
 			remove_out_dir(tmp);
 		}
 	}

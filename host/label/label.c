@@ -24,6 +24,7 @@
 #include "cuflow/cuflow.h"
 #include "common/csv_reader.h"
 #include "common/text_parse.h"
+#include "cuflow/errbuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -106,18 +107,6 @@ struct cf_labeler {
 };
 
 /* ------------------------------------------------------------------ helpers */
-
-static int fail(char *errbuf, int st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *errbuf, int st, const char *fmt, ...)
-{
-	if (errbuf) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-		va_end(ap);
-	}
-	return st;
-}
 
 static int is_space(char ch)
 {
@@ -702,31 +691,31 @@ static int load_cic_row(cf_labeler *l, pending *pd, csvr *c, const int *col, con
 	uint8_t ipa[16], ipb[16], va, vb, proto;
 	uint64_t pa, pb;
 	if (cf_parse_ip_text(f[col[C_SRC_IP]], ipa, &va))
-		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Source IP \"%.60s\"", P, ln, f[col[C_SRC_IP]]);
+		return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Source IP \"%.60s\"", P, ln, f[col[C_SRC_IP]]);
 	if (cf_parse_ip_text(f[col[C_DST_IP]], ipb, &vb))
-		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Destination IP \"%.60s\"", P, ln,
+		return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Destination IP \"%.60s\"", P, ln,
 		            f[col[C_DST_IP]]);
 	if (va != vb)
-		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: Source IP and Destination IP are different IP versions",
+		return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: Source IP and Destination IP are different IP versions",
 		            P, ln);
 	if (parse_uint(f[col[C_SRC_PORT]], 65535, &pa))
-		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Source Port \"%.60s\"", P, ln,
+		return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Source Port \"%.60s\"", P, ln,
 		            f[col[C_SRC_PORT]]);
 	if (parse_uint(f[col[C_DST_PORT]], 65535, &pb))
-		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Destination Port \"%.60s\"", P, ln,
+		return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Destination Port \"%.60s\"", P, ln,
 		            f[col[C_DST_PORT]]);
 	uint64_t pr;
 	if (parse_uint(f[col[C_PROTO]], 255, &pr))
-		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Protocol \"%.60s\"", P, ln, f[col[C_PROTO]]);
+		return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Protocol \"%.60s\"", P, ln, f[col[C_PROTO]]);
 	proto = (uint8_t)pr;
 	int64_t ts, res;
 	int st = parse_cic_time(f[col[C_TS]], o, &ts, &res);
 	if (st == -2)
-		return fail(errbuf, CF_ERR_CORRUPT,
+		return cf_errf(errbuf, CF_ERR_CORRUPT,
 		            "%.200s:%llu: bad Timestamp \"%.60s\": month above 12 (%s assumed; try the other order)", P,
 		            ln, f[col[C_TS]], o->month_first ? "month/day/year" : "day/month/year");
 	if (st)
-		return fail(errbuf, CF_ERR_CORRUPT,
+		return cf_errf(errbuf, CF_ERR_CORRUPT,
 		            "%.200s:%llu: bad Timestamp \"%.60s\" (expected %s h:mm[:ss] [AM|PM] or "
 		            "yyyy-mm-dd hh:mm:ss)",
 		            P, ln, f[col[C_TS]], o->month_first ? "m/d/yyyy" : "d/m/yyyy");
@@ -737,7 +726,7 @@ static int load_cic_row(cf_labeler *l, pending *pd, csvr *c, const int *col, con
 		errno = 0;
 		double d = strtod(s, &end);
 		if (!*s || *end || errno || d != d || d > 1e15 || d < -1e15)
-			return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Flow Duration \"%.60s\"", P, ln, s);
+			return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad Flow Duration \"%.60s\"", P, ln, s);
 		if (d > 0) { /* microseconds; negative durations count as 0 */
 			long long us = strtoll(s, &end, 10);
 			dur_ns = *end ? (int64_t)(d * 1000.0) : (int64_t)us * 1000;
@@ -745,10 +734,10 @@ static int load_cic_row(cf_labeler *l, pending *pd, csvr *c, const int *col, con
 	}
 	const char *lab = f[col[C_LABEL]];
 	if (!*lab)
-		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: empty Label", P, ln);
+		return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: empty Label", P, ln);
 	int32_t id = intern(l, lab);
 	if (id < 0 || add_rule_meta(l, c->rec_line, (uint32_t)id))
-		return fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+		return cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
 	int64_t start = sat_add(ts, o->time_offset_ns);
 	int64_t end = sat_add(sat_add(start, res), dur_ns);
 	if (proto == 1 || proto == 58)
@@ -756,7 +745,7 @@ static int load_cic_row(cf_labeler *l, pending *pd, csvr *c, const int *col, con
 	lkey k;
 	make_key(&k, va, proto, ipa, (uint16_t)pa, ipb, (uint16_t)pb);
 	if (add_exact(l, pd, &k, sat_add(start, -o->slack_ns), sat_add(end, o->slack_ns), (uint32_t)id))
-		return fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+		return cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
 	return CF_OK;
 }
 
@@ -782,7 +771,7 @@ static int load_tuple_row(cf_labeler *l, pending *pd, csvr *c, const int *col, c
 	long pr = strtol(ps, &e, 10);
 	if (parse_port_num(f[col[C_SRC_PORT]], &sp) || parse_port_num(f[col[C_DST_PORT]], &dp) || *e || e == ps ||
 	    pr < 0 || pr > 255)
-		return fail(errbuf, CF_ERR_CORRUPT,
+		return cf_errf(errbuf, CF_ERR_CORRUPT,
 		            "%.200s:%llu: bad port or protocol number (\"%.20s\", \"%.20s\", \"%.20s\")", P,
 		            (unsigned long long)c->rec_line, f[col[C_SRC_PORT]], f[col[C_DST_PORT]], ps);
 	/* addresses that are not one IP version: no flow can have them */
@@ -791,11 +780,11 @@ static int load_tuple_row(cf_labeler *l, pending *pd, csvr *c, const int *col, c
 		return CF_OK;
 	int32_t id = intern(l, f[col[C_LABEL]]);
 	if (id < 0 || add_rule_meta(l, c->rec_line, (uint32_t)id))
-		return fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+		return cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
 	lkey k;
 	make_key_as(&k, 1, va, (uint8_t)pr, ipa, sp, ipb, dp);
 	if (add_exact(l, pd, &k, INT64_MIN, INT64_MAX, (uint32_t)id))
-		return fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+		return cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
 	return CF_OK;
 }
 
@@ -819,10 +808,10 @@ static int load_rule_row(cf_labeler *l, pending *pd, csvr *c, const int *col, co
 		} else {
 			uint8_t ver;
 			if (parse_prefix(ip, w.ip[s], &ver, &w.plen[s]))
-				return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad %s \"%.60s\" (address or CIDR prefix)",
+				return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad %s \"%.60s\" (address or CIDR prefix)",
 				            P, ln, s ? "dst_ip" : "src_ip", ip);
 			if (w.ver && w.ver != ver)
-				return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: src_ip and dst_ip are different IP versions",
+				return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: src_ip and dst_ip are different IP versions",
 				            P, ln);
 			w.ver = ver;
 		}
@@ -831,33 +820,33 @@ static int load_rule_row(cf_labeler *l, pending *pd, csvr *c, const int *col, co
 			w.plo[s] = 0;
 			w.phi[s] = 65535;
 		} else if (parse_port_range(port, &w.plo[s], &w.phi[s])) {
-			return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad %s \"%.60s\" (port or lo-hi)", P, ln,
+			return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad %s \"%.60s\" (port or lo-hi)", P, ln,
 			            s ? "dst_port" : "src_port", port);
 		}
 	}
 	if (!is_wild(v[C_PROTO])) {
 		uint8_t pr;
 		if (cf_parse_ip_proto(v[C_PROTO], &pr))
-			return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad protocol \"%.60s\"", P, ln, v[C_PROTO]);
+			return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: bad protocol \"%.60s\"", P, ln, v[C_PROTO]);
 		w.proto = pr;
 	}
 	w.start = INT64_MIN;
 	w.end = INT64_MAX;
 	if (!is_wild(v[C_START]) && parse_rule_time(v[C_START], &w.start))
-		return fail(errbuf, CF_ERR_CORRUPT,
+		return cf_errf(errbuf, CF_ERR_CORRUPT,
 		            "%.200s:%llu: bad start \"%.60s\" (epoch seconds or yyyy-mm-ddThh:mm:ssZ)", P, ln, v[C_START]);
 	if (!is_wild(v[C_END]) && parse_rule_time(v[C_END], &w.end))
-		return fail(errbuf, CF_ERR_CORRUPT,
+		return cf_errf(errbuf, CF_ERR_CORRUPT,
 		            "%.200s:%llu: bad end \"%.60s\" (epoch seconds or yyyy-mm-ddThh:mm:ssZ)", P, ln, v[C_END]);
 	if (w.start > w.end)
-		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: start is after end", P, ln);
+		return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: start is after end", P, ln);
 	w.start = shift(shift(w.start, o->time_offset_ns), -o->slack_ns);
 	w.end = shift(shift(w.end, o->time_offset_ns), o->slack_ns);
 	if (!*v[C_LABEL])
-		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: empty label", P, ln);
+		return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: empty label", P, ln);
 	int32_t id = intern(l, v[C_LABEL]);
 	if (id < 0 || add_rule_meta(l, c->rec_line, (uint32_t)id))
-		return fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+		return cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
 	w.rule = l->nrules - 1;
 	w.label = (uint32_t)id;
 	unsigned full = w.ver == 4 ? 32 : 128;
@@ -867,11 +856,11 @@ static int load_rule_row(cf_labeler *l, pending *pd, csvr *c, const int *col, co
 		lkey k;
 		make_key(&k, w.ver, (uint8_t)w.proto, w.ip[0], w.plo[0], w.ip[1], w.plo[1]);
 		if (add_exact(l, pd, &k, w.start, w.end, w.label))
-			return fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+			return cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
 		return CF_OK;
 	}
 	if (grow((void **)&l->wild, &l->wild_cap, l->nwild + 1, sizeof *l->wild))
-		return fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+		return cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
 	l->wild[l->nwild++] = w;
 	return CF_OK;
 }
@@ -883,14 +872,14 @@ static int load_csv(cf_labeler *l, csvr *c, const cf_label_opts *o, char *errbuf
 	while ((r = csvr_next(c)) == 1 && c->fld[0][0] == '#')
 		; /* comments before a rules header */
 	if (r == 0)
-		return fail(errbuf, CF_ERR_UNSUPPORTED, "%.200s: empty file (no header line)", P);
+		return cf_errf(errbuf, CF_ERR_UNSUPPORTED, "%.200s: empty file (no header line)", P);
 	if (r == -1)
-		return fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+		return cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
 	if (r == -2)
-		return fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: unterminated quoted field", P,
+		return cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: unterminated quoted field", P,
 		            (unsigned long long)c->rec_line);
 	if (r == -3)
-		return fail(errbuf, CF_ERR_IO, "%.200s: read error", P);
+		return cf_errf(errbuf, CF_ERR_IO, "%.200s: read error", P);
 
 	/* the format: a Timestamp column means CICFlowMeter */
 	int col[C_N];
@@ -913,12 +902,12 @@ static int load_csv(cf_labeler *l, csvr *c, const cf_label_opts *o, char *errbuf
 		static const int need[] = {C_SRC_IP, C_DST_IP, C_SRC_PORT, C_DST_PORT, C_PROTO, C_LABEL};
 		for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
 			if (col[need[i]] < 0)
-				return fail(errbuf, CF_ERR_UNSUPPORTED,
+				return cf_errf(errbuf, CF_ERR_UNSUPPORTED,
 				            "%.200s: CICFlowMeter CSV without a \"%s\" column (the CIC-IDS2017 "
 				            "MachineLearningCSV files have no addresses; use GeneratedLabelledFlows)",
 				            P, col_names[need[i]]);
 	} else if (col[C_LABEL] < 0 || !any_rule_col) {
-		return fail(errbuf, CF_ERR_UNSUPPORTED,
+		return cf_errf(errbuf, CF_ERR_UNSUPPORTED,
 		            "%.200s:%llu: unknown header: expected a CICFlowMeter CSV (Source IP, Source Port, "
 		            "Destination IP, Destination Port, Protocol, Timestamp, Flow Duration, Label) or a "
 		            "rules CSV (src_ip,dst_ip,src_port,dst_port,protocol,start,end,label)",
@@ -939,10 +928,10 @@ static int load_csv(cf_labeler *l, csvr *c, const cf_label_opts *o, char *errbuf
 		if (r == 0)
 			break;
 		if (r < 0) {
-			st = r == -1 ? fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P)
-			   : r == -2 ? fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: unterminated quoted field", P,
+			st = r == -1 ? cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P)
+			   : r == -2 ? cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: unterminated quoted field", P,
 			                    (unsigned long long)c->rec_line)
-			             : fail(errbuf, CF_ERR_IO, "%.200s: read error", P);
+			             : cf_errf(errbuf, CF_ERR_IO, "%.200s: read error", P);
 			break;
 		}
 		if (format == FMT_RULES && c->fld[0][0] == '#')
@@ -953,7 +942,7 @@ static int load_csv(cf_labeler *l, csvr *c, const cf_label_opts *o, char *errbuf
 		if (blank)
 			continue;
 		if ((int)c->nfld <= maxcol) {
-			st = fail(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: %u fields, the header needs at least %d", P,
+			st = cf_errf(errbuf, CF_ERR_CORRUPT, "%.200s:%llu: %u fields, the header needs at least %d", P,
 			          (unsigned long long)c->rec_line, c->nfld, maxcol + 1);
 			break;
 		}
@@ -964,7 +953,7 @@ static int load_csv(cf_labeler *l, csvr *c, const cf_label_opts *o, char *errbuf
 			break;
 	}
 	if (st == CF_OK && finish_groups(l, &pd))
-		st = fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
+		st = cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", P);
 	free(pd.rows);
 	free(pd.group);
 	return st;
@@ -993,24 +982,24 @@ int cf_labeler_open_csv(const char *path, const cf_label_opts *opts, cf_labeler 
 	if (out)
 		*out = NULL;
 	if (!path || !out)
-		return fail(errbuf, CF_ERR_ARG, "cf_labeler_open_csv: NULL argument");
+		return cf_errf(errbuf, CF_ERR_ARG, "cf_labeler_open_csv: NULL argument");
 	cf_label_opts o;
 	cf_label_opts_default(&o);
 	if (opts)
 		o = *opts;
 	if (o.slack_ns < 0)
-		return fail(errbuf, CF_ERR_ARG, "label slack must be >= 0");
+		return cf_errf(errbuf, CF_ERR_ARG, "label slack must be >= 0");
 	if (o.default_label && !*o.default_label)
-		return fail(errbuf, CF_ERR_ARG, "empty default label");
+		return cf_errf(errbuf, CF_ERR_ARG, "empty default label");
 	if (o.match != CF_LABEL_MATCH_TIME && o.match != CF_LABEL_MATCH_TUPLE_DIRECTIONAL)
-		return fail(errbuf, CF_ERR_ARG, "unknown label match mode %d", o.match);
+		return cf_errf(errbuf, CF_ERR_ARG, "unknown label match mode %d", o.match);
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return fail(errbuf, CF_ERR_IO, "%.200s: %s", path, strerror(errno));
+		return cf_errf(errbuf, CF_ERR_IO, "%.200s: %s", path, strerror(errno));
 	cf_labeler *l = labeler_new(FMT_RULES);
 	int st = CF_OK;
 	if (!l || !(l->source = strdup(path))) {
-		st = fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", path);
+		st = cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", path);
 	} else {
 		l->slack_ns = o.slack_ns;
 		l->tuple = o.match == CF_LABEL_MATCH_TUPLE_DIRECTIONAL;
@@ -1019,7 +1008,7 @@ int cf_labeler_open_csv(const char *path, const cf_label_opts *opts, cf_labeler 
 		st = load_csv(l, &c, &o, errbuf);
 		csvr_free(&c);
 		if (st == CF_OK && o.default_label && (l->default_id = intern(l, o.default_label)) < 0)
-			st = fail(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", path);
+			st = cf_errf(errbuf, CF_ERR_NOMEM, "%.200s: out of memory", path);
 	}
 	fclose(f);
 	if (st < 0) {
@@ -1035,11 +1024,11 @@ int cf_labeler_open_constant(const char *label, cf_labeler **out, char *errbuf)
 	if (out)
 		*out = NULL;
 	if (!label || !*label || !out)
-		return fail(errbuf, CF_ERR_ARG, "constant label: %s", !out ? "NULL argument" : "empty label");
+		return cf_errf(errbuf, CF_ERR_ARG, "constant label: %s", !out ? "NULL argument" : "empty label");
 	cf_labeler *l = labeler_new(FMT_CONSTANT);
 	if (!l || (l->constant_id = intern(l, label)) < 0) {
 		cf_labeler_close(l);
-		return fail(errbuf, CF_ERR_NOMEM, "constant label: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "constant label: out of memory");
 	}
 	*out = l;
 	return CF_OK;

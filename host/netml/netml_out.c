@@ -20,19 +20,9 @@
 #include "cuflow/netml_table.h"
 #include "cuflow/npy.h"
 #include "cuflow/sink.h"
+#include "cuflow/errbuf.h"
 
 #define PATH_CAP 4096
-
-static int fail(char *errbuf, int st, const char *fmt, ...)
-{
-	if (errbuf) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-		va_end(ap);
-	}
-	return st;
-}
 
 void cf_netml_write_opts_default(cf_netml_write_opts *o)
 {
@@ -47,7 +37,7 @@ static int each_item(const char *list, int (*fn)(cf_netml_write_opts *, const ch
 {
 	char *dup = strdup(list), *save = NULL;
 	if (!dup)
-		return fail(errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "out of memory");
 	int st = CF_OK;
 	for (char *w = strtok_r(dup, ",", &save); w && st == CF_OK; w = strtok_r(NULL, ",", &save))
 		st = fn(o, w, errbuf);
@@ -59,13 +49,13 @@ static int add_type(cf_netml_write_opts *o, const char *name, char *errbuf)
 {
 	int t = cf_netml_type_parse(name);
 	if (t < 0)
-		return fail(errbuf, CF_ERR_ARG, "unknown type '%s' (IAT, SIZE, IAT_SIZE, STATS, SAMP_NUM, SAMP_SIZE)",
+		return cf_errf(errbuf, CF_ERR_ARG, "unknown type '%s' (IAT, SIZE, IAT_SIZE, STATS, SAMP_NUM, SAMP_SIZE)",
 		            name);
 	for (int i = 0; i < o->ntypes; i++)
 		if (o->types[i] == t)
 			return CF_OK;
 	if (o->ntypes < 0 || o->ntypes >= CF_NETML_TYPE_COUNT)
-		return fail(errbuf, CF_ERR_ARG, "netml: types holds %d entries", o->ntypes);
+		return cf_errf(errbuf, CF_ERR_ARG, "netml: types holds %d entries", o->ntypes);
 	o->types[o->ntypes++] = t;
 	return CF_OK;
 }
@@ -74,7 +64,7 @@ static int add_fixed(cf_netml_write_opts *o, const char *w, char *errbuf)
 {
 	int all = !strcmp(w, "all"), tr = !strcmp(w, "trailing"), v6 = !strcmp(w, "ipv6");
 	if (!tr && !v6 && !all)
-		return fail(errbuf, CF_ERR_ARG, "unknown --fixed item '%s' (trailing, ipv6, all)", w);
+		return cf_errf(errbuf, CF_ERR_ARG, "unknown --fixed item '%s' (trailing, ipv6, all)", w);
 	o->netml.keep_trailing |= tr || all;
 	o->netml.ipv6_flows |= v6 || all;
 	return CF_OK;
@@ -95,18 +85,18 @@ static int parse_count(const char *s, unsigned long lo, unsigned long hi, uint32
 int cf_netml_write_opts_set(cf_netml_write_opts *o, const char *name, const char *value, char *errbuf)
 {
 	if (!o || !name)
-		return fail(errbuf, CF_ERR_ARG, "netml: NULL option");
+		return cf_errf(errbuf, CF_ERR_ARG, "netml: NULL option");
 	cf_netml_opts *no = &o->netml;
 	char *e;
 	if (!strcmp(name, "fft") || !strcmp(name, "header")) {
 		int on = !value || !strcmp(value, "1");
 		if (!on && strcmp(value, "0"))
-			return fail(errbuf, CF_ERR_ARG, "--%s is 0 or 1, not '%s'", name, value);
+			return cf_errf(errbuf, CF_ERR_ARG, "--%s is 0 or 1, not '%s'", name, value);
 		*(name[0] == 'f' ? &o->fft : &o->header) = on;
 		return CF_OK;
 	}
 	if (!value)
-		return fail(errbuf, CF_ERR_ARG, "--%s needs a value", name);
+		return cf_errf(errbuf, CF_ERR_ARG, "--%s needs a value", name);
 	double *d = !strcmp(name, "q-interval") ? &no->q_interval : !strcmp(name, "interval") ? &no->interval
 	          : !strcmp(name, "tcp-timeout") ? &no->tcp_timeout : !strcmp(name, "udp-timeout") ? &no->udp_timeout
 	          : !strcmp(name, "samp-width") ? &no->samp_width : NULL;
@@ -114,7 +104,7 @@ int cf_netml_write_opts_set(cf_netml_write_opts *o, const char *name, const char
 		errno = 0;
 		double v = strtod(value, &e);
 		if (e == value || *e || errno || !(v >= 0))
-			return fail(errbuf, CF_ERR_ARG, "--%s needs a number >= 0, not '%s'", name, value);
+			return cf_errf(errbuf, CF_ERR_ARG, "--%s needs a number >= 0, not '%s'", name, value);
 		*d = v;
 	} else if (!strcmp(name, "type")) {
 		return each_item(value, add_type, o, errbuf);
@@ -124,24 +114,24 @@ int cf_netml_write_opts_set(cf_netml_write_opts *o, const char *name, const char
 		int f = !strcmp(value, "npy") ? CF_NETML_OUT_NPY : !strcmp(value, "csv") ? CF_NETML_OUT_CSV
 		      : !strcmp(value, "parquet") ? CF_NETML_OUT_PARQUET : -1;
 		if (f < 0)
-			return fail(errbuf, CF_ERR_ARG, "--format is npy, csv or parquet");
+			return cf_errf(errbuf, CF_ERR_ARG, "--format is npy, csv or parquet");
 		o->format = f;
 	} else if (!strcmp(name, "labels")) {
 		o->label_file = value;
 	} else if (!strcmp(name, "label")) {
 		long long v = strtoll(value, &e, 10);
 		if (*e || e == value)
-			return fail(errbuf, CF_ERR_ARG, "--label needs an integer (netml: 0 normal, 1 abnormal)");
+			return cf_errf(errbuf, CF_ERR_ARG, "--label needs an integer (netml: 0 normal, 1 abnormal)");
 		o->label = v;
 		o->have_label = 1;
 	} else if (!strcmp(name, "flow-pkts-thres")) {
 		if (parse_count(value, 1, 1000000000, &no->flow_pkts_thres))
-			return fail(errbuf, CF_ERR_ARG, "--flow-pkts-thres needs an integer >= 1");
+			return cf_errf(errbuf, CF_ERR_ARG, "--flow-pkts-thres needs an integer >= 1");
 	} else if (!strcmp(name, "dim")) {
 		if (parse_count(value, 2, 1u << 23, &no->fixed_dim))
-			return fail(errbuf, CF_ERR_ARG, "--dim takes 2 .. 8388608");
+			return cf_errf(errbuf, CF_ERR_ARG, "--dim takes 2 .. 8388608");
 	} else {
-		return fail(errbuf, CF_ERR_ARG, "netml: unknown option '%s'", name);
+		return cf_errf(errbuf, CF_ERR_ARG, "netml: unknown option '%s'", name);
 	}
 	return CF_OK;
 }
@@ -175,7 +165,7 @@ static int write_subflows(const char *dir, const cf_netml *h, char *errbuf)
 	snprintf(path, sizeof path, "%s/subflows.csv", dir);
 	FILE *f = fopen(path, "w");
 	if (!f)
-		return fail(errbuf, CF_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+		return cf_errf(errbuf, CF_ERR_IO, "cannot write %s: %s", path, strerror(errno));
 	fprintf(f, "src_ip,dst_ip,src_port,dst_port,protocol,packets,first_time,last_time\n");
 	for (uint64_t i = 0; i < cf_netml_rows(h); i++) {
 		cf_netml_subflow s;
@@ -191,7 +181,7 @@ static int write_subflows(const char *dir, const cf_netml *h, char *errbuf)
 			fprintf(f, "%s,%s,%u,%u,%u,%u,%s,%s\n", a, b, s.src_port, s.dst_port, s.proto, s.packets, t0, t1);
 	}
 	if (ferror(f) | fclose(f))
-		return fail(errbuf, CF_ERR_IO, "writing %s failed", path);
+		return cf_errf(errbuf, CF_ERR_IO, "writing %s failed", path);
 	return CF_OK;
 }
 
@@ -203,21 +193,21 @@ static int write_labels(const char *dir, const cf_netml *h, int csv, char *errbu
 		snprintf(path, sizeof path, "%s/labels.csv", dir);
 		FILE *f = fopen(path, "w");
 		if (!f)
-			return fail(errbuf, CF_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+			return cf_errf(errbuf, CF_ERR_IO, "cannot write %s: %s", path, strerror(errno));
 		for (uint64_t i = 0; i < n; i++) {
 			cf_netml_subflow s;
 			cf_netml_subflow_at(h, i, &s);
 			fprintf(f, "%" PRId64 "\n", s.label);
 		}
 		if (ferror(f) | fclose(f))
-			return fail(errbuf, CF_ERR_IO, "writing %s failed", path);
+			return cf_errf(errbuf, CF_ERR_IO, "writing %s failed", path);
 		return CF_OK;
 	}
 	snprintf(path, sizeof path, "%s/labels.npy", dir);
 	cf_npy_writer *w;
 	int st = cf_npy_writer_open(path, CF_NPY_I8, 0, NULL, 0, &w, err);
 	if (st < 0)
-		return fail(errbuf, st, "%s", err);
+		return cf_errf(errbuf, st, "%s", err);
 	for (uint64_t i = 0; i < n && st == CF_OK; i++) {
 		cf_netml_subflow s;
 		cf_netml_subflow_at(h, i, &s);
@@ -225,7 +215,7 @@ static int write_labels(const char *dir, const cf_netml *h, int csv, char *errbu
 	}
 	int cst = cf_npy_writer_close(w, err); /* an append's error sticks: close reports it */
 	if (cst < 0 || st < 0)
-		return fail(errbuf, st < 0 ? st : cst, "%s", err);
+		return cf_errf(errbuf, st < 0 ? st : cst, "%s", err);
 	return CF_OK;
 }
 
@@ -256,29 +246,29 @@ static int write_type(cf_netml *h, struct cf_backend *b, const char *dir, const 
 	int rc = CF_OK;
 	if (csv) {
 		if (!(f = fopen(path, "w")))
-			return fail(errbuf, CF_ERR_IO, "%s", strerror(errno));
+			return cf_errf(errbuf, CF_ERR_IO, "%s", strerror(errno));
 	} else if ((rc = cf_npy_writer_open(path, CF_NPY_F8, 1, shape, 0, &w, err)) < 0) {
-		return fail(errbuf, rc, "%s", err);
+		return cf_errf(errbuf, rc, "%s", err);
 	}
 	for (uint64_t r = 0; r < n && rc == CF_OK; r += block) {
 		uint64_t k = n - r < block ? n - r : block;
 		int st = cf_netml_features(h, b, type, o->fft, o->header, r, k, buf);
 		if (st < 0) {
-			rc = fail(errbuf, st, "%s", cf_netml_error(h));
+			rc = cf_errf(errbuf, st, "%s", cf_netml_error(h));
 		} else if (csv) {
 			for (uint64_t i = 0; i < k; i++)
 				for (uint32_t j = 0; j < cols; j++)
 					fprintf(f, "%.17g%c", buf[i * cols + j], j + 1 < cols ? ',' : '\n');
 		} else if ((st = cf_npy_writer_append(w, buf, k)) < 0) {
-			rc = fail(errbuf, st, "%s", cf_npy_writer_error(w));
+			rc = cf_errf(errbuf, st, "%s", cf_npy_writer_error(w));
 		}
 	}
 	if (f && (ferror(f) | fclose(f)) && rc == CF_OK)
-		rc = fail(errbuf, CF_ERR_IO, "writing %s failed", path);
+		rc = cf_errf(errbuf, CF_ERR_IO, "writing %s failed", path);
 	if (w) {
 		int st = cf_npy_writer_close(w, err);
 		if (st < 0 && rc == CF_OK)
-			rc = fail(errbuf, st, "%s", err);
+			rc = cf_errf(errbuf, st, "%s", err);
 	}
 	return rc;
 }
@@ -303,15 +293,15 @@ static int write_type_parquet(cf_netml *h, struct cf_backend *b, const char *dir
 		st = cf_sink_open("parquet", cf_netml_table_schema(t), path, NULL, &k, err);
 	if (st != CF_OK) {
 		cf_netml_table_free(t);
-		return fail(errbuf, st, "%s", err);
+		return cf_errf(errbuf, st, "%s", err);
 	}
 	for (uint64_t r = 0; r < n; r += block) {
 		uint32_t m = (uint32_t)(n - r < block ? n - r : block);
 		const cf_table_batch *bt;
 		if ((st = cf_netml_table_fill(t, b, r, m, &bt)) < 0)
-			st = fail(errbuf, st, "%s", cf_netml_error(h));
+			st = cf_errf(errbuf, st, "%s", cf_netml_error(h));
 		else if ((st = cf_sink_write(k, bt)) != CF_OK)
-			st = fail(errbuf, st, "%s", cf_sink_error(k));
+			st = cf_errf(errbuf, st, "%s", cf_sink_error(k));
 		if (st < 0) {
 			cf_sink_abort(k);
 			cf_netml_table_free(t);
@@ -320,7 +310,7 @@ static int write_type_parquet(cf_netml *h, struct cf_backend *b, const char *dir
 	}
 	cf_netml_table_free(t);
 	if ((st = cf_sink_close(k, NULL, err)) != CF_OK)
-		return fail(errbuf, st, "%s", err);
+		return cf_errf(errbuf, st, "%s", err);
 	return CF_OK;
 }
 
@@ -361,7 +351,7 @@ static int write_meta(const cf_netml *h, struct cf_backend *b, const char *dir, 
 	snprintf(path, sizeof path, "%s/meta.json", dir);
 	FILE *f = fopen(path, "w");
 	if (!f)
-		return fail(errbuf, CF_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+		return cf_errf(errbuf, CF_ERR_IO, "cannot write %s: %s", path, strerror(errno));
 	const cf_netml_opts *no = &o->netml;
 	cf_netml_counters k;
 	cf_netml_counters_get(h, &k);
@@ -401,27 +391,27 @@ static int write_meta(const cf_netml *h, struct cf_backend *b, const char *dir, 
 	}
 	fprintf(f, "\n  }\n}\n");
 	if (ferror(f) | fclose(f))
-		return fail(errbuf, CF_ERR_IO, "writing %s failed", path);
+		return cf_errf(errbuf, CF_ERR_IO, "writing %s failed", path);
 	return CF_OK;
 }
 
 static int check_opts(const cf_netml *h, const char *dir, const cf_netml_write_opts *o, char *errbuf)
 {
 	if (!h || !dir || !o)
-		return fail(errbuf, CF_ERR_ARG, "netml: NULL handle, directory or options");
+		return cf_errf(errbuf, CF_ERR_ARG, "netml: NULL handle, directory or options");
 	if (o->ntypes < 1 || o->ntypes > CF_NETML_TYPE_COUNT)
-		return fail(errbuf, CF_ERR_ARG, "netml: %d types (1..%d)", o->ntypes, CF_NETML_TYPE_COUNT);
+		return cf_errf(errbuf, CF_ERR_ARG, "netml: %d types (1..%d)", o->ntypes, CF_NETML_TYPE_COUNT);
 	unsigned seen = 0;
 	for (int i = 0; i < o->ntypes; i++) {
 		int t = o->types[i];
 		if (t < 0 || t >= CF_NETML_TYPE_COUNT || (seen >> t & 1u))
-			return fail(errbuf, CF_ERR_ARG, "netml: type %d unknown or given twice", t);
+			return cf_errf(errbuf, CF_ERR_ARG, "netml: type %d unknown or given twice", t);
 		seen |= 1u << t;
 	}
 	if (o->format < CF_NETML_OUT_NPY || o->format > CF_NETML_OUT_PARQUET)
-		return fail(errbuf, CF_ERR_ARG, "netml: unknown output format %d", o->format);
+		return cf_errf(errbuf, CF_ERR_ARG, "netml: unknown output format %d", o->format);
 	if (!cf_netml_rows(h))
-		return fail(errbuf, CF_ERR_ARG, "netml: no rows (cf_netml_finish first)");
+		return cf_errf(errbuf, CF_ERR_ARG, "netml: no rows (cf_netml_finish first)");
 	return CF_OK;
 }
 
@@ -432,7 +422,7 @@ int cf_netml_write_dir(cf_netml *h, struct cf_backend *b, const char *dir, const
 	if (st < 0)
 		return st;
 	if (mkdir(dir, 0777) && errno != EEXIST)
-		return fail(errbuf, CF_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+		return cf_errf(errbuf, CF_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
 	int parquet = o->format == CF_NETML_OUT_PARQUET;
 	double *buf = NULL;
 	if (!parquet) { /* parquet: each table has its own */
@@ -444,7 +434,7 @@ int cf_netml_write_dir(cf_netml *h, struct cf_backend *b, const char *dir, const
 				values = v;
 		}
 		if (!(buf = malloc(values * sizeof *buf)))
-			return fail(errbuf, CF_ERR_NOMEM, "out of memory");
+			return cf_errf(errbuf, CF_ERR_NOMEM, "out of memory");
 	}
 	for (int i = 0; i < o->ntypes && st == CF_OK; i++)
 		st = parquet ? write_type_parquet(h, b, dir, o, o->types[i], errbuf)

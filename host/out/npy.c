@@ -15,6 +15,7 @@
  */
 #include "cuflow/npy.h"
 #include "cuflow/cuflow.h"
+#include "cuflow/errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -87,23 +88,11 @@ const char *cf_npy_dtype_descr(int dtype)
 	return dtype >= 0 && dtype < CF_NPY_DTYPE_COUNT ? dtypes[dtype].descr : NULL;
 }
 
-static int fail(char *errbuf, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *errbuf, int code, const char *fmt, ...)
-{
-	if (errbuf) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 /* Records a failed write on file `path`; the error sticks. */
 static int io_fail(cf_npy_writer *w, const char *what, const char *path, int e)
 {
 	w->err = CF_ERR_IO;
-	return fail(w->msg, CF_ERR_IO, "npy: cannot %s %s: %s", what, path, strerror(e));
+	return cf_errf(w->msg, CF_ERR_IO, "npy: cannot %s %s: %s", what, path, strerror(e));
 }
 
 /* The header dict for `rows` rows, without padding; its length. */
@@ -270,13 +259,13 @@ static int open_file(cf_npy_writer *w)
 		path = strdup(w->base);
 	}
 	if (!path)
-		return w->err = fail(w->msg, CF_ERR_NOMEM, "npy: out of memory");
+		return w->err = cf_errf(w->msg, CF_ERR_NOMEM, "npy: out of memory");
 	if (w->nfiles == w->files_cap) {
 		uint32_t cap = w->files_cap ? w->files_cap * 2 : 4;
 		struct npy_file *f = cap > w->files_cap ? realloc(w->files, cap * sizeof *f) : NULL;
 		if (!f) {
 			free(path);
-			return w->err = fail(w->msg, CF_ERR_NOMEM, "npy: out of memory");
+			return w->err = cf_errf(w->msg, CF_ERR_NOMEM, "npy: out of memory");
 		}
 		w->files = f;
 		w->files_cap = cap;
@@ -342,22 +331,22 @@ int cf_npy_writer_open(const char *path, int dtype, int row_ndim, const uint64_t
 	if (out)
 		*out = NULL;
 	if (!path || !*path || !out)
-		return fail(errbuf, CF_ERR_ARG, "npy: no output path");
+		return cf_errf(errbuf, CF_ERR_ARG, "npy: no output path");
 	if (dtype < 0 || dtype >= CF_NPY_DTYPE_COUNT)
-		return fail(errbuf, CF_ERR_ARG, "npy: unknown dtype %d", dtype);
+		return cf_errf(errbuf, CF_ERR_ARG, "npy: unknown dtype %d", dtype);
 	if (row_ndim < 0 || row_ndim > CF_NPY_MAX_ROW_NDIM || (row_ndim && !row_shape))
-		return fail(errbuf, CF_ERR_ARG, "npy: rows must have 0..%d dimensions, not %d",
+		return cf_errf(errbuf, CF_ERR_ARG, "npy: rows must have 0..%d dimensions, not %d",
 		            CF_NPY_MAX_ROW_NDIM, row_ndim);
 	uint64_t row_bytes = dtypes[dtype].size;
 	for (int i = 0; i < row_ndim; i++) {
 		if (row_shape[i] && row_bytes > UINT64_MAX / row_shape[i])
-			return fail(errbuf, CF_ERR_ARG, "npy: row shape too large");
+			return cf_errf(errbuf, CF_ERR_ARG, "npy: row shape too large");
 		row_bytes *= row_shape[i];
 	}
 
 	cf_npy_writer *w = calloc(1, sizeof *w);
 	if (!w)
-		return fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 	w->dtype = dtype;
 	w->ndim = row_ndim;
 	for (int i = 0; i < row_ndim; i++)
@@ -369,7 +358,7 @@ int cf_npy_writer_open(const char *path, int dtype, int row_ndim, const uint64_t
 	w->buf = malloc(NPY_BUF_SIZE);
 	if (!w->base || !w->buf) {
 		free_writer(w);
-		return fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 	}
 	size_t bl = strlen(w->base);
 	if (shard_rows && bl >= 4 && !strcmp(w->base + bl - 4, ".npy"))
@@ -382,7 +371,7 @@ int cf_npy_writer_open(const char *path, int dtype, int row_ndim, const uint64_t
 
 	int rc = open_file(w);
 	if (rc) {
-		fail(errbuf, rc, "%s", w->msg);
+		cf_errf(errbuf, rc, "%s", w->msg);
 		if (w->fd >= 0)
 			close(w->fd);
 		free_writer(w);
@@ -414,9 +403,9 @@ int cf_npy_writer_append(cf_npy_writer *w, const void *rows, uint64_t n)
 	if (!append_starts(w, n, &rc0))
 		return rc0;
 	if (!rows)
-		return fail(w->msg, CF_ERR_ARG, "npy: append of %llu rows from NULL", (unsigned long long)n);
+		return cf_errf(w->msg, CF_ERR_ARG, "npy: append of %llu rows from NULL", (unsigned long long)n);
 	if ((w->row_bytes && n > UINT64_MAX / w->row_bytes) || n > UINT64_MAX - w->rows)
-		return fail(w->msg, CF_ERR_ARG, "npy: append of %llu rows is too large", (unsigned long long)n);
+		return cf_errf(w->msg, CF_ERR_ARG, "npy: append of %llu rows is too large", (unsigned long long)n);
 	const unsigned char *p = rows;
 	while (n) {
 		uint64_t k = n;
@@ -460,13 +449,13 @@ int cf_npy_writer_append_sparse(cf_npy_writer *w, const void *rows, uint64_t n, 
 	if (!append_starts(w, n, &rc0))
 		return rc0;
 	if (!rows || (n_nonzero && !nonzero))
-		return fail(w->msg, CF_ERR_ARG, "npy: sparse append of %llu rows from NULL", (unsigned long long)n);
+		return cf_errf(w->msg, CF_ERR_ARG, "npy: sparse append of %llu rows from NULL", (unsigned long long)n);
 	uint64_t esize = dtypes[w->dtype].size, elems = esize ? w->row_bytes / esize : 0;
 	if (!elems || n > UINT64_MAX / w->row_bytes || n > UINT64_MAX - w->rows)
 		return cf_npy_writer_append(w, rows, n);
 	for (uint64_t i = 0; i < n_nonzero; i++)
 		if (nonzero[i] >= n * elems || (i && nonzero[i] < nonzero[i - 1]))
-			return fail(w->msg, CF_ERR_ARG, "npy: sparse append: element index %llu out of order or past the rows",
+			return cf_errf(w->msg, CF_ERR_ARG, "npy: sparse append: element index %llu out of order or past the rows",
 			            (unsigned long long)nonzero[i]);
 	uint64_t bytes = n * w->row_bytes;
 	int rc;
@@ -536,7 +525,7 @@ int cf_npy_writer_close(cf_npy_writer *w, char *errbuf)
 		return CF_OK;
 	int rc = finish_file(w);
 	if (rc)
-		fail(errbuf, rc, "%s", w->msg);
+		cf_errf(errbuf, rc, "%s", w->msg);
 	free_writer(w);
 	return rc;
 }

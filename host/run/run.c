@@ -846,21 +846,24 @@ static int stage_room(struct run *r, size_t n)
 	return 0;
 }
 
+/* Parquet flow rows (cf_flow_rows' columns): the run's ids, then the sink. */
+static int commit_flow_rows(struct run *r, const cf_table_batch *b, char *err)
+{
+	uint64_t *ids = (uint64_t *)(uintptr_t)b->columns[0].values; /* column 0: the id (uint64) */
+	for (int64_t i = 0; i < b->n_rows; i++)
+		ids[i] += r->id_offset;
+	r->rows += (uint64_t)b->n_rows;
+	if (cf_sink_write(r->sink, b) != CF_OK) {
+		snprintf(err, CF_ERRBUF_SIZE, "%s", cf_sink_error(r->sink));
+		return CF_ERR_IO;
+	}
+	return CF_OK;
+}
+
 static int commit_chunk(struct run *r, struct chunk *c, char *err)
 {
-	if (c->tab && r->o->format == CF_RUN_PARQUET) {
-		/* flow rows another rank sent (cf_flow_rows as a table copy) */
-		cf_table_batch *b = &c->tab->batch;
-		uint64_t *ids = cf_table_copy_values(c->tab, 0);
-		for (int64_t i = 0; i < b->n_rows; i++)
-			ids[i] += r->id_offset;
-		r->rows += (uint64_t)b->n_rows;
-		if (cf_sink_write(r->sink, b) != CF_OK) {
-			snprintf(err, CF_ERRBUF_SIZE, "%s", cf_sink_error(r->sink));
-			return CF_ERR_IO;
-		}
-		return CF_OK;
-	}
+	if (c->tab && r->o->format == CF_RUN_PARQUET) /* flow rows another rank sent, as a table copy */
+		return commit_flow_rows(r, &c->tab->batch, err);
 	if (c->tab) {
 		uint32_t t = c->tab->table;
 		const cf_table_schema *sc = r->schemas[t];
@@ -893,19 +896,8 @@ static int commit_chunk(struct run *r, struct chunk *c, char *err)
 		}
 		return CF_OK;
 	}
-	if (c->rows) {
-		const cf_table_batch *b = cf_flow_rows_batch(c->rows);
-		/* column 0 is the id (uint64): the run's ids */
-		uint64_t *ids = (uint64_t *)(uintptr_t)b->columns[0].values;
-		for (int64_t i = 0; i < b->n_rows; i++)
-			ids[i] += r->id_offset;
-		r->rows += (uint64_t)b->n_rows;
-		if (cf_sink_write(r->sink, b) != CF_OK) {
-			snprintf(err, CF_ERRBUF_SIZE, "%s", cf_sink_error(r->sink));
-			return CF_ERR_IO;
-		}
-		return CF_OK;
-	}
+	if (c->rows)
+		return commit_flow_rows(r, cf_flow_rows_batch(c->rows), err);
 	/* rows of several chunks (and inputs) are staged and written together:
 	 * one write per MiB, not one per small input */
 	if (stage_room(r, c->len + c->nholes * 21) < 0) {

@@ -30,6 +30,7 @@
 #include "cuflow/status.h"
 #include "sink/out_file.h"
 #include "sink/sink_internal.h"
+#include "cuflow/errbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -72,16 +73,6 @@ struct npy_sink {
 	uint8_t *scratch; /* bitmaps unpacked to bytes */
 	size_t scratch_cap;
 };
-
-static int fail(char *errbuf, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *errbuf, int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 static char *join(const char *a, const char *b, const char *c)
 {
@@ -231,7 +222,7 @@ static int open_column(struct npy_sink *s, struct col_out *co, const cf_table_co
 	co->c = c;
 	char *base = join(s->tmp, "/", c->name);
 	if (!base)
-		return fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 	int rc = CF_OK;
 	if (is_string(c->dtype)) {
 		co->txt.base = base;
@@ -250,13 +241,13 @@ static int open_column(struct npy_sink *s, struct col_out *co, const cf_table_co
 			shape[ndim++] = c->width;
 		char *p = join(base, ".npy", "");
 		rc = p ? cf_npy_writer_open(p, npy_dtype_of(c->dtype), ndim, shape, s->shard_rows, &co->vals, errbuf)
-		       : fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+		       : cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 		free(p);
 	}
 	if (rc == CF_OK && (c->flags & CF_COLUMN_NULLABLE)) {
 		char *p = join(base, ".valid.npy", "");
 		rc = p ? cf_npy_writer_open(p, CF_NPY_U1, 0, NULL, s->shard_rows, &co->valid, errbuf)
-		       : fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+		       : cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 		free(p);
 	}
 	if (!co->has_txt)
@@ -272,14 +263,14 @@ static int npy_open(const cf_table_schema *schema, const char *path, const cf_si
 	for (uint32_t i = 0; i < nc; i++) {
 		const cf_table_column *c = cf_table_schema_column(schema, i);
 		if (c->ndim > CF_NPY_MAX_ROW_NDIM)
-			return fail(errbuf, CF_ERR_ARG, "npy: %s: column %s has %u dimensions; npy rows take at most %d",
+			return cf_errf(errbuf, CF_ERR_ARG, "npy: %s: column %s has %u dimensions; npy rows take at most %d",
 			            path, c->name, c->ndim, CF_NPY_MAX_ROW_NDIM);
 		if (c->dtype == CF_DTYPE_BOOL && c->width > scratch)
 			scratch = c->width; /* room for one row at least */
 	}
 	struct npy_sink *s = calloc(1, sizeof *s);
 	if (!s)
-		return fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 	s->schema = schema;
 	s->ncols = nc;
 	s->shard_rows = opts->shard_rows;
@@ -292,16 +283,16 @@ static int npy_open(const cf_table_schema *schema, const char *path, const cf_si
 	s->scratch = malloc(scratch);
 	if (!s->path || !s->tmp || !s->cols || !s->scratch) {
 		free_sink(s);
-		return fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 	}
 	remove_flat(s->tmp); /* a stale one of a crashed run with our pid */
 	if (mkdir(s->tmp, 0777) != 0) {
-		int rc = fail(errbuf, CF_ERR_IO, "npy: cannot create %s: %s", path, strerror(errno));
+		int rc = cf_errf(errbuf, CF_ERR_IO, "npy: cannot create %s: %s", path, strerror(errno));
 		free_sink(s);
 		return rc;
 	}
 	char *js = join(s->tmp, "/schema.json", "");
-	int rc = js ? cf_table_schema_write_json(schema, js, errbuf) : fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+	int rc = js ? cf_table_schema_write_json(schema, js, errbuf) : cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 	free(js);
 	for (uint32_t i = 0; rc == CF_OK && i < nc; i++)
 		rc = open_column(s, &s->cols[i], cf_table_schema_column(schema, i), errbuf);
@@ -357,7 +348,7 @@ static int write_text(struct text_out *t, const cf_table_column *c, const cf_tab
 			break;
 	}
 	if (t->f.err)
-		return fail(errbuf, t->f.err, "%s", t->f.msg);
+		return cf_errf(errbuf, t->f.err, "%s", t->f.msg);
 	return CF_OK;
 }
 
@@ -376,11 +367,11 @@ static int npy_write(void *state, const cf_table_batch *b, char *errbuf)
 		else
 			rc = cf_npy_writer_append(co->vals, a->values, (uint64_t)b->n_rows);
 		if (rc && !co->has_txt)
-			return fail(errbuf, rc, "%s", cf_npy_writer_error(co->vals));
+			return cf_errf(errbuf, rc, "%s", cf_npy_writer_error(co->vals));
 		if (rc)
 			return rc;
 		if (co->valid && (rc = append_bits(s, co->valid, a->validity, b->n_rows, 1)))
-			return fail(errbuf, rc, "%s", cf_npy_writer_error(co->valid));
+			return cf_errf(errbuf, rc, "%s", cf_npy_writer_error(co->valid));
 	}
 	s->rows += (uint64_t)b->n_rows;
 	return CF_OK;
@@ -405,7 +396,7 @@ static int mark_bool(const char *path, char *errbuf)
 		e = errno ? errno : EIO;
 	if (fd >= 0 && close(fd) != 0 && !e)
 		e = errno;
-	return e ? fail(errbuf, CF_ERR_IO, "npy: cannot write %s: %s", path, strerror(e)) : CF_OK;
+	return e ? cf_errf(errbuf, CF_ERR_IO, "npy: cannot write %s: %s", path, strerror(e)) : CF_OK;
 }
 
 /* Closes w; with `bool_type` also marks its files as bool. */
@@ -415,12 +406,12 @@ static int finish_npy(cf_npy_writer *w, int bool_type, char *errbuf)
 	char **paths = n ? calloc(n, sizeof *paths) : NULL;
 	if (n && !paths) {
 		cf_npy_writer_close(w, NULL);
-		return fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 	}
 	int rc = CF_OK;
 	for (uint32_t i = 0; i < n && !rc; i++)
 		if (!(paths[i] = strdup(cf_npy_writer_file_path(w, i))))
-			rc = fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+			rc = cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 	int crc = cf_npy_writer_close(w, errbuf);
 	if (!rc)
 		rc = crc;
@@ -438,12 +429,12 @@ static int check_replaceable(const char *path, char *errbuf)
 {
 	struct stat st;
 	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? CF_OK : fail(errbuf, CF_ERR_IO, "npy: cannot replace %s: %s", path, strerror(errno));
+		return errno == ENOENT ? CF_OK : cf_errf(errbuf, CF_ERR_IO, "npy: cannot replace %s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return fail(errbuf, CF_ERR_IO, "npy: cannot replace %s: it exists and is not a directory", path);
+		return cf_errf(errbuf, CF_ERR_IO, "npy: cannot replace %s: it exists and is not a directory", path);
 	DIR *d = opendir(path);
 	if (!d)
-		return fail(errbuf, CF_ERR_IO, "npy: cannot replace %s: %s", path, strerror(errno));
+		return cf_errf(errbuf, CF_ERR_IO, "npy: cannot replace %s: %s", path, strerror(errno));
 	int entries = 0, schema = 0, subdir = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
@@ -457,7 +448,7 @@ static int check_replaceable(const char *path, char *errbuf)
 	}
 	closedir(d);
 	if ((entries && !schema) || subdir)
-		return fail(errbuf, CF_ERR_IO,
+		return cf_errf(errbuf, CF_ERR_IO,
 		            "npy: cannot replace %s: not an earlier npy output (%s)", path,
 		            subdir ? "it holds a directory" : "no schema.json");
 	return CF_OK;
@@ -472,19 +463,19 @@ static int install_dir(struct npy_sink *s, char *errbuf)
 	if (rename(s->tmp, s->path) == 0)
 		return CF_OK;
 	if (errno != EEXIST && errno != ENOTEMPTY)
-		return fail(errbuf, CF_ERR_IO, "npy: cannot rename the finished directory to %s: %s", s->path,
+		return cf_errf(errbuf, CF_ERR_IO, "npy: cannot rename the finished directory to %s: %s", s->path,
 		            strerror(errno));
 	/* an earlier output: moved aside first, so PATH is never half of either */
 	char pid[32];
 	snprintf(pid, sizeof pid, ".old-%ld", (long)getpid());
 	char *old = join(s->path, pid, "");
 	if (!old)
-		return fail(errbuf, CF_ERR_NOMEM, "npy: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "npy: out of memory");
 	remove_flat(old);
 	if (rename(s->path, old) != 0) {
-		rc = fail(errbuf, CF_ERR_IO, "npy: cannot replace %s: %s", s->path, strerror(errno));
+		rc = cf_errf(errbuf, CF_ERR_IO, "npy: cannot replace %s: %s", s->path, strerror(errno));
 	} else if (rename(s->tmp, s->path) != 0) {
-		rc = fail(errbuf, CF_ERR_IO, "npy: cannot rename the finished directory to %s: %s", s->path,
+		rc = cf_errf(errbuf, CF_ERR_IO, "npy: cannot rename the finished directory to %s: %s", s->path,
 		          strerror(errno));
 		rename(old, s->path); /* the earlier output back in its place */
 	} else {

@@ -6,6 +6,7 @@
 #include "cuflow/sink.h"
 #include "cuflow/status.h"
 #include "sink/sink_internal.h"
+#include "cuflow/errbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,28 +56,16 @@ const cf_sink_ops *cf_sink_at(uint32_t i)
 	return i < N_SINKS ? sinks[i] : NULL;
 }
 
-static int fail(char *errbuf, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *errbuf, int code, const char *fmt, ...)
-{
-	if (errbuf) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 int cf_sink_open(const char *name, const cf_table_schema *schema, const char *path, const cf_sink_opts *opts,
                  cf_sink **out, char *errbuf)
 {
 	if (out)
 		*out = NULL;
 	if (!out || !schema || !path)
-		return fail(errbuf, CF_ERR_ARG, "sink: NULL schema, path or handle pointer");
+		return cf_errf(errbuf, CF_ERR_ARG, "sink: NULL schema, path or handle pointer");
 	const cf_sink_ops *ops = cf_sink_find(name);
 	if (!ops)
-		return fail(errbuf, CF_ERR_ARG, "sink: unknown format \"%s\"", name ? name : "(null)");
+		return cf_errf(errbuf, CF_ERR_ARG, "sink: unknown format \"%s\"", name ? name : "(null)");
 	cf_sink_opts def;
 	if (!opts) {
 		cf_sink_opts_default(&def);
@@ -84,14 +73,14 @@ int cf_sink_open(const char *name, const cf_table_schema *schema, const char *pa
 	}
 	cf_sink *k = calloc(1, sizeof *k);
 	if (!k)
-		return fail(errbuf, CF_ERR_NOMEM, "sink: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "sink: out of memory");
 	k->ops = ops;
 	int rc = cf_table_schema_clone(schema, &k->schema, errbuf);
 	if (rc == CF_OK)
 		rc = ops->open(k->schema, path, opts, &k->state, k->msg);
 	if (rc != CF_OK) {
 		if (k->msg[0])
-			fail(errbuf, rc, "%s", k->msg);
+			cf_errf(errbuf, rc, "%s", k->msg);
 		cf_table_schema_free(k->schema);
 		free(k);
 		return rc;
@@ -131,12 +120,12 @@ int cf_sink_close(cf_sink *k, cf_sink_stats *stats, char *errbuf)
 	int rc = k->err;
 	if (rc) {
 		k->ops->abort(k->state);
-		fail(errbuf, rc, "%s", k->msg);
+		cf_errf(errbuf, rc, "%s", k->msg);
 	} else {
 		cf_sink_stats st = {0, 0};
 		rc = k->ops->close(k->state, &st, k->msg);
 		if (rc)
-			fail(errbuf, rc, "%s", k->msg);
+			cf_errf(errbuf, rc, "%s", k->msg);
 		else if (stats)
 			*stats = st;
 	}

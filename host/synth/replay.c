@@ -25,6 +25,7 @@
 
 #include "cuflow/cuflow.h"
 #include "synth/pcap_out.h"
+#include "cuflow/errbuf.h"
 
 #define RP_BUF_SIZE (8u << 20)
 #define RP_MAX_COPIES 65536u
@@ -35,17 +36,6 @@
 #define RP_CACHE_DEFAULT (256u << 20)    /* inputs up to this are read once, kept in memory */
 
 /* ------------------------------------------------------------ bytes */
-
-static int fail(char *errbuf, int code, const char *fmt, ...)
-{
-	if (errbuf) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* ------------------------------------------------------------ finding the outer IP header */
 
@@ -653,13 +643,13 @@ static int open_input(const char *path, cf_reader **r, char *errbuf)
 	char e[CF_ERRBUF_SIZE] = "";
 	int rc = cf_reader_open(path, r, e);
 	if (rc < 0)
-		return fail(errbuf, rc, "synth: %.480s", e);
+		return cf_errf(errbuf, rc, "synth: %.480s", e);
 	return CF_OK;
 }
 
 static int reader_failed(cf_reader *r, int rc, char *errbuf)
 {
-	return fail(errbuf, rc, "synth: %.480s", cf_reader_error(r));
+	return cf_errf(errbuf, rc, "synth: %.480s", cf_reader_error(r));
 }
 
 static int scan_input(const cf_synth_replay_opts *o, rp_scan *sc, rp_set *set, char *errbuf)
@@ -679,7 +669,7 @@ static int scan_input(const cf_synth_replay_opts *o, rp_scan *sc, rp_set *set, c
 			sc->linktype = f.linktype;
 			sc->tmin = sc->tmax = f.ts_ns;
 		} else if (f.linktype != sc->linktype) {
-			rc = fail(errbuf, CF_ERR_UNSUPPORTED,
+			rc = cf_errf(errbuf, CF_ERR_UNSUPPORTED,
 				  "synth: %s holds frames of more than one link type (%u, then %u at byte offset "
 				  "%llu); a pcap has one: split it by interface first",
 				  o->input, sc->linktype, f.linktype, (unsigned long long)f.offset);
@@ -687,7 +677,7 @@ static int scan_input(const cf_synth_replay_opts *o, rp_scan *sc, rp_set *set, c
 			break;
 		}
 		if (f.ts_ns < 0) {
-			rc = fail(errbuf, CF_ERR_UNSUPPORTED,
+			rc = cf_errf(errbuf, CF_ERR_UNSUPPORTED,
 				  "synth: %s: frame at byte offset %llu is timestamped before 1970, which pcap "
 				  "cannot hold", o->input, (unsigned long long)f.offset);
 			own = 1;
@@ -732,23 +722,23 @@ static int scan_input(const cf_synth_replay_opts *o, rp_scan *sc, rp_set *set, c
 static int check_opts(const cf_synth_replay_opts *o, char *errbuf)
 {
 	if (!o || !o->path || !o->path[0])
-		return fail(errbuf, CF_ERR_ARG, "synth: no output path");
+		return cf_errf(errbuf, CF_ERR_ARG, "synth: no output path");
 	if (!o->input || !o->input[0])
-		return fail(errbuf, CF_ERR_ARG, "synth: no capture to replay");
+		return cf_errf(errbuf, CF_ERR_ARG, "synth: no capture to replay");
 	if (!strcmp(o->input, "-"))
-		return fail(errbuf, CF_ERR_ARG,
+		return cf_errf(errbuf, CF_ERR_ARG,
 			    "synth: --replay reads its capture several times: give a file, not standard input");
 	if (o->copies < 1 || o->copies > RP_MAX_COPIES)
-		return fail(errbuf, CF_ERR_ARG, "synth: copies must be in 1..%u, not %llu", RP_MAX_COPIES,
+		return cf_errf(errbuf, CF_ERR_ARG, "synth: copies must be in 1..%u, not %llu", RP_MAX_COPIES,
 			    (unsigned long long)o->copies);
 	if (o->snaplen > RP_MAX_SNAPLEN)
-		return fail(errbuf, CF_ERR_ARG, "synth: snaplen must be 0 or 1..%u, not %u", RP_MAX_SNAPLEN,
+		return cf_errf(errbuf, CF_ERR_ARG, "synth: snaplen must be 0 or 1..%u, not %u", RP_MAX_SNAPLEN,
 			    o->snaplen);
 	if (strcmp(o->path, "-")) {
 		struct stat a, b;
 		if (!stat(o->input, &a) && !stat(o->path, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
 		    S_ISREG(a.st_mode))
-			return fail(errbuf, CF_ERR_ARG, "synth: the output %s is the input file", o->path);
+			return cf_errf(errbuf, CF_ERR_ARG, "synth: the output %s is the input file", o->path);
 	}
 	return CF_OK;
 }
@@ -787,7 +777,7 @@ int cf_synth_replay(const cf_synth_replay_opts *o, cf_synth_stats *stats, char *
 			  (copies > 1 && step > (ts_limit - (uint64_t)sc.tmax) / (copies - 1)))) {
 		set_drop(&set);
 		free(sc.cache);
-		return fail(errbuf, CF_ERR_ARG,
+		return cf_errf(errbuf, CF_ERR_ARG,
 			    "synth: %llu copies of %s (span %.3f s) would run past the year 2106, the end of "
 			    "pcap timestamps", (unsigned long long)copies, o->input, (double)span / 1e9);
 	}
@@ -795,13 +785,13 @@ int cf_synth_replay(const cf_synth_replay_opts *o, cf_synth_stats *stats, char *
 	if (!masks) {
 		set_drop(&set);
 		free(sc.cache);
-		return fail(errbuf, CF_ERR_NOMEM, "synth: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "synth: out of memory");
 	}
 	int disjoint = pick_masks(&set, masks, (uint32_t)copies, &nomem);
 	if (nomem) {
 		free(masks);
 		free(sc.cache);
-		return fail(errbuf, CF_ERR_NOMEM, "synth: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "synth: out of memory");
 	}
 	if (stats)
 		stats->disjoint = disjoint;
@@ -814,14 +804,14 @@ int cf_synth_replay(const cf_synth_replay_opts *o, cf_synth_stats *stats, char *
 	if (!w.buf) {
 		free(masks);
 		free(sc.cache);
-		return fail(errbuf, CF_ERR_NOMEM, "synth: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "synth: out of memory");
 	}
 	w.total = 24 + copies * sc.out_bytes;
 
 	is_stdout = !strcmp(o->path, "-");
 	fd = is_stdout ? STDOUT_FILENO : open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		rc = fail(errbuf, CF_ERR_IO, "synth: cannot open %s: %s", o->path, strerror(errno));
+		rc = cf_errf(errbuf, CF_ERR_IO, "synth: cannot open %s: %s", o->path, strerror(errno));
 		free(masks);
 		free(w.buf);
 		free(sc.cache);
@@ -876,7 +866,7 @@ int cf_synth_replay(const cf_synth_replay_opts *o, cf_synth_stats *stats, char *
 		while ((rc = cf_reader_next(r, &f)) == CF_OK) {
 			uint32_t kept = o->snaplen && f.caplen > o->snaplen ? o->snaplen : f.caplen;
 			if (f.linktype != sc.linktype || ++n > sc.frames || f.ts_ns < 0) {
-				rc = fail(errbuf, CF_ERR_CORRUPT, "synth: %s changed while being replayed (copy %llu)",
+				rc = cf_errf(errbuf, CF_ERR_CORRUPT, "synth: %s changed while being replayed (copy %llu)",
 					  o->input, (unsigned long long)k);
 				own = 1;
 				break;
@@ -889,7 +879,7 @@ int cf_synth_replay(const cf_synth_replay_opts *o, cf_synth_stats *stats, char *
 			;
 		else if (rc == CF_EOF)
 			rc = n == sc.frames ? CF_OK
-					    : fail(errbuf, CF_ERR_CORRUPT,
+					    : cf_errf(errbuf, CF_ERR_CORRUPT,
 						   "synth: %s changed while being replayed (copy %llu)", o->input,
 						   (unsigned long long)k);
 		else if (rc < 0)
@@ -900,10 +890,10 @@ int cf_synth_replay(const cf_synth_replay_opts *o, cf_synth_stats *stats, char *
 	if (!rc && !err && w.len)
 		err = out_flush(&w);
 	if (err && !rc)
-		rc = fail(errbuf, CF_ERR_IO, "synth: cannot write %s: %s", is_stdout ? "standard output" : o->path,
+		rc = cf_errf(errbuf, CF_ERR_IO, "synth: cannot write %s: %s", is_stdout ? "standard output" : o->path,
 			  strerror(err));
 	if (!is_stdout && close(fd) && !rc)
-		rc = fail(errbuf, CF_ERR_IO, "synth: cannot write %s: %s", o->path, strerror(errno));
+		rc = cf_errf(errbuf, CF_ERR_IO, "synth: cannot write %s: %s", o->path, strerror(errno));
 	if (stats) {
 		stats->packets = w.packets;
 		stats->bytes_written = w.bytes - w.len; /* what reached the file */

@@ -59,6 +59,7 @@
 
 #include "cuflow/cuflow.h"
 #include "synth/pcap_out.h"
+#include "cuflow/errbuf.h"
 
 #define SY_BUF_SIZE (4u << 20)
 #define SY_POOL 4096               /* most concurrently active flows */
@@ -1051,17 +1052,6 @@ static int emit(sy_gen *g)
 
 /* ------------------------------------------------------------ setup */
 
-static int fail(char *errbuf, int code, const char *fmt, ...)
-{
-	if (errbuf) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 void cf_synth_opts_default(cf_synth_opts *o)
 {
 	memset(o, 0, sizeof *o);
@@ -1078,19 +1068,19 @@ void cf_synth_opts_default(cf_synth_opts *o)
 static int check_opts(const cf_synth_opts *o, char *errbuf)
 {
 	if (!o || !o->path || !o->path[0])
-		return fail(errbuf, CF_ERR_ARG, "synth: no output path");
+		return cf_errf(errbuf, CF_ERR_ARG, "synth: no output path");
 	if (!(o->gbytes >= 0 && o->gbytes <= 1e6))
-		return fail(errbuf, CF_ERR_ARG, "synth: gbytes must be in 0..1e6, not %g", o->gbytes);
+		return cf_errf(errbuf, CF_ERR_ARG, "synth: gbytes must be in 0..1e6, not %g", o->gbytes);
 	if (o->gbytes == 0 && (o->flows < 1 || o->flows > (1ull << 40)))
-		return fail(errbuf, CF_ERR_ARG, "synth: flows must be in 1..2^40, not %llu",
+		return cf_errf(errbuf, CF_ERR_ARG, "synth: flows must be in 1..2^40, not %llu",
 			    (unsigned long long)o->flows);
 	if (!(o->duration_s > 0 && o->duration_s <= 1e8))
-		return fail(errbuf, CF_ERR_ARG, "synth: duration must be in (0, 1e8] s, not %g",
+		return cf_errf(errbuf, CF_ERR_ARG, "synth: duration must be in (0, 1e8] s, not %g",
 			    o->duration_s);
 	if (o->snaplen < 1 || o->snaplen > 262144)
-		return fail(errbuf, CF_ERR_ARG, "synth: snaplen must be in 1..262144, not %u", o->snaplen);
+		return cf_errf(errbuf, CF_ERR_ARG, "synth: snaplen must be in 1..262144, not %u", o->snaplen);
 	if (o->frame_size && (o->frame_size < 60 || o->frame_size > SY_MAX_FRAME))
-		return fail(errbuf, CF_ERR_ARG, "synth: frame size must be 0 or 60..65535, not %u",
+		return cf_errf(errbuf, CF_ERR_ARG, "synth: frame size must be 0 or 60..65535, not %u",
 			    o->frame_size);
 	return CF_OK;
 }
@@ -1114,7 +1104,7 @@ static int gen_init(sy_gen *g, char *errbuf)
 	g->w.buf[1] = malloc(SY_BUF_SIZE);
 	if (!g->pattern || !g->psum || !g->flows || !g->free_slots || !g->heap || !g->w.buf[0] ||
 	    !g->w.buf[1])
-		return fail(errbuf, CF_ERR_NOMEM, "synth: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "synth: out of memory");
 	for (uint32_t i = 0; i < g->pool; i++)
 		g->free_slots[i] = g->pool - 1 - i;
 	g->nfree = g->pool;
@@ -1202,7 +1192,7 @@ int cf_synth_write(const cf_synth_opts *o, cf_synth_stats *stats, char *errbuf)
 		return rc;
 	g = calloc(1, sizeof *g);
 	if (!g)
-		return fail(errbuf, CF_ERR_NOMEM, "synth: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "synth: out of memory");
 	g->o = *o;
 	g->end_ns = (uint64_t)(o->duration_s * 1e9);
 	if (g->end_ns < 1000)
@@ -1220,7 +1210,7 @@ int cf_synth_write(const cf_synth_opts *o, cf_synth_stats *stats, char *errbuf)
 	int is_stdout = !strcmp(o->path, "-");
 	fd = is_stdout ? STDOUT_FILENO : open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		rc = fail(errbuf, CF_ERR_IO, "synth: cannot open %s: %s", o->path, strerror(errno));
+		rc = cf_errf(errbuf, CF_ERR_IO, "synth: cannot open %s: %s", o->path, strerror(errno));
 		gen_free(g);
 		free(g);
 		return rc;
@@ -1229,7 +1219,7 @@ int cf_synth_write(const cf_synth_opts *o, cf_synth_stats *stats, char *errbuf)
 	pthread_mutex_init(&g->w.mu, NULL);
 	pthread_cond_init(&g->w.cv, NULL);
 	if (pthread_create(&g->w.th, NULL, writer_main, &g->w)) {
-		rc = fail(errbuf, CF_ERR_NOMEM, "synth: cannot start the writer thread");
+		rc = cf_errf(errbuf, CF_ERR_NOMEM, "synth: cannot start the writer thread");
 		goto out_nothread;
 	}
 	g->cur = 0;
@@ -1259,13 +1249,13 @@ int cf_synth_write(const cf_synth_opts *o, cf_synth_stats *stats, char *errbuf)
 			err = e;
 	}
 	if (err)
-		rc = fail(errbuf, CF_ERR_IO, "synth: cannot write %s: %s",
+		rc = cf_errf(errbuf, CF_ERR_IO, "synth: cannot write %s: %s",
 			  is_stdout ? "standard output" : o->path, strerror(err));
 out_nothread:
 	pthread_mutex_destroy(&g->w.mu);
 	pthread_cond_destroy(&g->w.cv);
 	if (!is_stdout && close(fd) && !rc)
-		rc = fail(errbuf, CF_ERR_IO, "synth: cannot write %s: %s", o->path, strerror(errno));
+		rc = cf_errf(errbuf, CF_ERR_IO, "synth: cannot write %s: %s", o->path, strerror(errno));
 	if (stats) {
 		stats->flows = g->started;
 		stats->packets = g->packets;

@@ -6,18 +6,7 @@
 
 #include "cuflow/arrow.h"
 #include "cuflow/status.h"
-
-static int fail(char *errbuf, int st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *errbuf, int st, const char *fmt, ...)
-{
-	if (errbuf) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-		va_end(ap);
-	}
-	return st;
-}
+#include "cuflow/errbuf.h"
 
 static const char *format_of(int dtype)
 {
@@ -126,7 +115,7 @@ static int schema_node(struct ArrowSchema *s, const char *format, const char *na
 int cf_arrow_export_schema(const cf_table_schema *s, struct ArrowSchema *out, char *errbuf)
 {
 	if (!s || !out)
-		return fail(errbuf, CF_ERR_ARG, "arrow: NULL schema or output");
+		return cf_errf(errbuf, CF_ERR_ARG, "arrow: NULL schema or output");
 	uint32_t nc = cf_table_schema_columns(s);
 	struct ArrowSchema root;
 	if (schema_node(&root, "+s", "", 0, nc) < 0)
@@ -136,7 +125,7 @@ int cf_arrow_export_schema(const cf_table_schema *s, struct ArrowSchema *out, ch
 		const char *f = format_of(c->dtype);
 		if (!f) {
 			schema_release(&root);
-			return fail(errbuf, CF_ERR_ARG, "arrow: column %s has an unknown dtype", c->name);
+			return cf_errf(errbuf, CF_ERR_ARG, "arrow: column %s has an unknown dtype", c->name);
 		}
 		struct ArrowSchema *col = root.children[k];
 		int64_t flags = c->flags & CF_COLUMN_NULLABLE ? ARROW_FLAG_NULLABLE : 0;
@@ -156,11 +145,11 @@ int cf_arrow_export_schema(const cf_table_schema *s, struct ArrowSchema *out, ch
 	return CF_OK;
 oom_root:
 	schema_release(&root);
-	return fail(errbuf, CF_ERR_NOMEM, "out of memory");
+	return cf_errf(errbuf, CF_ERR_NOMEM, "out of memory");
 oom:
 	if (root.release)
 		schema_release(&root);
-	return fail(errbuf, CF_ERR_NOMEM, "out of memory");
+	return cf_errf(errbuf, CF_ERR_NOMEM, "out of memory");
 }
 
 /* ------------------------------------------------------------ arrays */
@@ -302,9 +291,9 @@ int cf_arrow_export_batch(const cf_table_schema *s, const cf_table_batch *b, str
 {
 	char msg[CF_ERRBUF_SIZE];
 	if (!s || !b || !out)
-		return fail(errbuf, CF_ERR_ARG, "arrow: NULL schema, batch or output");
+		return cf_errf(errbuf, CF_ERR_ARG, "arrow: NULL schema, batch or output");
 	if (cf_table_batch_check(s, b, msg) != CF_OK)
-		return fail(errbuf, CF_ERR_ARG, "arrow: %s", msg);
+		return cf_errf(errbuf, CF_ERR_ARG, "arrow: %s", msg);
 	uint32_t nc = cf_table_schema_columns(s);
 	int64_t n = b->n_rows;
 	size_t total = 64;
@@ -313,7 +302,7 @@ int cf_arrow_export_batch(const cf_table_schema *s, const cf_table_batch *b, str
 	struct block *blk = calloc(1, sizeof *blk);
 	if (!blk || !(blk->mem = aligned_alloc(64, align64(total)))) {
 		free(blk);
-		return fail(errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "out of memory");
 	}
 	memset(blk->mem, 0, 64); /* where empty buffers point */
 	struct ArrowArray root;
@@ -348,7 +337,7 @@ int cf_arrow_export_batch(const cf_table_schema *s, const cf_table_batch *b, str
 	if (bad) {
 		if (root.release)
 			array_release(&root);
-		return fail(errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "out of memory");
 	}
 	*out = root;
 	return CF_OK;

@@ -9,6 +9,7 @@
 #include "cuflow/table.h"
 #include "cuflow/status.h"
 #include "sink/out_file.h"
+#include "cuflow/errbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,24 +51,12 @@ size_t cf_dtype_size(int dtype)
 	return dtype >= 0 && dtype < CF_DTYPE_COUNT ? dtypes[dtype].size : 0;
 }
 
-static int fail(char *errbuf, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *errbuf, int code, const char *fmt, ...)
-{
-	if (errbuf) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 int cf_table_schema_create(cf_table_schema **out, char *errbuf)
 {
 	if (!out)
-		return fail(errbuf, CF_ERR_ARG, "table: NULL schema pointer");
+		return cf_errf(errbuf, CF_ERR_ARG, "table: NULL schema pointer");
 	*out = calloc(1, sizeof **out);
-	return *out ? CF_OK : fail(errbuf, CF_ERR_NOMEM, "table: out of memory");
+	return *out ? CF_OK : cf_errf(errbuf, CF_ERR_NOMEM, "table: out of memory");
 }
 
 static void free_column(cf_table_column *c)
@@ -184,43 +173,43 @@ int cf_table_schema_add(cf_table_schema *s, const char *name, int dtype, uint32_
                         const char *doc, uint32_t flags, char *errbuf)
 {
 	if (!s || !name)
-		return fail(errbuf, CF_ERR_ARG, "table: NULL schema or column name");
+		return cf_errf(errbuf, CF_ERR_ARG, "table: NULL schema or column name");
 	if (!valid_name(name))
-		return fail(errbuf, CF_ERR_ARG,
+		return cf_errf(errbuf, CF_ERR_ARG,
 		            "table: column name \"%.*s\" is not an identifier of 1..%d characters ([A-Za-z_][A-Za-z0-9_]*)",
 		            CF_COLUMN_NAME_MAX, name, CF_COLUMN_NAME_MAX);
 	if (!cf_dtype_name(dtype))
-		return fail(errbuf, CF_ERR_ARG, "table: column %s: unknown dtype %d", name, dtype);
+		return cf_errf(errbuf, CF_ERR_ARG, "table: column %s: unknown dtype %d", name, dtype);
 	if (width < 1 || width > CF_COLUMN_WIDTH_MAX)
-		return fail(errbuf, CF_ERR_ARG, "table: column %s: width %u is not in 1..%u", name, width,
+		return cf_errf(errbuf, CF_ERR_ARG, "table: column %s: width %u is not in 1..%u", name, width,
 		            CF_COLUMN_WIDTH_MAX);
 	if (flags & ~(CF_COLUMN_NULLABLE | CF_COLUMN_RUN_ID | CF_COLUMN_ROW_NUMBER))
-		return fail(errbuf, CF_ERR_ARG, "table: column %s: unknown flags 0x%x", name, flags);
+		return cf_errf(errbuf, CF_ERR_ARG, "table: column %s: unknown flags 0x%x", name, flags);
 	unit = unit ? unit : "";
 	doc = doc ? doc : "";
 	if (strpbrk(doc, "\r\n") || strpbrk(unit, "\r\n"))
-		return fail(errbuf, CF_ERR_ARG, "table: column %s: unit and doc must be one line", name);
+		return cf_errf(errbuf, CF_ERR_ARG, "table: column %s: unit and doc must be one line", name);
 	if (!valid_utf8(doc) || !valid_utf8(unit))
-		return fail(errbuf, CF_ERR_ARG, "table: column %s: unit or doc is not valid UTF-8", name);
+		return cf_errf(errbuf, CF_ERR_ARG, "table: column %s: unit or doc is not valid UTF-8", name);
 	if (clashes(s, name, width))
-		return fail(errbuf, CF_ERR_ARG,
+		return cf_errf(errbuf, CF_ERR_ARG,
 		            "table: column %s (width %u) has the name of, or shares an element name with, another column",
 		            name, width);
 	if (s->n == s->cap) {
 		uint32_t cap = s->cap ? s->cap * 2 : 16;
 		cf_table_column *c = realloc(s->cols, cap * sizeof *c);
 		if (!c)
-			return fail(errbuf, CF_ERR_NOMEM, "table: out of memory");
+			return cf_errf(errbuf, CF_ERR_NOMEM, "table: out of memory");
 		s->cols = c;
 		s->cap = cap;
 	}
 	if ((flags & (CF_COLUMN_RUN_ID | CF_COLUMN_ROW_NUMBER)) &&
 	    (width != 1 || (dtype != CF_DTYPE_UINT64 && dtype != CF_DTYPE_INT64)))
-		return fail(errbuf, CF_ERR_ARG, "table: column %s: run ids and row numbers are scalar uint64/int64", name);
+		return cf_errf(errbuf, CF_ERR_ARG, "table: column %s: run ids and row numbers are scalar uint64/int64", name);
 	cf_table_column c = {strdup(name), dtype, width, strdup(unit), strdup(doc), flags, 0, {0, 0, 0, 0}};
 	if (!c.name || !c.unit || !c.doc) {
 		free_column(&c);
-		return fail(errbuf, CF_ERR_NOMEM, "table: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "table: out of memory");
 	}
 	s->cols[s->n++] = c;
 	return CF_OK;
@@ -229,12 +218,12 @@ int cf_table_schema_add(cf_table_schema *s, const char *name, int dtype, uint32_
 int cf_table_schema_set_shape(cf_table_schema *s, uint32_t i, uint32_t ndim, const uint32_t *dims, char *errbuf)
 {
 	if (!s || i >= s->n || !dims || ndim < 1 || ndim > CF_COLUMN_NDIM_MAX)
-		return fail(errbuf, CF_ERR_ARG, "table: bad shape arguments");
+		return cf_errf(errbuf, CF_ERR_ARG, "table: bad shape arguments");
 	uint64_t w = 1;
 	for (uint32_t k = 0; k < ndim; k++)
 		w *= dims[k];
 	if (w != s->cols[i].width)
-		return fail(errbuf, CF_ERR_ARG, "table: column %s: shape has %llu elements, width is %u", s->cols[i].name,
+		return cf_errf(errbuf, CF_ERR_ARG, "table: column %s: shape has %llu elements, width is %u", s->cols[i].name,
 		            (unsigned long long)w, s->cols[i].width);
 	s->cols[i].ndim = ndim;
 	memcpy(s->cols[i].dims, dims, ndim * sizeof *dims);
@@ -244,7 +233,7 @@ int cf_table_schema_set_shape(cf_table_schema *s, uint32_t i, uint32_t ndim, con
 int cf_table_schema_clone(const cf_table_schema *s, cf_table_schema **out, char *errbuf)
 {
 	if (!s || !out)
-		return fail(errbuf, CF_ERR_ARG, "table: NULL schema");
+		return cf_errf(errbuf, CF_ERR_ARG, "table: NULL schema");
 	*out = NULL;
 	cf_table_schema *c;
 	int rc = cf_table_schema_create(&c, errbuf);
@@ -362,12 +351,12 @@ int cf_table_schema_json(const cf_table_schema *s, char *buf, size_t cap, size_t
 int cf_table_schema_write_json(const cf_table_schema *s, const char *path, char *errbuf)
 {
 	if (!s || !path)
-		return fail(errbuf, CF_ERR_ARG, "table: NULL schema or path");
+		return cf_errf(errbuf, CF_ERR_ARG, "table: NULL schema or path");
 	size_t n;
 	cf_table_schema_json(s, NULL, 0, &n);
 	char *text = malloc(n + 2);
 	if (!text)
-		return fail(errbuf, CF_ERR_NOMEM, "table: out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "table: out of memory");
 	cf_table_schema_json(s, text, n + 1, NULL);
 	text[n] = '\n';
 	cf_out_file f;
@@ -377,7 +366,7 @@ int cf_table_schema_write_json(const cf_table_schema *s, const char *path, char 
 		rc = cf_out_commit(&f);
 	}
 	free(text);
-	return rc ? fail(errbuf, rc, "%s", f.msg) : CF_OK;
+	return rc ? cf_errf(errbuf, rc, "%s", f.msg) : CF_OK;
 }
 
 /* ------------------------------------------------------------ batches */
@@ -418,27 +407,27 @@ void cf_table_batch_free(cf_table_batch *b)
 int cf_table_batch_check(const cf_table_schema *s, const cf_table_batch *b, char *errbuf)
 {
 	if (!s || !b)
-		return fail(errbuf, CF_ERR_ARG, "table: NULL schema or batch");
+		return cf_errf(errbuf, CF_ERR_ARG, "table: NULL schema or batch");
 	if (b->n_rows < 0)
-		return fail(errbuf, CF_ERR_ARG, "table: batch of %lld rows", (long long)b->n_rows);
+		return cf_errf(errbuf, CF_ERR_ARG, "table: batch of %lld rows", (long long)b->n_rows);
 	if (b->n_columns != s->n)
-		return fail(errbuf, CF_ERR_ARG, "table: batch has %u columns, the schema %u", b->n_columns, s->n);
+		return cf_errf(errbuf, CF_ERR_ARG, "table: batch has %u columns, the schema %u", b->n_columns, s->n);
 	if (b->n_rows == 0)
 		return CF_OK;
 	if (!b->columns)
-		return fail(errbuf, CF_ERR_ARG, "table: batch without columns");
+		return cf_errf(errbuf, CF_ERR_ARG, "table: batch without columns");
 	for (uint32_t i = 0; i < s->n; i++) {
 		const cf_table_column *c = &s->cols[i];
 		const cf_table_array *a = &b->columns[i];
 		if (!a->values)
-			return fail(errbuf, CF_ERR_ARG, "table: column %s: no values", c->name);
+			return cf_errf(errbuf, CF_ERR_ARG, "table: column %s: no values", c->name);
 		if (a->validity && !(c->flags & CF_COLUMN_NULLABLE))
-			return fail(errbuf, CF_ERR_ARG, "table: column %s has a validity bitmap but is not nullable",
+			return cf_errf(errbuf, CF_ERR_ARG, "table: column %s has a validity bitmap but is not nullable",
 			            c->name);
 		if (c->dtype != CF_DTYPE_STRING && c->dtype != CF_DTYPE_LARGE_STRING)
 			continue;
 		if (!a->data)
-			return fail(errbuf, CF_ERR_ARG, "table: string column %s: no data", c->name);
+			return cf_errf(errbuf, CF_ERR_ARG, "table: string column %s: no data", c->name);
 		int64_t n = b->n_rows * (int64_t)c->width, prev;
 		if (c->dtype == CF_DTYPE_STRING) {
 			const int32_t *o = a->values;
@@ -460,7 +449,7 @@ int cf_table_batch_check(const cf_table_schema *s, const cf_table_batch *b, char
 			}
 		}
 		if (prev < 0)
-			return fail(errbuf, CF_ERR_ARG, "table: string column %s: offsets negative or decreasing", c->name);
+			return cf_errf(errbuf, CF_ERR_ARG, "table: string column %s: offsets negative or decreasing", c->name);
 	}
 	return CF_OK;
 }
