@@ -33,7 +33,29 @@ struct stream {
 	cf_run_inputs *own_in;
 	void *own_config;
 	char *own_options;             /* the options' text, cut into the strings the config points at */
+	/* the caller's progress callback (the run's user pointer is the stream) */
+	void (*progress)(void *user, const cf_run_progress *p);
+	void *progress_user;
 };
+
+static void on_progress(void *user, const cf_run_progress *p)
+{
+	struct stream *s = user;
+	s->progress(s->progress_user, p);
+}
+
+void cf_run_progress_store(void *user, const cf_run_progress *p)
+{
+	cf_run_progress *d = user;
+	uint64_t secs;
+	memcpy(&secs, &p->elapsed_s, sizeof secs);
+	__atomic_store_n(&d->files_done, p->files_done, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->files_total, p->files_total, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->bytes_done, p->bytes_done, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->bytes_total, p->bytes_total, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->packets_done, p->packets_done, __ATOMIC_RELAXED);
+	__atomic_store_n((uint64_t *)(void *)&d->elapsed_s, secs, __ATOMIC_RELEASE);
+}
 
 static int on_batch(void *user, uint32_t table, const cf_table_schema *schema, const cf_table_batch *b)
 {
@@ -195,7 +217,7 @@ static int stream_start(struct stream *s, const char *table, struct ArrowArraySt
 	s->o.output = "";
 	s->o.on_batch = on_batch;
 	s->o.on_file = on_file;
-	s->o.on_progress = NULL;
+	s->o.on_progress = s->progress ? on_progress : NULL;
 	s->o.user = s;
 	if (pthread_create(&s->th, NULL, run_main, s) != 0) {
 		snprintf(errbuf, CF_ERRBUF_SIZE, "cannot start the stream's thread");
@@ -236,6 +258,8 @@ int cf_arrow_stream_run(const cf_run_opts *opts, const cf_run_inputs *inputs, co
 	}
 	s->o = *opts;
 	s->in = inputs;
+	s->progress = opts->on_progress;
+	s->progress_user = opts->user;
 	int st = stream_start(s, table, out, err);
 	if (st < 0)
 		stream_free(s);
@@ -369,6 +393,15 @@ int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_
                          uint32_t jobs, int strict, const char *options, struct ArrowArrayStream *out,
                          char *errbuf)
 {
+	return cf_arrow_stream_open_progress(producer, inputs, n_inputs, table, jobs, strict, options, NULL, NULL, out,
+	                                     errbuf);
+}
+
+int cf_arrow_stream_open_progress(const char *producer, const char *const *inputs, int n_inputs, const char *table,
+                                  uint32_t jobs, int strict, const char *options,
+                                  void (*on_progress)(void *user, const cf_run_progress *p), void *user,
+                                  struct ArrowArrayStream *out, char *errbuf)
+{
 	char tmp[CF_ERRBUF_SIZE];
 	char *err = errbuf ? errbuf : tmp;
 	if (!producer || !inputs || n_inputs < 1 || !out) {
@@ -381,6 +414,8 @@ int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_
 		return CF_ERR_NOMEM;
 	}
 	cf_run_opts_default(&s->o);
+	s->progress = on_progress;
+	s->progress_user = user;
 	s->strict = strict;
 	s->o.jobs = jobs ? jobs : 1;
 	s->o.backend_kind = CF_BACKEND_CPU;

@@ -96,8 +96,8 @@ struct cf_run_inputs;
 
 /* Streams one table of a run of the dataset engine as an Arrow record
  * batch stream: the run (cf_run with CF_RUN_CALLBACK: opts' producer,
- * producer_config, jobs, decode, filter, backend_kind; its format, output
- * and callbacks are the stream's) starts at once in a thread of its own
+ * producer_config, jobs, decode, filter, backend_kind, on_progress with
+ * user; its format, output and other callbacks are the stream's) starts at once in a thread of its own
  * and stays at most 4 batches ahead of the consumer. Batches come in the
  * run's output order (input order, then each input's own), with ids and
  * row numbers numbered over the run; the producer's other tables are
@@ -132,6 +132,22 @@ int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inpu
 int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_inputs, const char *table,
                          uint32_t jobs, int strict, const char *options, struct ArrowArrayStream *out,
                          char *errbuf);
+
+/* The same with a progress callback (NULL: none), called from the run's
+ * thread about four times a second and once at the end, as cf_run_opts'
+ * on_progress (files, input bytes, packets, seconds). */
+struct cf_run_progress;
+int cf_arrow_stream_open_progress(const char *producer, const char *const *inputs, int n_inputs, const char *table,
+                                  uint32_t jobs, int strict, const char *options,
+                                  void (*on_progress)(void *user, const struct cf_run_progress *p), void *user,
+                                  struct ArrowArrayStream *out, char *errbuf);
+
+/* A progress callback for language bindings: stores *p into user (a
+ * struct cf_run_progress the caller polls), field by field with atomic
+ * stores, so that no foreign runtime is entered from the run's thread
+ * (a Python callback would need the interpreter's lock, which the
+ * consumer may hold while it waits for the run). */
+void cf_run_progress_store(void *user, const struct cf_run_progress *p);
 
 #ifdef __cplusplus
 }

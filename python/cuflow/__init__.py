@@ -16,16 +16,35 @@ cuflow.Error with the library's message (file and byte offset included).
 """
 import ctypes
 import os
-from typing import Iterable, Iterator, List, Optional, Sequence, Union
+import sys
+from typing import Callable, List, NamedTuple, Optional, Sequence, Union
 
-__all__ = ["Error", "stream", "table", "flows", "features", "flowpic", "summary", "windows", "sessions",
-           "library_path"]
+__all__ = ["Error", "Progress", "stream", "table", "flows", "features", "flowpic", "summary", "windows", "sessions",
+           "inputs", "library_path"]
 
 Paths = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
 
 
 class Error(RuntimeError):
     """A failure reported by libcuflow, with its message."""
+
+
+class Progress(NamedTuple):
+    """Where a run stands (cuflow/run.h's cf_run_progress)."""
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    packets_done: int
+    elapsed_s: float
+
+
+class _CProgress(ctypes.Structure):
+    _fields_ = [("files_done", ctypes.c_size_t), ("files_total", ctypes.c_size_t),
+                ("bytes_done", ctypes.c_uint64), ("bytes_total", ctypes.c_uint64),
+                ("packets_done", ctypes.c_uint64), ("elapsed_s", ctypes.c_double)]
+
+
 
 
 _lib = None
@@ -51,6 +70,20 @@ def _load():
                                              ctypes.c_char_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_char_p,
                                              ctypes.c_void_p, ctypes.c_char_p]
         lib.cf_arrow_stream_open.restype = ctypes.c_int
+        lib.cf_arrow_stream_open_progress.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
+                                                      ctypes.c_char_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_char_p,
+                                                      ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                                      ctypes.c_char_p]
+        lib.cf_arrow_stream_open_progress.restype = ctypes.c_int
+        lib.cf_run_inputs_expand.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
+                                             ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p]
+        lib.cf_run_inputs_expand.restype = ctypes.c_int
+        lib.cf_run_inputs_count.argtypes = [ctypes.c_void_p]
+        lib.cf_run_inputs_count.restype = ctypes.c_size_t
+        lib.cf_run_inputs_path.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        lib.cf_run_inputs_path.restype = ctypes.c_char_p
+        lib.cf_run_inputs_free.argtypes = [ctypes.c_void_p]
+        lib.cf_run_inputs_free.restype = None
         _lib = lib
     return _lib
 
@@ -83,15 +116,92 @@ def _options(opts: dict) -> Optional[bytes]:
     return "\n".join(lines).encode()
 
 
+def inputs(paths: Paths) -> List[str]:
+    """The files a run reads for these arguments, in its order: files,
+    directories (their captures, recursively, sorted), globs and @list
+    files expanded as the command line expands them."""
+    lib = _load()
+    raw = _paths(paths)
+    argv = (ctypes.c_char_p * len(raw))(*raw)
+    handle = ctypes.c_void_p()
+    err = ctypes.create_string_buffer(512)
+    if lib.cf_run_inputs_expand(argv, len(raw), ctypes.byref(handle), err) != 0:
+        raise Error(err.value.decode(errors="replace"))
+    try:
+        return [os.fsdecode(lib.cf_run_inputs_path(handle, i)) for i in range(lib.cf_run_inputs_count(handle))]
+    finally:
+        lib.cf_run_inputs_free(handle)
+
+
+def _progress_fn(progress):
+    """progress=True: a tqdm bar (or, without tqdm, a line on a terminal's
+    stderr); a callable is called with each Progress."""
+    if callable(progress):
+        return progress, None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        if not sys.stderr.isatty():
+            return None, None
+
+        def line(p):
+            rate = p.bytes_done / p.elapsed_s / 1e6 if p.elapsed_s > 0 else 0.0
+            sys.stderr.write(f"\rcuflow: {p.files_done}/{p.files_total} files, {p.bytes_done / 1e6:.0f}/"
+                             f"{p.bytes_total / 1e6:.0f} MB, {rate:.0f} MB/s")
+            if p.files_done == p.files_total:
+                sys.stderr.write("\n")
+        return line, None
+    bar = tqdm(total=0, unit="B", unit_scale=True, desc="cuflow")
+
+    def update(p):
+        bar.total = p.bytes_total
+        bar.n = p.bytes_done
+        bar.set_postfix(files=f"{p.files_done}/{p.files_total}", refresh=False)
+        bar.refresh()
+    return update, bar
+
+
+def _with_progress(reader, slot, fn, bar):
+    """reader's batches through Python, calling fn with the run's progress
+    (which the library stores into `slot` from its thread) after each batch,
+    at most ten times a second, and once at the end."""
+    import time
+
+    import pyarrow as pa
+
+    def now():
+        c = slot
+        return Progress(c.files_done, c.files_total, c.bytes_done, c.bytes_total, c.packets_done, c.elapsed_s)
+
+    def batches():
+        last = 0.0
+        try:
+            for b in reader:
+                if time.monotonic() - last >= 0.1:
+                    fn(now())
+                    last = time.monotonic()
+                yield b
+            fn(now())
+        finally:
+            reader.close()
+            if bar is not None:
+                bar.close()
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
 def stream(producer: str, inputs: Paths, table: Optional[str] = None, jobs: int = 1, strict: bool = True,
-           **options):
+           progress: Union[bool, Callable[[Progress], None], None] = None, **options):
     """A pyarrow.RecordBatchReader over `producer`'s table `table` (default:
     its first) for the inputs, read by `jobs` workers; batches come as the
     run commits them, in input order. strict: an input that cannot be read
     to its end (missing, not a capture, damaged) raises at the end of the
-    stream, after every row; False: it only gives fewer rows. Keyword
-    options set the producer's configuration (docs/python.md: idle_timeout,
-    active_timeout, window, step, device_types, default_type, ...)."""
+    stream, after every row; False: it only gives fewer rows. progress:
+    True for a tqdm bar (a line on a terminal without tqdm), or a function
+    called with a Progress (files, input bytes, packets, seconds) as
+    batches arrive, at most ten times a second, and at the end. Keyword
+    options set the producer's configuration (docs/python.md:
+    idle_timeout, active_timeout, window, step, device_types, default_type,
+    ...)."""
     import pyarrow as pa
 
     lib = _load()
@@ -99,22 +209,30 @@ def stream(producer: str, inputs: Paths, table: Optional[str] = None, jobs: int 
     argv = (ctypes.c_char_p * len(paths))(*paths)
     st = ctypes.create_string_buffer(40)  # struct ArrowArrayStream: 5 pointers
     err = ctypes.create_string_buffer(512)
-    rc = lib.cf_arrow_stream_open(producer.encode(), argv, len(paths), table.encode() if table else None,
-                                  max(1, int(jobs)), 1 if strict else 0, _options(options), st, err)
+    fn, bar = _progress_fn(progress) if progress else (None, None)
+    slot = _CProgress()
+    rc = lib.cf_arrow_stream_open_progress(producer.encode(), argv, len(paths), table.encode() if table else None,
+                                           max(1, int(jobs)), 1 if strict else 0, _options(options),
+                                           ctypes.cast(lib.cf_run_progress_store, ctypes.c_void_p) if fn else None,
+                                           ctypes.byref(slot) if fn else None, st, err)
     if rc != 0:
+        if bar is not None:
+            bar.close()
         raise Error(err.value.decode(errors="replace"))
     try:
-        return pa.RecordBatchReader._import_from_c(ctypes.addressof(st))
+        reader = pa.RecordBatchReader._import_from_c(ctypes.addressof(st))
     except Exception as e:  # the run failed while pyarrow read its schema
         raise Error(str(e)) from None
+    # slot is the library's to write until the run ends: the generator holds it past reader.close()
+    return _with_progress(reader, slot, fn, bar) if fn else reader
 
 
 def table(producer: str, inputs: Paths, table: Optional[str] = None, jobs: int = 1, strict: bool = True,
-          **options):
+          progress: Union[bool, Callable[[Progress], None], None] = None, **options):
     """The whole table as a pyarrow.Table."""
     import pyarrow as pa
 
-    reader = stream(producer, inputs, table, jobs, strict, **options)
+    reader = stream(producer, inputs, table, jobs, strict, progress, **options)
     try:
         return reader.read_all()
     except (pa.ArrowException, OSError) as e:  # the stream's EIO arrives as OSError

@@ -119,6 +119,19 @@ def main():
         elif len(os.listdir(parts)) < 2 or cuflow.flows(parts, idle_timeout=5, active_timeout=30).equals(whole):
             bad.append("continuous=True: the cut did not cut a flow (no test)")
 
+    # progress: the run's counts reach a callable, the last call every input byte and file
+    ps = []
+    pf = cuflow.flows(a.captures, jobs=2, progress=ps.append)
+    total = sum(os.path.getsize(c) for c in a.captures)
+    if not ps or ps[-1].files_done != len(a.captures) or ps[-1].bytes_done != total or \
+            ps[-1].bytes_total != total or not pf.equals(f):
+        bad.append(f"progress: {ps[-1:]} (want {len(a.captures)} files, {total} bytes) or other rows")
+    if [p.bytes_done for p in ps] != sorted(p.bytes_done for p in ps):
+        bad.append("progress: bytes went backwards")
+    listed = cuflow.inputs([os.path.dirname(a.captures[0])])
+    if a.captures[0] not in listed and os.path.abspath(a.captures[0]) not in listed:
+        bad.append(f"inputs(): {a.captures[0]} not in its directory's list {listed[:5]}...")
+
     print(f"python package: summary, flows ({f.num_rows} rows), sessions ({len(want_rows)} rows) equal the "
           f"command line; missing input raised; {len(bad)} problems")
     for b in bad:
