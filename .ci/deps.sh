@@ -53,16 +53,19 @@ netml_venv() {
 }
 
 # Third oracle: pyarrow and DuckDB (build/arrow-venv) read back the Parquet
-# files of tests/test_parquet.cpp, which skips without them.
+# files of tests/test_parquet.cpp, which skips without them; the Python
+# package's tests and docs/python.md's examples run there too (pandas,
+# polars, matplotlib, tqdm).
 arrow_venv() {
-	local root venv
+	local root venv mods='pyarrow.parquet, duckdb, numpy, pandas, polars, matplotlib, tqdm'
 	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	venv=$root/build/arrow-venv
-	if "$venv/bin/python" -c 'import pyarrow.parquet, duckdb, numpy' 2>/dev/null; then
+	if "$venv/bin/python" -c "import $mods" 2>/dev/null; then
 		return 0
 	fi
-	{ python3 -m venv "$venv" && "$venv/bin/pip" install -q pyarrow==26.0.1 duckdb==2.0.1 numpy==2.4.6 &&
-		"$venv/bin/python" -c 'import pyarrow.parquet, duckdb, numpy'; } >/tmp/cuflow-pip-arrow.log 2>&1 ||
+	{ python3 -m venv "$venv" && "$venv/bin/pip" install -q pyarrow==26.0.1 duckdb==2.0.1 numpy==2.4.6 \
+		pandas==3.1.1 polars==2.1.0 matplotlib==3.11.2 tqdm==4.70.1 &&
+		"$venv/bin/python" -c "import $mods"; } >/tmp/cuflow-pip-arrow.log 2>&1 ||
 		{ echo "deps: warning: pyarrow/duckdb not installed (the Parquet oracle tests will skip)"; tail -n 5 /tmp/cuflow-pip-arrow.log; }
 }
 
@@ -82,6 +85,20 @@ sk_venv() {
 	"$venv/bin/pip" install -q apsw >/dev/null 2>&1 || true
 }
 
+# Opt-in (CUFLOW_DEPS_TORCH=1): PyTorch for PythonPackage.TorchDatasetAndModels
+# and docs/python.md's PyTorch examples (build/torch-venv). Not in CI: PyPI's
+# torch brings about 5 GB of CUDA wheels; those tests skip without it.
+torch_venv() {
+	local root venv
+	[ "${CUFLOW_DEPS_TORCH:-0}" = 1 ] || return 0
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	venv=$root/build/torch-venv
+	"$venv/bin/python" -c 'import torch, pyarrow, pandas, matplotlib' 2>/dev/null && return 0
+	{ python3 -m venv "$venv" && "$venv/bin/pip" install -q torch pyarrow numpy pandas matplotlib; } \
+		>/tmp/cuflow-pip-torch.log 2>&1 ||
+		{ echo "deps: warning: torch not installed (its tests will skip)"; tail -n 5 /tmp/cuflow-pip-torch.log; }
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
 	# dpkg -s also succeeds for removed packages that left config files
@@ -93,6 +110,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 	netml_venv
 	arrow_venv
 	sk_venv
+	torch_venv
 	exit 0
 fi
 SUDO=
@@ -120,3 +138,4 @@ nfstream_venv
 netml_venv
 arrow_venv
 sk_venv
+torch_venv

@@ -304,4 +304,33 @@ TEST(PythonPackage, PipInstallInAFreshVenv) {
   cft::run("rm -rf " + cft::shq(venv));
 }
 
+
+// docs/python.md's examples run (tests/oracles/python_docs_examples.py): the
+// seed 001 windows plot, the PyTorch ones (seed 003's sequences and nested
+// model, seed 004's FlowPic CNN) where torch is importable, polars and
+// DuckDB. With PyTorch (CUFLOW_TORCH_PYTHON or build/torch-venv, not under
+// the sanitizers) every block runs; else the PyTorch blocks skip.
+TEST(PythonPackage, DocsExamplesRun) {
+  cft::CtypesLib lib = cft::ctypes_lib();
+  if (lib.path.empty()) GTEST_SKIP() << lib.problem;
+  std::string py;
+  if (!cft::sanitized()) py = cft::venv_python("CUFLOW_TORCH_PYTHON", "torch-venv", "torch, pyarrow, pandas, matplotlib");
+  if (py.empty()) py = cft::venv_python("CUFLOW_ARROW_PYTHON", "arrow-venv", "pyarrow, pandas, matplotlib");
+  if (py.empty()) GTEST_SKIP() << "pyarrow, pandas and matplotlib not importable (bash .ci/deps.sh makes build/arrow-venv)";
+  std::string src = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR);
+  std::string work = cft::temp_path("docs-examples"), out;
+  int rc = cft::run("cd / && " + lib.preload + "CUFLOW_LIBRARY=" + cft::shq(lib.path) + " PYTHONPATH=" +
+                        cft::shq(src + "/python") + " " + cft::shq(py) + " " +
+                        cft::shq(src + "/tests/oracles/python_docs_examples.py") + " --cuflow " +
+                        cft::shq(cft::cuflow_bin()) + " " + cft::shq(src + "/docs/python.md") + " " + cft::shq(work) +
+                        " 2>&1",
+                    &out);
+  EXPECT_EQ(rc, 0) << out;
+  size_t at = out.rfind("docs examples:");
+  ASSERT_NE(at, std::string::npos) << out;
+  std::cout << out.substr(at);
+  EXPECT_EQ(out.find("0 ran"), std::string::npos) << out;
+  cft::run("rm -rf " + cft::shq(work));
+}
+
 }  // namespace

@@ -10,6 +10,7 @@
 #include "cuflow/arrow.h"
 #include "cuflow/backend.h"
 #include "cuflow/iot.h"
+#include "cuflow/label.h"
 #include "cuflow/producers.h"
 #include "cuflow/run.h"
 
@@ -33,6 +34,8 @@ struct stream {
 	cf_run_inputs *own_in;
 	void *own_config;
 	char *own_options;             /* the options' text, cut into the strings the config points at */
+	char **own_dir_names;          /* label_from_dir: the inputs' directory names */
+	size_t n_dir_names;
 	/* the caller's progress callback (the run's user pointer is the stream) */
 	void (*progress)(void *user, const cf_run_progress *p);
 	void *progress_user;
@@ -159,6 +162,9 @@ static void stream_free(struct stream *s)
 	cf_run_inputs_free(s->own_in);
 	free(s->own_config);
 	free(s->own_options);
+	for (size_t i = 0; i < s->n_dir_names; i++)
+		free(s->own_dir_names[i]);
+	free(s->own_dir_names);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
@@ -298,7 +304,8 @@ static int apply_options(const char *producer, void *config, char *text, cf_run_
 {
 	static const char *const known[] = {
 		"flows: idle_timeout active_timeout unidirectional tcp_end compat",
-		"features: idle_timeout active_timeout unidirectional tcp_end compat",
+		"features: idle_timeout active_timeout unidirectional tcp_end compat label label_from_dir labels_csv",
+		"flowpic: preset label label_from_dir labels_csv",
 		"windows: window step distinct empty lateness idle_timeout",
 		"sessions: idle_timeout active_timeout dns_timeout device_types default_type ieee_data",
 	};
@@ -314,9 +321,19 @@ static int apply_options(const char *producer, void *config, char *text, cf_run_
 		const char *k = kv, *v = eq + 1;
 		int st = -100, f;
 		int64_t ns;
+		cf_producer_labels *lab = !strcmp(producer, "features") ? &((cf_features_producer_config *)config)->labels
+		                          : !strcmp(producer, "flowpic") ? &((cf_flowpic_producer_config *)config)->labels
+		                                                         : NULL;
 		if (!strcmp(k, "continuous")) {
 			if ((st = opt_flag(k, v, &f, err)) == CF_OK)
 				run->continuous = f;
+		} else if (lab && !strcmp(k, "label")) {
+			lab->constant = v, st = CF_OK;
+		} else if (lab && !strcmp(k, "label_from_dir")) {
+			if ((st = opt_flag(k, v, &f, err)) == CF_OK)
+				lab->from_dir = f;
+		} else if (lab && !strcmp(k, "labels_csv")) {
+			lab->csv = v, st = CF_OK;
 		} else if (!strcmp(producer, "flows") || !strcmp(producer, "features")) {
 			cf_flow_opts *fo = !strcmp(producer, "flows") ? &((cf_flows_producer_config *)config)->flow
 			                                             : &((cf_features_producer_config *)config)->flow;
@@ -337,6 +354,12 @@ static int apply_options(const char *producer, void *config, char *text, cf_run_
 				compat_fo = fo;
 				st = CF_OK;
 			}
+		} else if (!strcmp(producer, "flowpic") && !strcmp(k, "preset")) {
+			if (cf_flowpic_preset(&((cf_flowpic_producer_config *)config)->pic, v) != CF_OK) {
+				snprintf(err, CF_ERRBUF_SIZE, "option preset: official or mini, not '%.64s'", v);
+				return CF_ERR_ARG;
+			}
+			st = CF_OK;
 		} else if (!strcmp(producer, "windows")) {
 			cf_windows_opts *w = &((cf_windows_producer_config *)config)->win;
 			if (!strcmp(k, "window"))
@@ -386,6 +409,34 @@ static int apply_options(const char *producer, void *config, char *text, cf_run_
 			compat_fo->tcp_end = 0;
 		return cf_decode_parse_decap("gtp,capwap,tzsp,ipip", &run->decode.decap, err);
 	}
+	return CF_OK;
+}
+
+/* label_from_dir: every input's directory name, numbered in input order
+ * (as the command line's --label-from-dir). */
+static int dir_names(struct stream *s, const char *producer, void *config, char *err)
+{
+	cf_producer_labels *lab = !strcmp(producer, "features") ? &((cf_features_producer_config *)config)->labels
+	                          : !strcmp(producer, "flowpic") ? &((cf_flowpic_producer_config *)config)->labels
+	                                                         : NULL;
+	if (!lab || !lab->from_dir)
+		return CF_OK;
+	size_t n = cf_run_inputs_count(s->own_in);
+	if (!(s->own_dir_names = calloc(n ? n : 1, sizeof *s->own_dir_names))) {
+		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+		return CF_ERR_NOMEM;
+	}
+	s->n_dir_names = n;
+	for (size_t i = 0; i < n; i++) {
+		char name[4096] = "unknown";
+		cf_label_dir_name(cf_run_inputs_path(s->own_in, i), name, sizeof name);
+		if (!(s->own_dir_names[i] = strdup(name))) {
+			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
+			return CF_ERR_NOMEM;
+		}
+	}
+	lab->dir_names = (const char *const *)s->own_dir_names;
+	lab->n_dir_names = (uint32_t)n;
 	return CF_OK;
 }
 
@@ -466,7 +517,8 @@ int cf_arrow_stream_open_progress(const char *producer, const char *const *input
 		}
 	}
 	if (st == CF_OK && (st = cf_run_inputs_expand(inputs, n_inputs, &s->own_in, err)) == CF_OK &&
-	    (!s->o.continuous || (st = cf_run_inputs_sort_by_time(s->own_in, err)) == CF_OK)) {
+	    (!s->o.continuous || (st = cf_run_inputs_sort_by_time(s->own_in, err)) == CF_OK) &&
+	    (st = dir_names(s, producer, c, err)) == CF_OK) {
 		s->in = s->own_in;
 		st = stream_start(s, table, out, err);
 	}

@@ -122,6 +122,11 @@ int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inpu
  * the default configuration (times in seconds, flags 0/1):
  *   flows, features  idle_timeout active_timeout unidirectional tcp_end
  *                    compat (nfstream: as the command line's --compat nfstream)
+ *   features, flowpic  label (a constant), label_from_dir (1: the input's
+ *                    directory names, numbered in input order), labels_csv
+ *                    (a ground-truth CSV, as --labels): label_id and label
+ *                    columns (flowpic: label)
+ *   flowpic          preset (official or mini)
  *   windows          window step distinct empty lateness idle_timeout
  *   sessions         idle_timeout active_timeout dns_timeout device_types
  *                    default_type (a name or null) ieee_data

@@ -119,6 +119,75 @@ def main():
         elif len(os.listdir(parts)) < 2 or cuflow.flows(parts, idle_timeout=5, active_timeout=30).equals(whole):
             bad.append("continuous=True: the cut did not cut a flow (no test)")
 
+    # the options that reach labels and FlowPic's presets: the command line's arrays
+    import numpy as np
+    fp = os.path.join(tmp, "fp")
+    subprocess.run([a.cuflow, "flowpic", "-q", "--preset", "mini", "--label-from-dir", *a.captures, "-o", fp],
+                   check=True)
+    idx = cuflow.flowpic(a.captures, preset="mini", label_from_dir=True)
+    img = cuflow.flowpic(a.captures, images=True, preset="mini", label_from_dir=True)
+    want_img = np.load(os.path.join(fp, "flowpic.npy"))
+    got_img = np.stack([np.asarray(v, dtype=want_img.dtype) for v in img.column("image").to_pylist()]) \
+        if img.num_rows else np.zeros((0,))
+    if got_img.reshape(want_img.shape[0], -1).tolist() != want_img.reshape(want_img.shape[0], -1).tolist():
+        bad.append(f"flowpic(preset='mini'): {img.num_rows} images, the command line {len(want_img)}")
+    with open(os.path.join(fp, "index.csv"), newline="") as fh:
+        want_lab = [r["label"] for r in csv.DictReader(fh)]
+    if idx.column("label").to_pylist() != want_lab or not want_lab:
+        bad.append("flowpic(label_from_dir=True): labels differ from index.csv's")
+    xd = os.path.join(tmp, "x")
+    subprocess.run([a.cuflow, "extract", "-q", "--label-from-dir", *a.captures, "-o", xd], check=True)
+    feat = cuflow.features(a.captures, label_from_dir=True)
+    if feat.column("label_id").to_pylist() != np.load(os.path.join(xd, "labels.npy")).tolist():
+        bad.append("features(label_from_dir=True): label_id differs from extract's labels.npy")
+    if set(cuflow.features(a.captures[0], label="web").column("label").to_pylist()) != {"web"}:
+        bad.append("features(label='web'): not every row labelled web")
+
+    # value for value: each function's table against the command line's Parquet output of the
+    # same inputs and options (every column the two share; the files may add label columns)
+    import pyarrow.parquet as pq
+
+    def same(name, got, path):
+        """got's columns equal the file's: by name, or a fixed-size list c as the file's c_0, c_1, ..."""
+        if os.path.isdir(path):  # the run driver's layout: DIR/<table>/part-NNNNN.parquet, a manifest
+            import glob
+            import pyarrow as pa
+            want = pa.concat_tables([pq.read_table(f) for f in sorted(glob.glob(os.path.join(path, "*", "part-*")))])
+        else:
+            want = pq.read_table(path)
+        pairs = []
+        for c in got.schema.names:
+            if c in want.schema.names:
+                pairs.append((c, got.column(c).to_pylist(), want.column(c).to_pylist()))
+            elif f"{c}_0" in want.schema.names:
+                rows = got.column(c).to_pylist()
+                for k in range(len(rows[0]) if rows else 0):
+                    pairs.append((f"{c}_{k}", [r[k] for r in rows], want.column(f"{c}_{k}").to_pylist()))
+            else:
+                bad.append(f"{name}: column {c} not in {os.path.basename(path)}")
+        if got.num_rows != want.num_rows or not got.num_rows:
+            bad.append(f"{name}: {got.num_rows} rows, the command line's {want.num_rows}")
+            return 0
+        diff = [c for c, g, w in pairs if g != w]
+        if diff:
+            bad.append(f"{name}: columns {diff[:5]} differ from {os.path.basename(path)}")
+        return len(pairs)
+
+    pq_dir = os.path.join(tmp, "pq")
+    os.mkdir(pq_dir)
+    cli = lambda *args: subprocess.run([a.cuflow, *args], check=True, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+    cli("flows", "-q", "--idle-timeout", "7", *a.captures, "-o", os.path.join(pq_dir, "flows.parquet"))
+    n_same = same("flows(idle_timeout=7)", cuflow.flows(a.captures, jobs=2, idle_timeout=7),
+                  os.path.join(pq_dir, "flows.parquet"))
+    cli("windows", "-q", "--jobs", "2", "--window", "5", *a.captures, "-o", os.path.join(pq_dir, "windows.parquet"))
+    n_same += same("windows(window=5)", cuflow.windows(a.captures, window=5), os.path.join(pq_dir, "windows.parquet"))
+    cli("extract", "-q", "--format", "parquet", *a.captures, "-o", os.path.join(pq_dir, "x"))
+    n_same += same("features()", cuflow.features(a.captures), os.path.join(pq_dir, "x", "features.parquet"))
+    cli("flowpic", "-q", "--preset", "mini", "--format", "parquet", *a.captures, "-o", os.path.join(pq_dir, "fp"))
+    n_same += same("flowpic(preset='mini')", cuflow.flowpic(a.captures, preset="mini"),
+                   os.path.join(pq_dir, "fp", "index.parquet"))
+
     # progress: the run's counts reach a callable, the last call every input byte and file
     ps = []
     pf = cuflow.flows(a.captures, jobs=2, progress=ps.append)
@@ -133,9 +202,11 @@ def main():
         bad.append(f"inputs(): {a.captures[0]} not in its directory's list {listed[:5]}...")
 
     print(f"python package: summary, flows ({f.num_rows} rows), sessions ({len(want_rows)} rows) equal the "
-          f"command line; missing input raised; {len(bad)} problems")
+          f"command line; flows, windows, features, flowpic equal its Parquet files ({n_same} columns); options, "
+          f"labels, progress; missing input raised; {len(bad)} problems")
     for b in bad:
         print("  " + b)
+    shutil.rmtree(tmp, ignore_errors=True)
     return 1 if bad else 0
 
 
