@@ -169,8 +169,12 @@ TEST(ArrowExport, StreamFromCReleasesEarly) {
   // released before reading anything: the run stops
   ASSERT_EQ(cf_arrow_stream_open("flows", in, 1, "flows", 1, 1, "idle_timeout=5", &st, err), CF_OK) << err;
   st.release(&st);
-  EXPECT_EQ(cf_arrow_stream_open("netml", in, 1, nullptr, 1, 1, nullptr, &st, err), CF_ERR_ARG);
-  EXPECT_NE(std::string(err).find("no producer netml"), std::string::npos) << err;
+  EXPECT_EQ(cf_arrow_stream_open("netmI", in, 1, nullptr, 1, 1, nullptr, &st, err), CF_ERR_ARG);
+  EXPECT_NE(std::string(err).find("no producer netmI"), std::string::npos) << err;
+  EXPECT_LT(cf_arrow_stream_open("netml", in, 1, nullptr, 1, 1, nullptr, &st, err), 0);  // no dim
+  EXPECT_NE(std::string(err).find("set dim"), std::string::npos) << err;
+  EXPECT_EQ(cf_arrow_stream_open("netml", in, 1, "IATT", 1, 1, "dim=8", &st, err), CF_ERR_ARG);
+  EXPECT_NE(std::string(err).find("netml has no type IATT"), std::string::npos) << err;
   EXPECT_EQ(cf_arrow_stream_open("flows", in, 1, nullptr, 1, 1, "idle=3", &st, err), CF_ERR_ARG);
   EXPECT_NE(std::string(err).find("has no option idle (its options: idle_timeout"), std::string::npos) << err;
   EXPECT_EQ(cf_arrow_stream_open("windows", in, 1, nullptr, 1, 1, "window=0", &st, err), CF_ERR_ARG);

@@ -11,6 +11,7 @@
 #include "cuflow/backend.h"
 #include "cuflow/iot.h"
 #include "cuflow/label.h"
+#include "cuflow/netml.h"
 #include "cuflow/producers.h"
 #include "cuflow/run.h"
 
@@ -306,6 +307,7 @@ static int apply_options(const char *producer, void *config, char *text, cf_run_
 		"flows: idle_timeout active_timeout unidirectional tcp_end compat",
 		"features: idle_timeout active_timeout unidirectional tcp_end compat label label_from_dir labels_csv",
 		"flowpic: preset label label_from_dir labels_csv",
+		"netml: dim fft header label labels_csv",
 		"windows: window step distinct empty lateness idle_timeout",
 		"sessions: idle_timeout active_timeout dns_timeout device_types default_type ieee_data",
 	};
@@ -353,6 +355,30 @@ static int apply_options(const char *producer, void *config, char *text, cf_run_
 				fo->compat = strcmp(v, "nfstream") ? CF_COMPAT_NONE : CF_COMPAT_NFSTREAM;
 				compat_fo = fo;
 				st = CF_OK;
+			}
+		} else if (!strcmp(producer, "netml")) {
+			cf_netml_producer_config *n = config;
+			char *end;
+			if (!strcmp(k, "dim")) {
+				unsigned long d = strtoul(v, &end, 10);
+				if (!*v || *end || d < 2 || d > (1u << 23)) {
+					snprintf(err, CF_ERRBUF_SIZE, "option dim: want 2 to 8388608, not '%.64s'", v);
+					return CF_ERR_ARG;
+				}
+				n->dim = (uint32_t)d, st = CF_OK;
+			} else if (!strcmp(k, "fft") && (st = opt_flag(k, v, &f, err)) == CF_OK) {
+				n->fft = f;
+			} else if (!strcmp(k, "header") && (st = opt_flag(k, v, &f, err)) == CF_OK) {
+				n->header = f;
+			} else if (!strcmp(k, "label")) {
+				long long l = strtoll(v, &end, 10);
+				if (!*v || *end) {
+					snprintf(err, CF_ERRBUF_SIZE, "option label: want an integer, not '%.64s'", v);
+					return CF_ERR_ARG;
+				}
+				n->have_label = 1, n->label = l, st = CF_OK;
+			} else if (!strcmp(k, "labels_csv")) {
+				n->labels_csv = v, st = CF_OK;
 			}
 		} else if (!strcmp(producer, "flowpic") && !strcmp(k, "preset")) {
 			if (cf_flowpic_preset(&((cf_flowpic_producer_config *)config)->pic, v) != CF_OK) {
@@ -473,6 +499,7 @@ int cf_arrow_stream_open_progress(const char *producer, const char *const *input
 	/* the producer's default configuration */
 	union {
 		cf_flows_producer_config flows;
+		cf_netml_producer_config netml;
 		cf_features_producer_config features;
 		cf_flowpic_producer_config flowpic;
 		cf_summary_producer_config summary;
@@ -490,6 +517,17 @@ int cf_arrow_stream_open_progress(const char *producer, const char *const *input
 	} else if (!strcmp(producer, "features")) {
 		cf_features_producer_config_default(&c->features);
 		s->o.producer = cf_producer_features();
+	} else if (!strcmp(producer, "netml")) {
+		/* only the table asked for is computed (its type; default IAT) */
+		cf_netml_producer_config_default(&c->netml);
+		int t = cf_netml_type_parse(table ? table : "IAT");
+		if (t < 0) {
+			snprintf(err, CF_ERRBUF_SIZE, "arrow stream: netml has no type %.64s", table);
+			st = CF_ERR_ARG;
+		} else {
+			c->netml.types = 1u << t;
+		}
+		s->o.producer = cf_producer_netml();
 	} else if (!strcmp(producer, "flowpic")) {
 		cf_flowpic_producer_config_default(&c->flowpic);
 		s->o.producer = cf_producer_flowpic();
@@ -504,7 +542,7 @@ int cf_arrow_stream_open_progress(const char *producer, const char *const *input
 		s->o.producer = cf_producer_sessions();
 	} else {
 		snprintf(err, CF_ERRBUF_SIZE, "arrow stream: no producer %.64s with a default configuration "
-		                              "(flows, features, flowpic, summary, windows, sessions)", producer);
+		                              "(flows, features, netml, flowpic, summary, windows, sessions)", producer);
 		st = CF_ERR_ARG;
 	}
 	s->o.producer_config = c;

@@ -110,7 +110,8 @@ int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inpu
                         struct ArrowArrayStream *out, char *errbuf);
 
 /* The same for language bindings (ctypes, cffi): the producer by name
- * ("flows", "features", "flowpic", "summary", "windows", "sessions") with
+ * ("flows", "features", "netml", "flowpic", "summary", "windows",
+ * "sessions") with
  * its default configuration, the inputs as cf_run_inputs_expand's
  * arguments (files, directories, globs, @lists), `jobs` workers (0: 1), the
  * CPU backend; table NULL: the producer's first. strict: an input that
@@ -127,6 +128,11 @@ int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inpu
  *                    (a ground-truth CSV, as --labels): label_id and label
  *                    columns (flowpic: label)
  *   flowpic          preset (official or mini)
+ *   netml            dim (required: the row width of every input, as
+ *                    --dim), fft, header (0/1), label (an integer for
+ *                    every subflow), labels_csv (CIC-IDS2017); the table
+ *                    is the type ("IAT" default, "SIZE", "STATS", ...),
+ *                    the only one computed
  *   windows          window step distinct empty lateness idle_timeout
  *   sessions         idle_timeout active_timeout dns_timeout device_types
  *                    default_type (a name or null) ieee_data

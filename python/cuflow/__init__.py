@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Callable, List, NamedTuple, Optional, Sequence, Union
 
-__all__ = ["Error", "Progress", "stream", "table", "flows", "features", "flowpic", "summary", "windows", "sessions",
+__all__ = ["Error", "Progress", "stream", "table", "flows", "features", "netml", "flowpic", "summary", "windows", "sessions",
            "inputs", "library_path"]
 
 Paths = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
@@ -247,6 +247,18 @@ def flows(inputs: Paths, jobs: int = 1, strict: bool = True, **options):
 def features(inputs: Paths, jobs: int = 1, strict: bool = True, **options):
     """Training rows (cuflow extract's features)."""
     return table("features", inputs, "features", jobs, strict, **options)
+
+
+def netml(inputs: Paths, type: str = "IAT", dim: Optional[int] = None, jobs: int = 1, strict: bool = True,
+          **options):
+    """netml's features (cuflow netml's rows) of one type ("IAT", "SIZE",
+    "IAT_SIZE", "STATS", "SAMP_NUM", "SAMP_SIZE"); dim, netml's row width,
+    is required (as --dim: one table has one width); fft, header, label,
+    labels_csv as the command line's."""
+    if dim is None:
+        raise Error("netml: give dim (the row width for every input, as cuflow netml --dim; a capture's own "
+                    "netml run writes its dim to meta.json)")
+    return table("netml", inputs, type, jobs, strict, dim=dim, **options)
 
 
 def flowpic(inputs: Paths, jobs: int = 1, images: bool = False, strict: bool = True, **options):

@@ -184,6 +184,11 @@ def main():
     n_same += same("windows(window=5)", cuflow.windows(a.captures, window=5), os.path.join(pq_dir, "windows.parquet"))
     cli("extract", "-q", "--format", "parquet", *a.captures, "-o", os.path.join(pq_dir, "x"))
     n_same += same("features()", cuflow.features(a.captures), os.path.join(pq_dir, "x", "features.parquet"))
+    for typ in ("IAT", "STATS"):
+        cli("netml", "-q", "--jobs", "2", "--dim", "8", "--type", typ, *a.captures, "-o",
+            os.path.join(pq_dir, f"netml-{typ}.parquet"))
+        n_same += same(f"netml(type={typ!r}, dim=8)", cuflow.netml(a.captures, typ, dim=8),
+                       os.path.join(pq_dir, f"netml-{typ}.parquet"))
     cli("flowpic", "-q", "--preset", "mini", "--format", "parquet", *a.captures, "-o", os.path.join(pq_dir, "fp"))
     n_same += same("flowpic(preset='mini')", cuflow.flowpic(a.captures, preset="mini"),
                    os.path.join(pq_dir, "fp", "index.parquet"))
@@ -202,7 +207,7 @@ def main():
         bad.append(f"inputs(): {a.captures[0]} not in its directory's list {listed[:5]}...")
 
     print(f"python package: summary, flows ({f.num_rows} rows), sessions ({len(want_rows)} rows) equal the "
-          f"command line; flows, windows, features, flowpic equal its Parquet files ({n_same} columns); options, "
+          f"command line; flows, windows, features, netml (IAT, STATS), flowpic equal its Parquet files ({n_same} columns); options, "
           f"labels, progress; missing input raised; {len(bad)} problems")
     for b in bad:
         print("  " + b)
