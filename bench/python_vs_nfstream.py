@@ -12,7 +12,8 @@ For each capture, the best of RUNS wall times (page cache warm) of
     compat="nfstream").to_pandas() (NFStream's flow semantics; the
     "flows" producer through the run driver, Arrow C stream, pyarrow, to_pandas), in this
     interpreter (it needs pyarrow and pandas), and the same with statistics columns read
-    but no DataFrame (the Arrow table alone);
+    but no DataFrame (the Arrow table alone), and to_pandas with hook_thread=1
+    (flow tracking in a second thread, overlapped with reading);
 each in a fresh process, so imports and library loading are counted as a user pays them.
 Prints a Markdown table with rows, seconds and the ratios.
 """
@@ -33,7 +34,7 @@ CF = r'''
 import sys, time
 t0 = time.perf_counter()
 import cuflow
-t = cuflow.flows(sys.argv[1], idle_timeout=120, active_timeout=1800, compat="nfstream")
+t = cuflow.flows(sys.argv[1], idle_timeout=120, active_timeout=1800, compat="nfstream", hook_thread=int(sys.argv[3]))
 n = len(t.to_pandas()) if sys.argv[2] == "pandas" else t.num_rows
 print(n, time.perf_counter() - t0)
 '''
@@ -61,18 +62,20 @@ def main():
     env = dict(os.environ, CUFLOW_LIBRARY=os.path.abspath(a.lib),
                PYTHONPATH=os.path.join(os.path.dirname(here), "python"))
     print("| capture | MB | NFStream, no DPI | NFStream, defaults | cuflow to_pandas | cuflow Arrow table | "
-          "ratio (no DPI / cuflow pandas) |")
-    print("|---|---|---|---|---|---|---|")
+          "ratio (no DPI / cuflow pandas) | cuflow to_pandas, hook_thread=1 | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for cap in a.captures:
         mb = os.path.getsize(cap) / 1e6
         nd = best([a.nfs_python, "-c", NFS.format(extra="n_dissections=0, statistical_analysis=False"), cap],
                   os.environ, a.runs)
         dflt = best([a.nfs_python, "-c", NFS.format(extra="statistical_analysis=False"), cap], os.environ,
                     max(1, a.runs - 2))
-        cp = best([sys.executable, "-c", CF, cap, "pandas"], env, a.runs)
-        ct = best([sys.executable, "-c", CF, cap, "table"], env, a.runs)
+        cp = best([sys.executable, "-c", CF, cap, "pandas", "0"], env, a.runs)
+        ct = best([sys.executable, "-c", CF, cap, "table", "0"], env, a.runs)
+        ch = best([sys.executable, "-c", CF, cap, "pandas", "1"], env, a.runs)
         print(f"| {os.path.basename(cap)} | {mb:.0f} | {nd[0]:.2f} s ({nd[1]} rows) | {dflt[0]:.2f} s | "
-              f"{cp[0]:.3f} s ({cp[1]} rows) | {ct[0]:.3f} s | {nd[0] / cp[0]:.0f}x |")
+              f"{cp[0]:.3f} s ({cp[1]} rows) | {ct[0]:.3f} s | {nd[0] / cp[0]:.0f}x | {ch[0]:.3f} s | "
+              f"{nd[0] / ch[0]:.0f}x |")
 
 
 if __name__ == "__main__":

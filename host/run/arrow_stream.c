@@ -329,6 +329,9 @@ static int apply_options(const char *producer, void *config, char *text, cf_run_
 		if (!strcmp(k, "continuous")) {
 			if ((st = opt_flag(k, v, &f, err)) == CF_OK)
 				run->continuous = f;
+		} else if (!strcmp(k, "hook_thread")) {
+			if ((st = opt_flag(k, v, &f, err)) == CF_OK)
+				run->hook_thread = f;
 		} else if (lab && !strcmp(k, "label")) {
 			lab->constant = v, st = CF_OK;
 		} else if (lab && !strcmp(k, "label_from_dir")) {
@@ -420,7 +423,7 @@ static int apply_options(const char *producer, void *config, char *text, cf_run_
 			for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
 				if (!strncmp(known[i], producer, strlen(producer)) && known[i][strlen(producer)] == ':')
 					list = known[i] + strlen(producer) + 2;
-			snprintf(err, CF_ERRBUF_SIZE, "producer %.32s has no option %.64s (its options: %s; every producer's: continuous)",
+			snprintf(err, CF_ERRBUF_SIZE, "producer %.32s has no option %.64s (its options: %s; every producer's: continuous hook_thread)",
 			         producer, k, list);
 			return CF_ERR_ARG;
 		}

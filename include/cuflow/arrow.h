@@ -138,6 +138,8 @@ int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inpu
  *                    default_type (a name or null) ieee_data
  *   every producer   continuous (1: the inputs are one capture cut in files,
  *                    ordered by their first packets: cf_run_opts.continuous)
+ *                    hook_thread (1: cf_run_opts.hook_thread, the packet
+ *                    hooks in a second thread; the same rows)
  * an unknown key or a bad value is CF_ERR_ARG naming it. The stream owns
  * what it made; nothing needs to outlive the call but out. */
 int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_inputs, const char *table,

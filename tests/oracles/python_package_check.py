@@ -193,6 +193,10 @@ def main():
     n_same += same("flowpic(preset='mini')", cuflow.flowpic(a.captures, preset="mini"),
                    os.path.join(pq_dir, "fp", "index.parquet"))
 
+    # hook_thread: the flow engine in a second thread gives the same table
+    if not cuflow.flows(a.captures, hook_thread=True).equals(cuflow.flows(a.captures)):
+        bad.append("flows(hook_thread=True): another table")
+
     # progress: the run's counts reach a callable, the last call every input byte and file
     ps = []
     pf = cuflow.flows(a.captures, jobs=2, progress=ps.append)
