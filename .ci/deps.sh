@@ -57,14 +57,14 @@ netml_venv() {
 # package's tests and docs/python.md's examples run there too (pandas,
 # polars, matplotlib, tqdm).
 arrow_venv() {
-	local root venv mods='pyarrow.parquet, duckdb, numpy, pandas, polars, matplotlib, tqdm'
+	local root venv mods='pyarrow.parquet, duckdb, numpy, pandas, polars, matplotlib, tqdm, pytest'
 	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	venv=$root/build/arrow-venv
 	if "$venv/bin/python" -c "import $mods" 2>/dev/null; then
 		return 0
 	fi
 	{ python3 -m venv "$venv" && "$venv/bin/pip" install -q pyarrow==26.0.1 duckdb==2.0.1 numpy==2.4.6 \
-		pandas==3.1.1 polars==2.1.0 matplotlib==3.11.2 tqdm==4.70.1 &&
+		pandas==3.1.1 polars==2.1.0 matplotlib==3.11.2 tqdm==4.70.1 pytest==9.2.0 &&
 		"$venv/bin/python" -c "import $mods"; } >/tmp/cuflow-pip-arrow.log 2>&1 ||
 		{ echo "deps: warning: pyarrow/duckdb not installed (the Parquet oracle tests will skip)"; tail -n 5 /tmp/cuflow-pip-arrow.log; }
 }
@@ -93,8 +93,8 @@ torch_venv() {
 	[ "${CUFLOW_DEPS_TORCH:-0}" = 1 ] || return 0
 	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	venv=$root/build/torch-venv
-	"$venv/bin/python" -c 'import torch, pyarrow, pandas, matplotlib' 2>/dev/null && return 0
-	{ python3 -m venv "$venv" && "$venv/bin/pip" install -q torch pyarrow numpy pandas matplotlib; } \
+	"$venv/bin/python" -c 'import torch, pyarrow, pandas, matplotlib, pytest' 2>/dev/null && return 0
+	{ python3 -m venv "$venv" && "$venv/bin/pip" install -q torch pyarrow numpy pandas matplotlib pytest; } \
 		>/tmp/cuflow-pip-torch.log 2>&1 ||
 		{ echo "deps: warning: torch not installed (its tests will skip)"; tail -n 5 /tmp/cuflow-pip-torch.log; }
 }

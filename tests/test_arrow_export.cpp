@@ -185,76 +185,67 @@ TEST(ArrowExport, StreamFromCReleasesEarly) {
 
 namespace {
 
-// The Python package (python/cuflow, ctypes over libcuflow.so's stream):
-// summary, flows and sessions equal the command line's outputs, a missing
-// input raises cuflow.Error naming it (tests/oracles/python_package_check.py).
-TEST(PythonPackage, TablesEqualTheCommandLine) {
-  std::string shared = cft::shared_dir();
-  if (shared.empty()) GTEST_SKIP() << "../shared absent";
-  if (!cft::exists("/usr/share/ieee-data/oui.csv")) GTEST_SKIP() << "ieee-data not installed";
-  cft::CtypesLib lib = cft::ctypes_lib();
-  if (lib.path.empty()) GTEST_SKIP() << lib.problem;
-  std::string py = cft::venv_python("CUFLOW_ARROW_PYTHON", "arrow-venv", "pyarrow");
-  if (py.empty()) GTEST_SKIP() << "pyarrow not importable (bash .ci/deps.sh makes build/arrow-venv)";
-  std::string src = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR);
-  std::string cap = cft::temp_path("py.pcap"), out;
-  ASSERT_EQ(cft::run(cft::shq(cft::cuflow_bin()) + " synth --flows 300 -o " + cft::shq(cap)), 0);
-  std::string cmd = lib.preload + "CUFLOW_LIBRARY=" + cft::shq(lib.path) + " PYTHONPATH=" + cft::shq(src + "/python") +
-                    " " + cft::shq(py) + " " + cft::shq(src + "/tests/oracles/python_package_check.py") +
-                    " --cuflow " + cft::shq(cft::cuflow_bin()) + " " + cft::shq(cap) + " " +
-                    cft::shq(shared + "/captures/nfstream/pcaps/instagram.pcap");
-  int rc = cft::run(cmd, &out);
+// The Python package's pytest suite (python/tests), one file per test here,
+// with the build's library and command line: CUFLOW_LIBRARY, CUFLOW_BIN,
+// PYTHONPATH=python; under the sanitizers the runtime is preloaded into the
+// interpreter. `py` is a venv's python with pytest and pyarrow.
+void run_pytest(const std::string &py, const cft::CtypesLib &lib, const std::string &file,
+                const std::string &env = "") {
+  std::string src = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR), out;
+  int rc = cft::run("cd / && " + lib.preload + env + "CUFLOW_LIBRARY=" + cft::shq(lib.path) + " CUFLOW_BIN=" +
+                        cft::shq(cft::cuflow_bin()) + " PYTHONPATH=" + cft::shq(src + "/python") +
+                        " PYTHONDONTWRITEBYTECODE=1 " + cft::shq(py) + " -m pytest -q -rs -p no:cacheprovider " +
+                        cft::shq(src + "/python/tests/" + file) + " 2>&1",
+                    &out);
   EXPECT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("python package:"), std::string::npos) << out;
+  std::cout << out.substr(out.size() > 1500 ? out.size() - 1500 : 0);
 }
 
-// The stream's batches reach pyarrow without a copy (the buffer addresses
-// the C side exported are pyarrow's), stay readable after the stream is
-// released, and 1,000 runs do not grow the resident set
-// (tests/oracles/arrow_zero_copy_check.py).
+std::string arrow_python() {
+  return cft::venv_python("CUFLOW_ARROW_PYTHON", "arrow-venv", "pyarrow, pandas, numpy, pytest");
+}
+
+// python/tests/test_tables.py: every function's table equals the command
+// line's output for the same inputs and options, value for value (flows,
+// windows, features, netml, flowpic against their Parquet files; flows
+// against the CSV; summary against info; sessions against the SQLite
+// database); labels, presets, compat, hook_thread, continuous (editcap),
+// progress, inputs(); bad options, missing and damaged inputs raise.
+TEST(PythonPackage, TablesEqualTheCommandLine) {
+  cft::CtypesLib lib = cft::ctypes_lib();
+  if (lib.path.empty()) GTEST_SKIP() << lib.problem;
+  std::string py = arrow_python();
+  if (py.empty()) GTEST_SKIP() << "pyarrow/pandas/pytest not importable (bash .ci/deps.sh makes build/arrow-venv)";
+  run_pytest(py, lib, "test_tables.py");
+}
+
+// python/tests/test_zero_copy.py: pyarrow's buffers are at the addresses
+// the library exported (82 of 82 columns), a batch outlives its stream,
+// and 1,000 calls (100 under the sanitizers) do not grow the resident set.
 TEST(PythonPackage, ZeroCopySafeAndNoLeak) {
   cft::CtypesLib lib = cft::ctypes_lib();
   if (lib.path.empty()) GTEST_SKIP() << lib.problem;
-  std::string py = cft::venv_python("CUFLOW_ARROW_PYTHON", "arrow-venv", "pyarrow");
-  if (py.empty()) GTEST_SKIP() << "pyarrow not importable (bash .ci/deps.sh makes build/arrow-venv)";
-  std::string src = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR);
-  std::string cap = cft::temp_path("zc.pcap"), out;
-  ASSERT_EQ(cft::run(cft::shq(cft::cuflow_bin()) + " synth -q --flows 40 --seed 3 -o " + cft::shq(cap)), 0);
-  std::string cmd = lib.preload + "CUFLOW_LIBRARY=" + cft::shq(lib.path) + " PYTHONPATH=" + cft::shq(src + "/python") +
-                    " " + cft::shq(py) + " " + cft::shq(src + "/tests/oracles/arrow_zero_copy_check.py") + " " +
-                    cft::shq(cap) + (cft::sanitized() ? " 100" : " 1000");
-  int rc = cft::run(cmd, &out);
-  EXPECT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("arrow zero-copy:"), std::string::npos) << out;
+  std::string py = arrow_python();
+  if (py.empty()) GTEST_SKIP() << "pyarrow/pandas/pytest not importable (bash .ci/deps.sh makes build/arrow-venv)";
+  run_pytest(py, lib, "test_zero_copy.py", cft::sanitized() ? "CUFLOW_LEAK_RUNS=100 " : "");
 }
 
-
-// cuflow.torch (python/cuflow/torch.py) in a venv with PyTorch
-// (tests/oracles/python_torch_check.py): FlowDataset through a DataLoader
-// with 2 workers gives every row of three captures once, with extract's
-// feature, sequence and label values, also in batches, for one input, in
-// continuous mode and from an extract directory in shards; load_model's
-// modules give `cuflow predict`'s probabilities (flowpic-mini, official
-// FlowPic) and the nested model's test loss and predictions; progress.
-// PyTorch is not installed by .ci/deps.sh (several GB): the test skips
-// without it (CUFLOW_TORCH_PYTHON, or build/torch-venv with torch and
-// pyarrow), and under the sanitizers (torch under a preloaded ASan runtime).
+// python/tests/test_torch.py: FlowDataset through a DataLoader with 2
+// workers gives every row of three captures once, with extract's feature,
+// sequence and label values, also in batches, for one input, in continuous
+// mode and from an extract directory in shards; load_model's modules give
+// `cuflow predict`'s probabilities (flowpic-mini, official FlowPic) and the
+// nested model's test loss and predictions. PyTorch is not installed by
+// .ci/deps.sh (several GB; CUFLOW_DEPS_TORCH=1 makes build/torch-venv): the
+// test skips without it (CUFLOW_TORCH_PYTHON, build/torch-venv) and under the
+// sanitizers.
 TEST(PythonPackage, TorchDatasetAndModels) {
   if (cft::sanitized()) GTEST_SKIP() << "PyTorch is not run under the sanitizers";
   cft::CtypesLib lib = cft::ctypes_lib();
   if (lib.path.empty()) GTEST_SKIP() << lib.problem;
-  std::string py = cft::venv_python("CUFLOW_TORCH_PYTHON", "torch-venv", "torch, pyarrow");
-  if (py.empty()) GTEST_SKIP() << "torch and pyarrow not importable (CUFLOW_TORCH_PYTHON or build/torch-venv)";
-  std::string src = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR);
-  std::string work = cft::temp_path("torch"), out;
-  std::string cmd = "cd / && CUFLOW_LIBRARY=" + cft::shq(lib.path) + " PYTHONPATH=" + cft::shq(src + "/python") + " " +
-                    cft::shq(py) + " " + cft::shq(src + "/tests/oracles/python_torch_check.py") + " --cuflow " +
-                    cft::shq(cft::cuflow_bin()) + " " + cft::shq(work) + " 2>&1";
-  int rc = cft::run(cmd, &out);
-  EXPECT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("python torch:"), std::string::npos) << out;
-  std::cout << out.substr(out.rfind("python torch:") == std::string::npos ? 0 : out.rfind("python torch:"));
-  cft::run("rm -rf " + cft::shq(work));
+  std::string py = cft::venv_python("CUFLOW_TORCH_PYTHON", "torch-venv", "torch, pyarrow, pytest");
+  if (py.empty()) GTEST_SKIP() << "torch, pyarrow and pytest not importable (CUFLOW_TORCH_PYTHON or build/torch-venv)";
+  run_pytest(py, lib, "test_torch.py");
 }
 
 // `pip install ./python` in a new venv (python3 -m venv, nothing else in
@@ -309,32 +300,19 @@ TEST(PythonPackage, PipInstallInAFreshVenv) {
 }
 
 
-// docs/python.md's examples run (tests/oracles/python_docs_examples.py): the
-// seed 001 windows plot, the PyTorch ones (seed 003's sequences and nested
-// model, seed 004's FlowPic CNN) where torch is importable, polars and
-// DuckDB. With PyTorch (CUFLOW_TORCH_PYTHON or build/torch-venv, not under
-// the sanitizers) every block runs; else the PyTorch blocks skip.
+// python/tests/test_docs_examples.py: docs/python.md's examples run (seed
+// 001's windows plot, polars and DuckDB, and where PyTorch is importable,
+// not under the sanitizers, seed 003's sequences and nested model and seed
+// 004's FlowPic CNN).
 TEST(PythonPackage, DocsExamplesRun) {
   cft::CtypesLib lib = cft::ctypes_lib();
   if (lib.path.empty()) GTEST_SKIP() << lib.problem;
   std::string py;
-  if (!cft::sanitized()) py = cft::venv_python("CUFLOW_TORCH_PYTHON", "torch-venv", "torch, pyarrow, pandas, matplotlib");
-  if (py.empty()) py = cft::venv_python("CUFLOW_ARROW_PYTHON", "arrow-venv", "pyarrow, pandas, matplotlib");
-  if (py.empty()) GTEST_SKIP() << "pyarrow, pandas and matplotlib not importable (bash .ci/deps.sh makes build/arrow-venv)";
-  std::string src = cft::env("CUFLOW_SOURCE_DIR", CFT_DEFAULT_CUFLOW_SOURCE_DIR);
-  std::string work = cft::temp_path("docs-examples"), out;
-  int rc = cft::run("cd / && " + lib.preload + "CUFLOW_LIBRARY=" + cft::shq(lib.path) + " PYTHONPATH=" +
-                        cft::shq(src + "/python") + " " + cft::shq(py) + " " +
-                        cft::shq(src + "/tests/oracles/python_docs_examples.py") + " --cuflow " +
-                        cft::shq(cft::cuflow_bin()) + " " + cft::shq(src + "/docs/python.md") + " " + cft::shq(work) +
-                        " 2>&1",
-                    &out);
-  EXPECT_EQ(rc, 0) << out;
-  size_t at = out.rfind("docs examples:");
-  ASSERT_NE(at, std::string::npos) << out;
-  std::cout << out.substr(at);
-  EXPECT_EQ(out.find("0 ran"), std::string::npos) << out;
-  cft::run("rm -rf " + cft::shq(work));
+  if (!cft::sanitized())
+    py = cft::venv_python("CUFLOW_TORCH_PYTHON", "torch-venv", "torch, pyarrow, pandas, matplotlib, pytest");
+  if (py.empty()) py = cft::venv_python("CUFLOW_ARROW_PYTHON", "arrow-venv", "pyarrow, pandas, matplotlib, pytest");
+  if (py.empty()) GTEST_SKIP() << "pyarrow, pandas, matplotlib, pytest not importable (bash .ci/deps.sh)";
+  run_pytest(py, lib, "test_docs_examples.py");
 }
 
 }  // namespace
