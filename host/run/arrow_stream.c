@@ -2,6 +2,7 @@
  * (cuflow/arrow.h): cf_run with CF_RUN_CALLBACK in a thread of its own,
  * its batches exported into a small queue that get_next drains. */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,20 +298,157 @@ static int opt_flag(const char *key, const char *v, int *out, char *err)
 	return CF_OK;
 }
 
+/* The stream's options: one row per producer and key, the value written at
+ * `off` in that producer's configuration ("*": the run's, in cf_run_opts). */
+enum opt_kind {
+	OPT_NS,        /* seconds >= 0 -> int64_t ns */
+	OPT_NS_POS,    /* seconds > 0 -> int64_t ns */
+	OPT_SEC,       /* seconds >= 0 -> double s */
+	OPT_SEC_POS,   /* seconds > 0 -> double s */
+	OPT_FLAG,      /* 0/1/true/false -> int */
+	OPT_TCP_END,   /* a flag that compat=nfstream leaves alone once given */
+	OPT_STR,       /* the text -> const char * */
+	OPT_STR_NULL,  /* the text, "null" -> NULL */
+	OPT_DIM,       /* 2 .. 2^23 -> uint32_t */
+	OPT_INT_LABEL, /* an integer -> int64_t at off2, and int 1 at off */
+	OPT_PRESET,    /* official/mini -> cf_flowpic_opts at off */
+	OPT_COMPAT     /* nfstream/none -> the cf_flow_opts at off */
+};
+
+struct opt_def {
+	const char *producer, *key;
+	enum opt_kind kind;
+	size_t off, off2;
+};
+
+#define FLOWS(m) offsetof(cf_flows_producer_config, m)
+#define FEAT(m) offsetof(cf_features_producer_config, m)
+#define PIC(m) offsetof(cf_flowpic_producer_config, m)
+#define NETML(m) offsetof(cf_netml_producer_config, m)
+#define WIN(m) offsetof(cf_windows_producer_config, m)
+#define SESS(m) offsetof(cf_sessions_producer_config, m)
+
+static const struct opt_def OPTIONS[] = {
+	{"*", "continuous", OPT_FLAG, offsetof(cf_run_opts, continuous), 0},
+	{"*", "hook_thread", OPT_FLAG, offsetof(cf_run_opts, hook_thread), 0},
+	{"flows", "idle_timeout", OPT_NS, FLOWS(flow.idle_timeout_ns), 0},
+	{"flows", "active_timeout", OPT_NS, FLOWS(flow.active_timeout_ns), 0},
+	{"flows", "unidirectional", OPT_FLAG, FLOWS(flow.unidirectional), 0},
+	{"flows", "tcp_end", OPT_TCP_END, FLOWS(flow.tcp_end), 0},
+	{"flows", "compat", OPT_COMPAT, FLOWS(flow), 0},
+	{"features", "idle_timeout", OPT_NS, FEAT(flow.idle_timeout_ns), 0},
+	{"features", "active_timeout", OPT_NS, FEAT(flow.active_timeout_ns), 0},
+	{"features", "unidirectional", OPT_FLAG, FEAT(flow.unidirectional), 0},
+	{"features", "tcp_end", OPT_TCP_END, FEAT(flow.tcp_end), 0},
+	{"features", "compat", OPT_COMPAT, FEAT(flow), 0},
+	{"features", "label", OPT_STR, FEAT(labels.constant), 0},
+	{"features", "label_from_dir", OPT_FLAG, FEAT(labels.from_dir), 0},
+	{"features", "labels_csv", OPT_STR, FEAT(labels.csv), 0},
+	{"flowpic", "preset", OPT_PRESET, PIC(pic), 0},
+	{"flowpic", "label", OPT_STR, PIC(labels.constant), 0},
+	{"flowpic", "label_from_dir", OPT_FLAG, PIC(labels.from_dir), 0},
+	{"flowpic", "labels_csv", OPT_STR, PIC(labels.csv), 0},
+	{"netml", "dim", OPT_DIM, NETML(dim), 0},
+	{"netml", "fft", OPT_FLAG, NETML(fft), 0},
+	{"netml", "header", OPT_FLAG, NETML(header), 0},
+	{"netml", "label", OPT_INT_LABEL, NETML(have_label), NETML(label)},
+	{"netml", "labels_csv", OPT_STR, NETML(labels_csv), 0},
+	{"windows", "window", OPT_NS_POS, WIN(win.window_ns), 0},
+	{"windows", "step", OPT_NS, WIN(win.step_ns), 0},
+	{"windows", "distinct", OPT_FLAG, WIN(win.distinct), 0},
+	{"windows", "empty", OPT_FLAG, WIN(win.empty), 0},
+	{"windows", "lateness", OPT_NS, WIN(win.lateness_ns), 0},
+	{"windows", "idle_timeout", OPT_NS_POS, WIN(win.idle_timeout_ns), 0},
+	{"sessions", "idle_timeout", OPT_SEC_POS, SESS(idle_timeout_s), 0},
+	{"sessions", "active_timeout", OPT_SEC, SESS(active_timeout_s), 0},
+	{"sessions", "dns_timeout", OPT_SEC_POS, SESS(dns_timeout_s), 0},
+	{"sessions", "device_types", OPT_STR, SESS(device_types), 0},
+	{"sessions", "default_type", OPT_STR_NULL, SESS(default_type), 0},
+	{"sessions", "ieee_data", OPT_STR, SESS(ieee_dir), 0},
+};
+
+/* The error for an unknown key: the producer's keys, from the table. */
+static int unknown_option(const char *producer, const char *key, char *err)
+{
+	char list[512] = "";
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof OPTIONS / sizeof OPTIONS[0]; i++)
+		if (!strcmp(OPTIONS[i].producer, producer) && n < sizeof list)
+			n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? " " : "", OPTIONS[i].key);
+	snprintf(err, CF_ERRBUF_SIZE, "producer %.32s has no option %.64s (its options: %s; every producer's: "
+	                              "continuous hook_thread)", producer, key, n ? list : "none");
+	return CF_ERR_ARG;
+}
+
+/* Writes one option's value at base + d->off. */
+static int set_option(const struct opt_def *d, char *base, const char *v, char *err)
+{
+	const char *k = d->key;
+	char *end;
+	int64_t ns;
+	int f, st;
+	switch (d->kind) {
+	case OPT_NS:
+	case OPT_NS_POS:
+		return opt_seconds(k, v, (int64_t *)(void *)(base + d->off), d->kind == OPT_NS, err);
+	case OPT_SEC:
+	case OPT_SEC_POS:
+		if ((st = opt_seconds(k, v, &ns, d->kind == OPT_SEC, err)) == CF_OK)
+			*(double *)(void *)(base + d->off) = (double)ns / 1e9;
+		return st;
+	case OPT_FLAG:
+	case OPT_TCP_END:
+		if ((st = opt_flag(k, v, &f, err)) == CF_OK)
+			*(int *)(void *)(base + d->off) = f;
+		return st;
+	case OPT_STR:
+		*(const char **)(void *)(base + d->off) = v;
+		return CF_OK;
+	case OPT_STR_NULL:
+		*(const char **)(void *)(base + d->off) = strcmp(v, "null") ? v : NULL;
+		return CF_OK;
+	case OPT_DIM: {
+		unsigned long x = strtoul(v, &end, 10);
+		if (!*v || *end || x < 2 || x > (1u << 23)) {
+			snprintf(err, CF_ERRBUF_SIZE, "option %s: want 2 to 8388608, not '%.64s'", k, v);
+			return CF_ERR_ARG;
+		}
+		*(uint32_t *)(void *)(base + d->off) = (uint32_t)x;
+		return CF_OK;
+	}
+	case OPT_INT_LABEL: {
+		long long x = strtoll(v, &end, 10);
+		if (!*v || *end) {
+			snprintf(err, CF_ERRBUF_SIZE, "option %s: want an integer, not '%.64s'", k, v);
+			return CF_ERR_ARG;
+		}
+		*(int *)(void *)(base + d->off) = 1;
+		*(int64_t *)(void *)(base + d->off2) = x;
+		return CF_OK;
+	}
+	case OPT_PRESET:
+		if (cf_flowpic_preset((cf_flowpic_opts *)(void *)(base + d->off), v) != CF_OK) {
+			snprintf(err, CF_ERRBUF_SIZE, "option %s: official or mini, not '%.64s'", k, v);
+			return CF_ERR_ARG;
+		}
+		return CF_OK;
+	case OPT_COMPAT:
+		if (strcmp(v, "nfstream") && strcmp(v, "none")) {
+			snprintf(err, CF_ERRBUF_SIZE, "option %s: nfstream or none, not '%.64s'", k, v);
+			return CF_ERR_ARG;
+		}
+		((cf_flow_opts *)(void *)(base + d->off))->compat = strcmp(v, "nfstream") ? CF_COMPAT_NONE : CF_COMPAT_NFSTREAM;
+		return CF_OK;
+	}
+	return CF_ERR_ARG;
+}
+
 /* Applies "key=value" options (one per line, or separated by ';') to the
- * producer's configuration; the strings stay in `text` (the stream's). */
-/* run: the run's own keys (continuous, every producer) and decode options
- * (compat=nfstream's tunnels) */
+ * producer's configuration and the run's keys; the strings stay in `text`
+ * (the stream's). compat=nfstream then sets what the command line's
+ * --compat nfstream sets besides (orientation, TCP end, tunnels). */
 static int apply_options(const char *producer, void *config, char *text, cf_run_opts *run, char *err)
 {
-	static const char *const known[] = {
-		"flows: idle_timeout active_timeout unidirectional tcp_end compat",
-		"features: idle_timeout active_timeout unidirectional tcp_end compat label label_from_dir labels_csv",
-		"flowpic: preset label label_from_dir labels_csv",
-		"netml: dim fft header label labels_csv",
-		"windows: window step distinct empty lateness idle_timeout",
-		"sessions: idle_timeout active_timeout dns_timeout device_types default_type ieee_data",
-	};
 	cf_flow_opts *compat_fo = NULL;
 	int tcp_end_given = 0;
 	for (char *save = NULL, *kv = strtok_r(text, ";\n", &save); kv; kv = strtok_r(NULL, ";\n", &save)) {
@@ -320,115 +458,20 @@ static int apply_options(const char *producer, void *config, char *text, cf_run_
 			return CF_ERR_ARG;
 		}
 		*eq = 0;
-		const char *k = kv, *v = eq + 1;
-		int st = -100, f;
-		int64_t ns;
-		cf_producer_labels *lab = !strcmp(producer, "features") ? &((cf_features_producer_config *)config)->labels
-		                          : !strcmp(producer, "flowpic") ? &((cf_flowpic_producer_config *)config)->labels
-		                                                         : NULL;
-		if (!strcmp(k, "continuous")) {
-			if ((st = opt_flag(k, v, &f, err)) == CF_OK)
-				run->continuous = f;
-		} else if (!strcmp(k, "hook_thread")) {
-			if ((st = opt_flag(k, v, &f, err)) == CF_OK)
-				run->hook_thread = f;
-		} else if (lab && !strcmp(k, "label")) {
-			lab->constant = v, st = CF_OK;
-		} else if (lab && !strcmp(k, "label_from_dir")) {
-			if ((st = opt_flag(k, v, &f, err)) == CF_OK)
-				lab->from_dir = f;
-		} else if (lab && !strcmp(k, "labels_csv")) {
-			lab->csv = v, st = CF_OK;
-		} else if (!strcmp(producer, "flows") || !strcmp(producer, "features")) {
-			cf_flow_opts *fo = !strcmp(producer, "flows") ? &((cf_flows_producer_config *)config)->flow
-			                                             : &((cf_features_producer_config *)config)->flow;
-			if (!strcmp(k, "idle_timeout"))
-				st = opt_seconds(k, v, &fo->idle_timeout_ns, 1, err);
-			else if (!strcmp(k, "active_timeout"))
-				st = opt_seconds(k, v, &fo->active_timeout_ns, 1, err);
-			else if (!strcmp(k, "unidirectional") && (st = opt_flag(k, v, &f, err)) == CF_OK)
-				fo->unidirectional = f;
-			else if (!strcmp(k, "tcp_end") && (st = opt_flag(k, v, &f, err)) == CF_OK)
-				fo->tcp_end = f, tcp_end_given = 1;
-			else if (!strcmp(k, "compat")) {
-				if (strcmp(v, "nfstream") && strcmp(v, "none")) {
-					snprintf(err, CF_ERRBUF_SIZE, "option compat: nfstream or none, not '%.64s'", v);
-					return CF_ERR_ARG;
-				}
-				fo->compat = strcmp(v, "nfstream") ? CF_COMPAT_NONE : CF_COMPAT_NFSTREAM;
-				compat_fo = fo;
-				st = CF_OK;
-			}
-		} else if (!strcmp(producer, "netml")) {
-			cf_netml_producer_config *n = config;
-			char *end;
-			if (!strcmp(k, "dim")) {
-				unsigned long d = strtoul(v, &end, 10);
-				if (!*v || *end || d < 2 || d > (1u << 23)) {
-					snprintf(err, CF_ERRBUF_SIZE, "option dim: want 2 to 8388608, not '%.64s'", v);
-					return CF_ERR_ARG;
-				}
-				n->dim = (uint32_t)d, st = CF_OK;
-			} else if (!strcmp(k, "fft") && (st = opt_flag(k, v, &f, err)) == CF_OK) {
-				n->fft = f;
-			} else if (!strcmp(k, "header") && (st = opt_flag(k, v, &f, err)) == CF_OK) {
-				n->header = f;
-			} else if (!strcmp(k, "label")) {
-				long long l = strtoll(v, &end, 10);
-				if (!*v || *end) {
-					snprintf(err, CF_ERRBUF_SIZE, "option label: want an integer, not '%.64s'", v);
-					return CF_ERR_ARG;
-				}
-				n->have_label = 1, n->label = l, st = CF_OK;
-			} else if (!strcmp(k, "labels_csv")) {
-				n->labels_csv = v, st = CF_OK;
-			}
-		} else if (!strcmp(producer, "flowpic") && !strcmp(k, "preset")) {
-			if (cf_flowpic_preset(&((cf_flowpic_producer_config *)config)->pic, v) != CF_OK) {
-				snprintf(err, CF_ERRBUF_SIZE, "option preset: official or mini, not '%.64s'", v);
-				return CF_ERR_ARG;
-			}
-			st = CF_OK;
-		} else if (!strcmp(producer, "windows")) {
-			cf_windows_opts *w = &((cf_windows_producer_config *)config)->win;
-			if (!strcmp(k, "window"))
-				st = opt_seconds(k, v, &w->window_ns, 0, err);
-			else if (!strcmp(k, "step"))
-				st = opt_seconds(k, v, &w->step_ns, 1, err);
-			else if (!strcmp(k, "lateness"))
-				st = opt_seconds(k, v, &w->lateness_ns, 1, err);
-			else if (!strcmp(k, "idle_timeout"))
-				st = opt_seconds(k, v, &w->idle_timeout_ns, 0, err);
-			else if (!strcmp(k, "distinct") && (st = opt_flag(k, v, &f, err)) == CF_OK)
-				w->distinct = f;
-			else if (!strcmp(k, "empty") && (st = opt_flag(k, v, &f, err)) == CF_OK)
-				w->empty = f;
-		} else if (!strcmp(producer, "sessions")) {
-			cf_sessions_producer_config *c = config;
-			if (!strcmp(k, "idle_timeout") && (st = opt_seconds(k, v, &ns, 0, err)) == CF_OK)
-				c->idle_timeout_s = (double)ns / 1e9;
-			else if (!strcmp(k, "active_timeout") && (st = opt_seconds(k, v, &ns, 1, err)) == CF_OK)
-				c->active_timeout_s = (double)ns / 1e9;
-			else if (!strcmp(k, "dns_timeout") && (st = opt_seconds(k, v, &ns, 0, err)) == CF_OK)
-				c->dns_timeout_s = (double)ns / 1e9;
-			else if (!strcmp(k, "device_types"))
-				c->device_types = v, st = CF_OK;
-			else if (!strcmp(k, "default_type"))
-				c->default_type = strcmp(v, "null") ? v : NULL, st = CF_OK;
-			else if (!strcmp(k, "ieee_data"))
-				c->ieee_dir = v, st = CF_OK;
-		}
-		if (st == -100) {
-			const char *list = "none";
-			for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-				if (!strncmp(known[i], producer, strlen(producer)) && known[i][strlen(producer)] == ':')
-					list = known[i] + strlen(producer) + 2;
-			snprintf(err, CF_ERRBUF_SIZE, "producer %.32s has no option %.64s (its options: %s; every producer's: continuous hook_thread)",
-			         producer, k, list);
-			return CF_ERR_ARG;
-		}
+		const struct opt_def *d = NULL;
+		for (size_t i = 0; i < sizeof OPTIONS / sizeof OPTIONS[0] && !d; i++)
+			if ((!strcmp(OPTIONS[i].producer, producer) || !strcmp(OPTIONS[i].producer, "*")) &&
+			    !strcmp(OPTIONS[i].key, kv))
+				d = &OPTIONS[i];
+		if (!d)
+			return unknown_option(producer, kv, err);
+		char *base = !strcmp(d->producer, "*") ? (char *)run : config;
+		int st = set_option(d, base, eq + 1, err);
 		if (st < 0)
 			return st;
+		tcp_end_given |= d->kind == OPT_TCP_END;
+		if (d->kind == OPT_COMPAT)
+			compat_fo = (cf_flow_opts *)(void *)(base + d->off);
 	}
 	if (compat_fo && compat_fo->compat == CF_COMPAT_NFSTREAM) {
 		/* as the command line's --compat nfstream (host/cli/flow_setup.c):
