@@ -222,41 +222,10 @@ def cfg_from_json(j):
 
 # ------------------------------------------------------------------ torch model
 
-class Nested(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.pkt_lstm = nn.LSTM(3, c["pkt_hidden"], batch_first=True)
-        self.ttl_embedding = nn.Embedding(c["ttl_vocab"], c["ttl_dim"])
-        self.id_lstm = nn.LSTM(1, c["id_hidden"], batch_first=True)
-        width = c["pkt_hidden"] + 2 * c["ttl_dim"] + 2 * c["id_hidden"] + 5
-        layers = []
-        for _ in range(c["dense_layers"]):
-            layers.append(nn.Linear(width, c["dense_units"]))
-            width = c["dense_units"]
-        self.dense = nn.ModuleList(layers)
-        self.out = nn.Linear(width, c["classes"])
-        self.packed = not c.get("reference_compat", 0)
-
-    @staticmethod
-    def _last(lstm, x, lens, packed):
-        if packed:  # each sample over its true length; h_n is returned in the input order
-            p = nn.utils.rnn.pack_padded_sequence(x, lens.cpu().long(), batch_first=True, enforce_sorted=False)
-            _, (h, _) = lstm(p)
-        else:  # reference_compat: every sample runs the batch's longest, over zeros
-            _, (h, _) = lstm(x[:, :int(lens.max())])
-        return h[0]
-
-    def forward(self, b):
-        pk = self.packed
-        hp = self._last(self.pkt_lstm, b["pkt"], b["pkt_len"], pk)
-        ho = self._last(self.id_lstm, b["id_out"].unsqueeze(-1), b["id_out_len"], pk)
-        hi = self._last(self.id_lstm, b["id_in"].unsqueeze(-1), b["id_in_len"], pk)
-        eo = self.ttl_embedding(b["ttl_out"].long())
-        ei = self.ttl_embedding(b["ttl_in"].long())
-        x = torch.cat([hp, eo, ho, ei, hi, b["root"]], dim=1)
-        for d in self.dense:
-            x = F.relu(d(x))
-        return self.out(x)
+# the module of cuflow's nested model: python/cuflow/torch.py (state_dict names
+# of include/cuflow/nn.h; packed sequences, or reference_compat's batch-max runs)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from cuflow.torch import NestedModel as Nested  # noqa: E402
 
 
 def to_torch(d, dtype=torch.float32):

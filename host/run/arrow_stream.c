@@ -327,20 +327,19 @@ struct opt_def {
 #define NETML(m) offsetof(cf_netml_producer_config, m)
 #define WIN(m) offsetof(cf_windows_producer_config, m)
 #define SESS(m) offsetof(cf_sessions_producer_config, m)
+/* the flow engine's keys, in the configs that hold a cf_flow_opts `flow` */
+#define FLOW_ENGINE_OPTIONS(name, AT)                                        \
+	{name, "idle_timeout", OPT_NS, AT(flow.idle_timeout_ns), 0},         \
+	{name, "active_timeout", OPT_NS, AT(flow.active_timeout_ns), 0},     \
+	{name, "unidirectional", OPT_FLAG, AT(flow.unidirectional), 0},      \
+	{name, "tcp_end", OPT_TCP_END, AT(flow.tcp_end), 0},                 \
+	{name, "compat", OPT_COMPAT, AT(flow), 0}
 
 static const struct opt_def OPTIONS[] = {
 	{"*", "continuous", OPT_FLAG, offsetof(cf_run_opts, continuous), 0},
 	{"*", "hook_thread", OPT_FLAG, offsetof(cf_run_opts, hook_thread), 0},
-	{"flows", "idle_timeout", OPT_NS, FLOWS(flow.idle_timeout_ns), 0},
-	{"flows", "active_timeout", OPT_NS, FLOWS(flow.active_timeout_ns), 0},
-	{"flows", "unidirectional", OPT_FLAG, FLOWS(flow.unidirectional), 0},
-	{"flows", "tcp_end", OPT_TCP_END, FLOWS(flow.tcp_end), 0},
-	{"flows", "compat", OPT_COMPAT, FLOWS(flow), 0},
-	{"features", "idle_timeout", OPT_NS, FEAT(flow.idle_timeout_ns), 0},
-	{"features", "active_timeout", OPT_NS, FEAT(flow.active_timeout_ns), 0},
-	{"features", "unidirectional", OPT_FLAG, FEAT(flow.unidirectional), 0},
-	{"features", "tcp_end", OPT_TCP_END, FEAT(flow.tcp_end), 0},
-	{"features", "compat", OPT_COMPAT, FEAT(flow), 0},
+	FLOW_ENGINE_OPTIONS("flows", FLOWS),
+	FLOW_ENGINE_OPTIONS("features", FEAT),
 	{"features", "label", OPT_STR, FEAT(labels.constant), 0},
 	{"features", "label_from_dir", OPT_FLAG, FEAT(labels.from_dir), 0},
 	{"features", "labels_csv", OPT_STR, FEAT(labels.csv), 0},

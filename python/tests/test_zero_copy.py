@@ -72,14 +72,6 @@ def test_zero_copy_and_safe(synth_capture):
     assert batch.to_pydict() == cuflow.flows(synth_capture).slice(0, batch.num_rows).to_pydict()
 
 
-def rss_kb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def test_no_leak_over_many_calls(tmp_path, cli):
     cap = tmp_path / "zc.pcap"
     cli("synth", "-q", "--flows", "40", "--seed", "3", "-o", cap)
