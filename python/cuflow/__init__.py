@@ -201,12 +201,17 @@ def stream(producer: str, inputs: Paths, table: Optional[str] = None, jobs: int 
     batches arrive, at most ten times a second, and at the end. Keyword
     options set the producer's configuration (docs/python.md:
     idle_timeout, active_timeout, window, step, device_types, default_type,
-    ...)."""
+    ...); with one worker hook_thread defaults to True (flow tracking in a
+    second thread; the same rows)."""
     import pyarrow as pa
 
     lib = _load()
     paths = _paths(inputs)
     argv = (ctypes.c_char_p * len(paths))(*paths)
+    if int(jobs) <= 1 and "hook_thread" not in options:
+        # one worker: its packet hooks (flow tracking) in a second thread, overlapped with
+        # reading; the same rows, 1.2-1.45x faster on 2 cores (docs/python.md)
+        options["hook_thread"] = True
     st = ctypes.create_string_buffer(40)  # struct ArrowArrayStream: 5 pointers
     err = ctypes.create_string_buffer(512)
     fn, bar = _progress_fn(progress) if progress else (None, None)

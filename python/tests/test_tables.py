@@ -122,7 +122,8 @@ def test_compat_nfstream_as_the_flag(captures, cli, tmp_path):
 
 
 def test_hook_thread_gives_the_same_table(captures):
-    assert cuflow.flows(captures, hook_thread=True).equals(cuflow.flows(captures))
+    assert cuflow.flows(captures, hook_thread=True).equals(cuflow.flows(captures, hook_thread=False))
+    assert cuflow.windows(captures, hook_thread=True).equals(cuflow.windows(captures, hook_thread=False))
 
 
 def test_windows_distinct_has_its_columns(captures):
