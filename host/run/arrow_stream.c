@@ -312,7 +312,10 @@ enum opt_kind {
 	OPT_DIM,       /* 2 .. 2^23 -> uint32_t */
 	OPT_INT_LABEL, /* an integer -> int64_t at off2, and int 1 at off */
 	OPT_PRESET,    /* official/mini -> cf_flowpic_opts at off */
-	OPT_COMPAT     /* nfstream/none -> the cf_flow_opts at off */
+	OPT_COMPAT,    /* nfstream/none -> the cf_flow_opts at off */
+	OPT_SIZE,      /* wire/captured/ip/transport/payload -> int (cf_flow_size_parse) */
+	OPT_SEQ_LEN,   /* 0 .. 1024 -> uint32_t at off (the engine's) and off2 (the rows') */
+	OPT_DTYPE      /* float32/float64 -> int 0/1 */
 };
 
 struct opt_def {
@@ -333,13 +336,16 @@ struct opt_def {
 	{name, "active_timeout", OPT_NS, AT(flow.active_timeout_ns), 0},     \
 	{name, "unidirectional", OPT_FLAG, AT(flow.unidirectional), 0},      \
 	{name, "tcp_end", OPT_TCP_END, AT(flow.tcp_end), 0},                 \
-	{name, "compat", OPT_COMPAT, AT(flow), 0}
+	{name, "compat", OPT_COMPAT, AT(flow), 0},                           \
+	{name, "size", OPT_SIZE, AT(flow.size_mode), 0}
 
 static const struct opt_def OPTIONS[] = {
 	{"*", "continuous", OPT_FLAG, offsetof(cf_run_opts, continuous), 0},
 	{"*", "hook_thread", OPT_FLAG, offsetof(cf_run_opts, hook_thread), 0},
 	FLOW_ENGINE_OPTIONS("flows", FLOWS),
 	FLOW_ENGINE_OPTIONS("features", FEAT),
+	{"features", "seq_len", OPT_SEQ_LEN, FEAT(flow.seq_len), FEAT(rows.seq_len)},
+	{"features", "dtype", OPT_DTYPE, FEAT(rows.float64), 0},
 	{"features", "label", OPT_STR, FEAT(labels.constant), 0},
 	{"features", "label_from_dir", OPT_FLAG, FEAT(labels.from_dir), 0},
 	{"features", "labels_csv", OPT_STR, FEAT(labels.csv), 0},
@@ -430,6 +436,29 @@ static int set_option(const struct opt_def *d, char *base, const char *v, char *
 			snprintf(err, CF_ERRBUF_SIZE, "option %s: official or mini, not '%.64s'", k, v);
 			return CF_ERR_ARG;
 		}
+		return CF_OK;
+	case OPT_SIZE:
+		if (cf_flow_size_parse(v, (int *)(void *)(base + d->off)) != CF_OK) {
+			snprintf(err, CF_ERRBUF_SIZE, "option %s: wire, captured, ip, transport or payload, not '%.64s'", k, v);
+			return CF_ERR_ARG;
+		}
+		return CF_OK;
+	case OPT_SEQ_LEN: {
+		unsigned long x = strtoul(v, &end, 10);
+		if (!*v || *end || x > 1024) {
+			snprintf(err, CF_ERRBUF_SIZE, "option %s: want 0 to 1024, not '%.64s'", k, v);
+			return CF_ERR_ARG;
+		}
+		*(uint32_t *)(void *)(base + d->off) = (uint32_t)x;
+		*(uint32_t *)(void *)(base + d->off2) = (uint32_t)x;
+		return CF_OK;
+	}
+	case OPT_DTYPE:
+		if (strcmp(v, "float32") && strcmp(v, "float64")) {
+			snprintf(err, CF_ERRBUF_SIZE, "option %s: float32 or float64, not '%.64s'", k, v);
+			return CF_ERR_ARG;
+		}
+		*(int *)(void *)(base + d->off) = !strcmp(v, "float64");
 		return CF_OK;
 	case OPT_COMPAT:
 		if (strcmp(v, "nfstream") && strcmp(v, "none")) {

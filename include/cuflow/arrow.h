@@ -123,6 +123,8 @@ int cf_arrow_stream_run(const struct cf_run_opts *opts, const struct cf_run_inpu
  * the default configuration (times in seconds, flags 0/1):
  *   flows, features  idle_timeout active_timeout unidirectional tcp_end
  *                    compat (nfstream: as the command line's --compat nfstream)
+ *                    size (wire, captured, ip, transport, payload: --size)
+ *   features         seq_len (0..1024: --seq), dtype (float32, float64)
  *   features, flowpic  label (a constant), label_from_dir (1: the input's
  *                    directory names, numbered in input order), labels_csv
  *                    (a ground-truth CSV, as --labels): label_id and label

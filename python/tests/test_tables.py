@@ -65,6 +65,8 @@ def test_flows_equal_the_csv(captures, cli, tmp_path):
 
 @pytest.mark.parametrize("name, call, args", [
     ("flows", lambda c: cuflow.flows(c, jobs=2, idle_timeout=7), ["flows", "--idle-timeout", "7"]),
+    ("flows-ip", lambda c: cuflow.flows(c, size="ip", unidirectional=True),
+     ["flows", "--size", "ip", "--unidirectional"]),
     ("windows", lambda c: cuflow.windows(c, window=5), ["windows", "--jobs", "2", "--window", "5"]),
     ("netml-IAT", lambda c: cuflow.netml(c, "IAT", dim=8), ["netml", "--jobs", "2", "--dim", "8", "--type", "IAT"]),
     ("netml-STATS", lambda c: cuflow.netml(c, "STATS", dim=8),
@@ -74,6 +76,14 @@ def test_table_equals_the_command_lines_parquet(name, call, args, captures, cli,
     out = tmp_path / f"{name}.parquet"
     cli(args[0], "-q", *args[1:], *captures, "-o", out)
     assert assert_same(call(captures), str(out)) > 5
+
+
+def test_feature_settings_equal_extract(captures, cli, tmp_path):
+    cli("extract", "-q", "--format", "parquet", "--size", "payload", "--seq", "12", "--dtype", "float64",
+        *captures, "-o", tmp_path / "x")
+    got = cuflow.features(captures, size="payload", seq_len=12, dtype="float64")
+    assert got.schema.field("src2dst_bytes").type == pa.float64() and got.column("seq_size").type.list_size == 12
+    assert assert_same(got, str(tmp_path / "x" / "features.parquet")) > 60
 
 
 def test_features_equal_extract(captures, cli, tmp_path):
