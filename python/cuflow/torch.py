@@ -66,14 +66,19 @@ class FlowDataset(torch.utils.data.IterableDataset):
               labels.npy); or a column name of the table
     batch_size  yield batches of this many rows (None: single rows)
     dtype     of x and seq
+    shuffle_buffer, seed  rows come through a buffer of this many rows, each
+              taken at random (seeded by seed, the epoch of set_epoch and
+              the worker): a local shuffle, as streaming loaders do; 0 (the
+              default): the tables' order
     jobs, strict, options  passed to cuflow.stream (per worker)
     """
 
     def __init__(self, source: Paths, producer: str = "features", table: Optional[str] = None,
                  columns: Optional[Sequence[str]] = None, sequences: bool = False, label: Optional[str] = None,
                  batch_size: Optional[int] = None, dtype: torch.dtype = torch.float32, jobs: int = 1,
-                 strict: bool = True, **options):
+                 strict: bool = True, shuffle_buffer: int = 0, seed: int = 0, **options):
         super().__init__()
+        self.shuffle_buffer, self.seed, self.epoch = int(shuffle_buffer), int(seed), 0
         self.columns = list(columns) if columns is not None else None
         self.sequences = sequences
         self.label = label
@@ -221,8 +226,49 @@ class FlowDataset(torch.utils.data.IterableDataset):
         if full < n:
             self._pending = {key: v[full:] for key, v in out.items()}
 
+    def set_epoch(self, epoch: int):
+        """The epoch the shuffle buffer's seed mixes in (call before each epoch)."""
+        self.epoch = int(epoch)
+
+    def _rows(self):
+        """Single rows, in the tables' order."""
+        self._pending = None
+        bs, self.batch_size = self.batch_size, None
+        try:
+            yield from self._iter_extract() if self.dir is not None else self._iter_captures()
+        finally:
+            self.batch_size = bs
+
+    def _shuffled(self):
+        """Rows through a buffer of shuffle_buffer rows, each taken at random."""
+        k, w = _worker()
+        rng = np.random.default_rng([self.seed, self.epoch, k, w])
+        buf = []
+        for row in self._rows():
+            if len(buf) < self.shuffle_buffer:
+                buf.append(row)
+                continue
+            j = int(rng.integers(len(buf)))
+            yield buf[j]
+            buf[j] = row
+        for j in rng.permutation(len(buf)):
+            yield buf[j]
+
     def __iter__(self):
         self._pending = None
+        if self.shuffle_buffer > 0:
+            if self.batch_size is None:
+                yield from self._shuffled()
+                return
+            rows = []
+            for row in self._shuffled():
+                rows.append(row)
+                if len(rows) == self.batch_size:
+                    yield {key: torch.stack([r[key] for r in rows]) for key in rows[0]}
+                    rows = []
+            if rows:
+                yield {key: torch.stack([r[key] for r in rows]) for key in rows[0]}
+            return
         it = self._iter_extract() if self.dir is not None else self._iter_captures()
         yield from it
         if self.batch_size is not None and self._pending is not None:

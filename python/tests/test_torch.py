@@ -62,6 +62,24 @@ def test_every_row_once_with_extracts_values(workers, batch, class_captures, ext
         assert max(sizes) == batch and sum(s < batch for s in sizes) <= 2  # one short tail per worker
 
 
+@pytest.mark.parametrize("batch", [None, 8])
+def test_shuffle_buffer_keeps_every_row_and_is_seeded(batch, class_captures):
+    root, _ = class_captures
+    plain, _ = collect(FlowDataset(root), 2)
+    orders = []
+    for seed in (1, 1, 2):
+        ds = FlowDataset(root, shuffle_buffer=50, seed=seed, batch_size=batch)
+        seen, dup = collect(ds, 2)
+        assert dup == 0 and set(seen) == set(plain)
+        assert all(torch.equal(seen[k]["x"], plain[k]["x"]) for k in plain)
+        order = []
+        for b in torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="fork"):
+            order += list(zip(b["input"].reshape(-1).tolist(), b["row"].reshape(-1).tolist()))
+        orders.append(order)
+    assert orders[0] == orders[1] != orders[2]
+    assert orders[0] != sorted(orders[0], key=lambda k: (k[0], k[1]))
+
+
 def test_one_input_is_dealt_by_row(class_captures, extracted):
     _, caps = class_captures
     seen, dup = collect(FlowDataset(caps[2]), 2)
