@@ -116,7 +116,7 @@ class FlowDataset(torch.utils.data.IterableDataset):
         else:
             self.col_index = None
         if self.sequences and "sequences" not in files:
-            raise Error(f"{d}: written without sequences (cuflow extract --seq-len 0)")
+            raise Error(f"{d}: written without sequences (cuflow extract --seq 0)")
         if self.label not in (None, "labels"):
             raise Error(f"{d}: an extract directory's label is 'labels' (its labels.npy)")
         if self.label == "labels":
