@@ -30,7 +30,7 @@ DataLoader(batch_size=None)), without per-row Python work.
 """
 import json
 import os
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -42,7 +42,7 @@ from . import Error, Paths, inputs as _expand_inputs, stream as _stream
 __all__ = ["FlowDataset", "load_model", "NestedModel", "FlowpicCNN"]
 
 
-def _worker() -> (int, int):
+def _worker() -> Tuple[int, int]:
     info = torch.utils.data.get_worker_info()
     return (0, 1) if info is None else (info.id, info.num_workers)
 
@@ -158,7 +158,7 @@ class FlowDataset(torch.utils.data.IterableDataset):
 
     # ------------------------------------------------------------ captures
     def _batch_tensors(self, b, names: List[str], input_index: int, first_row: int,
-                       keep: Optional[np.ndarray]) -> (Dict[str, torch.Tensor], int):
+                       keep: Optional[np.ndarray]) -> Tuple[Dict[str, torch.Tensor], int]:
         n = b.num_rows
         sel = (lambda v: v[keep]) if keep is not None else (lambda v: v)
         x = np.stack([b.column(c).to_numpy(zero_copy_only=False) for c in names], axis=1) if names else \
