@@ -194,3 +194,10 @@ def test_inputs_lists_what_a_run_reads(captures):
     d = os.path.dirname(captures[0])
     assert captures[0] in cuflow.inputs([d])
     assert cuflow.inputs(captures) == captures
+
+
+def test_progress_true_draws_a_tqdm_bar(captures, capsys):
+    pytest.importorskip("tqdm")
+    t = cuflow.flows(captures, progress=True)
+    err = capsys.readouterr().err
+    assert t.num_rows > 0 and "cuflow" in err and f"{len(captures)}/{len(captures)}" in err, err[-500:]
