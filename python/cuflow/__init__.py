@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Callable, List, NamedTuple, Optional, Sequence, Union
 
-__all__ = ["Error", "Progress", "stream", "table", "flows", "features", "netml", "flowpic", "summary", "windows", "sessions",
+__all__ = ["Error", "Progress", "stream", "table", "flows", "features", "extract", "netml", "flowpic", "summary", "windows", "sessions",
            "inputs", "library_path"]
 
 Paths = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
@@ -252,6 +252,11 @@ def flows(inputs: Paths, jobs: int = 1, strict: bool = True, **options):
 def features(inputs: Paths, jobs: int = 1, strict: bool = True, **options):
     """Training rows (cuflow extract's features)."""
     return table("features", inputs, "features", jobs, strict, **options)
+
+
+def extract(inputs: Paths, jobs: int = 1, strict: bool = True, **options):
+    """cuflow extract's rows by the command's name: the same as features()."""
+    return features(inputs, jobs, strict, **options)
 
 
 def netml(inputs: Paths, type: str = "IAT", dim: Optional[int] = None, jobs: int = 1, strict: bool = True,

@@ -104,6 +104,10 @@ def test_flowpic_index_and_images_equal_the_command_line(captures, cli, tmp_path
     assert labels and idx.column("label").to_pylist() == labels
 
 
+def test_extract_is_features(captures):
+    assert cuflow.extract(captures, seq_len=4).equals(cuflow.features(captures, seq_len=4))
+
+
 def test_feature_labels_equal_extract(captures, cli, tmp_path):
     cli("extract", "-q", "--label-from-dir", *captures, "-o", tmp_path / "x")
     f = cuflow.features(captures, label_from_dir=True)
