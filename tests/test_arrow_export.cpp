@@ -282,12 +282,7 @@ TEST(PythonPackage, PipInstallInAFreshVenv) {
       "t = cuflow.flows(sys.argv[1])\n"
       "print('installed', p, t.num_rows)\n";
   std::string py = cft::temp_path("pipcheck.py");
-  {
-    FILE *f = fopen(py.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    fputs(check.c_str(), f);
-    fclose(f);
-  }
+  cft::write_file(py, std::vector<uint8_t>(check.begin(), check.end()));
   rc = cft::run("cd / && env -u CUFLOW_LIBRARY -u PYTHONPATH " + lib.preload + cft::shq(venv + "/bin/python") + " " +
                     cft::shq(py) + " " + cft::shq(cap) + " 2>&1",
                 &out);

@@ -7,12 +7,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cuflow/errbuf.h"
 #include "cuflow/extract_out.h"
 #include "cuflow/flow_text.h"
 #include "cuflow/feature_rows.h"
@@ -36,17 +36,6 @@ struct cf_extract_writer {
 	void *rowbuf; /* one row of features or sequence in the output dtype */
 };
 
-static int set_err(char *errbuf, int st, const char *fmt, ...)
-{
-	if (errbuf) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-		va_end(ap);
-	}
-	return st;
-}
-
 static int open_npy(cf_extract_writer *w, char *errbuf)
 {
 	char path[4096];
@@ -69,13 +58,13 @@ static int open_npy(cf_extract_writer *w, char *errbuf)
 		return st;
 	snprintf(path, sizeof path, "%s/flows.csv", w->dir);
 	if (!(w->csv = fopen(path, "w")))
-		return set_err(errbuf, CF_ERR_IO, "cannot write %.400s: %s", path, strerror(errno));
+		return cf_errf(errbuf, CF_ERR_IO, "cannot write %.400s: %s", path, strerror(errno));
 	fputs("row,id,end_reason,src_ip,dst_ip,src_port,dst_port,protocol,ip_version,vlan_id,tunnel_id,"
 	      "first_seen_ns,last_seen_ns,label\n",
 	      w->csv);
 	size_t row_values = N_FEATURES > 3 * (size_t)w->o.seq_len ? N_FEATURES : 3 * (size_t)w->o.seq_len;
 	if (!(w->rowbuf = malloc(row_values * 8)))
-		return set_err(errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "out of memory");
 	return CF_OK;
 }
 
@@ -107,15 +96,15 @@ int cf_extract_writer_open(const char *dir, const cf_extract_writer_opts *wo, cf
 	if (!wo)
 		wo = &defaults;
 	if (!dir || !out || (wo->format != CF_EXTRACT_NPY && wo->format != CF_EXTRACT_PARQUET))
-		return set_err(errbuf, CF_ERR_ARG, "extract writer: a directory, a format and an output are required");
+		return cf_errf(errbuf, CF_ERR_ARG, "extract writer: a directory, a format and an output are required");
 	if (wo->format == CF_EXTRACT_PARQUET && wo->shard_rows)
-		return set_err(errbuf, CF_ERR_ARG, "--shard-rows splits the npy arrays; Parquet is one file");
+		return cf_errf(errbuf, CF_ERR_ARG, "--shard-rows splits the npy arrays; Parquet is one file");
 	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
-		return set_err(errbuf, CF_ERR_IO, "cannot create %.400s: %s", dir, strerror(errno));
+		return cf_errf(errbuf, CF_ERR_IO, "cannot create %.400s: %s", dir, strerror(errno));
 	cf_extract_writer *w = calloc(1, sizeof *w);
 	if (!w || !(w->dir = strdup(dir)) || !(w->label_source = strdup(wo->label_source ? wo->label_source : ""))) {
 		cf_extract_writer_abort(w);
-		return set_err(errbuf, CF_ERR_NOMEM, "out of memory");
+		return cf_errf(errbuf, CF_ERR_NOMEM, "out of memory");
 	}
 	w->o = *wo;
 	w->o.label_source = w->label_source;

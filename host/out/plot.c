@@ -6,6 +6,7 @@
  * (our own table, printable ASCII 32..126, free to reuse), so charts look
  * the same everywhere and need no font library.
  */
+#include "cuflow/errbuf.h"
 #include "cuflow/plot.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <math.h>
 #include <time.h>
 #include <png.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,16 +138,6 @@ typedef struct canvas {
 
 #define FONT_W 6 /* advance per character at scale 1 (5 + 1 space) */
 #define FONT_H 7 /* above the baseline; descenders go one row lower */
-
-static void seterr(char *errbuf, const char *fmt, ...)
-{
-	if (!errbuf)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, CF_ERRBUF_SIZE, fmt, ap);
-	va_end(ap);
-}
 
 static void put(canvas *c, int x, int y, rgb col)
 {
@@ -306,34 +296,29 @@ static void png_warn(png_structp png, png_const_charp msg)
 int cf_plot_write_rgb_png(const char *path, const uint8_t *px, int w, int h, char *errbuf)
 {
 	if (!path || !*path || !px || w < 1 || h < 1) {
-		seterr(errbuf, "%.300s: nothing to write (no path or an empty image)", path ? path : "(null)");
-		return CF_ERR_ARG;
+		return cf_errf(errbuf, CF_ERR_ARG, "%.300s: nothing to write (no path or an empty image)", path ? path : "(null)");
 	}
 	size_t n = strlen(path);
 	char *tmp = malloc(n + 5);
-	if (!tmp) {
-		seterr(errbuf, "%.300s: out of memory", path);
-		return CF_ERR_NOMEM;
-	}
+	if (!tmp)
+		return cf_errf(errbuf, CF_ERR_NOMEM, "%.300s: out of memory", path);
 	memcpy(tmp, path, n);
 	memcpy(tmp + n, ".tmp", 5);
 	FILE *f = fopen(tmp, "wb");
 	if (!f) {
-		seterr(errbuf, "%.300s: cannot write: %s", path, strerror(errno));
+		int st = cf_errf(errbuf, CF_ERR_IO, "%.300s: cannot write: %s", path, strerror(errno));
 		free(tmp);
-		return CF_ERR_IO;
+		return st;
 	}
 	png_err pe = {{0}};
 	volatile int st = CF_OK;
 	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &pe, png_fail, png_warn);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	if (!png || !info) {
-		seterr(errbuf, "%.300s: out of memory (libpng)", path);
-		st = CF_ERR_NOMEM;
+		st = cf_errf(errbuf, CF_ERR_NOMEM, "%.300s: out of memory (libpng)", path);
 	} else if (setjmp(png_jmpbuf(png))) {
 		/* a failed fwrite arrives here too, as libpng's "Write Error" */
-		seterr(errbuf, "%.300s: cannot write: %s", path, pe.msg[0] ? pe.msg : "libpng failed");
-		st = CF_ERR_IO;
+		st = cf_errf(errbuf, CF_ERR_IO, "%.300s: cannot write: %s", path, pe.msg[0] ? pe.msg : "libpng failed");
 	} else {
 		png_init_io(png, f);
 		png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
@@ -345,14 +330,11 @@ int cf_plot_write_rgb_png(const char *path, const uint8_t *px, int w, int h, cha
 	}
 	if (png)
 		png_destroy_write_struct(&png, info ? &info : NULL);
-	if (fclose(f) != 0 && st == CF_OK) {
-		seterr(errbuf, "%.300s: cannot write: %s", path, strerror(errno));
-		st = CF_ERR_IO;
-	}
-	if (st == CF_OK && rename(tmp, path) != 0) {
-		seterr(errbuf, "%.300s: cannot rename the .tmp file into place: %s", path, strerror(errno));
-		st = CF_ERR_IO;
-	}
+	if (fclose(f) != 0 && st == CF_OK)
+		st = cf_errf(errbuf, CF_ERR_IO, "%.300s: cannot write: %s", path, strerror(errno));
+	if (st == CF_OK && rename(tmp, path) != 0)
+		st = cf_errf(errbuf, CF_ERR_IO, "%.300s: cannot rename the .tmp file into place: %s", path,
+		             strerror(errno));
 	if (st != CF_OK)
 		remove(tmp);
 	free(tmp);
@@ -367,8 +349,7 @@ static int canvas_open(canvas *c, int w, int h, const char *path, char *errbuf)
 	unclip(c);
 	c->px = malloc((size_t)w * h * 3);
 	if (!c->px) {
-		seterr(errbuf, "%.300s: out of memory for a %dx%d image", path, w, h);
-		return CF_ERR_NOMEM;
+		return cf_errf(errbuf, CF_ERR_NOMEM, "%.300s: out of memory for a %dx%d image", path, w, h);
 	}
 	memset(c->px, 255, (size_t)w * h * 3);
 	return CF_OK;
@@ -467,18 +448,16 @@ static int lines_png(const char *path, const char *title, const char *xlabel, in
                      const double *const *values, int n_points, const int64_t *x_ns, char *errbuf)
 {
 	if (!path || !*path) {
-		seterr(errbuf, "line chart: no output path");
-		return CF_ERR_ARG;
+		return cf_errf(errbuf, CF_ERR_ARG, "line chart: no output path");
 	}
 	if (n_series < 1 || n_points < 1 || !values) {
-		seterr(errbuf, "%.300s: a line chart needs at least one series and one point (got %d x %d)", path, n_series,
-		       n_points);
-		return CF_ERR_ARG;
+		return cf_errf(errbuf, CF_ERR_ARG,
+		               "%.300s: a line chart needs at least one series and one point (got %d x %d)", path,
+		               n_series, n_points);
 	}
 	for (int s = 0; s < n_series; s++)
 		if (!values[s]) {
-			seterr(errbuf, "%.300s: series %d has no values", path, s + 1);
-			return CF_ERR_ARG;
+			return cf_errf(errbuf, CF_ERR_ARG, "%.300s: series %d has no values", path, s + 1);
 		}
 
 	/* y range: the plottable values, widened to whole ticks */
@@ -663,12 +642,10 @@ int cf_plot_confusion_png(const char *path, const char *title, int C, const char
                           const uint64_t *counts, char *errbuf)
 {
 	if (!path || !*path) {
-		seterr(errbuf, "confusion matrix: no output path");
-		return CF_ERR_ARG;
+		return cf_errf(errbuf, CF_ERR_ARG, "confusion matrix: no output path");
 	}
 	if (C < 1 || !counts) {
-		seterr(errbuf, "%.300s: a confusion matrix needs at least one class (got %d)", path, C);
-		return CF_ERR_ARG;
+		return cf_errf(errbuf, CF_ERR_ARG, "%.300s: a confusion matrix needs at least one class (got %d)", path, C);
 	}
 	/* D classes drawn; past the cap the last one gathers the rest */
 	int D = C > CF_PLOT_MAX_CLASSES ? CF_PLOT_MAX_CLASSES : C;

@@ -20,7 +20,7 @@ import sys
 from typing import Callable, List, NamedTuple, Optional, Sequence, Union
 
 __all__ = ["Error", "Progress", "stream", "table", "flows", "features", "extract", "netml", "flowpic", "summary", "windows", "sessions",
-           "inputs", "library_path"]
+           "inputs", "label_dir_name", "library_path"]
 
 Paths = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
 
@@ -84,6 +84,8 @@ def _load():
         lib.cf_run_inputs_path.restype = ctypes.c_char_p
         lib.cf_run_inputs_free.argtypes = [ctypes.c_void_p]
         lib.cf_run_inputs_free.restype = None
+        lib.cf_label_dir_name.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+        lib.cf_label_dir_name.restype = ctypes.c_int
         _lib = lib
     return _lib
 
@@ -131,6 +133,15 @@ def inputs(paths: Paths) -> List[str]:
         return [os.fsdecode(lib.cf_run_inputs_path(handle, i)) for i in range(lib.cf_run_inputs_count(handle))]
     finally:
         lib.cf_run_inputs_free(handle)
+
+
+def label_dir_name(path: Union[str, os.PathLike]) -> str:
+    """The class --label-from-dir gives a file: the name of the directory
+    holding it (cf_label_dir_name: "d/chat/a.pcap" -> "chat")."""
+    out = ctypes.create_string_buffer(4096)
+    if _load().cf_label_dir_name(os.fsencode(path), out, len(out)) != 0:
+        raise Error(f"{os.fsdecode(path)}: no directory name to label it with")
+    return os.fsdecode(out.value)
 
 
 def _progress_fn(progress):

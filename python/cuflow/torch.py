@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import Error, Paths, inputs as _expand_inputs, stream as _stream
+from . import Error, Paths, inputs as _expand_inputs, label_dir_name as _label_dir_name, stream as _stream
 
 __all__ = ["FlowDataset", "load_model", "NestedModel", "FlowpicCNN"]
 
@@ -92,8 +92,10 @@ class FlowDataset(torch.utils.data.IterableDataset):
         else:
             self.dir = None
             self.inputs = _expand_inputs(source)
-            if label == "dir":
-                self.label_names = sorted({os.path.basename(os.path.dirname(os.path.abspath(p))) for p in self.inputs})
+            if label == "dir":  # as --label-from-dir names them, classes sorted
+                names = [_label_dir_name(p) for p in self.inputs]
+                self.label_names = sorted(set(names))
+                self.input_class = [self.label_names.index(n) for n in names]
             elif label == "labels":
                 raise Error("label='labels' reads an extract directory's labels.npy; captures take label='dir' "
                             "or a column name")
@@ -129,9 +131,10 @@ class FlowDataset(torch.utils.data.IterableDataset):
         return [np.load(os.path.join(self.dir, f["path"]), mmap_mode="r") for f in self.files[name]]
 
     def _iter_extract(self) -> Iterator[Dict[str, torch.Tensor]]:
+        """This worker's rows of the extract directory, in chunks."""
         k, w = _worker()
         lo, hi = self.rows * k // w, self.rows * (k + 1) // w
-        step = self.batch_size or 4096
+        step = 4096
         parts = {"x": self._extract_arrays("features")}
         if self.sequences:
             parts["seq"] = self._extract_arrays("sequences")
@@ -153,7 +156,7 @@ class FlowDataset(torch.utils.data.IterableDataset):
                 out[key] = t.to(self.dtype) if t.is_floating_point() else t.long()
             out["input"] = torch.zeros(n, dtype=torch.long)
             out["row"] = torch.arange(r, r + n, dtype=torch.long)
-            yield from self._emit(out, n)
+            yield out
             r += n
 
     # ------------------------------------------------------------ captures
@@ -175,8 +178,7 @@ class FlowDataset(torch.utils.data.IterableDataset):
             out["seq_length"] = torch.from_numpy(sel(lens.to_numpy(zero_copy_only=False)).astype(np.int64))
         m = n if keep is None else int(keep.sum())
         if self.label == "dir":
-            name = os.path.basename(os.path.dirname(os.path.abspath(self.inputs[input_index])))
-            out["y"] = torch.full((m,), self.label_names.index(name), dtype=torch.long)
+            out["y"] = torch.full((m,), self.input_class[input_index], dtype=torch.long)
         elif self.label is not None:
             try:
                 v = b.column(self.label).to_numpy(zero_copy_only=False)
@@ -188,6 +190,7 @@ class FlowDataset(torch.utils.data.IterableDataset):
         return out, m
 
     def _iter_captures(self) -> Iterator[Dict[str, torch.Tensor]]:
+        """This worker's rows of the captures, in chunks (the library's batches)."""
         k, w = _worker()
         continuous = bool(self.options.get("continuous"))
         by_input = w > 1 and len(self.inputs) >= w and not continuous
@@ -206,45 +209,44 @@ class FlowDataset(torch.utils.data.IterableDataset):
                 out, m = self._batch_tensors(b, names, gi, row, keep)
                 row += b.num_rows
                 if m:
-                    yield from self._emit(out, m)
-
-    def _emit(self, out: Dict[str, torch.Tensor], n: int):
-        if self.batch_size is None:
-            for i in range(n):
-                yield {key: v[i] for key, v in out.items()}
-            return
-        # re-cut into batch_size rows (the library's batches have their own sizes)
-        self._pending = getattr(self, "_pending", None)
-        if self._pending is not None:
-            out = {key: torch.cat([self._pending[key], v]) for key, v in out.items()}
-            n += len(self._pending["row"])
-            self._pending = None
-        bs = self.batch_size
-        full = n - n % bs
-        for s in range(0, full, bs):
-            yield {key: v[s:s + bs] for key, v in out.items()}
-        if full < n:
-            self._pending = {key: v[full:] for key, v in out.items()}
+                    yield out
 
     def set_epoch(self, epoch: int):
         """The epoch the shuffle buffer's seed mixes in (call before each epoch)."""
         self.epoch = int(epoch)
 
-    def _rows(self):
-        """Single rows, in the tables' order."""
-        self._pending = None
-        bs, self.batch_size = self.batch_size, None
-        try:
-            yield from self._iter_extract() if self.dir is not None else self._iter_captures()
-        finally:
-            self.batch_size = bs
+    def _chunks(self) -> Iterator[Dict[str, torch.Tensor]]:
+        return self._iter_extract() if self.dir is not None else self._iter_captures()
 
-    def _shuffled(self):
+    @staticmethod
+    def _rows(chunks) -> Iterator[Dict[str, torch.Tensor]]:
+        for c in chunks:
+            for i in range(len(c["row"])):
+                yield {key: v[i] for key, v in c.items()}
+
+    @staticmethod
+    def _batches(chunks, bs: int) -> Iterator[Dict[str, torch.Tensor]]:
+        """The chunks re-cut into bs rows (the library's batches have their own sizes)."""
+        pending = None
+        for c in chunks:
+            if pending is not None:
+                c = {key: torch.cat([pending[key], v]) for key, v in c.items()}
+                pending = None
+            n = len(c["row"])
+            full = n - n % bs
+            for at in range(0, full, bs):
+                yield {key: v[at:at + bs] for key, v in c.items()}
+            if full < n:
+                pending = {key: v[full:] for key, v in c.items()}
+        if pending is not None:
+            yield pending
+
+    def _shuffled(self, rows) -> Iterator[Dict[str, torch.Tensor]]:
         """Rows through a buffer of shuffle_buffer rows, each taken at random."""
         k, w = _worker()
         rng = np.random.default_rng([self.seed, self.epoch, k, w])
         buf = []
-        for row in self._rows():
+        for row in rows:
             if len(buf) < self.shuffle_buffer:
                 buf.append(row)
                 continue
@@ -255,25 +257,22 @@ class FlowDataset(torch.utils.data.IterableDataset):
             yield buf[j]
 
     def __iter__(self):
-        self._pending = None
-        if self.shuffle_buffer > 0:
-            if self.batch_size is None:
-                yield from self._shuffled()
-                return
-            rows = []
-            for row in self._shuffled():
-                rows.append(row)
-                if len(rows) == self.batch_size:
-                    yield {key: torch.stack([r[key] for r in rows]) for key in rows[0]}
-                    rows = []
-            if rows:
-                yield {key: torch.stack([r[key] for r in rows]) for key in rows[0]}
+        if self.shuffle_buffer <= 0:
+            yield from self._rows(self._chunks()) if self.batch_size is None else \
+                self._batches(self._chunks(), self.batch_size)
             return
-        it = self._iter_extract() if self.dir is not None else self._iter_captures()
-        yield from it
-        if self.batch_size is not None and self._pending is not None:
-            last, self._pending = self._pending, None
-            yield last
+        rows = self._shuffled(self._rows(self._chunks()))
+        if self.batch_size is None:
+            yield from rows
+            return
+        group = []
+        for row in rows:
+            group.append(row)
+            if len(group) == self.batch_size:
+                yield {key: torch.stack([r[key] for r in group]) for key in group[0]}
+                group = []
+        if group:
+            yield {key: torch.stack([r[key] for r in group]) for key in group[0]}
 
 
 # ------------------------------------------------------------------ models
