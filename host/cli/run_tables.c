@@ -146,15 +146,10 @@ int cli_run_tables(const cli_tables *t, char **args, int n)
 	size_t ni = cf_run_inputs_count(inputs);
 	/* --label-from-dir: every input's directory name, numbered in input order */
 	char **names = NULL;
-	if (t->labels && t->labels->from_dir) {
-		names = calloc(ni, sizeof *names);
-		for (size_t i = 0; names && i < ni; i++) {
-			char name[4096] = "unknown";
-			cf_label_dir_name(cf_run_inputs_path(inputs, i), name, sizeof name);
-			names[i] = strdup(name);
-		}
-		t->labels->dir_names = (const char *const *)names;
-		t->labels->n_dir_names = (uint32_t)ni;
+	if (t->labels && cf_producer_labels_dir_names(t->labels, inputs, &names, err) < 0) {
+		fprintf(stderr, "cuflow %s: %s\n", t->cmd, err);
+		cf_run_inputs_free(inputs);
+		return CLI_EXIT_USAGE;
 	}
 	cf_sink_opts so;
 	cf_sink_opts_default(&so);
@@ -203,9 +198,7 @@ int cli_run_tables(const cli_tables *t, char **args, int n)
 			fprintf(stderr, "cuflow: %s\n", res.backend_note);
 		rc = res.files_damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
 	}
-	for (size_t i = 0; names && i < ni; i++)
-		free(names[i]);
-	free(names);
+	cf_producer_labels_free_dir_names(names, ni);
 	cf_run_inputs_free(inputs);
 	return rc;
 }

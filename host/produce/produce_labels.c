@@ -1,9 +1,12 @@
 /* Labels for producers: one labeler per producer instance, numbered so
  * that ids do not depend on which worker saw which input. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cuflow/errbuf.h"
 #include "cuflow/producers.h"
+#include "cuflow/run.h"
 #include "produce/produce_internal.h"
 
 void cf_producer_labels_default(cf_producer_labels *l)
@@ -15,6 +18,36 @@ void cf_producer_labels_default(cf_producer_labels *l)
 int cf_producer_labels_on(const cf_producer_labels *l)
 {
 	return l && (l->csv || l->constant || l->from_dir);
+}
+
+int cf_producer_labels_dir_names(cf_producer_labels *l, const cf_run_inputs *in, char ***names, char *errbuf)
+{
+	*names = NULL;
+	if (!l || !l->from_dir)
+		return CF_OK;
+	size_t n = cf_run_inputs_count(in);
+	char **v = calloc(n ? n : 1, sizeof *v);
+	if (!v)
+		return cf_errf(errbuf, CF_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		char name[4096] = "unknown";
+		cf_label_dir_name(cf_run_inputs_path(in, i), name, sizeof name);
+		if (!(v[i] = strdup(name))) {
+			cf_producer_labels_free_dir_names(v, i);
+			return cf_errf(errbuf, CF_ERR_NOMEM, "out of memory");
+		}
+	}
+	l->dir_names = (const char *const *)v;
+	l->n_dir_names = (uint32_t)n;
+	*names = v;
+	return CF_OK;
+}
+
+void cf_producer_labels_free_dir_names(char **names, size_t n)
+{
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
 }
 
 int cf_produce_labeler_open(const cf_producer_labels *l, cf_labeler **out, char *errbuf)

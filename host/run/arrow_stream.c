@@ -36,8 +36,7 @@ struct stream {
 	cf_run_inputs *own_in;
 	void *own_config;
 	char *own_options;             /* the options' text, cut into the strings the config points at */
-	char **own_dir_names;          /* label_from_dir: the inputs' directory names */
-	size_t n_dir_names;
+	char **own_dir_names;          /* label_from_dir: the inputs' directory names (one per input) */
 	/* the caller's progress callback (the run's user pointer is the stream) */
 	void (*progress)(void *user, const cf_run_progress *p);
 	void *progress_user;
@@ -164,9 +163,7 @@ static void stream_free(struct stream *s)
 	cf_run_inputs_free(s->own_in);
 	free(s->own_config);
 	free(s->own_options);
-	for (size_t i = 0; i < s->n_dir_names; i++)
-		free(s->own_dir_names[i]);
-	free(s->own_dir_names);
+	cf_producer_labels_free_dir_names(s->own_dir_names, cf_run_inputs_count(s->own_in));
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
@@ -512,32 +509,14 @@ static int apply_options(const char *producer, void *config, char *text, cf_run_
 	return CF_OK;
 }
 
-/* label_from_dir: every input's directory name, numbered in input order
- * (as the command line's --label-from-dir). */
-static int dir_names(struct stream *s, const char *producer, void *config, char *err)
+/* The labels of the producers that take them (features, flowpic), or NULL. */
+static cf_producer_labels *labels_of(const char *producer, void *config)
 {
-	cf_producer_labels *lab = !strcmp(producer, "features") ? &((cf_features_producer_config *)config)->labels
-	                          : !strcmp(producer, "flowpic") ? &((cf_flowpic_producer_config *)config)->labels
-	                                                         : NULL;
-	if (!lab || !lab->from_dir)
-		return CF_OK;
-	size_t n = cf_run_inputs_count(s->own_in);
-	if (!(s->own_dir_names = calloc(n ? n : 1, sizeof *s->own_dir_names))) {
-		snprintf(err, CF_ERRBUF_SIZE, "out of memory");
-		return CF_ERR_NOMEM;
-	}
-	s->n_dir_names = n;
-	for (size_t i = 0; i < n; i++) {
-		char name[4096] = "unknown";
-		cf_label_dir_name(cf_run_inputs_path(s->own_in, i), name, sizeof name);
-		if (!(s->own_dir_names[i] = strdup(name))) {
-			snprintf(err, CF_ERRBUF_SIZE, "out of memory");
-			return CF_ERR_NOMEM;
-		}
-	}
-	lab->dir_names = (const char *const *)s->own_dir_names;
-	lab->n_dir_names = (uint32_t)n;
-	return CF_OK;
+	if (!strcmp(producer, "features"))
+		return &((cf_features_producer_config *)config)->labels;
+	if (!strcmp(producer, "flowpic"))
+		return &((cf_flowpic_producer_config *)config)->labels;
+	return NULL;
 }
 
 int cf_arrow_stream_open(const char *producer, const char *const *inputs, int n_inputs, const char *table,
@@ -630,7 +609,7 @@ int cf_arrow_stream_open_progress(const char *producer, const char *const *input
 	}
 	if (st == CF_OK && (st = cf_run_inputs_expand(inputs, n_inputs, &s->own_in, err)) == CF_OK &&
 	    (!s->o.continuous || (st = cf_run_inputs_sort_by_time(s->own_in, err)) == CF_OK) &&
-	    (st = dir_names(s, producer, c, err)) == CF_OK) {
+	    (st = cf_producer_labels_dir_names(labels_of(producer, c), s->own_in, &s->own_dir_names, err)) == CF_OK) {
 		s->in = s->own_in;
 		st = stream_start(s, table, out, err);
 	}

@@ -52,6 +52,15 @@ typedef struct cf_producer_labels {
 void cf_producer_labels_default(cf_producer_labels *l);
 /* 1 when l asks for labels. */
 int cf_producer_labels_on(const cf_producer_labels *l);
+struct cf_run_inputs;
+/* from_dir: sets l's dir_names to every input's directory name
+ * (cf_label_dir_name, "unknown" when it has none), in input order, in
+ * *names (n_dir_names of them), which the caller keeps for the run and
+ * then frees with cf_producer_labels_free_dir_names. Without from_dir:
+ * nothing (*names NULL). CF_OK or CF_ERR_NOMEM (message in errbuf). */
+int cf_producer_labels_dir_names(cf_producer_labels *l, const struct cf_run_inputs *in, char ***names,
+                                 char *errbuf);
+void cf_producer_labels_free_dir_names(char **names, size_t n);
 
 /* "flows": cf_flow_rows of every flow; id is a CF_COLUMN_RUN_ID. */
 typedef struct cf_flows_producer_config {
