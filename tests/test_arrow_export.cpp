@@ -307,7 +307,7 @@ TEST(PythonPackage, DocsExamplesRun) {
     py = cft::venv_python("CUFLOW_TORCH_PYTHON", "torch-venv", "torch, pyarrow, pandas, matplotlib, pytest");
   if (py.empty()) py = cft::venv_python("CUFLOW_ARROW_PYTHON", "arrow-venv", "pyarrow, pandas, matplotlib, pytest");
   if (py.empty()) GTEST_SKIP() << "pyarrow, pandas, matplotlib, pytest not importable (bash .ci/deps.sh)";
-  run_pytest(py, lib, "test_docs_examples.py");
+  run_pytest(py, lib, "test_docs_examples.py", cft::sanitized() ? "CFT_SANITIZED=1 " : "");
 }
 
 }  // namespace

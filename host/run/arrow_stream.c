@@ -160,10 +160,11 @@ static void stream_free(struct stream *s)
 	for (int i = 0; i < s->len; i++)
 		s->q[(s->head + i) % QUEUE].release(&s->q[(s->head + i) % QUEUE]);
 	cf_table_schema_free(s->schema);
+	if (s->own_dir_names) /* one per input: counted before the inputs go */
+		cf_producer_labels_free_dir_names(s->own_dir_names, cf_run_inputs_count(s->own_in));
 	cf_run_inputs_free(s->own_in);
 	free(s->own_config);
 	free(s->own_options);
-	cf_producer_labels_free_dir_names(s->own_dir_names, cf_run_inputs_count(s->own_in));
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
