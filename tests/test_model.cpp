@@ -377,6 +377,41 @@ TEST(Model, PredictRowsFollowTheRecords)
 	}
 }
 
+// --test-data: the test split is a set of its own (e.g. other sessions),
+// every one of its labelled flows scored once: test/metrics.json counts them
+// and equals `cuflow evaluate` of the trained model on that set; the
+// training data keeps all its flows but the validation split; a test set
+// and a test fraction together are refused.
+TEST(Model, TestDataIsAHeldOutSetOfItsOwn)
+{
+	std::string train = two_class_file("tdata_train.jsonl", 60, 5);
+	std::string test = two_class_file("tdata_test.jsonl", 15, 6);  // 30 flows
+	std::ofstream(test, std::ios::app) << [] {
+		Rec r;
+		r.npk_out = 2;
+		r.label = "voip";  // a class the training data lacks: left out, and said so
+		return joy_line(r, 99);
+	}();
+	std::string dir = cft::temp_path("model_tdata"), ev = cft::temp_path("model_tdata_ev"), out;
+	std::string bin = cft::shq(cft::cuflow_bin());
+	ASSERT_EQ(cft::run(bin + " train --model nested " + cft::shq(train) + " -o " + cft::shq(dir) + " --test-data " +
+	                       cft::shq(test) + " --epochs 2 --threads 1 2>&1", &out), 0) << out;
+	// 120 flows: 24 validation, 96 train, and the own test set's 30
+	EXPECT_NE(out.find("120 flows, 2 classes: 96 train, 24 validation, 30 test (own set)"), std::string::npos) << out;
+	EXPECT_NE(out.find("test set: 1 flows of classes the training data lacks, left out"), std::string::npos) << out;
+	std::string js = read_text(dir + "/test/metrics.json");
+	EXPECT_EQ(json_number(js, "flows"), 30);
+	ASSERT_EQ(cft::run(bin + " evaluate " + cft::shq(dir) + " " + cft::shq(test) + " -o " + cft::shq(ev) + " --quiet 2>&1",
+	                   &out), 0) << out;
+	std::string ejs = read_text(ev + "/metrics.json");
+	EXPECT_DOUBLE_EQ(json_number(js, "accuracy"), json_number(ejs, "accuracy"));
+	EXPECT_DOUBLE_EQ(json_number(js, "macro_f1"), json_number(ejs, "macro_f1"));
+	EXPECT_EQ(read_text(dir + "/test/confusion.csv"), read_text(ev + "/confusion.csv"));
+	EXPECT_NE(cft::run(bin + " train --model nested " + cft::shq(train) + " -o " + cft::shq(dir + "x") + " --test-data " +
+	                       cft::shq(test) + " --test-fraction 0.2 2>&1", &out), 0);
+	EXPECT_NE(out.find("--test-data and --test-fraction exclude each other"), std::string::npos) << out;
+}
+
 TEST(Model, PredictOverACaptureGivesJoysFlows)
 {
 	std::string pcap = cft::shared_dir() + "/data/joy/test/pcaps/tls12.pcap";
@@ -458,6 +493,15 @@ TEST(Model, FlowpicMiniTrainsOnFlowpicOutput)
 	std::string js = read_text(ev + "/metrics.json");
 	EXPECT_GT(json_number(js, "accuracy"), 0.9) << js;
 	EXPECT_NE(read_text(m1 + "/config.json").find("\"model\": \"flowpic-mini\""), std::string::npos);
+	// --test-data with images: the test set's scores are evaluate's on it
+	std::string m3 = dir + "/m3", ev3 = dir + "/ev3";
+	ASSERT_EQ(cft::run(bin + " train --model flowpic-mini " + cft::shq(fp) + " -o " + cft::shq(m3) +
+	                   " --epochs 1 --test-data " + cft::shq(fp) + " --quiet 2>&1", &out), 0) << out;
+	ASSERT_EQ(cft::run(bin + " evaluate " + cft::shq(m3) + " " + cft::shq(fp) + " -o " + cft::shq(ev3) + " --quiet 2>&1",
+	                   &out), 0) << out;
+	EXPECT_EQ(read_text(m3 + "/test/confusion.csv"), read_text(ev3 + "/confusion.csv"));
+	EXPECT_DOUBLE_EQ(json_number(read_text(m3 + "/test/metrics.json"), "accuracy"),
+	                 json_number(read_text(ev3 + "/metrics.json"), "accuracy"));
 	// conv1.weight is (6, 1, 5, 5) and fc1.weight (120, 400): shapes read by Python's json
 	std::string py = cft::temp_path("fp_shapes.py");
 	std::ofstream(py) << "import json, struct, sys\n"

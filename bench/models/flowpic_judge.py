@@ -58,6 +58,10 @@ def parse_args():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--test-fraction", type=float, default=0.2)
+    ap.add_argument("--test-captures", nargs="*", default=[],
+                    help="a held-out test set of its own: labelled capture directories (the same class names) "
+                         "whose images are `cuflow train --test-data` instead of --test-fraction (e.g. other "
+                         "sessions: bench/lab/split_sessions.py)")
     ap.add_argument("--batch-mini", type=int, default=64, help="training and speed batch, mini (64)")
     ap.add_argument("--batch-official", type=int, default=16, help="training and speed batch, official (16)")
     ap.add_argument("--epochs-mini", type=int, default=10)
@@ -616,11 +620,26 @@ def train_torch(cj, init_sd, data, split, epochs, batch, seed, cuflow_order=None
     return model, hist
 
 
+def per_class_f1(y, pred, names):
+    """F1 per class (0 where a class is neither true nor predicted)."""
+    out = {}
+    for k, n in enumerate(names):
+        tp = int(np.sum((pred == k) & (y == k)))
+        fp_, fn = int(np.sum((pred == k) & (y != k))), int(np.sum((pred != k) & (y == k)))
+        out[n] = 2 * tp / (2 * tp + fp_ + fn) if tp + fp_ + fn else 0.0
+    return out
+
+
 def train_compare(v, data, a):
     cj = json.load(open(os.path.join(v["model"], "config.json")))
     init_sd = load_file(os.path.join(v["export"], "model.safetensors"))
-    split = cuflow_split(data.n, a.seed, a.test_fraction)
+    own_test = v["fp_test"] is not None
+    split = cuflow_split(data.n, a.seed, 0.0 if own_test else a.test_fraction)
     test, val, train0, rs = split
+    tdata = v["test_data"]
+    if own_test:  # the held-out set of its own, every image once
+        test = np.arange(tdata.n)
+        split = (test,) + split[1:]
     rows = np.load(os.path.join(v["export"], "train_order.npy"))
     # replay cuflow's per-epoch shuffles (in place on the train list) and check them against the file
     pos = {s: i for i, s in enumerate(train0)}
@@ -640,7 +659,9 @@ def train_compare(v, data, a):
     # cuflow's trained model scored by torch on the replayed test split
     tm = FlowPicCNN(cj)
     tm.load_state_dict(load_file(os.path.join(mdir, "model.safetensors")), strict=True)
-    _, acc_c, pred_c = eval_split(tm, data, test, v["batch"])
+    _, acc_c, pred_c = eval_split(tm, tdata, test, v["batch"])
+    out["cuflow"]["per_class_f1"] = {c["name"]: c["f1"] for c in cm.get("classes", [])}
+    out["test_images"] = int(len(test))
     out["cuflow_model_scored_by_torch_accuracy"] = acc_c
     torch.set_num_threads(a.torch_train_threads or a.threads)
     own = a.train_compare if a.own_shuffle is None else a.own_shuffle
@@ -651,10 +672,13 @@ def train_compare(v, data, a):
         t0 = time.time()
         torch.manual_seed(a.seed)  # torch's own dropout draws
         model, hist = train_torch(cj, init_sd, data, split[:3], len(rows), v["batch"], a.seed, order)
-        tl, tacc, pred = eval_split(model, data, test, v["batch"])
+        tl, tacc, pred = eval_split(model, tdata, test, v["batch"])
         r = out[name] = {"accuracy": tacc, "loss": tl, "accuracy_diff_points": 100 * (tacc - cm["accuracy"]),
+                         "per_class_f1": per_class_f1(tdata.y[test], pred, cj["class_names"]),
+                         "macro_f1": None,
                          "prediction_agreement": float(np.mean(pred == pred_c)), "wall_s": time.time() - t0,
                          "history": hist}
+        r["macro_f1"] = float(np.mean(list(r["per_class_f1"].values())))
         r["epoch_loss_abs_diff"] = [abs(h["loss"] - x) for h, x in zip(hist, out["cuflow"]["loss_per_epoch"])]
         r["epoch_val_loss_abs_diff"] = [abs(h["val_loss"] - x) for h, x in zip(hist, out["cuflow"]["val_loss_per_epoch"])]
         print(f"    test accuracy {tacc:.4f} (cuflow {cm['accuracy']:.4f}, {r['accuracy_diff_points']:+.2f} pts); "
@@ -797,12 +821,18 @@ def main():
             off_args = "--min-span -1 --window 15"
     off_args = (off_args or "").split()
     fp = {"mini": os.path.join(work, "fp_mini"), "official": os.path.join(work, "fp_official")}
+    test_caps = [os.path.abspath(c) for c in a.test_captures]
+    fp_test = {p: d + "_test" for p, d in fp.items()} if test_caps else {}
     print("[0] images", flush=True)
-    for preset, d in fp.items():
+    for preset, d in list(fp.items()) + [(p + " test", d) for p, d in fp_test.items()]:
+        pr = preset.split()[0]
         if not (a.reuse and os.path.exists(os.path.join(d, "meta.json"))):
-            run([cuflow, "flowpic", "--preset", preset, "--label-from-dir"] + (off_args if preset == "official" else [])
-                + caps + ["-o", d, "-q"], os.path.join(work, f"flowpic_{preset}.log"))
+            run([cuflow, "flowpic", "--preset", pr, "--label-from-dir"] + (off_args if pr == "official" else [])
+                + (test_caps if preset.endswith("test") else caps) + ["-o", d, "-q"],
+                os.path.join(work, f"flowpic_{preset.replace(' ', '_')}.log"))
     J["images"] = {p: json.load(open(os.path.join(d, "meta.json")))["shape"] for p, d in fp.items()}
+    if fp_test:
+        J["test_images"] = {p: json.load(open(os.path.join(d, "meta.json")))["shape"] for p, d in fp_test.items()}
 
     # 1. cuflow's models
     variants = []
@@ -810,7 +840,7 @@ def main():
     for name, model, preset, pad in (("official", "flowpic", "official", None), ("official-pad3", "flowpic", "official", 3),
                                      ("mini", "flowpic-mini", "mini", None), ("mini-pad3", "flowpic-mini", "mini", 3)):
         off = preset == "official"
-        v = {"name": name, "cuflow_model": model, "fp": fp[preset], "pad": pad,
+        v = {"name": name, "cuflow_model": model, "fp": fp[preset], "fp_test": fp_test.get(preset), "pad": pad,
              "batch": a.batch_official if off else a.batch_mini,
              "epochs": (a.epochs_official if off else a.epochs_mini) if name in tc_set else 1,
              "parity_n": a.parity_official if off else a.parity_mini,
@@ -823,8 +853,9 @@ def main():
         if a.reuse and os.path.exists(os.path.join(v["model"], "test", "metrics.json")):
             continue
         cmd = [cuflow, "train", "--model", v["cuflow_model"], v["fp"], "-o", v["model"], "--export", v["export"],
-               "--epochs", str(v["epochs"]), "--batch", str(v["batch"]), "--test-fraction", str(a.test_fraction),
-               "--seed", str(a.seed), "--threads", str(a.threads), "--quiet"]
+               "--epochs", str(v["epochs"]), "--batch", str(v["batch"]), "--seed", str(a.seed),
+               "--threads", str(a.threads), "--quiet"]
+        cmd += ["--test-data", v["fp_test"]] if v["fp_test"] else ["--test-fraction", str(a.test_fraction)]
         if v["pad"] is not None:
             cmd += ["--pad", str(v["pad"])]
         t0 = time.time()
@@ -837,7 +868,10 @@ def main():
         if v["fp"] not in datas:
             cn = json.load(open(os.path.join(v["model"], "config.json")))["class_names"]
             datas[v["fp"]] = Images(v["fp"], cn)
+            if v["fp_test"]:
+                datas[v["fp_test"]] = Images(v["fp_test"], cn)
         v["data"] = datas[v["fp"]]
+        v["test_data"] = datas[v["fp_test"]] if v["fp_test"] else v["data"]
 
     # 2. parity
     print("[2] parity (torch vs cf_flowpic_cnn_step: probabilities, loss, every gradient)", flush=True)
@@ -944,6 +978,9 @@ def summary(J):
               f"cuflow test accuracy {c['accuracy']:.4f} (scored by torch: "
               f"{t['cuflow_model_scored_by_torch_accuracy']:.4f}), {c['epochs']} epochs, "
               f"metrics.csv median {statistics.median(c['train_images_per_s']):.1f} images/s")
+        if c.get("per_class_f1"):
+            print(f"  cuflow F1 per class: " + ", ".join(f"{k} {x:.4f}" for k, x in c["per_class_f1"].items())
+                  + f"; macro {c['macro_f1']:.4f} ({t.get('test_images', '?')} test images)")
         for k in ("cuflow_order", "own_shuffle"):
             if k in t:
                 r = t[k]
@@ -951,6 +988,8 @@ def summary(J):
                       f"agreement {100 * r['prediction_agreement']:.1f}%, |epoch loss - cuflow| first "
                       f"{r['epoch_loss_abs_diff'][0]:.1e} max {max(r['epoch_loss_abs_diff']):.1e}, "
                       f"median {statistics.median(h['train_images_per_s'] for h in r['history']):.1f} images/s")
+                print(f"    F1 per class: " + ", ".join(f"{k} {x:.4f}" for k, x in r["per_class_f1"].items())
+                      + f"; macro {r['macro_f1']:.4f}")
     print(f"\ntotal {J['wall_s']:.0f} s")
     print("===============================================================")
 

@@ -15,7 +15,7 @@
 enum {
 	OPT_MODEL = 1300, OPT_LABEL, OPT_LABEL_DIR, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_VAL, OPT_TEST, OPT_SEED,
 	OPT_EARLY, OPT_THREADS, OPT_COMPAT, OPT_PKT_H, OPT_ID_H, OPT_TTL_DIM, OPT_UNITS, OPT_LAYERS, OPT_MAXPKT,
-	OPT_MAXIDS, OPT_MAXFLOWS, OPT_EXPORT, OPT_BACKEND, OPT_FORMAT, OPT_LR_PATIENCE, OPT_VAL_DATA, OPT_PAD_SYM
+	OPT_MAXIDS, OPT_MAXFLOWS, OPT_EXPORT, OPT_BACKEND, OPT_FORMAT, OPT_LR_PATIENCE, OPT_VAL_DATA, OPT_TEST_DATA, OPT_PAD_SYM
 };
 
 static const char model_inputs_usage[] =
@@ -163,7 +163,8 @@ int cmd_train(int argc, char **argv)
 		{"label", required_argument, 0, OPT_LABEL}, {"label-from-dir", no_argument, 0, OPT_LABEL_DIR},
 		{"epochs", required_argument, 0, OPT_EPOCHS}, {"batch", required_argument, 0, OPT_BATCH},
 		{"lr", required_argument, 0, OPT_LR}, {"val-fraction", required_argument, 0, OPT_VAL},
-		{"test-fraction", required_argument, 0, OPT_TEST}, {"val-data", required_argument, 0, OPT_VAL_DATA}, {"seed", required_argument, 0, OPT_SEED},
+		{"test-fraction", required_argument, 0, OPT_TEST}, {"val-data", required_argument, 0, OPT_VAL_DATA},
+		{"test-data", required_argument, 0, OPT_TEST_DATA}, {"seed", required_argument, 0, OPT_SEED},
 		{"early-stop", required_argument, 0, OPT_EARLY}, {"lr-patience", required_argument, 0, OPT_LR_PATIENCE},
 		{"threads", required_argument, 0, OPT_THREADS},
 		{"reference-compat", no_argument, 0, OPT_COMPAT}, {"pkt-hidden", required_argument, 0, OPT_PKT_H},
@@ -176,8 +177,8 @@ int cmd_train(int argc, char **argv)
 	cf_train_opts o;
 	cf_train_opts_default(&o);
 	const char *out = NULL;
-	int quiet = 0, v = 0, n_val_args = 0, pad_sym = -1;
-	char *val_args[argc + 1]; /* --val-data arguments, at most one per argv entry */
+	int quiet = 0, v = 0, n_val_args = 0, n_test_args = 0, pad_sym = -1;
+	char *val_args[argc + 1], *test_args[argc + 1]; /* --val-data / --test-data arguments, at most one per argv entry */
 	optind = 1;
 	for (int c; (c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1;) {
 		int bad = 0;
@@ -185,6 +186,7 @@ int cmd_train(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'q': quiet = 1; break;
 		case OPT_VAL_DATA: val_args[n_val_args++] = optarg; break;
+		case OPT_TEST_DATA: test_args[n_test_args++] = optarg; break;
 		case OPT_MODEL:
 			if (!strcmp(optarg, "nested")) o.kind = CF_MODEL_NESTED;
 			else if (!strcmp(optarg, "flowpic")) {
@@ -229,11 +231,14 @@ int cmd_train(int argc, char **argv)
 			       "32x32 LeNet-5: flowpic-mini) on `cuflow flowpic` output directories (labels.npy and\n"
 			       "meta.json's names; --pad N: symmetric padding, tcbench's 3, instead of Keras's same);\n"
 			       "writes MODEL_DIR/model.safetensors, config.json, metrics.csv,\n"
-			       "learning_curves.png, accuracy_curves.png and, with --test-fraction, test/metrics.json,\n"
+			       "learning_curves.png, accuracy_curves.png and, with --test-fraction or --test-data,\n"
+			       "test/metrics.json,\n"
 			       "test/confusion.csv and test/confusion.png (docs/models.md).\n\n%s"
 			       "  --epochs N (10)  --lr X (1e-3, Adam)  --seed N (1)\n"
 			       "  --val-fraction F (0.2)  --test-fraction F (0): seeded splits of the flows\n"
 			       "  --val-data PATH  a validation set of its own instead (repeatable; same labelling)\n"
+			       "  --test-data PATH a held-out test set of its own instead of --test-fraction (repeatable;\n"
+			       "                   e.g. other sessions than the training data's)\n"
 			       "  --early-stop N   stop after N epochs without a better validation loss (0: off)\n"
 			       "  --lr-patience N  ReduceLROnPlateau: x0.2 after N epochs without improvement (5)\n"
 			       "  --reference-compat  the seed's raw inputs and batch-max zero padding (no lengths)\n"
@@ -251,17 +256,30 @@ int cmd_train(int argc, char **argv)
 		fprintf(stderr, "cuflow train: -o MODEL_DIR is required\n");
 		return CLI_EXIT_USAGE;
 	}
-	cf_run_inputs *in = NULL, *vin = NULL;
-	int n = 0, nv = 0;
+	if (n_test_args && o.test_fraction > 0) {
+		fprintf(stderr, "cuflow train: --test-data and --test-fraction exclude each other\n");
+		return CLI_EXIT_USAGE;
+	}
+	cf_run_inputs *in = NULL, *vin = NULL, *xin = NULL;
+	int n = 0, nv = 0, nx = 0;
 	const char **paths = expand("train", argv + optind, argc - optind, &in, &n);
-	const char **vpaths = NULL;
-	if (paths && n_val_args && !(vpaths = expand("train", val_args, n_val_args, &vin, &nv))) {
+	const char **vpaths = NULL, **xpaths = NULL;
+	if (paths && ((n_val_args && !(vpaths = expand("train", val_args, n_val_args, &vin, &nv))) ||
+	              (n_test_args && !(xpaths = expand("train", test_args, n_test_args, &xin, &nx))))) {
 		free(paths);
 		paths = NULL;
 	}
-	if (!paths) { cf_run_inputs_free(in); cf_run_inputs_free(vin); return CLI_EXIT_USAGE; }
+	if (!paths) {
+		free(vpaths);
+		cf_run_inputs_free(in);
+		cf_run_inputs_free(vin);
+		cf_run_inputs_free(xin);
+		return CLI_EXIT_USAGE;
+	}
 	o.val_inputs = vpaths;
 	o.n_val_inputs = nv;
+	o.test_inputs = xpaths;
+	o.n_test_inputs = nx;
 	progress pr = {"train", {0, 0}, 0};
 	clock_gettime(CLOCK_MONOTONIC, &pr.t0);
 	if (!quiet) {
@@ -274,8 +292,10 @@ int cmd_train(int argc, char **argv)
 	int rc = cf_model_train(paths, n, out, &o, err);
 	free(paths);
 	free(vpaths);
+	free(xpaths);
 	cf_run_inputs_free(in);
 	cf_run_inputs_free(vin);
+	cf_run_inputs_free(xin);
 	return model_exit("train", rc, err);
 }
 

@@ -263,11 +263,15 @@ typedef struct nn_splits {
 /* The seeded permutation of n samples and its splits (test first, then
  * validation unless own_val); rs continues as the epochs' shuffle state. */
 int nn_split(size_t n, const cf_train_opts *o, int own_val, uint64_t *rs, size_t **perm, nn_splits *sp, char *errbuf);
+/* With a validation or test set of its own (own_val / test_inputs), that
+ * split's indices are 0..n-1 of its own data: *idx (free it) and n. */
+int nn_own_split(size_t n, size_t **idx);
 /* The training loop (Adam, plateau, early stop, best weights, metrics.csv,
- * curves, the test split's evaluation) over a created model; `what` names
- * the samples ("flows", "images"). */
-int nn_fit(cf_model *m, const nn_feed *tf, const nn_feed *vf, const nn_splits *sp, size_t n_data, uint64_t *rs,
-           const cf_train_opts *o, const char *out_dir, const char *what, char *errbuf);
+ * curves, the test split's evaluation) over a created model; vf and xf feed
+ * the validation and test splits (the training data's feed, or their own
+ * sets'); `what` names the samples ("flows", "images"). */
+int nn_fit(cf_model *m, const nn_feed *tf, const nn_feed *vf, const nn_feed *xf, const nn_splits *sp, size_t n_data,
+           uint64_t *rs, const cf_train_opts *o, const char *out_dir, const char *what, char *errbuf);
 
 /* Parallel forward (grad NULL) or forward + backward over b: the loss sum
  * scaled by `scale`, probs (b->n x classes), gradients summed chunk by

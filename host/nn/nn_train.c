@@ -262,7 +262,11 @@ int nn_split(size_t n, const cf_train_opts *o, int own_val, uint64_t *rs, size_t
 		p[i - 1] = p[j];
 		p[j] = t;
 	}
-	size_t n_test = (size_t)(o->test_fraction * (double)n);
+	if (o->n_test_inputs > 0 && o->test_fraction > 0) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "a test set of its own and a test fraction exclude each other");
+		return CF_ERR_ARG;
+	}
+	size_t n_test = o->n_test_inputs > 0 ? 0 : (size_t)(o->test_fraction * (double)n);
 	size_t n_val = own_val ? 0 : (size_t)(o->val_fraction * (double)n);
 	if (n_test + n_val >= n) {
 		snprintf(errbuf, CF_ERRBUF_SIZE, "%llu samples leave nothing to train on after the validation and test splits",
@@ -275,6 +279,13 @@ int nn_split(size_t n, const cf_train_opts *o, int own_val, uint64_t *rs, size_t
 	sp->n_val = n_val;
 	sp->train = p + n_test + n_val;
 	sp->n_train = n - n_test - n_val;
+	return CF_OK;
+}
+
+int nn_own_split(size_t n, size_t **idx)
+{
+	if (!(*idx = malloc((n ? n : 1) * sizeof **idx))) return CF_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) (*idx)[i] = i;
 	return CF_OK;
 }
 
@@ -314,10 +325,10 @@ static size_t images_nnz_cap(const nn_images *d, int batch)
 static int train_flowpic(const char *const *inputs, int n_inputs, const char *out_dir, const cf_train_opts *o,
                          char *errbuf)
 {
-	nn_images d = {0}, vd = {0};
+	nn_images d = {0}, vd = {0}, xd = {0};
 	cf_model *m = NULL;
 	cf_flowpic_batch b = {0};
-	size_t *perm = NULL, *vidx = NULL;
+	size_t *perm = NULL, *vidx = NULL, *xidx = NULL;
 	int rc = nn_images_load(&d, inputs, n_inputs, NULL, 0, o->max_flows, o->on_progress, o->user, errbuf);
 	if (rc) goto out;
 	if (d.n_classes < 2 || d.n == 0) {
@@ -328,11 +339,15 @@ static int train_flowpic(const char *const *inputs, int n_inputs, const char *ou
 	}
 	if (o->n_val_inputs > 0) {
 		if ((rc = nn_images_load(&vd, o->val_inputs, o->n_val_inputs, d.classes, d.n_classes, 0, o->on_progress,
-		                         o->user, errbuf)))
+		                         o->user, errbuf)) ||
+		    (rc = nn_own_split(vd.n, &vidx)))
 			goto out;
-		if (!(vidx = malloc((vd.n ? vd.n : 1) * sizeof *vidx))) { rc = CF_ERR_NOMEM; goto out; }
-		for (size_t i = 0; i < vd.n; i++) vidx[i] = i;
 	}
+	if (o->n_test_inputs > 0 &&
+	    ((rc = nn_images_load(&xd, o->test_inputs, o->n_test_inputs, d.classes, d.n_classes, 0, o->on_progress,
+	                          o->user, errbuf)) ||
+	     (rc = nn_own_split(xd.n, &xidx))))
+		goto out;
 	cf_flowpic_cnn_config c = o->cnn;
 	c.kind = o->kind == CF_MODEL_FLOWPIC_MINI ? CF_FLOWPIC_CNN_MINI : CF_FLOWPIC_CNN_OFFICIAL;
 	c.channels = d.channels;
@@ -347,7 +362,10 @@ static int train_flowpic(const char *const *inputs, int n_inputs, const char *ou
 		goto out;
 	}
 	size_t cap = images_nnz_cap(&d, batch), vcap = vd.n ? images_nnz_cap(&vd, batch) : 0;
-	if (cf_flowpic_batch_alloc(&b, &c, batch, cap > vcap ? cap : vcap)) {
+	size_t xcap = xd.n ? images_nnz_cap(&xd, batch) : 0;
+	if (vcap > cap) cap = vcap;
+	if (xcap > cap) cap = xcap;
+	if (cf_flowpic_batch_alloc(&b, &c, batch, cap)) {
 		rc = CF_ERR_NOMEM;
 		goto out;
 	}
@@ -358,23 +376,31 @@ static int train_flowpic(const char *const *inputs, int n_inputs, const char *ou
 		sp.val = vidx;
 		sp.n_val = vd.n;
 	}
-	say(o->on_message, o->user, "%llu images (%d x %d x %d, %llu pixels set), %d classes: %zu train, %zu validation, "
-	    "%zu test; %zu parameters", (unsigned long long)d.n, d.channels, d.size, d.size, (unsigned long long)d.nnz,
-	    c.classes, sp.n_train, sp.n_val, sp.n_test, m->n_params);
+	if (o->n_test_inputs > 0) {
+		sp.test = xidx;
+		sp.n_test = xd.n;
+	}
+	say(o->on_message, o->user, "%llu images (%d x %d x %d, %llu pixels set), %d classes: %zu train, %zu validation%s, "
+	    "%zu test%s; %zu parameters", (unsigned long long)d.n, d.channels, d.size, d.size, (unsigned long long)d.nnz,
+	    c.classes, sp.n_train, sp.n_val, o->n_val_inputs > 0 ? " (own set)" : "", sp.n_test,
+	    o->n_test_inputs > 0 ? " (own set)" : "", m->n_params);
 	if ((rc = nn_mkdir_p(out_dir, errbuf))) goto out;
 	if (o->export_dir) {
 		/* the initial weights (the images are the flowpic directories themselves) */
 		if ((rc = nn_mkdir_p(o->export_dir, errbuf)) || (rc = cf_model_save(m, o->export_dir, errbuf))) goto out;
 	}
-	nn_feed tf, vf;
+	nn_feed tf, vf, xf;
 	images_feed(&tf, &d, &b);
 	images_feed(&vf, o->n_val_inputs > 0 ? &vd : &d, &b);
-	rc = nn_fit(m, &tf, &vf, &sp, d.n, &rs, o, out_dir, "images", errbuf);
+	images_feed(&xf, o->n_test_inputs > 0 ? &xd : &d, &b);
+	rc = nn_fit(m, &tf, &vf, &xf, &sp, d.n, &rs, o, out_dir, "images", errbuf);
 out:
 	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
 	nn_images_free(&d);
 	nn_images_free(&vd);
+	nn_images_free(&xd);
 	free(vidx);
+	free(xidx);
 	cf_model_free(m);
 	cf_flowpic_batch_free(&b);
 	free(perm);
@@ -386,10 +412,10 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 {
 	if (o->kind == CF_MODEL_FLOWPIC || o->kind == CF_MODEL_FLOWPIC_MINI)
 		return train_flowpic(inputs, n_inputs, out_dir, o, errbuf);
-	nn_dataset d = {0}, vd = {0};
+	nn_dataset d = {0}, vd = {0}, xd = {0};
 	cf_model *m = NULL;
 	cf_nested_batch b = {0};
-	size_t *perm = NULL, *vidx = NULL;
+	size_t *perm = NULL, *vidx = NULL, *xidx = NULL;
 	int rc = nn_dataset_load(&d, inputs, n_inputs, o->label_mode, NULL, 0, o->max_flows, o->on_progress, o->user,
 	                         errbuf);
 	if (rc) goto out;
@@ -406,8 +432,16 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 		if (vd.skipped_unknown)
 			say(o->on_message, o->user, "validation set: %llu flows of classes the training data lacks, left out",
 			    (unsigned long long)vd.skipped_unknown);
-		if (!(vidx = malloc((vd.n ? vd.n : 1) * sizeof *vidx))) { rc = CF_ERR_NOMEM; goto out; }
-		for (size_t i = 0; i < vd.n; i++) vidx[i] = i;
+		if ((rc = nn_own_split(vd.n, &vidx))) goto out;
+	}
+	if (o->n_test_inputs > 0) {
+		if ((rc = nn_dataset_load(&xd, o->test_inputs, o->n_test_inputs, o->label_mode, d.classes, d.n_classes, 0,
+		                          o->on_progress, o->user, errbuf)))
+			goto out;
+		if (xd.skipped_unknown)
+			say(o->on_message, o->user, "test set: %llu flows of classes the training data lacks, left out",
+			    (unsigned long long)xd.skipped_unknown);
+		if ((rc = nn_own_split(xd.n, &xidx))) goto out;
 	}
 	cf_nested_config c = o->model;
 	c.classes = d.n_classes;
@@ -428,36 +462,43 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 		sp.val = vidx;
 		sp.n_val = vd.n;
 	}
-	say(o->on_message, o->user, "%llu flows, %d classes: %zu train, %zu validation%s, %zu test; %zu parameters",
+	if (o->n_test_inputs > 0) {
+		sp.test = xidx;
+		sp.n_test = xd.n;
+	}
+	say(o->on_message, o->user, "%llu flows, %d classes: %zu train, %zu validation%s, %zu test%s; %zu parameters",
 	    (unsigned long long)d.n, c.classes, sp.n_train, sp.n_val, o->n_val_inputs > 0 ? " (own set)" : "", sp.n_test,
-	    m->n_params);
+	    o->n_test_inputs > 0 ? " (own set)" : "", m->n_params);
 	if ((rc = nn_mkdir_p(out_dir, errbuf))) goto out;
 	if (o->export_dir) {
 		if ((rc = nn_mkdir_p(o->export_dir, errbuf)) ||
 		    (rc = export_split(o->export_dir, "train", &c, &d, sp.train, sp.n_train, errbuf)) ||
 		    (rc = export_split(o->export_dir, "val", &c, o->n_val_inputs > 0 ? &vd : &d, sp.val, sp.n_val, errbuf)) ||
-		    (rc = export_split(o->export_dir, "test", &c, &d, sp.test, sp.n_test, errbuf)))
+		    (rc = export_split(o->export_dir, "test", &c, o->n_test_inputs > 0 ? &xd : &d, sp.test, sp.n_test, errbuf)))
 			goto out;
 		/* the initial weights, so the judge starts where cuflow starts */
 		if ((rc = cf_model_save(m, o->export_dir, errbuf))) goto out;
 	}
-	nn_feed tf, vf;
+	nn_feed tf, vf, xf;
 	nn_nested_feed(&tf, &d, &b);
 	nn_nested_feed(&vf, o->n_val_inputs > 0 ? &vd : &d, &b);
-	rc = nn_fit(m, &tf, &vf, &sp, d.n, &rs, o, out_dir, "flows", errbuf);
+	nn_nested_feed(&xf, o->n_test_inputs > 0 ? &xd : &d, &b);
+	rc = nn_fit(m, &tf, &vf, &xf, &sp, d.n, &rs, o, out_dir, "flows", errbuf);
 out:
 	if (rc == CF_ERR_NOMEM && !errbuf[0]) snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory");
 	nn_dataset_free(&d);
 	nn_dataset_free(&vd);
+	nn_dataset_free(&xd);
 	free(vidx);
+	free(xidx);
 	cf_model_free(m);
 	cf_nested_batch_free(&b);
 	free(perm);
 	return rc;
 }
 
-int nn_fit(cf_model *m, const nn_feed *tf, const nn_feed *vf, const nn_splits *sp, size_t n_data, uint64_t *rs,
-           const cf_train_opts *o, const char *out_dir, const char *what, char *errbuf)
+int nn_fit(cf_model *m, const nn_feed *tf, const nn_feed *vf, const nn_feed *xf, const nn_splits *sp, size_t n_data,
+           uint64_t *rs, const cf_train_opts *o, const char *out_dir, const char *what, char *errbuf)
 {
 	float *probs = NULL, *grad = NULL, *adam_m = NULL, *adam_v = NULL, *best = NULL;
 	double *hist = NULL;
@@ -609,7 +650,7 @@ int nn_fit(cf_model *m, const nn_feed *tf, const nn_feed *vf, const nn_splits *s
 		scored s = {0};
 		s.confusion = calloc((size_t)C * C, sizeof(uint64_t));
 		if (!s.confusion) { rc = CF_ERR_NOMEM; goto out; }
-		rc = score_indices(m, tf, sp->test, sp->n_test, batch, o->threads, probs, &s);
+		rc = score_indices(m, xf, sp->test, sp->n_test, batch, o->threads, probs, &s);
 		snprintf(path, sizeof path, "%s/test", out_dir);
 		if (rc == CF_OK) rc = write_eval(path, m, &s, 0, errbuf);
 		if (rc == CF_OK)

@@ -104,6 +104,10 @@ typedef struct cf_train_opts {
 	const char *const *val_inputs; /* a validation set of its own (labelled the same way), or NULL */
 	int n_val_inputs;
 	double test_fraction;       /* 0: held out, evaluated once at the end into DIR/test/ */
+	const char *const *test_inputs; /* a held-out test set of its own (labelled the same way), or
+	                                   NULL; excludes test_fraction. E.g. other sessions than the
+	                                   training data's, so that no session feeds both */
+	int n_test_inputs;
 	uint64_t seed;              /* 1: splits, initialisation, shuffling */
 	int early_stop;             /* epochs without a better validation loss before stopping; 0 = off */
 	double lr_factor;           /* ReduceLROnPlateau on the validation loss: 0.2 */
@@ -126,7 +130,7 @@ int cf_model_input_is_dataset(const char *path);
 /* Trains on the records of inputs and writes the model directory out_dir
  * (the weights of the epoch with the best validation loss, or the last
  * epoch without validation), metrics.csv, learning_curves.png and, with
- * test_fraction, test/metrics.json and the confusion matrix. */
+ * test_fraction or test_inputs, test/metrics.json and the confusion matrix. */
 int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir, const cf_train_opts *o,
                    char *errbuf);
 
