@@ -566,6 +566,10 @@ TEST(NnConvSparse, BitForBitWithDense)
 	    conv_dims(2, 3, 9, 7, 4, 3, 2, 2, 3, 1, 0, 4, 2),         // odd geometry, padding > kernel
 	    conv_dims(2, 2, 2, 3, 3, 5, 5, 1, 2, 3, 0, 1, 2),         // kernel larger than the image
 	    conv_dims(3, 2, 11, 13, 2, 4, 3, 3, 2, 0, 0, 0, 0),       // bottom / right rows no output reads
+	    // stride 1 with padding: the dense path's register blocks, masked at the edges
+	    conv_dims(2, 2, 17, 17, 5, 5, 5, 1, 1, 3, 3, 3, 3),       // mini conv2 with tcbench's padding 3
+	    conv_dims(2, 1, 9, 21, 3, 3, 4, 1, 1, 1, 2, 2, 1),        // asymmetric, 3 channels (blocks of 2 + 1)
+	    conv_dims(1, 3, 5, 4, 9, 2, 3, 1, 1, 0, 1, 2, 0),         // rows narrower than a block
 	};
 	for (auto &d : ds)
 		for (double density : {0.02, 0.3, 1.0}) {

@@ -120,17 +120,21 @@ void cf_nn_dropout_mask(uint64_t seed, int B, size_t per_sample, double p, uint8
 }
 
 #define NN_T double
+#define NN_IT int64_t /* an integer of NN_T's width: lane masks */
 #define NN_S f64
 #define NN_TANH tanh
 #include "nn/nn_conv_impl.h"
 #undef NN_T
+#undef NN_IT
 #undef NN_S
 #undef NN_TANH
 
 #define NN_T float
+#define NN_IT int32_t
 #define NN_S f32
 #define NN_TANH tanhf
 #include "nn/nn_conv_impl.h"
 #undef NN_T
+#undef NN_IT
 #undef NN_S
 #undef NN_TANH

@@ -4,22 +4,121 @@
  * NN_S = f64 and NN_T = float / NN_S = f32. Accumulation happens in NN_T.
  *
  * The orders of terms the header promises, and how the loops keep them:
- *   dense forward: each output row starts at the bias; then for c, ky, kx
- *     (ascending) the row gets w[o][c][ky][kx] * x[...] added at every
- *     output whose input column is inside the image. The innermost loop
- *     runs across outputs (ox), so each output's sum still meets its terms
- *     in (c, ky, kx) order.
- *   dense dw (and dx): for b, o, c, ky, oy, ox (ascending), the weight row
- *     w[o][c][ky][.] gets dy * x over the kx inside the image; the
- *     innermost loop runs across weights (kx), so each weight meets its
- *     terms in (b, oy, ox) order.
+ *   dense forward: each output's sum starts at the bias and meets its
+ *     (c, ky, kx) terms in ascending order. Stride-1 rows run in blocks of
+ *     NN_VW outputs (nn_conv_block): the sums sit in vector registers, one
+ *     lane per output, so a lane's adds come in that order; lanes whose
+ *     input column is in the padding keep their sum (the term is skipped).
+ *     Strided rows (and layers too large for the stack copy) take the
+ *     plain loop (nn_conv_row_plain), which adds each term across a row.
+ *   dense dw: each weight meets its terms in (b, oy, ox) order. Stride-1
+ *     columns run NN_VW output channels at a time (nn_conv_dw_block), the
+ *     KW weights of one (c, ky) in registers; the plain loop runs across
+ *     kx inside the (b, o, c, ky, oy, ox) loops.
+ *   dx (no order promised) is the plain loop's: per element o, ky, then kx
+ *     descending; stride 1 both ways runs across input columns
+ *     (nn_conv_dx_block) in that order.
  *   sparse: pixels in (c, y, x) order; for a fixed output, (c, y, x)
  *     ascending is (c, ky, kx) ascending (ky = y + pad_t - oy*sy grows with
  *     y); for a fixed weight, (y, x) ascending is (oy, ox) ascending.
+ * Both clones (AVX2 and default) and both paths give the same bits:
+ * vectors only ever hold separate sums, and there is no FMA
+ * (-ffp-contract=off).
  */
 #define NN_CAT2(a, b) a##_##b
 #define NN_CAT(a, b) NN_CAT2(a, b)
 #define NN_FN(name) NN_CAT(name, NN_S)
+
+/* One output row's columns [cl, ch) of output channel o, the plain way:
+ * the row starts at the bias, then every (c, ky, kx) term is added across
+ * the columns whose input lies inside the image. */
+static inline __attribute__((always_inline)) void NN_FN(nn_conv_row_plain)(const cf_nn_conv2d_dims *d, int OW, const NN_T *xb,
+                                                                        const NN_T *w, NN_T bo, int o, int oy,
+                                                                        NN_T *restrict yr, int cl, int ch)
+{
+	const int C = d->C, H = d->H, W = d->W, KH = d->KH, KW = d->KW, sx = d->sx, pl = d->pad_l;
+	const int iy0 = oy * d->sy - d->pad_t;
+	(void)OW;
+	for (int ox = cl; ox < ch; ox++)
+		yr[ox] = bo;
+	for (int c = 0; c < C; c++)
+		for (int ky = 0; ky < KH; ky++) {
+			const int iy = iy0 + ky;
+			if (iy < 0 || iy >= H)
+				continue;
+			const NN_T *restrict xr = xb + ((size_t)c * H + iy) * W;
+			const NN_T *wr = w + (((size_t)o * C + c) * KH + ky) * KW;
+			for (int kx = 0; kx < KW; kx++) {
+				int lo, hi;
+				nn_conv_inside(kx - pl, sx, W, ch, &lo, &hi);
+				if (lo < cl)
+					lo = cl;
+				const NN_T wv = wr[kx];
+				const ptrdiff_t off = (ptrdiff_t)kx - pl;
+				for (int ox = lo; ox < hi; ox++)
+					yr[ox] += wv * xr[(ptrdiff_t)ox * sx + off];
+			}
+		}
+}
+
+/* NN_VW columns starting at ox (stride 1) of output channels o0 ..
+ * o0+NB-1 of row oy, each sum held in a register while it meets its terms
+ * in (c, ky, kx) order: one load of x serves NB channels, and the NB chains
+ * of adds run side by side. xp is the sample's x with its columns shifted
+ * by pad_l and zeros around (wp a row); vp marks (all ones) the columns
+ * that are inside the image. At the edges (masked) a lane whose input
+ * column is outside keeps its sum: the term is skipped, not added as a
+ * zero, as the plain loop does. Only the first nst lanes are stored. */
+#define NN_VW 8
+typedef NN_T NN_FN(nn_vec) __attribute__((vector_size(NN_VW * sizeof(NN_T))));
+typedef NN_IT NN_FN(nn_ivec) __attribute__((vector_size(NN_VW * sizeof(NN_T))));
+static inline __attribute__((always_inline)) void NN_FN(nn_conv_block)(const cf_nn_conv2d_dims *d, int OH, int OW,
+                                                                    const NN_T *xp, const NN_IT *vp, int wp,
+                                                                    const NN_T *w, const NN_T *bias, NN_T *yb, int o0,
+                                                                    const int NB, int oy, int ox, int masked, int nst)
+{
+	const int C = d->C, H = d->H, KH = d->KH, KW = d->KW;
+	const int iy0 = oy * d->sy - d->pad_t;
+	NN_FN(nn_vec) acc[4];
+	for (int q = 0; q < NB; q++)
+		acc[q] = (NN_FN(nn_vec)){0} + bias[o0 + q];
+	const size_t wstride = (size_t)C * KH * KW;
+	for (int c = 0; c < C; c++)
+		for (int ky = 0; ky < KH; ky++) {
+			const int iy = iy0 + ky;
+			if (iy < 0 || iy >= H)
+				continue;
+			const NN_T *xr = xp + ((size_t)c * H + iy) * wp + ox;
+			const NN_T *wr = w + ((size_t)o0 * C + c) * KH * KW + (size_t)ky * KW;
+			for (int kx = 0; kx < KW; kx++) {
+				NN_FN(nn_vec) xv;
+				memcpy(&xv, xr + kx, sizeof xv);
+				if (!masked) {
+					for (int q = 0; q < NB; q++)
+						acc[q] += xv * wr[q * wstride + kx];
+				} else {
+					NN_FN(nn_ivec) m;
+					memcpy(&m, vp + ox + kx, sizeof m);
+					for (int q = 0; q < NB; q++) {
+						NN_FN(nn_vec) t = acc[q] + xv * wr[q * wstride + kx];
+						acc[q] = (NN_FN(nn_vec))(((NN_FN(nn_ivec))t & m) | ((NN_FN(nn_ivec))acc[q] & ~m));
+					}
+				}
+			}
+		}
+	for (int q = 0; q < NB; q++) {
+		NN_T *yr = yb + ((size_t)(o0 + q) * OH + oy) * OW + ox;
+		if (nst == NN_VW)
+			memcpy(yr, &acc[q], sizeof acc[q]);
+		else
+			for (int j = 0; j < nst; j++)
+				yr[j] = acc[q][j];
+	}
+}
+
+/* The padded copy of a sample's x lives on the stack up to this many
+ * elements; larger layers (and strided ones) take the plain loop. */
+#define NN_XPAD_MAX 16384
 
 NN_CLONES void NN_FN(cf_nn_conv2d_forward)(const cf_nn_conv2d_dims *d, const NN_T *x, const NN_T *w,
                                            const NN_T *bias, NN_T *y)
@@ -27,33 +126,145 @@ NN_CLONES void NN_FN(cf_nn_conv2d_forward)(const cf_nn_conv2d_dims *d, const NN_
 	int OH, OW;
 	if (cf_nn_conv2d_out(d, &OH, &OW) != 0)
 		return;
-	const int B = d->B, C = d->C, H = d->H, W = d->W, O = d->O, KH = d->KH, KW = d->KW;
-	const int sy = d->sy, sx = d->sx, pt = d->pad_t, pl = d->pad_l;
-	for (int b = 0; b < B; b++)
-		for (int o = 0; o < O; o++)
+	const int B = d->B, C = d->C, H = d->H, W = d->W, O = d->O, KW = d->KW, pl = d->pad_l;
+	/* padded columns: block loads reach ox + kx < round_up(OW) + KW - 1 */
+	const int wp = (OW + NN_VW - 1) / NN_VW * NN_VW + KW - 1;
+	const int fast = d->sx == 1 && (size_t)C * H * wp <= NN_XPAD_MAX;
+	NN_T xp[fast ? (size_t)C * H * wp : 1];
+	NN_IT vp[fast ? wp : 1];
+	/* the blocks whose every lane and kx read inside the image */
+	const int ilo = pl, ihi = W - KW + 1 + pl;
+	if (fast)
+		for (int j = 0; j < wp; j++)
+			vp[j] = j - pl >= 0 && j - pl < W ? (NN_IT)-1 : 0;
+	for (int b = 0; b < B; b++) {
+		const NN_T *xb = x + (size_t)b * C * H * W;
+		NN_T *yb = y + (size_t)b * O * OH * OW;
+		if (fast)
+			for (size_t r = 0; r < (size_t)C * H; r++)
+				for (int j = 0; j < wp; j++)
+					xp[r * wp + j] = vp[j] ? xb[r * W + j - pl] : (NN_T)0;
+		for (int o0 = 0; o0 < O;) {
+			const int nb = O - o0 >= 4 ? 4 : O - o0 >= 2 ? 2 : 1;
 			for (int oy = 0; oy < OH; oy++) {
-				NN_T *restrict yr = y + (((size_t)b * O + o) * OH + oy) * OW;
-				const NN_T bo = bias[o];
-				for (int ox = 0; ox < OW; ox++)
-					yr[ox] = bo;
-				for (int c = 0; c < C; c++)
-					for (int ky = 0; ky < KH; ky++) {
-						const int iy = oy * sy + ky - pt;
-						if (iy < 0 || iy >= H)
-							continue;
-						const NN_T *restrict xr = x + (((size_t)b * C + c) * H + iy) * W;
-						const NN_T *wr = w + (((size_t)o * C + c) * KH + ky) * KW;
-						for (int kx = 0; kx < KW; kx++) {
-							int lo, hi;
-							nn_conv_inside(kx - pl, sx, W, OW, &lo, &hi);
-							const NN_T wv = wr[kx];
-							const ptrdiff_t off = (ptrdiff_t)kx - pl;
-							for (int ox = lo; ox < hi; ox++)
-								yr[ox] += wv * xr[(ptrdiff_t)ox * sx + off];
-						}
-					}
+				if (!fast) {
+					for (int o = o0; o < o0 + nb; o++)
+						NN_FN(nn_conv_row_plain)(d, OW, xb, w, bias[o], o, oy, yb + ((size_t)o * OH + oy) * OW, 0,
+						                         OW);
+					continue;
+				}
+				for (int ox = 0; ox < OW; ox += NN_VW) {
+					const int masked = !(ox >= ilo && ox + NN_VW <= ihi);
+					const int nst = OW - ox < NN_VW ? OW - ox : NN_VW;
+					if (nb == 4)
+						NN_FN(nn_conv_block)(d, OH, OW, xp, vp, wp, w, bias, yb, o0, 4, oy, ox, masked, nst);
+					else if (nb == 2)
+						NN_FN(nn_conv_block)(d, OH, OW, xp, vp, wp, w, bias, yb, o0, 2, oy, ox, masked, nst);
+					else
+						NN_FN(nn_conv_block)(d, OH, OW, xp, vp, wp, w, bias, yb, o0, 1, oy, ox, masked, nst);
+				}
 			}
+			o0 += nb;
+		}
+	}
 }
+
+/* dw for stride-1 columns, NN_VW output channels at a time: dyt is the
+ * sample's dy transposed to [oy][ox][o] (op lanes a row, zeros past O).
+ * For one (c, ky) and one block of channels, the KW weights' sums sit in
+ * registers, loaded from dw and stored back once, and meet their terms in
+ * (oy, ox) order, as the plain loop gives them. */
+#define NN_KW_MAX 16
+static inline __attribute__((always_inline)) void NN_FN(nn_conv_dw_block)(const cf_nn_conv2d_dims *d, int OH, int OW,
+                                                                       const NN_T *xb, const NN_T *dyt, int op,
+                                                                       NN_T *dw, int c, int ky, int o0, const int KW)
+{
+	const int C = d->C, H = d->H, W = d->W, O = d->O, KH = d->KH, pl = d->pad_l;
+	const int nl = O - o0 < NN_VW ? O - o0 : NN_VW;
+	NN_FN(nn_vec) acc[NN_KW_MAX];
+	NN_T *dw0 = dw + ((size_t)o0 * C + c) * KH * KW + (size_t)ky * KW;
+	const size_t wstride = (size_t)C * KH * KW;
+	for (int kx = 0; kx < KW; kx++) {
+		acc[kx] = (NN_FN(nn_vec)){0};
+		for (int q = 0; q < nl; q++)
+			acc[kx][q] = dw0[q * wstride + kx];
+	}
+	/* the columns whose every kx reads inside the image */
+	int ilo = pl, ihi = W - KW + 1 + pl;
+	if (ihi > OW)
+		ihi = OW;
+	if (ilo > ihi)
+		ilo = ihi;
+	for (int oy = 0; oy < OH; oy++) {
+		const int iy = oy * d->sy + ky - d->pad_t;
+		if (iy < 0 || iy >= H)
+			continue;
+		const NN_T *xr = xb + ((size_t)c * H + iy) * W;
+		const NN_T *g = dyt + (size_t)oy * OW * op + o0;
+		for (int ox = 0; ox < OW; ox++) {
+			NN_FN(nn_vec) gv;
+			memcpy(&gv, g + (size_t)ox * op, sizeof gv);
+			const int base = ox - pl;
+			if (ox >= ilo && ox < ihi) {
+				for (int kx = 0; kx < KW; kx++)
+					acc[kx] += gv * xr[base + kx];
+			} else {
+				const int klo = base < 0 ? -base : 0;
+				const int khi = W - base < KW ? W - base : KW;
+				for (int kx = klo; kx < khi; kx++)
+					acc[kx] += gv * xr[base + kx];
+			}
+		}
+	}
+	for (int kx = 0; kx < KW; kx++)
+		for (int q = 0; q < nl; q++)
+			dw0[q * wstride + kx] = acc[kx][q];
+}
+
+/* dx for stride 1 both ways: NN_VW input columns from ix of input
+ * channels c0 .. c0+NB-1 of row iy. dyp is the sample's dy with each row
+ * shifted right by KW - 1 and zeros around (wq a row), so that the output
+ * column of (ix, kx), ix + pad_l - kx, always has a slot. Every element
+ * gets its terms in the plain loop's order: o, then ky, then kx descending
+ * (ox ascending); the padding's terms are zeros added to a sum that
+ * started at +0, which leaves its bits alone. */
+static inline __attribute__((always_inline)) void NN_FN(nn_conv_dx_block)(const cf_nn_conv2d_dims *d, int OH,
+                                                                       const NN_T *dyp, int wq, const NN_T *w,
+                                                                       NN_T *dxb, int c0, const int NB, int iy, int ix,
+                                                                       int nst)
+{
+	const int C = d->C, H = d->H, W = d->W, O = d->O, KH = d->KH, KW = d->KW;
+	NN_FN(nn_vec) acc[4];
+	for (int q = 0; q < NB; q++)
+		acc[q] = (NN_FN(nn_vec)){0};
+	const size_t wstride = (size_t)KH * KW;
+	for (int o = 0; o < O; o++)
+		for (int ky = 0; ky < KH; ky++) {
+			const int oy = iy + d->pad_t - ky;
+			if (oy < 0 || oy >= OH)
+				continue;
+			const NN_T *gr = dyp + ((size_t)o * OH + oy) * wq + ix + d->pad_l + KW - 1;
+			const NN_T *wr = w + ((size_t)o * C + c0) * KH * KW + (size_t)ky * KW;
+			for (int kx = KW - 1; kx >= 0; kx--) {
+				NN_FN(nn_vec) gv;
+				memcpy(&gv, gr - kx, sizeof gv);
+				for (int q = 0; q < NB; q++)
+					acc[q] += wr[q * wstride + kx] * gv;
+			}
+		}
+	for (int q = 0; q < NB; q++) {
+		NN_T *r = dxb + ((size_t)(c0 + q) * H + iy) * W + ix;
+		if (nst == NN_VW)
+			memcpy(r, &acc[q], sizeof acc[q]);
+		else
+			for (int j = 0; j < nst; j++)
+				r[j] = acc[q][j];
+	}
+}
+
+/* The transposed dy of the register path lives on the stack up to this
+ * many elements; larger layers take the plain loop. */
+#define NN_DYT_MAX 12288
 
 NN_CLONES void NN_FN(cf_nn_conv2d_backward)(const cf_nn_conv2d_dims *d, const NN_T *x, const NN_T *w,
                                             const NN_T *dy, NN_T *dx, NN_T *dw, NN_T *db)
@@ -63,15 +274,69 @@ NN_CLONES void NN_FN(cf_nn_conv2d_backward)(const cf_nn_conv2d_dims *d, const NN
 		return;
 	const int B = d->B, C = d->C, H = d->H, W = d->W, O = d->O, KH = d->KH, KW = d->KW;
 	const int sy = d->sy, sx = d->sx, pt = d->pad_t, pl = d->pad_l;
+	const int op = (O + NN_VW - 1) / NN_VW * NN_VW;
+	const int fast = sx == 1 && KW <= NN_KW_MAX && (size_t)op * OH * OW <= NN_DYT_MAX;
+	NN_T dyt[fast ? (size_t)op * OH * OW : 1];
+	/* dx's padded dy: columns ox + KW - 1, reaching ix + pad_l + KW - 1 + NN_VW - 1 */
+	const int wq = (W + NN_VW - 1) / NN_VW * NN_VW + pl + KW - 1 + 1;
+	const int fast_dx = dx && sx == 1 && sy == 1 && (size_t)O * OH * wq <= NN_XPAD_MAX;
+	NN_T dyp[fast_dx ? (size_t)O * OH * wq : 1];
 	if (dx)
 		memset(dx, 0, sizeof(NN_T) * (size_t)B * C * H * W);
-	for (int b = 0; b < B; b++)
+	for (int b = 0; b < B; b++) {
+		const NN_T *dyb = dy + (size_t)b * O * OH * OW;
 		for (int o = 0; o < O; o++) {
-			const NN_T *dyo = dy + ((size_t)b * O + o) * OH * OW;
+			const NN_T *dyo = dyb + (size_t)o * OH * OW;
 			NN_T acc = db[o];
 			for (size_t k = 0; k < (size_t)OH * OW; k++)
 				acc += dyo[k];
 			db[o] = acc;
+		}
+		if (fast) {
+			const NN_T *xb = x + (size_t)b * C * H * W;
+			for (size_t k = 0; k < (size_t)OH * OW; k++) {
+				for (int o = 0; o < O; o++)
+					dyt[k * op + o] = dyb[(size_t)o * OH * OW + k];
+				for (int o = O; o < op; o++)
+					dyt[k * op + o] = 0;
+			}
+			for (int c = 0; c < C; c++)
+				for (int ky = 0; ky < KH; ky++)
+					for (int o0 = 0; o0 < O; o0 += NN_VW) {
+						if (KW == 5)
+							NN_FN(nn_conv_dw_block)(d, OH, OW, xb, dyt, op, dw, c, ky, o0, 5);
+						else
+							NN_FN(nn_conv_dw_block)(d, OH, OW, xb, dyt, op, dw, c, ky, o0, KW);
+					}
+		}
+		if (fast_dx) {
+			for (int o = 0; o < O; o++)
+				for (int oy = 0; oy < OH; oy++) {
+					NN_T *r = dyp + ((size_t)o * OH + oy) * wq;
+					const NN_T *g = dyb + ((size_t)o * OH + oy) * OW;
+					for (int j = 0; j < wq; j++)
+						r[j] = j - (KW - 1) >= 0 && j - (KW - 1) < OW ? g[j - (KW - 1)] : (NN_T)0;
+				}
+			NN_T *dxb = dx + (size_t)b * C * H * W;
+			for (int c0 = 0; c0 < C;) {
+				const int nb = C - c0 >= 4 ? 4 : C - c0 >= 2 ? 2 : 1;
+				for (int iy = 0; iy < H; iy++)
+					for (int ix = 0; ix < W; ix += NN_VW) {
+						const int nst = W - ix < NN_VW ? W - ix : NN_VW;
+						if (nb == 4)
+							NN_FN(nn_conv_dx_block)(d, OH, dyp, wq, w, dxb, c0, 4, iy, ix, nst);
+						else if (nb == 2)
+							NN_FN(nn_conv_dx_block)(d, OH, dyp, wq, w, dxb, c0, 2, iy, ix, nst);
+						else
+							NN_FN(nn_conv_dx_block)(d, OH, dyp, wq, w, dxb, c0, 1, iy, ix, nst);
+					}
+				c0 += nb;
+			}
+		}
+		if (fast && (!dx || fast_dx))
+			continue;
+		for (int o = 0; o < O; o++) {
+			const NN_T *dyo = dyb + (size_t)o * OH * OW;
 			for (int c = 0; c < C; c++)
 				for (int ky = 0; ky < KH; ky++) {
 					NN_T *restrict dwr = dw + (((size_t)o * C + c) * KH + ky) * KW;
@@ -82,14 +347,15 @@ NN_CLONES void NN_FN(cf_nn_conv2d_backward)(const cf_nn_conv2d_dims *d, const NN
 							continue;
 						const size_t row = (((size_t)b * C + c) * H + iy) * W;
 						const NN_T *restrict xr = x + row;
-						NN_T *restrict dxr = dx ? dx + row : NULL;
+						NN_T *restrict dxr = dx && !fast_dx ? dx + row : NULL;
 						for (int ox = 0; ox < OW; ox++) {
 							const NN_T g = dyo[(size_t)oy * OW + ox];
 							const int base = ox * sx - pl; /* input column of kx = 0 */
 							const int klo = base < 0 ? -base : 0;
 							const int khi = W - base < KW ? W - base : KW;
-							for (int kx = klo; kx < khi; kx++)
-								dwr[kx] += g * xr[base + kx];
+							if (!fast)
+								for (int kx = klo; kx < khi; kx++)
+									dwr[kx] += g * xr[base + kx];
 							if (dxr)
 								for (int kx = klo; kx < khi; kx++)
 									dxr[base + kx] += wr[kx] * g;
@@ -97,6 +363,7 @@ NN_CLONES void NN_FN(cf_nn_conv2d_backward)(const cf_nn_conv2d_dims *d, const NN
 					}
 				}
 		}
+	}
 }
 
 void NN_FN(cf_nn_conv2d_sparse_forward)(const cf_nn_conv2d_dims *d, const NN_FN(cf_nn_sparse) * xs, const NN_T *w,
@@ -383,6 +650,10 @@ void NN_FN(cf_nn_tanh_backward)(size_t n, const NN_T *y, const NN_T *dy, NN_T *d
 		dx[i] = dy[i] * ((NN_T)1 - y[i] * y[i]);
 }
 
+#undef NN_VW
+#undef NN_XPAD_MAX
+#undef NN_KW_MAX
+#undef NN_DYT_MAX
 #undef NN_FN
 #undef NN_CAT
 #undef NN_CAT2

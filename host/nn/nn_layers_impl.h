@@ -177,22 +177,60 @@ NN_CLONES void NN_FN(cf_nn_lstm_backward)(int B, int T, int I, int H, const NN_T
 	}
 }
 
-void NN_FN(cf_nn_dense_forward)(int B, int I, int O, const NN_T *x, const NN_T *w, const NN_T *b, NN_T *y)
+/* Dense forward, NN_DVW samples at a time: their inputs transposed into
+ * xt (a tile of NN_DKT features), each output's sum in a register lane
+ * while it meets its terms in ascending k from the bias on (between tiles
+ * it rests in y), NB outputs side by side sharing each load of x. */
+#define NN_DVW 8
+#define NN_DKT 256
+typedef NN_T NN_FN(nn_dvec) __attribute__((vector_size(NN_DVW * sizeof(NN_T))));
+static inline __attribute__((always_inline)) void NN_FN(nn_dense_block)(int I, int O, const NN_T *xt, int kt, int k0,
+                                                                     const NN_T *w, const NN_T *b, NN_T *y, int s0,
+                                                                     int ns, int o0, const int NB)
 {
-	for (int s = 0; s < B; s++) {
-		const NN_T *xs = x + (size_t)s * I;
-		NN_T *ys = y + (size_t)s * O;
-		for (int o = 0; o < O; o++) {
-			const NN_T *wo = w + (size_t)o * I;
-			NN_T acc = b[o];
-			for (int k = 0; k < I; k++) acc += wo[k] * xs[k];
-			ys[o] = acc;
+	NN_FN(nn_dvec) acc[8];
+	for (int q = 0; q < NB; q++) {
+		acc[q] = (NN_FN(nn_dvec)){0};
+		for (int j = 0; j < ns; j++)
+			acc[q][j] = k0 == 0 ? b[o0 + q] : y[(size_t)(s0 + j) * O + o0 + q];
+	}
+	const NN_T *w0 = w + (size_t)o0 * I + k0;
+	for (int kk = 0; kk < kt; kk++) {
+		NN_FN(nn_dvec) xv;
+		memcpy(&xv, xt + (size_t)kk * NN_DVW, sizeof xv);
+		for (int q = 0; q < NB; q++)
+			acc[q] += w0[(size_t)q * I + kk] * xv;
+	}
+	for (int q = 0; q < NB; q++)
+		for (int j = 0; j < ns; j++)
+			y[(size_t)(s0 + j) * O + o0 + q] = acc[q][j];
+}
+
+NN_CLONES void NN_FN(cf_nn_dense_forward)(int B, int I, int O, const NN_T *x, const NN_T *w, const NN_T *b, NN_T *y)
+{
+	NN_T xt[NN_DKT * NN_DVW];
+	for (int s0 = 0; s0 < B; s0 += NN_DVW) {
+		const int ns = B - s0 < NN_DVW ? B - s0 : NN_DVW;
+		if (I == 0)
+			for (int j = 0; j < ns; j++)
+				for (int o = 0; o < O; o++) y[(size_t)(s0 + j) * O + o] = b[o];
+		for (int k0 = 0; k0 < I; k0 += NN_DKT) {
+			const int kt = I - k0 < NN_DKT ? I - k0 : NN_DKT;
+			for (int kk = 0; kk < kt; kk++)
+				for (int j = 0; j < NN_DVW; j++)
+					xt[(size_t)kk * NN_DVW + j] = j < ns ? x[(size_t)(s0 + j) * I + k0 + kk] : (NN_T)0;
+			int o0 = 0;
+			for (; o0 + 8 <= O; o0 += 8) NN_FN(nn_dense_block)(I, O, xt, kt, k0, w, b, y, s0, ns, o0, 8);
+			for (; o0 + 4 <= O; o0 += 4) NN_FN(nn_dense_block)(I, O, xt, kt, k0, w, b, y, s0, ns, o0, 4);
+			for (; o0 < O; o0++) NN_FN(nn_dense_block)(I, O, xt, kt, k0, w, b, y, s0, ns, o0, 1);
 		}
 	}
 }
 
-void NN_FN(cf_nn_dense_backward)(int B, int I, int O, const NN_T *x, const NN_T *w, const NN_T *dy, NN_T *dx,
-                                  NN_T *dw, NN_T *db)
+/* dw and db get each sample's terms in sample order; dx[k] its terms in
+ * ascending o, the loops running across k. */
+NN_CLONES void NN_FN(cf_nn_dense_backward)(int B, int I, int O, const NN_T *x, const NN_T *w, const NN_T *dy,
+                                            NN_T *dx, NN_T *dw, NN_T *db)
 {
 	for (int s = 0; s < B; s++) {
 		const NN_T *xs = x + (size_t)s * I, *dys = dy + (size_t)s * O;
@@ -203,15 +241,19 @@ void NN_FN(cf_nn_dense_backward)(int B, int I, int O, const NN_T *x, const NN_T 
 			for (int k = 0; k < I; k++) dwo[k] += d * xs[k];
 		}
 		if (dx) {
-			NN_T *dxs = dx + (size_t)s * I;
-			for (int k = 0; k < I; k++) {
-				NN_T acc = 0;
-				for (int o = 0; o < O; o++) acc += w[(size_t)o * I + k] * dys[o];
-				dxs[k] = acc;
+			NN_T *restrict dxs = dx + (size_t)s * I;
+			for (int k = 0; k < I; k++) dxs[k] = 0;
+			for (int o = 0; o < O; o++) {
+				const NN_T *restrict wo = w + (size_t)o * I;
+				const NN_T g = dys[o];
+				for (int k = 0; k < I; k++) dxs[k] += wo[k] * g;
 			}
 		}
 	}
 }
+
+#undef NN_DVW
+#undef NN_DKT
 
 void NN_FN(cf_nn_relu_forward)(size_t n, const NN_T *x, NN_T *y)
 {
