@@ -493,10 +493,28 @@ size_t NN_FN(cf_nn_sparse_from_dense)(int B, int C, int H, int W, const NN_T *x,
 	return n;
 }
 
-void NN_FN(cf_nn_maxpool2d_forward)(int B, int C, int H, int W, int kh, int kw, int sy, int sx, const NN_T *x,
-                                    NN_T *y)
+NN_CLONES void NN_FN(cf_nn_maxpool2d_forward)(int B, int C, int H, int W, int kh, int kw, int sy, int sx,
+                                              const NN_T *x, NN_T *y)
 {
 	const int OH = cf_nn_pool_out(H, kh, sy), OW = cf_nn_pool_out(W, kw, sx);
+	if (kh == 2 && kw == 2 && sy == 2 && sx == 2) {
+		/* both FlowPic CNNs' pooling, the same scan written out so that it
+		 * runs across outputs */
+		for (size_t p = 0; p < (size_t)B * C; p++)
+			for (int oy = 0; oy < OH; oy++) {
+				const NN_T *restrict r0 = x + (p * H + (size_t)oy * 2) * W, *restrict r1 = r0 + W;
+				NN_T *restrict yr = y + (p * OH + oy) * OW;
+				for (int ox = 0; ox < OW; ox++) {
+					NN_T m = r0[2 * ox], v = r0[2 * ox + 1];
+					m = v > m || v != v ? v : m;
+					v = r1[2 * ox];
+					m = v > m || v != v ? v : m;
+					v = r1[2 * ox + 1];
+					yr[ox] = v > m || v != v ? v : m;
+				}
+			}
+		return;
+	}
 	for (size_t p = 0; p < (size_t)B * C; p++) {
 		const NN_T *xp = x + p * H * W;
 		NN_T *yp = y + p * OH * OW;
@@ -515,11 +533,37 @@ void NN_FN(cf_nn_maxpool2d_forward)(int B, int C, int H, int W, int kh, int kw, 
 	}
 }
 
-void NN_FN(cf_nn_maxpool2d_backward)(int B, int C, int H, int W, int kh, int kw, int sy, int sx, const NN_T *x,
-                                     const NN_T *dy, NN_T *dx)
+NN_CLONES void NN_FN(cf_nn_maxpool2d_backward)(int B, int C, int H, int W, int kh, int kw, int sy, int sx,
+                                               const NN_T *x, const NN_T *dy, NN_T *dx)
 {
 	const int OH = cf_nn_pool_out(H, kh, sy), OW = cf_nn_pool_out(W, kw, sx);
 	memset(dx, 0, sizeof(NN_T) * (size_t)B * C * H * W);
+	if (kh == 2 && kw == 2 && sy == 2 && sx == 2) {
+		/* the windows do not overlap: each dy goes to its window's argmax */
+		for (size_t p = 0; p < (size_t)B * C; p++)
+			for (int oy = 0; oy < OH; oy++) {
+				const size_t r0 = (p * H + (size_t)oy * 2) * W;
+				const NN_T *restrict a = x + r0, *restrict c = a + W;
+				NN_T *restrict da = dx + r0, *restrict dc = da + W;
+				const NN_T *restrict g = dy + (p * OH + oy) * OW;
+				for (int ox = 0; ox < OW; ox++) {
+					const int i = 2 * ox;
+					NN_T m = a[i], v = a[i + 1];
+					int at = 0;
+					if (v > m || v != v) { m = v; at = 1; }
+					v = c[i];
+					if (v > m || v != v) { m = v; at = 2; }
+					v = c[i + 1];
+					if (v > m || v != v) at = 3;
+					const NN_T d = (NN_T)0 + g[ox]; /* what += on the zeroed dx gives (-0 -> +0) */
+					da[i] = at == 0 ? d : (NN_T)0;
+					da[i + 1] = at == 1 ? d : (NN_T)0;
+					dc[i] = at == 2 ? d : (NN_T)0;
+					dc[i + 1] = at == 3 ? d : (NN_T)0;
+				}
+			}
+		return;
+	}
 	for (size_t p = 0; p < (size_t)B * C; p++) {
 		const NN_T *xp = x + p * H * W;
 		NN_T *dxp = dx + p * H * W;

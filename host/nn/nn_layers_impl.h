@@ -255,12 +255,12 @@ NN_CLONES void NN_FN(cf_nn_dense_backward)(int B, int I, int O, const NN_T *x, c
 #undef NN_DVW
 #undef NN_DKT
 
-void NN_FN(cf_nn_relu_forward)(size_t n, const NN_T *x, NN_T *y)
+NN_CLONES void NN_FN(cf_nn_relu_forward)(size_t n, const NN_T *x, NN_T *y)
 {
 	for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : (NN_T)0;
 }
 
-void NN_FN(cf_nn_relu_backward)(size_t n, const NN_T *y, const NN_T *dy, NN_T *dx)
+NN_CLONES void NN_FN(cf_nn_relu_backward)(size_t n, const NN_T *y, const NN_T *dy, NN_T *dx)
 {
 	for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : (NN_T)0;
 }
