@@ -17,7 +17,7 @@ GSO super-frames and partial checksums could not be sent on as frames.
 an OS-like stack would, so that the lab's single Linux kernel does not
 give every class the same IP-id behaviour: `flow` (a counter per 5-tuple
 from a random start), `global` (one counter per host), `zero` (0 with DF,
-else the global counter), `random`, or `keep`.
+else a counter per flow), `random`, or `keep`.
 """
 import argparse
 import random
@@ -61,7 +61,7 @@ class IpId:
             new = self.rng.getrandbits(16)
         elif self.policy == "zero" and flags_frag & 0x4000:
             new = 0
-        elif self.policy == "flow":
+        elif self.policy in ("flow", "zero"):  # zero without DF: a counter per flow too
             proto = frame[23]
             ports = bytes(frame[14 + ihl:14 + ihl + 4]) if proto in (6, 17) else b""
             key = (bytes(frame[26:34]), proto, ports)
@@ -72,7 +72,7 @@ class IpId:
                 cur = self.rng.getrandbits(16)
             new = cur
             self.flows[key] = (cur + 1) & 0xFFFF
-        else:  # global, and zero without DF
+        else:  # global
             new = self.counter
             self.counter = (self.counter + 1) & 0xFFFF
         b = bytearray(frame)
