@@ -1,8 +1,12 @@
 /*
- * The GPU LSTM and dense layers (host/private/cuflow/nn_gpu.h): the LSTM on
- * cuDNN 9's RNN API (cudnnRNNForward, cudnnRNNBackwardData_v8,
- * cudnnRNNBackwardWeights_v8), the dense layer on cuBLAS sgemm, both
- * checked against the CPU reference (cuflow/nn.h) by tests/gpu/test_nn_cuda.cpp.
+ * The GPU LSTM, dense and conv2d layers (host/private/cuflow/nn_gpu.h): the
+ * LSTM on cuDNN 9's RNN API (cudnnRNNForward, cudnnRNNBackwardData_v8,
+ * cudnnRNNBackwardWeights_v8), the dense layer on cuBLAS sgemm, the
+ * convolution on cuDNN's convolution API (cudnnConvolutionForward,
+ * BackwardData, BackwardFilter: deprecated in cuDNN 9 but exported, and
+ * the shortest road to a checked layer; the graph API is the successor),
+ * all checked against the CPU reference (cuflow/nn.h, nn_conv.h) by
+ * tests/gpu/test_nn_cuda.cpp.
  * This is the only file that calls cuDNN.
  *
  * cuDNN and cuBLAS are loaded at run time with dlopen, as netml loads
@@ -43,6 +47,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda_api.h"
+#include "cuflow/nn_conv.h"
 #include "cuflow/nn_gpu.h"
 
 #if !defined(CUFLOW_NN_GPU_STUB) && defined(__has_include)
@@ -99,7 +104,22 @@ namespace {
 	X(cudnnSetRNNDataDescriptor)                                                                              \
 	X(cudnnRNNForward)                                                                                        \
 	X(cudnnRNNBackwardData_v8)                                                                                \
-	X(cudnnRNNBackwardWeights_v8)
+	X(cudnnRNNBackwardWeights_v8)                                                                             \
+	X(cudnnSetTensor4dDescriptor)                                                                             \
+	X(cudnnCreateFilterDescriptor)                                                                            \
+	X(cudnnDestroyFilterDescriptor)                                                                           \
+	X(cudnnSetFilter4dDescriptor)                                                                             \
+	X(cudnnCreateConvolutionDescriptor)                                                                       \
+	X(cudnnDestroyConvolutionDescriptor)                                                                      \
+	X(cudnnSetConvolution2dDescriptor)                                                                        \
+	X(cudnnSetConvolutionMathType)                                                                            \
+	X(cudnnGetConvolution2dForwardOutputDim)                                                                  \
+	X(cudnnGetConvolutionForwardAlgorithm_v7)                                                                 \
+	X(cudnnGetConvolutionBackwardDataAlgorithm_v7)                                                            \
+	X(cudnnGetConvolutionBackwardFilterAlgorithm_v7)                                                          \
+	X(cudnnConvolutionForward)                                                                                \
+	X(cudnnConvolutionBackwardData)                                                                           \
+	X(cudnnConvolutionBackwardFilter)
 
 #define CF_BLAS_FUNCS(X)                                                                                      \
 	X(cublasCreate_v2)                                                                                        \
@@ -880,6 +900,353 @@ extern "C" int cf_nn_gpu_dense_backward(cf_nn_gpu_dense *d, int B, const float *
 	return finish(d->stream, dense_backward(d, B, x, w, dy, dx, dw, db, errbuf));
 }
 
+// ================================================================== conv2d
+
+// The largest workspace an algorithm may ask for (the start-up check).
+const size_t kConvWorkspaceLimit = (size_t)256 << 20;
+
+struct cf_nn_gpu_conv2d {
+	cf_nn_conv2d_dims d; // B = max batch
+	int OH, OW, Hp, Wp;  // output, and the input with its padding
+	cudaStream_t stream;
+	cudnnHandle_t dnn;
+	cudnnTensorDescriptor_t xdesc, ydesc;
+	cudnnFilterDescriptor_t wdesc;
+	cudnnConvolutionDescriptor_t conv;
+	cudnnConvolutionFwdAlgo_t fwd;
+	cudnnConvolutionBwdDataAlgo_t bwd_data;
+	cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+	size_t work_bytes;
+	void *work;
+	float *xp, *dxp, *w, *dw, *b, *db, *y, *dy; // device
+	float *host_grad;                            // dw and db read back
+	int desc_batch;                              // the batch the tensor descriptors hold
+};
+
+namespace {
+
+// x (B x C x H x W) into its padded copy (B x C x Hp x Wp), zeros around.
+__global__ void pad_kernel(const float *x, float *xp, int B, int C, int H, int W, int Hp, int Wp, int pt, int pl)
+{
+	size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= (size_t)B * C * Hp * Wp)
+		return;
+	const int px = (int)(i % Wp), py = (int)(i / Wp % Hp);
+	const size_t plane = i / ((size_t)Wp * Hp);
+	const int iy = py - pt, ix = px - pl;
+	xp[i] = iy >= 0 && iy < H && ix >= 0 && ix < W ? x[(plane * H + iy) * W + ix] : 0.0f;
+}
+
+// dx = the inner H x W of the padded gradient (the padding's share is dropped).
+__global__ void unpad_kernel(const float *dxp, float *dx, int B, int C, int H, int W, int Hp, int Wp, int pt, int pl)
+{
+	size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= (size_t)B * C * H * W)
+		return;
+	const int ix = (int)(i % W), iy = (int)(i / W % H);
+	const size_t plane = i / ((size_t)W * H);
+	dx[i] = dxp[(plane * Hp + iy + pt) * Wp + ix + pl];
+}
+
+// y[b][o][.] += bias[o]
+__global__ void conv_bias_kernel(float *y, const float *b, int B, int O, int plane)
+{
+	size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < (size_t)B * O * plane)
+		y[i] += b[i / plane % O];
+}
+
+// db[o] = the sum of dy[b][o][.] over (b, oy, ox) in order, one thread per
+// channel: deterministic, and the CPU's order.
+__global__ void conv_bias_grad_kernel(const float *dy, float *db, int B, int O, int plane)
+{
+	int o = blockIdx.x * blockDim.x + threadIdx.x;
+	if (o >= O)
+		return;
+	float s = 0;
+	for (int b = 0; b < B; b++) {
+		const float *p = dy + ((size_t)b * O + o) * plane;
+		for (int k = 0; k < plane; k++)
+			s += p[k];
+	}
+	db[o] = s;
+}
+
+int conv_set_batch(cf_nn_gpu_conv2d *g, int B, char *errbuf)
+{
+	if (g->desc_batch == B)
+		return CF_OK;
+	const cf_nn_conv2d_dims &d = g->d;
+	DNN_TRY(cudnnSetTensor4dDescriptor, g->xdesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, B, d.C, g->Hp, g->Wp);
+	DNN_TRY(cudnnSetTensor4dDescriptor, g->ydesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, B, d.O, g->OH, g->OW);
+	g->desc_batch = B;
+	return CF_OK;
+}
+
+// The start-up check: for the largest batch, the first algorithm of each
+// direction (cuDNN's heuristic order) that succeeds, fits the workspace
+// limit and, for the two backward ones, is deterministic (the same
+// gradients every run, as on the CPU).
+int conv_choose(cf_nn_gpu_conv2d *g, char *errbuf)
+{
+	const int n = 16;
+	int got = 0;
+	size_t work = 0;
+	{
+		cudnnConvolutionFwdAlgoPerf_t perf[16];
+		DNN_TRY(cudnnGetConvolutionForwardAlgorithm_v7, g->dnn, g->xdesc, g->wdesc, g->conv, g->ydesc, n, &got, perf);
+		int k = 0;
+		while (k < got && (perf[k].status != CUDNN_STATUS_SUCCESS || perf[k].memory > kConvWorkspaceLimit))
+			k++;
+		if (k == got) {
+			seterr(errbuf, "cf_nn_gpu_conv2d_create: no forward convolution algorithm fits %zu MB of workspace",
+			       kConvWorkspaceLimit >> 20);
+			return CF_ERR_DEVICE;
+		}
+		g->fwd = perf[k].algo;
+		work = perf[k].memory;
+	}
+	{
+		cudnnConvolutionBwdDataAlgoPerf_t perf[16];
+		DNN_TRY(cudnnGetConvolutionBackwardDataAlgorithm_v7, g->dnn, g->wdesc, g->ydesc, g->conv, g->xdesc, n, &got,
+		        perf);
+		int k = 0;
+		while (k < got && (perf[k].status != CUDNN_STATUS_SUCCESS || perf[k].memory > kConvWorkspaceLimit ||
+		                   perf[k].determinism != CUDNN_DETERMINISTIC))
+			k++;
+		if (k == got) {
+			seterr(errbuf, "cf_nn_gpu_conv2d_create: no deterministic backward-data algorithm fits %zu MB",
+			       kConvWorkspaceLimit >> 20);
+			return CF_ERR_DEVICE;
+		}
+		g->bwd_data = perf[k].algo;
+		work = perf[k].memory > work ? perf[k].memory : work;
+	}
+	{
+		cudnnConvolutionBwdFilterAlgoPerf_t perf[16];
+		DNN_TRY(cudnnGetConvolutionBackwardFilterAlgorithm_v7, g->dnn, g->xdesc, g->ydesc, g->conv, g->wdesc, n,
+		        &got, perf);
+		int k = 0;
+		while (k < got && (perf[k].status != CUDNN_STATUS_SUCCESS || perf[k].memory > kConvWorkspaceLimit ||
+		                   perf[k].determinism != CUDNN_DETERMINISTIC))
+			k++;
+		if (k == got) {
+			seterr(errbuf, "cf_nn_gpu_conv2d_create: no deterministic backward-filter algorithm fits %zu MB",
+			       kConvWorkspaceLimit >> 20);
+			return CF_ERR_DEVICE;
+		}
+		g->bwd_filter = perf[k].algo;
+		work = perf[k].memory > work ? perf[k].memory : work;
+	}
+	g->work_bytes = work;
+	CUDA_TRY(cudaMalloc(&g->work, work ? work : 1));
+	return CF_OK;
+}
+
+int conv_create(cf_nn_gpu_conv2d *g, char *errbuf)
+{
+	const cf_nn_conv2d_dims &d = g->d;
+	const size_t MB = d.B;
+	CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking));
+	DNN_TRY(cudnnCreate, &g->dnn);
+	DNN_TRY(cudnnSetStream, g->dnn, g->stream);
+	DNN_TRY(cudnnCreateTensorDescriptor, &g->xdesc);
+	DNN_TRY(cudnnCreateTensorDescriptor, &g->ydesc);
+	DNN_TRY(cudnnCreateFilterDescriptor, &g->wdesc);
+	DNN_TRY(cudnnCreateConvolutionDescriptor, &g->conv);
+	DNN_TRY(cudnnSetFilter4dDescriptor, g->wdesc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, d.O, d.C, d.KH, d.KW);
+	// Padding is done by pad_kernel (cuDNN's is symmetric; Keras "same" is not).
+	DNN_TRY(cudnnSetConvolution2dDescriptor, g->conv, 0, 0, d.sy, d.sx, 1, 1, CUDNN_CROSS_CORRELATION,
+	        CUDNN_DATA_FLOAT);
+	// FP32 with FMA kernels only: no TF32 tensor-core math, as for the LSTM.
+	DNN_TRY(cudnnSetConvolutionMathType, g->conv, CUDNN_FMA_MATH);
+	int st = conv_set_batch(g, d.B, errbuf);
+	if (st != CF_OK)
+		return st;
+	int n, c, h, w;
+	DNN_TRY(cudnnGetConvolution2dForwardOutputDim, g->conv, g->xdesc, g->wdesc, &n, &c, &h, &w);
+	if (n != d.B || c != d.O || h != g->OH || w != g->OW) {
+		seterr(errbuf, "cf_nn_gpu_conv2d_create: cuDNN's output %d x %d x %d x %d, not cf_nn_conv2d_out's %d x %d x %d x %d",
+		       n, c, h, w, d.B, d.O, g->OH, g->OW);
+		return CF_ERR_DEVICE;
+	}
+	if ((st = conv_choose(g, errbuf)) != CF_OK)
+		return st;
+	const size_t xn = MB * d.C * g->Hp * g->Wp, wn = (size_t)d.O * d.C * d.KH * d.KW, yn = MB * d.O * g->OH * g->OW;
+	CUDA_TRY(dalloc(&g->xp, xn));
+	CUDA_TRY(dalloc(&g->dxp, xn));
+	CUDA_TRY(dalloc(&g->w, wn));
+	CUDA_TRY(dalloc(&g->dw, wn));
+	CUDA_TRY(dalloc(&g->b, (size_t)d.O));
+	CUDA_TRY(dalloc(&g->db, (size_t)d.O));
+	CUDA_TRY(dalloc(&g->y, yn));
+	CUDA_TRY(dalloc(&g->dy, yn));
+	g->host_grad = (float *)malloc((wn + d.O) * sizeof(float));
+	if (!g->host_grad) {
+		seterr(errbuf, "cf_nn_gpu_conv2d_create: out of host memory");
+		return CF_ERR_NOMEM;
+	}
+	return CF_OK;
+}
+
+int conv_upload_x(cf_nn_gpu_conv2d *g, int B, const float *x, char *errbuf)
+{
+	const cf_nn_conv2d_dims &d = g->d;
+	const size_t xn = (size_t)B * d.C * d.H * d.W, pn = (size_t)B * d.C * g->Hp * g->Wp;
+	// the unpadded x goes to the front of dxp (free until a backward needs it), then is padded into xp
+	CUDA_TRY(h2d(g->dxp, x, xn, g->stream));
+	pad_kernel<<<blocks_for(pn, 256), 256, 0, g->stream>>>(g->dxp, g->xp, B, d.C, d.H, d.W, g->Hp, g->Wp, d.pad_t,
+	                                                       d.pad_l);
+	CUDA_TRY(cudaGetLastError());
+	return CF_OK;
+}
+
+int conv_forward(cf_nn_gpu_conv2d *g, int B, const float *x, const float *w, const float *b, float *y, char *errbuf)
+{
+	const cf_nn_conv2d_dims &d = g->d;
+	int st;
+	if ((st = conv_set_batch(g, B, errbuf)) != CF_OK || (st = conv_upload_x(g, B, x, errbuf)) != CF_OK)
+		return st;
+	CUDA_TRY(h2d(g->w, w, (size_t)d.O * d.C * d.KH * d.KW, g->stream));
+	CUDA_TRY(h2d(g->b, b, (size_t)d.O, g->stream));
+	const float one = 1.0f, zero = 0.0f;
+	DNN_TRY(cudnnConvolutionForward, g->dnn, &one, g->xdesc, g->xp, g->wdesc, g->w, g->conv, g->fwd, g->work,
+	        g->work_bytes, &zero, g->ydesc, g->y);
+	const size_t yn = (size_t)B * d.O * g->OH * g->OW;
+	conv_bias_kernel<<<blocks_for(yn, 256), 256, 0, g->stream>>>(g->y, g->b, B, d.O, g->OH * g->OW);
+	CUDA_TRY(cudaGetLastError());
+	CUDA_TRY(d2h(y, g->y, yn, g->stream));
+	CUDA_TRY(cudaStreamSynchronize(g->stream));
+	return CF_OK;
+}
+
+int conv_backward(cf_nn_gpu_conv2d *g, int B, const float *x, const float *w, const float *dy, float *dx, float *dw,
+                  float *db, char *errbuf)
+{
+	const cf_nn_conv2d_dims &d = g->d;
+	const size_t wn = (size_t)d.O * d.C * d.KH * d.KW, yn = (size_t)B * d.O * g->OH * g->OW;
+	int st;
+	if ((st = conv_set_batch(g, B, errbuf)) != CF_OK || (st = conv_upload_x(g, B, x, errbuf)) != CF_OK)
+		return st;
+	CUDA_TRY(h2d(g->dy, dy, yn, g->stream));
+	const float one = 1.0f, zero = 0.0f;
+	DNN_TRY(cudnnConvolutionBackwardFilter, g->dnn, &one, g->xdesc, g->xp, g->ydesc, g->dy, g->conv, g->bwd_filter,
+	        g->work, g->work_bytes, &zero, g->wdesc, g->dw);
+	conv_bias_grad_kernel<<<blocks_for((size_t)d.O, 64), 64, 0, g->stream>>>(g->dy, g->db, B, d.O, g->OH * g->OW);
+	CUDA_TRY(cudaGetLastError());
+	if (dx) {
+		CUDA_TRY(h2d(g->w, w, wn, g->stream));
+		DNN_TRY(cudnnConvolutionBackwardData, g->dnn, &one, g->wdesc, g->w, g->ydesc, g->dy, g->conv, g->bwd_data,
+		        g->work, g->work_bytes, &zero, g->xdesc, g->dxp);
+		// dx cut out of the padded gradient into xp, whose padded x the filter gradient has used (stream order)
+		const size_t xn = (size_t)B * d.C * d.H * d.W;
+		unpad_kernel<<<blocks_for(xn, 256), 256, 0, g->stream>>>(g->dxp, g->xp, B, d.C, d.H, d.W, g->Hp, g->Wp,
+		                                                         d.pad_t, d.pad_l);
+		CUDA_TRY(cudaGetLastError());
+		CUDA_TRY(d2h(dx, g->xp, xn, g->stream));
+	}
+	float *gw = g->host_grad, *gb = gw + wn;
+	CUDA_TRY(d2h(gw, g->dw, wn, g->stream));
+	CUDA_TRY(d2h(gb, g->db, (size_t)d.O, g->stream));
+	CUDA_TRY(cudaStreamSynchronize(g->stream));
+	for (size_t i = 0; i < wn; i++)
+		dw[i] += gw[i];
+	for (int o = 0; o < d.O; o++)
+		db[o] += gb[o];
+	return CF_OK;
+}
+
+} // namespace
+
+extern "C" void cf_nn_gpu_conv2d_destroy(cf_nn_gpu_conv2d *g)
+{
+	if (!g)
+		return;
+	if (g->stream)
+		cudaStreamSynchronize(g->stream);
+	if (g->conv)
+		dnn().cudnnDestroyConvolutionDescriptor(g->conv);
+	if (g->wdesc)
+		dnn().cudnnDestroyFilterDescriptor(g->wdesc);
+	if (g->xdesc)
+		dnn().cudnnDestroyTensorDescriptor(g->xdesc);
+	if (g->ydesc)
+		dnn().cudnnDestroyTensorDescriptor(g->ydesc);
+	if (g->dnn)
+		dnn().cudnnDestroy(g->dnn);
+	float *dev[] = {g->xp, g->dxp, g->w, g->dw, g->b, g->db, g->y, g->dy};
+	for (float *p : dev)
+		if (p)
+			cudaFree(p);
+	if (g->work)
+		cudaFree(g->work);
+	if (g->stream)
+		cudaStreamDestroy(g->stream);
+	cudaGetLastError();
+	free(g->host_grad);
+	free(g);
+}
+
+extern "C" int cf_nn_gpu_conv2d_create(const cf_nn_conv2d_dims *dims, cf_nn_gpu_conv2d **out, char *errbuf)
+{
+	if (!out) {
+		seterr(errbuf, "cf_nn_gpu_conv2d_create: NULL out");
+		return CF_ERR_ARG;
+	}
+	*out = nullptr;
+	int OH = 0, OW = 0;
+	if (!dims || cf_nn_conv2d_out(dims, &OH, &OW) != 0) {
+		seterr(errbuf, "cf_nn_gpu_conv2d_create: invalid dimensions (cf_nn_conv2d_out refuses them)");
+		return CF_ERR_ARG;
+	}
+	const double Hp = (double)dims->H + dims->pad_t + dims->pad_b, Wp = (double)dims->W + dims->pad_l + dims->pad_r;
+	if ((double)dims->B * dims->C * Hp * Wp > 2147483647.0 || (double)dims->B * dims->O * OH * OW > 2147483647.0) {
+		seterr(errbuf, "cf_nn_gpu_conv2d_create: a batch of %d is 2^31 elements or more", dims->B);
+		return CF_ERR_ARG;
+	}
+	if (!ready(errbuf, 1, 0))
+		return CF_ERR_DEVICE;
+	cf_nn_gpu_conv2d *g = (cf_nn_gpu_conv2d *)calloc(1, sizeof *g);
+	if (!g) {
+		seterr(errbuf, "cf_nn_gpu_conv2d_create: out of host memory");
+		return CF_ERR_NOMEM;
+	}
+	g->d = *dims;
+	g->OH = OH;
+	g->OW = OW;
+	g->Hp = (int)Hp;
+	g->Wp = (int)Wp;
+	int st = conv_create(g, errbuf);
+	if (st != CF_OK) {
+		cf_nn_gpu_conv2d_destroy(g);
+		return st;
+	}
+	*out = g;
+	return CF_OK;
+}
+
+extern "C" int cf_nn_gpu_conv2d_forward(cf_nn_gpu_conv2d *g, int B, const float *x, const float *w, const float *bias,
+                                        float *y, char *errbuf)
+{
+	if (!g || B < 1 || B > (g ? g->d.B : 0) || !x || !w || !bias || !y) {
+		seterr(errbuf, "cf_nn_gpu_conv2d_forward: NULL argument or B %d outside 1..max batch (%d)", B,
+		       g ? g->d.B : 0);
+		return CF_ERR_ARG;
+	}
+	return finish(g->stream, conv_forward(g, B, x, w, bias, y, errbuf));
+}
+
+extern "C" int cf_nn_gpu_conv2d_backward(cf_nn_gpu_conv2d *g, int B, const float *x, const float *w, const float *dy,
+                                         float *dx, float *dw, float *db, char *errbuf)
+{
+	if (!g || B < 1 || B > (g ? g->d.B : 0) || !x || !dy || !dw || !db || (dx && !w)) {
+		seterr(errbuf, "cf_nn_gpu_conv2d_backward: NULL argument or B %d outside 1..max batch (%d)", B,
+		       g ? g->d.B : 0);
+		return CF_ERR_ARG;
+	}
+	return finish(g->stream, conv_backward(g, B, x, w, dy, dx, dw, db, errbuf));
+}
+
 #else // ---------------------------------------------------------- no cuDNN headers at build time
 
 namespace {
@@ -895,6 +1262,9 @@ struct cf_nn_gpu_lstm {
 	int unused;
 };
 struct cf_nn_gpu_dense {
+	int unused;
+};
+struct cf_nn_gpu_conv2d {
 	int unused;
 };
 
@@ -944,6 +1314,26 @@ extern "C" int cf_nn_gpu_dense_backward(cf_nn_gpu_dense *, int, const float *, c
 	return unsupported(errbuf);
 }
 extern "C" void cf_nn_gpu_dense_destroy(cf_nn_gpu_dense *)
+{
+}
+
+extern "C" int cf_nn_gpu_conv2d_create(const cf_nn_conv2d_dims *, cf_nn_gpu_conv2d **out, char *errbuf)
+{
+	if (out)
+		*out = nullptr;
+	return unsupported(errbuf);
+}
+extern "C" int cf_nn_gpu_conv2d_forward(cf_nn_gpu_conv2d *, int, const float *, const float *, const float *, float *,
+                                        char *errbuf)
+{
+	return unsupported(errbuf);
+}
+extern "C" int cf_nn_gpu_conv2d_backward(cf_nn_gpu_conv2d *, int, const float *, const float *, const float *,
+                                         float *, float *, float *, char *errbuf)
+{
+	return unsupported(errbuf);
+}
+extern "C" void cf_nn_gpu_conv2d_destroy(cf_nn_gpu_conv2d *)
 {
 }
 

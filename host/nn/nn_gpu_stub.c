@@ -12,7 +12,7 @@
 static int unsupported(char *errbuf)
 {
 	if (errbuf)
-		snprintf(errbuf, CF_ERRBUF_SIZE, "this cuflow was built without CUDA: no GPU LSTM/dense layers (cuDNN, cuBLAS)");
+		snprintf(errbuf, CF_ERRBUF_SIZE, "this cuflow was built without CUDA: no GPU LSTM/dense/conv2d layers (cuDNN, cuBLAS)");
 	return CF_ERR_UNSUPPORTED;
 }
 
@@ -71,6 +71,29 @@ int cf_nn_gpu_dense_backward(cf_nn_gpu_dense *d, int B, const float *x, const fl
 }
 
 void cf_nn_gpu_dense_destroy(cf_nn_gpu_dense *d)
+{
+}
+
+int cf_nn_gpu_conv2d_create(const cf_nn_conv2d_dims *dims, cf_nn_gpu_conv2d **out, char *errbuf)
+{
+	if (out)
+		*out = NULL;
+	return unsupported(errbuf);
+}
+
+int cf_nn_gpu_conv2d_forward(cf_nn_gpu_conv2d *g, int B, const float *x, const float *w, const float *bias, float *y,
+                             char *errbuf)
+{
+	return unsupported(errbuf);
+}
+
+int cf_nn_gpu_conv2d_backward(cf_nn_gpu_conv2d *g, int B, const float *x, const float *w, const float *dy, float *dx,
+                              float *dw, float *db, char *errbuf)
+{
+	return unsupported(errbuf);
+}
+
+void cf_nn_gpu_conv2d_destroy(cf_nn_gpu_conv2d *g)
 {
 }
 

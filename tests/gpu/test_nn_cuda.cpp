@@ -20,11 +20,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "cuflow/nn.h"
+#include "cuflow/nn_conv.h"
 #include "cuflow/nn_gpu.h"
 #include "cuflow/status.h"
 
@@ -387,6 +389,87 @@ TEST(NnGpuDense, MatchesCpuReference)
 	}
 }
 
+// ------------------------------------------------------------------ conv2d
+
+cf_nn_conv2d_dims conv_dims(int B, int C, int H, int W, int O, int K, int s, int pt, int pb, int pl, int pr)
+{
+	cf_nn_conv2d_dims d;
+	memset(&d, 0, sizeof d);
+	d.B = B, d.C = C, d.H = H, d.W = W, d.O = O, d.KH = K, d.KW = K, d.sy = s, d.sx = s;
+	d.pad_t = pt, d.pad_b = pb, d.pad_l = pl, d.pad_r = pr;
+	return d;
+}
+
+// y, dx, dw, db of cuDNN's convolution against cf_nn_conv2d_*_f32 (and
+// _f64 printed on a failure) on both FlowPic CNNs' layers: the mini
+// LeNet-5's (valid and tcbench's padding 3), the official network's second
+// convolution with Keras's asymmetric "same" (2 before, 3 after, stride 5),
+// and an odd one; a batch smaller than the handle's; backward ADDS.
+TEST(NnGpuConv2d, MatchesCpuReference)
+{
+	SKIP_WITHOUT_NN_GPU();
+	const std::vector<cf_nn_conv2d_dims> shapes = {
+	    conv_dims(64, 1, 32, 32, 6, 5, 1, 0, 0, 0, 0),      // mini conv1
+	    conv_dims(64, 6, 17, 17, 16, 5, 1, 3, 3, 3, 3),     // mini conv2, padding 3
+	    conv_dims(8, 10, 150, 150, 20, 10, 5, 2, 3, 2, 3),  // official conv2, Keras same
+	    conv_dims(5, 3, 9, 13, 4, 3, 2, 1, 0, 2, 1),        // odd: asymmetric, stride 2
+	};
+	uint64_t seed = 4242;
+	for (const cf_nn_conv2d_dims &dm : shapes) {
+		for (int B : {dm.B, dm.B > 1 ? dm.B - 1 : 1}) {
+			char what[128];
+			snprintf(what, sizeof what, "seed %llu B %d/%d C %d %dx%d O %d K %d s %d", (unsigned long long)(seed + 1), B,
+			         dm.B, dm.C, dm.H, dm.W, dm.O, dm.KH, dm.sy);
+			SCOPED_TRACE(what);
+			std::mt19937_64 rng(++seed);
+			cf_nn_conv2d_dims d = dm;
+			d.B = B;
+			int OH = 0, OW = 0;
+			ASSERT_EQ(cf_nn_conv2d_out(&d, &OH, &OW), 0);
+			const size_t xn = (size_t)B * d.C * d.H * d.W, wn = (size_t)d.O * d.C * d.KH * d.KW,
+			             yn = (size_t)B * d.O * OH * OW;
+			const float k = 1.0f / std::sqrt((float)(d.C * d.KH * d.KW));
+			const std::vector<float> x = uniform(rng, xn, -1, 1), w = uniform(rng, wn, -k, k),
+			                         b = uniform(rng, (size_t)d.O, -k, k), dy = uniform(rng, yn, -1, 1);
+			std::vector<float> y32(yn), dx32(xn), dw32(wn, 0), db32((size_t)d.O, 0);
+			cf_nn_conv2d_forward_f32(&d, x.data(), w.data(), b.data(), y32.data());
+			cf_nn_conv2d_backward_f32(&d, x.data(), w.data(), dy.data(), dx32.data(), dw32.data(), db32.data());
+			const std::vector<double> xd = cast<double>(x), wd = cast<double>(w), bd = cast<double>(b),
+			                          dyd = cast<double>(dy);
+			std::vector<double> y64(yn), dx64(xn), dw64(wn, 0), db64((size_t)d.O, 0);
+			cf_nn_conv2d_forward_f64(&d, xd.data(), wd.data(), bd.data(), y64.data());
+			cf_nn_conv2d_backward_f64(&d, xd.data(), wd.data(), dyd.data(), dx64.data(), dw64.data(), db64.data());
+
+			char err[CF_ERRBUF_SIZE] = "";
+			cf_nn_gpu_conv2d *g = nullptr;
+			ASSERT_EQ(cf_nn_gpu_conv2d_create(&dm, &g, err), CF_OK) << err;
+			std::vector<float> y(yn, NAN), dx(xn, NAN), dw(wn, 0), db((size_t)d.O, 0);
+			ASSERT_EQ(cf_nn_gpu_conv2d_forward(g, B, x.data(), w.data(), b.data(), y.data(), err), CF_OK) << err;
+			ASSERT_EQ(cf_nn_gpu_conv2d_backward(g, B, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(),
+			                                    err),
+			          CF_OK)
+			    << err;
+			expect_close("y", y, y32, y64, what);
+			expect_close("dx", dx, dx32, dx64, what);
+			expect_close("dw", dw, dw32, dw64, what);
+			expect_close("db", db, db32, db64, what);
+			// ADDS: a second backward without dx doubles dw and db
+			ASSERT_EQ(cf_nn_gpu_conv2d_backward(g, B, x.data(), nullptr, dy.data(), nullptr, dw.data(), db.data(), err),
+			          CF_OK)
+			    << err;
+			std::vector<float> dw2(dw32), db2(db32);
+			for (float &f : dw2)
+				f *= 2;
+			for (float &f : db2)
+				f *= 2;
+			EXPECT_LE(rel_err(dw.data(), dw2.data(), dw.size()), 2 * kTol);
+			EXPECT_LE(rel_err(db.data(), db2.data(), db.size()), 2 * kTol);
+			EXPECT_EQ(cf_nn_gpu_conv2d_forward(g, dm.B + 1, x.data(), w.data(), b.data(), y.data(), err), CF_ERR_ARG);
+			cf_nn_gpu_conv2d_destroy(g);
+		}
+	}
+}
+
 // ------------------------------------------------------------------ without a device
 
 TEST(NnGpu, UnavailableFailsCleanly)
@@ -402,6 +485,12 @@ TEST(NnGpu, UnavailableFailsCleanly)
 	EXPECT_EQ(d, nullptr);
 	cf_nn_gpu_lstm_destroy(nullptr);
 	cf_nn_gpu_dense_destroy(nullptr);
+	cf_nn_conv2d_dims bad;
+	memset(&bad, 0, sizeof bad);  // B = 0: invalid
+	cf_nn_gpu_conv2d *cv = reinterpret_cast<cf_nn_gpu_conv2d *>(&err);
+	EXPECT_LT(cf_nn_gpu_conv2d_create(&bad, &cv, nullptr), 0);
+	EXPECT_EQ(cv, nullptr);
+	cf_nn_gpu_conv2d_destroy(nullptr);
 
 	char why[CF_ERRBUF_SIZE] = "";
 	const int avail = cf_nn_gpu_available(why);
@@ -424,6 +513,13 @@ TEST(NnGpu, UnavailableFailsCleanly)
 	const int st2 = cf_nn_gpu_dense_create(53, 10, 8, &d, err);
 	EXPECT_LT(st2, 0);
 	EXPECT_EQ(d, nullptr);
+	EXPECT_STRNE(err, "");
+
+	err[0] = 0;
+	cv = reinterpret_cast<cf_nn_gpu_conv2d *>(&err);
+	const cf_nn_conv2d_dims mini = conv_dims(8, 1, 32, 32, 6, 5, 1, 0, 0, 0, 0);
+	EXPECT_LT(cf_nn_gpu_conv2d_create(&mini, &cv, err), 0);
+	EXPECT_EQ(cv, nullptr);
 	EXPECT_STRNE(err, "");
 }
 

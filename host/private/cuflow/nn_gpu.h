@@ -1,7 +1,8 @@
 /*
- * The GPU twin of the model engine's LSTM and dense layers (cuflow/nn.h,
- * the CPU reference that specifies them): the LSTM on cuDNN 9's RNN API,
- * the dense layer on cuBLAS, float32 only, over host arrays in and out.
+ * The GPU twin of the model engine's LSTM, dense and conv2d layers
+ * (cuflow/nn.h and nn_conv.h, the CPU reference that specifies them): the
+ * LSTM on cuDNN 9's RNN API, the dense layer on cuBLAS, the convolution on
+ * cuDNN's convolution API, float32 only, over host arrays in and out.
  *
  * Same contract as cf_nn_lstm_*_f32 / cf_nn_dense_*_f32: PyTorch layouts
  * (gate order i, f, g, o; two biases), x batch-major B x T x I, true
@@ -29,6 +30,7 @@
 
 #include <stdint.h>
 
+#include "cuflow/nn_conv.h"
 #include "cuflow/status.h"
 
 #ifdef __cplusplus
@@ -87,6 +89,30 @@ int cf_nn_gpu_dense_backward(cf_nn_gpu_dense *d, int B, const float *x, const fl
                              float *dw, float *db, char *errbuf);
 
 void cf_nn_gpu_dense_destroy(cf_nn_gpu_dense *d);
+
+/* ---------------------------------------------------------------- conv2d
+ * cf_nn_conv2d_forward_f32 / _backward_f32 (cuflow/nn_conv.h: NCHW, weights
+ * O x C x KH x KW, any of the four paddings) on cuDNN's convolution API.
+ * The padding (asymmetric for Keras "same") is applied on the device by
+ * copying x into a zero-bordered buffer; the convolution then runs
+ * unpadded, and dx is cut back out of the padded gradient. FMA math only
+ * (no TF32). cuDNN sums in its own order, so results equal the CPU's to
+ * float32 rounding, not bit for bit. At create (dims->B = the largest
+ * batch), each direction takes the first algorithm of cuDNN's heuristic
+ * list that succeeds and needs at most 256 MB of workspace, and for the
+ * two gradients is deterministic; none: CF_ERR_DEVICE saying which. The
+ * bias is added, and db summed per channel in (b, oy, ox) order, by small
+ * kernels of this file. */
+typedef struct cf_nn_gpu_conv2d cf_nn_gpu_conv2d;
+
+int cf_nn_gpu_conv2d_create(const cf_nn_conv2d_dims *dims, cf_nn_gpu_conv2d **out, char *errbuf);
+/* y = conv(x) + bias, 1 <= B <= dims->B. */
+int cf_nn_gpu_conv2d_forward(cf_nn_gpu_conv2d *g, int B, const float *x, const float *w, const float *bias, float *y,
+                             char *errbuf);
+/* dx (may be NULL) overwritten; dw and db ADDED to. */
+int cf_nn_gpu_conv2d_backward(cf_nn_gpu_conv2d *g, int B, const float *x, const float *w, const float *dy, float *dx,
+                              float *dw, float *db, char *errbuf);
+void cf_nn_gpu_conv2d_destroy(cf_nn_gpu_conv2d *g);
 
 #ifdef __cplusplus
 }
