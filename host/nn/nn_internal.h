@@ -192,8 +192,13 @@ void nn_pool_free(nn_pool *p);
 int nn_cpu_count(void);
 
 /* Samples per chunk: the unit of work and of gradient accumulation, so
- * sums happen in the same order whatever the thread count. */
+ * sums happen in the same order whatever the thread count. The official
+ * FlowPic CNN takes NN_CHUNK_OFFICIAL: its batches are small (16) and a
+ * sample's activations large (10 x 300 x 300 after conv1), so chunks of 4
+ * let the threads share a batch and keep each worker's scratch at a
+ * quarter. */
 #define NN_CHUNK 16
+#define NN_CHUNK_OFFICIAL 4
 
 struct cf_model {
 	int arch;               /* NN_ARCH_* */

@@ -344,11 +344,18 @@ typedef struct step_job {
 	int backward, training;
 } step_job;
 
+/* The model's chunk (nn_internal.h). */
+static int chunk_of(const cf_model *m)
+{
+	return m->arch == NN_ARCH_FLOWPIC && m->fcfg.kind == CF_FLOWPIC_CNN_OFFICIAL ? NN_CHUNK_OFFICIAL : NN_CHUNK;
+}
+
 static void step_chunk(void *arg, int job, int worker)
 {
 	step_job *sj = arg;
 	cf_model *m = sj->m;
-	int lo = job * NN_CHUNK, hi = lo + NN_CHUNK;
+	const int chunk = chunk_of(m);
+	int lo = job * chunk, hi = lo + chunk;
 	if (hi > sj->n) hi = sj->n;
 	float *g = NULL;
 	if (sj->backward) {
@@ -366,7 +373,7 @@ static void step_chunk(void *arg, int job, int worker)
 
 static size_t work_elems(const cf_model *m)
 {
-	if (m->arch == NN_ARCH_FLOWPIC) return cf_flowpic_cnn_work_elems(&m->fcfg, NN_CHUNK);
+	if (m->arch == NN_ARCH_FLOWPIC) return cf_flowpic_cnn_work_elems(&m->fcfg, chunk_of(m));
 	return cf_nested_work_elems(&m->cfg, NN_CHUNK);
 }
 
@@ -384,7 +391,7 @@ static int ensure_scratch(cf_model *m, int threads, int samples)
 		m->work = malloc((size_t)nn_pool_workers(m->pool) * m->work_elems * sizeof(float));
 		if (!m->work) return CF_ERR_NOMEM;
 	}
-	int chunks = (samples + NN_CHUNK - 1) / NN_CHUNK;
+	int chunks = (samples + chunk_of(m) - 1) / chunk_of(m);
 	if (chunks > m->chunk_cap) {
 		free(m->chunk_grads);
 		free(m->chunk_loss);
@@ -471,7 +478,7 @@ int nn_model_run_batch(cf_model *m, const void *batch, int n, int threads, doubl
 	m->err[0] = 0;
 	if (m->ops) return run_batch_ops(m, batch, n, scale, probs, grad, loss);
 	if (ensure_scratch(m, threads, n) != CF_OK) return CF_ERR_NOMEM;
-	int chunks = (n + NN_CHUNK - 1) / NN_CHUNK;
+	int chunks = (n + chunk_of(m) - 1) / chunk_of(m);
 	step_job sj = {m, batch, n, scale, probs, grad != NULL, training};
 	nn_pool_run(m->pool, step_chunk, &sj, chunks);
 	double l = 0;
