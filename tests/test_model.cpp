@@ -410,6 +410,17 @@ TEST(Model, TestDataIsAHeldOutSetOfItsOwn)
 	EXPECT_NE(cft::run(bin + " train --model nested " + cft::shq(train) + " -o " + cft::shq(dir + "x") + " --test-data " +
 	                       cft::shq(test) + " --test-fraction 0.2 2>&1", &out), 0);
 	EXPECT_NE(out.find("--test-data and --test-fraction exclude each other"), std::string::npos) << out;
+	// a test set with nothing of the training classes is an error, not an empty test
+	std::string none = cft::temp_path("tdata_none.jsonl");
+	std::ofstream(none) << [] {
+		Rec r;
+		r.npk_out = 2;
+		r.label = "voip";
+		return joy_line(r, 1);
+	}();
+	EXPECT_NE(cft::run(bin + " train --model nested " + cft::shq(train) + " -o " + cft::shq(dir + "y") + " --test-data " +
+	                       cft::shq(none) + " --epochs 1 2>&1", &out), 0);
+	EXPECT_NE(out.find("the test set holds no labelled flow"), std::string::npos) << out;
 }
 
 TEST(Model, PredictOverACaptureGivesJoysFlows)

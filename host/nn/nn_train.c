@@ -348,6 +348,11 @@ static int train_flowpic(const char *const *inputs, int n_inputs, const char *ou
 	                          o->user, errbuf)) ||
 	     (rc = nn_own_split(xd.n, &xidx))))
 		goto out;
+	if (o->n_test_inputs > 0 && xd.n == 0) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "the test set holds no image of the training data's classes");
+		rc = CF_ERR_NO_DATA;
+		goto out;
+	}
 	cf_flowpic_cnn_config c = o->cnn;
 	c.kind = o->kind == CF_MODEL_FLOWPIC_MINI ? CF_FLOWPIC_CNN_MINI : CF_FLOWPIC_CNN_OFFICIAL;
 	c.channels = d.channels;
@@ -441,6 +446,11 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 		if (xd.skipped_unknown)
 			say(o->on_message, o->user, "test set: %llu flows of classes the training data lacks, left out",
 			    (unsigned long long)xd.skipped_unknown);
+		if (xd.n == 0) {
+			snprintf(errbuf, CF_ERRBUF_SIZE, "the test set holds no labelled flow of the training data's classes");
+			rc = CF_ERR_NO_DATA;
+			goto out;
+		}
 		if ((rc = nn_own_split(xd.n, &xidx))) goto out;
 	}
 	cf_nested_config c = o->model;
