@@ -412,6 +412,25 @@ out:
 	return rc;
 }
 
+/* A validation or test set of its own (what: "validation", "test"),
+ * labelled onto the training data's classes; its indices 0..n-1. An empty
+ * test set is an error (an empty validation set only turns validation off). */
+static int load_own_flows(nn_dataset *dst, const char *const *inputs, int n_inputs, const nn_dataset *d,
+                          const cf_train_opts *o, const char *what, size_t **idx, char *errbuf)
+{
+	int rc = nn_dataset_load(dst, inputs, n_inputs, o->label_mode, d->classes, d->n_classes, 0, o->on_progress,
+	                         o->user, errbuf);
+	if (rc) return rc;
+	if (dst->skipped_unknown)
+		say(o->on_message, o->user, "%s set: %llu flows of classes the training data lacks, left out", what,
+		    (unsigned long long)dst->skipped_unknown);
+	if (dst->n == 0 && !strcmp(what, "test")) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "the test set holds no labelled flow of the training data's classes");
+		return CF_ERR_NO_DATA;
+	}
+	return nn_own_split(dst->n, idx);
+}
+
 int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir, const cf_train_opts *o,
                    char *errbuf)
 {
@@ -430,29 +449,11 @@ int cf_model_train(const char *const *inputs, int n_inputs, const char *out_dir,
 		rc = CF_ERR_NO_DATA;
 		goto out;
 	}
-	if (o->n_val_inputs > 0) {
-		if ((rc = nn_dataset_load(&vd, o->val_inputs, o->n_val_inputs, o->label_mode, d.classes, d.n_classes, 0,
-		                          o->on_progress, o->user, errbuf)))
-			goto out;
-		if (vd.skipped_unknown)
-			say(o->on_message, o->user, "validation set: %llu flows of classes the training data lacks, left out",
-			    (unsigned long long)vd.skipped_unknown);
-		if ((rc = nn_own_split(vd.n, &vidx))) goto out;
-	}
-	if (o->n_test_inputs > 0) {
-		if ((rc = nn_dataset_load(&xd, o->test_inputs, o->n_test_inputs, o->label_mode, d.classes, d.n_classes, 0,
-		                          o->on_progress, o->user, errbuf)))
-			goto out;
-		if (xd.skipped_unknown)
-			say(o->on_message, o->user, "test set: %llu flows of classes the training data lacks, left out",
-			    (unsigned long long)xd.skipped_unknown);
-		if (xd.n == 0) {
-			snprintf(errbuf, CF_ERRBUF_SIZE, "the test set holds no labelled flow of the training data's classes");
-			rc = CF_ERR_NO_DATA;
-			goto out;
-		}
-		if ((rc = nn_own_split(xd.n, &xidx))) goto out;
-	}
+	if ((o->n_val_inputs > 0 &&
+	     (rc = load_own_flows(&vd, o->val_inputs, o->n_val_inputs, &d, o, "validation", &vidx, errbuf))) ||
+	    (o->n_test_inputs > 0 &&
+	     (rc = load_own_flows(&xd, o->test_inputs, o->n_test_inputs, &d, o, "test", &xidx, errbuf))))
+		goto out;
 	cf_nested_config c = o->model;
 	c.classes = d.n_classes;
 	int batch = o->batch > 0 ? o->batch : 128;
