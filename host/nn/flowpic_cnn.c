@@ -9,6 +9,8 @@
 #include "cuflow/nn.h"
 #include "cuflow/nn_conv.h"
 #include "cuflow/nn_flowpic.h"
+#include "cuflow/status.h"
+#include "nn/nn_internal.h"
 
 void cf_flowpic_cnn_config_default(cf_flowpic_cnn_config *c, int kind)
 {
@@ -67,6 +69,15 @@ static void conv_dims_of(cf_nn_conv2d_dims *d, int B, int C, int H, int O, const
 	d->pad_b = pad[1];
 	d->pad_l = pad[2];
 	d->pad_r = pad[3];
+}
+
+void flowpic_conv_dims(const cf_flowpic_cnn_config *c, const cf_flowpic_cnn_shape *sh, int layer, int B,
+                       cf_nn_conv2d_dims *d)
+{
+	if (layer == 0)
+		conv_dims_of(d, B, c->channels, c->size, c->conv1, c, sh->pad1);
+	else
+		conv_dims_of(d, B, c->conv1, sh->p1_h, c->conv2, c, sh->pad2);
 }
 
 int cf_flowpic_cnn_shapes(const cf_flowpic_cnn_config *c, cf_flowpic_cnn_shape *out)
@@ -416,12 +427,97 @@ int cf_flowpic_batch_add_dense(cf_flowpic_batch *b, const float *img, int32_t la
 
 #define NN_T double
 #define NN_S f64
+#define NN_HAS_OPS 0
+#define NN_OP(call) ((void)0)
 #include "nn/flowpic_cnn_impl.h"
 #undef NN_T
 #undef NN_S
+#undef NN_HAS_OPS
+#undef NN_OP
 
 #define NN_T float
 #define NN_S f32
+#define NN_HAS_OPS (ops != NULL)
+#define NN_OP(call)                                                                                                   \
+	do {                                                                                                          \
+		int rc_ = ops->call;                                                                                  \
+		if (rc_) {                                                                                            \
+			if (!ops->status) ops->status = rc_;                                                          \
+			return NAN;                                                                                   \
+		}                                                                                                     \
+	} while (0)
 #include "nn/flowpic_cnn_impl.h"
 #undef NN_T
 #undef NN_S
+#undef NN_HAS_OPS
+#undef NN_OP
+
+double cf_flowpic_cnn_step_f64(const cf_flowpic_cnn_config *c, const double *params, const cf_flowpic_batch *b,
+                               int lo, int hi, double scale, int training, double *probs, double *grad, double *work)
+{
+	return flowpic_step_ops_f64(c, params, b, lo, hi, scale, training, probs, grad, work, NULL);
+}
+
+double cf_flowpic_cnn_step_f32(const cf_flowpic_cnn_config *c, const float *params, const cf_flowpic_batch *b,
+                               int lo, int hi, double scale, int training, float *probs, float *grad, float *work)
+{
+	return flowpic_step_ops_f32(c, params, b, lo, hi, scale, training, probs, grad, work, NULL);
+}
+
+/* ------------------------------------------------------------ CPU ops
+ * The reference layers behind the ops table (stateless: the step passes
+ * everything a backward needs). */
+static int cpu_conv_forward(void *ctx, int layer, const cf_nn_conv2d_dims *d, const float *x, const float *w,
+                            const float *b, float *y)
+{
+	(void)ctx; (void)layer;
+	cf_nn_conv2d_forward_f32(d, x, w, b, y);
+	return CF_OK;
+}
+
+static int cpu_conv_backward(void *ctx, int layer, const cf_nn_conv2d_dims *d, const float *x, const float *w,
+                             const float *dy, float *dx, float *dw, float *db)
+{
+	(void)ctx; (void)layer;
+	cf_nn_conv2d_backward_f32(d, x, w, dy, dx, dw, db);
+	return CF_OK;
+}
+
+static int cpu_dense_forward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *b,
+                             float *y)
+{
+	(void)ctx; (void)layer;
+	cf_nn_dense_forward_f32(B, I, O, x, w, b, y);
+	return CF_OK;
+}
+
+static int cpu_dense_backward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w,
+                              const float *dy, float *dx, float *dw, float *db)
+{
+	(void)ctx; (void)layer;
+	cf_nn_dense_backward_f32(B, I, O, x, w, dy, dx, dw, db);
+	return CF_OK;
+}
+
+typedef struct fp_cpu_ops {
+	flowpic_ops ops;
+	char err[CF_ERRBUF_SIZE];
+} fp_cpu_ops;
+
+static void cpu_ops_destroy(void *ctx) { free(ctx); }
+
+int flowpic_ops_cpu_create(flowpic_ops **out)
+{
+	*out = NULL;
+	fp_cpu_ops *o = calloc(1, sizeof *o);
+	if (!o) return CF_ERR_NOMEM;
+	o->ops = (flowpic_ops){o, o->err, cpu_conv_forward, cpu_conv_backward, cpu_dense_forward, cpu_dense_backward,
+	                       cpu_ops_destroy, 0};
+	*out = &o->ops;
+	return CF_OK;
+}
+
+void flowpic_ops_free(flowpic_ops *ops)
+{
+	if (ops) ops->destroy(ops->ctx);
+}

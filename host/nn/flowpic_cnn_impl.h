@@ -5,14 +5,18 @@
  * official model, dense for mini), ReLU, maxpool, conv2, ReLU, conv-stage
  * dropout (element-wise / 2-D), maxpool, flatten, fc1 ReLU, [fc2 ReLU,]
  * fc dropout, out, softmax cross-entropy; then the same layers backward.
+ * NN_HAS_OPS / NN_OP(call) (flowpic_cnn.c) send the dense convolutions and
+ * the dense layers through a flowpic_ops table (float32) instead.
  */
 #define NN_CAT2(a, b) a##_##b
 #define NN_CAT(a, b) NN_CAT2(a, b)
 #define NN_FN(name) NN_CAT(name, NN_S)
 
-double NN_FN(cf_flowpic_cnn_step)(const cf_flowpic_cnn_config *c, const NN_T *params, const cf_flowpic_batch *b,
-                                  int lo, int hi, double scale, int training, NN_T *probs, NN_T *grad, NN_T *work)
+double NN_FN(flowpic_step_ops)(const cf_flowpic_cnn_config *c, const NN_T *params, const cf_flowpic_batch *b, int lo,
+                               int hi, double scale, int training, NN_T *probs, NN_T *grad, NN_T *work,
+                               flowpic_ops *ops)
 {
+	(void)ops; /* the float64 instance has no ops */
 	fp_layout L;
 	if (fp_layout_of(c, &L) != 0 || b->kind != c->kind || b->channels != c->channels || b->size != c->size ||
 	    lo < 0 || hi > b->n)
@@ -73,11 +77,13 @@ double NN_FN(cf_flowpic_cnn_step)(const cf_flowpic_cnn_config *c, const NN_T *pa
 	} else {
 		for (size_t k = 0; k < (size_t)n * img; k++)
 			xin[k] = (NN_T)b->dense[(size_t)lo * img + k];
-		NN_FN(cf_nn_conv2d_forward)(&d1, xin, P + L.c1w, P + L.c1b, a1);
+		if (NN_HAS_OPS) NN_OP(conv_forward(ops->ctx, 0, &d1, xin, P + L.c1w, P + L.c1b, a1));
+		else NN_FN(cf_nn_conv2d_forward)(&d1, xin, P + L.c1w, P + L.c1b, a1);
 	}
 	NN_FN(cf_nn_relu_forward)((size_t)n * A1, a1, a1);
 	NN_FN(cf_nn_maxpool2d_forward)(n, O1, sh->c1_h, sh->c1_w, pool, pool, pool, pool, a1, p1);
-	NN_FN(cf_nn_conv2d_forward)(&d2, p1, P + L.c2w, P + L.c2b, a2);
+	if (NN_HAS_OPS) NN_OP(conv_forward(ops->ctx, 1, &d2, p1, P + L.c2w, P + L.c2b, a2));
+	else NN_FN(cf_nn_conv2d_forward)(&d2, p1, P + L.c2w, P + L.c2b, a2);
 	NN_FN(cf_nn_relu_forward)((size_t)n * A2, a2, a2);
 	const size_t plane2 = (size_t)sh->c2_h * sh->c2_w;
 	if (official)
@@ -86,16 +92,19 @@ double NN_FN(cf_flowpic_cnn_step)(const cf_flowpic_cnn_config *c, const NN_T *pa
 		NN_FN(cf_nn_dropout2d_forward)(n, O2, plane2, a2, mconv, c->drop_conv, r2);
 	NN_FN(cf_nn_maxpool2d_forward)(n, O2, sh->c2_h, sh->c2_w, pool, pool, pool, pool, r2, p2);
 	/* flatten: p2 is already n x F in (c, y, x) order */
-	NN_FN(cf_nn_dense_forward)(n, F, U1, p2, P + L.f1w, P + L.f1b, h1);
+	if (NN_HAS_OPS) NN_OP(dense_forward(ops->ctx, 0, n, F, U1, p2, P + L.f1w, P + L.f1b, h1));
+	else NN_FN(cf_nn_dense_forward)(n, F, U1, p2, P + L.f1w, P + L.f1b, h1);
 	NN_FN(cf_nn_relu_forward)((size_t)n * U1, h1, h1);
 	NN_T *hl = h1;
 	if (U2 > 0) {
-		NN_FN(cf_nn_dense_forward)(n, U1, U2, h1, P + L.f2w, P + L.f2b, h2);
+		if (NN_HAS_OPS) NN_OP(dense_forward(ops->ctx, 1, n, U1, U2, h1, P + L.f2w, P + L.f2b, h2));
+		else NN_FN(cf_nn_dense_forward)(n, U1, U2, h1, P + L.f2w, P + L.f2b, h2);
 		NN_FN(cf_nn_relu_forward)((size_t)n * U2, h2, h2);
 		hl = h2;
 	}
 	NN_FN(cf_nn_dropout_forward)((size_t)n * UL, hl, mfc, c->drop_fc, hd);
-	NN_FN(cf_nn_dense_forward)(n, UL, K, hd, P + L.ow, P + L.ob, logits);
+	if (NN_HAS_OPS) NN_OP(dense_forward(ops->ctx, 2, n, UL, K, hd, P + L.ow, P + L.ob, logits));
+	else NN_FN(cf_nn_dense_forward)(n, UL, K, hd, P + L.ow, P + L.ob, logits);
 	NN_T *dlog = grad ? W + wl.dlogits : NULL;
 	double loss = NN_FN(cf_nn_softmax_xent)(n, K, logits, b->label + lo, scale, pr, dlog);
 	if (!grad)
@@ -103,18 +112,22 @@ double NN_FN(cf_flowpic_cnn_step)(const cf_flowpic_cnn_config *c, const NN_T *pa
 
 	/* backward */
 	NN_T *G = grad, *dA = W + wl.dA, *dB = W + wl.dB, *dr2 = W + wl.dr2, *dp1 = W + wl.dp1, *da1 = W + wl.da1;
-	NN_FN(cf_nn_dense_backward)(n, UL, K, hd, P + L.ow, dlog, dA, G + L.ow, G + L.ob);
+	if (NN_HAS_OPS) NN_OP(dense_backward(ops->ctx, 2, n, UL, K, hd, P + L.ow, dlog, dA, G + L.ow, G + L.ob));
+	else NN_FN(cf_nn_dense_backward)(n, UL, K, hd, P + L.ow, dlog, dA, G + L.ow, G + L.ob);
 	NN_FN(cf_nn_dropout_backward)((size_t)n * UL, dA, mfc, c->drop_fc, dA);
 	NN_T *dflat;
 	if (U2 > 0) {
 		NN_FN(cf_nn_relu_backward)((size_t)n * U2, h2, dA, dA);
-		NN_FN(cf_nn_dense_backward)(n, U1, U2, h1, P + L.f2w, dA, dB, G + L.f2w, G + L.f2b);
+		if (NN_HAS_OPS) NN_OP(dense_backward(ops->ctx, 1, n, U1, U2, h1, P + L.f2w, dA, dB, G + L.f2w, G + L.f2b));
+		else NN_FN(cf_nn_dense_backward)(n, U1, U2, h1, P + L.f2w, dA, dB, G + L.f2w, G + L.f2b);
 		NN_FN(cf_nn_relu_backward)((size_t)n * U1, h1, dB, dB);
-		NN_FN(cf_nn_dense_backward)(n, F, U1, p2, P + L.f1w, dB, dA, G + L.f1w, G + L.f1b);
+		if (NN_HAS_OPS) NN_OP(dense_backward(ops->ctx, 0, n, F, U1, p2, P + L.f1w, dB, dA, G + L.f1w, G + L.f1b));
+		else NN_FN(cf_nn_dense_backward)(n, F, U1, p2, P + L.f1w, dB, dA, G + L.f1w, G + L.f1b);
 		dflat = dA;
 	} else {
 		NN_FN(cf_nn_relu_backward)((size_t)n * U1, h1, dA, dA);
-		NN_FN(cf_nn_dense_backward)(n, F, U1, p2, P + L.f1w, dA, dB, G + L.f1w, G + L.f1b);
+		if (NN_HAS_OPS) NN_OP(dense_backward(ops->ctx, 0, n, F, U1, p2, P + L.f1w, dA, dB, G + L.f1w, G + L.f1b));
+		else NN_FN(cf_nn_dense_backward)(n, F, U1, p2, P + L.f1w, dA, dB, G + L.f1w, G + L.f1b);
 		dflat = dB;
 	}
 	NN_FN(cf_nn_maxpool2d_backward)(n, O2, sh->c2_h, sh->c2_w, pool, pool, pool, pool, r2, dflat, dr2);
@@ -123,7 +136,8 @@ double NN_FN(cf_flowpic_cnn_step)(const cf_flowpic_cnn_config *c, const NN_T *pa
 	else
 		NN_FN(cf_nn_dropout2d_backward)(n, O2, plane2, dr2, mconv, c->drop_conv, dr2);
 	NN_FN(cf_nn_relu_backward)((size_t)n * A2, a2, dr2, dr2);
-	NN_FN(cf_nn_conv2d_backward)(&d2, p1, P + L.c2w, dr2, dp1, G + L.c2w, G + L.c2b);
+	if (NN_HAS_OPS) NN_OP(conv_backward(ops->ctx, 1, &d2, p1, P + L.c2w, dr2, dp1, G + L.c2w, G + L.c2b));
+	else NN_FN(cf_nn_conv2d_backward)(&d2, p1, P + L.c2w, dr2, dp1, G + L.c2w, G + L.c2b);
 	NN_FN(cf_nn_maxpool2d_backward)(n, O1, sh->c1_h, sh->c1_w, pool, pool, pool, pool, a1, dp1, da1);
 	NN_FN(cf_nn_relu_backward)((size_t)n * A1, a1, da1, da1);
 	if (official) {
@@ -136,7 +150,8 @@ double NN_FN(cf_flowpic_cnn_step)(const cf_flowpic_cnn_config *c, const NN_T *pa
 			NN_FN(cf_nn_conv2d_sparse_backward)(&d1s, &xs, da1 + (size_t)s * A1, G + L.c1w, G + L.c1b);
 		}
 	} else {
-		NN_FN(cf_nn_conv2d_backward)(&d1, xin, P + L.c1w, da1, NULL, G + L.c1w, G + L.c1b);
+		if (NN_HAS_OPS) NN_OP(conv_backward(ops->ctx, 0, &d1, xin, P + L.c1w, da1, NULL, G + L.c1w, G + L.c1b));
+		else NN_FN(cf_nn_conv2d_backward)(&d1, xin, P + L.c1w, da1, NULL, G + L.c1w, G + L.c1b);
 	}
 	return loss;
 }

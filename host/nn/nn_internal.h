@@ -8,6 +8,7 @@
 #include "cuflow/joy.h"
 #include "cuflow/model.h"
 #include "cuflow/nn.h"
+#include "cuflow/nn_conv.h"
 #include "cuflow/nn_flowpic.h"
 
 #ifdef __cplusplus
@@ -90,6 +91,46 @@ int nested_ops_cpu_create(const cf_nested_config *c, int max_batch, nested_ops *
  * CF_ERR_DEVICE with the reason in errbuf where no device or library. */
 int nested_ops_gpu_create(const cf_nested_config *c, int max_batch, nested_ops **out, char *errbuf);
 void nested_ops_free(nested_ops *ops);
+
+/* The FlowPic CNN step's dense convolutions (layer 0: conv1 of the mini
+ * model; 1: conv2 of both; the official conv1 stays sparse, on the host)
+ * and dense layers (0: fc1, 1: fc2, 2: out) through a table, float32, as
+ * nested_ops does for the nested model: the CPU twin (the reference's own
+ * layers, so the step gives its bits) or the GPU layers. Pooling, ReLU,
+ * dropout and softmax stay in the step, on the host. Each returns 0 or a
+ * cf_status with the message in errbuf. */
+typedef struct flowpic_ops {
+	void *ctx;
+	char *errbuf;
+	int (*conv_forward)(void *ctx, int layer, const cf_nn_conv2d_dims *d, const float *x, const float *w,
+	                    const float *b, float *y);
+	int (*conv_backward)(void *ctx, int layer, const cf_nn_conv2d_dims *d, const float *x, const float *w,
+	                     const float *dy, float *dx, float *dw, float *db);
+	int (*dense_forward)(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *b,
+	                     float *y);
+	int (*dense_backward)(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *dy,
+	                      float *dx, float *dw, float *db);
+	void (*destroy)(void *ctx);
+	int status; /* the first failure of a step (0 = none) */
+} flowpic_ops;
+
+/* cf_flowpic_cnn_step_* with the layers above through ops (NULL: the
+ * reference; float64 takes NULL only). NAN with ops->status set when an op
+ * failed. */
+double flowpic_step_ops_f64(const cf_flowpic_cnn_config *c, const double *params, const cf_flowpic_batch *b, int lo,
+                            int hi, double scale, int training, double *probs, double *grad, double *work,
+                            flowpic_ops *ops);
+double flowpic_step_ops_f32(const cf_flowpic_cnn_config *c, const float *params, const cf_flowpic_batch *b, int lo,
+                            int hi, double scale, int training, float *probs, float *grad, float *work,
+                            flowpic_ops *ops);
+/* The step's convolution layer (0 or 1) for a batch of B (flowpic_cnn.c). */
+void flowpic_conv_dims(const cf_flowpic_cnn_config *c, const cf_flowpic_cnn_shape *sh, int layer, int B,
+                       cf_nn_conv2d_dims *d);
+/* The CPU twin (flowpic_cnn.c) and the GPU ops (flowpic_gpu.c: one
+ * cf_nn_gpu_conv2d / cf_nn_gpu_dense per layer, sized for max_batch). */
+int flowpic_ops_cpu_create(flowpic_ops **out);
+int flowpic_ops_gpu_create(const cf_flowpic_cnn_config *c, int max_batch, flowpic_ops **out, char *errbuf);
+void flowpic_ops_free(flowpic_ops *ops);
 
 /* One packet of a record as Joy lists it. */
 typedef struct nn_pkt {
@@ -218,6 +259,7 @@ struct cf_model {
 	double *chunk_loss;
 	/* cf_model_set_backend(CUDA): whole batches through the GPU ops */
 	nested_ops *ops;
+	flowpic_ops *fops;      /* the FlowPic CNN's, instead (CUDA backend) */
 	int ops_batch;
 	float *ops_work;        /* the step's workspace for ops_batch samples */
 	char err[CF_ERRBUF_SIZE]; /* why the last nn_model_run_batch failed */

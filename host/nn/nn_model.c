@@ -226,6 +226,7 @@ void cf_model_free(cf_model *m)
 	free(m->params);
 	nn_pool_free(m->pool);
 	nested_ops_free(m->ops);
+	flowpic_ops_free(m->fops);
 	free(m->ops_work);
 	free(m->fp_preset);
 	free(m->fp_options);
@@ -406,20 +407,32 @@ static int ensure_scratch(cf_model *m, int threads, int samples)
 /* The whole batch in one step through the GPU ops (the gradient is summed
  * by the device libraries, not chunk by chunk: same values within float
  * rounding, not the same bits as the CPU). */
-static int run_batch_ops(cf_model *m, const cf_nested_batch *b, int n, double scale, float *probs, float *grad,
+static int run_batch_ops(cf_model *m, const void *b, int n, double scale, int training, float *probs, float *grad,
                          double *loss)
 {
 	if (n > m->ops_batch) {
-		snprintf(m->err, sizeof m->err, "a batch of %d flows is above the %d the CUDA backend was set up for", n,
+		snprintf(m->err, sizeof m->err, "a batch of %d samples is above the %d the CUDA backend was set up for", n,
 		         m->ops_batch);
 		return CF_ERR_ARG;
 	}
 	if (grad) memset(grad, 0, m->n_params * sizeof(float));
-	m->ops->status = 0;
-	double l = nested_step_ops_f32(&m->cfg, m->params, b, 0, n, scale, probs, grad, m->ops_work, m->ops);
-	if (m->ops->status) {
-		snprintf(m->err, sizeof m->err, "%s", m->ops->errbuf);
-		return m->ops->status;
+	double l;
+	int *status;
+	const char *why;
+	if (m->fops) {
+		m->fops->status = 0;
+		l = flowpic_step_ops_f32(&m->fcfg, m->params, b, 0, n, scale, training, probs, grad, m->ops_work, m->fops);
+		status = &m->fops->status;
+		why = m->fops->errbuf;
+	} else {
+		m->ops->status = 0;
+		l = nested_step_ops_f32(&m->cfg, m->params, b, 0, n, scale, probs, grad, m->ops_work, m->ops);
+		status = &m->ops->status;
+		why = m->ops->errbuf;
+	}
+	if (*status) {
+		snprintf(m->err, sizeof m->err, "%s", why);
+		return *status;
 	}
 	if (loss) *loss = l;
 	return CF_OK;
@@ -432,13 +445,11 @@ int cf_model_set_backend(cf_model *m, int kind, int max_batch, char *errbuf)
 		 * device (docs/gpu.md) */
 		nested_ops_free(m->ops);
 		m->ops = NULL;
+		flowpic_ops_free(m->fops);
+		m->fops = NULL;
 		free(m->ops_work);
 		m->ops_work = NULL;
 		return CF_OK;
-	}
-	if (m->arch != NN_ARCH_NESTED) {
-		snprintf(errbuf, CF_ERRBUF_SIZE, "%s models run on the CPU only (--backend cpu)", cf_model_kind(m));
-		return CF_ERR_UNSUPPORTED;
 	}
 	if (max_batch < 1) max_batch = 1;
 	char why[CF_ERRBUF_SIZE] = "";
@@ -447,23 +458,30 @@ int cf_model_set_backend(cf_model *m, int kind, int max_batch, char *errbuf)
 		return CF_ERR_DEVICE;
 	}
 	nested_ops *ops = NULL;
-	int rc = nested_ops_gpu_create(&m->cfg, max_batch, &ops, errbuf);
+	flowpic_ops *fops = NULL;
+	const int flowpic = m->arch == NN_ARCH_FLOWPIC;
+	int rc = flowpic ? flowpic_ops_gpu_create(&m->fcfg, max_batch, &fops, errbuf)
+	                 : nested_ops_gpu_create(&m->cfg, max_batch, &ops, errbuf);
 	if (rc) return rc;
-	float *work = malloc(cf_nested_work_elems(&m->cfg, max_batch) * sizeof(float));
+	size_t elems = flowpic ? cf_flowpic_cnn_work_elems(&m->fcfg, max_batch) : cf_nested_work_elems(&m->cfg, max_batch);
+	float *work = malloc(elems * sizeof(float));
 	if (!work) {
 		nested_ops_free(ops);
+		flowpic_ops_free(fops);
 		snprintf(errbuf, CF_ERRBUF_SIZE, "out of memory setting up the CUDA backend");
 		return CF_ERR_NOMEM;
 	}
 	nested_ops_free(m->ops);
+	flowpic_ops_free(m->fops);
 	free(m->ops_work);
 	m->ops = ops;
+	m->fops = fops;
 	m->ops_work = work;
 	m->ops_batch = max_batch;
 	return CF_OK;
 }
 
-const char *cf_model_backend_name(const cf_model *m) { return m->ops ? "cuda" : "cpu"; }
+const char *cf_model_backend_name(const cf_model *m) { return m->ops || m->fops ? "cuda" : "cpu"; }
 
 void nn_model_error(const cf_model *m, int rc, char *errbuf)
 {
@@ -476,7 +494,7 @@ int nn_model_run_batch(cf_model *m, const void *batch, int n, int threads, doubl
                        float *probs, float *grad, double *loss)
 {
 	m->err[0] = 0;
-	if (m->ops) return run_batch_ops(m, batch, n, scale, probs, grad, loss);
+	if (m->ops || m->fops) return run_batch_ops(m, batch, n, scale, training, probs, grad, loss);
 	if (ensure_scratch(m, threads, n) != CF_OK) return CF_ERR_NOMEM;
 	int chunks = (n + chunk_of(m) - 1) / chunk_of(m);
 	step_job sj = {m, batch, n, scale, probs, grad != NULL, training};

@@ -16,11 +16,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "cuflow/backend.h"
 #include "cuflow/model.h"
+#include "cuflow/nn_flowpic.h"
 #include "cuflow/nn_gpu.h"
 #include "nested_batch_gen.h"
 #include "nn/nn_internal.h"
@@ -65,6 +67,66 @@ void compare_step(const cf_nested_config &c, int n, uint64_t seed, const char *t
 			    << ps[i].name << ", round " << round;
 	}
 	nested_ops_free(ops);
+}
+
+// The FlowPic CNN step through the GPU ops (cuDNN conv2d, cuBLAS dense)
+// against the CPU reference step: loss, probabilities and every parameter's
+// gradient within float32 rounding (cuDNN and cuBLAS sum in their own
+// order), mini (valid, padding 3) and official (300 x 300: its conv2 with
+// Keras's same and stride 5), inference and training.
+void compare_flowpic_step(int kind, int size, int pad, int n, unsigned seed, const char *tag)
+{
+	SCOPED_TRACE(tag);
+	cf_flowpic_cnn_config c;
+	cf_flowpic_cnn_config_default(&c, kind);
+	c.channels = 2;
+	c.size = size;
+	c.classes = 3;
+	c.pad_sym = pad;
+	const size_t np = cf_flowpic_cnn_param_count(&c);
+	ASSERT_GT(np, 0u);
+	std::mt19937 g(seed);
+	std::uniform_real_distribution<float> u(-0.1f, 0.1f);
+	std::vector<float> params(np);
+	for (float &p : params) p = u(g);
+	cf_flowpic_batch b;
+	memset(&b, 0, sizeof b);
+	ASSERT_EQ(cf_flowpic_batch_alloc(&b, &c, n, 64), 0);
+	std::vector<float> img((size_t)2 * size * size);
+	for (int s = 0; s < n; s++) {
+		for (float &v : img) v = g() % 8 == 0 ? (float)(1 + g() % 20) : 0.f;
+		ASSERT_EQ(cf_flowpic_batch_add_dense(&b, img.data(), s % 3, 100 + s), 0);
+	}
+	char err[CF_ERRBUF_SIZE] = "";
+	flowpic_ops *ops = nullptr;
+	ASSERT_EQ(flowpic_ops_gpu_create(&c, n, &ops, err), CF_OK) << err;
+	std::vector<float> work(cf_flowpic_cnn_work_elems(&c, n));
+	std::vector<cf_nn_param> ps(16);
+	const int npar = cf_flowpic_cnn_params(&c, ps.data(), 16);
+	for (int training : {0, 1}) {
+		std::vector<float> p_cpu((size_t)n * c.classes), p_gpu(p_cpu.size()), g_cpu(np, 0.f), g_gpu(np, 0.f);
+		double l_cpu = cf_flowpic_cnn_step_f32(&c, params.data(), &b, 0, n, 1.0 / n, training, p_cpu.data(),
+		                                       g_cpu.data(), work.data());
+		double l_gpu = flowpic_step_ops_f32(&c, params.data(), &b, 0, n, 1.0 / n, training, p_gpu.data(),
+		                                    g_gpu.data(), work.data(), ops);
+		ASSERT_EQ(ops->status, 0) << ops->errbuf;
+		EXPECT_NEAR(l_gpu, l_cpu, kTol * std::fabs(l_cpu)) << "training " << training;
+		EXPECT_LT(cft::nested_rel_err(p_gpu.data(), p_cpu.data(), p_cpu.size()), kTol) << "probabilities";
+		for (int i = 0; i < npar; i++)
+			EXPECT_LT(cft::nested_rel_err(g_gpu.data() + ps[i].offset, g_cpu.data() + ps[i].offset, ps[i].count),
+			          10 * kTol)
+			    << ps[i].name << ", training " << training;
+	}
+	flowpic_ops_free(ops);
+	cf_flowpic_batch_free(&b);
+}
+
+TEST(FlowpicCnnCuda, StepMatchesTheCpu)
+{
+	SKIP_WITHOUT_NN_GPU();
+	compare_flowpic_step(CF_FLOWPIC_CNN_MINI, 32, -1, 64, 11, "mini, valid");
+	compare_flowpic_step(CF_FLOWPIC_CNN_MINI, 32, 3, 33, 12, "mini, padding 3");
+	compare_flowpic_step(CF_FLOWPIC_CNN_OFFICIAL, 300, -1, 8, 13, "official, 300 x 300");
 }
 
 TEST(NestedCuda, StepMatchesTheCpu)
