@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fs_util.h"
 #include "cuflow/cuflow.h"
 #include "cli.h"
 
@@ -184,7 +185,7 @@ int cmd_extract(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	/* the directory before the labels, as ever (the writer creates it too) */
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+	if (cf_mkdir_p(dir) < 0) {
 		fprintf(stderr, "cuflow extract: cannot create %s: %s\n", dir, strerror(errno));
 		return CLI_EXIT_USAGE;
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fs_util.h"
 #include "cuflow/cuflow.h"
 #include "cli.h"
 
@@ -276,7 +277,7 @@ int cmd_flowpic(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	/* the directory before the engine, as ever (the writer creates it too) */
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+	if (cf_mkdir_p(dir) < 0) {
 		fprintf(stderr, "cuflow flowpic: cannot create %s: %s\n", dir, strerror(errno));
 		goto done;
 	}

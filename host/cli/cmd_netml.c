@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fs_util.h"
 #include "cuflow/cuflow.h"
 #include "cli.h"
 
@@ -116,7 +117,7 @@ static int netml_one(cf_netml_write_opts *w, const char *dir, cli_scan *cs, int 
 	}
 	if (cli_scan_open(cs, "netml", !quiet) < 0)
 		goto done;
-	if (mkdir(dir, 0777) && errno != EEXIST) { /* before the scan: a bad -o fails at once */
+	if (cf_mkdir_p(dir) < 0) { /* before the scan: a bad -o fails at once */
 		fprintf(stderr, "cuflow netml: cannot create %s: %s\n", dir, strerror(errno));
 		goto done;
 	}

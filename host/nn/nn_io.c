@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs_util.h"
 #include "cuflow/model.h"
 #include "cuflow/status.h"
 #include "nn/nn_internal.h"
@@ -132,18 +133,8 @@ static int fill_config(FILE *f, const void *arg)
 
 static int mkdir_p(const char *dir, char *errbuf)
 {
-	char buf[4096];
-	snprintf(buf, sizeof buf, "%s", dir);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(buf, 0777) != 0 && errno != EEXIST) goto fail;
-			*p = '/';
-		}
-	if (mkdir(buf, 0777) != 0 && errno != EEXIST) goto fail;
-	return CF_OK;
-fail:
-	snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: %s", buf, strerror(errno));
+	if (cf_mkdir_p(dir) == 0) return CF_OK;
+	snprintf(errbuf, CF_ERRBUF_SIZE, "%.400s: %s", dir, strerror(errno));
 	return CF_ERR_IO;
 }
 

@@ -25,6 +25,7 @@
 #include "cuflow/run.h"
 #include "sink/sqlite_db.h"
 #include "cuflow/table_copy.h"
+#include "common/fs_util.h"
 #include "common/text_fmt.h"
 #include "run/run_internal.h"
 
@@ -171,7 +172,6 @@ static int uses_producer(const cf_run_opts *o)
 struct run;
 static char *journal_body(const struct run *r, const struct slot *s);
 static int part_open(struct run *r, uint32_t t, char *err);
-static int mkdir_p(const char *path);
 
 static double now_s(void)
 {
@@ -1608,23 +1608,6 @@ static void progress(struct run *r, struct worker *ws, uint32_t nw, uint64_t byt
 	r->o->on_progress(r->o->user, &p);
 }
 
-/* mkdir -p: the output directory and its missing parents. */
-static int mkdir_p(const char *path);
-static int mkdir_p(const char *path)
-{
-	char p[4096];
-	int n = snprintf(p, sizeof p, "%s", path);
-	if (n <= 0 || (size_t)n >= sizeof p)
-		return errno = ENAMETOOLONG, -1;
-	for (char *c = p + 1; *c; c++)
-		if (*c == '/') {
-			*c = 0;
-			if (mkdir(p, 0777) != 0 && errno != EEXIST)
-				return -1;
-			*c = '/';
-		}
-	return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 static void part_path(const struct run *r, uint32_t t, uint32_t index, char *buf, size_t cap)
 {
@@ -2039,7 +2022,7 @@ static long output_open(struct run *r, char *err)
 	}
 	if (o->format == CF_RUN_TABLES) {
 		/* the sinks open once the workers' producers say what the tables are */
-		if (mkdir_p(o->output) != 0) {
+		if (cf_mkdir_p(o->output) != 0) {
 			snprintf(err, CF_ERRBUF_SIZE, "cannot create %s: %s", o->output, strerror(errno));
 			return CF_ERR_IO;
 		}
