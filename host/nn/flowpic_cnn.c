@@ -483,22 +483,6 @@ static int cpu_conv_backward(void *ctx, int layer, const cf_nn_conv2d_dims *d, c
 	return CF_OK;
 }
 
-static int cpu_dense_forward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *b,
-                             float *y)
-{
-	(void)ctx; (void)layer;
-	cf_nn_dense_forward_f32(B, I, O, x, w, b, y);
-	return CF_OK;
-}
-
-static int cpu_dense_backward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w,
-                              const float *dy, float *dx, float *dw, float *db)
-{
-	(void)ctx; (void)layer;
-	cf_nn_dense_backward_f32(B, I, O, x, w, dy, dx, dw, db);
-	return CF_OK;
-}
-
 typedef struct fp_cpu_ops {
 	flowpic_ops ops;
 	char err[CF_ERRBUF_SIZE];
@@ -511,8 +495,8 @@ int flowpic_ops_cpu_create(flowpic_ops **out)
 	*out = NULL;
 	fp_cpu_ops *o = calloc(1, sizeof *o);
 	if (!o) return CF_ERR_NOMEM;
-	o->ops = (flowpic_ops){o, o->err, cpu_conv_forward, cpu_conv_backward, cpu_dense_forward, cpu_dense_backward,
-	                       cpu_ops_destroy, 0};
+	o->ops = (flowpic_ops){o, o->err, cpu_conv_forward, cpu_conv_backward, nn_ops_cpu_dense_forward,
+	                       nn_ops_cpu_dense_backward, cpu_ops_destroy, 0};
 	*out = &o->ops;
 	return CF_OK;
 }

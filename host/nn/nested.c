@@ -250,7 +250,7 @@ static int cpu_lstm_backward(void *ctx, int branch, const float *dh_last, float 
 	return CF_OK;
 }
 
-static int cpu_dense_forward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *b,
+int nn_ops_cpu_dense_forward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *b,
                              float *y)
 {
 	(void)ctx; (void)layer;
@@ -258,7 +258,7 @@ static int cpu_dense_forward(void *ctx, int layer, int B, int I, int O, const fl
 	return CF_OK;
 }
 
-static int cpu_dense_backward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w,
+int nn_ops_cpu_dense_backward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w,
                               const float *dy, float *dx, float *dw, float *db)
 {
 	(void)ctx; (void)layer;
@@ -286,8 +286,8 @@ int nested_ops_cpu_create(const cf_nested_config *c, int max_batch, nested_ops *
 		cpu_ops_destroy(o);
 		return CF_ERR_NOMEM;
 	}
-	o->ops = (nested_ops){o, o->err, cpu_lstm_forward, cpu_lstm_backward, cpu_dense_forward, cpu_dense_backward,
-	                      cpu_ops_destroy, 0};
+	o->ops = (nested_ops){o, o->err, cpu_lstm_forward, cpu_lstm_backward, nn_ops_cpu_dense_forward,
+	                      nn_ops_cpu_dense_backward, cpu_ops_destroy, 0};
 	*out = &o->ops;
 	return CF_OK;
 }

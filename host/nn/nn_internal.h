@@ -91,6 +91,11 @@ int nested_ops_cpu_create(const cf_nested_config *c, int max_batch, nested_ops *
  * CF_ERR_DEVICE with the reason in errbuf where no device or library. */
 int nested_ops_gpu_create(const cf_nested_config *c, int max_batch, nested_ops **out, char *errbuf);
 void nested_ops_free(nested_ops *ops);
+/* The CPU twins' dense layer (cf_nn_dense_*_f32), shared by both tables. */
+int nn_ops_cpu_dense_forward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *b,
+                             float *y);
+int nn_ops_cpu_dense_backward(void *ctx, int layer, int B, int I, int O, const float *x, const float *w,
+                              const float *dy, float *dx, float *dw, float *db);
 
 /* The FlowPic CNN step's dense convolutions (layer 0: conv1 of the mini
  * model; 1: conv2 of both; the official conv1 stays sparse, on the host)
