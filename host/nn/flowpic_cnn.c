@@ -438,14 +438,7 @@ int cf_flowpic_batch_add_dense(cf_flowpic_batch *b, const float *img, int32_t la
 #define NN_T float
 #define NN_S f32
 #define NN_HAS_OPS (ops != NULL)
-#define NN_OP(call)                                                                                                   \
-	do {                                                                                                          \
-		int rc_ = ops->call;                                                                                  \
-		if (rc_) {                                                                                            \
-			if (!ops->status) ops->status = rc_;                                                          \
-			return NAN;                                                                                   \
-		}                                                                                                     \
-	} while (0)
+#define NN_OP(call) NN_OPS_CALL(call)
 #include "nn/flowpic_cnn_impl.h"
 #undef NN_T
 #undef NN_S

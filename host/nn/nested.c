@@ -189,14 +189,7 @@ void cf_nested_batch_clear(cf_nested_batch *b)
 #define NN_T float
 #define NN_S f32
 #define NN_HAS_OPS (ops != NULL)
-#define NN_OP(call)                                                                                                   \
-	do {                                                                                                          \
-		int rc_ = ops->call;                                                                                  \
-		if (rc_) {                                                                                            \
-			if (!ops->status) ops->status = rc_;                                                          \
-			return NAN;                                                                                   \
-		}                                                                                                     \
-	} while (0)
+#define NN_OP(call) NN_OPS_CALL(call)
 #include "nn/nested_impl.h"
 #undef NN_HAS_OPS
 #undef NN_OP

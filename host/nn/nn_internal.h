@@ -59,6 +59,23 @@ void nested_work_layout(const cf_nested_config *c, int n, nested_work *w);
  * of the same branch's last (training) forward: the weight gradients are
  * ADDED to, like dense_backward's dw and db (dx overwritten, may be NULL).
  * Each returns 0, or a cf_status with the message in errbuf. */
+/* The dense layer's two operations, the same in both tables below. */
+typedef int (*nn_dense_forward_op)(void *ctx, int layer, int B, int I, int O, const float *x, const float *w,
+                                   const float *b, float *y);
+typedef int (*nn_dense_backward_op)(void *ctx, int layer, int B, int I, int O, const float *x, const float *w,
+                                    const float *dy, float *dx, float *dw, float *db);
+
+/* One call through a step's ops table (the step's `ops`): a failure is kept
+ * as the step's status and the step returns NAN. */
+#define NN_OPS_CALL(call)                                                                                     \
+	do {                                                                                                  \
+		int rc_ = ops->call;                                                                          \
+		if (rc_) {                                                                                    \
+			if (!ops->status) ops->status = rc_;                                                  \
+			return NAN;                                                                           \
+		}                                                                                             \
+	} while (0)
+
 typedef struct nested_ops {
 	void *ctx;
 	char *errbuf;
@@ -67,10 +84,8 @@ typedef struct nested_ops {
 	                    int training);
 	int (*lstm_backward)(void *ctx, int branch, const float *dh_last, float *dw_ih, float *dw_hh, float *db_ih,
 	                     float *db_hh);
-	int (*dense_forward)(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *b,
-	                     float *y);
-	int (*dense_backward)(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *dy,
-	                      float *dx, float *dw, float *db);
+	nn_dense_forward_op dense_forward;
+	nn_dense_backward_op dense_backward;
 	void (*destroy)(void *ctx);
 	int status; /* the first failure of a step (0 = none) */
 } nested_ops;
@@ -111,10 +126,8 @@ typedef struct flowpic_ops {
 	                    const float *b, float *y);
 	int (*conv_backward)(void *ctx, int layer, const cf_nn_conv2d_dims *d, const float *x, const float *w,
 	                     const float *dy, float *dx, float *dw, float *db);
-	int (*dense_forward)(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *b,
-	                     float *y);
-	int (*dense_backward)(void *ctx, int layer, int B, int I, int O, const float *x, const float *w, const float *dy,
-	                      float *dx, float *dw, float *db);
+	nn_dense_forward_op dense_forward;
+	nn_dense_backward_op dense_backward;
 	void (*destroy)(void *ctx);
 	int status; /* the first failure of a step (0 = none) */
 } flowpic_ops;
