@@ -49,6 +49,11 @@ static void usage(FILE *o)
 	        "                          of a split flow), ipv6 (real IPv6 flows, not one\n"
 	        "                          pseudo-flow), all\n"
 	        "  --samp-width SECONDS    SAMP window width instead of the 0.3 quantile\n"
+	        "  --spill-mb N            bounded memory: packets beyond N MB (128) go to sorted\n"
+	        "                          runs in a temporary file and are merged flow by flow\n"
+	        "                          (the same output; memory then grows with flows, not\n"
+	        "                          packets); 0 keeps every packet in memory\n"
+	        "  --spill-dir DIR         where those files go ($TMPDIR, else /tmp; unlinked)\n"
 	        "  --threads 1|2           2: flows are grouped in a second thread while the next\n"
 	        "                          packets are read and decoded (the same output)\n"
 	        "  --backend auto|cpu|cuda, --filter EXPR, -q/--quiet   as in other commands\n"
@@ -189,6 +194,7 @@ int cmd_netml(int argc, char **argv)
 		{"label", required_argument, 0, O_SET}, {"format", required_argument, 0, O_FORMAT},
 		{"fixed", required_argument, 0, O_SET}, CLI_TABLES_LONGOPTS,
 		{"dim", required_argument, 0, O_SET}, {"samp-width", required_argument, 0, O_SET},
+		{"spill-mb", required_argument, 0, O_SET}, {"spill-dir", required_argument, 0, O_SET},
 		{"threads", required_argument, 0, O_THREADS}, {"filter", required_argument, 0, 'f'},
 		{"backend", required_argument, 0, 'b'}, {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0},

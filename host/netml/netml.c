@@ -22,14 +22,29 @@
 #include "cuflow/netml.h"
 #include "common/key_table.h"
 #include "netml_features.h"
+#include "netml_spill.h"
 
 typedef cf_key5 fkey;
 
 typedef struct range {
-	uint64_t start;
+	uint64_t start;   /* first packet in the row store (memory or spill) */
 	uint32_t len;
 	uint32_t flow;
+	double t0, t1;    /* first and last packet times */
 } range;
+
+typedef struct rangev {
+	range *v;
+	uint64_t n, cap;
+} rangev;
+
+/* Bytes held per packet before a spill: the six arrays and the run's
+ * sort (two index arrays). */
+#define NETML_BYTES_PER_PKT 27u
+/* Packets per gathered feature batch of spilled rows (30 bytes each). */
+#define NETML_GATHER_PKTS ((uint64_t)1 << 20)
+/* Packets per read when the chunks are walked again (16 bytes each). */
+#define NETML_WINDOW_PKTS ((uint64_t)1 << 18)
 
 struct cf_netml {
 	cf_netml_opts o;
@@ -53,9 +68,23 @@ struct cf_netml {
 	double interval, samp_width;
 	uint32_t dim;
 	int finished, labelled;
+	int failed;          /* a spill write failed: finish returns it */
 	cf_netml_counters c;
 	/* scratch for the CPU feature path */
 	cf_netml_batch batch;
+	/* bounded memory (netml_spill.h): runs of at most spill_cap packets;
+	 * after finish the rows' packets are in the spill, gathered per batch */
+	netml_spill *spill;
+	char *spill_dir;
+	uint64_t spill_cap;
+	uint32_t *run_idx, *run_tmp;
+	uint64_t *run_cnt;
+	double *gt;
+	uint32_t *gsize;
+	uint8_t *gttl, *ghfl;
+	uint64_t *goff;
+	netml_pkt *gpk;
+	uint64_t gcap, goff_cap;
 };
 
 static int fail(cf_netml *h, int st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -75,6 +104,7 @@ void cf_netml_opts_default(cf_netml_opts *o)
 	o->flow_pkts_thres = 2;
 	o->tcp_timeout = 600.0;
 	o->udp_timeout = 600.0;
+	o->spill_bytes = (uint64_t)128 << 20;
 }
 
 static const char *const type_names[CF_NETML_TYPE_COUNT] = {"IAT", "SIZE", "IAT_SIZE", "STATS", "SAMP_NUM",
@@ -131,6 +161,18 @@ int cf_netml_open(const cf_netml_opts *o, cf_netml **out, char *errbuf)
 		return CF_ERR_NOMEM;
 	}
 	h->o = *o;
+	if (o->spill_bytes) {
+		h->spill_cap = o->spill_bytes / NETML_BYTES_PER_PKT;
+		if (h->spill_cap < 64)
+			h->spill_cap = 64;
+		if (o->spill_dir && o->spill_dir[0] && !(h->spill_dir = strdup(o->spill_dir))) {
+			free(h);
+			if (errbuf)
+				snprintf(errbuf, CF_ERRBUF_SIZE, "netml: out of memory");
+			return CF_ERR_NOMEM;
+		}
+	}
+	h->o.spill_dir = NULL; /* h->spill_dir is the copy */
 	*out = h;
 	return CF_OK;
 }
@@ -163,6 +205,17 @@ void cf_netml_close(cf_netml *h)
 	free(h->rows);
 	free(h->labels);
 	free(h->offsets);
+	netml_spill_close(h->spill);
+	free(h->spill_dir);
+	free(h->run_idx);
+	free(h->run_tmp);
+	free(h->run_cnt);
+	free(h->gt);
+	free(h->gsize);
+	free(h->gttl);
+	free(h->ghfl);
+	free(h->goff);
+	free(h->gpk);
 	free(h);
 }
 
@@ -193,6 +246,8 @@ static double ts_seconds(int64_t ns)
 static int grow_packets(cf_netml *h)
 {
 	uint64_t nc = h->cap ? h->cap * 2 : 65536;
+	if (h->spill_cap && nc > h->spill_cap)
+		nc = h->spill_cap;
 	void *a = realloc(h->p_flow, nc * sizeof *h->p_flow);
 	if (a)
 		h->p_flow = a;
@@ -233,6 +288,62 @@ static int header_sees_tcp_flags(const cf_pkt *p)
 	}
 }
 
+/* idx[0..n) = 0..n-1 sorted by key[i], stable: an LSD radix sort on 16-bit
+ * digits (memory per item, none per key value: the flow ids can be many
+ * more than a run's packets). tmp holds n, cnt RADIX_COUNTS. */
+#define RADIX_COUNTS 65537
+static void radix_sort_u32(const uint32_t *key, uint64_t n, uint32_t *idx, uint32_t *tmp, uint64_t *cnt)
+{
+	uint32_t maxk = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		idx[i] = (uint32_t)i;
+		if (key[i] > maxk)
+			maxk = key[i];
+	}
+	for (int shift = 0; shift < 32 && (shift == 0 || (maxk >> shift)); shift += 16) {
+		memset(cnt, 0, RADIX_COUNTS * sizeof *cnt);
+		for (uint64_t i = 0; i < n; i++)
+			cnt[((key[i] >> shift) & 0xffff) + 1]++;
+		for (uint32_t d = 0; d < 65536; d++)
+			cnt[d + 1] += cnt[d];
+		for (uint64_t i = 0; i < n; i++) {
+			uint32_t j = idx[i];
+			tmp[cnt[(key[j] >> shift) & 0xffff]++] = j;
+		}
+		memcpy(idx, tmp, n * sizeof *idx);
+	}
+}
+
+/* The packets held go to the spill as one run, grouped by flow id
+ * (capture order kept within a flow). */
+static int write_run(cf_netml *h)
+{
+	char *e = h->err;
+	size_t el = sizeof h->err;
+	int st;
+	if (!h->spill && (st = netml_spill_open(&h->spill, h->spill_dir, e, el)) < 0)
+		return st;
+	if (!h->run_idx && (!(h->run_idx = malloc(h->spill_cap * sizeof *h->run_idx)) ||
+	                    !(h->run_tmp = malloc(h->spill_cap * sizeof *h->run_tmp)) ||
+	                    !(h->run_cnt = malloc(RADIX_COUNTS * sizeof *h->run_cnt))))
+		return fail(h, CF_ERR_NOMEM, "netml: out of memory");
+	radix_sort_u32(h->p_flow, h->np, h->run_idx, h->run_tmp, h->run_cnt);
+	if ((st = netml_spill_run_begin(h->spill, e, el)) < 0)
+		return st;
+	for (uint64_t i = 0; i < h->np; i++) {
+		uint32_t p = h->run_idx[i];
+		netml_rec r = {h->p_t[p], h->p_flow[p] | (h->p_tcp[p] ? NETML_REC_TCP : 0), (uint16_t)h->p_size[p],
+		               h->p_ttl[p], h->p_hfl[p]};
+		if ((st = netml_spill_run_append(h->spill, &r, e, el)) < 0)
+			return st;
+	}
+	if ((st = netml_spill_run_end(h->spill, e, el)) < 0)
+		return st;
+	h->c.spill_runs++;
+	h->np = 0;
+	return CF_OK;
+}
+
 int cf_netml_add(cf_netml *h, const cf_pkt *p)
 {
 	h->c.packets++;
@@ -260,6 +371,13 @@ int cf_netml_add(cf_netml *h, const cf_pkt *p)
 	}
 	int added;
 	int64_t f = cf_keymap_add(&h->flows, &k, &added);
+	if (f >= (int64_t)NETML_REC_TCP)
+		return fail(h, CF_ERR_UNSUPPORTED, "netml: more than 2^31 flows");
+	if (h->np == h->cap && h->spill_cap && h->cap == h->spill_cap) {
+		int st = h->failed ? h->failed : write_run(h);
+		if (st < 0)
+			return h->failed = st;
+	}
 	if (f < 0 || (h->np == h->cap && grow_packets(h)))
 		return fail(h, CF_ERR_NOMEM, "netml: out of memory after %llu packets", (unsigned long long)h->np);
 	uint64_t i = h->np++;
@@ -343,25 +461,313 @@ static int tcp_timeout_applies(const fkey *k, int pkt_is_tcp)
 	return pkt_is_tcp || k->proto == 6 || k->sport == 6 || k->dport == 6;
 }
 
-static int push_range(range **v, uint64_t *n, uint64_t *cap, uint64_t start, uint64_t len, uint32_t flow)
+static int push_range(rangev *v, uint64_t start, uint64_t len, uint32_t flow, double t0, double t1)
 {
-	if (*n == *cap) {
-		uint64_t nc = *cap ? *cap * 2 : 1024;
-		range *p = realloc(*v, nc * sizeof *p);
+	if (v->n == v->cap) {
+		uint64_t nc = v->cap ? v->cap * 2 : 1024;
+		range *p = realloc(v->v, nc * sizeof *p);
 		if (!p)
 			return -1;
-		*v = p;
-		*cap = nc;
+		v->v = p;
+		v->cap = nc;
 	}
-	(*v)[(*n)++] = (range){start, (uint32_t)len, flow};
+	v->v[v->n++] = (range){start, (uint32_t)len, flow, t0, t1};
 	return 0;
 }
 
+/* Section 3 for one flow f: its n >= max(2, thres) packets in time order
+ * (times t; TCP or not), the first at `base` in the row store. Pushes the
+ * chunks the idle timeout cuts. */
+static int timeout_walk(cf_netml *h, uint32_t f, const double *t, const uint8_t *tcp, uint64_t n, uint64_t base,
+                        rangev *chunks)
+{
+	const fkey *k = &h->flows.keys[f];
+	uint64_t cur = 0;
+	int split = 0;
+	for (uint64_t j = 1; j < n; j++) {
+		double to = tcp_timeout_applies(k, tcp[j]) ? h->o.tcp_timeout : h->o.udp_timeout;
+		if (t[j] - t[j - 1] > to) {
+			if (push_range(chunks, base + cur, j - cur, f, t[cur], t[j - 1]))
+				return -1;
+			cur = j;
+			split = 1;
+		}
+	}
+	if (!split || h->o.keep_trailing)
+		return push_range(chunks, base + cur, n - cur, f, t[cur], t[n - 1]);
+	h->c.pkts_timeout_tail += n - cur;
+	return 0;
+}
+
+/* Section 4 for one chunk g, its packet times t[0..g->len): pushes the
+ * subflows, idle gaps over the interval anchored on a grid. */
+static int interval_walk(cf_netml *h, const range *g, const double *t, rangev *rows)
+{
+	double st_t = t[0], last = t[0];
+	uint64_t cur = 0;
+	int split = 0;
+	for (uint64_t j = 1; j < g->len; j++) {
+		if (t[j] - last > h->interval) {
+			if (h->interval == 0.0)
+				return fail(h, CF_ERR_NO_DATA,
+				            "netml: the split interval is 0 (the %g quantile of flow durations) and a flow "
+				            "has a gap; netml 0.7.1 crashes here (OverflowError); set an interval",
+				            h->o.q_interval);
+			if (push_range(rows, g->start + cur, j - cur, g->flow, t[cur], t[j - 1]))
+				return CF_ERR_NOMEM;
+			st_t += cf_py_floordiv(t[j] - st_t, h->interval) * h->interval;
+			last = st_t; /* the new chunk's first stamp is the grid time */
+			cur = j;
+			split = 1;
+		} else {
+			last = t[j];
+		}
+	}
+	if (!split || h->o.keep_trailing) {
+		if (push_range(rows, g->start + cur, g->len - cur, g->flow, t[cur], t[g->len - 1]))
+			return CF_ERR_NOMEM;
+	} else {
+		h->c.pkts_interval_tail += g->len - cur;
+	}
+	return CF_OK;
+}
+
+/* Section 3 on the packets held in memory: grouped by flow, each flow in
+ * time order into h->t/size/ttl/hfl (the row store). */
+static int chunks_in_memory(cf_netml *h, rangev *chunks)
+{
+	uint64_t np = h->np;
+	uint32_t nf = h->flows.n;
+	uint32_t thr2 = h->o.flow_pkts_thres > 2 ? h->o.flow_pkts_thres : 2;
+	int st = CF_ERR_NOMEM;
+	uint64_t *start = calloc((size_t)nf + 1, sizeof *start);
+	uint32_t *idx = malloc((np ? np : 1) * sizeof *idx), *tmp = NULL;
+	uint8_t *tcp = NULL;
+	int64_t maxlen;
+	if (!start || !idx || np > UINT32_MAX) /* idx is 32-bit */
+		goto out;
+	if ((maxlen = cf_group_by(h->p_flow, np, nf, start, idx)) < 0)
+		goto out;
+	tmp = malloc((maxlen ? (size_t)maxlen : 1) * sizeof *tmp);
+	tcp = malloc(maxlen ? (size_t)maxlen : 1);
+	h->t = malloc((np ? np : 1) * sizeof *h->t);
+	h->size = malloc((np ? np : 1) * sizeof *h->size);
+	h->ttl = malloc(np ? np : 1);
+	h->hfl = malloc(np ? np : 1);
+	if (!tmp || !tcp || !h->t || !h->size || !h->ttl || !h->hfl)
+		goto out;
+	uint64_t w = 0;
+	for (uint32_t f = 0; f < nf; f++) {
+		uint64_t s = start[f], n = start[f + 1] - s;
+		if (n < thr2) {
+			h->c.pkts_small_flow += n;
+			continue;
+		}
+		uint32_t *ix = idx + s;
+		stable_sort_by_time(ix, tmp, n, h->p_t);
+		for (uint64_t j = 0; j < n; j++) {
+			uint32_t p = ix[j];
+			h->t[w + j] = h->p_t[p];
+			h->size[w + j] = h->p_size[p];
+			h->ttl[w + j] = h->p_ttl[p];
+			h->hfl[w + j] = h->p_hfl[p];
+			tcp[j] = h->p_tcp[p];
+		}
+		if (timeout_walk(h, f, h->t + w, tcp, n, w, chunks))
+			goto out;
+		w += n;
+	}
+	st = CF_OK;
+out:
+	free(start);
+	free(idx);
+	free(tmp);
+	free(tcp);
+	return st;
+}
+
+/* Grows the per-flow scratch of the spilled path to hold n packets. */
+typedef struct flow_scratch {
+	netml_rec *rec;
+	double *t, *ot;
+	uint32_t *ix, *tmp;
+	uint8_t *tcp;
+	netml_pkt *pk;
+	uint64_t cap;
+} flow_scratch;
+
+static int scratch_grow(flow_scratch *s, uint64_t n)
+{
+	if (n <= s->cap)
+		return 0;
+	uint64_t nc = s->cap ? s->cap : 1024;
+	while (nc < n)
+		nc *= 2;
+	if (nc > UINT32_MAX)
+		return -1; /* ix is 32-bit */
+#define GROW(p)                                                  \
+	do {                                                         \
+		void *q = realloc(s->p, (size_t)nc * sizeof *s->p);      \
+		if (!q)                                                  \
+			return -1;                                           \
+		s->p = q;                                                \
+	} while (0)
+	GROW(rec);
+	GROW(t);
+	GROW(ot);
+	GROW(ix);
+	GROW(tmp);
+	GROW(tcp);
+	GROW(pk);
+#undef GROW
+	s->cap = nc;
+	return 0;
+}
+
+static void scratch_free(flow_scratch *s)
+{
+	free(s->rec);
+	free(s->t);
+	free(s->ot);
+	free(s->ix);
+	free(s->tmp);
+	free(s->tcp);
+	free(s->pk);
+}
+
+/* Section 3 on spilled packets: the runs merged flow by flow (flow ids in
+ * first-appearance order, capture order within a flow), each flow in time
+ * order appended to the spill's row store. */
+static int chunks_from_spill(cf_netml *h, rangev *chunks)
+{
+	char *e = h->err;
+	size_t el = sizeof h->err;
+	uint32_t nf = h->flows.n;
+	uint32_t thr2 = h->o.flow_pkts_thres > 2 ? h->o.flow_pkts_thres : 2;
+	int st;
+	if (h->np && (st = write_run(h)) < 0)
+		return st;
+	free_packets(h); /* the read buffers get the memory the packets had */
+	free(h->run_idx);
+	free(h->run_tmp);
+	free(h->run_cnt);
+	h->run_idx = h->run_tmp = NULL;
+	h->run_cnt = NULL;
+	uint32_t nruns = netml_spill_runs(h->spill);
+	uint64_t buf = h->o.spill_bytes / 2 / (nruns ? nruns : 1);
+	buf = buf < 4096 ? 4096 : buf > (8u << 20) ? (8u << 20) : buf;
+	if ((st = netml_spill_merge_start(h->spill, (size_t)buf, e, el)) < 0)
+		return st;
+	flow_scratch s = {0};
+	netml_rec r;
+	int got = netml_spill_merge_next(h->spill, &r, e, el);
+	for (uint32_t f = 0; f < nf && got >= 0; f++) {
+		uint64_t n = 0;
+		while (got == 1 && (r.flow & ~NETML_REC_TCP) == f) {
+			if (scratch_grow(&s, n + 1)) {
+				st = CF_ERR_NOMEM;
+				goto out;
+			}
+			s.rec[n] = r;
+			s.t[n] = r.t;
+			s.ix[n] = (uint32_t)n;
+			n++;
+			got = netml_spill_merge_next(h->spill, &r, e, el);
+		}
+		if (got < 0)
+			break;
+		if (n < thr2) {
+			h->c.pkts_small_flow += n;
+			continue;
+		}
+		stable_sort_by_time(s.ix, s.tmp, n, s.t);
+		for (uint64_t j = 0; j < n; j++) {
+			const netml_rec *q = &s.rec[s.ix[j]];
+			s.ot[j] = q->t;
+			s.tcp[j] = (q->flow & NETML_REC_TCP) != 0;
+			s.pk[j] = (netml_pkt){q->t, q->size, q->ttl, q->hfl, 0};
+		}
+		if (timeout_walk(h, f, s.ot, s.tcp, n, netml_spill_pkts_count(h->spill), chunks)) {
+			st = CF_ERR_NOMEM;
+			goto out;
+		}
+		if ((st = netml_spill_pkts_append(h->spill, s.pk, n, e, el)) < 0)
+			goto out;
+	}
+	if (got < 0) {
+		st = got;
+		goto out;
+	}
+	if (got == 1) { /* a flow id the map does not have: the runs file is damaged */
+		st = fail(h, CF_ERR_CORRUPT, "netml: spill merge gave flow %u of %u", r.flow & ~NETML_REC_TCP, nf);
+		goto out;
+	}
+	st = netml_spill_pkts_flush(h->spill, e, el);
+	netml_spill_runs_drop(h->spill);
+out:
+	scratch_free(&s);
+	return st;
+}
+
+/* Section 4 for every chunk, its times from memory or the spill. Spilled
+ * chunks are in increasing position: they are read through a window of
+ * NETML_WINDOW_PKTS packets (a longer chunk alone). */
+static int rows_from_chunks(cf_netml *h, const rangev *chunks, rangev *rows)
+{
+	double *t = NULL;
+	netml_pkt *pk = NULL;
+	uint64_t cap = 0, w0 = 0, wn = 0; /* the window: packets [w0, w0 + wn) in pk */
+	int st = CF_OK;
+	for (uint64_t i = 0; i < chunks->n && st == CF_OK; i++) {
+		const range *g = &chunks->v[i];
+		const double *tt = h->t ? h->t + g->start : NULL;
+		if (h->spill) {
+			if (g->start < w0 || g->start + g->len > w0 + wn) {
+				uint64_t left = netml_spill_pkts_count(h->spill) - g->start;
+				uint64_t want = g->len > NETML_WINDOW_PKTS ? g->len : NETML_WINDOW_PKTS;
+				if (want > left)
+					want = left;
+				if (want > cap) {
+					free(t);
+					free(pk);
+					cap = want;
+					t = malloc(cap * sizeof *t);
+					pk = malloc(cap * sizeof *pk);
+					if (!t || !pk) {
+						st = CF_ERR_NOMEM;
+						break;
+					}
+				}
+				if ((st = netml_spill_pkts_read(h->spill, g->start, want, pk, h->err, sizeof h->err)) < 0)
+					break;
+				w0 = g->start;
+				wn = want;
+			}
+			const netml_pkt *q = pk + (g->start - w0);
+			for (uint64_t j = 0; j < g->len; j++)
+				t[j] = q[j].t;
+			tt = t;
+		}
+		st = interval_walk(h, g, tt, rows);
+	}
+	free(t);
+	free(pk);
+	return st;
+}
+
 /* Moves the rows' packets to adjacent ranges (in place: rows are in
- * increasing start order) and rebuilds the offsets. */
+ * increasing start order) and rebuilds the offsets. Spilled rows stay
+ * where they are: the feature batches gather them. */
 static int compact_rows(cf_netml *h)
 {
 	uint64_t w = 0;
+	if (h->spill) {
+		for (uint64_t r = 0; r < h->nrows; r++)
+			w += h->rows[r].len;
+		h->c.subflows = h->nrows;
+		h->c.pkts_in_rows = w;
+		return 0;
+	}
 	for (uint64_t r = 0; r < h->nrows; r++) {
 		range *g = &h->rows[r];
 		if (g->start != w) {
@@ -397,10 +803,8 @@ static int row_quantiles(cf_netml *h)
 		h->dim = h->o.fixed_dim; /* one width for every capture */
 	else
 		h->dim = h->nrows ? (uint32_t)floor(quantile_of(v, h->nrows, h->o.q_interval)) : 0;
-	for (uint64_t r = 0; r < h->nrows; r++) {
-		const range *g = &h->rows[r];
-		v[r] = h->t[g->start + g->len - 1] - h->t[g->start];
-	}
+	for (uint64_t r = 0; r < h->nrows; r++)
+		v[r] = h->rows[r].t1 - h->rows[r].t0;
 	h->samp_width = h->o.samp_width > 0.0 ? h->o.samp_width : h->nrows ? quantile_of(v, h->nrows, 0.3) : 0.0;
 	free(v);
 	return 0;
@@ -411,83 +815,32 @@ int cf_netml_finish(cf_netml *h)
 	if (h->finished)
 		return fail(h, CF_ERR_ARG, "netml: finish called twice");
 	h->finished = 1;
+	if (h->failed)
+		return h->failed; /* the message of the failed write stays */
 	const cf_netml_opts *o = &h->o;
-	uint64_t np = h->np;
 	uint32_t nf = h->flows.n;
 	uint32_t thr2 = o->flow_pkts_thres > 2 ? o->flow_pkts_thres : 2;
 	h->c.flows = nf;
-	int st = CF_ERR_NOMEM;
-	uint64_t *start = calloc((size_t)nf + 1, sizeof *start);
-	uint32_t *idx = malloc((np ? np : 1) * sizeof *idx), *tmp = NULL;
-	range *chunks = NULL;
-	uint64_t nchunks = 0, chunks_cap = 0;
-	int64_t maxlen = 0;
+	rangev chunks = {0}, rows = {0};
 	double *dur = NULL;
-	if (!start || !idx)
-		goto out;
-	if (np > UINT32_MAX)
-		goto out; /* idx is 32-bit */
-	/* group by flow, capture order kept within a flow */
-	if ((maxlen = cf_group_by(h->p_flow, np, nf, start, idx)) < 0)
-		goto out;
-	tmp = malloc((maxlen ? (size_t)maxlen : 1) * sizeof *tmp);
-	h->t = malloc((np ? np : 1) * sizeof *h->t);
-	h->size = malloc((np ? np : 1) * sizeof *h->size);
-	h->ttl = malloc(np ? np : 1);
-	h->hfl = malloc(np ? np : 1);
-	if (!tmp || !h->t || !h->size || !h->ttl || !h->hfl)
-		goto out;
-	/* per flow: time order, then the idle-timeout walk (section 3) */
-	uint64_t w = 0;
-	for (uint32_t f = 0; f < nf; f++) {
-		uint64_t s = start[f], n = start[f + 1] - s;
-		if (n < thr2) {
-			h->c.pkts_small_flow += n;
-			continue;
-		}
-		uint32_t *ix = idx + s;
-		stable_sort_by_time(ix, tmp, n, h->p_t);
-		uint64_t base = w, cur = w;
-		int split = 0;
-		for (uint64_t j = 0; j < n; j++) {
-			uint32_t p = ix[j];
-			h->t[w] = h->p_t[p];
-			h->size[w] = h->p_size[p];
-			h->ttl[w] = h->p_ttl[p];
-			h->hfl[w] = h->p_hfl[p];
-			if (j > 0) {
-				double to = tcp_timeout_applies(&h->flows.keys[f], h->p_tcp[p]) ? o->tcp_timeout : o->udp_timeout;
-				if (h->t[w] - h->t[w - 1] > to) {
-					if (push_range(&chunks, &nchunks, &chunks_cap, cur, w - cur, f))
-						goto out;
-					cur = w;
-					split = 1;
-				}
-			}
-			w++;
-		}
-		if (!split || o->keep_trailing) {
-			if (push_range(&chunks, &nchunks, &chunks_cap, cur, w - cur, f))
-				goto out;
-		} else {
-			h->c.pkts_timeout_tail += w - cur;
-		}
-		(void)base;
-	}
+	int st = h->spill ? chunks_from_spill(h, &chunks) : chunks_in_memory(h, &chunks);
 	free_packets(h);
+	if (st < 0)
+		goto out;
+	st = CF_ERR_NOMEM;
 	/* chunks below thres go (netml uses thres itself here, not max(2, .)) */
 	{
 		uint64_t k = 0;
-		for (uint64_t i = 0; i < nchunks; i++) {
-			if (chunks[i].len >= o->flow_pkts_thres)
-				chunks[k++] = chunks[i];
+		for (uint64_t i = 0; i < chunks.n; i++) {
+			if (chunks.v[i].len >= o->flow_pkts_thres)
+				chunks.v[k++] = chunks.v[i];
 			else
-				h->c.pkts_small_chunk += chunks[i].len;
+				h->c.pkts_small_chunk += chunks.v[i].len;
 		}
-		nchunks = k;
+		chunks.n = k;
 	}
-	h->c.chunks = nchunks;
-	if (!nchunks) {
+	h->c.chunks = chunks.n;
+	if (!chunks.n) {
 		st = fail(h, CF_ERR_NO_DATA,
 		          "netml: no flow with at least %u packets (%llu TCP/UDP packets in %u flows); netml 0.7.1 "
 		          "raises IndexError here",
@@ -498,65 +851,29 @@ int cf_netml_finish(cf_netml *h)
 	if (o->interval > 0.0) {
 		h->interval = o->interval;
 	} else {
-		if (!(dur = malloc(nchunks * sizeof *dur)))
+		if (!(dur = malloc(chunks.n * sizeof *dur)))
 			goto out;
-		for (uint64_t i = 0; i < nchunks; i++)
-			dur[i] = h->t[chunks[i].start + chunks[i].len - 1] - h->t[chunks[i].start];
-		h->interval = quantile_of(dur, nchunks, o->q_interval);
+		for (uint64_t i = 0; i < chunks.n; i++)
+			dur[i] = chunks.v[i].t1 - chunks.v[i].t0;
+		h->interval = quantile_of(dur, chunks.n, o->q_interval);
 	}
-	/* subflows: idle gaps over the interval, anchored on a grid */
-	range *rows = NULL;
-	uint64_t nrows = 0, rows_cap = 0;
-	for (uint64_t i = 0; i < nchunks; i++) {
-		const range *g = &chunks[i];
-		const double *t = h->t + g->start;
-		double st_t = t[0], last = t[0];
-		uint64_t cur = 0;
-		int split = 0;
-		for (uint64_t j = 1; j < g->len; j++) {
-			if (t[j] - last > h->interval) {
-				if (h->interval == 0.0) {
-					free(rows);
-					st = fail(h, CF_ERR_NO_DATA,
-					          "netml: the split interval is 0 (the %g quantile of flow durations) and a flow "
-					          "has a gap; netml 0.7.1 crashes here (OverflowError); set an interval",
-					          o->q_interval);
-					goto out;
-				}
-				if (push_range(&rows, &nrows, &rows_cap, g->start + cur, j - cur, g->flow)) {
-					free(rows);
-					goto out;
-				}
-				st_t += cf_py_floordiv(t[j] - st_t, h->interval) * h->interval;
-				last = st_t; /* the new chunk's first stamp is the grid time */
-				cur = j;
-				split = 1;
-			} else {
-				last = t[j];
-			}
-		}
-		if (!split || o->keep_trailing) {
-			if (push_range(&rows, &nrows, &rows_cap, g->start + cur, g->len - cur, g->flow)) {
-				free(rows);
-				goto out;
-			}
-		} else {
-			h->c.pkts_interval_tail += g->len - cur;
-		}
-	}
+	if ((st = rows_from_chunks(h, &chunks, &rows)) < 0)
+		goto out;
+	st = CF_ERR_NOMEM;
 	{
 		uint64_t k = 0;
-		for (uint64_t i = 0; i < nrows; i++) {
-			if (rows[i].len >= thr2)
-				rows[k++] = rows[i];
+		for (uint64_t i = 0; i < rows.n; i++) {
+			if (rows.v[i].len >= thr2)
+				rows.v[k++] = rows.v[i];
 			else
-				h->c.pkts_small_subflow += rows[i].len;
+				h->c.pkts_small_subflow += rows.v[i].len;
 		}
-		nrows = k;
+		rows.n = k;
 	}
-	h->rows = rows;
-	h->nrows = nrows;
-	if (!nrows) {
+	h->rows = rows.v;
+	h->nrows = rows.n;
+	rows.v = NULL;
+	if (!h->nrows) {
 		st = fail(h, CF_ERR_NO_DATA, "netml: no subflow with at least %u packets", thr2);
 		goto out;
 	}
@@ -565,13 +882,10 @@ int cf_netml_finish(cf_netml *h)
 	st = CF_OK;
 out:
 	if (st == CF_ERR_NOMEM && !h->err[0])
-		fail(h, st, "netml: out of memory (%llu packets, %u flows)", (unsigned long long)np, nf);
-	free(start);
-	free(idx);
-	free(tmp);
-	free(chunks);
+		fail(h, st, "netml: out of memory (%llu packets, %u flows)", (unsigned long long)h->c.kept, nf);
+	free(chunks.v);
+	free(rows.v);
 	free(dur);
-	free_packets(h);
 	return st;
 }
 
@@ -638,8 +952,8 @@ int cf_netml_label_with(cf_netml *h, cf_labeler *l, char *errbuf)
 		q.dst_ip = f->dst;
 		q.src_port = f->sport;
 		q.dst_port = f->dport;
-		q.first_ns = t_ns(h->t[g->start]);
-		q.last_ns = t_ns(h->t[g->start + g->len - 1]);
+		q.first_ns = t_ns(g->t0);
+		q.last_ns = t_ns(g->t1);
 		int id = cf_labeler_match(l, &q);
 		if (id < 0) {
 			h->c.subflows_unlabelled++;
@@ -708,8 +1022,8 @@ void cf_netml_subflow_at(const cf_netml *h, uint64_t i, cf_netml_subflow *out)
 	memcpy(out->src_ip, k->src, 16);
 	memcpy(out->dst_ip, k->dst, 16);
 	out->packets = g->len;
-	out->first_t = h->t[g->start];
-	out->last_t = h->t[g->start + g->len - 1];
+	out->first_t = g->t0;
+	out->last_t = g->t1;
 	out->label = h->labels ? h->labels[i] : 0;
 }
 
@@ -731,6 +1045,75 @@ uint32_t cf_netml_row_cols(const cf_netml *h, int type, int header)
 	return f + (header ? CF_NETML_HDR_FLAGS + f : 0);
 }
 
+/* The packets of rows [row0, row0 + n) from the spill, adjacent in the
+ * gather arrays, with their offsets (n + 1 entries from 0). Adjacent
+ * rows are read in one piece. */
+static int gather_rows(cf_netml *h, uint64_t row0, uint64_t n)
+{
+	uint64_t total = 0;
+	for (uint64_t i = 0; i < n; i++)
+		total += h->rows[row0 + i].len;
+	if (total > h->gcap) {
+		uint64_t nc = total;
+		void *a = realloc(h->gt, nc * sizeof *h->gt), *b = a ? realloc(h->gsize, nc * sizeof *h->gsize) : NULL;
+		if (a)
+			h->gt = a;
+		if (b)
+			h->gsize = b;
+		void *c = b ? realloc(h->gttl, nc) : NULL;
+		if (c)
+			h->gttl = c;
+		void *d = c ? realloc(h->ghfl, nc) : NULL;
+		if (d)
+			h->ghfl = d;
+		void *e = d ? realloc(h->gpk, nc * sizeof *h->gpk) : NULL;
+		if (e)
+			h->gpk = e;
+		if (!e)
+			return fail(h, CF_ERR_NOMEM, "netml: out of memory (%llu packets in a batch)", (unsigned long long)nc);
+		h->gcap = nc;
+	}
+	if (n + 1 > h->goff_cap) {
+		uint64_t *p = realloc(h->goff, (n + 1) * sizeof *p);
+		if (!p)
+			return fail(h, CF_ERR_NOMEM, "netml: out of memory");
+		h->goff = p;
+		h->goff_cap = n + 1;
+	}
+	uint64_t w = 0;
+	h->goff[0] = 0;
+	for (uint64_t i = 0; i < n;) {
+		const range *g = &h->rows[row0 + i];
+		uint64_t first = g->start, len = 0, j = i;
+		while (j < n && h->rows[row0 + j].start == first + len) {
+			len += h->rows[row0 + j].len;
+			h->goff[j + 1] = w + len;
+			j++;
+		}
+		int st = netml_spill_pkts_read(h->spill, first, len, h->gpk + w, h->err, sizeof h->err);
+		if (st < 0)
+			return st;
+		w += len;
+		i = j;
+	}
+	for (uint64_t k = 0; k < total; k++) {
+		h->gt[k] = h->gpk[k].t;
+		h->gsize[k] = h->gpk[k].size;
+		h->gttl[k] = h->gpk[k].ttl;
+		h->ghfl[k] = h->gpk[k].hfl;
+	}
+	return CF_OK;
+}
+
+static int features_batch(cf_netml *h, cf_backend *b, cf_netml_batch *bt)
+{
+	int st = cf_backend_netml_features(b, bt);
+	if (st < 0)
+		return fail(h, st, "netml: %s backend: %s", b ? cf_backend_name(b) : "cpu",
+		            b ? cf_backend_error(b) : "failed");
+	return CF_OK;
+}
+
 int cf_netml_features(cf_netml *h, cf_backend *b, int type, int fft, int header, uint64_t row0, uint64_t n,
                       double *out)
 {
@@ -740,7 +1123,7 @@ int cf_netml_features(cf_netml *h, cf_backend *b, int type, int fft, int header,
 		return fail(h, CF_ERR_ARG, "netml: bad type or row range");
 	if ((type == CF_NETML_SAMP_NUM || type == CF_NETML_SAMP_SIZE) && h->samp_width == 0.0) {
 		for (uint64_t r = 0; r < h->nrows; r++)
-			if (h->t[h->offsets[r + 1] - 1] > h->t[h->offsets[r]])
+			if (h->rows[r].t1 > h->rows[r].t0)
 				return fail(h, CF_ERR_NO_DATA,
 				            "netml: %s window width is 0 (the 0.3 quantile of subflow durations) and a subflow "
 				            "lasts longer than 0 s; netml 0.7.1 crashes here (OverflowError); set a width",
@@ -749,22 +1132,42 @@ int cf_netml_features(cf_netml *h, cf_backend *b, int type, int fft, int header,
 	if (!n)
 		return CF_OK;
 	cf_netml_batch *bt = &h->batch;
-	bt->n_rows = (uint32_t)n;
-	bt->offsets = h->offsets + row0;
-	bt->t = h->t;
-	bt->size = h->size;
-	bt->ttl = h->ttl;
-	bt->hflags = h->hfl;
 	bt->type = type;
 	bt->feat_cols = cf_netml_feat_cols(h, type);
 	bt->hdr_cols = header ? CF_NETML_HDR_FLAGS + bt->feat_cols : 0;
 	bt->samp_width = h->samp_width;
 	bt->fft = fft;
-	bt->out = out;
-	int st = cf_backend_netml_features(b, bt);
-	if (st < 0)
-		return fail(h, st, "netml: %s backend: %s", b ? cf_backend_name(b) : "cpu",
-		            b ? cf_backend_error(b) : "failed");
+	if (!h->spill) {
+		bt->n_rows = (uint32_t)n;
+		bt->offsets = h->offsets + row0;
+		bt->t = h->t;
+		bt->size = h->size;
+		bt->ttl = h->ttl;
+		bt->hflags = h->hfl;
+		bt->out = out;
+		return features_batch(h, b, bt);
+	}
+	/* spilled rows: gathered in pieces of at most NETML_GATHER_PKTS packets
+	 * (or one longer row), so that a large block of rows costs no more */
+	uint32_t cols = bt->hdr_cols + bt->feat_cols;
+	for (uint64_t r = 0; r < n;) {
+		uint64_t k = 1, pk = h->rows[row0 + r].len;
+		while (r + k < n && pk + h->rows[row0 + r + k].len <= NETML_GATHER_PKTS)
+			pk += h->rows[row0 + r + k++].len;
+		int st = gather_rows(h, row0 + r, k);
+		if (st < 0)
+			return st;
+		bt->n_rows = (uint32_t)k;
+		bt->offsets = h->goff;
+		bt->t = h->gt;
+		bt->size = h->gsize;
+		bt->ttl = h->gttl;
+		bt->hflags = h->ghfl;
+		bt->out = out + r * cols;
+		if ((st = features_batch(h, b, bt)) < 0)
+			return st;
+		r += k;
+	}
 	return CF_OK;
 }
 

@@ -127,6 +127,13 @@ int cf_netml_write_opts_set(cf_netml_write_opts *o, const char *name, const char
 	} else if (!strcmp(name, "flow-pkts-thres")) {
 		if (parse_count(value, 1, 1000000000, &no->flow_pkts_thres))
 			return cf_errf(errbuf, CF_ERR_ARG, "--flow-pkts-thres needs an integer >= 1");
+	} else if (!strcmp(name, "spill-mb")) {
+		uint32_t mb;
+		if (parse_count(value, 0, 1u << 24, &mb))
+			return cf_errf(errbuf, CF_ERR_ARG, "--spill-mb needs an integer >= 0 (0: never spill)");
+		no->spill_bytes = (uint64_t)mb << 20;
+	} else if (!strcmp(name, "spill-dir")) {
+		no->spill_dir = value;
 	} else if (!strcmp(name, "dim")) {
 		if (parse_count(value, 2, 1u << 23, &no->fixed_dim))
 			return cf_errf(errbuf, CF_ERR_ARG, "--dim takes 2 .. 8388608");

@@ -356,6 +356,7 @@ static const struct opt_def OPTIONS[] = {
 	{"netml", "header", OPT_FLAG, NETML(header), 0},
 	{"netml", "label", OPT_INT_LABEL, NETML(have_label), NETML(label)},
 	{"netml", "labels_csv", OPT_STR, NETML(labels_csv), 0},
+	{"netml", "spill_dir", OPT_STR, NETML(netml.spill_dir), 0},
 	{"windows", "window", OPT_NS_POS, WIN(win.window_ns), 0},
 	{"windows", "step", OPT_NS, WIN(win.step_ns), 0},
 	{"windows", "distinct", OPT_FLAG, WIN(win.distinct), 0},
