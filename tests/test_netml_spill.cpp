@@ -1,4 +1,4 @@
-// netml with bounded memory (cf_netml_opts.spill_bytes, host/netml/netml_spill.c):
+// netml with bounded memory (cf_netml_opts.spill_bytes, host/common/spill.c):
 // the packets go to sorted runs on disk and finish merges them flow by flow.
 // The oracle is the in-memory path (checked against netml 0.7.1 itself in
 // test_netml.cpp / test_netml_upstream.cpp): with spills of a few dozen

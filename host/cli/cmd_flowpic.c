@@ -19,7 +19,7 @@
 
 enum { O_PRESET = 2000, O_RES, O_WINDOW, O_STEP, O_RIGHT_OPEN, O_TIME_AXIS, O_ANCHOR, O_OVERSIZE, O_SIZE_BINS,
        O_VALUE, O_DIR, O_MIN_PK, O_MIN_SPAN, O_SIZE, O_SESSIONS, O_IDLE, O_IPV6, O_TIME, O_MAX_WIN, O_PNG,
-       O_SHARD, O_THREADS, O_FORMAT, O_AUGMENT, O_AUG_COPIES, O_AUG_SEED };
+       O_SHARD, O_THREADS, O_FORMAT, O_AUGMENT, O_AUG_COPIES, O_AUG_SEED, O_SPILL_MB, O_SPILL_DIR };
 
 static void usage(FILE *o)
 {
@@ -66,6 +66,11 @@ static void usage(FILE *o)
 	        "                          changed: x U(0.5, 1.5), + U(-1, 1) s, or the packets within\n"
 	        "                          0.1 s of a U(0, last) moment dropped; --augment-seed S (1);\n"
 	        "                          the index gets augment (copy) and augment_param columns\n"
+	        "  --spill-mb N            bounded memory where sessions are held to the end of the\n"
+	        "                          file (official): packets beyond N MB (128; fractions\n"
+	        "                          allowed) go to sorted runs in a temporary file, merged\n"
+	        "                          session by session (the same images); 0 holds them all\n"
+	        "  --spill-dir DIR         where those files go ($TMPDIR, else /tmp; unlinked)\n"
 	        "  --png K                 PNG previews of the first K images in DIR/png\n"
 	        "  --shard-rows R          split flowpic.npy into files of R images\n"
 	        "  --format npy|parquet    parquet: the index as index.parquet (typed columns,\n"
@@ -130,6 +135,7 @@ int cmd_flowpic(int argc, char **argv)
 		{"time", required_argument, 0, O_TIME}, {"max-windows", required_argument, 0, O_MAX_WIN},
 		{"augment", required_argument, 0, O_AUGMENT}, {"augment-copies", required_argument, 0, O_AUG_COPIES},
 		{"augment-seed", required_argument, 0, O_AUG_SEED},
+		{"spill-mb", required_argument, 0, O_SPILL_MB}, {"spill-dir", required_argument, 0, O_SPILL_DIR},
 		{"png", required_argument, 0, O_PNG}, {"shard-rows", required_argument, 0, O_SHARD},
 		{"threads", required_argument, 0, O_THREADS}, {"format", required_argument, 0, O_FORMAT},
 		CLI_TABLES_LONGOPTS,
@@ -199,6 +205,8 @@ int cmd_flowpic(int argc, char **argv)
 		case O_AUG_COPIES: bad = num("--augment-copies", optarg, 0, 1000, &v), o.augment_copies = (uint32_t)v; break;
 		case O_AUG_SEED: bad = num("--augment-seed", optarg, 0, 9e15, &v), o.augment_seed = (uint64_t)v; break;
 		case O_PNG: bad = num("--png", optarg, 0, HUGE_VAL, &v), png = (uint64_t)v; break;
+		case O_SPILL_MB: bad = num("--spill-mb", optarg, 0, 1 << 24, &v), o.spill_bytes = (uint64_t)(v * 1048576.0); break;
+		case O_SPILL_DIR: o.spill_dir = optarg; break;
 		case O_SHARD: bad = num("--shard-rows", optarg, 1, HUGE_VAL, &v), shard = (uint64_t)v; break;
 		case O_THREADS:
 			bad = strcmp(optarg, "1") && strcmp(optarg, "2");
@@ -334,6 +342,9 @@ int cmd_flowpic(int argc, char **argv)
 		        "cuflow flowpic: %" PRIu64 " images from %" PRIu64 " sessions (%" PRIu64 " packets read; windows: %" PRIu64
 		        " too few packets, %" PRIu64 " too short)\n",
 		        rows, k.sessions, k.packets, k.windows_small, k.windows_short);
+	if (!quiet && k.spill_runs)
+		fprintf(stderr, "cuflow flowpic: held packets went to disk in %" PRIu64 " sorted runs (--spill-mb)\n",
+		        k.spill_runs);
 	rc = damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
 done:
 	free(res);

@@ -7,6 +7,7 @@
  * times) that it bins into images (kernels/flowpic_hist.h).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "cuflow/flowpic.h"
 #include "flowpic_hist.h"
 #include "common/key_table.h"
+#include "common/spill.h"
 
 typedef cf_key5 skey;
 
@@ -93,7 +95,26 @@ struct cf_flowpic {
 	int64_t max_ns;
 	uint64_t flush_min;   /* stored packets before streaming starts: STREAM_FLUSH_MIN, or
 	                         CUFLOW_FLOWPIC_FLUSH_PACKETS (tests) */
+	/* Bounded memory when sessions are held to the end of the file
+	 * (common/spill.h): at spill_cap packets the held ones go to a run,
+	 * grouped by session; the end of the file merges them. */
+	cf_spill *spill;
+	uint64_t spill_cap;
+	cf_spill_sorter sorter;
+	int failed;           /* a spill write failed: its status */
 };
+
+/* A held packet in a run: 24 bytes, grouped by session. */
+typedef struct fp_rec {
+	int64_t ns;
+	uint32_t sess;
+	uint32_t size;
+	uint8_t dir;
+	uint8_t pad[7];
+} fp_rec;
+
+/* Bytes per held packet: the four arrays and the run's sort. */
+#define FP_BYTES_PER_PKT 25u
 
 #define STREAM_SLACK_NS (10 * 1000000000LL)
 #define STREAM_FLUSH_MIN ((uint64_t)1 << 20)
@@ -142,6 +163,7 @@ int cf_flowpic_preset(cf_flowpic_opts *o, const char *name)
 	o->idle_timeout_s = 120.0;
 	o->ipv4_only = 1;
 	o->time_model = CF_FLOWPIC_TIME_DPKT;
+	o->spill_bytes = (uint64_t)128 << 20;
 	if (!name || !strcmp(name, "official"))
 		return CF_OK;
 	if (!strcmp(name, "mini")) {
@@ -413,6 +435,11 @@ int cf_flowpic_open(const cf_flowpic_opts *o, cf_backend *backend, cf_flowpic_em
 	h->stream = o->step_s == 0.0 && o->time_model == CF_FLOWPIC_TIME_EXACT && !(hold && hold[0] && strcmp(hold, "0"));
 	const char *fl = getenv("CUFLOW_FLOWPIC_FLUSH_PACKETS");
 	h->flush_min = fl && strtoull(fl, NULL, 10) ? strtoull(fl, NULL, 10) : STREAM_FLUSH_MIN;
+	if (o->spill_bytes) {
+		h->spill_cap = o->spill_bytes / FP_BYTES_PER_PKT;
+		if (h->spill_cap < 64)
+			h->spill_cap = 64;
+	}
 	reset_file(h);
 	if (batch_init(h)) {
 		cf_flowpic_close(h);
@@ -426,6 +453,9 @@ int cf_flowpic_open(const cf_flowpic_opts *o, cf_backend *backend, cf_flowpic_em
 
 static void reset_file(cf_flowpic *h)
 {
+	cf_spill_close(h->spill); /* sessions never span files */
+	h->spill = NULL;
+	h->failed = 0;
 	h->np = 0;
 	h->nsess = 0;
 	cf_keymap_clear(&h->keys);
@@ -447,6 +477,8 @@ void cf_flowpic_close(cf_flowpic *h)
 	free(h->kinfo);
 	free(h->sinfo);
 	batch_free(&h->fb);
+	cf_spill_close(h->spill);
+	cf_spill_sorter_free(&h->sorter);
 	free(h);
 }
 
@@ -528,6 +560,55 @@ static int64_t session_of(cf_flowpic *h, const cf_pkt *p, int *flip)
 	return s;
 }
 
+/* Doubles the held packets' arrays (up to spill_cap first, when spilling:
+ * its runs are that size). */
+static int grow_held(cf_flowpic *h)
+{
+	uint64_t nc = h->cap ? h->cap * 2 : 65536;
+	if (h->spill_cap && nc > h->spill_cap && h->cap < h->spill_cap)
+		nc = h->spill_cap;
+	uint32_t *a = realloc(h->p_sess, nc * sizeof *a);
+	if (a)
+		h->p_sess = a;
+	int64_t *b = realloc(h->p_ns, nc * sizeof *b);
+	if (b)
+		h->p_ns = b;
+	uint32_t *c = realloc(h->p_size, nc * sizeof *c);
+	if (c)
+		h->p_size = c;
+	uint8_t *d = realloc(h->p_dir, nc);
+	if (d)
+		h->p_dir = d;
+	if (!a || !b || !c || !d)
+		return -1;
+	h->cap = nc;
+	return 0;
+}
+
+static void fill_rec(void *user, uint32_t j, void *rec)
+{
+	const cf_flowpic *h = user;
+	fp_rec r = {h->p_ns[j], h->p_sess[j], h->p_size[j], h->p_dir[j], {0}};
+	memcpy(rec, &r, sizeof r);
+}
+
+/* The packets held go to the spill as one run, grouped by session
+ * (capture order kept within a session). */
+static int write_run(cf_flowpic *h)
+{
+	char *e = h->err;
+	size_t el = sizeof h->err;
+	int st;
+	if (!h->spill && (st = cf_spill_open(&h->spill, h->o.spill_dir, "flowpic", sizeof(fp_rec),
+	                                     offsetof(fp_rec, sess), 0xffffffffu, e, el)) < 0)
+		return st;
+	if ((st = cf_spill_write_run(h->spill, &h->sorter, h->p_sess, h->np, fill_rec, h, e, el)) < 0)
+		return st;
+	h->c.spill_runs++;
+	h->np = 0;
+	return CF_OK;
+}
+
 static int add_packet(cf_flowpic *h, const cf_pkt *p)
 {
 	h->c.packets++;
@@ -566,24 +647,16 @@ static int add_packet(cf_flowpic *h, const cf_pkt *p)
 		     (long long)(STREAM_SLACK_NS / 1000000000LL));
 		return -2;
 	}
-	if (h->np == h->cap) {
-		uint64_t nc = h->cap ? h->cap * 2 : 65536;
-		uint32_t *a = realloc(h->p_sess, nc * sizeof *a);
-		if (a)
-			h->p_sess = a;
-		int64_t *b = realloc(h->p_ns, nc * sizeof *b);
-		if (b)
-			h->p_ns = b;
-		uint32_t *c = realloc(h->p_size, nc * sizeof *c);
-		if (c)
-			h->p_size = c;
-		uint8_t *d = realloc(h->p_dir, nc);
-		if (d)
-			h->p_dir = d;
-		if (!a || !b || !c || !d)
-			return -1;
-		h->cap = nc;
+	if (h->np == h->cap && h->spill_cap && h->cap >= h->spill_cap && (!h->stream || h->hold)) {
+		/* sessions held to the end of the file: the packets go to a run */
+		int st = h->failed ? h->failed : write_run(h);
+		if (st < 0) {
+			h->failed = st;
+			return -3;
+		}
 	}
+	if (h->np == h->cap && grow_held(h))
+		return -1;
 	uint64_t i = h->np++;
 	h->sinfo[s].stored++;
 	h->p_sess[i] = (uint32_t)s;
@@ -609,6 +682,8 @@ static int scan_hook(void *user, const cf_pkt *p, size_t n)
 		int st = add_packet(h, &p[i]);
 		if (st == -2)
 			return CF_ERR_UNSUPPORTED;
+		if (st == -3)
+			return h->failed; /* the spill's message is in h->err */
 		if (st)
 			return fail(h, CF_ERR_NOMEM, "flowpic: out of memory after %llu packets", (unsigned long long)h->np);
 	}
@@ -944,9 +1019,57 @@ static int flush_done_sessions(cf_flowpic *h)
 	return st;
 }
 
+/* The end of a spilled file: the runs (the packets still held made the
+ * last one) merged session by session into the packet arrays, whose
+ * sessions go to session_images in consecutive ranges of about spill_cap
+ * packets (a larger session alone): the images of the whole file, in
+ * session order. */
+static int spilled_images(cf_flowpic *h)
+{
+	char *e = h->err;
+	size_t el = sizeof h->err;
+	int st = h->np ? write_run(h) : CF_OK;
+	if (st < 0)
+		return st;
+	cf_spill_sorter_free(&h->sorter);
+	uint32_t nruns = cf_spill_runs(h->spill);
+	uint64_t buf = h->o.spill_bytes / 2 / (nruns ? nruns : 1);
+	if ((st = cf_spill_merge_start(h->spill, (size_t)(buf < 4096 ? 4096 : buf), e, el)) < 0)
+		return st;
+	uint32_t s0 = h->emitted; /* the first session of the range being filled */
+	fp_rec r;
+	int got = cf_spill_merge_next(h->spill, &r, e, el);
+	while (got == 1) {
+		uint32_t s = r.sess;
+		if (s < s0 || s >= h->nsess)
+			return fail(h, CF_ERR_CORRUPT, "flowpic: spill merge gave session %u (expected %u..%u)", s, s0,
+			            h->nsess - 1);
+		if (h->np >= h->spill_cap && s > s0) { /* a full range ends before session s */
+			if ((st = session_images(h, s0, s)) < 0)
+				return st;
+			h->np = 0;
+			s0 = s;
+		}
+		while (got == 1 && r.sess == s) {
+			if (h->np == h->cap && grow_held(h)) /* one session over the cap */
+				return fail(h, CF_ERR_NOMEM, "flowpic: out of memory (session %u)", s);
+			uint64_t i = h->np++;
+			h->p_sess[i] = r.sess;
+			h->p_ns[i] = r.ns;
+			h->p_size[i] = r.size;
+			h->p_dir[i] = r.dir;
+			got = cf_spill_merge_next(h->spill, &r, e, el);
+		}
+	}
+	if (got < 0)
+		return got;
+	cf_spill_runs_drop(h->spill);
+	return session_images(h, s0, h->nsess);
+}
+
 static int file_images(cf_flowpic *h)
 {
-	int st = session_images(h, h->emitted, h->nsess);
+	int st = h->spill ? spilled_images(h) : session_images(h, h->emitted, h->nsess);
 	return st < 0 ? st : batch_flush(h);
 }
 
@@ -964,7 +1087,8 @@ int cf_flowpic_add(cf_flowpic *h, const cf_pkt *p, size_t n)
 int cf_flowpic_end_file(cf_flowpic *h, const cf_scan_result *res)
 {
 	if (h->err[0])
-		return CF_ERR_NOMEM; /* the packets stopped: no images from a partial session table */
+		return h->failed ? h->failed : CF_ERR_NOMEM; /* the packets stopped: no images from a partial
+		                                                 session table */
 	if (res && !res->opened)
 		return CF_OK;
 	h->ts_ns_exact = res && res->info.format == CF_FORMAT_PCAP && res->info.ts_resolution_ns == 1;

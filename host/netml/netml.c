@@ -11,6 +11,7 @@
  * rows of the feature batches.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@
 #include "cuflow/netml.h"
 #include "common/key_table.h"
 #include "netml_features.h"
-#include "netml_spill.h"
+#include "common/spill.h"
 
 typedef cf_key5 fkey;
 
@@ -37,6 +38,23 @@ typedef struct rangev {
 	range *v;
 	uint64_t n, cap;
 } rangev;
+
+/* Spilled packets (common/spill.h): in a run, 16 bytes, grouped by flow id. */
+typedef struct netml_rec {
+	double t;
+	uint32_t flow;   /* flow id | NETML_REC_TCP */
+	uint16_t size;
+	uint8_t ttl, hfl;
+} netml_rec;
+#define NETML_REC_TCP 0x80000000u
+
+/* A kept packet in the spill's store, in row order: 16 bytes. */
+typedef struct netml_pkt {
+	double t;
+	uint16_t size;
+	uint8_t ttl, hfl;
+	uint32_t pad;
+} netml_pkt;
 
 /* Bytes held per packet before a spill: the six arrays and the run's
  * sort (two index arrays). */
@@ -72,13 +90,13 @@ struct cf_netml {
 	cf_netml_counters c;
 	/* scratch for the CPU feature path */
 	cf_netml_batch batch;
-	/* bounded memory (netml_spill.h): runs of at most spill_cap packets;
-	 * after finish the rows' packets are in the spill, gathered per batch */
-	netml_spill *spill;
+	/* bounded memory (common/spill.h): runs of at most spill_cap packets;
+	 * after finish the rows' packets are in the spill's store, gathered per
+	 * batch */
+	cf_spill *spill;
 	char *spill_dir;
 	uint64_t spill_cap;
-	uint32_t *run_idx, *run_tmp;
-	uint64_t *run_cnt;
+	cf_spill_sorter sorter;
 	double *gt;
 	uint32_t *gsize;
 	uint8_t *gttl, *ghfl;
@@ -205,11 +223,9 @@ void cf_netml_close(cf_netml *h)
 	free(h->rows);
 	free(h->labels);
 	free(h->offsets);
-	netml_spill_close(h->spill);
+	cf_spill_close(h->spill);
 	free(h->spill_dir);
-	free(h->run_idx);
-	free(h->run_tmp);
-	free(h->run_cnt);
+	cf_spill_sorter_free(&h->sorter);
 	free(h->gt);
 	free(h->gsize);
 	free(h->gttl);
@@ -288,30 +304,12 @@ static int header_sees_tcp_flags(const cf_pkt *p)
 	}
 }
 
-/* idx[0..n) = 0..n-1 sorted by key[i], stable: an LSD radix sort on 16-bit
- * digits (memory per item, none per key value: the flow ids can be many
- * more than a run's packets). tmp holds n, cnt RADIX_COUNTS. */
-#define RADIX_COUNTS 65537
-static void radix_sort_u32(const uint32_t *key, uint64_t n, uint32_t *idx, uint32_t *tmp, uint64_t *cnt)
+static void fill_rec(void *user, uint32_t p, void *rec)
 {
-	uint32_t maxk = 0;
-	for (uint64_t i = 0; i < n; i++) {
-		idx[i] = (uint32_t)i;
-		if (key[i] > maxk)
-			maxk = key[i];
-	}
-	for (int shift = 0; shift < 32 && (shift == 0 || (maxk >> shift)); shift += 16) {
-		memset(cnt, 0, RADIX_COUNTS * sizeof *cnt);
-		for (uint64_t i = 0; i < n; i++)
-			cnt[((key[i] >> shift) & 0xffff) + 1]++;
-		for (uint32_t d = 0; d < 65536; d++)
-			cnt[d + 1] += cnt[d];
-		for (uint64_t i = 0; i < n; i++) {
-			uint32_t j = idx[i];
-			tmp[cnt[(key[j] >> shift) & 0xffff]++] = j;
-		}
-		memcpy(idx, tmp, n * sizeof *idx);
-	}
+	const cf_netml *h = user;
+	netml_rec r = {h->p_t[p], h->p_flow[p] | (h->p_tcp[p] ? NETML_REC_TCP : 0), (uint16_t)h->p_size[p],
+	               h->p_ttl[p], h->p_hfl[p]};
+	memcpy(rec, &r, sizeof r);
 }
 
 /* The packets held go to the spill as one run, grouped by flow id
@@ -321,23 +319,10 @@ static int write_run(cf_netml *h)
 	char *e = h->err;
 	size_t el = sizeof h->err;
 	int st;
-	if (!h->spill && (st = netml_spill_open(&h->spill, h->spill_dir, e, el)) < 0)
+	if (!h->spill && (st = cf_spill_open(&h->spill, h->spill_dir, "netml", sizeof(netml_rec),
+	                                     offsetof(netml_rec, flow), ~NETML_REC_TCP, e, el)) < 0)
 		return st;
-	if (!h->run_idx && (!(h->run_idx = malloc(h->spill_cap * sizeof *h->run_idx)) ||
-	                    !(h->run_tmp = malloc(h->spill_cap * sizeof *h->run_tmp)) ||
-	                    !(h->run_cnt = malloc(RADIX_COUNTS * sizeof *h->run_cnt))))
-		return fail(h, CF_ERR_NOMEM, "netml: out of memory");
-	radix_sort_u32(h->p_flow, h->np, h->run_idx, h->run_tmp, h->run_cnt);
-	if ((st = netml_spill_run_begin(h->spill, e, el)) < 0)
-		return st;
-	for (uint64_t i = 0; i < h->np; i++) {
-		uint32_t p = h->run_idx[i];
-		netml_rec r = {h->p_t[p], h->p_flow[p] | (h->p_tcp[p] ? NETML_REC_TCP : 0), (uint16_t)h->p_size[p],
-		               h->p_ttl[p], h->p_hfl[p]};
-		if ((st = netml_spill_run_append(h->spill, &r, e, el)) < 0)
-			return st;
-	}
-	if ((st = netml_spill_run_end(h->spill, e, el)) < 0)
+	if ((st = cf_spill_write_run(h->spill, &h->sorter, h->p_flow, h->np, fill_rec, h, e, el)) < 0)
 		return st;
 	h->c.spill_runs++;
 	h->np = 0;
@@ -648,19 +633,15 @@ static int chunks_from_spill(cf_netml *h, rangev *chunks)
 	if (h->np && (st = write_run(h)) < 0)
 		return st;
 	free_packets(h); /* the read buffers get the memory the packets had */
-	free(h->run_idx);
-	free(h->run_tmp);
-	free(h->run_cnt);
-	h->run_idx = h->run_tmp = NULL;
-	h->run_cnt = NULL;
-	uint32_t nruns = netml_spill_runs(h->spill);
+	cf_spill_sorter_free(&h->sorter);
+	uint32_t nruns = cf_spill_runs(h->spill);
 	uint64_t buf = h->o.spill_bytes / 2 / (nruns ? nruns : 1);
 	buf = buf < 4096 ? 4096 : buf > (8u << 20) ? (8u << 20) : buf;
-	if ((st = netml_spill_merge_start(h->spill, (size_t)buf, e, el)) < 0)
+	if ((st = cf_spill_merge_start(h->spill, (size_t)buf, e, el)) < 0)
 		return st;
 	flow_scratch s = {0};
 	netml_rec r;
-	int got = netml_spill_merge_next(h->spill, &r, e, el);
+	int got = cf_spill_merge_next(h->spill, &r, e, el);
 	for (uint32_t f = 0; f < nf && got >= 0; f++) {
 		uint64_t n = 0;
 		while (got == 1 && (r.flow & ~NETML_REC_TCP) == f) {
@@ -672,7 +653,7 @@ static int chunks_from_spill(cf_netml *h, rangev *chunks)
 			s.t[n] = r.t;
 			s.ix[n] = (uint32_t)n;
 			n++;
-			got = netml_spill_merge_next(h->spill, &r, e, el);
+			got = cf_spill_merge_next(h->spill, &r, e, el);
 		}
 		if (got < 0)
 			break;
@@ -687,11 +668,11 @@ static int chunks_from_spill(cf_netml *h, rangev *chunks)
 			s.tcp[j] = (q->flow & NETML_REC_TCP) != 0;
 			s.pk[j] = (netml_pkt){q->t, q->size, q->ttl, q->hfl, 0};
 		}
-		if (timeout_walk(h, f, s.ot, s.tcp, n, netml_spill_pkts_count(h->spill), chunks)) {
+		if (timeout_walk(h, f, s.ot, s.tcp, n, cf_spill_store_size(h->spill) / sizeof(netml_pkt), chunks)) {
 			st = CF_ERR_NOMEM;
 			goto out;
 		}
-		if ((st = netml_spill_pkts_append(h->spill, s.pk, n, e, el)) < 0)
+		if ((st = cf_spill_store_append(h->spill, s.pk, n * sizeof *s.pk, e, el)) < 0)
 			goto out;
 	}
 	if (got < 0) {
@@ -702,11 +683,17 @@ static int chunks_from_spill(cf_netml *h, rangev *chunks)
 		st = fail(h, CF_ERR_CORRUPT, "netml: spill merge gave flow %u of %u", r.flow & ~NETML_REC_TCP, nf);
 		goto out;
 	}
-	st = netml_spill_pkts_flush(h->spill, e, el);
-	netml_spill_runs_drop(h->spill);
+	st = cf_spill_store_flush(h->spill, e, el);
+	cf_spill_runs_drop(h->spill);
 out:
 	scratch_free(&s);
 	return st;
+}
+
+/* Kept packets [first, first + n) from the spill's store. */
+static int read_pkts(cf_netml *h, uint64_t first, uint64_t n, netml_pkt *out)
+{
+	return cf_spill_store_read(h->spill, first * sizeof *out, n * sizeof *out, out, h->err, sizeof h->err);
 }
 
 /* Section 4 for every chunk, its times from memory or the spill. Spilled
@@ -723,7 +710,7 @@ static int rows_from_chunks(cf_netml *h, const rangev *chunks, rangev *rows)
 		const double *tt = h->t ? h->t + g->start : NULL;
 		if (h->spill) {
 			if (g->start < w0 || g->start + g->len > w0 + wn) {
-				uint64_t left = netml_spill_pkts_count(h->spill) - g->start;
+				uint64_t left = cf_spill_store_size(h->spill) / sizeof *pk - g->start;
 				uint64_t want = g->len > NETML_WINDOW_PKTS ? g->len : NETML_WINDOW_PKTS;
 				if (want > left)
 					want = left;
@@ -738,7 +725,7 @@ static int rows_from_chunks(cf_netml *h, const rangev *chunks, rangev *rows)
 						break;
 					}
 				}
-				if ((st = netml_spill_pkts_read(h->spill, g->start, want, pk, h->err, sizeof h->err)) < 0)
+				if ((st = read_pkts(h, g->start, want, pk)) < 0)
 					break;
 				w0 = g->start;
 				wn = want;
@@ -1090,7 +1077,7 @@ static int gather_rows(cf_netml *h, uint64_t row0, uint64_t n)
 			h->goff[j + 1] = w + len;
 			j++;
 		}
-		int st = netml_spill_pkts_read(h->spill, first, len, h->gpk + w, h->err, sizeof h->err);
+		int st = read_pkts(h, first, len, h->gpk + w);
 		if (st < 0)
 			return st;
 		w += len;

@@ -128,10 +128,11 @@ int cf_netml_write_opts_set(cf_netml_write_opts *o, const char *name, const char
 		if (parse_count(value, 1, 1000000000, &no->flow_pkts_thres))
 			return cf_errf(errbuf, CF_ERR_ARG, "--flow-pkts-thres needs an integer >= 1");
 	} else if (!strcmp(name, "spill-mb")) {
-		uint32_t mb;
-		if (parse_count(value, 0, 1u << 24, &mb))
-			return cf_errf(errbuf, CF_ERR_ARG, "--spill-mb needs an integer >= 0 (0: never spill)");
-		no->spill_bytes = (uint64_t)mb << 20;
+		errno = 0;
+		double mb = strtod(value, &e);
+		if (e == value || *e || errno || !(mb >= 0) || mb > (double)(1u << 24))
+			return cf_errf(errbuf, CF_ERR_ARG, "--spill-mb needs a number of MB >= 0 (0: never spill)");
+		no->spill_bytes = (uint64_t)(mb * 1048576.0);
 	} else if (!strcmp(name, "spill-dir")) {
 		no->spill_dir = value;
 	} else if (!strcmp(name, "dim")) {

@@ -351,6 +351,7 @@ static const struct opt_def OPTIONS[] = {
 	{"flowpic", "label", OPT_STR, PIC(labels.constant), 0},
 	{"flowpic", "label_from_dir", OPT_FLAG, PIC(labels.from_dir), 0},
 	{"flowpic", "labels_csv", OPT_STR, PIC(labels.csv), 0},
+	{"flowpic", "spill_dir", OPT_STR, PIC(pic.spill_dir), 0},
 	{"netml", "dim", OPT_DIM, NETML(dim), 0},
 	{"netml", "fft", OPT_FLAG, NETML(fft), 0},
 	{"netml", "header", OPT_FLAG, NETML(header), 0},

@@ -92,7 +92,7 @@ void cf_netml_write_opts_default(cf_netml_write_opts *o);
  *              a number >= 0
  *   "flow-pkts-thres"  1..1000000000
  *   "dim"      fixed_dim, 2..8388608
- *   "spill-mb" spill_bytes in MB, 0..16777216 (0: never spill)
+ *   "spill-mb" spill_bytes in MB (fractions allowed), 0..16777216 (0: never)
  *   "spill-dir"  spill_dir (borrowed, not copied)
  *   "fixed"    a comma-separated list of "trailing" (keep_trailing),
  *              "ipv6" (ipv6_flows), "all"

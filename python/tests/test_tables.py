@@ -69,8 +69,8 @@ def test_flows_equal_the_csv(captures, cli, tmp_path):
      ["flows", "--size", "ip", "--unidirectional"]),
     ("windows", lambda c: cuflow.windows(c, window=5), ["windows", "--jobs", "2", "--window", "5"]),
     ("netml-IAT", lambda c: cuflow.netml(c, "IAT", dim=8), ["netml", "--jobs", "2", "--dim", "8", "--type", "IAT"]),
-    ("netml-STATS", lambda c: cuflow.netml(c, "STATS", dim=8),
-     ["netml", "--jobs", "2", "--dim", "8", "--type", "STATS"]),
+    ("netml-STATS", lambda c: cuflow.netml(c, "STATS", dim=8, spill_dir="/tmp"),
+     ["netml", "--jobs", "2", "--dim", "8", "--type", "STATS", "--spill-mb", "1", "--spill-dir", "/tmp"]),
 ])
 def test_table_equals_the_command_lines_parquet(name, call, args, captures, cli, tmp_path):
     out = tmp_path / f"{name}.parquet"
