@@ -15,6 +15,8 @@
 //    flows, TCP and UDP, IPv6 (pseudo-flow and real flows), the trailing
 //    chunk kept or dropped, a threshold above 2, and 100,000 flows (ids with
 //    two 16-bit digits for the runs' radix sort).
+//    Reads of the spilled packets go in pieces of 37 packets
+//    (CUFLOW_NETML_SPILL_READ_PACKETS), so that batches and windows split.
 //  * NetmlSpill.BadSpillDir: a spill directory that does not exist is an
 //    I/O error naming it, from the add that needed it; nothing crashes.
 //  * NetmlSpill.Option: "spill-mb" through cf_netml_write_opts_set.
@@ -156,8 +158,16 @@ std::string synth_capture(uint64_t seed, uint64_t flows)
 	return path;
 }
 
+// Small captures read back in several pieces too: the feature batches'
+// gathers and the chunk walk's window (host/netml/netml.c).
+struct SmallReads {
+	SmallReads() { setenv("CUFLOW_NETML_SPILL_READ_PACKETS", "37", 1); }
+	~SmallReads() { unsetenv("CUFLOW_NETML_SPILL_READ_PACKETS"); }
+};
+
 TEST(NetmlSpill, SameBitsAsInMemory)
 {
+	SmallReads small_reads;
 	std::vector<std::string> caps = {synth_capture(7, 300), synth_capture(8, 900)};
 	std::string deb = data_dir() + "/debian";
 	std::string real = deb + "/pathspider/usr/lib/python3/dist-packages/pathspider/tests/data/real.pcap";
@@ -237,6 +247,7 @@ cf_pkt make_pkt(std::mt19937_64 &g, double t, int flow, int v6flows)
 
 TEST(NetmlSpill, RandomStreams)
 {
+	SmallReads small_reads;
 	Backend be;
 	int with_rows = 0;
 	for (int trial = 0; trial < 26; trial++) {

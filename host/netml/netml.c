@@ -59,9 +59,11 @@ typedef struct netml_pkt {
 /* Bytes held per packet before a spill: the six arrays and the run's
  * sort (two index arrays). */
 #define NETML_BYTES_PER_PKT 27u
-/* Packets per gathered feature batch of spilled rows (30 bytes each). */
+/* Packets per gathered feature batch of spilled rows (30 bytes each), and
+ * per read when the chunks are walked again (16 bytes each);
+ * CUFLOW_NETML_SPILL_READ_PACKETS sets both (tests: small captures then
+ * take several pieces). */
 #define NETML_GATHER_PKTS ((uint64_t)1 << 20)
-/* Packets per read when the chunks are walked again (16 bytes each). */
 #define NETML_WINDOW_PKTS ((uint64_t)1 << 18)
 
 struct cf_netml {
@@ -96,6 +98,7 @@ struct cf_netml {
 	cf_spill *spill;
 	char *spill_dir;
 	uint64_t spill_cap;
+	uint64_t gather_pkts, window_pkts;
 	cf_spill_sorter sorter;
 	double *gt;
 	uint32_t *gsize;
@@ -191,6 +194,10 @@ int cf_netml_open(const cf_netml_opts *o, cf_netml **out, char *errbuf)
 		}
 	}
 	h->o.spill_dir = NULL; /* h->spill_dir is the copy */
+	const char *rp = getenv("CUFLOW_NETML_SPILL_READ_PACKETS");
+	uint64_t r = rp ? strtoull(rp, NULL, 10) : 0;
+	h->gather_pkts = r ? r : NETML_GATHER_PKTS;
+	h->window_pkts = r ? r : NETML_WINDOW_PKTS;
 	*out = h;
 	return CF_OK;
 }
@@ -698,7 +705,7 @@ static int read_pkts(cf_netml *h, uint64_t first, uint64_t n, netml_pkt *out)
 
 /* Section 4 for every chunk, its times from memory or the spill. Spilled
  * chunks are in increasing position: they are read through a window of
- * NETML_WINDOW_PKTS packets (a longer chunk alone). */
+ * window_pkts packets (a longer chunk alone). */
 static int rows_from_chunks(cf_netml *h, const rangev *chunks, rangev *rows)
 {
 	double *t = NULL;
@@ -711,7 +718,7 @@ static int rows_from_chunks(cf_netml *h, const rangev *chunks, rangev *rows)
 		if (h->spill) {
 			if (g->start < w0 || g->start + g->len > w0 + wn) {
 				uint64_t left = cf_spill_store_size(h->spill) / sizeof *pk - g->start;
-				uint64_t want = g->len > NETML_WINDOW_PKTS ? g->len : NETML_WINDOW_PKTS;
+				uint64_t want = g->len > h->window_pkts ? g->len : h->window_pkts;
 				if (want > left)
 					want = left;
 				if (want > cap) {
@@ -1134,12 +1141,12 @@ int cf_netml_features(cf_netml *h, cf_backend *b, int type, int fft, int header,
 		bt->out = out;
 		return features_batch(h, b, bt);
 	}
-	/* spilled rows: gathered in pieces of at most NETML_GATHER_PKTS packets
+	/* spilled rows: gathered in pieces of at most gather_pkts packets
 	 * (or one longer row), so that a large block of rows costs no more */
 	uint32_t cols = bt->hdr_cols + bt->feat_cols;
 	for (uint64_t r = 0; r < n;) {
 		uint64_t k = 1, pk = h->rows[row0 + r].len;
-		while (r + k < n && pk + h->rows[row0 + r + k].len <= NETML_GATHER_PKTS)
+		while (r + k < n && pk + h->rows[row0 + r + k].len <= h->gather_pkts)
 			pk += h->rows[row0 + r + k++].len;
 		int st = gather_rows(h, row0 + r, k);
 		if (st < 0)
