@@ -24,6 +24,13 @@
 //    for float64, 1e-5 for float32, as nn_check_ctypes.py). Skips without
 //    numpy or without the shared library.
 //
+//  * NnConvOrder: the dense forward against a loop written here in the
+//    order include/cuflow/nn_conv.h promises (each output from its bias,
+//    then its (c, ky, kx) terms ascending, padding terms skipped) BIT FOR
+//    BIT, float32 and float64, on strided layers (the channel blocks) and
+//    stride-1 ones (the column blocks): channel counts below, at and past
+//    the 8-lane blocks and 32-channel groups, asymmetric padding.
+//
 // Also: the geometry helpers on the official network's shapes (1500 -> 300
 // -> 150 -> 30 -> 15, 4500 flattened, 309,419 parameters with the dense
 // layers), the dropout masks' thread-count independence (per-sample seeds)
@@ -551,6 +558,60 @@ template <typename T> void check_sparse_bits(const cf_nn_conv2d_dims &d, double 
 		std::vector<T> y1(per * d1.B, (T)NAN);
 		sparse_fwd(&d1, &s1, w.data(), b.data(), y1.data());
 		EXPECT_EQ(0, memcmp(y1.data(), yd.data() + per, y1.size() * sizeof(T))) << tag << ": chunk [1,B)";
+	}
+}
+
+template <typename T>
+void order_case(const cf_nn_conv2d_dims &d, uint64_t seed,
+                void (*fwd)(const cf_nn_conv2d_dims *, const T *, const T *, const T *, T *), const char *tag)
+{
+	int OH, OW;
+	ASSERT_EQ(cf_nn_conv2d_out(&d, &OH, &OW), 0) << tag;
+	Rng r(seed);
+	std::vector<T> x((size_t)d.B * d.C * d.H * d.W), w((size_t)d.O * d.C * d.KH * d.KW), bias(d.O);
+	for (auto &v : x)
+		v = r.uniform(0, 1) < 0.3 ? T(0) : T(r.uniform(-3, 3));
+	for (auto &v : w)
+		v = T(r.uniform(-1, 1));
+	for (auto &v : bias)
+		v = T(r.uniform(-1, 1));
+	std::vector<T> y((size_t)d.B * d.O * OH * OW), ref(y.size());
+	fwd(&d, x.data(), w.data(), bias.data(), y.data());
+	for (int b = 0; b < d.B; b++)
+		for (int o = 0; o < d.O; o++)
+			for (int oy = 0; oy < OH; oy++)
+				for (int ox = 0; ox < OW; ox++) {
+					T acc = bias[o];
+					for (int c = 0; c < d.C; c++)
+						for (int ky = 0; ky < d.KH; ky++)
+							for (int kx = 0; kx < d.KW; kx++) {
+								int iy = oy * d.sy - d.pad_t + ky, ix = ox * d.sx - d.pad_l + kx;
+								if (iy < 0 || iy >= d.H || ix < 0 || ix >= d.W)
+									continue;
+								T p = w[(((size_t)o * d.C + c) * d.KH + ky) * d.KW + kx] *
+								      x[(((size_t)b * d.C + c) * d.H + iy) * d.W + ix];
+								acc = acc + p;
+							}
+					ref[(((size_t)b * d.O + o) * OH + oy) * OW + ox] = acc;
+				}
+	EXPECT_EQ(0, memcmp(y.data(), ref.data(), y.size() * sizeof(T))) << tag;
+}
+
+TEST(NnConvOrder, ForwardSumsInThePromisedOrder)
+{
+	const cf_nn_conv2d_dims cases[] = {
+		{3, 10, 150, 150, 20, 10, 10, 5, 5, 2, 3, 2, 3}, // the official second convolution
+		{2, 3, 37, 41, 7, 3, 5, 2, 3, 1, 2, 0, 4},
+		{2, 2, 20, 23, 40, 4, 4, 1, 2, 1, 1, 1, 1},
+		{1, 1, 30, 30, 8, 5, 5, 3, 3, 2, 2, 2, 2},
+		{2, 4, 16, 16, 33, 3, 3, 2, 2, 1, 0, 1, 0},
+		{2, 3, 12, 14, 5, 3, 3, 1, 1, 2, 1, 0, 2},  // stride 1: the column blocks
+		{1, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0}, // mini's second convolution
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		std::string tag = "case " + std::to_string(i);
+		order_case<float>(cases[i], 100 + i, cf_nn_conv2d_forward_f32, (tag + " f32").c_str());
+		order_case<double>(cases[i], 200 + i, cf_nn_conv2d_forward_f64, (tag + " f64").c_str());
 	}
 }
 

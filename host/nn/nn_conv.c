@@ -2,6 +2,7 @@
  * from one source (nn_conv_impl.h), plus the precision-free helpers: the
  * geometry and the seeded dropout masks. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuflow/nn.h"

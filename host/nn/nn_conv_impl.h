@@ -9,8 +9,11 @@
  *     NN_VW outputs (nn_conv_block): the sums sit in vector registers, one
  *     lane per output, so a lane's adds come in that order; lanes whose
  *     input column is in the padding keep their sum (the term is skipped).
- *     Strided rows (and layers too large for the stack copy) take the
- *     plain loop (nn_conv_row_plain), which adds each term across a row.
+ *     Strided layers run one output position at a time, a lane per output
+ *     channel (nn_conv_chan_block; the weights transposed once per call),
+ *     each lane's adds in that order; stride-1 layers too large for the
+ *     stack copy take the plain loop (nn_conv_row_plain), which adds each
+ *     term across a row.
  *   dense dw: each weight meets its terms in (b, oy, ox) order. Stride-1
  *     columns run NN_VW output channels at a time (nn_conv_dw_block), the
  *     KW weights of one (c, ky) in registers; the plain loop runs across
@@ -117,8 +120,96 @@ static inline __attribute__((always_inline)) void NN_FN(nn_conv_block)(const cf_
 }
 
 /* The padded copy of a sample's x lives on the stack up to this many
- * elements; larger layers (and strided ones) take the plain loop. */
+ * elements; larger layers take the plain loop, strided ones the
+ * channel blocks below. */
 #define NN_XPAD_MAX 16384
+
+/* Strided layers: one output position (oy, ox) of output channels o0 ..
+ * o0 + NB * NN_VW - 1, one lane per channel: each lane's sum starts at its
+ * bias and meets its (c, ky, kx) terms in ascending order, the plain
+ * loop's order, and a term whose input lies in the padding is skipped for
+ * every lane alike. wt is w transposed to (c, ky, kx, o), Op channels a
+ * row (O rounded up to NN_VW, zeros past O): one x value serves NB * NN_VW
+ * channels. */
+static inline __attribute__((always_inline)) void NN_FN(nn_conv_chan_block)(const cf_nn_conv2d_dims *d, int OH, int OW,
+                                                                         const NN_T *xb, const NN_T *wt, int Op,
+                                                                         const NN_T *bias, NN_T *yb, int o0,
+                                                                         const int NB, int oy, int ox)
+{
+	const int C = d->C, H = d->H, W = d->W, O = d->O, KH = d->KH, KW = d->KW;
+	const int iy0 = oy * d->sy - d->pad_t, ix0 = ox * d->sx - d->pad_l;
+	const int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = W - ix0 < KW ? W - ix0 : KW;
+	NN_FN(nn_vec) acc[4];
+	for (int q = 0; q < NB; q++) {
+		NN_T bv[NN_VW];
+		for (int j = 0; j < NN_VW; j++) {
+			const int o = o0 + q * NN_VW + j;
+			bv[j] = o < O ? bias[o] : (NN_T)0;
+		}
+		memcpy(&acc[q], bv, sizeof bv);
+	}
+	for (int c = 0; c < C; c++)
+		for (int ky = 0; ky < KH; ky++) {
+			const int iy = iy0 + ky;
+			if (iy < 0 || iy >= H)
+				continue;
+			const NN_T *xr = xb + ((size_t)c * H + iy) * W + ix0;
+			const NN_T *wr = wt + (((size_t)c * KH + ky) * KW) * Op + o0;
+			for (int kx = kx0; kx < kx1; kx++) {
+				const NN_T xv = xr[kx];
+				for (int q = 0; q < NB; q++) {
+					NN_FN(nn_vec) wv;
+					memcpy(&wv, wr + (size_t)kx * Op + q * NN_VW, sizeof wv);
+					acc[q] += wv * xv;
+				}
+			}
+		}
+	for (int q = 0; q < NB; q++)
+		for (int j = 0; j < NN_VW; j++) {
+			const int o = o0 + q * NN_VW + j;
+			if (o < O)
+				yb[((size_t)o * OH + oy) * OW + ox] = acc[q][j];
+		}
+}
+
+/* The strided forward by channel blocks (inlined into each clone of the
+ * caller); 0, or -1 when the transposed weights cannot be allocated (the
+ * caller takes the plain loop). */
+static inline __attribute__((always_inline)) int NN_FN(nn_conv_forward_strided)(const cf_nn_conv2d_dims *d, int OH,
+                                                                               int OW, const NN_T *x, const NN_T *w,
+                                                                               const NN_T *bias, NN_T *y)
+{
+	const int B = d->B, C = d->C, H = d->H, W = d->W, O = d->O;
+	const size_t K = (size_t)C * d->KH * d->KW;
+	const int Op = (O + NN_VW - 1) / NN_VW * NN_VW;
+	NN_T *wt = calloc(K * (size_t)Op, sizeof *wt);
+	if (!wt)
+		return -1;
+	for (int o = 0; o < O; o++)
+		for (size_t k = 0; k < K; k++)
+			wt[k * Op + o] = w[(size_t)o * K + k];
+	for (int b = 0; b < B; b++) {
+		const NN_T *xb = x + (size_t)b * C * H * W;
+		NN_T *yb = y + (size_t)b * O * OH * OW;
+		for (int o0 = 0; o0 < Op;) {
+			const int nv = (Op - o0) / NN_VW, nb = nv >= 4 ? 4 : nv;
+			for (int oy = 0; oy < OH; oy++)
+				for (int ox = 0; ox < OW; ox++) {
+					if (nb == 4)
+						NN_FN(nn_conv_chan_block)(d, OH, OW, xb, wt, Op, bias, yb, o0, 4, oy, ox);
+					else if (nb == 3)
+						NN_FN(nn_conv_chan_block)(d, OH, OW, xb, wt, Op, bias, yb, o0, 3, oy, ox);
+					else if (nb == 2)
+						NN_FN(nn_conv_chan_block)(d, OH, OW, xb, wt, Op, bias, yb, o0, 2, oy, ox);
+					else
+						NN_FN(nn_conv_chan_block)(d, OH, OW, xb, wt, Op, bias, yb, o0, 1, oy, ox);
+				}
+			o0 += nb * NN_VW;
+		}
+	}
+	free(wt);
+	return 0;
+}
 
 NN_CLONES void NN_FN(cf_nn_conv2d_forward)(const cf_nn_conv2d_dims *d, const NN_T *x, const NN_T *w,
                                            const NN_T *bias, NN_T *y)
@@ -127,6 +218,8 @@ NN_CLONES void NN_FN(cf_nn_conv2d_forward)(const cf_nn_conv2d_dims *d, const NN_
 	if (cf_nn_conv2d_out(d, &OH, &OW) != 0)
 		return;
 	const int B = d->B, C = d->C, H = d->H, W = d->W, O = d->O, KW = d->KW, pl = d->pad_l;
+	if (d->sx != 1 && NN_FN(nn_conv_forward_strided)(d, OH, OW, x, w, bias, y) == 0)
+		return;
 	/* padded columns: block loads reach ox + kx < round_up(OW) + KW - 1 */
 	const int wp = (OW + NN_VW - 1) / NN_VW * NN_VW + KW - 1;
 	const int fast = d->sx == 1 && (size_t)C * H * wp <= NN_XPAD_MAX;
