@@ -144,20 +144,6 @@ Result from_capture(const std::string &path, uint64_t spill_bytes, const std::st
 	return r;
 }
 
-std::string synth_capture(uint64_t seed, uint64_t flows)
-{
-	std::string path = cft::temp_path(".pcap");
-	cf_synth_opts o;
-	cf_synth_opts_default(&o);
-	o.path = path.c_str();
-	o.flows = flows;
-	o.seed = seed;
-	o.duration_s = 60;
-	char err[CF_ERRBUF_SIZE];
-	EXPECT_EQ(cf_synth_write(&o, nullptr, err), CF_OK) << err;
-	return path;
-}
-
 // Small captures read back in several pieces too: the feature batches'
 // gathers and the chunk walk's window (host/netml/netml.c).
 struct SmallReads {
@@ -168,7 +154,7 @@ struct SmallReads {
 TEST(NetmlSpill, SameBitsAsInMemory)
 {
 	SmallReads small_reads;
-	std::vector<std::string> caps = {synth_capture(7, 300), synth_capture(8, 900)};
+	std::vector<std::string> caps = {cft::synth_pcap(7, 300), cft::synth_pcap(8, 900)};
 	std::string deb = data_dir() + "/debian";
 	std::string real = deb + "/pathspider/usr/lib/python3/dist-packages/pathspider/tests/data/real.pcap";
 	if (!cft::exists(real)) {

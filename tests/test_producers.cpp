@@ -229,20 +229,7 @@ int run_producer(const cf_producer_ops *ops, const void *config, const std::vect
 
 // ------------------------------------------------------------ captures
 
-std::string synth(uint64_t seed, uint64_t flows, bool ns = false)
-{
-	std::string path = cft::temp_path(".pcap");
-	cf_synth_opts o;
-	cf_synth_opts_default(&o);
-	o.path = path.c_str();
-	o.flows = flows;
-	o.seed = seed;
-	o.duration_s = 60;
-	o.nanosecond = ns;
-	char err[CF_ERRBUF_SIZE];
-	EXPECT_EQ(cf_synth_write(&o, nullptr, err), CF_OK) << err;
-	return path;
-}
+std::string synth(uint64_t seed, uint64_t flows, bool ns = false) { return cft::synth_pcap(seed, flows, ns); }
 
 // The first `keep` of a capture's bytes (cut inside a record).
 std::string truncated(const std::string &src, double keep)

@@ -42,6 +42,7 @@ struct cf_spill {
 	unsigned char *wstore;   /* the store's write buffer */
 	size_t nwstore;
 	uint64_t store_size;     /* bytes appended */
+	char dir[400], tag[32];  /* for the store, opened at its first append */
 };
 
 static int io_fail(char *err, size_t errlen, const spill_file *f, const char *what, uint64_t off, int e)
@@ -119,10 +120,10 @@ int cf_spill_open(cf_spill **out, const char *dir, const char *tag, size_t rec_s
 	s->rec = rec_size;
 	s->key_off = key_off;
 	s->key_mask = key_mask;
+	snprintf(s->dir, sizeof s->dir, "%s", dir);
+	snprintf(s->tag, sizeof s->tag, "%s", tag);
 	int st = file_open(&s->runs_f, dir, tag, "runs", err, errlen);
-	if (st == CF_OK)
-		st = file_open(&s->store_f, dir, tag, "store", err, errlen);
-	if (st == CF_OK && (!(s->wrun = malloc(WBUF_BYTES)) || !(s->wstore = malloc(WBUF_BYTES))))
+	if (st == CF_OK && !(s->wrun = malloc(WBUF_BYTES)))
 		st = no_memory(err, errlen);
 	if (st < 0) {
 		cf_spill_close(s);
@@ -292,6 +293,13 @@ void cf_spill_runs_drop(cf_spill *s)
 int cf_spill_store_append(cf_spill *s, const void *p, size_t n, char *err, size_t errlen)
 {
 	const unsigned char *c = p;
+	if (s->store_f.fd < 0) { /* the first append: callers that only group never make a store */
+		int st = file_open(&s->store_f, s->dir, s->tag, "store", err, errlen);
+		if (st < 0)
+			return st;
+		if (!(s->wstore = malloc(WBUF_BYTES)))
+			return no_memory(err, errlen);
+	}
 	s->store_size += n;
 	while (n) {
 		if (s->nwstore == WBUF_BYTES) {

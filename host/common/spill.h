@@ -18,8 +18,8 @@
 
 typedef struct cf_spill cf_spill;
 
-/* Creates the two files in dir (NULL or "": $TMPDIR, else /tmp), named
- * cuflow-<tag>-*. Records are rec_size bytes; the group id is the uint32_t
+/* Creates the runs' file in dir (NULL or "": $TMPDIR, else /tmp), named
+ * cuflow-<tag>-* (the store's beside it at its first append). Records are rec_size bytes; the group id is the uint32_t
  * at key_off, masked with key_mask (the other bits are the caller's).
  * CF_OK, or a negative status with the reason in err. */
 int cf_spill_open(cf_spill **out, const char *dir, const char *tag, size_t rec_size, size_t key_off,

@@ -15,6 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include "cuflow/status.h"
+#include "cuflow/synth.h"
+
 namespace cft {
 
 // Build-time defaults for the variables the test CMakeLists knows about.
@@ -65,6 +70,24 @@ std::string temp_path(const std::string &suffix)
 	std::string dir = env("CUFLOW_TMP", "/tmp");
 	mkdir(dir.c_str(), 0755);
 	return dir + "/t" + run + "_" + std::to_string(n++) + suffix;
+}
+
+std::string synth_pcap(uint64_t seed, uint64_t flows, bool nanosecond)
+{
+	std::string path = temp_path(".pcap");
+	cf_synth_opts o;
+	cf_synth_opts_default(&o);
+	o.path = path.c_str();
+	o.flows = flows;
+	o.seed = seed;
+	o.duration_s = 60;
+	o.nanosecond = nanosecond;
+	char err[CF_ERRBUF_SIZE];
+	if (cf_synth_write(&o, nullptr, err) != CF_OK) {
+		ADD_FAILURE() << "cf_synth_write: " << err;
+		return "";
+	}
+	return path;
 }
 
 static void put32(std::vector<uint8_t> &v, uint32_t x)

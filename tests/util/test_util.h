@@ -18,6 +18,9 @@ struct Frame {
 std::string env(const char *name, const std::string &fallback = "");
 // A fresh path under the test temp directory (CUFLOW_TMP), unique per call.
 std::string temp_path(const std::string &suffix);
+// A `cuflow synth` capture of `flows` flows over 60 s (cf_synth_write) at a
+// fresh temp path; "" (with a test failure) when it cannot be written.
+std::string synth_pcap(uint64_t seed, uint64_t flows, bool nanosecond = false);
 // Writes a classic pcap (little-endian, micro- or nanosecond magic).
 void write_pcap(const std::string &path, int linktype, const std::vector<Frame> &frames,
                 bool nanosecond = false, uint32_t snaplen = 65535);
