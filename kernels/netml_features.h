@@ -32,16 +32,35 @@ static inline CF_HD double cf_py_floordiv(double a, double b)
 	return copysign(0.0, a / b);
 }
 
-/* np.quantile(x, q), method "linear", of n >= 1 ascending doubles. */
-static inline CF_HD double cf_np_quantile_sorted(const double *x, uint64_t n, double q)
+/* Where np.quantile(x, q), method "linear", falls among n >= 1 ascending
+ * values: between x[*i] and x[*i + 1] at fraction *g (1), or on x[n - 1]
+ * itself (0). */
+static inline CF_HD int cf_np_quantile_at(uint64_t n, double q, uint64_t *i, double *g)
 {
 	double v = (double)(n - 1) * q;
 	if (v >= (double)(n - 1))
-		return x[n - 1];
-	double lo = floor(v), g = v - lo;
-	uint64_t i = (uint64_t)lo;
-	double a = x[i], b = x[i + 1], d = b - a;
+		return 0;
+	double lo = floor(v);
+	*g = v - lo;
+	*i = (uint64_t)lo;
+	return 1;
+}
+
+/* numpy's lerp between neighbours a <= b at fraction g. */
+static inline CF_HD double cf_np_lerp(double a, double b, double g)
+{
+	double d = b - a;
 	return g >= 0.5 ? b - d * (1.0 - g) : a + d * g;
+}
+
+/* np.quantile(x, q), method "linear", of n >= 1 ascending doubles. */
+static inline CF_HD double cf_np_quantile_sorted(const double *x, uint64_t n, double q)
+{
+	uint64_t i;
+	double g;
+	if (!cf_np_quantile_at(n, q, &i, &g))
+		return x[n - 1];
+	return cf_np_lerp(x[i], x[i + 1], g);
 }
 
 /* The same for ascending integers (np.quantile of an int array: the

@@ -1,9 +1,12 @@
 // netml with bounded memory (cf_netml_opts.spill_bytes, host/common/spill.c):
-// the packets go to sorted runs on disk and finish merges them flow by flow.
-// The oracle is the in-memory path (checked against netml 0.7.1 itself in
-// test_netml.cpp / test_netml_upstream.cpp): with spills of a few dozen
-// packets per run, so that flows, chunks and subflows cross many runs,
-// every result must be the same bits.
+// past the budget every packet goes to a hash partition on disk with its
+// flow's key; finish takes the partitions one at a time, finds the interval,
+// dim and SAMP width by radix selection over values on disk, and merges the
+// partitions' rows by their flows' first packets. The oracle is the in-memory
+// path (checked against netml 0.7.1 itself in test_netml.cpp /
+// test_netml_upstream.cpp): with budgets of a few dozen packets, and 1, 3,
+// 17 or 512 partitions (CUFLOW_NETML_PARTITIONS), every result must be the
+// same bits.
 //
 //  * NetmlSpill.SameBitsAsInMemory: real captures (pathspider's real.pcap,
 //    whose timestamps are not in order; ../shared/captures when present) and
@@ -13,9 +16,9 @@
 //  * NetmlSpill.RandomStreams: packets made here (seeded): times that go
 //    backwards inside flows, idle timeouts short enough to split, one-packet
 //    flows, TCP and UDP, IPv6 (pseudo-flow and real flows), the trailing
-//    chunk kept or dropped, a threshold above 2, and 100,000 flows (ids with
-//    two 16-bit digits for the runs' radix sort).
-//    Reads of the spilled packets go in pieces of 37 packets
+//    chunk kept or dropped, a threshold above 2, and 100,000 flows.
+//    Reads of the spilled packets and rows go in pieces of 37, and quantiles
+//    of more than 37 values take the radix selection
 //    (CUFLOW_NETML_SPILL_READ_PACKETS), so that batches and windows split.
 //  * NetmlSpill.BadSpillDir: a spill directory that does not exist is an
 //    I/O error naming it, from the add that needed it; nothing crashes.
@@ -145,10 +148,12 @@ Result from_capture(const std::string &path, uint64_t spill_bytes, const std::st
 }
 
 // Small captures read back in several pieces too: the feature batches'
-// gathers and the chunk walk's window (host/netml/netml.c).
+// gathers, the row and packet windows, and quantiles by radix selection
+// (host/netml/netml.c).
 struct SmallReads {
 	SmallReads() { setenv("CUFLOW_NETML_SPILL_READ_PACKETS", "37", 1); }
-	~SmallReads() { unsetenv("CUFLOW_NETML_SPILL_READ_PACKETS"); }
+	~SmallReads() { unsetenv("CUFLOW_NETML_SPILL_READ_PACKETS"); unsetenv("CUFLOW_NETML_PARTITIONS"); }
+	void parts(int n) { setenv("CUFLOW_NETML_PARTITIONS", std::to_string(n).c_str(), 1); }
 };
 
 TEST(NetmlSpill, SameBitsAsInMemory)
@@ -175,14 +180,22 @@ TEST(NetmlSpill, SameBitsAsInMemory)
 	// a label file naming some of real.pcap's and the synth captures' flows is
 	// not needed for the check: the CSV below names none, then one, of the rows
 	for (const std::string &c : caps) {
-		uint32_t runs0 = 0, runs1 = 0, runs2 = 0;
+		uint32_t runs0 = 0, runs1 = 0, runs2 = 0, runs3 = 0;
 		Result mem = from_capture(c, 0, "", &runs0);
-		Result tiny = from_capture(c, 64 * 23, "", &runs1);   // 64 packets a run
-		Result small = from_capture(c, 5000 * 23, "", &runs2); // a few runs
+		small_reads.parts(512);
+		Result tiny = from_capture(c, 64 * 27, "", &runs1); // partitions from the 30th packet or so
+		small_reads.parts(3);
+		Result three = from_capture(c, 5000 * 27, "", &runs2); // many flows a partition
+		small_reads.parts(1);
+		Result one = from_capture(c, 64 * 27, "", &runs3);
 		EXPECT_EQ(runs0, 0u) << c;
-		EXPECT_GT(runs1, 1u) << c;
-		expect_same(mem, tiny, c + " (64 packets a run)");
-		expect_same(mem, small, c + " (5000 packets a run)");
+		EXPECT_EQ(runs1, 512u) << c;
+		expect_same(mem, tiny, c + " (512 partitions)");
+		if (runs2) // real.pcap has fewer than 5000 packets
+			expect_same(mem, three, c + " (3 partitions)");
+		EXPECT_EQ(runs3, 1u) << c;
+		expect_same(mem, one, c + " (1 partition)");
+		small_reads.parts(3);
 		// labels: a CSV naming the first row's flow (filters rows, so dim and the
 		// SAMP width are computed again from the spilled rows' times)
 		if (mem.finish == CF_OK && !mem.subflows.empty() && mem.subflows[0].ip_version == 4) {
@@ -195,7 +208,7 @@ TEST(NetmlSpill, SameBitsAsInMemory)
 			                   std::string(a) + "," + b2 + "," + std::to_string(s.src_port) + "," +
 			                   std::to_string(s.dst_port) + "," + std::to_string(s.proto) + ",DoS\n";
 			cft::write_file(csv, std::vector<uint8_t>(text.begin(), text.end()));
-			Result lm = from_capture(c, 0, csv, &runs0), ls = from_capture(c, 64 * 23, csv, &runs1);
+			Result lm = from_capture(c, 0, csv, &runs0), ls = from_capture(c, 64 * 27, csv, &runs1);
 			EXPECT_GE(lm.rows, 1u) << c;
 			expect_same(lm, ls, c + " labelled");
 			remove(csv.c_str());
@@ -257,7 +270,9 @@ TEST(NetmlSpill, RandomStreams)
 		cf_netml *hm = nullptr, *hs = nullptr;
 		cf_netml_opts om = o;
 		om.spill_bytes = 0;
-		o.spill_bytes = (uint64_t)(64 + g() % 400) * 23;
+		o.spill_bytes = (uint64_t)(64 + g() % 400) * 27;
+		const int parts[4] = {1, 3, 17, 512};
+		small_reads.parts(parts[trial % 4]);
 		ASSERT_EQ(cf_netml_open(&om, &hm, err), CF_OK) << err;
 		ASSERT_EQ(cf_netml_open(&o, &hs, err), CF_OK) << err;
 		double t = 1.7e9 + (double)(g() % 1000) / 7.0;
@@ -278,7 +293,7 @@ TEST(NetmlSpill, RandomStreams)
 		cf_netml_counters k;
 		cf_netml_counters_get(hs, &k);
 		if (a.c.kept > 400 * 2) {
-			EXPECT_GT(k.spill_runs, 1u) << "trial " << trial;
+			EXPECT_EQ(k.spill_runs, (uint64_t)parts[trial % 4]) << "trial " << trial;
 		}
 		expect_same(a, b, "trial " + std::to_string(trial));
 		with_rows += fm == CF_OK && a.rows > 10;
@@ -298,7 +313,7 @@ TEST(NetmlSpill, BadSpillDir)
 {
 	cf_netml_opts o;
 	cf_netml_opts_default(&o);
-	o.spill_bytes = 64 * 23;
+	o.spill_bytes = 64 * 27;
 	std::string dir = cft::temp_path("-no-such-dir") + "/below";
 	o.spill_dir = dir.c_str();
 	char err[CF_ERRBUF_SIZE];
@@ -313,7 +328,9 @@ TEST(NetmlSpill, BadSpillDir)
 		st = cf_netml_add(h, &p);
 	}
 	EXPECT_EQ(st, CF_ERR_IO);
-	EXPECT_EQ(k.kept, 64u) << "the packet after 64 held ones writes the first run";
+	// 8 flows (flow 5 is ICMP): a flow counts as two packets, so the packet
+	// that would pass 64 (47 + 2 * 8 + 2 > 64) opens the partitions
+	EXPECT_EQ(k.kept, 47u) << "the packet that passes the budget makes the partitions' file";
 	EXPECT_NE(std::string(cf_netml_error(h)).find(dir), std::string::npos) << cf_netml_error(h);
 	EXPECT_NE(cf_netml_finish(h), CF_OK);
 	cf_netml_close(h);

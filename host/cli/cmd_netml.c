@@ -49,10 +49,11 @@ static void usage(FILE *o)
 	        "                          of a split flow), ipv6 (real IPv6 flows, not one\n"
 	        "                          pseudo-flow), all\n"
 	        "  --samp-width SECONDS    SAMP window width instead of the 0.3 quantile\n"
-	        "  --spill-mb N            bounded memory: packets beyond N MB (128; fractions\n"
-	        "                          allowed) go to sorted runs in a temporary file, merged\n"
-	        "                          flow by flow (the same output; memory then grows with\n"
-	        "                          flows, not packets); 0 keeps every packet in memory\n"
+	        "  --spill-mb N            bounded memory: past N MB of packets and flows (128;\n"
+	        "                          fractions allowed) every packet goes to a hash\n"
+	        "                          partition on disk, and the partitions are taken one at\n"
+	        "                          a time (the same output; temporary files of about 100\n"
+	        "                          bytes a packet); 0 keeps everything in memory\n"
 	        "  --spill-dir DIR         where those files go ($TMPDIR, else /tmp; unlinked)\n"
 	        "  --threads 1|2           2: flows are grouped in a second thread while the next\n"
 	        "                          packets are read and decoded (the same output)\n"
@@ -168,7 +169,7 @@ static int netml_one(cf_netml_write_opts *w, const char *dir, cli_scan *cs, int 
 		        k.packets, k.pkts_in_rows, cf_netml_rows(h), k.chunks, cf_netml_interval(h), cf_netml_dim(h),
 		        k.packets - k.pkts_in_rows);
 		if (k.spill_runs)
-			fprintf(stderr, "cuflow netml: packets went to disk in %" PRIu64 " sorted runs (--spill-mb)\n",
+			fprintf(stderr, "cuflow netml: packets went to disk in %" PRIu64 " hash partitions (--spill-mb)\n",
 			        k.spill_runs);
 	}
 	rc = damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;

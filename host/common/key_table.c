@@ -19,6 +19,8 @@ static uint32_t key_hash(const cf_key5 *k)
 	return (uint32_t)(h ^ (h >> 29));
 }
 
+uint32_t cf_key5_hash(const cf_key5 *k) { return key_hash(k); }
+
 void cf_keymap_free(cf_keymap *m)
 {
 	free(m->keys);

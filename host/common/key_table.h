@@ -24,6 +24,10 @@ typedef struct cf_keymap {
 	uint32_t mask;
 } cf_keymap;
 
+/* The map's hash of a key (its low bits pick the slot: a partition of
+ * keys by hash takes the high bits). */
+uint32_t cf_key5_hash(const cf_key5 *k);
+
 /* All zero is an empty map too. */
 void cf_keymap_free(cf_keymap *m);
 /* Forgets every key (keeps the memory). */

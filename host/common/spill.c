@@ -1,6 +1,6 @@
 /*
- * Grouping on disk: sorted runs of fixed-size records, their merge, and a
- * second store read back by offset (spill.h).
+ * Grouping on disk: sorted runs of fixed-size records, their merge, a
+ * store read back by offset, and hash partitions (spill.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -395,4 +395,155 @@ void cf_spill_sorter_free(cf_spill_sorter *s)
 	free(s->tmp);
 	free(s->cnt);
 	memset(s, 0, sizeof *s);
+}
+
+int cf_spill_open_store(cf_spill **out, const char *dir, const char *tag, char *err, size_t errlen)
+{
+	if (!dir || !*dir)
+		dir = getenv("TMPDIR");
+	if (!dir || !*dir)
+		dir = "/tmp";
+	cf_spill *s = calloc(1, sizeof *s);
+	if (!s)
+		return no_memory(err, errlen);
+	s->runs_f.fd = s->store_f.fd = -1;
+	snprintf(s->dir, sizeof s->dir, "%s", dir);
+	snprintf(s->tag, sizeof s->tag, "%s", tag);
+	*out = s;
+	return CF_OK;
+}
+
+/* ---------------------------------------------------------------- hash partitions */
+
+typedef struct part_block {
+	uint64_t off;
+	uint32_t bytes;
+} part_block;
+
+typedef struct part {
+	unsigned char *buf; /* write buffer, made at the first add */
+	size_t nbuf;
+	part_block *blocks;
+	uint32_t nblocks, cap;
+	uint64_t records;
+} part;
+
+struct cf_parts {
+	spill_file f;
+	part *p;
+	uint32_t n;
+	size_t rec, buf_bytes;
+};
+
+int cf_parts_open(cf_parts **out, const char *dir, const char *tag, uint32_t nparts, size_t rec_size,
+                  size_t buf_bytes, char *err, size_t errlen)
+{
+	if (!dir || !*dir)
+		dir = getenv("TMPDIR");
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if (!nparts || !rec_size || buf_bytes < rec_size) {
+		snprintf(err, errlen, "spill: bad partition layout");
+		return CF_ERR_ARG;
+	}
+	cf_parts *p = calloc(1, sizeof *p);
+	if (!p || !(p->p = calloc(nparts, sizeof *p->p))) {
+		free(p);
+		return no_memory(err, errlen);
+	}
+	p->n = nparts;
+	p->rec = rec_size;
+	p->buf_bytes = buf_bytes / rec_size * rec_size;
+	int st = file_open(&p->f, dir, tag, "parts", err, errlen);
+	if (st < 0) {
+		p->f.fd = -1;
+		cf_parts_close(p);
+		return st;
+	}
+	*out = p;
+	return CF_OK;
+}
+
+void cf_parts_close(cf_parts *p)
+{
+	if (!p)
+		return;
+	if (p->f.fd >= 0)
+		close(p->f.fd);
+	for (uint32_t i = 0; i < p->n; i++) {
+		free(p->p[i].buf);
+		free(p->p[i].blocks);
+	}
+	free(p->p);
+	free(p);
+}
+
+static int part_write(cf_parts *p, part *q, char *err, size_t errlen)
+{
+	if (!q->nbuf)
+		return CF_OK;
+	if (q->nblocks == q->cap) {
+		uint32_t nc = q->cap ? q->cap * 2 : 4;
+		part_block *b = realloc(q->blocks, nc * sizeof *b);
+		if (!b)
+			return no_memory(err, errlen);
+		q->blocks = b;
+		q->cap = nc;
+	}
+	q->blocks[q->nblocks++] = (part_block){p->f.size, (uint32_t)q->nbuf};
+	int st = file_write(&p->f, q->buf, q->nbuf, err, errlen);
+	q->nbuf = 0;
+	return st;
+}
+
+int cf_parts_add(cf_parts *p, uint32_t i, const void *rec, char *err, size_t errlen)
+{
+	part *q = &p->p[i];
+	if (!q->buf && !(q->buf = malloc(p->buf_bytes)))
+		return no_memory(err, errlen);
+	memcpy(q->buf + q->nbuf, rec, p->rec);
+	q->nbuf += p->rec;
+	q->records++;
+	return q->nbuf == p->buf_bytes ? part_write(p, q, err, errlen) : CF_OK;
+}
+
+int cf_parts_flush(cf_parts *p, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < p->n; i++) {
+		int st = part_write(p, &p->p[i], err, errlen);
+		if (st < 0)
+			return st;
+		free(p->p[i].buf);
+		p->p[i].buf = NULL;
+	}
+	return CF_OK;
+}
+
+uint32_t cf_parts_count(const cf_parts *p) { return p->n; }
+uint64_t cf_parts_records(const cf_parts *p, uint32_t i) { return p->p[i].records; }
+
+int cf_parts_read(cf_parts *p, uint32_t i, void *out, char *err, size_t errlen)
+{
+	const part *q = &p->p[i];
+	unsigned char *o = out;
+	for (uint32_t b = 0; b < q->nblocks; b++) {
+		int st = file_read(&p->f, o, q->blocks[b].bytes, q->blocks[b].off, err, errlen);
+		if (st < 0)
+			return st;
+		o += q->blocks[b].bytes;
+	}
+	if (q->nbuf) /* not flushed yet */
+		memcpy(o, q->buf, q->nbuf);
+	return CF_OK;
+}
+
+void cf_parts_release(cf_parts *p, uint32_t i)
+{
+	part *q = &p->p[i];
+	for (uint32_t b = 0; b < q->nblocks; b++)
+		(void)fallocate(p->f.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)q->blocks[b].off,
+		                (off_t)q->blocks[b].bytes);
+	free(q->blocks);
+	q->blocks = NULL;
+	q->nblocks = q->cap = 0;
 }

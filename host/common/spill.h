@@ -8,7 +8,12 @@
  * kept within a group), and the merge gives them back group by group.
  *
  * Two unlinked temporary files: the runs, and a second store the caller
- * appends to and reads back by offset (netml's rows in row order).
+ * appends to and reads back by offset. FlowPic uses the runs.
+ *
+ * Hash partitions (cf_parts) bound the groups too: netml writes every
+ * packet with its flow's key to a partition and takes one partition at a
+ * time, so no table of all flows is ever held; its rows and their packets
+ * live in stores (cf_spill_open_store).
  */
 #ifndef CUFLOW_COMMON_SPILL_H
 #define CUFLOW_COMMON_SPILL_H
@@ -61,5 +66,27 @@ void cf_spill_sorter_free(cf_spill_sorter *s);
 typedef void (*cf_spill_fill_fn)(void *user, uint32_t i, void *rec);
 int cf_spill_write_run(cf_spill *s, cf_spill_sorter *so, const uint32_t *key, uint64_t n, cf_spill_fill_fn fill,
                        void *user, char *err, size_t errlen);
+
+/* A store alone (no runs' file): cf_spill_store_* on it. */
+int cf_spill_open_store(cf_spill **out, const char *dir, const char *tag, char *err, size_t errlen);
+
+/* Hash partitions: fixed-size records appended to one of nparts
+ * partitions, each with a write buffer of buf_bytes that goes to the
+ * file as one block when full; a partition is read back whole, its
+ * records in the order they were added. One unlinked file for all. */
+typedef struct cf_parts cf_parts;
+int cf_parts_open(cf_parts **out, const char *dir, const char *tag, uint32_t nparts, size_t rec_size,
+                  size_t buf_bytes, char *err, size_t errlen);
+void cf_parts_close(cf_parts *p);
+int cf_parts_add(cf_parts *p, uint32_t part, const void *rec, char *err, size_t errlen);
+/* After the last add: the buffers to the file, and their memory freed. */
+int cf_parts_flush(cf_parts *p, char *err, size_t errlen);
+uint32_t cf_parts_count(const cf_parts *p);
+uint64_t cf_parts_records(const cf_parts *p, uint32_t part);
+/* The partition's records (cf_parts_records of them) into out. */
+int cf_parts_read(cf_parts *p, uint32_t part, void *out, char *err, size_t errlen);
+/* The partition's disk space back (holes punched where the file system
+ * can); it is not read again. */
+void cf_parts_release(cf_parts *p, uint32_t part);
 
 #endif

@@ -9,6 +9,10 @@
  * flow by time, walks the idle timeout and the interval split, and
  * compacts the surviving subflows' packets into adjacent ranges: the CSR
  * rows of the feature batches.
+ *
+ * Past the memory budget the same code runs on one hash partition of the
+ * flows at a time, and the rows stay on disk (finish_partitioned,
+ * docs/netml.md#memory).
  */
 #include <math.h>
 #include <stddef.h>
@@ -39,16 +43,18 @@ typedef struct rangev {
 	uint64_t n, cap;
 } rangev;
 
-/* Spilled packets (common/spill.h): in a run, 16 bytes, grouped by flow id. */
-typedef struct netml_rec {
-	double t;
-	uint32_t flow;   /* flow id | NETML_REC_TCP */
+/* Past the budget every kept packet goes to a hash partition on disk
+ * with its flow's key and capture index (common/spill.h): 64 bytes. */
+typedef struct netml_prec {
+	cf_key5 k;
 	uint16_t size;
-	uint8_t ttl, hfl;
-} netml_rec;
-#define NETML_REC_TCP 0x80000000u
+	uint8_t ttl, hfl, tcp, pad0;
+	uint32_t pad1;
+	double t;
+	uint64_t idx; /* capture index among the kept packets */
+} netml_prec;
 
-/* A kept packet in the spill's store, in row order: 16 bytes. */
+/* A kept packet of a row in the rows' packet store, in row order: 16 bytes. */
 typedef struct netml_pkt {
 	double t;
 	uint16_t size;
@@ -56,15 +62,43 @@ typedef struct netml_pkt {
 	uint32_t pad;
 } netml_pkt;
 
-/* Bytes held per packet before a spill: the six arrays and the run's
- * sort (two index arrays). */
+/* A row of the partitioned path, on disk: first by partition, then in
+ * row order. */
+typedef struct netml_row {
+	cf_key5 k;
+	uint16_t pad;
+	uint32_t len;
+	uint32_t seg;      /* the partition it came from */
+	uint64_t first;    /* capture index of its flow's first packet: the row order */
+	uint64_t start;    /* first packet in the packet store */
+	double t0, t1;
+	int64_t label;
+} netml_row;
+
+_Static_assert(sizeof(netml_prec) == 64 && sizeof(netml_pkt) == 16 && sizeof(netml_row) == 88,
+               "netml's spill records have no hidden padding");
+
+/* Bytes held per packet before the packets go to partitions (the six
+ * arrays and the finish's sort); a flow counts as two packets (its key in
+ * the map). */
 #define NETML_BYTES_PER_PKT 27u
-/* Packets per gathered feature batch of spilled rows (30 bytes each), and
- * per read when the chunks are walked again (16 bytes each);
- * CUFLOW_NETML_SPILL_READ_PACKETS sets both (tests: small captures then
- * take several pieces). */
+#define NETML_PARTS 512u
+#define NETML_PART_BUF (64u << 10)
+/* Packets per gathered feature batch of partitioned rows, values a
+ * quantile sorts in memory (more: a radix selection on disk), rows of
+ * the row file read at once, and each partition's window of the packet
+ * store; CUFLOW_NETML_SPILL_READ_PACKETS sets them all (tests: small
+ * captures then take several pieces) and CUFLOW_NETML_PARTITIONS the
+ * partition count. */
 #define NETML_GATHER_PKTS ((uint64_t)1 << 20)
-#define NETML_WINDOW_PKTS ((uint64_t)1 << 18)
+#define NETML_ROW_WINDOW 4096u
+#define NETML_SEG_WINDOW 1024u
+
+typedef struct seg_window {
+	netml_pkt *pk;
+	uint64_t w0, wn;   /* packets [w0, w0 + wn) of the store */
+	uint64_t end;      /* the partition's packets end here */
+} seg_window;
 
 struct cf_netml {
 	cf_netml_opts o;
@@ -88,18 +122,28 @@ struct cf_netml {
 	double interval, samp_width;
 	uint32_t dim;
 	int finished, labelled;
-	int failed;          /* a spill write failed: finish returns it */
+	int failed;          /* a spill write or read failed: later calls return it */
 	cf_netml_counters c;
 	/* scratch for the CPU feature path */
 	cf_netml_batch batch;
-	/* bounded memory (common/spill.h): runs of at most spill_cap packets;
-	 * after finish the rows' packets are in the spill's store, gathered per
-	 * batch */
-	cf_spill *spill;
+	/* bounded memory: past spill_cap packets (flows counting two) every
+	 * packet goes to a partition; finish takes one partition at a time
+	 * (a unit) through the in-memory code above, twice (the interval is
+	 * a quantile over all of them), and merges their rows by first
+	 * packet. Rows and their packets stay on disk. */
+	cf_parts *parts;
 	char *spill_dir;
 	uint64_t spill_cap;
-	uint64_t gather_pkts, window_pkts;
-	cf_spill_sorter sorter;
+	uint32_t nparts;
+	uint64_t gather_pkts, qsel_mem, row_window, seg_window_pkts;
+	uint64_t *fidx, fidx_cap;  /* a unit's flows: capture index of the first packet */
+	cf_spill *pkts;            /* the rows' packets (netml_pkt), partition after partition */
+	cf_spill *rowf;            /* the rows (netml_row) in row order */
+	int have_const_label;
+	int64_t const_label;
+	netml_row *rc;             /* a window of rowf: rows [rc0, rc0 + rcn) */
+	uint64_t rc0, rcn;
+	seg_window *sw;            /* per partition */
 	double *gt;
 	uint32_t *gsize;
 	uint8_t *gttl, *ghfl;
@@ -197,7 +241,12 @@ int cf_netml_open(const cf_netml_opts *o, cf_netml **out, char *errbuf)
 	const char *rp = getenv("CUFLOW_NETML_SPILL_READ_PACKETS");
 	uint64_t r = rp ? strtoull(rp, NULL, 10) : 0;
 	h->gather_pkts = r ? r : NETML_GATHER_PKTS;
-	h->window_pkts = r ? r : NETML_WINDOW_PKTS;
+	h->qsel_mem = r ? r : NETML_GATHER_PKTS;
+	h->row_window = r ? r : NETML_ROW_WINDOW;
+	h->seg_window_pkts = r ? r : NETML_SEG_WINDOW;
+	const char *pp = getenv("CUFLOW_NETML_PARTITIONS");
+	uint64_t np = pp ? strtoull(pp, NULL, 10) : 0;
+	h->nparts = np && np <= 65536 ? (uint32_t)np : NETML_PARTS;
 	*out = h;
 	return CF_OK;
 }
@@ -230,9 +279,16 @@ void cf_netml_close(cf_netml *h)
 	free(h->rows);
 	free(h->labels);
 	free(h->offsets);
-	cf_spill_close(h->spill);
+	cf_parts_close(h->parts);
+	cf_spill_close(h->pkts);
+	cf_spill_close(h->rowf);
 	free(h->spill_dir);
-	cf_spill_sorter_free(&h->sorter);
+	free(h->fidx);
+	free(h->rc);
+	if (h->sw)
+		for (uint32_t i = 0; i < h->nparts; i++)
+			free(h->sw[i].pk);
+	free(h->sw);
 	free(h->gt);
 	free(h->gsize);
 	free(h->gttl);
@@ -266,11 +322,9 @@ static double ts_seconds(int64_t ns)
 	return strtod(buf, NULL);
 }
 
-static int grow_packets(cf_netml *h)
+/* Room for nc packets in the arrays (nc >= cap). */
+static int reserve_packets(cf_netml *h, uint64_t nc)
 {
-	uint64_t nc = h->cap ? h->cap * 2 : 65536;
-	if (h->spill_cap && nc > h->spill_cap)
-		nc = h->spill_cap;
 	void *a = realloc(h->p_flow, nc * sizeof *h->p_flow);
 	if (a)
 		h->p_flow = a;
@@ -295,6 +349,14 @@ static int grow_packets(cf_netml *h)
 	return 0;
 }
 
+static int grow_packets(cf_netml *h)
+{
+	uint64_t nc = h->cap ? h->cap * 2 : 65536;
+	if (h->spill_cap && nc > h->spill_cap)
+		nc = h->spill_cap;
+	return reserve_packets(h, nc);
+}
+
 /* Link types where the IP header follows the link header directly, so
  * that netml's pkt.payload.payload.flags are the TCP flags. Elsewhere
  * (802.1Q, PPPoE, 802.11 + LLC, ...) scapy reads other fields named
@@ -311,28 +373,41 @@ static int header_sees_tcp_flags(const cf_pkt *p)
 	}
 }
 
-static void fill_rec(void *user, uint32_t p, void *rec)
+static uint32_t part_of(const cf_netml *h, const fkey *k)
 {
-	const cf_netml *h = user;
-	netml_rec r = {h->p_t[p], h->p_flow[p] | (h->p_tcp[p] ? NETML_REC_TCP : 0), (uint16_t)h->p_size[p],
-	               h->p_ttl[p], h->p_hfl[p]};
-	memcpy(rec, &r, sizeof r);
+	return (uint32_t)(((uint64_t)cf_key5_hash(k) * h->nparts) >> 32); /* high bits: the map takes the low */
 }
 
-/* The packets held go to the spill as one run, grouped by flow id
- * (capture order kept within a flow). */
-static int write_run(cf_netml *h)
+static int part_add(cf_netml *h, const fkey *k, double t, uint32_t size, uint8_t ttl, uint8_t hfl, uint8_t tcp,
+                    uint64_t idx)
 {
-	char *e = h->err;
-	size_t el = sizeof h->err;
-	int st;
-	if (!h->spill && (st = cf_spill_open(&h->spill, h->spill_dir, "netml", sizeof(netml_rec),
-	                                     offsetof(netml_rec, flow), ~NETML_REC_TCP, e, el)) < 0)
+	netml_prec r;
+	memset(&r, 0, sizeof r);
+	r.k = *k;
+	r.size = (uint16_t)size;
+	r.ttl = ttl;
+	r.hfl = hfl;
+	r.tcp = tcp;
+	r.t = t;
+	r.idx = idx;
+	return cf_parts_add(h->parts, part_of(h, k), &r, h->err, sizeof h->err);
+}
+
+/* Past the budget: the packets held go to the partitions (capture index =
+ * position, as nothing went before), and the flow map goes. */
+static int to_partitions(cf_netml *h)
+{
+	int st = cf_parts_open(&h->parts, h->spill_dir, "netml", h->nparts, sizeof(netml_prec), NETML_PART_BUF, h->err,
+	                       sizeof h->err);
+	for (uint64_t i = 0; i < h->np && st == CF_OK; i++)
+		st = part_add(h, &h->flows.keys[h->p_flow[i]], h->p_t[i], h->p_size[i], h->p_ttl[i], h->p_hfl[i],
+		              h->p_tcp[i], i);
+	if (st < 0)
 		return st;
-	if ((st = cf_spill_write_run(h->spill, &h->sorter, h->p_flow, h->np, fill_rec, h, e, el)) < 0)
-		return st;
-	h->c.spill_runs++;
+	free_packets(h);
+	cf_keymap_free(&h->flows);
 	h->np = 0;
+	h->c.spill_runs = h->nparts;
 	return CF_OK;
 }
 
@@ -361,23 +436,35 @@ int cf_netml_add(cf_netml *h, const cf_pkt *p)
 	} else {
 		h->c.ipv6_pseudo++; /* netml's fid ('', '', -1, -1, -1) */
 	}
-	int added;
-	int64_t f = cf_keymap_add(&h->flows, &k, &added);
-	if (f >= (int64_t)NETML_REC_TCP)
-		return fail(h, CF_ERR_UNSUPPORTED, "netml: more than 2^31 flows");
-	if (h->np == h->cap && h->spill_cap && h->cap == h->spill_cap) {
-		int st = h->failed ? h->failed : write_run(h);
+	if (h->failed)
+		return h->failed;
+	double t = ts_seconds(p->ts_ns);
+	uint32_t size = p->caplen < 65535 ? p->caplen : 65535; /* scapy's MTU cut */
+	uint8_t hfl = p->proto == 6 && (p->ip_version != 4 || header_sees_tcp_flags(p)) ? (uint8_t)p->tcp_flags : 0;
+	if (!h->parts && h->spill_cap && h->np + 2 * (uint64_t)h->flows.n + 2 > h->spill_cap) {
+		int st = to_partitions(h);
 		if (st < 0)
 			return h->failed = st;
 	}
+	if (h->parts) {
+		int st = part_add(h, &k, t, size, p->ttl, hfl, p->proto == 6, h->c.kept);
+		if (st < 0)
+			return h->failed = st;
+		h->c.kept++;
+		return CF_OK;
+	}
+	int added;
+	int64_t f = cf_keymap_add(&h->flows, &k, &added);
+	if (f >= (int64_t)1 << 31)
+		return fail(h, CF_ERR_UNSUPPORTED, "netml: more than 2^31 flows");
 	if (f < 0 || (h->np == h->cap && grow_packets(h)))
 		return fail(h, CF_ERR_NOMEM, "netml: out of memory after %llu packets", (unsigned long long)h->np);
 	uint64_t i = h->np++;
 	h->p_flow[i] = (uint32_t)f;
-	h->p_t[i] = ts_seconds(p->ts_ns);
-	h->p_size[i] = p->caplen < 65535 ? p->caplen : 65535; /* scapy's MTU cut */
+	h->p_t[i] = t;
+	h->p_size[i] = size;
 	h->p_ttl[i] = p->ttl;
-	h->p_hfl[i] = p->proto == 6 && (p->ip_version != 4 || header_sees_tcp_flags(p)) ? (uint8_t)p->tcp_flags : 0;
+	h->p_hfl[i] = hfl;
 	h->p_tcp[i] = p->proto == 6;
 	h->c.kept++;
 	return CF_OK;
@@ -578,190 +665,64 @@ out:
 	return st;
 }
 
-/* Grows the per-flow scratch of the spilled path to hold n packets. */
-typedef struct flow_scratch {
-	netml_rec *rec;
-	double *t, *ot;
-	uint32_t *ix, *tmp;
-	uint8_t *tcp;
-	netml_pkt *pk;
-	uint64_t cap;
-} flow_scratch;
-
-static int scratch_grow(flow_scratch *s, uint64_t n)
-{
-	if (n <= s->cap)
-		return 0;
-	uint64_t nc = s->cap ? s->cap : 1024;
-	while (nc < n)
-		nc *= 2;
-	if (nc > UINT32_MAX)
-		return -1; /* ix is 32-bit */
-#define GROW(p)                                                  \
-	do {                                                         \
-		void *q = realloc(s->p, (size_t)nc * sizeof *s->p);      \
-		if (!q)                                                  \
-			return -1;                                           \
-		s->p = q;                                                \
-	} while (0)
-	GROW(rec);
-	GROW(t);
-	GROW(ot);
-	GROW(ix);
-	GROW(tmp);
-	GROW(tcp);
-	GROW(pk);
-#undef GROW
-	s->cap = nc;
-	return 0;
-}
-
-static void scratch_free(flow_scratch *s)
-{
-	free(s->rec);
-	free(s->t);
-	free(s->ot);
-	free(s->ix);
-	free(s->tmp);
-	free(s->tcp);
-	free(s->pk);
-}
-
-/* Section 3 on spilled packets: the runs merged flow by flow (flow ids in
- * first-appearance order, capture order within a flow), each flow in time
- * order appended to the spill's row store. */
-static int chunks_from_spill(cf_netml *h, rangev *chunks)
-{
-	char *e = h->err;
-	size_t el = sizeof h->err;
-	uint32_t nf = h->flows.n;
-	uint32_t thr2 = h->o.flow_pkts_thres > 2 ? h->o.flow_pkts_thres : 2;
-	int st;
-	if (h->np && (st = write_run(h)) < 0)
-		return st;
-	free_packets(h); /* the read buffers get the memory the packets had */
-	cf_spill_sorter_free(&h->sorter);
-	uint32_t nruns = cf_spill_runs(h->spill);
-	uint64_t buf = h->o.spill_bytes / 2 / (nruns ? nruns : 1);
-	buf = buf < 4096 ? 4096 : buf > (8u << 20) ? (8u << 20) : buf;
-	if ((st = cf_spill_merge_start(h->spill, (size_t)buf, e, el)) < 0)
-		return st;
-	flow_scratch s = {0};
-	netml_rec r;
-	int got = cf_spill_merge_next(h->spill, &r, e, el);
-	for (uint32_t f = 0; f < nf && got >= 0; f++) {
-		uint64_t n = 0;
-		while (got == 1 && (r.flow & ~NETML_REC_TCP) == f) {
-			if (scratch_grow(&s, n + 1)) {
-				st = CF_ERR_NOMEM;
-				goto out;
-			}
-			s.rec[n] = r;
-			s.t[n] = r.t;
-			s.ix[n] = (uint32_t)n;
-			n++;
-			got = cf_spill_merge_next(h->spill, &r, e, el);
-		}
-		if (got < 0)
-			break;
-		if (n < thr2) {
-			h->c.pkts_small_flow += n;
-			continue;
-		}
-		stable_sort_by_time(s.ix, s.tmp, n, s.t);
-		for (uint64_t j = 0; j < n; j++) {
-			const netml_rec *q = &s.rec[s.ix[j]];
-			s.ot[j] = q->t;
-			s.tcp[j] = (q->flow & NETML_REC_TCP) != 0;
-			s.pk[j] = (netml_pkt){q->t, q->size, q->ttl, q->hfl, 0};
-		}
-		if (timeout_walk(h, f, s.ot, s.tcp, n, cf_spill_store_size(h->spill) / sizeof(netml_pkt), chunks)) {
-			st = CF_ERR_NOMEM;
-			goto out;
-		}
-		if ((st = cf_spill_store_append(h->spill, s.pk, n * sizeof *s.pk, e, el)) < 0)
-			goto out;
-	}
-	if (got < 0) {
-		st = got;
-		goto out;
-	}
-	if (got == 1) { /* a flow id the map does not have: the runs file is damaged */
-		st = fail(h, CF_ERR_CORRUPT, "netml: spill merge gave flow %u of %u", r.flow & ~NETML_REC_TCP, nf);
-		goto out;
-	}
-	st = cf_spill_store_flush(h->spill, e, el);
-	cf_spill_runs_drop(h->spill);
-out:
-	scratch_free(&s);
-	return st;
-}
-
-/* Kept packets [first, first + n) from the spill's store. */
-static int read_pkts(cf_netml *h, uint64_t first, uint64_t n, netml_pkt *out)
-{
-	return cf_spill_store_read(h->spill, first * sizeof *out, n * sizeof *out, out, h->err, sizeof h->err);
-}
-
-/* Section 4 for every chunk, its times from memory or the spill. Spilled
- * chunks are in increasing position: they are read through a window of
- * window_pkts packets (a longer chunk alone). */
+/* Section 4 for every chunk (times in h->t). */
 static int rows_from_chunks(cf_netml *h, const rangev *chunks, rangev *rows)
 {
-	double *t = NULL;
-	netml_pkt *pk = NULL;
-	uint64_t cap = 0, w0 = 0, wn = 0; /* the window: packets [w0, w0 + wn) in pk */
 	int st = CF_OK;
-	for (uint64_t i = 0; i < chunks->n && st == CF_OK; i++) {
-		const range *g = &chunks->v[i];
-		const double *tt = h->t ? h->t + g->start : NULL;
-		if (h->spill) {
-			if (g->start < w0 || g->start + g->len > w0 + wn) {
-				uint64_t left = cf_spill_store_size(h->spill) / sizeof *pk - g->start;
-				uint64_t want = g->len > h->window_pkts ? g->len : h->window_pkts;
-				if (want > left)
-					want = left;
-				if (want > cap) {
-					free(t);
-					free(pk);
-					cap = want;
-					t = malloc(cap * sizeof *t);
-					pk = malloc(cap * sizeof *pk);
-					if (!t || !pk) {
-						st = CF_ERR_NOMEM;
-						break;
-					}
-				}
-				if ((st = read_pkts(h, g->start, want, pk)) < 0)
-					break;
-				w0 = g->start;
-				wn = want;
-			}
-			const netml_pkt *q = pk + (g->start - w0);
-			for (uint64_t j = 0; j < g->len; j++)
-				t[j] = q[j].t;
-			tt = t;
-		}
-		st = interval_walk(h, g, tt, rows);
-	}
-	free(t);
-	free(pk);
+	for (uint64_t i = 0; i < chunks->n && st == CF_OK; i++)
+		st = interval_walk(h, &chunks->v[i], h->t + chunks->v[i].start, rows);
 	return st;
+}
+
+/* Chunks below thres go (netml uses thres itself here, not max(2, .));
+ * counted when count. */
+static void drop_small_chunks(cf_netml *h, rangev *chunks, int count)
+{
+	uint64_t k = 0;
+	for (uint64_t i = 0; i < chunks->n; i++) {
+		if (chunks->v[i].len >= h->o.flow_pkts_thres)
+			chunks->v[k++] = chunks->v[i];
+		else if (count)
+			h->c.pkts_small_chunk += chunks->v[i].len;
+	}
+	chunks->n = k;
+	if (count)
+		h->c.chunks += k;
+}
+
+static void drop_small_rows(cf_netml *h, rangev *rows)
+{
+	uint32_t thr2 = h->o.flow_pkts_thres > 2 ? h->o.flow_pkts_thres : 2;
+	uint64_t k = 0;
+	for (uint64_t i = 0; i < rows->n; i++) {
+		if (rows->v[i].len >= thr2)
+			rows->v[k++] = rows->v[i];
+		else
+			h->c.pkts_small_subflow += rows->v[i].len;
+	}
+	rows->n = k;
+}
+
+static int no_chunks(cf_netml *h)
+{
+	uint32_t thr2 = h->o.flow_pkts_thres > 2 ? h->o.flow_pkts_thres : 2;
+	return fail(h, CF_ERR_NO_DATA,
+	            "netml: no flow with at least %u packets (%llu TCP/UDP packets in %llu flows); netml 0.7.1 "
+	            "raises IndexError here",
+	            thr2, (unsigned long long)h->c.kept, (unsigned long long)h->c.flows);
+}
+
+static int no_rows(cf_netml *h)
+{
+	uint32_t thr2 = h->o.flow_pkts_thres > 2 ? h->o.flow_pkts_thres : 2;
+	return fail(h, CF_ERR_NO_DATA, "netml: no subflow with at least %u packets", thr2);
 }
 
 /* Moves the rows' packets to adjacent ranges (in place: rows are in
- * increasing start order) and rebuilds the offsets. Spilled rows stay
- * where they are: the feature batches gather them. */
+ * increasing start order) and rebuilds the offsets. */
 static int compact_rows(cf_netml *h)
 {
 	uint64_t w = 0;
-	if (h->spill) {
-		for (uint64_t r = 0; r < h->nrows; r++)
-			w += h->rows[r].len;
-		h->c.subflows = h->nrows;
-		h->c.pkts_in_rows = w;
-		return 0;
-	}
 	for (uint64_t r = 0; r < h->nrows; r++) {
 		range *g = &h->rows[r];
 		if (g->start != w) {
@@ -804,6 +765,492 @@ static int row_quantiles(cf_netml *h)
 	return 0;
 }
 
+static int finish_in_memory(cf_netml *h)
+{
+	rangev chunks = {0}, rows = {0};
+	double *dur = NULL;
+	int st = chunks_in_memory(h, &chunks);
+	free_packets(h);
+	if (st < 0)
+		goto out;
+	st = CF_ERR_NOMEM;
+	drop_small_chunks(h, &chunks, 1);
+	if (!chunks.n) {
+		st = no_chunks(h);
+		goto out;
+	}
+	/* the split interval (section 4) */
+	if (h->o.interval > 0.0) {
+		h->interval = h->o.interval;
+	} else {
+		if (!(dur = malloc(chunks.n * sizeof *dur)))
+			goto out;
+		for (uint64_t i = 0; i < chunks.n; i++)
+			dur[i] = chunks.v[i].t1 - chunks.v[i].t0;
+		h->interval = quantile_of(dur, chunks.n, h->o.q_interval);
+	}
+	if ((st = rows_from_chunks(h, &chunks, &rows)) < 0)
+		goto out;
+	st = CF_ERR_NOMEM;
+	drop_small_rows(h, &rows);
+	h->rows = rows.v;
+	h->nrows = rows.n;
+	rows.v = NULL;
+	if (!h->nrows) {
+		st = no_rows(h);
+		goto out;
+	}
+	if (compact_rows(h) || row_quantiles(h))
+		goto out;
+	st = CF_OK;
+out:
+	free(chunks.v);
+	free(rows.v);
+	free(dur);
+	return st;
+}
+
+/* ------------------------------------------------ finish, partitioned */
+
+/* Quantiles of values on disk: np.quantile's two neighbours found by a
+ * radix selection on an order-keeping 64-bit image of the doubles, 16
+ * bits a pass. The values here are lengths and durations (t1 - t0 with
+ * t1 >= t0: no -0.0, no NaN), so this order is cmp_double's. */
+static uint64_t order_key(double v)
+{
+	uint64_t b;
+	memcpy(&b, &v, sizeof b);
+	return b >> 63 ? ~b : b | (uint64_t)1 << 63;
+}
+
+static double key_value(uint64_t k)
+{
+	uint64_t b = k >> 63 ? k & ~((uint64_t)1 << 63) : ~k;
+	double v;
+	memcpy(&v, &b, sizeof v);
+	return v;
+}
+
+#define QSEL_BUF 65536u
+
+typedef struct qsel {
+	uint64_t *cnt;     /* 65536 digits */
+	double *buf;       /* QSEL_BUF values read at once */
+} qsel;
+
+/* The k-th smallest (from 0) of the n doubles in s: its key, its rank
+ * among the values equal to it (*rank) and how many there are (*eq). */
+static int qsel_kth(cf_netml *h, qsel *q, cf_spill *s, uint64_t n, uint64_t k, uint64_t *key, uint64_t *rank,
+                    uint64_t *eq)
+{
+	uint64_t prefix = 0, mask = 0, last = 0;
+	for (int shift = 48; shift >= 0; shift -= 16) {
+		memset(q->cnt, 0, 65536 * sizeof *q->cnt);
+		for (uint64_t i = 0; i < n; i += QSEL_BUF) {
+			uint64_t m = n - i < QSEL_BUF ? n - i : QSEL_BUF;
+			int st = cf_spill_store_read(s, i * sizeof(double), m * sizeof(double), q->buf, h->err, sizeof h->err);
+			if (st < 0)
+				return st;
+			for (uint64_t j = 0; j < m; j++) {
+				uint64_t x = order_key(q->buf[j]);
+				if ((x & mask) == prefix)
+					q->cnt[(x >> shift) & 0xffff]++;
+			}
+		}
+		uint64_t d = 0;
+		while (d < 65535 && k >= q->cnt[d])
+			k -= q->cnt[d++];
+		prefix |= d << shift;
+		mask |= (uint64_t)0xffff << shift;
+		last = q->cnt[d];
+	}
+	*key = prefix;
+	*rank = k;
+	*eq = last;
+	return CF_OK;
+}
+
+/* The smallest of the n doubles in s above the key. */
+static int qsel_next_above(cf_netml *h, qsel *q, cf_spill *s, uint64_t n, uint64_t key, double *out)
+{
+	uint64_t best = UINT64_MAX;
+	for (uint64_t i = 0; i < n; i += QSEL_BUF) {
+		uint64_t m = n - i < QSEL_BUF ? n - i : QSEL_BUF;
+		int st = cf_spill_store_read(s, i * sizeof(double), m * sizeof(double), q->buf, h->err, sizeof h->err);
+		if (st < 0)
+			return st;
+		for (uint64_t j = 0; j < m; j++) {
+			uint64_t x = order_key(q->buf[j]);
+			if (x > key && x < best)
+				best = x;
+		}
+	}
+	*out = key_value(best);
+	return CF_OK;
+}
+
+/* np.quantile(v, q) of the n >= 1 doubles in store s (flushed). Up to
+ * qsel_mem values are read and sorted in memory. */
+static int store_quantile(cf_netml *h, cf_spill *s, uint64_t n, double qv, double *out)
+{
+	if (n <= h->qsel_mem) {
+		double *v = malloc(n * sizeof *v);
+		if (!v)
+			return CF_ERR_NOMEM;
+		int st = cf_spill_store_read(s, 0, n * sizeof *v, v, h->err, sizeof h->err);
+		if (st == CF_OK)
+			*out = quantile_of(v, n, qv);
+		free(v);
+		return st;
+	}
+	qsel q = {malloc(65536 * sizeof *q.cnt), malloc(QSEL_BUF * sizeof *q.buf)};
+	uint64_t i = n - 1, key, rank, eq;
+	double g = 0.0, a, b;
+	int mid = cf_np_quantile_at(n, qv, &i, &g);
+	int st = q.cnt && q.buf ? qsel_kth(h, &q, s, n, i, &key, &rank, &eq) : CF_ERR_NOMEM;
+	if (st == CF_OK) {
+		a = b = key_value(key);
+		if (mid && rank + 1 >= eq)
+			st = qsel_next_above(h, &q, s, n, key, &b);
+		if (st == CF_OK)
+			*out = mid ? cf_np_lerp(a, b, g) : a;
+	}
+	free(q.cnt);
+	free(q.buf);
+	return st;
+}
+
+static void free_row_store(cf_netml *h)
+{
+	free(h->t);
+	free(h->size);
+	free(h->ttl);
+	free(h->hfl);
+	h->t = NULL;
+	h->size = NULL;
+	h->ttl = h->hfl = NULL;
+}
+
+/* Partition u as the packets held (h->p_*, the flow map, each flow's
+ * first capture index in h->fidx): what the in-memory path sees, for
+ * this partition's flows alone, in capture order. */
+static int unit_load(cf_netml *h, uint32_t u)
+{
+	uint64_t n = cf_parts_records(h->parts, u);
+	netml_prec *r = malloc((n ? n : 1) * sizeof *r);
+	if (!r || (n > h->cap && reserve_packets(h, n))) {
+		free(r);
+		return CF_ERR_NOMEM;
+	}
+	int st = cf_parts_read(h->parts, u, r, h->err, sizeof h->err);
+	cf_keymap_clear(&h->flows);
+	for (uint64_t i = 0; i < n && st == CF_OK; i++) {
+		int added;
+		int64_t f = cf_keymap_add(&h->flows, &r[i].k, &added);
+		if (f >= 0 && added && (uint64_t)f >= h->fidx_cap) {
+			uint64_t nc = h->fidx_cap ? h->fidx_cap * 2 : 4096;
+			uint64_t *p = realloc(h->fidx, nc * sizeof *p);
+			if (p) {
+				h->fidx = p;
+				h->fidx_cap = nc;
+			}
+		}
+		if (f < 0 || (uint64_t)f >= h->fidx_cap) {
+			st = CF_ERR_NOMEM;
+			break;
+		}
+		if (added)
+			h->fidx[f] = r[i].idx;
+		h->p_flow[i] = (uint32_t)f;
+		h->p_t[i] = r[i].t;
+		h->p_size[i] = r[i].size;
+		h->p_ttl[i] = r[i].ttl;
+		h->p_hfl[i] = r[i].hfl;
+		h->p_tcp[i] = r[i].tcp;
+	}
+	h->np = n;
+	free(r);
+	return st;
+}
+
+/* Section 3 for partition u: its chunks (thres applied) over its packets
+ * in h->t/size/ttl/hfl; counted when count (the first pass). */
+static int unit_chunks(cf_netml *h, uint32_t u, rangev *chunks, int count)
+{
+	chunks->n = 0;
+	free_row_store(h);
+	int st = unit_load(h, u);
+	if (st < 0)
+		return st;
+	cf_netml_counters keep = h->c;
+	st = chunks_in_memory(h, chunks);
+	if (count)
+		h->c.flows += h->flows.n;
+	else
+		h->c = keep;
+	if (st < 0)
+		return st;
+	drop_small_chunks(h, chunks, count);
+	return CF_OK;
+}
+
+/* Section 4 for partition u once the interval is known: its rows go to
+ * the rows' file (by partition) and their packets to the packet store. */
+static int unit_rows(cf_netml *h, uint32_t u, rangev *chunks, rangev *rows, cf_spill *rows_by_part)
+{
+	char *e = h->err;
+	size_t el = sizeof h->err;
+	int st = unit_chunks(h, u, chunks, 0);
+	rows->n = 0;
+	if (st < 0 || (st = rows_from_chunks(h, chunks, rows)) < 0)
+		return st;
+	drop_small_rows(h, rows);
+	for (uint64_t i = 0; i < rows->n && st == CF_OK; i++) {
+		const range *g = &rows->v[i];
+		netml_row r;
+		memset(&r, 0, sizeof r);
+		r.k = h->flows.keys[g->flow];
+		r.len = g->len;
+		r.seg = u;
+		r.first = h->fidx[g->flow];
+		r.start = cf_spill_store_size(h->pkts) / sizeof(netml_pkt);
+		r.t0 = g->t0;
+		r.t1 = g->t1;
+		for (uint64_t j = g->start; j < g->start + g->len && st == CF_OK; j++) {
+			netml_pkt pk = {h->t[j], (uint16_t)h->size[j], h->ttl[j], h->hfl[j], 0};
+			st = cf_spill_store_append(h->pkts, &pk, sizeof pk, e, el);
+		}
+		if (st == CF_OK)
+			st = cf_spill_store_append(rows_by_part, &r, sizeof r, e, el);
+	}
+	h->sw[u].end = cf_spill_store_size(h->pkts) / sizeof(netml_pkt);
+	return st;
+}
+
+/* The rows of all partitions (each partition's in row order) merged by
+ * their flows' first packets into h->rowf: the row order of the
+ * in-memory path. */
+typedef struct seg_reader {
+	uint64_t next, end; /* rows in the by-partition file */
+	netml_row *buf;
+	uint32_t pos, n;
+} seg_reader;
+
+#define MERGE_BUF_ROWS 128u
+
+static int seg_refill(cf_netml *h, cf_spill *src, seg_reader *r)
+{
+	uint64_t m = r->end - r->next < MERGE_BUF_ROWS ? r->end - r->next : MERGE_BUF_ROWS;
+	r->pos = 0;
+	r->n = (uint32_t)m;
+	int st = cf_spill_store_read(src, r->next * sizeof *r->buf, m * sizeof *r->buf, r->buf, h->err, sizeof h->err);
+	r->next += m;
+	return st;
+}
+
+static void heap_down(seg_reader *rd, uint32_t *heap, uint32_t n, uint32_t i)
+{
+	for (;;) {
+		uint32_t l = 2 * i + 1, m = i;
+		if (l < n && rd[heap[l]].buf[rd[heap[l]].pos].first < rd[heap[m]].buf[rd[heap[m]].pos].first)
+			m = l;
+		if (l + 1 < n && rd[heap[l + 1]].buf[rd[heap[l + 1]].pos].first < rd[heap[m]].buf[rd[heap[m]].pos].first)
+			m = l + 1;
+		if (m == i)
+			return;
+		uint32_t x = heap[i];
+		heap[i] = heap[m];
+		heap[m] = x;
+		i = m;
+	}
+}
+
+static int merge_rows(cf_netml *h, cf_spill *src, const uint64_t *seg_rows)
+{
+	char *e = h->err;
+	size_t el = sizeof h->err;
+	seg_reader *rd = calloc(h->nparts, sizeof *rd);
+	uint32_t *heap = calloc(h->nparts, sizeof *heap), nh = 0;
+	int st = rd && heap ? cf_spill_open_store(&h->rowf, h->spill_dir, "netml-rows", e, el) : CF_ERR_NOMEM;
+	uint64_t at = 0;
+	for (uint32_t u = 0; u < h->nparts && st == CF_OK; u++) {
+		rd[u].next = at;
+		rd[u].end = at += seg_rows[u];
+		if (!seg_rows[u])
+			continue;
+		if (!(rd[u].buf = malloc(MERGE_BUF_ROWS * sizeof *rd[u].buf)))
+			st = CF_ERR_NOMEM;
+		else if ((st = seg_refill(h, src, &rd[u])) == CF_OK)
+			heap[nh++] = u;
+	}
+	for (uint32_t i = nh / 2; i-- > 0;)
+		heap_down(rd, heap, nh, i);
+	h->nrows = 0;
+	while (nh && st == CF_OK) {
+		seg_reader *r = &rd[heap[0]];
+		st = cf_spill_store_append(h->rowf, &r->buf[r->pos++], sizeof *r->buf, e, el);
+		h->nrows++;
+		if (r->pos == r->n) {
+			if (r->next == r->end)
+				heap[0] = heap[--nh];
+			else if (st == CF_OK)
+				st = seg_refill(h, src, r);
+		}
+		heap_down(rd, heap, nh, 0);
+	}
+	if (st == CF_OK && h->rowf)
+		st = cf_spill_store_flush(h->rowf, e, el);
+	if (rd)
+		for (uint32_t u = 0; u < h->nparts; u++)
+			free(rd[u].buf);
+	free(rd);
+	free(heap);
+	return st;
+}
+
+/* Rows [i, i + m) of h->rowf into out. */
+static int rows_read(cf_netml *h, uint64_t i, uint64_t m, netml_row *out)
+{
+	return cf_spill_store_read(h->rowf, i * sizeof *out, m * sizeof *out, out, h->err, sizeof h->err);
+}
+
+/* Row i of the partitioned path through a window of the row file; NULL
+ * when it cannot be read (h->failed says why). */
+static const netml_row *row_get(cf_netml *h, uint64_t i)
+{
+	if (i < h->rc0 || i >= h->rc0 + h->rcn) {
+		uint64_t m = h->nrows - i < h->row_window ? h->nrows - i : h->row_window;
+		int st = !h->rc && !(h->rc = malloc(h->row_window * sizeof *h->rc)) ? CF_ERR_NOMEM : rows_read(h, i, m, h->rc);
+		if (st < 0) {
+			h->rcn = 0;
+			h->failed = st;
+			return NULL;
+		}
+		h->rc0 = i;
+		h->rcn = m;
+	}
+	return &h->rc[i - h->rc0];
+}
+
+/* dim and SAMP width of the partitioned path's rows: their lengths and
+ * durations go to two stores for store_quantile. */
+static int parts_row_quantiles(cf_netml *h)
+{
+	char *e = h->err;
+	size_t el = sizeof h->err;
+	cf_spill *lens = NULL, *durs = NULL;
+	uint64_t pk = 0;
+	int st = cf_spill_open_store(&lens, h->spill_dir, "netml-q", e, el);
+	if (st == CF_OK)
+		st = cf_spill_open_store(&durs, h->spill_dir, "netml-q", e, el);
+	h->rcn = 0;
+	for (uint64_t i = 0; i < h->nrows && st == CF_OK; i++) {
+		const netml_row *r = row_get(h, i);
+		if (!r)
+			return h->failed;
+		double l = (double)r->len, d = r->t1 - r->t0;
+		pk += r->len;
+		if ((st = cf_spill_store_append(lens, &l, sizeof l, e, el)) == CF_OK)
+			st = cf_spill_store_append(durs, &d, sizeof d, e, el);
+	}
+	if (st == CF_OK && (st = cf_spill_store_flush(lens, e, el)) == CF_OK)
+		st = cf_spill_store_flush(durs, e, el);
+	if (st == CF_OK) {
+		double dim = 0.0;
+		h->c.subflows = h->nrows;
+		h->c.pkts_in_rows = pk;
+		if (h->o.fixed_dim)
+			h->dim = h->o.fixed_dim;
+		else if (h->nrows && (st = store_quantile(h, lens, h->nrows, h->o.q_interval, &dim)) == CF_OK)
+			h->dim = (uint32_t)floor(dim);
+		else if (!h->nrows)
+			h->dim = 0;
+	}
+	if (st == CF_OK) {
+		if (h->o.samp_width > 0.0)
+			h->samp_width = h->o.samp_width;
+		else if (!h->nrows)
+			h->samp_width = 0.0;
+		else
+			st = store_quantile(h, durs, h->nrows, 0.3, &h->samp_width);
+	}
+	cf_spill_close(lens);
+	cf_spill_close(durs);
+	return st;
+}
+
+static int finish_partitioned(cf_netml *h)
+{
+	char *e = h->err;
+	size_t el = sizeof h->err;
+	rangev chunks = {0}, rows = {0};
+	cf_spill *durs = NULL, *by_part = NULL;
+	uint64_t *seg_rows = calloc(h->nparts, sizeof *seg_rows);
+	int st = seg_rows && (h->sw = calloc(h->nparts, sizeof *h->sw)) ? cf_parts_flush(h->parts, e, el) : CF_ERR_NOMEM;
+	if (st == CF_OK && !(h->o.interval > 0.0))
+		st = cf_spill_open_store(&durs, h->spill_dir, "netml-q", e, el);
+	/* pass 1: every partition's chunks, for the interval */
+	for (uint32_t u = 0; u < h->nparts && st == CF_OK; u++) {
+		if (!cf_parts_records(h->parts, u))
+			continue;
+		if ((st = unit_chunks(h, u, &chunks, 1)) < 0)
+			break;
+		for (uint64_t i = 0; i < chunks.n && durs && st == CF_OK; i++) {
+			double d = chunks.v[i].t1 - chunks.v[i].t0;
+			st = cf_spill_store_append(durs, &d, sizeof d, e, el);
+		}
+	}
+	if (st < 0)
+		goto out;
+	if (!h->c.chunks) {
+		st = no_chunks(h);
+		goto out;
+	}
+	if (durs) {
+		if ((st = cf_spill_store_flush(durs, e, el)) < 0 ||
+		    (st = store_quantile(h, durs, h->c.chunks, h->o.q_interval, &h->interval)) < 0)
+			goto out;
+		cf_spill_close(durs);
+		durs = NULL;
+	} else {
+		h->interval = h->o.interval;
+	}
+	/* pass 2: every partition's rows, then their merge */
+	if ((st = cf_spill_open_store(&h->pkts, h->spill_dir, "netml-pkts", e, el)) < 0 ||
+	    (st = cf_spill_open_store(&by_part, h->spill_dir, "netml-rows", e, el)) < 0)
+		goto out;
+	for (uint32_t u = 0; u < h->nparts && st == CF_OK; u++) {
+		if (!cf_parts_records(h->parts, u))
+			continue;
+		uint64_t before = cf_spill_store_size(by_part);
+		st = unit_rows(h, u, &chunks, &rows, by_part);
+		seg_rows[u] = (cf_spill_store_size(by_part) - before) / sizeof(netml_row);
+		cf_parts_release(h->parts, u);
+	}
+	free_row_store(h);
+	free_packets(h);
+	cf_keymap_free(&h->flows);
+	cf_parts_close(h->parts);
+	h->parts = NULL;
+	if (st < 0 || (st = cf_spill_store_flush(h->pkts, e, el)) < 0 ||
+	    (st = cf_spill_store_flush(by_part, e, el)) < 0 || (st = merge_rows(h, by_part, seg_rows)) < 0)
+		goto out;
+	cf_spill_close(by_part);
+	by_part = NULL;
+	if (!h->nrows) {
+		st = no_rows(h);
+		goto out;
+	}
+	st = parts_row_quantiles(h);
+out:
+	free(chunks.v);
+	free(rows.v);
+	free(seg_rows);
+	cf_spill_close(durs);
+	cf_spill_close(by_part);
+	return st;
+}
+
 int cf_netml_finish(cf_netml *h)
 {
 	if (h->finished)
@@ -811,75 +1258,16 @@ int cf_netml_finish(cf_netml *h)
 	h->finished = 1;
 	if (h->failed)
 		return h->failed; /* the message of the failed write stays */
-	const cf_netml_opts *o = &h->o;
-	uint32_t nf = h->flows.n;
-	uint32_t thr2 = o->flow_pkts_thres > 2 ? o->flow_pkts_thres : 2;
-	h->c.flows = nf;
-	rangev chunks = {0}, rows = {0};
-	double *dur = NULL;
-	int st = h->spill ? chunks_from_spill(h, &chunks) : chunks_in_memory(h, &chunks);
-	free_packets(h);
-	if (st < 0)
-		goto out;
-	st = CF_ERR_NOMEM;
-	/* chunks below thres go (netml uses thres itself here, not max(2, .)) */
-	{
-		uint64_t k = 0;
-		for (uint64_t i = 0; i < chunks.n; i++) {
-			if (chunks.v[i].len >= o->flow_pkts_thres)
-				chunks.v[k++] = chunks.v[i];
-			else
-				h->c.pkts_small_chunk += chunks.v[i].len;
-		}
-		chunks.n = k;
-	}
-	h->c.chunks = chunks.n;
-	if (!chunks.n) {
-		st = fail(h, CF_ERR_NO_DATA,
-		          "netml: no flow with at least %u packets (%llu TCP/UDP packets in %u flows); netml 0.7.1 "
-		          "raises IndexError here",
-		          thr2, (unsigned long long)h->c.kept, nf);
-		goto out;
-	}
-	/* the split interval (section 4) */
-	if (o->interval > 0.0) {
-		h->interval = o->interval;
+	int st;
+	if (h->parts) {
+		st = finish_partitioned(h);
 	} else {
-		if (!(dur = malloc(chunks.n * sizeof *dur)))
-			goto out;
-		for (uint64_t i = 0; i < chunks.n; i++)
-			dur[i] = chunks.v[i].t1 - chunks.v[i].t0;
-		h->interval = quantile_of(dur, chunks.n, o->q_interval);
+		h->c.flows = h->flows.n;
+		st = finish_in_memory(h);
 	}
-	if ((st = rows_from_chunks(h, &chunks, &rows)) < 0)
-		goto out;
-	st = CF_ERR_NOMEM;
-	{
-		uint64_t k = 0;
-		for (uint64_t i = 0; i < rows.n; i++) {
-			if (rows.v[i].len >= thr2)
-				rows.v[k++] = rows.v[i];
-			else
-				h->c.pkts_small_subflow += rows.v[i].len;
-		}
-		rows.n = k;
-	}
-	h->rows = rows.v;
-	h->nrows = rows.n;
-	rows.v = NULL;
-	if (!h->nrows) {
-		st = fail(h, CF_ERR_NO_DATA, "netml: no subflow with at least %u packets", thr2);
-		goto out;
-	}
-	if (compact_rows(h) || row_quantiles(h))
-		goto out;
-	st = CF_OK;
-out:
 	if (st == CF_ERR_NOMEM && !h->err[0])
-		fail(h, st, "netml: out of memory (%llu packets, %u flows)", (unsigned long long)h->c.kept, nf);
-	free(chunks.v);
-	free(rows.v);
-	free(dur);
+		fail(h, st, "netml: out of memory (%llu packets, %llu flows)", (unsigned long long)h->c.kept,
+		     (unsigned long long)h->c.flows);
 	return st;
 }
 
@@ -887,6 +1275,12 @@ out:
 
 void cf_netml_label_constant(cf_netml *h, int64_t label)
 {
+	if (h->rowf) {
+		h->have_const_label = 1;
+		h->const_label = label;
+		h->labelled = 1;
+		return;
+	}
 	free(h->labels);
 	h->labels = malloc((h->nrows ? h->nrows : 1) * sizeof *h->labels);
 	if (!h->labels)
@@ -911,6 +1305,70 @@ static int64_t t_ns(double t)
 	return v < 9.2e18 ? (int64_t)llround(v) : INT64_MAX;
 }
 
+/* The labeler's match for a subflow of flow k from t0 to t1. */
+static int label_match(cf_labeler *l, const fkey *f, double t0, double t1)
+{
+	cf_label_query q;
+	q.ip_version = f->ver;
+	q.proto = f->proto;
+	q.src_ip = f->src;
+	q.dst_ip = f->dst;
+	q.src_port = f->sport;
+	q.dst_port = f->dport;
+	q.first_ns = t_ns(t0);
+	q.last_ns = t_ns(t1);
+	return cf_labeler_match(l, &q);
+}
+
+static int parts_row_quantiles(cf_netml *h);
+
+/* Labels on the partitioned path: the row file rewritten with the rows
+ * that have one. */
+static int label_partitioned(cf_netml *h, cf_labeler *l, const char *src, char *errbuf)
+{
+	cf_spill *out = NULL;
+	uint64_t k = 0;
+	int st = cf_spill_open_store(&out, h->spill_dir, "netml-rows", h->err, sizeof h->err);
+	for (uint64_t i = 0; i < h->nrows && st == CF_OK; i++) {
+		const netml_row *g = row_get(h, i);
+		if (!g) {
+			st = h->failed;
+			break;
+		}
+		netml_row r = *g;
+		int id = label_match(l, &r.k, r.t0, r.t1);
+		if (id < 0) {
+			h->c.subflows_unlabelled++;
+			h->c.pkts_unlabelled += r.len;
+			continue;
+		}
+		r.label = is_normal(cf_labeler_name(l, (uint32_t)id)) ? 0 : 1;
+		st = cf_spill_store_append(out, &r, sizeof r, h->err, sizeof h->err);
+		k++;
+	}
+	if (st == CF_OK)
+		st = cf_spill_store_flush(out, h->err, sizeof h->err);
+	if (st < 0) {
+		cf_spill_close(out);
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: %.200s", src, h->err);
+		return fail(h, st, "%s", errbuf);
+	}
+	cf_spill_close(h->rowf);
+	h->rowf = out;
+	h->rcn = 0;
+	h->nrows = k;
+	h->labelled = 1;
+	if (!k) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: no subflow has a row in this label file", src);
+		return fail(h, CF_ERR_NO_DATA, "%s", errbuf);
+	}
+	if ((st = parts_row_quantiles(h)) < 0) {
+		snprintf(errbuf, CF_ERRBUF_SIZE, "%.300s: %.200s", src, h->err);
+		return fail(h, st, "%s", errbuf);
+	}
+	return CF_OK;
+}
+
 int cf_netml_label_with(cf_netml *h, cf_labeler *l, char *errbuf)
 {
 	char eb[CF_ERRBUF_SIZE];
@@ -927,6 +1385,8 @@ int cf_netml_label_with(cf_netml *h, cf_labeler *l, char *errbuf)
 	const char *src = cf_labeler_source(l);
 	if (!src)
 		src = cf_labeler_format(l);
+	if (h->rowf)
+		return label_partitioned(h, l, src, errbuf);
 	free(h->labels);
 	h->labels = malloc((h->nrows ? h->nrows : 1) * sizeof *h->labels);
 	if (!h->labels) {
@@ -938,17 +1398,7 @@ int cf_netml_label_with(cf_netml *h, cf_labeler *l, char *errbuf)
 	uint64_t k = 0;
 	for (uint64_t i = 0; i < h->nrows; i++) {
 		const range *g = &h->rows[i];
-		const fkey *f = &h->flows.keys[g->flow];
-		cf_label_query q;
-		q.ip_version = f->ver;
-		q.proto = f->proto;
-		q.src_ip = f->src;
-		q.dst_ip = f->dst;
-		q.src_port = f->sport;
-		q.dst_port = f->dport;
-		q.first_ns = t_ns(g->t0);
-		q.last_ns = t_ns(g->t1);
-		int id = cf_labeler_match(l, &q);
+		int id = label_match(l, &h->flows.keys[g->flow], g->t0, g->t1);
 		if (id < 0) {
 			h->c.subflows_unlabelled++;
 			h->c.pkts_unlabelled += g->len;
@@ -1007,6 +1457,22 @@ void cf_netml_subflow_at(const cf_netml *h, uint64_t i, cf_netml_subflow *out)
 	memset(out, 0, sizeof *out);
 	if (i >= h->nrows)
 		return;
+	if (h->rowf) {
+		const netml_row *r = row_get((cf_netml *)h, i); /* the window is a cache */
+		if (!r)
+			return;
+		out->ip_version = r->k.ver;
+		out->proto = r->k.proto;
+		out->src_port = r->k.sport;
+		out->dst_port = r->k.dport;
+		memcpy(out->src_ip, r->k.src, 16);
+		memcpy(out->dst_ip, r->k.dst, 16);
+		out->packets = r->len;
+		out->first_t = r->t0;
+		out->last_t = r->t1;
+		out->label = h->have_const_label ? h->const_label : r->label;
+		return;
+	}
 	const range *g = &h->rows[i];
 	const fkey *k = &h->flows.keys[g->flow];
 	out->ip_version = k->ver;
@@ -1039,14 +1505,15 @@ uint32_t cf_netml_row_cols(const cf_netml *h, int type, int header)
 	return f + (header ? CF_NETML_HDR_FLAGS + f : 0);
 }
 
-/* The packets of rows [row0, row0 + n) from the spill, adjacent in the
- * gather arrays, with their offsets (n + 1 entries from 0). Adjacent
- * rows are read in one piece. */
-static int gather_rows(cf_netml *h, uint64_t row0, uint64_t n)
+/* Packets [first, first + n) of the rows' packet store. */
+static int read_pkts(cf_netml *h, uint64_t first, uint64_t n, netml_pkt *out)
 {
-	uint64_t total = 0;
-	for (uint64_t i = 0; i < n; i++)
-		total += h->rows[row0 + i].len;
+	return cf_spill_store_read(h->pkts, first * sizeof *out, n * sizeof *out, out, h->err, sizeof h->err);
+}
+
+/* Room for n rows of `total` packets in the gather arrays. */
+static int gather_reserve(cf_netml *h, uint64_t total, uint64_t n)
+{
 	if (total > h->gcap) {
 		uint64_t nc = total;
 		void *a = realloc(h->gt, nc * sizeof *h->gt), *b = a ? realloc(h->gsize, nc * sizeof *h->gsize) : NULL;
@@ -1074,23 +1541,51 @@ static int gather_rows(cf_netml *h, uint64_t row0, uint64_t n)
 		h->goff = p;
 		h->goff_cap = n + 1;
 	}
-	uint64_t w = 0;
-	h->goff[0] = 0;
-	for (uint64_t i = 0; i < n;) {
-		const range *g = &h->rows[row0 + i];
-		uint64_t first = g->start, len = 0, j = i;
-		while (j < n && h->rows[row0 + j].start == first + len) {
-			len += h->rows[row0 + j].len;
-			h->goff[j + 1] = w + len;
-			j++;
-		}
-		int st = read_pkts(h, first, len, h->gpk + w);
+	return CF_OK;
+}
+
+/* Row r's packets into out, through its partition's window of the
+ * packet store (each partition's rows come in store order, so the
+ * windows read ahead; a longer row is read alone). */
+static int row_packets(cf_netml *h, const netml_row *r, netml_pkt *out)
+{
+	seg_window *w = &h->sw[r->seg];
+	if (r->start < w->w0 || r->start + r->len > w->w0 + w->wn) {
+		if (r->len > h->seg_window_pkts)
+			return read_pkts(h, r->start, r->len, out);
+		if (!w->pk && !(w->pk = malloc(h->seg_window_pkts * sizeof *w->pk)))
+			return fail(h, CF_ERR_NOMEM, "netml: out of memory");
+		uint64_t m = w->end - r->start < h->seg_window_pkts ? w->end - r->start : h->seg_window_pkts;
+		int st = read_pkts(h, r->start, m, w->pk);
 		if (st < 0)
 			return st;
-		w += len;
-		i = j;
+		w->w0 = r->start;
+		w->wn = m;
 	}
-	for (uint64_t k = 0; k < total; k++) {
+	memcpy(out, w->pk + (r->start - w->w0), r->len * sizeof *out);
+	return CF_OK;
+}
+
+/* The packets of rows [row0, row0 + n) of the partitioned path, adjacent
+ * in the gather arrays, with their offsets (n + 1 entries from 0). */
+static int gather_rows(cf_netml *h, uint64_t row0, uint64_t n, uint64_t total)
+{
+	int st = gather_reserve(h, total, n);
+	uint64_t w = 0;
+	h->goff[0] = 0;
+	for (uint64_t i = 0; i < n && st == CF_OK; i++) {
+		const netml_row *r = row_get(h, row0 + i);
+		if (!r)
+			return h->failed;
+		if (w + r->len > total)
+			return fail(h, CF_ERR_CORRUPT, "netml: the row file changed under a batch");
+		st = row_packets(h, r, h->gpk + w);
+		w += r->len;
+		h->goff[i + 1] = w;
+	}
+	if (st < 0)
+		return st;
+	for (uint64_t k = 0; k < w; k++) {
 		h->gt[k] = h->gpk[k].t;
 		h->gsize[k] = h->gpk[k].size;
 		h->gttl[k] = h->gpk[k].ttl;
@@ -1115,13 +1610,19 @@ int cf_netml_features(cf_netml *h, cf_backend *b, int type, int fft, int header,
 		return fail(h, CF_ERR_ARG, "netml: no rows (finish first)");
 	if (type < 0 || type >= CF_NETML_TYPE_COUNT || row0 > h->nrows || n > h->nrows - row0 || n > UINT32_MAX)
 		return fail(h, CF_ERR_ARG, "netml: bad type or row range");
+	if (h->failed)
+		return h->failed;
 	if ((type == CF_NETML_SAMP_NUM || type == CF_NETML_SAMP_SIZE) && h->samp_width == 0.0) {
-		for (uint64_t r = 0; r < h->nrows; r++)
-			if (h->rows[r].t1 > h->rows[r].t0)
+		for (uint64_t r = 0; r < h->nrows; r++) {
+			const netml_row *pr = h->rowf ? row_get(h, r) : NULL;
+			if (h->rowf && !pr)
+				return h->failed;
+			if (pr ? pr->t1 > pr->t0 : h->rows[r].t1 > h->rows[r].t0)
 				return fail(h, CF_ERR_NO_DATA,
 				            "netml: %s window width is 0 (the 0.3 quantile of subflow durations) and a subflow "
 				            "lasts longer than 0 s; netml 0.7.1 crashes here (OverflowError); set a width",
 				            type_names[type]);
+		}
 	}
 	if (!n)
 		return CF_OK;
@@ -1131,7 +1632,7 @@ int cf_netml_features(cf_netml *h, cf_backend *b, int type, int fft, int header,
 	bt->hdr_cols = header ? CF_NETML_HDR_FLAGS + bt->feat_cols : 0;
 	bt->samp_width = h->samp_width;
 	bt->fft = fft;
-	if (!h->spill) {
+	if (!h->rowf) {
 		bt->n_rows = (uint32_t)n;
 		bt->offsets = h->offsets + row0;
 		bt->t = h->t;
@@ -1141,14 +1642,21 @@ int cf_netml_features(cf_netml *h, cf_backend *b, int type, int fft, int header,
 		bt->out = out;
 		return features_batch(h, b, bt);
 	}
-	/* spilled rows: gathered in pieces of at most gather_pkts packets
+	/* partitioned rows: gathered in pieces of at most gather_pkts packets
 	 * (or one longer row), so that a large block of rows costs no more */
 	uint32_t cols = bt->hdr_cols + bt->feat_cols;
 	for (uint64_t r = 0; r < n;) {
-		uint64_t k = 1, pk = h->rows[row0 + r].len;
-		while (r + k < n && pk + h->rows[row0 + r + k].len <= h->gather_pkts)
-			pk += h->rows[row0 + r + k++].len;
-		int st = gather_rows(h, row0 + r, k);
+		const netml_row *pr = row_get(h, row0 + r);
+		if (!pr)
+			return h->failed;
+		uint64_t k = 1, pk = pr->len;
+		while (r + k < n && (pr = row_get(h, row0 + r + k)) && pk + pr->len <= h->gather_pkts) {
+			pk += pr->len;
+			k++;
+		}
+		if (!pr)
+			return h->failed;
+		int st = gather_rows(h, row0 + r, k, pk);
 		if (st < 0)
 			return st;
 		bt->n_rows = (uint32_t)k;

@@ -62,12 +62,14 @@ typedef struct cf_netml_opts {
 	 * the q_interval quantile of its subflow sizes, so that the rows of
 	 * several captures have one width; 0 (default): netml's quantile. */
 	uint32_t fixed_dim;
-	/* Bounded memory. > 0: once the packets held would pass this many bytes,
-	 * they go to sorted runs in an unlinked temporary file in spill_dir
-	 * (NULL or "": $TMPDIR, else /tmp; copied at open), and finish merges
-	 * them flow by flow: memory then grows with the flows (about 100 bytes
-	 * each), not with the packets (27 bytes each), and the results are the
-	 * same bits. 0: every packet stays in memory. Default 128 MB. */
+	/* Bounded memory. > 0: once the packets and flows held would pass this
+	 * many bytes (27 a packet, 54 a flow), every packet goes, with its
+	 * flow's key, to one of 512 hash partitions in unlinked temporary files
+	 * in spill_dir (NULL or "": $TMPDIR, else /tmp; copied at open); finish
+	 * takes one partition at a time and keeps the rows and their packets
+	 * on disk. Memory then stays near this budget whatever the capture's
+	 * size, and the results are the same bits. 0: everything stays in
+	 * memory. Default 128 MB. */
 	uint64_t spill_bytes;
 	const char *spill_dir;
 } cf_netml_opts;
@@ -171,7 +173,7 @@ typedef struct cf_netml_counters {
 	uint64_t subflows_unlabelled;
 	uint64_t subflows;           /* rows */
 	uint64_t pkts_in_rows;
-	uint64_t spill_runs;         /* sorted runs written (0: all in memory) */
+	uint64_t spill_runs;         /* hash partitions on disk (0: all in memory) */
 } cf_netml_counters;
 void cf_netml_counters_get(const cf_netml *h, cf_netml_counters *out);
 

@@ -5,8 +5,9 @@
  *
  * Input: capture bytes (the same seeds as fuzz_reader). The last byte
  * picks options (threshold, fixed variants, FFT, header, a fixed interval
- * or SAMP width), the lowest bit of the one before it a spill of 64-packet
- * runs (bounded memory). When the input holds the marker "\n#labels\n", the bytes
+ * or SAMP width), the lowest bits of the one before it bounded memory:
+ * hash partitions on disk from the 30th packet or so, 512 or 3 of them,
+ * with windows and in-memory quantiles of 37 or the defaults. When the input holds the marker "\n#labels\n", the bytes
  * after it are a label CSV given to cf_netml_label_csv.
  *
  * Checked besides memory safety: statuses are known codes; finish fails
@@ -78,8 +79,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sel & 0x20)
 		o.samp_width = 0.001;
 	o.tcp_timeout = (sel & 0x40) ? 1.0 : 600.0;
-	if (size > 1 && (data[size - 2] & 1))
-		o.spill_bytes = 64 * 23; /* sorted runs of 64 packets, merged at finish */
+	if (size > 1 && (data[size - 2] & 1)) {
+		o.spill_bytes = 64 * 27; /* read at open: */
+		setenv("CUFLOW_NETML_PARTITIONS", (data[size - 2] & 2) ? "3" : "512", 1);
+		if (data[size - 2] & 4)
+			setenv("CUFLOW_NETML_SPILL_READ_PACKETS", "37", 1);
+		else
+			unsetenv("CUFLOW_NETML_SPILL_READ_PACKETS");
+	}
 
 	char err[CF_ERRBUF_SIZE];
 	cf_reader *r = NULL;
