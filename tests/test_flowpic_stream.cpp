@@ -9,15 +9,19 @@
 // the augmentations, bidirectional sessions and input that goes back in
 // time. CUFLOW_FLOWPIC_FLUSH_PACKETS=300 (50) makes small captures stream.
 //
-// FlowpicSpill (common/spill.h): where sessions are held to the end of the
-// file (the official preset, or streaming turned off), packets past
-// --spill-mb go to sorted runs on disk, merged session by session at the
-// end. The oracle is the same command holding them in memory (--spill-mb 0):
-// the same bytes with runs of about 80 packets, on synthetic and real
-// captures (pathspider's real.pcap goes back in time), both presets, the
-// augmentations, bidirectional sessions, Parquet, and several files in one
-// run (a spill per file); a spill directory that does not exist fails the
-// run with its name (which also shows that these runs did spill).
+// FlowpicSpill (common/spill.h): past --spill-mb (packets, keys and
+// sessions held), the state so far and every later packet go to hash
+// partitions of the session keys; the end of the file replays one
+// partition at a time and merges their sessions in session order. The
+// oracle is the same command holding everything in memory (--spill-mb 0):
+// the same bytes with budgets of 2 KB (partitions from the first few
+// dozen packets) to 40 KB (after streaming has written images), with 512,
+// 3 or 1 partitions (CUFLOW_FLOWPIC_PARTITIONS), on synthetic and real
+// captures (pathspider's real.pcap goes back in time), both presets
+// streaming or holding, the augmentations, bidirectional sessions cut by
+// an idle timeout, Parquet, and several files in one run (partitions per
+// file); a spill directory that does not exist fails the run with its name
+// (which also shows that these runs did spill).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -158,17 +162,29 @@ TEST(FlowpicSpill, SameImagesAsHoldingInMemory)
 	} cases[] = {
 		{"", "--preset official"},
 		{"", "--preset official --sessions bidir --direction 2ch --format parquet"},
+		{"", "--preset official --sessions bidir --idle-timeout 2 --direction both"},
 		{HOLD, "--preset mini"},
 		{HOLD, "--preset mini --augment rtt --augment-copies 2"},
+		{STREAM, "--preset mini"},
+		{STREAM, "--preset mini --augment shift --augment-copies 2"},
+		{STREAM, "--preset mini --sessions bidir --idle-timeout 3 --direction 2ch"},
 	};
-	const char *tiny = " --spill-mb 0.002"; // 2 KB: 83 packets a run
+	const char *tiny = " --spill-mb 0.002"; // 2 KB: partitions from the first few dozen packets
+	const char *later[] = {" --spill-mb 0.02", " --spill-mb 0.04"}; // after streaming wrote some images
+	const char *parts[] = {"CUFLOW_FLOWPIC_PARTITIONS=512", "CUFLOW_FLOWPIC_PARTITIONS=3",
+	                       "CUFLOW_FLOWPIC_PARTITIONS=1"};
+	int k = 0;
 	for (const std::string &cap : caps)
 		for (const Case &c : cases) {
 			FpRun a = flowpic(c.env, std::string(c.opts) + " --spill-mb 0", cap);
-			FpRun b = flowpic(c.env, std::string(c.opts) + tiny, cap);
+			std::string env = std::string(c.env) + " " + parts[k++ % 3];
+			FpRun b = flowpic(env, std::string(c.opts) + tiny, cap);
+			FpRun l = flowpic(env, std::string(c.opts) + later[k % 2], cap);
 			EXPECT_EQ(a.rc, 0) << c.opts << " " << cap << "\n" << a.out;
 			EXPECT_EQ(b.rc, 0) << c.opts << " " << cap << "\n" << b.out;
-			EXPECT_EQ(a.digest, b.digest) << c.opts << " " << cap;
+			EXPECT_EQ(l.rc, 0) << c.opts << " " << cap << "\n" << l.out;
+			EXPECT_EQ(a.digest, b.digest) << c.opts << " " << cap << " " << env;
+			EXPECT_EQ(a.digest, l.digest) << c.opts << " " << cap << " " << env << later[k % 2];
 			EXPECT_NE(a.digest.find("flowpic"), std::string::npos) << a.out;
 			// the spilled run did spill: without a place for its files it fails, naming it
 			std::string nodir = cft::temp_path("no-such-dir") + "/below";

@@ -66,10 +66,10 @@ static void usage(FILE *o)
 	        "                          changed: x U(0.5, 1.5), + U(-1, 1) s, or the packets within\n"
 	        "                          0.1 s of a U(0, last) moment dropped; --augment-seed S (1);\n"
 	        "                          the index gets augment (copy) and augment_param columns\n"
-	        "  --spill-mb N            bounded memory where sessions are held to the end of the\n"
-	        "                          file (official): packets beyond N MB (128; fractions\n"
-	        "                          allowed) go to sorted runs in a temporary file, merged\n"
-	        "                          session by session (the same images); 0 holds them all\n"
+	        "  --spill-mb N            bounded memory: past N MB of packets, 5-tuples and\n"
+	        "                          sessions (128; fractions allowed) the file's packets go to\n"
+	        "                          hash partitions on disk, replayed one at a time at its\n"
+	        "                          end (the same images); 0 holds everything in memory\n"
 	        "  --spill-dir DIR         where those files go ($TMPDIR, else /tmp; unlinked)\n"
 	        "  --png K                 PNG previews of the first K images in DIR/png\n"
 	        "  --shard-rows R          split flowpic.npy into files of R images\n"
@@ -343,7 +343,7 @@ int cmd_flowpic(int argc, char **argv)
 		        " too few packets, %" PRIu64 " too short)\n",
 		        rows, k.sessions, k.packets, k.windows_small, k.windows_short);
 	if (!quiet && k.spill_runs)
-		fprintf(stderr, "cuflow flowpic: held packets went to disk in %" PRIu64 " sorted runs (--spill-mb)\n",
+		fprintf(stderr, "cuflow flowpic: packets went to disk in %" PRIu64 " hash partitions (--spill-mb)\n",
 		        k.spill_runs);
 	rc = damaged ? CLI_EXIT_DAMAGED : CLI_EXIT_OK;
 done:

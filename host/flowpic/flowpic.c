@@ -95,26 +95,51 @@ struct cf_flowpic {
 	int64_t max_ns;
 	uint64_t flush_min;   /* stored packets before streaming starts: STREAM_FLUSH_MIN, or
 	                         CUFLOW_FLOWPIC_FLUSH_PACKETS (tests) */
-	/* Bounded memory when sessions are held to the end of the file
-	 * (common/spill.h): at spill_cap packets the held ones go to a run,
-	 * grouped by session; the end of the file merges them. */
-	cf_spill *spill;
+	/* Bounded memory (common/spill.h): once the packets, keys and
+	 * sessions held would pass the budget, the state so far and every
+	 * later packet go to hash partitions of the session keys; the end of
+	 * the file replays one partition at a time (partition_sessions) and
+	 * merges their sessions in session order into ranges of about
+	 * spill_cap packets for the image code. */
+	cf_parts *parts;
+	uint32_t nparts;
 	uint64_t spill_cap;
-	cf_spill_sorter sorter;
+	uint64_t pkt_idx;     /* packets sent to the partitions: their capture order */
+	uint32_t nsess0;      /* sessions made before the partitions */
+	struct range_sess *rinfo; /* the range's sessions (from rbase): key and flip */
+	uint32_t rbase, rcap;
+	int rinfo_on;
 	int failed;           /* a spill write failed: its status */
 };
 
-/* A held packet in a run: 24 bytes, grouped by session. */
-typedef struct fp_rec {
-	int64_t ns;
-	uint32_t sess;
-	uint32_t size;
-	uint8_t dir;
-	uint8_t pad[7];
-} fp_rec;
+/* The partitions' records, 64 bytes: the state when they were made
+ * (sessions not yet imaged, every key, the packets held) and then every
+ * packet, each with its session key. */
+enum { FPR_SESSION = 1, FPR_KEY, FPR_HELD, FPR_PKT };
+typedef struct fp_prec {
+	skey k;        /* the session key (canonical for bidirectional sessions) */
+	uint8_t type;
+	uint8_t flip;  /* PKT: against the canonical orientation; SESSION, KEY: the session's; HELD: its dir */
+	uint32_t size; /* PKT, HELD */
+	uint32_t s;    /* SESSION, HELD; KEY: its current session */
+	int64_t ns;    /* PKT, HELD: time; SESSION: first packet; KEY: the key's last packet */
+	int64_t aux;   /* PKT: capture order; KEY: its current session's first packet */
+} fp_prec;
 
-/* Bytes per held packet: the four arrays and the run's sort. */
+typedef struct range_sess {
+	skey k;
+	uint8_t flip;
+} range_sess;
+
+_Static_assert(sizeof(fp_prec) == 64, "flowpic's partition record has no hidden padding");
+
+/* Bytes per held packet (the four arrays and the grouping), per key (the
+ * map and its info) and per session. */
 #define FP_BYTES_PER_PKT 25u
+#define FP_BYTES_PER_KEY 64u
+#define FP_BYTES_PER_SESS 24u
+#define FP_PARTS 512u
+#define FP_PART_BUF (64u << 10)
 
 #define STREAM_SLACK_NS (10 * 1000000000LL)
 #define STREAM_FLUSH_MIN ((uint64_t)1 << 20)
@@ -440,6 +465,9 @@ int cf_flowpic_open(const cf_flowpic_opts *o, cf_backend *backend, cf_flowpic_em
 		if (h->spill_cap < 64)
 			h->spill_cap = 64;
 	}
+	const char *pp = getenv("CUFLOW_FLOWPIC_PARTITIONS"); /* tests */
+	uint64_t npp = pp ? strtoull(pp, NULL, 10) : 0;
+	h->nparts = npp && npp <= 65536 ? (uint32_t)npp : FP_PARTS;
 	reset_file(h);
 	if (batch_init(h)) {
 		cf_flowpic_close(h);
@@ -453,8 +481,10 @@ int cf_flowpic_open(const cf_flowpic_opts *o, cf_backend *backend, cf_flowpic_em
 
 static void reset_file(cf_flowpic *h)
 {
-	cf_spill_close(h->spill); /* sessions never span files */
-	h->spill = NULL;
+	cf_parts_close(h->parts); /* sessions never span files */
+	h->parts = NULL;
+	h->pkt_idx = 0;
+	h->rinfo_on = 0;
 	h->failed = 0;
 	h->np = 0;
 	h->nsess = 0;
@@ -477,8 +507,8 @@ void cf_flowpic_close(cf_flowpic *h)
 	free(h->kinfo);
 	free(h->sinfo);
 	batch_free(&h->fb);
-	cf_spill_close(h->spill);
-	cf_spill_sorter_free(&h->sorter);
+	cf_parts_close(h->parts);
+	free(h->rinfo);
 	free(h);
 }
 
@@ -504,32 +534,39 @@ static int64_t new_session(cf_flowpic *h, uint32_t ki, const cf_pkt *p, int flip
 	return s;
 }
 
+/* A packet's session key; *flip gets 1 when it runs against the key's
+ * (canonical) orientation. */
+static void session_key(const cf_flowpic *h, const cf_pkt *p, skey *k, int *flip)
+{
+	memset(k, 0, sizeof *k);
+	k->ver = p->ip_version;
+	k->proto = p->proto;
+	k->sport = p->sport;
+	k->dport = p->dport;
+	memcpy(k->src, p->src_ip, 16);
+	memcpy(k->dst, p->dst_ip, 16);
+	*flip = 0;
+	if (h->o.sessions == CF_FLOWPIC_SESSIONS_BIDIR) {
+		int c = memcmp(k->src, k->dst, 16);
+		if (c > 0 || (c == 0 && k->sport > k->dport)) { /* canonical: lower endpoint first */
+			uint8_t tmp[16];
+			memcpy(tmp, k->src, 16);
+			memcpy(k->src, k->dst, 16);
+			memcpy(k->dst, tmp, 16);
+			uint16_t tp = k->sport;
+			k->sport = k->dport;
+			k->dport = tp;
+			*flip = 1;
+		}
+	}
+}
+
 /* Session of a packet (created when new); -1 out of memory. *flip gets 1
  * when the packet runs against the session's first orientation. */
 static int64_t session_of(cf_flowpic *h, const cf_pkt *p, int *flip)
 {
 	skey k;
-	memset(&k, 0, sizeof k);
-	k.ver = p->ip_version;
-	k.proto = p->proto;
-	k.sport = p->sport;
-	k.dport = p->dport;
-	memcpy(k.src, p->src_ip, 16);
-	memcpy(k.dst, p->dst_ip, 16);
-	*flip = 0;
-	if (h->o.sessions == CF_FLOWPIC_SESSIONS_BIDIR) {
-		int c = memcmp(k.src, k.dst, 16);
-		if (c > 0 || (c == 0 && k.sport > k.dport)) { /* canonical: lower endpoint first */
-			uint8_t tmp[16];
-			memcpy(tmp, k.src, 16);
-			memcpy(k.src, k.dst, 16);
-			memcpy(k.dst, tmp, 16);
-			uint16_t tp = k.sport;
-			k.sport = k.dport;
-			k.dport = tp;
-			*flip = 1;
-		}
-	}
+	session_key(h, p, &k, flip);
 	int added;
 	int64_t ki = cf_keymap_add(&h->keys, &k, &added);
 	if (ki < 0)
@@ -560,8 +597,8 @@ static int64_t session_of(cf_flowpic *h, const cf_pkt *p, int *flip)
 	return s;
 }
 
-/* Doubles the held packets' arrays (up to spill_cap first, when spilling:
- * its runs are that size). */
+/* Doubles the held packets' arrays (up to spill_cap first: the
+ * partitions' merge fills ranges of that size). */
 static int grow_held(cf_flowpic *h)
 {
 	uint64_t nc = h->cap ? h->cap * 2 : 65536;
@@ -585,28 +622,92 @@ static int grow_held(cf_flowpic *h)
 	return 0;
 }
 
-static void fill_rec(void *user, uint32_t j, void *rec)
+static int part_add(cf_flowpic *h, const fp_prec *r)
 {
-	const cf_flowpic *h = user;
-	fp_rec r = {h->p_ns[j], h->p_sess[j], h->p_size[j], h->p_dir[j], {0}};
-	memcpy(rec, &r, sizeof r);
+	uint32_t u = (uint32_t)(((uint64_t)cf_key5_hash(&r->k) * h->nparts) >> 32); /* high bits: maps take the low */
+	return cf_parts_add(h->parts, u, r, h->err, sizeof h->err);
 }
 
-/* The packets held go to the spill as one run, grouped by session
- * (capture order kept within a session). */
-static int write_run(cf_flowpic *h)
+/* Past the budget: the state so far goes to the partitions (sessions not
+ * imaged yet, every key with its current session, the packets held), and
+ * the tables are freed; later packets follow (add_packet). */
+static int to_partitions(cf_flowpic *h)
 {
-	char *e = h->err;
-	size_t el = sizeof h->err;
-	int st;
-	if (!h->spill && (st = cf_spill_open(&h->spill, h->o.spill_dir, "flowpic", sizeof(fp_rec),
-	                                     offsetof(fp_rec, sess), 0xffffffffu, e, el)) < 0)
+	int st = cf_parts_open(&h->parts, h->o.spill_dir, "flowpic", h->nparts, sizeof(fp_prec), FP_PART_BUF, h->err,
+	                       sizeof h->err);
+	fp_prec r;
+	for (uint32_t s = h->emitted; s < h->nsess && st == CF_OK; s++) {
+		memset(&r, 0, sizeof r);
+		r.k = h->keys.keys[h->sinfo[s].key];
+		r.type = FPR_SESSION;
+		r.flip = (uint8_t)h->sinfo[s].flip;
+		r.s = s;
+		r.ns = h->sinfo[s].first_ns;
+		st = part_add(h, &r);
+	}
+	for (uint32_t ki = 0; ki < h->keys.n && st == CF_OK; ki++) {
+		const sessinfo *si = &h->sinfo[h->kinfo[ki].sess];
+		memset(&r, 0, sizeof r);
+		r.k = h->keys.keys[ki];
+		r.type = FPR_KEY;
+		r.flip = (uint8_t)si->flip;
+		r.s = h->kinfo[ki].sess;
+		r.ns = h->kinfo[ki].last_ns;
+		r.aux = si->first_ns;
+		st = part_add(h, &r);
+	}
+	for (uint64_t i = 0; i < h->np && st == CF_OK; i++) {
+		memset(&r, 0, sizeof r);
+		r.k = h->keys.keys[h->sinfo[h->p_sess[i]].key];
+		r.type = FPR_HELD;
+		r.flip = h->p_dir[i];
+		r.size = h->p_size[i];
+		r.s = h->p_sess[i];
+		r.ns = h->p_ns[i];
+		st = part_add(h, &r);
+	}
+	if (st < 0)
 		return st;
-	if ((st = cf_spill_write_run(h->spill, &h->sorter, h->p_sess, h->np, fill_rec, h, e, el)) < 0)
-		return st;
-	h->c.spill_runs++;
+	h->nsess0 = h->nsess;
 	h->np = 0;
+	cf_keymap_free(&h->keys);
+	free(h->kinfo);
+	free(h->sinfo);
+	h->kinfo = NULL;
+	h->sinfo = NULL;
+	h->kinfo_cap = h->sess_cap = 0;
+	h->c.spill_runs = h->nparts;
 	return CF_OK;
+}
+
+/* How long after its first packet a session's packets are kept (one
+ * window from the first packet, as mini: later ones can never be in an
+ * image). An augmented copy can bring later ones in: up to 2 D for RTT
+ * (x 0.5), D + 1 s for SHIFT. */
+static double keep_seconds(const cf_flowpic *h)
+{
+	double keep_s = h->o.window_s;
+	if (h->o.augment_copies && h->o.augment == CF_FLOWPIC_AUGMENT_RTT) keep_s /= 0.5;
+	else if (h->o.augment_copies && h->o.augment == CF_FLOWPIC_AUGMENT_SHIFT) keep_s += 1.0;
+	return keep_s;
+}
+
+static int late_packet(cf_flowpic *h, int64_t ns, int64_t first_ns, uint64_t s)
+{
+	return fail(h, CF_ERR_UNSUPPORTED,
+	            "flowpic: a packet %.3f s after the first of session %llu arrived after that session's image "
+	            "was written (the capture goes back in time by more than %lld s); set CUFLOW_FLOWPIC_HOLD=1 to "
+	            "hold every session until the end of the file",
+	            (double)(ns - first_ns) / 1e9, (unsigned long long)s, (long long)(STREAM_SLACK_NS / 1000000000LL));
+}
+
+/* The IP bytes of a packet an image counts. */
+static uint32_t stored_size(const cf_flowpic *h, const cf_pkt *p)
+{
+	uint32_t size = p->ip_len; /* dpkt's len(ip): the IP bytes that were captured */
+	if ((p->flags & CF_PKT_TRUNCATED) && p->caplen > p->l3_offset && p->caplen - p->l3_offset < size)
+		size = p->caplen - p->l3_offset;
+	return h->o.size_frame ? p->caplen : size;
 }
 
 static int add_packet(cf_flowpic *h, const cf_pkt *p)
@@ -620,40 +721,45 @@ static int add_packet(cf_flowpic *h, const cf_pkt *p)
 		h->c.not_used++;
 		return 0;
 	}
+	if (!h->parts && h->spill_cap &&
+	    h->np * FP_BYTES_PER_PKT + (uint64_t)h->keys.n * FP_BYTES_PER_KEY + (uint64_t)h->nsess * FP_BYTES_PER_SESS >=
+	        h->spill_cap * FP_BYTES_PER_PKT) {
+		int st = to_partitions(h);
+		if (st < 0) {
+			h->failed = st;
+			return -3;
+		}
+	}
+	if (h->parts) { /* sessions are made when the partitions are replayed */
+		fp_prec r;
+		int flip;
+		memset(&r, 0, sizeof r);
+		session_key(h, p, &r.k, &flip);
+		r.type = FPR_PKT;
+		r.flip = (uint8_t)flip;
+		r.size = stored_size(h, p);
+		r.ns = p->ts_ns;
+		r.aux = (int64_t)h->pkt_idx++;
+		int st = part_add(h, &r);
+		if (st < 0) {
+			h->failed = st;
+			return -3;
+		}
+		return 0;
+	}
 	int flip;
 	int64_t s = session_of(h, p, &flip);
 	if (s < 0)
 		return -1;
-	/* one window from the first packet (mini): later packets can never be
-	 * in an image, so they are not kept (1 ms of margin for the time
-	 * model's rounding; the window rule itself is applied later). An
-	 * augmented copy can bring later ones in: up to 2 D for RTT (x 0.5),
-	 * D + 1 s for SHIFT. */
-	double keep_s = h->o.window_s;
-	if (h->o.augment_copies && h->o.augment == CF_FLOWPIC_AUGMENT_RTT) keep_s /= 0.5;
-	else if (h->o.augment_copies && h->o.augment == CF_FLOWPIC_AUGMENT_SHIFT) keep_s += 1.0;
-	if (h->o.step_s == 0.0 && (double)(p->ts_ns - h->sinfo[s].first_ns) > keep_s * 1e9 + 1e6) {
-		h->c.after_window++;
+	if (h->o.step_s == 0.0 && (double)(p->ts_ns - h->sinfo[s].first_ns) > keep_seconds(h) * 1e9 + 1e6) {
+		h->c.after_window++; /* 1 ms of margin for the time model's rounding */
 		return 0;
 	}
 	if ((uint32_t)s < h->emitted) {
 		/* its image is written: only input more than the slack out of
 		 * time order gets here (and it turned streaming off) */
-		fail(h, CF_ERR_UNSUPPORTED,
-		     "flowpic: a packet %.3f s after the first of session %lld arrived after that session's image "
-		     "was written (the capture goes back in time by more than %lld s); set CUFLOW_FLOWPIC_HOLD=1 to "
-		     "hold every session until the end of the file",
-		     (double)(p->ts_ns - h->sinfo[s].first_ns) / 1e9, (long long)s,
-		     (long long)(STREAM_SLACK_NS / 1000000000LL));
+		late_packet(h, p->ts_ns, h->sinfo[s].first_ns, (uint64_t)s);
 		return -2;
-	}
-	if (h->np == h->cap && h->spill_cap && h->cap >= h->spill_cap && (!h->stream || h->hold)) {
-		/* sessions held to the end of the file: the packets go to a run */
-		int st = h->failed ? h->failed : write_run(h);
-		if (st < 0) {
-			h->failed = st;
-			return -3;
-		}
 	}
 	if (h->np == h->cap && grow_held(h))
 		return -1;
@@ -661,10 +767,7 @@ static int add_packet(cf_flowpic *h, const cf_pkt *p)
 	h->sinfo[s].stored++;
 	h->p_sess[i] = (uint32_t)s;
 	h->p_ns[i] = p->ts_ns;
-	uint32_t size = p->ip_len; /* dpkt's len(ip): the IP bytes that were captured */
-	if ((p->flags & CF_PKT_TRUNCATED) && p->caplen > p->l3_offset && p->caplen - p->l3_offset < size)
-		size = p->caplen - p->l3_offset;
-	h->p_size[i] = h->o.size_frame ? p->caplen : size;
+	h->p_size[i] = stored_size(h, p);
 	h->p_dir[i] = (uint8_t)flip;
 	return 0;
 }
@@ -687,7 +790,7 @@ static int scan_hook(void *user, const cf_pkt *p, size_t n)
 		if (st)
 			return fail(h, CF_ERR_NOMEM, "flowpic: out of memory after %llu packets", (unsigned long long)h->np);
 	}
-	if (h->stream && !h->hold && h->np >= h->flush_min) {
+	if (h->stream && !h->hold && !h->parts && h->np >= h->flush_min) {
 		int st = flush_done_sessions(h);
 		if (st < 0)
 			return st;
@@ -750,6 +853,18 @@ static int pick(const cf_flowpic *h, uint8_t dir, uint8_t *chan)
 	}
 }
 
+/* Session s's key and flip: from the tables, or from the range the
+ * partitions' merge is imaging. */
+static const skey *sess_key(const cf_flowpic *h, uint32_t s)
+{
+	return h->rinfo_on ? &h->rinfo[s - h->rbase].k : &h->keys.keys[h->sinfo[s].key];
+}
+
+static int sess_flip(const cf_flowpic *h, uint32_t s)
+{
+	return h->rinfo_on ? h->rinfo[s - h->rbase].flip : (int)h->sinfo[s].flip;
+}
+
 /* Cuts one session's windows (its packets `ix`, capture order, times
  * `t` relative to its first packet) into the batch. */
 static int session_windows(cf_flowpic *h, uint32_t s, const uint32_t *ix, const double *t, uint64_t n)
@@ -770,8 +885,8 @@ static int session_windows(cf_flowpic *h, uint32_t s, const uint32_t *ix, const 
 	}
 	if (o->max_windows && nw > o->max_windows)
 		nw = o->max_windows;
-	const skey *k = &h->keys.keys[h->sinfo[s].key];
-	int flip0 = (int)h->sinfo[s].flip;
+	const skey *k = sess_key(h, s);
+	int flip0 = sess_flip(h, s);
 	/* In a time-ordered session (the usual case) a window's members are a
 	 * contiguous run: each window starts where the packets reach its
 	 * start and stops at its end. Otherwise every packet is looked at. */
@@ -867,7 +982,7 @@ static uint64_t mix64(uint64_t z)
  * the order of files or sessions: --jobs gives the same images). */
 static double augment_draw(const cf_flowpic *h, uint32_t s, uint32_t c, double lo, double hi)
 {
-	const skey *k = &h->keys.keys[h->sinfo[s].key];
+	const skey *k = sess_key(h, s);
 	uint64_t z = mix64(h->o.augment_seed);
 	const uint8_t *b = (const uint8_t *)k; /* cf_key5 has no padding */
 	for (size_t i = 0; i < sizeof *k; i++) z = mix64(z ^ b[i]);
@@ -972,10 +1087,7 @@ out:
  * and their packets dropped: each packet is moved at most twice. */
 static int flush_done_sessions(cf_flowpic *h)
 {
-	double keep_s = h->o.window_s; /* as add_packet keeps them */
-	if (h->o.augment_copies && h->o.augment == CF_FLOWPIC_AUGMENT_RTT) keep_s /= 0.5;
-	else if (h->o.augment_copies && h->o.augment == CF_FLOWPIC_AUGMENT_SHIFT) keep_s += 1.0;
-	double keep_ns = keep_s * 1e9 + 1e6 + (double)STREAM_SLACK_NS;
+	double keep_ns = keep_seconds(h) * 1e9 + 1e6 + (double)STREAM_SLACK_NS; /* as add_packet keeps them */
 	while (h->done < h->nsess && (double)(h->max_ns - h->sinfo[h->done].first_ns) > keep_ns)
 		h->done_packets += h->sinfo[h->done++].stored;
 	uint32_t k = h->done;
@@ -1019,57 +1131,362 @@ static int flush_done_sessions(cf_flowpic *h)
 	return st;
 }
 
-/* The end of a spilled file: the runs (the packets still held made the
- * last one) merged session by session into the packet arrays, whose
- * sessions go to session_images in consecutive ranges of about spill_cap
- * packets (a larger session alone): the images of the whole file, in
- * session order. */
-static int spilled_images(cf_flowpic *h)
+/* ------------------------------------------------ the partitions, at the end of the file */
+
+/* A session a partition's replay made or was given. */
+typedef struct rsess {
+	uint64_t order;   /* an older session: its number; a new one: NEW_SESSION | its first packet's order */
+	int64_t first_ns;
+	uint32_t key;     /* in the replay's key map */
+	uint8_t flip, imaged;
+} rsess;
+#define NEW_SESSION ((uint64_t)1 << 63)
+
+/* What a partition's replay gives the merge: its sessions in session
+ * order, each followed by its packets in capture order. */
+typedef struct out_sess {
+	uint64_t order;
+	skey k;
+	uint8_t flip, pad;
+	uint32_t npk;
+} out_sess;
+
+typedef struct out_pkt {
+	int64_t ns;
+	uint32_t size;
+	uint8_t dir, pad[3];
+} out_pkt;
+
+typedef struct replay {
+	cf_keymap keys;
+	keyinfo *kinfo;
+	uint32_t kcap;
+	rsess *ss;
+	uint32_t ns, scap, nold; /* the first nold are the older sessions, by number */
+	uint32_t *pe;            /* a kept packet's session */
+	out_pkt *pk;
+	uint64_t np;
+} replay;
+
+static void replay_free(replay *r)
+{
+	cf_keymap_free(&r->keys);
+	free(r->kinfo);
+	free(r->ss);
+	free(r->pe);
+	free(r->pk);
+}
+
+static int64_t replay_session(replay *r, uint64_t order, int64_t first_ns, uint32_t key, uint8_t flip, uint8_t imaged)
+{
+	if (r->ns == r->scap) {
+		uint32_t nc = r->scap ? r->scap * 2 : 1024;
+		rsess *q = realloc(r->ss, (size_t)nc * sizeof *q);
+		if (!q)
+			return -1;
+		r->ss = q;
+		r->scap = nc;
+	}
+	r->ss[r->ns] = (rsess){order, first_ns, key, flip, imaged};
+	return r->ns++;
+}
+
+static int64_t replay_key(replay *r, const skey *k, int *added)
+{
+	int64_t ki = cf_keymap_add(&r->keys, k, added);
+	if (ki >= 0 && r->keys.n > r->kcap) {
+		keyinfo *q = realloc(r->kinfo, (size_t)r->keys.cap * sizeof *q);
+		if (!q)
+			return -1;
+		r->kinfo = q;
+		r->kcap = r->keys.cap;
+	}
+	return ki;
+}
+
+/* An older session by number among the first nold, or -1. */
+static int64_t replay_old(const replay *r, uint32_t s)
+{
+	uint32_t lo = 0, hi = r->nold;
+	while (lo < hi) {
+		uint32_t m = lo + (hi - lo) / 2;
+		if (r->ss[m].order < s)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo < r->nold && r->ss[lo].order == s ? (int64_t)lo : -1;
+}
+
+/* One partition's records in their order: the sessions they make (as
+ * session_of and add_packet do), the packets each keeps. */
+static int replay_partition(cf_flowpic *h, replay *r, const fp_prec *rec, uint64_t n)
+{
+	double keep_ns = keep_seconds(h) * 1e9 + 1e6;
+	int bidir = h->o.sessions == CF_FLOWPIC_SESSIONS_BIDIR;
+	for (uint64_t i = 0; i < n; i++) {
+		const fp_prec *q = &rec[i];
+		int added;
+		int64_t ki, e;
+		uint8_t dir = 0;
+		switch (q->type) {
+		case FPR_SESSION:
+			if ((ki = replay_key(r, &q->k, &added)) < 0 || replay_session(r, q->s, q->ns, (uint32_t)ki, q->flip, 0) < 0)
+				return CF_ERR_NOMEM;
+			r->nold = r->ns;
+			continue;
+		case FPR_KEY:
+			if ((ki = replay_key(r, &q->k, &added)) < 0)
+				return CF_ERR_NOMEM;
+			if ((e = replay_old(r, q->s)) < 0 &&
+			    (e = replay_session(r, q->s, q->aux, (uint32_t)ki, q->flip, 1)) < 0) /* imaged already */
+				return CF_ERR_NOMEM;
+			r->kinfo[ki] = (keyinfo){q->ns, (uint32_t)e};
+			continue;
+		case FPR_HELD:
+			if ((e = replay_old(r, q->s)) < 0)
+				return fail(h, CF_ERR_CORRUPT, "flowpic: a held packet of session %u has no session", q->s);
+			dir = q->flip;
+			break;
+		case FPR_PKT:
+			if ((ki = replay_key(r, &q->k, &added)) < 0)
+				return CF_ERR_NOMEM;
+			if (added) {
+				r->kinfo[ki].last_ns = q->ns;
+				e = -1;
+			} else {
+				keyinfo *kf = &r->kinfo[ki];
+				e = kf->sess;
+				if (bidir && (double)(q->ns - kf->last_ns) > h->o.idle_timeout_s * 1e9)
+					e = -1;
+				if (q->ns > kf->last_ns)
+					kf->last_ns = q->ns;
+			}
+			if (e < 0) {
+				if ((e = replay_session(r, NEW_SESSION | (uint64_t)q->aux, q->ns, (uint32_t)ki, q->flip, 0)) < 0)
+					return CF_ERR_NOMEM;
+				r->kinfo[ki].sess = (uint32_t)e;
+			}
+			dir = q->flip ^ r->ss[e].flip;
+			if (h->o.step_s == 0.0 && (double)(q->ns - r->ss[e].first_ns) > keep_ns) {
+				h->c.after_window++;
+				continue;
+			}
+			if (r->ss[e].imaged)
+				return late_packet(h, q->ns, r->ss[e].first_ns, r->ss[e].order);
+			break;
+		default:
+			return fail(h, CF_ERR_CORRUPT, "flowpic: partition record of type %u", q->type);
+		}
+		r->pe[r->np] = (uint32_t)e;
+		r->pk[r->np++] = (out_pkt){q->ns, q->size, dir, {0}};
+	}
+	return CF_OK;
+}
+
+/* Partition u replayed; its sessions (those not imaged yet: in session
+ * order, as they were made) and their packets go to the two stores. */
+static int partition_sessions(cf_flowpic *h, uint32_t u, cf_spill *so, cf_spill *sp, uint64_t *nsess)
 {
 	char *e = h->err;
 	size_t el = sizeof h->err;
-	int st = h->np ? write_run(h) : CF_OK;
-	if (st < 0)
-		return st;
-	cf_spill_sorter_free(&h->sorter);
-	uint32_t nruns = cf_spill_runs(h->spill);
-	uint64_t buf = h->o.spill_bytes / 2 / (nruns ? nruns : 1);
-	if ((st = cf_spill_merge_start(h->spill, (size_t)(buf < 4096 ? 4096 : buf), e, el)) < 0)
-		return st;
-	uint32_t s0 = h->emitted; /* the first session of the range being filled */
-	fp_rec r;
-	int got = cf_spill_merge_next(h->spill, &r, e, el);
-	while (got == 1) {
-		uint32_t s = r.sess;
-		if (s < s0 || s >= h->nsess)
-			return fail(h, CF_ERR_CORRUPT, "flowpic: spill merge gave session %u (expected %u..%u)", s, s0,
-			            h->nsess - 1);
-		if (h->np >= h->spill_cap && s > s0) { /* a full range ends before session s */
-			if ((st = session_images(h, s0, s)) < 0)
-				return st;
-			h->np = 0;
-			s0 = s;
-		}
-		while (got == 1 && r.sess == s) {
-			if (h->np == h->cap && grow_held(h)) /* one session over the cap */
-				return fail(h, CF_ERR_NOMEM, "flowpic: out of memory (session %u)", s);
-			uint64_t i = h->np++;
-			h->p_sess[i] = r.sess;
-			h->p_ns[i] = r.ns;
-			h->p_size[i] = r.size;
-			h->p_dir[i] = r.dir;
-			got = cf_spill_merge_next(h->spill, &r, e, el);
+	uint64_t n = cf_parts_records(h->parts, u);
+	replay r;
+	memset(&r, 0, sizeof r);
+	fp_prec *rec = malloc(n * sizeof *rec);
+	r.pe = malloc(n * sizeof *r.pe);
+	r.pk = malloc(n * sizeof *r.pk);
+	uint64_t *start = NULL;
+	uint32_t *ix = NULL;
+	int st = rec && r.pe && r.pk ? cf_parts_read(h->parts, u, rec, e, el) : CF_ERR_NOMEM;
+	if (st == CF_OK)
+		st = replay_partition(h, &r, rec, n);
+	free(rec);
+	if (st == CF_OK && (!(start = calloc((size_t)r.ns + 1, sizeof *start)) || !(ix = malloc((r.np ? r.np : 1) * sizeof *ix)) ||
+	                    cf_group_by(r.pe, r.np, r.ns, start, ix) < 0))
+		st = CF_ERR_NOMEM;
+	*nsess = 0;
+	for (uint32_t i = 0; i < r.ns && st == CF_OK; i++) {
+		if (r.ss[i].imaged)
+			continue;
+		out_sess os;
+		memset(&os, 0, sizeof os);
+		os.order = r.ss[i].order;
+		os.k = r.keys.keys[r.ss[i].key];
+		os.flip = r.ss[i].flip;
+		os.npk = (uint32_t)(start[i + 1] - start[i]);
+		st = cf_spill_store_append(so, &os, sizeof os, e, el);
+		for (uint64_t j = start[i]; j < start[i + 1] && st == CF_OK; j++)
+			st = cf_spill_store_append(sp, &r.pk[ix[j]], sizeof *r.pk, e, el);
+		++*nsess;
+	}
+	free(start);
+	free(ix);
+	replay_free(&r);
+	return st;
+}
+
+typedef struct sess_reader {
+	uint64_t next, end;      /* sessions in the sessions' store */
+	uint64_t pnext;          /* packets in the packets' store */
+	out_sess *buf;
+	uint32_t pos, n;
+	out_pkt *pbuf;
+	uint32_t ppos, pn;
+} sess_reader;
+
+#define READ_SESS 64u
+#define READ_PKTS 1024u
+
+static int reader_sessions(cf_flowpic *h, cf_spill *so, sess_reader *r)
+{
+	uint64_t m = r->end - r->next < READ_SESS ? r->end - r->next : READ_SESS;
+	r->pos = 0;
+	r->n = (uint32_t)m;
+	int st = cf_spill_store_read(so, r->next * sizeof *r->buf, m * sizeof *r->buf, r->buf, h->err, sizeof h->err);
+	r->next += m;
+	return st;
+}
+
+/* The reader's next packet (its sessions' packets are adjacent). */
+static int reader_packet(cf_flowpic *h, cf_spill *sp, uint64_t pend, sess_reader *r, out_pkt *out)
+{
+	if (r->ppos == r->pn) {
+		uint64_t m = pend - r->pnext < READ_PKTS ? pend - r->pnext : READ_PKTS;
+		int st = m ? cf_spill_store_read(sp, r->pnext * sizeof *r->pbuf, m * sizeof *r->pbuf, r->pbuf, h->err,
+		                                 sizeof h->err)
+		           : fail(h, CF_ERR_CORRUPT, "flowpic: a partition's packets ended early");
+		if (st < 0)
+			return st;
+		r->pnext += m;
+		r->ppos = 0;
+		r->pn = (uint32_t)m;
+	}
+	*out = r->pbuf[r->ppos++];
+	return CF_OK;
+}
+
+/* The end of a file past the budget: every partition replayed, then their
+ * sessions merged in session order (older sessions by number, new ones by
+ * first packet, numbered on from there) into the packet arrays, which go
+ * to session_images in consecutive ranges of about spill_cap packets (a
+ * larger session alone): the images of the in-memory path, in its order. */
+static int partitioned_images(cf_flowpic *h)
+{
+	char *e = h->err;
+	size_t el = sizeof h->err;
+	uint32_t K = h->nparts;
+	cf_spill *so = NULL, *sp = NULL;
+	sess_reader *rd = calloc(K, sizeof *rd);
+	uint64_t *head = calloc(K, sizeof *head), *pend = calloc(K, sizeof *pend);
+	uint32_t *heap = calloc(K, sizeof *heap), nh = 0;
+	int st = rd && head && pend && heap ? cf_parts_flush(h->parts, e, el) : CF_ERR_NOMEM;
+	if (st == CF_OK && (st = cf_spill_open_store(&so, h->o.spill_dir, "flowpic-sess", e, el)) == CF_OK)
+		st = cf_spill_open_store(&sp, h->o.spill_dir, "flowpic-pkts", e, el);
+	for (uint32_t u = 0; u < K && st == CF_OK; u++) {
+		rd[u].next = rd[u].end = cf_spill_store_size(so) / sizeof(out_sess);
+		rd[u].pnext = cf_spill_store_size(sp) / sizeof(out_pkt);
+		uint64_t ns = 0;
+		if (cf_parts_records(h->parts, u))
+			st = partition_sessions(h, u, so, sp, &ns);
+		rd[u].end += ns;
+		pend[u] = cf_spill_store_size(sp) / sizeof(out_pkt);
+		cf_parts_release(h->parts, u);
+	}
+	cf_parts_close(h->parts);
+	h->parts = NULL;
+	if (st == CF_OK && (st = cf_spill_store_flush(so, e, el)) == CF_OK)
+		st = cf_spill_store_flush(sp, e, el);
+	for (uint32_t u = 0; u < K && st == CF_OK; u++) {
+		if (rd[u].next == rd[u].end)
+			continue;
+		if (!(rd[u].buf = malloc(READ_SESS * sizeof *rd[u].buf)) || !(rd[u].pbuf = malloc(READ_PKTS * sizeof *rd[u].pbuf)))
+			st = CF_ERR_NOMEM;
+		else if ((st = reader_sessions(h, so, &rd[u])) == CF_OK) {
+			head[u] = rd[u].buf[0].order;
+			heap[nh++] = u;
 		}
 	}
-	if (got < 0)
-		return got;
-	cf_spill_runs_drop(h->spill);
-	return session_images(h, s0, h->nsess);
+	for (uint32_t i = nh / 2; i-- > 0;)
+		cf_heap_down(heap, nh, i, head);
+	uint32_t s0 = h->emitted, next_new = h->nsess0, s = s0;
+	h->np = 0;
+	h->rinfo_on = 1;
+	h->rbase = s0;
+	while (nh && st == CF_OK) {
+		sess_reader *r = &rd[heap[0]];
+		const out_sess os = r->buf[r->pos++];
+		s = os.order & NEW_SESSION ? next_new++ : (uint32_t)os.order;
+		if (s < s0 || (!(os.order & NEW_SESSION) && os.order >= h->nsess0)) {
+			st = fail(h, CF_ERR_CORRUPT, "flowpic: the partitions gave session %u after %u", s, s0);
+			break;
+		}
+		if (h->np >= h->spill_cap && s > s0) { /* a full range ends before session s */
+			if ((st = session_images(h, s0, s)) < 0)
+				break;
+			h->np = 0;
+			h->rbase = s0 = s;
+		}
+		if (s - s0 >= h->rcap) {
+			uint64_t nc = h->rcap ? (uint64_t)h->rcap * 2 : 1024;
+			while (nc <= s - s0)
+				nc *= 2;
+			range_sess *q = nc <= UINT32_MAX ? realloc(h->rinfo, (size_t)nc * sizeof *q) : NULL;
+			if (!q) {
+				st = CF_ERR_NOMEM;
+				break;
+			}
+			h->rinfo = q;
+			h->rcap = (uint32_t)nc;
+		}
+		h->rinfo[s - s0] = (range_sess){os.k, os.flip};
+		for (uint32_t j = 0; j < os.npk && st == CF_OK; j++) {
+			out_pkt pk;
+			if ((st = reader_packet(h, sp, pend[heap[0]], r, &pk)) < 0)
+				break;
+			if (h->np == h->cap && grow_held(h)) { /* one session over the cap */
+				st = fail(h, CF_ERR_NOMEM, "flowpic: out of memory (session %u)", s);
+				break;
+			}
+			uint64_t i = h->np++;
+			h->p_sess[i] = s;
+			h->p_ns[i] = pk.ns;
+			h->p_size[i] = pk.size;
+			h->p_dir[i] = pk.dir;
+		}
+		if (st < 0)
+			break;
+		if (r->pos == r->n) {
+			if (r->next == r->end)
+				heap[0] = heap[--nh];
+			else
+				st = reader_sessions(h, so, r);
+		}
+		if (nh && r->pos < r->n)
+			head[heap[0]] = r->buf[r->pos].order;
+		cf_heap_down(heap, nh, 0, head);
+		s++;
+	}
+	if (st == CF_OK)
+		st = session_images(h, s0, next_new); /* the sessions end there: older ones all came */
+	h->rinfo_on = 0;
+	h->np = 0;
+	for (uint32_t u = 0; rd && u < K; u++) {
+		free(rd[u].buf);
+		free(rd[u].pbuf);
+	}
+	free(rd);
+	free(head);
+	free(pend);
+	free(heap);
+	cf_spill_close(so);
+	cf_spill_close(sp);
+	return st;
 }
 
 static int file_images(cf_flowpic *h)
 {
-	int st = h->spill ? spilled_images(h) : session_images(h, h->emitted, h->nsess);
+	int st = h->parts ? partitioned_images(h) : session_images(h, h->emitted, h->nsess);
 	return st < 0 ? st : batch_flush(h);
 }
 

@@ -1048,30 +1048,14 @@ static int seg_refill(cf_netml *h, cf_spill *src, seg_reader *r)
 	return st;
 }
 
-static void heap_down(seg_reader *rd, uint32_t *heap, uint32_t n, uint32_t i)
-{
-	for (;;) {
-		uint32_t l = 2 * i + 1, m = i;
-		if (l < n && rd[heap[l]].buf[rd[heap[l]].pos].first < rd[heap[m]].buf[rd[heap[m]].pos].first)
-			m = l;
-		if (l + 1 < n && rd[heap[l + 1]].buf[rd[heap[l + 1]].pos].first < rd[heap[m]].buf[rd[heap[m]].pos].first)
-			m = l + 1;
-		if (m == i)
-			return;
-		uint32_t x = heap[i];
-		heap[i] = heap[m];
-		heap[m] = x;
-		i = m;
-	}
-}
-
 static int merge_rows(cf_netml *h, cf_spill *src, const uint64_t *seg_rows)
 {
 	char *e = h->err;
 	size_t el = sizeof h->err;
 	seg_reader *rd = calloc(h->nparts, sizeof *rd);
 	uint32_t *heap = calloc(h->nparts, sizeof *heap), nh = 0;
-	int st = rd && heap ? cf_spill_open_store(&h->rowf, h->spill_dir, "netml-rows", e, el) : CF_ERR_NOMEM;
+	uint64_t *head = calloc(h->nparts, sizeof *head); /* each list's first row's flow */
+	int st = rd && heap && head ? cf_spill_open_store(&h->rowf, h->spill_dir, "netml-rows", e, el) : CF_ERR_NOMEM;
 	uint64_t at = 0;
 	for (uint32_t u = 0; u < h->nparts && st == CF_OK; u++) {
 		rd[u].next = at;
@@ -1080,11 +1064,13 @@ static int merge_rows(cf_netml *h, cf_spill *src, const uint64_t *seg_rows)
 			continue;
 		if (!(rd[u].buf = malloc(MERGE_BUF_ROWS * sizeof *rd[u].buf)))
 			st = CF_ERR_NOMEM;
-		else if ((st = seg_refill(h, src, &rd[u])) == CF_OK)
+		else if ((st = seg_refill(h, src, &rd[u])) == CF_OK) {
+			head[u] = rd[u].buf[0].first;
 			heap[nh++] = u;
+		}
 	}
 	for (uint32_t i = nh / 2; i-- > 0;)
-		heap_down(rd, heap, nh, i);
+		cf_heap_down(heap, nh, i, head);
 	h->nrows = 0;
 	while (nh && st == CF_OK) {
 		seg_reader *r = &rd[heap[0]];
@@ -1096,7 +1082,9 @@ static int merge_rows(cf_netml *h, cf_spill *src, const uint64_t *seg_rows)
 			else if (st == CF_OK)
 				st = seg_refill(h, src, r);
 		}
-		heap_down(rd, heap, nh, 0);
+		if (nh && r->pos < r->n)
+			head[heap[0]] = r->buf[r->pos].first;
+		cf_heap_down(heap, nh, 0, head);
 	}
 	if (st == CF_OK && h->rowf)
 		st = cf_spill_store_flush(h->rowf, e, el);
@@ -1105,6 +1093,7 @@ static int merge_rows(cf_netml *h, cf_spill *src, const uint64_t *seg_rows)
 			free(rd[u].buf);
 	free(rd);
 	free(heap);
+	free(head);
 	return st;
 }
 

@@ -99,15 +99,14 @@ typedef struct cf_flowpic_opts {
 	int augment;             /* enum cf_flowpic_augment (NONE) */
 	uint32_t augment_copies; /* copies per session (0: none) */
 	uint64_t augment_seed;
-	/* Bounded memory where sessions are held to the end of the file (the
-	 * official preset; streaming turned off). > 0: once the packets held
-	 * would pass this many bytes, they go to sorted runs in an unlinked
-	 * temporary file in spill_dir (NULL or "": $TMPDIR, else /tmp; the
-	 * string must outlive the handle) and the end of the file merges them
-	 * session by session: the same images, memory growing with the sessions
-	 * (about 100 bytes each) rather than the packets (25 bytes each). 0:
-	 * every packet stays in memory. The presets set 128 MB. Not part of the
-	 * options' identity. */
+	/* Bounded memory. > 0: once the packets, 5-tuples and sessions held
+	 * would pass this many bytes (25 a packet, 64 a key, 24 a session), the
+	 * state so far and the file's later packets go to hash partitions of
+	 * the session keys in unlinked temporary files in spill_dir (NULL or
+	 * "": $TMPDIR, else /tmp; the string must outlive the handle), replayed
+	 * one at a time at the end of the file and merged in session order: the
+	 * same images, memory flat in the file's size. 0: everything stays in
+	 * memory. The presets set 128 MB. Not part of the options' identity. */
 	uint64_t spill_bytes;
 	const char *spill_dir;
 } cf_flowpic_opts;
@@ -203,7 +202,7 @@ typedef struct cf_flowpic_counters {
 	                                overlapping windows counts once per window) */
 	uint64_t entries_outside;    /* of those, outside the image (oversize, time range) */
 	uint64_t batches;
-	uint64_t spill_runs;         /* sorted runs written (0: every packet held in memory) */
+	uint64_t spill_runs;         /* hash partitions on disk (0: everything held in memory) */
 } cf_flowpic_counters;
 void cf_flowpic_counters_get(const cf_flowpic *h, cf_flowpic_counters *out);
 
