@@ -16,7 +16,8 @@
 // oracle is the same command holding everything in memory (--spill-mb 0):
 // the same bytes with budgets of 2 KB (partitions from the first few
 // dozen packets) to 40 KB (after streaming has written images), with 512,
-// 3 or 1 partitions (CUFLOW_FLOWPIC_PARTITIONS), on synthetic and real
+// 3 or 1 partitions (CUFLOW_FLOWPIC_PARTITIONS; the one split again, level
+// after level, past 60 records: CUFLOW_FLOWPIC_UNIT_PACKETS), on synthetic and real
 // captures (pathspider's real.pcap goes back in time), both presets
 // streaming or holding, the augmentations, bidirectional sessions cut by
 // an idle timeout, Parquet, and several files in one run (partitions per
@@ -172,7 +173,7 @@ TEST(FlowpicSpill, SameImagesAsHoldingInMemory)
 	const char *tiny = " --spill-mb 0.002"; // 2 KB: partitions from the first few dozen packets
 	const char *later[] = {" --spill-mb 0.02", " --spill-mb 0.04"}; // after streaming wrote some images
 	const char *parts[] = {"CUFLOW_FLOWPIC_PARTITIONS=512", "CUFLOW_FLOWPIC_PARTITIONS=3",
-	                       "CUFLOW_FLOWPIC_PARTITIONS=1"};
+	                       "CUFLOW_FLOWPIC_PARTITIONS=1 CUFLOW_FLOWPIC_UNIT_PACKETS=60"}; // the last split again
 	int k = 0;
 	for (const std::string &cap : caps)
 		for (const Case &c : cases) {

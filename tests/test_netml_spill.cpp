@@ -5,7 +5,8 @@
 // partitions' rows by their flows' first packets. The oracle is the in-memory
 // path (checked against netml 0.7.1 itself in test_netml.cpp /
 // test_netml_upstream.cpp): with budgets of a few dozen packets, and 1, 3,
-// 17 or 512 partitions (CUFLOW_NETML_PARTITIONS), every result must be the
+// 17 or 512 partitions (CUFLOW_NETML_PARTITIONS), partitions over 40 or 50
+// packets split again (CUFLOW_NETML_UNIT_PACKETS), every result must be the
 // same bits.
 //
 //  * NetmlSpill.SameBitsAsInMemory: real captures (pathspider's real.pcap,
@@ -152,8 +153,15 @@ Result from_capture(const std::string &path, uint64_t spill_bytes, const std::st
 // (host/netml/netml.c).
 struct SmallReads {
 	SmallReads() { setenv("CUFLOW_NETML_SPILL_READ_PACKETS", "37", 1); }
-	~SmallReads() { unsetenv("CUFLOW_NETML_SPILL_READ_PACKETS"); unsetenv("CUFLOW_NETML_PARTITIONS"); }
+	~SmallReads()
+	{
+		unsetenv("CUFLOW_NETML_SPILL_READ_PACKETS");
+		unsetenv("CUFLOW_NETML_PARTITIONS");
+		unsetenv("CUFLOW_NETML_UNIT_PACKETS");
+	}
 	void parts(int n) { setenv("CUFLOW_NETML_PARTITIONS", std::to_string(n).c_str(), 1); }
+	// partitions of more than n packets split (0: the default, 2^16)
+	void unit(int n) { n ? setenv("CUFLOW_NETML_UNIT_PACKETS", std::to_string(n).c_str(), 1) : unsetenv("CUFLOW_NETML_UNIT_PACKETS"); }
 };
 
 TEST(NetmlSpill, SameBitsAsInMemory)
@@ -187,7 +195,9 @@ TEST(NetmlSpill, SameBitsAsInMemory)
 		small_reads.parts(3);
 		Result three = from_capture(c, 5000 * 27, "", &runs2); // many flows a partition
 		small_reads.parts(1);
+		small_reads.unit(50); // the one partition split, level after level
 		Result one = from_capture(c, 64 * 27, "", &runs3);
+		small_reads.unit(0);
 		EXPECT_EQ(runs0, 0u) << c;
 		EXPECT_EQ(runs1, 512u) << c;
 		expect_same(mem, tiny, c + " (512 partitions)");
@@ -273,6 +283,7 @@ TEST(NetmlSpill, RandomStreams)
 		o.spill_bytes = (uint64_t)(64 + g() % 400) * 27;
 		const int parts[4] = {1, 3, 17, 512};
 		small_reads.parts(parts[trial % 4]);
+		small_reads.unit(trial % 3 == 0 ? 40 : 0); // split partitions of more than 40 packets
 		ASSERT_EQ(cf_netml_open(&om, &hm, err), CF_OK) << err;
 		ASSERT_EQ(cf_netml_open(&o, &hs, err), CF_OK) << err;
 		double t = 1.7e9 + (double)(g() % 1000) / 7.0;

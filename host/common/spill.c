@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/key_table.h"
 #include "cuflow/status.h"
 #include "spill.h"
 
@@ -177,6 +178,7 @@ struct cf_parts {
 	part *p;
 	uint32_t n;
 	size_t rec, buf_bytes;
+	char dir[400], tag[32]; /* for the sets a split makes */
 };
 
 int cf_parts_open(cf_parts **out, const char *dir, const char *tag, uint32_t nparts, size_t rec_size,
@@ -197,6 +199,8 @@ int cf_parts_open(cf_parts **out, const char *dir, const char *tag, uint32_t npa
 	}
 	p->n = nparts;
 	p->rec = rec_size;
+	snprintf(p->dir, sizeof p->dir, "%s", dir);
+	snprintf(p->tag, sizeof p->tag, "%s", tag);
 	p->buf_bytes = buf_bytes / rec_size * rec_size;
 	int st = file_open(&p->f, dir, tag, "parts", err, errlen);
 	if (st < 0) {
@@ -306,4 +310,106 @@ void cf_heap_down(uint32_t *heap, uint32_t n, uint32_t i, const uint64_t *key)
 		heap[m] = x;
 		i = m;
 	}
+}
+
+/* Partition i of src into a new set of nsub partitions (level `level` of
+ * cf_part_pick); src's partition is released. */
+static int parts_split(cf_parts *src, uint32_t i, uint32_t nsub, uint32_t level, size_t key_off, cf_parts **out,
+                       char *err, size_t errlen)
+{
+	part *q = &src->p[i];
+	unsigned char *buf = malloc(src->buf_bytes);
+	int st = buf ? cf_parts_open(out, src->dir, src->tag, nsub, src->rec, src->buf_bytes, err, errlen)
+	             : no_memory(err, errlen);
+	for (uint32_t b = 0; b <= q->nblocks && st == CF_OK; b++) {
+		const unsigned char *r = buf;
+		size_t bytes;
+		if (b < q->nblocks) {
+			bytes = q->blocks[b].bytes;
+			st = file_read(&src->f, buf, bytes, q->blocks[b].off, err, errlen);
+		} else { /* what was never flushed */
+			bytes = q->nbuf;
+			r = q->buf;
+		}
+		for (size_t o = 0; o + src->rec <= bytes && st == CF_OK; o += src->rec) {
+			cf_key5 k;
+			memcpy(&k, r + o + key_off, sizeof k);
+			st = cf_parts_add(*out, cf_part_pick(cf_key5_hash(&k), level, nsub), r + o, err, errlen);
+		}
+	}
+	free(buf);
+	if (st == CF_OK)
+		st = cf_parts_flush(*out, err, errlen);
+	cf_parts_release(src, i);
+	q->records = 0;
+	free(q->buf);
+	q->buf = NULL;
+	q->nbuf = 0;
+	return st;
+}
+
+typedef struct unit_list {
+	cf_unit *u;
+	uint32_t n, cap;
+	cf_parts **made;
+	uint32_t nmade, mcap;
+} unit_list;
+
+static int units_of(unit_list *l, cf_parts *p, uint32_t level, uint64_t max_records, uint32_t nsub, size_t key_off,
+                    char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < p->n; i++) {
+		uint64_t n = p->p[i].records;
+		if (!n)
+			continue;
+		if (n > max_records && level < 4) {
+			cf_parts *sub = NULL;
+			if (l->nmade == l->mcap) {
+				uint32_t nc = l->mcap ? l->mcap * 2 : 8;
+				cf_parts **m = realloc(l->made, nc * sizeof *m);
+				if (!m)
+					return no_memory(err, errlen);
+				l->made = m;
+				l->mcap = nc;
+			}
+			int st = parts_split(p, i, nsub, level + 1, key_off, &sub, err, errlen);
+			if (sub)
+				l->made[l->nmade++] = sub;
+			if (st < 0)
+				return st;
+			uint32_t biggest = 0;
+			for (uint32_t j = 0; j < nsub; j++)
+				if (sub->p[j].records > sub->p[biggest].records)
+					biggest = j;
+			/* one key can be more than the limit: a split that keeps
+			 * everything together goes no deeper */
+			uint32_t next = sub->p[biggest].records == n ? 4 : level + 1;
+			if ((st = units_of(l, sub, next, max_records, nsub, key_off, err, errlen)) < 0)
+				return st;
+			continue;
+		}
+		if (l->n == l->cap) {
+			uint32_t nc = l->cap ? l->cap * 2 : 256;
+			cf_unit *u = realloc(l->u, nc * sizeof *u);
+			if (!u)
+				return no_memory(err, errlen);
+			l->u = u;
+			l->cap = nc;
+		}
+		l->u[l->n++] = (cf_unit){p, i};
+	}
+	return CF_OK;
+}
+
+int cf_parts_units(cf_parts *src, uint64_t max_records, uint32_t nsub, size_t key_off, cf_unit **units,
+                   uint32_t *nunits, cf_parts ***made, uint32_t *nmade, char *err, size_t errlen)
+{
+	unit_list l;
+	memset(&l, 0, sizeof l);
+	int st = units_of(&l, src, 0, max_records ? max_records : 1, nsub < 2 ? 2 : nsub, key_off, err, errlen);
+	*units = l.u;
+	*nunits = l.n;
+	*made = l.made;
+	*nmade = l.nmade;
+	return st;
 }

@@ -48,6 +48,37 @@ int cf_parts_read(cf_parts *p, uint32_t part, void *out, char *err, size_t errle
  * can); it is not read again. */
 void cf_parts_release(cf_parts *p, uint32_t part);
 
+/* Which of n partitions a key hash goes to at split level `level` (0:
+ * the first partitions): the high bits of a remix per level, so that
+ * each level divides what the level above gathered (a map's slot takes
+ * the low bits). */
+static inline uint32_t cf_part_pick(uint32_t hash, uint32_t level, uint32_t n)
+{
+	uint64_t z = hash;
+	if (level) {
+		z += (uint64_t)level * 0x9e3779b97f4a7c15ull;
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		z = (z ^ (z >> 31)) & 0xffffffffu;
+	}
+	return (uint32_t)((z * n) >> 32);
+}
+
+/* A partition to take at once: partition i of set p. */
+typedef struct cf_unit {
+	cf_parts *p;
+	uint32_t i;
+} cf_unit;
+
+/* The units of src, in partition order: its partitions, those of more
+ * than max_records records split (records keep their order) into nsub
+ * partitions of a new set by cf_part_pick of the cf_key5 at key_off, level
+ * after level (at most 4; a key alone can be larger). *units (*nunits of
+ * them, malloc'd) and the new sets (*made, *nmade; cf_parts_close each,
+ * then free) belong to the caller; a split partition is released. */
+int cf_parts_units(cf_parts *src, uint64_t max_records, uint32_t nsub, size_t key_off, cf_unit **units,
+                   uint32_t *nunits, cf_parts ***made, uint32_t *nmade, char *err, size_t errlen);
+
 /* Merging k sorted lists: a min-heap of list ids by key[id], each list's
  * current head (distinct keys). Sifts entry i of heap[0..n) down. */
 void cf_heap_down(uint32_t *heap, uint32_t n, uint32_t i, const uint64_t *key);

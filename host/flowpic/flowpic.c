@@ -106,6 +106,7 @@ struct cf_flowpic {
 	uint64_t spill_cap;
 	uint64_t pkt_idx;     /* packets sent to the partitions: their capture order */
 	uint32_t nsess0;      /* sessions made before the partitions */
+	uint64_t unit_cap;    /* records a partition may have before it is split */
 	struct range_sess *rinfo; /* the range's sessions (from rbase): key and flip */
 	uint32_t rbase, rcap;
 	int rinfo_on;
@@ -140,6 +141,12 @@ _Static_assert(sizeof(fp_prec) == 64, "flowpic's partition record has no hidden 
 #define FP_BYTES_PER_SESS 24u
 #define FP_PARTS 512u
 #define FP_PART_BUF (64u << 10)
+/* Bytes per record while a partition is replayed (the record, its packet
+ * and session, the key map): one of more than the budget's worth is split
+ * into FP_SUBPARTS (at least 2^16 records; CUFLOW_FLOWPIC_UNIT_PACKETS
+ * sets the count). */
+#define FP_UNIT_BYTES 120u
+#define FP_SUBPARTS 64u
 
 #define STREAM_SLACK_NS (10 * 1000000000LL)
 #define STREAM_FLUSH_MIN ((uint64_t)1 << 20)
@@ -465,6 +472,10 @@ int cf_flowpic_open(const cf_flowpic_opts *o, cf_backend *backend, cf_flowpic_em
 		if (h->spill_cap < 64)
 			h->spill_cap = 64;
 	}
+	h->unit_cap = o->spill_bytes / FP_UNIT_BYTES > 65536 ? o->spill_bytes / FP_UNIT_BYTES : 65536;
+	const char *up = getenv("CUFLOW_FLOWPIC_UNIT_PACKETS"); /* tests */
+	if (up && strtoull(up, NULL, 10))
+		h->unit_cap = strtoull(up, NULL, 10);
 	const char *pp = getenv("CUFLOW_FLOWPIC_PARTITIONS"); /* tests */
 	uint64_t npp = pp ? strtoull(pp, NULL, 10) : 0;
 	h->nparts = npp && npp <= 65536 ? (uint32_t)npp : FP_PARTS;
@@ -624,8 +635,7 @@ static int grow_held(cf_flowpic *h)
 
 static int part_add(cf_flowpic *h, const fp_prec *r)
 {
-	uint32_t u = (uint32_t)(((uint64_t)cf_key5_hash(&r->k) * h->nparts) >> 32); /* high bits: maps take the low */
-	return cf_parts_add(h->parts, u, r, h->err, sizeof h->err);
+	return cf_parts_add(h->parts, cf_part_pick(cf_key5_hash(&r->k), 0, h->nparts), r, h->err, sizeof h->err);
 }
 
 /* Past the budget: the state so far goes to the partitions (sessions not
@@ -1286,11 +1296,11 @@ static int replay_partition(cf_flowpic *h, replay *r, const fp_prec *rec, uint64
 
 /* Partition u replayed; its sessions (those not imaged yet: in session
  * order, as they were made) and their packets go to the two stores. */
-static int partition_sessions(cf_flowpic *h, uint32_t u, cf_spill *so, cf_spill *sp, uint64_t *nsess)
+static int partition_sessions(cf_flowpic *h, const cf_unit *u, cf_spill *so, cf_spill *sp, uint64_t *nsess)
 {
 	char *e = h->err;
 	size_t el = sizeof h->err;
-	uint64_t n = cf_parts_records(h->parts, u);
+	uint64_t n = cf_parts_records(u->p, u->i);
 	replay r;
 	memset(&r, 0, sizeof r);
 	fp_prec *rec = malloc(n * sizeof *rec);
@@ -1298,7 +1308,7 @@ static int partition_sessions(cf_flowpic *h, uint32_t u, cf_spill *so, cf_spill 
 	r.pk = malloc(n * sizeof *r.pk);
 	uint64_t *start = NULL;
 	uint32_t *ix = NULL;
-	int st = rec && r.pe && r.pk ? cf_parts_read(h->parts, u, rec, e, el) : CF_ERR_NOMEM;
+	int st = rec && r.pe && r.pk ? cf_parts_read(u->p, u->i, rec, e, el) : CF_ERR_NOMEM;
 	if (st == CF_OK)
 		st = replay_partition(h, &r, rec, n);
 	free(rec);
@@ -1375,26 +1385,36 @@ static int partitioned_images(cf_flowpic *h)
 {
 	char *e = h->err;
 	size_t el = sizeof h->err;
-	uint32_t K = h->nparts;
 	cf_spill *so = NULL, *sp = NULL;
-	sess_reader *rd = calloc(K, sizeof *rd);
-	uint64_t *head = calloc(K, sizeof *head), *pend = calloc(K, sizeof *pend);
-	uint32_t *heap = calloc(K, sizeof *heap), nh = 0;
-	int st = rd && head && pend && heap ? cf_parts_flush(h->parts, e, el) : CF_ERR_NOMEM;
+	cf_unit *units = NULL;
+	cf_parts **made = NULL;
+	uint32_t K = 0, nmade = 0;
+	int st = cf_parts_flush(h->parts, e, el);
+	if (st == CF_OK) /* partitions over the budget are split first */
+		st = cf_parts_units(h->parts, h->unit_cap, FP_SUBPARTS, offsetof(fp_prec, k),
+		                    &units, &K, &made, &nmade, e, el);
+	sess_reader *rd = calloc(K ? K : 1, sizeof *rd);
+	uint64_t *head = calloc(K ? K : 1, sizeof *head), *pend = calloc(K ? K : 1, sizeof *pend);
+	uint32_t *heap = calloc(K ? K : 1, sizeof *heap), nh = 0;
+	if (st == CF_OK && !(rd && head && pend && heap))
+		st = CF_ERR_NOMEM;
 	if (st == CF_OK && (st = cf_spill_open_store(&so, h->o.spill_dir, "flowpic-sess", e, el)) == CF_OK)
 		st = cf_spill_open_store(&sp, h->o.spill_dir, "flowpic-pkts", e, el);
 	for (uint32_t u = 0; u < K && st == CF_OK; u++) {
 		rd[u].next = rd[u].end = cf_spill_store_size(so) / sizeof(out_sess);
 		rd[u].pnext = cf_spill_store_size(sp) / sizeof(out_pkt);
 		uint64_t ns = 0;
-		if (cf_parts_records(h->parts, u))
-			st = partition_sessions(h, u, so, sp, &ns);
+		st = partition_sessions(h, &units[u], so, sp, &ns);
 		rd[u].end += ns;
 		pend[u] = cf_spill_store_size(sp) / sizeof(out_pkt);
-		cf_parts_release(h->parts, u);
+		cf_parts_release(units[u].p, units[u].i);
 	}
 	cf_parts_close(h->parts);
 	h->parts = NULL;
+	for (uint32_t i = 0; i < nmade; i++)
+		cf_parts_close(made[i]);
+	free(made);
+	free(units);
 	if (st == CF_OK && (st = cf_spill_store_flush(so, e, el)) == CF_OK)
 		st = cf_spill_store_flush(sp, e, el);
 	for (uint32_t u = 0; u < K && st == CF_OK; u++) {

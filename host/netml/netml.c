@@ -84,6 +84,12 @@ _Static_assert(sizeof(netml_prec) == 64 && sizeof(netml_pkt) == 16 && sizeof(net
 #define NETML_BYTES_PER_PKT 27u
 #define NETML_PARTS 512u
 #define NETML_PART_BUF (64u << 10)
+/* Bytes per packet while a partition is taken (its records, the arrays,
+ * the flow map, the row store): a partition of more than spill_bytes of
+ * them (at least 2^16 packets) is split into NETML_SUBPARTS
+ * (CUFLOW_NETML_UNIT_PACKETS sets the packet count). */
+#define NETML_UNIT_BYTES 160u
+#define NETML_SUBPARTS 64u
 /* Packets per gathered feature batch of partitioned rows, values a
  * quantile sorts in memory (more: a radix selection on disk), rows of
  * the row file read at once, and each partition's window of the packet
@@ -136,6 +142,10 @@ struct cf_netml {
 	uint64_t spill_cap;
 	uint32_t nparts;
 	uint64_t gather_pkts, qsel_mem, row_window, seg_window_pkts;
+	uint64_t unit_cap;         /* packets a partition may have before it is split */
+	cf_unit *units;            /* the partitions taken at once, split ones replaced by theirs */
+	uint32_t nunits, nmade;
+	cf_parts **made;           /* the sets the splits made */
 	uint64_t *fidx, fidx_cap;  /* a unit's flows: capture index of the first packet */
 	cf_spill *pkts;            /* the rows' packets (netml_pkt), partition after partition */
 	cf_spill *rowf;            /* the rows (netml_row) in row order */
@@ -244,6 +254,10 @@ int cf_netml_open(const cf_netml_opts *o, cf_netml **out, char *errbuf)
 	h->qsel_mem = r ? r : NETML_GATHER_PKTS;
 	h->row_window = r ? r : NETML_ROW_WINDOW;
 	h->seg_window_pkts = r ? r : NETML_SEG_WINDOW;
+	h->unit_cap = o->spill_bytes / NETML_UNIT_BYTES > 65536 ? o->spill_bytes / NETML_UNIT_BYTES : 65536;
+	const char *up = getenv("CUFLOW_NETML_UNIT_PACKETS");
+	if (up && strtoull(up, NULL, 10))
+		h->unit_cap = strtoull(up, NULL, 10);
 	const char *pp = getenv("CUFLOW_NETML_PARTITIONS");
 	uint64_t np = pp ? strtoull(pp, NULL, 10) : 0;
 	h->nparts = np && np <= 65536 ? (uint32_t)np : NETML_PARTS;
@@ -280,13 +294,17 @@ void cf_netml_close(cf_netml *h)
 	free(h->labels);
 	free(h->offsets);
 	cf_parts_close(h->parts);
+	for (uint32_t i = 0; i < h->nmade; i++)
+		cf_parts_close(h->made[i]);
+	free(h->made);
+	free(h->units);
 	cf_spill_close(h->pkts);
 	cf_spill_close(h->rowf);
 	free(h->spill_dir);
 	free(h->fidx);
 	free(h->rc);
 	if (h->sw)
-		for (uint32_t i = 0; i < h->nparts; i++)
+		for (uint32_t i = 0; i < h->nunits; i++)
 			free(h->sw[i].pk);
 	free(h->sw);
 	free(h->gt);
@@ -375,7 +393,7 @@ static int header_sees_tcp_flags(const cf_pkt *p)
 
 static uint32_t part_of(const cf_netml *h, const fkey *k)
 {
-	return (uint32_t)(((uint64_t)cf_key5_hash(k) * h->nparts) >> 32); /* high bits: the map takes the low */
+	return cf_part_pick(cf_key5_hash(k), 0, h->nparts);
 }
 
 static int part_add(cf_netml *h, const fkey *k, double t, uint32_t size, uint8_t ttl, uint8_t hfl, uint8_t tcp,
@@ -931,18 +949,19 @@ static void free_row_store(cf_netml *h)
 	h->ttl = h->hfl = NULL;
 }
 
-/* Partition u as the packets held (h->p_*, the flow map, each flow's
- * first capture index in h->fidx): what the in-memory path sees, for
- * this partition's flows alone, in capture order. */
+/* Unit u (a partition) as the packets held (h->p_*, the flow map, each
+ * flow's first capture index in h->fidx): what the in-memory path sees,
+ * for this partition's flows alone, in capture order. */
 static int unit_load(cf_netml *h, uint32_t u)
 {
-	uint64_t n = cf_parts_records(h->parts, u);
+	const cf_unit *un = &h->units[u];
+	uint64_t n = cf_parts_records(un->p, un->i);
 	netml_prec *r = malloc((n ? n : 1) * sizeof *r);
 	if (!r || (n > h->cap && reserve_packets(h, n))) {
 		free(r);
 		return CF_ERR_NOMEM;
 	}
-	int st = cf_parts_read(h->parts, u, r, h->err, sizeof h->err);
+	int st = cf_parts_read(un->p, un->i, r, h->err, sizeof h->err);
 	cf_keymap_clear(&h->flows);
 	for (uint64_t i = 0; i < n && st == CF_OK; i++) {
 		int added;
@@ -1052,12 +1071,12 @@ static int merge_rows(cf_netml *h, cf_spill *src, const uint64_t *seg_rows)
 {
 	char *e = h->err;
 	size_t el = sizeof h->err;
-	seg_reader *rd = calloc(h->nparts, sizeof *rd);
-	uint32_t *heap = calloc(h->nparts, sizeof *heap), nh = 0;
-	uint64_t *head = calloc(h->nparts, sizeof *head); /* each list's first row's flow */
+	seg_reader *rd = calloc(h->nunits ? h->nunits : 1, sizeof *rd);
+	uint32_t *heap = calloc(h->nunits ? h->nunits : 1, sizeof *heap), nh = 0;
+	uint64_t *head = calloc(h->nunits ? h->nunits : 1, sizeof *head); /* each list's first row's flow */
 	int st = rd && heap && head ? cf_spill_open_store(&h->rowf, h->spill_dir, "netml-rows", e, el) : CF_ERR_NOMEM;
 	uint64_t at = 0;
-	for (uint32_t u = 0; u < h->nparts && st == CF_OK; u++) {
+	for (uint32_t u = 0; u < h->nunits && st == CF_OK; u++) {
 		rd[u].next = at;
 		rd[u].end = at += seg_rows[u];
 		if (!seg_rows[u])
@@ -1089,7 +1108,7 @@ static int merge_rows(cf_netml *h, cf_spill *src, const uint64_t *seg_rows)
 	if (st == CF_OK && h->rowf)
 		st = cf_spill_store_flush(h->rowf, e, el);
 	if (rd)
-		for (uint32_t u = 0; u < h->nparts; u++)
+		for (uint32_t u = 0; u < h->nunits; u++)
 			free(rd[u].buf);
 	free(rd);
 	free(heap);
@@ -1174,14 +1193,18 @@ static int finish_partitioned(cf_netml *h)
 	size_t el = sizeof h->err;
 	rangev chunks = {0}, rows = {0};
 	cf_spill *durs = NULL, *by_part = NULL;
-	uint64_t *seg_rows = calloc(h->nparts, sizeof *seg_rows);
-	int st = seg_rows && (h->sw = calloc(h->nparts, sizeof *h->sw)) ? cf_parts_flush(h->parts, e, el) : CF_ERR_NOMEM;
+	uint64_t *seg_rows = NULL;
+	int st = cf_parts_flush(h->parts, e, el);
+	if (st == CF_OK)
+		st = cf_parts_units(h->parts, h->unit_cap, NETML_SUBPARTS, offsetof(netml_prec, k), &h->units, &h->nunits,
+		                    &h->made, &h->nmade, e, el);
+	if (st == CF_OK && (!(seg_rows = calloc(h->nunits ? h->nunits : 1, sizeof *seg_rows)) ||
+	                    !(h->sw = calloc(h->nunits ? h->nunits : 1, sizeof *h->sw))))
+		st = CF_ERR_NOMEM;
 	if (st == CF_OK && !(h->o.interval > 0.0))
 		st = cf_spill_open_store(&durs, h->spill_dir, "netml-q", e, el);
 	/* pass 1: every partition's chunks, for the interval */
-	for (uint32_t u = 0; u < h->nparts && st == CF_OK; u++) {
-		if (!cf_parts_records(h->parts, u))
-			continue;
+	for (uint32_t u = 0; u < h->nunits && st == CF_OK; u++) {
 		if ((st = unit_chunks(h, u, &chunks, 1)) < 0)
 			break;
 		for (uint64_t i = 0; i < chunks.n && durs && st == CF_OK; i++) {
@@ -1208,19 +1231,20 @@ static int finish_partitioned(cf_netml *h)
 	if ((st = cf_spill_open_store(&h->pkts, h->spill_dir, "netml-pkts", e, el)) < 0 ||
 	    (st = cf_spill_open_store(&by_part, h->spill_dir, "netml-rows", e, el)) < 0)
 		goto out;
-	for (uint32_t u = 0; u < h->nparts && st == CF_OK; u++) {
-		if (!cf_parts_records(h->parts, u))
-			continue;
+	for (uint32_t u = 0; u < h->nunits && st == CF_OK; u++) {
 		uint64_t before = cf_spill_store_size(by_part);
 		st = unit_rows(h, u, &chunks, &rows, by_part);
 		seg_rows[u] = (cf_spill_store_size(by_part) - before) / sizeof(netml_row);
-		cf_parts_release(h->parts, u);
+		cf_parts_release(h->units[u].p, h->units[u].i);
 	}
 	free_row_store(h);
 	free_packets(h);
 	cf_keymap_free(&h->flows);
 	cf_parts_close(h->parts);
 	h->parts = NULL;
+	for (uint32_t i = 0; i < h->nmade; i++)
+		cf_parts_close(h->made[i]);
+	h->nmade = 0;
 	if (st < 0 || (st = cf_spill_store_flush(h->pkts, e, el)) < 0 ||
 	    (st = cf_spill_store_flush(by_part, e, el)) < 0 || (st = merge_rows(h, by_part, seg_rows)) < 0)
 		goto out;
