@@ -1,6 +1,6 @@
 /*
- * Grouping on disk: sorted runs of fixed-size records, their merge, a
- * store read back by offset, and hash partitions (spill.h).
+ * Grouping on disk: stores read back by offset, hash partitions and
+ * their splits, and the k-way merge's heap (spill.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
