@@ -174,7 +174,8 @@ typedef struct part {
 } part;
 
 struct cf_parts {
-	spill_file f;
+	spill_file own;
+	spill_file *f;          /* own, or the file of the set it was split from */
 	part *p;
 	uint32_t n;
 	size_t rec, buf_bytes;
@@ -202,9 +203,10 @@ int cf_parts_open(cf_parts **out, const char *dir, const char *tag, uint32_t npa
 	snprintf(p->dir, sizeof p->dir, "%s", dir);
 	snprintf(p->tag, sizeof p->tag, "%s", tag);
 	p->buf_bytes = buf_bytes / rec_size * rec_size;
-	int st = file_open(&p->f, dir, tag, "parts", err, errlen);
+	p->f = &p->own;
+	int st = file_open(&p->own, dir, tag, "parts", err, errlen);
 	if (st < 0) {
-		p->f.fd = -1;
+		p->own.fd = -1;
 		cf_parts_close(p);
 		return st;
 	}
@@ -216,8 +218,8 @@ void cf_parts_close(cf_parts *p)
 {
 	if (!p)
 		return;
-	if (p->f.fd >= 0)
-		close(p->f.fd);
+	if (p->f == &p->own && p->own.fd >= 0)
+		close(p->own.fd);
 	for (uint32_t i = 0; i < p->n; i++) {
 		free(p->p[i].buf);
 		free(p->p[i].blocks);
@@ -238,8 +240,8 @@ static int part_write(cf_parts *p, part *q, char *err, size_t errlen)
 		q->blocks = b;
 		q->cap = nc;
 	}
-	q->blocks[q->nblocks++] = (part_block){p->f.size, (uint32_t)q->nbuf};
-	int st = file_write(&p->f, q->buf, q->nbuf, err, errlen);
+	q->blocks[q->nblocks++] = (part_block){p->f->size, (uint32_t)q->nbuf};
+	int st = file_write(p->f, q->buf, q->nbuf, err, errlen);
 	q->nbuf = 0;
 	return st;
 }
@@ -274,7 +276,7 @@ int cf_parts_read(cf_parts *p, uint32_t i, void *out, char *err, size_t errlen)
 	const part *q = &p->p[i];
 	unsigned char *o = out;
 	for (uint32_t b = 0; b < q->nblocks; b++) {
-		int st = file_read(&p->f, o, q->blocks[b].bytes, q->blocks[b].off, err, errlen);
+		int st = file_read(p->f, o, q->blocks[b].bytes, q->blocks[b].off, err, errlen);
 		if (st < 0)
 			return st;
 		o += q->blocks[b].bytes;
@@ -288,7 +290,7 @@ void cf_parts_release(cf_parts *p, uint32_t i)
 {
 	part *q = &p->p[i];
 	for (uint32_t b = 0; b < q->nblocks; b++)
-		(void)fallocate(p->f.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)q->blocks[b].off,
+		(void)fallocate(p->f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)q->blocks[b].off,
 		                (off_t)q->blocks[b].bytes);
 	free(q->blocks);
 	q->blocks = NULL;
@@ -319,14 +321,30 @@ static int parts_split(cf_parts *src, uint32_t i, uint32_t nsub, uint32_t level,
 {
 	part *q = &src->p[i];
 	unsigned char *buf = malloc(src->buf_bytes);
-	int st = buf ? cf_parts_open(out, src->dir, src->tag, nsub, src->rec, src->buf_bytes, err, errlen)
-	             : no_memory(err, errlen);
+	cf_parts *d = calloc(1, sizeof *d);
+	int st = CF_OK;
+	if (!buf || !d || !(d->p = calloc(nsub, sizeof *d->p))) {
+		st = no_memory(err, errlen);
+	} else { /* the new set appends to src's file: one descriptor for every level */
+		d->own.fd = -1;
+		d->f = src->f;
+		d->n = nsub;
+		d->rec = src->rec;
+		d->buf_bytes = src->buf_bytes;
+		memcpy(d->dir, src->dir, sizeof d->dir);
+		memcpy(d->tag, src->tag, sizeof d->tag);
+	}
+	if (d && !d->p) {
+		free(d);
+		d = NULL;
+	}
+	*out = d;
 	for (uint32_t b = 0; b <= q->nblocks && st == CF_OK; b++) {
 		const unsigned char *r = buf;
 		size_t bytes;
 		if (b < q->nblocks) {
 			bytes = q->blocks[b].bytes;
-			st = file_read(&src->f, buf, bytes, q->blocks[b].off, err, errlen);
+			st = file_read(src->f, buf, bytes, q->blocks[b].off, err, errlen);
 		} else { /* what was never flushed */
 			bytes = q->nbuf;
 			r = q->buf;
@@ -334,12 +352,12 @@ static int parts_split(cf_parts *src, uint32_t i, uint32_t nsub, uint32_t level,
 		for (size_t o = 0; o + src->rec <= bytes && st == CF_OK; o += src->rec) {
 			cf_key5 k;
 			memcpy(&k, r + o + key_off, sizeof k);
-			st = cf_parts_add(*out, cf_part_pick(cf_key5_hash(&k), level, nsub), r + o, err, errlen);
+			st = cf_parts_add(d, cf_part_pick(cf_key5_hash(&k), level, nsub), r + o, err, errlen);
 		}
 	}
 	free(buf);
 	if (st == CF_OK)
-		st = cf_parts_flush(*out, err, errlen);
+		st = cf_parts_flush(d, err, errlen);
 	cf_parts_release(src, i);
 	q->records = 0;
 	free(q->buf);
@@ -364,6 +382,9 @@ static int units_of(unit_list *l, cf_parts *p, uint32_t level, uint64_t max_reco
 			continue;
 		if (n > max_records && level < 4) {
 			cf_parts *sub = NULL;
+			/* pieces of about half the limit: as few units as will do */
+			uint64_t want = (2 * n + max_records - 1) / max_records;
+			uint32_t ns = want < 2 ? 2 : want > nsub ? nsub : (uint32_t)want;
 			if (l->nmade == l->mcap) {
 				uint32_t nc = l->mcap ? l->mcap * 2 : 8;
 				cf_parts **m = realloc(l->made, nc * sizeof *m);
@@ -372,18 +393,19 @@ static int units_of(unit_list *l, cf_parts *p, uint32_t level, uint64_t max_reco
 				l->made = m;
 				l->mcap = nc;
 			}
-			int st = parts_split(p, i, nsub, level + 1, key_off, &sub, err, errlen);
+			int st = parts_split(p, i, ns, level + 1, key_off, &sub, err, errlen);
 			if (sub)
 				l->made[l->nmade++] = sub;
 			if (st < 0)
 				return st;
 			uint32_t biggest = 0;
-			for (uint32_t j = 0; j < nsub; j++)
+			for (uint32_t j = 0; j < ns; j++)
 				if (sub->p[j].records > sub->p[biggest].records)
 					biggest = j;
-			/* one key can be more than the limit: a split that keeps
-			 * everything together goes no deeper */
-			uint32_t next = sub->p[biggest].records == n ? 4 : level + 1;
+			/* one key can be more than the limit: after two splits that
+			 * kept everything together it goes no deeper (two large keys
+			 * stay together at one level in 1 / ns) */
+			uint32_t next = sub->p[biggest].records == n && level >= 1 ? 4 : level + 1;
 			if ((st = units_of(l, sub, next, max_records, nsub, key_off, err, errlen)) < 0)
 				return st;
 			continue;

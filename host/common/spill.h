@@ -71,9 +71,10 @@ typedef struct cf_unit {
 } cf_unit;
 
 /* The units of src, in partition order: its partitions, those of more
- * than max_records records split (records keep their order) into nsub
- * partitions of a new set by cf_part_pick of the cf_key5 at key_off, level
- * after level (at most 4; a key alone can be larger). *units (*nunits of
+ * than max_records records split (records keep their order) into pieces
+ * of about max_records / 2 (2 to nsub of them: a new set writing to src's
+ * file) by cf_part_pick of the cf_key5 at key_off, level after level (at
+ * most 4; a key alone can be larger). *units (*nunits of
  * them, malloc'd) and the new sets (*made, *nmade; cf_parts_close each,
  * then free) belong to the caller; a split partition is released. */
 int cf_parts_units(cf_parts *src, uint64_t max_records, uint32_t nsub, size_t key_off, cf_unit **units,

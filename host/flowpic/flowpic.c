@@ -794,7 +794,7 @@ static int scan_hook(void *user, const cf_pkt *p, size_t n)
 			h->hold = 1;
 		int st = add_packet(h, &p[i]);
 		if (st == -2)
-			return CF_ERR_UNSUPPORTED;
+			return h->failed = CF_ERR_UNSUPPORTED;
 		if (st == -3)
 			return h->failed; /* the spill's message is in h->err */
 		if (st)
@@ -1340,17 +1340,19 @@ typedef struct sess_reader {
 	uint64_t next, end;      /* sessions in the sessions' store */
 	uint64_t pnext;          /* packets in the packets' store */
 	out_sess *buf;
-	uint32_t pos, n;
+	uint32_t pos, n, cap;
 	out_pkt *pbuf;
-	uint32_t ppos, pn;
+	uint32_t ppos, pn, pcap;
 } sess_reader;
 
+/* Each reader's buffers: at most these, fewer when there are many units
+ * (a share of a quarter of the budget). */
 #define READ_SESS 64u
 #define READ_PKTS 1024u
 
 static int reader_sessions(cf_flowpic *h, cf_spill *so, sess_reader *r)
 {
-	uint64_t m = r->end - r->next < READ_SESS ? r->end - r->next : READ_SESS;
+	uint64_t m = r->end - r->next < r->cap ? r->end - r->next : r->cap;
 	r->pos = 0;
 	r->n = (uint32_t)m;
 	int st = cf_spill_store_read(so, r->next * sizeof *r->buf, m * sizeof *r->buf, r->buf, h->err, sizeof h->err);
@@ -1362,7 +1364,7 @@ static int reader_sessions(cf_flowpic *h, cf_spill *so, sess_reader *r)
 static int reader_packet(cf_flowpic *h, cf_spill *sp, uint64_t pend, sess_reader *r, out_pkt *out)
 {
 	if (r->ppos == r->pn) {
-		uint64_t m = pend - r->pnext < READ_PKTS ? pend - r->pnext : READ_PKTS;
+		uint64_t m = pend - r->pnext < r->pcap ? pend - r->pnext : r->pcap;
 		int st = m ? cf_spill_store_read(sp, r->pnext * sizeof *r->pbuf, m * sizeof *r->pbuf, r->pbuf, h->err,
 		                                 sizeof h->err)
 		           : fail(h, CF_ERR_CORRUPT, "flowpic: a partition's packets ended early");
@@ -1379,7 +1381,7 @@ static int reader_packet(cf_flowpic *h, cf_spill *sp, uint64_t pend, sess_reader
 /* The end of a file past the budget: every partition replayed, then their
  * sessions merged in session order (older sessions by number, new ones by
  * first packet, numbered on from there) into the packet arrays, which go
- * to session_images in consecutive ranges of about spill_cap packets (a
+ * to session_images in consecutive ranges of at most spill_cap packets (a
  * larger session alone): the images of the in-memory path, in its order. */
 static int partitioned_images(cf_flowpic *h)
 {
@@ -1417,10 +1419,15 @@ static int partitioned_images(cf_flowpic *h)
 	free(units);
 	if (st == CF_OK && (st = cf_spill_store_flush(so, e, el)) == CF_OK)
 		st = cf_spill_store_flush(sp, e, el);
+	uint64_t share = h->o.spill_bytes / 4 / (K ? K : 1) / 2;
+	uint32_t cap_s = share / sizeof(out_sess) > READ_SESS ? READ_SESS : share / sizeof(out_sess) < 4 ? 4 : (uint32_t)(share / sizeof(out_sess));
+	uint32_t cap_p = share / sizeof(out_pkt) > READ_PKTS ? READ_PKTS : share / sizeof(out_pkt) < 16 ? 16 : (uint32_t)(share / sizeof(out_pkt));
 	for (uint32_t u = 0; u < K && st == CF_OK; u++) {
 		if (rd[u].next == rd[u].end)
 			continue;
-		if (!(rd[u].buf = malloc(READ_SESS * sizeof *rd[u].buf)) || !(rd[u].pbuf = malloc(READ_PKTS * sizeof *rd[u].pbuf)))
+		rd[u].cap = cap_s;
+		rd[u].pcap = cap_p;
+		if (!(rd[u].buf = malloc(cap_s * sizeof *rd[u].buf)) || !(rd[u].pbuf = malloc(cap_p * sizeof *rd[u].pbuf)))
 			st = CF_ERR_NOMEM;
 		else if ((st = reader_sessions(h, so, &rd[u])) == CF_OK) {
 			head[u] = rd[u].buf[0].order;
@@ -1441,7 +1448,7 @@ static int partitioned_images(cf_flowpic *h)
 			st = fail(h, CF_ERR_CORRUPT, "flowpic: the partitions gave session %u after %u", s, s0);
 			break;
 		}
-		if (h->np >= h->spill_cap && s > s0) { /* a full range ends before session s */
+		if (h->np && h->np + os.npk > h->spill_cap && s > s0) { /* the range ends before session s */
 			if ((st = session_images(h, s0, s)) < 0)
 				break;
 			h->np = 0;
@@ -1501,6 +1508,8 @@ static int partitioned_images(cf_flowpic *h)
 	free(heap);
 	cf_spill_close(so);
 	cf_spill_close(sp);
+	if (st == CF_ERR_NOMEM && !h->err[0])
+		fail(h, st, "flowpic: out of memory replaying the partitions (%u of them)", K);
 	return st;
 }
 
@@ -1542,7 +1551,7 @@ int cf_flowpic_scan_file(cf_flowpic *h, const char *path, const cf_scan_opts *op
 	so.on_packet_user = h;
 	cf_scan_file(path, &so, res);
 	if (h->err[0])
-		return CF_ERR_NOMEM;
+		return h->failed ? h->failed : CF_ERR_NOMEM;
 	if (!res->opened)
 		return res->status;
 	int st = cf_flowpic_end_file(h, res);

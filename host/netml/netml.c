@@ -143,6 +143,7 @@ struct cf_netml {
 	uint32_t nparts;
 	uint64_t gather_pkts, qsel_mem, row_window, seg_window_pkts;
 	uint64_t unit_cap;         /* packets a partition may have before it is split */
+	uint64_t merge_rows;       /* each unit's read buffer in the merge */
 	cf_unit *units;            /* the partitions taken at once, split ones replaced by theirs */
 	uint32_t nunits, nmade;
 	cf_parts **made;           /* the sets the splits made */
@@ -1055,11 +1056,11 @@ typedef struct seg_reader {
 	uint32_t pos, n;
 } seg_reader;
 
-#define MERGE_BUF_ROWS 128u
+#define MERGE_BUF_ROWS 128u /* at most; fewer when there are many units (finish_partitioned) */
 
 static int seg_refill(cf_netml *h, cf_spill *src, seg_reader *r)
 {
-	uint64_t m = r->end - r->next < MERGE_BUF_ROWS ? r->end - r->next : MERGE_BUF_ROWS;
+	uint64_t m = r->end - r->next < h->merge_rows ? r->end - r->next : h->merge_rows;
 	r->pos = 0;
 	r->n = (uint32_t)m;
 	int st = cf_spill_store_read(src, r->next * sizeof *r->buf, m * sizeof *r->buf, r->buf, h->err, sizeof h->err);
@@ -1081,7 +1082,7 @@ static int merge_rows(cf_netml *h, cf_spill *src, const uint64_t *seg_rows)
 		rd[u].end = at += seg_rows[u];
 		if (!seg_rows[u])
 			continue;
-		if (!(rd[u].buf = malloc(MERGE_BUF_ROWS * sizeof *rd[u].buf)))
+		if (!(rd[u].buf = malloc(h->merge_rows * sizeof *rd[u].buf)))
 			st = CF_ERR_NOMEM;
 		else if ((st = seg_refill(h, src, &rd[u])) == CF_OK) {
 			head[u] = rd[u].buf[0].first;
@@ -1154,8 +1155,10 @@ static int parts_row_quantiles(cf_netml *h)
 	h->rcn = 0;
 	for (uint64_t i = 0; i < h->nrows && st == CF_OK; i++) {
 		const netml_row *r = row_get(h, i);
-		if (!r)
-			return h->failed;
+		if (!r) {
+			st = h->failed;
+			break;
+		}
 		double l = (double)r->len, d = r->t1 - r->t0;
 		pk += r->len;
 		if ((st = cf_spill_store_append(lens, &l, sizeof l, e, el)) == CF_OK)
@@ -1201,6 +1204,16 @@ static int finish_partitioned(cf_netml *h)
 	if (st == CF_OK && (!(seg_rows = calloc(h->nunits ? h->nunits : 1, sizeof *seg_rows)) ||
 	                    !(h->sw = calloc(h->nunits ? h->nunits : 1, sizeof *h->sw))))
 		st = CF_ERR_NOMEM;
+	/* each unit's merge buffer and packet window: a share of a quarter of
+	 * the budget, so that many units (a split archive) stay within it */
+	uint64_t share = h->o.spill_bytes / 4 / (h->nunits ? h->nunits : 1) / 2;
+	h->merge_rows = share / sizeof(netml_row) > MERGE_BUF_ROWS ? MERGE_BUF_ROWS
+	                : share / sizeof(netml_row) < 4        ? 4
+	                                                      : share / sizeof(netml_row);
+	if (!getenv("CUFLOW_NETML_SPILL_READ_PACKETS"))
+		h->seg_window_pkts = share / sizeof(netml_pkt) > NETML_SEG_WINDOW ? NETML_SEG_WINDOW
+		                     : share / sizeof(netml_pkt) < 16            ? 16
+		                                                                 : share / sizeof(netml_pkt);
 	if (st == CF_OK && !(h->o.interval > 0.0))
 		st = cf_spill_open_store(&durs, h->spill_dir, "netml-q", e, el);
 	/* pass 1: every partition's chunks, for the interval */
@@ -1245,6 +1258,8 @@ static int finish_partitioned(cf_netml *h)
 	for (uint32_t i = 0; i < h->nmade; i++)
 		cf_parts_close(h->made[i]);
 	h->nmade = 0;
+	free(h->units); /* their sets are closed; h->nunits still counts h->sw */
+	h->units = NULL;
 	if (st < 0 || (st = cf_spill_store_flush(h->pkts, e, el)) < 0 ||
 	    (st = cf_spill_store_flush(by_part, e, el)) < 0 || (st = merge_rows(h, by_part, seg_rows)) < 0)
 		goto out;
