@@ -197,6 +197,12 @@ TEST(NetmlSpill, SameBitsAsInMemory)
 		small_reads.parts(1);
 		small_reads.unit(50); // the one partition split, level after level
 		Result one = from_capture(c, 64 * 27, "", &runs3);
+		// the same without the small reads: the windows and merge buffers are
+		// then each unit's share of the budget (16 packets, 4 rows here)
+		unsetenv("CUFLOW_NETML_SPILL_READ_PACKETS");
+		uint32_t runs4 = 0;
+		Result shared = from_capture(c, 64 * 27, "", &runs4);
+		setenv("CUFLOW_NETML_SPILL_READ_PACKETS", "37", 1);
 		small_reads.unit(0);
 		EXPECT_EQ(runs0, 0u) << c;
 		EXPECT_EQ(runs1, 512u) << c;
@@ -205,6 +211,7 @@ TEST(NetmlSpill, SameBitsAsInMemory)
 			expect_same(mem, three, c + " (3 partitions)");
 		EXPECT_EQ(runs3, 1u) << c;
 		expect_same(mem, one, c + " (1 partition)");
+		expect_same(mem, shared, c + " (1 partition, windows by share)");
 		small_reads.parts(3);
 		// labels: a CSV naming the first row's flow (filters rows, so dim and the
 		// SAMP width are computed again from the spilled rows' times)
