@@ -71,7 +71,7 @@ record() { # name status detail...
 
 find_cufft() {
 	[[ -n ${CUFLOW_CUFFT_LIB:-} ]] && return
-	ldconfig -p 2>/dev/null | grep -q 'libcufft\.so\.1[12]' && return
+	ldconfig -p 2>/dev/null | grep 'libcufft\.so\.1[12]' >/dev/null && return
 	# the toolkit, or pip's wheels: CUDA 13 puts libcufft.so.12 in nvidia/cu13/lib,
 	# CUDA 12 wheels put libcufft.so.11 in nvidia/cufft/lib
 	local base c
@@ -96,13 +96,13 @@ NN_LIB_DIRS=
 find_nn_libs() {
 	local base c d
 	base=$(python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))' 2>/dev/null)
-	if [[ -z ${CUFLOW_CUDNN_LIB:-} ]] && ! ldconfig -p 2>/dev/null | grep -q 'libcudnn\.so\.9'; then
+	if [[ -z ${CUFLOW_CUDNN_LIB:-} ]] && ! ldconfig -p 2>/dev/null | grep 'libcudnn\.so\.9' >/dev/null; then
 		for c in "$base"/nvidia/cudnn/lib/libcudnn.so.9 /opt/torch/.venv/lib/python3*/site-packages/nvidia/cudnn/lib/libcudnn.so.9 \
 			/usr/local/lib/python3*/dist-packages/nvidia/cudnn/lib/libcudnn.so.9; do
 			[[ -f $c ]] && { export CUFLOW_CUDNN_LIB=$c; break; }
 		done
 	fi
-	if [[ -z ${CUFLOW_CUBLAS_LIB:-} ]] && ! ldconfig -p 2>/dev/null | grep -q 'libcublas\.so\.1[123]'; then
+	if [[ -z ${CUFLOW_CUBLAS_LIB:-} ]] && ! ldconfig -p 2>/dev/null | grep 'libcublas\.so\.1[123]' >/dev/null; then
 		for c in /usr/local/cuda/lib64/libcublas.so.1[23] "$base"/nvidia/cu13/lib/libcublas.so.13 \
 			"$base"/nvidia/cublas/lib/libcublas.so.1[123] /opt/torch/.venv/lib/python3*/site-packages/nvidia/cublas/lib/libcublas.so.1[123] \
 			/opt/torch/.venv/lib/python3*/site-packages/nvidia/cu13/lib/libcublas.so.13; do
